@@ -56,7 +56,11 @@ struct Cols {
 }
 
 /// Parses and validates a bar file. `progress` is called now and then with the bytes read so far.
-pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn FnMut(u64)) -> Result<ParsedBars, ImportError> {
+pub fn parse_bars<R: Read>(
+    input: R,
+    opts: &BarImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ParsedBars, ImportError> {
     let file = opts.file_name.as_str();
     let mut rdr = reader(input);
     let header = match rdr.byte_headers() {
@@ -66,13 +70,32 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(ImportError::new(file, None, None, "the file is empty"));
     }
-    let header_text: Vec<&str> = match header.iter().map(std::str::from_utf8).collect::<Result<_, _>>() {
+    let header_text: Vec<&str> = match header
+        .iter()
+        .map(std::str::from_utf8)
+        .collect::<Result<_, _>>()
+    {
         Ok(h) => h,
-        Err(_) => return Err(ImportError::new(file, Some(1), None, "the file is not valid UTF-8 text")),
+        Err(_) => {
+            return Err(ImportError::new(
+                file,
+                Some(1),
+                None,
+                "the file is not valid UTF-8 text",
+            ));
+        }
     };
-    let det = detect_columns(&header_text, &opts.columns).map_err(|r| ImportError::new(file, Some(1), None, r))?;
+    let det = detect_columns(&header_text, &opts.columns)
+        .map_err(|r| ImportError::new(file, Some(1), None, r))?;
     let need = |c: Option<usize>, what: &str| {
-        c.ok_or_else(|| ImportError::new(file, Some(1), None, format!("the header has no {what} column")))
+        c.ok_or_else(|| {
+            ImportError::new(
+                file,
+                Some(1),
+                None,
+                format!("the header has no {what} column"),
+            )
+        })
     };
     let cols = Cols {
         time: need(det.time, "date or time (date, datetime, trade_date)")?,
@@ -84,7 +107,11 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
         amount: det.amount,
         adj_factor: det.adj_factor,
         adj_close: det.adj_close,
-        symbol: if opts.symbol.is_some() && opts.columns.symbol.is_none() { None } else { det.symbol },
+        symbol: if opts.symbol.is_some() && opts.columns.symbol.is_none() {
+            None
+        } else {
+            det.symbol
+        },
     };
     if opts.symbol.is_none() && cols.symbol.is_none() {
         return Err(ImportError::new(
@@ -97,7 +124,11 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
     let names = det.names;
     let col_name = |i: usize| names[i].clone();
 
-    let mut out = ParsedBars { resolution: opts.resolution, series: BTreeMap::new(), rows: 0 };
+    let mut out = ParsedBars {
+        resolution: opts.resolution,
+        series: BTreeMap::new(),
+        rows: 0,
+    };
     let mut record = csv::ByteRecord::new();
     let mut tz_cache: BTreeMap<Symbol, Tz> = BTreeMap::new();
     let mut current: Option<Symbol> = opts.symbol.clone();
@@ -113,8 +144,14 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
             progress(record.position().map(|p| p.byte()).unwrap_or(0));
         }
         let cell = |i: usize| -> Result<&str, ImportError> {
-            std::str::from_utf8(&record[i])
-                .map_err(|_| ImportError::new(file, Some(line), Some(&col_name(i)), "the cell is not valid UTF-8 text"))
+            std::str::from_utf8(&record[i]).map_err(|_| {
+                ImportError::new(
+                    file,
+                    Some(line),
+                    Some(&col_name(i)),
+                    "the cell is not valid UTF-8 text",
+                )
+            })
         };
         let symbol = match cols.symbol {
             Some(i) => {
@@ -122,27 +159,40 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
                 match &current {
                     Some(s) if s.as_str() == raw => s.clone(),
                     _ => {
-                        let s = Symbol::new(raw).map_err(|e| ImportError::new(file, Some(line), Some(&col_name(i)), e.0))?;
+                        let s = Symbol::new(raw).map_err(|e| {
+                            ImportError::new(file, Some(line), Some(&col_name(i)), e.0)
+                        })?;
                         current = Some(s.clone());
                         s
                     }
                 }
             }
-            None => current.clone().unwrap_or_else(|| unreachable!("checked above")),
+            None => current
+                .clone()
+                .unwrap_or_else(|| unreachable!("checked above")),
         };
         let tz = *tz_cache.entry(symbol.clone()).or_insert_with(|| {
-            opts.timezone.unwrap_or_else(|| Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz())
+            opts.timezone.unwrap_or_else(|| {
+                Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz()
+            })
         });
 
         let time_raw = cell(cols.time)?;
         let stamp = parse_stamp(time_raw).ok_or_else(|| {
-            ImportError::new(file, Some(line), Some(&col_name(cols.time)), format!("{time_raw:?} is not a date or time"))
+            ImportError::new(
+                file,
+                Some(line),
+                Some(&col_name(cols.time)),
+                format!("{time_raw:?} is not a date or time"),
+            )
         })?;
         let (time, date) = match (stamp, opts.resolution.is_intraday()) {
             (Stamp::Date(d), false) => (date_stamp(d), d),
             (Stamp::Local(dt), false) => (date_stamp(dt.date()), dt.date()),
             (Stamp::Instant(t), false) => {
-                let d = chrono::DateTime::from_timestamp(t, 0).map(|u| u.with_timezone(&tz).date_naive()).unwrap_or_default();
+                let d = chrono::DateTime::from_timestamp(t, 0)
+                    .map(|u| u.with_timezone(&tz).date_naive())
+                    .unwrap_or_default();
                 (date_stamp(d), d)
             }
             (Stamp::Date(_), true) => {
@@ -150,17 +200,27 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
                     file,
                     Some(line),
                     Some(&col_name(cols.time)),
-                    format!("{time_raw:?} has no time of day, but the resolution {} is intraday", opts.resolution),
+                    format!(
+                        "{time_raw:?} has no time of day, but the resolution {} is intraday",
+                        opts.resolution
+                    ),
                 ));
             }
             (Stamp::Local(dt), true) => {
                 let t = local_to_utc(dt, tz).ok_or_else(|| {
-                    ImportError::new(file, Some(line), Some(&col_name(cols.time)), format!("{time_raw:?} does not exist in {tz}"))
+                    ImportError::new(
+                        file,
+                        Some(line),
+                        Some(&col_name(cols.time)),
+                        format!("{time_raw:?} does not exist in {tz}"),
+                    )
                 })?;
                 (t, dt.date())
             }
             (Stamp::Instant(t), true) => {
-                let d = chrono::DateTime::from_timestamp(t, 0).map(|u| u.with_timezone(&tz).date_naive()).unwrap_or_default();
+                let d = chrono::DateTime::from_timestamp(t, 0)
+                    .map(|u| u.with_timezone(&tz).date_naive())
+                    .unwrap_or_default();
                 (t, d)
             }
         };
@@ -170,7 +230,14 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
             raw.parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| ImportError::new(file, Some(line), Some(&col_name(i)), format!("{raw:?} is not a number")))
+                .ok_or_else(|| {
+                    ImportError::new(
+                        file,
+                        Some(line),
+                        Some(&col_name(i)),
+                        format!("{raw:?} is not a number"),
+                    )
+                })
         };
         let opt_num = |c: Option<usize>| -> Result<f64, ImportError> {
             match c {
@@ -188,18 +255,29 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
             amount: opt_num(cols.amount)?,
         };
         if let Err(e) = bar.validate() {
-            let column = if bar.high < bar.low { Some(col_name(cols.high)) } else { None };
+            let column = if bar.high < bar.low {
+                Some(col_name(cols.high))
+            } else {
+                None
+            };
             return Err(ImportError::new(file, Some(line), column.as_deref(), e.0));
         }
         let factor = match (cols.adj_factor, cols.adj_close) {
             (Some(i), _) if !record[i].is_empty() => Some((num(i)?, i)),
-            (_, Some(i)) if !record[i].is_empty() && bar.close > 0.0 => Some((num(i)? / bar.close, i)),
+            (_, Some(i)) if !record[i].is_empty() && bar.close > 0.0 => {
+                Some((num(i)? / bar.close, i))
+            }
             _ => None,
         };
         if let Some((f, i)) = factor
             && !(f > 0.0)
         {
-            return Err(ImportError::new(file, Some(line), Some(&col_name(i)), "the adjustment factor must be positive"));
+            return Err(ImportError::new(
+                file,
+                Some(line),
+                Some(&col_name(i)),
+                "the adjustment factor must be positive",
+            ));
         }
 
         let series = out.series.entry(symbol.clone()).or_default();
@@ -209,7 +287,9 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
                     file,
                     Some(line),
                     Some(&col_name(cols.time)),
-                    format!("rows are not in ascending time order for {symbol}: {time_raw:?} comes after a later row"),
+                    format!(
+                        "rows are not in ascending time order for {symbol}: {time_raw:?} comes after a later row"
+                    ),
                 ));
             }
             if time == last.time {
@@ -230,7 +310,12 @@ pub fn parse_bars<R: Read>(input: R, opts: &BarImportOptions, progress: &mut dyn
         }
     }
     if out.rows == 0 {
-        return Err(ImportError::new(file, None, None, "the file has a header but no rows"));
+        return Err(ImportError::new(
+            file,
+            None,
+            None,
+            "the file has a header but no rows",
+        ));
     }
     Ok(out)
 }
@@ -277,7 +362,10 @@ mod tests {
         let p = parse(text, &opts(None, "60")).unwrap();
         assert_eq!(p.series.len(), 2);
         // 10:30 Shanghai is 02:30 UTC
-        assert_eq!(p.series[&Symbol::new("600016.SH").unwrap()].bars[0].time, 1464748200);
+        assert_eq!(
+            p.series[&Symbol::new("600016.SH").unwrap()].bars[0].time,
+            1464748200
+        );
     }
 
     #[test]
@@ -291,7 +379,12 @@ mod tests {
     #[test]
     fn exact_duplicates_fold_different_duplicates_fail() {
         let ok = "date,open,high,low,close\n2024-01-02,1,1,1,1\n2024-01-02,1,1,1,1\n";
-        assert_eq!(parse(ok, &opts(Some("X"), "D")).unwrap().series[&Symbol::new("X").unwrap()].bars.len(), 1);
+        assert_eq!(
+            parse(ok, &opts(Some("X"), "D")).unwrap().series[&Symbol::new("X").unwrap()]
+                .bars
+                .len(),
+            1
+        );
         let bad = "date,open,high,low,close\n2024-01-02,1,1,1,1\n2024-01-02,1,2,1,1\n";
         let e = parse(bad, &opts(Some("X"), "D")).unwrap_err();
         assert_eq!(e.line, Some(3));
@@ -304,13 +397,48 @@ mod tests {
         let cases: &[(&[u8], Option<u64>, Option<&str>, &str)] = &[
             (b"", None, None, "empty"),
             (b"date,open,high,low,close\n", None, None, "no rows"),
-            (b"date,open,high,low\n2024-01-02,1,1,1\n", Some(1), None, "no close column"),
-            (b"date,open,high,low,close\n2024-01-02,1,x,1,1\n", Some(2), Some("high"), "\"x\" is not a number"),
-            (b"date,open,high,low,close\n2024-01-02,1,1,1,1\n2024-13-01,1,1,1,1\n", Some(3), Some("date"), "not a date"),
-            (b"date,open,high,low,close\n2024-01-02,1,1,2,1\n", Some(2), Some("high"), "below low"),
-            (b"date,open,high,low,close\n2024-01-03,1,1,1,1\n2024-01-02,1,1,1,1\n", Some(3), Some("date"), "ascending"),
-            (b"date,open,high,low,close\n2024-01-02,1,1,1,\xff\n", Some(2), Some("close"), "UTF-8"),
-            (b"date,open,high,low,close\n2024-01-02,1,1,1\n", Some(2), None, "fields"),
+            (
+                b"date,open,high,low\n2024-01-02,1,1,1\n",
+                Some(1),
+                None,
+                "no close column",
+            ),
+            (
+                b"date,open,high,low,close\n2024-01-02,1,x,1,1\n",
+                Some(2),
+                Some("high"),
+                "\"x\" is not a number",
+            ),
+            (
+                b"date,open,high,low,close\n2024-01-02,1,1,1,1\n2024-13-01,1,1,1,1\n",
+                Some(3),
+                Some("date"),
+                "not a date",
+            ),
+            (
+                b"date,open,high,low,close\n2024-01-02,1,1,2,1\n",
+                Some(2),
+                Some("high"),
+                "below low",
+            ),
+            (
+                b"date,open,high,low,close\n2024-01-03,1,1,1,1\n2024-01-02,1,1,1,1\n",
+                Some(3),
+                Some("date"),
+                "ascending",
+            ),
+            (
+                b"date,open,high,low,close\n2024-01-02,1,1,1,\xff\n",
+                Some(2),
+                Some("close"),
+                "UTF-8",
+            ),
+            (
+                b"date,open,high,low,close\n2024-01-02,1,1,1\n",
+                Some(2),
+                None,
+                "fields",
+            ),
         ];
         for (text, line, col, reason) in cases {
             let e = parse_bars(*text, &o, &mut |_| {}).unwrap_err();
@@ -322,9 +450,17 @@ mod tests {
 
     #[test]
     fn intraday_needs_time_of_day_and_symbol_needed() {
-        let e = parse("date,open,high,low,close\n2024-01-02,1,1,1,1\n", &opts(Some("X"), "5")).unwrap_err();
+        let e = parse(
+            "date,open,high,low,close\n2024-01-02,1,1,1,1\n",
+            &opts(Some("X"), "5"),
+        )
+        .unwrap_err();
         assert!(e.reason.contains("no time of day"));
-        let e = parse("date,open,high,low,close\n2024-01-02,1,1,1,1\n", &opts(None, "D")).unwrap_err();
+        let e = parse(
+            "date,open,high,low,close\n2024-01-02,1,1,1,1\n",
+            &opts(None, "D"),
+        )
+        .unwrap_err();
         assert!(e.reason.contains("no symbol"));
     }
 }

@@ -1,1 +1,179 @@
+//! Storage for quantdesk, behind traits with one implementation per backend.
+//!
+//! [`MarketStore`] is the market-data port: instruments, bars, adjustment factors and the trading
+//! calendar. [`SqliteStore`] is the embedded default, [`PgStore`] the scaled-out one. Both run the
+//! same SQL text (`$n` placeholders work on both engines); only DDL and bulk-insert strategy differ.
+//! One conformance suite (`tests/suite.rs`) runs against both.
 
+mod common;
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use quantdesk_core::{AdjFactor, Bar, Instrument, Resolution, Symbol};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// A storage failure. Messages may contain internals; the HTTP layer never shows them to users.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Filters for listing instruments.
+#[derive(Debug, Clone, Default)]
+pub struct InstrumentQuery {
+    /// Matches code, name or pinyin abbreviation (case-insensitive substring).
+    pub text: Option<String>,
+    pub kind: Option<String>,
+    pub exchange: Option<String>,
+    pub board: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// What is stored for one (symbol, resolution).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesInfo {
+    pub resolution: Resolution,
+    pub first: i64,
+    pub last: i64,
+    pub count: i64,
+}
+
+/// One symbol's share of an import.
+#[derive(Debug, Clone)]
+pub struct BarSeriesWrite<'a> {
+    pub symbol: &'a Symbol,
+    pub bars: &'a [Bar],
+    pub factors: &'a [AdjFactor],
+}
+
+/// The outcome of an import.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub symbols: u64,
+    pub bars: u64,
+    pub factors: u64,
+    /// Instruments created with defaults because the import named a symbol not yet known.
+    pub instruments_created: u64,
+}
+
+/// Connection pool figures for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// The market-data store.
+#[async_trait]
+pub trait MarketStore: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    fn pool_stats(&self) -> PoolStats;
+    /// A trivial round trip, for readiness checks.
+    async fn ping(&self) -> Result<Duration>;
+
+    /// Inserts or replaces instruments, all or none.
+    async fn upsert_instruments(&self, items: &[Instrument]) -> Result<u64>;
+    async fn instrument(&self, symbol: &Symbol) -> Result<Option<Instrument>>;
+    /// Instruments matching the query, best match first (exact code, then prefix, then the rest by symbol).
+    async fn list_instruments(&self, q: &InstrumentQuery) -> Result<Vec<Instrument>>;
+    async fn count_instruments(&self, q: &InstrumentQuery) -> Result<u64>;
+
+    /// Writes bars and factors for several symbols in one transaction: all land or none do.
+    /// Existing bars at the same times are replaced. Unknown symbols get instruments with defaults.
+    /// `progress` receives the number of bars written so far.
+    async fn import_bars(
+        &self,
+        resolution: Resolution,
+        series: &[BarSeriesWrite<'_>],
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<ImportSummary>;
+
+    /// Stored bars with `from <= time < to`, ascending; with `countback`, only the last that many.
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        res: Resolution,
+        from: i64,
+        to: i64,
+        countback: Option<u32>,
+    ) -> Result<Vec<Bar>>;
+    /// The time of the latest stored bar before `time`.
+    async fn bar_before(&self, symbol: &Symbol, res: Resolution, time: i64) -> Result<Option<i64>>;
+    /// The resolutions stored for `symbol`, finest first.
+    async fn series(&self, symbol: &Symbol) -> Result<Vec<SeriesInfo>>;
+    /// Adjustment factors, ascending by date.
+    async fn adj_factors(&self, symbol: &Symbol) -> Result<Vec<AdjFactor>>;
+
+    async fn add_trading_days(&self, exchange: &str, dates: &[NaiveDate]) -> Result<u64>;
+    async fn trading_days(
+        &self,
+        exchange: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<NaiveDate>>;
+
+    /// Total rows in bars, for "is the database empty" checks and status pages.
+    async fn bar_count(&self) -> Result<u64>;
+}
+
+/// Opens (creating if needed) and migrates the store named by `url`:
+/// `sqlite://PATH` (or `sqlite::memory:`) or `postgres://…`.
+pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn MarketStore>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, max_connections).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url, max_connections).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// A database URL with any password replaced by `***`, safe for logs.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.rsplit_once('@')
+    {
+        let user = creds.split(':').next().unwrap_or("");
+        return if creds.contains(':') {
+            format!("{scheme}://{user}:***@{host}")
+        } else {
+            url.to_string()
+        };
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            super::redact_url("sqlite://./data/q.db"),
+            "sqlite://./data/q.db"
+        );
+    }
+}

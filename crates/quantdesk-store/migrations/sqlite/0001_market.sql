@@ -1,0 +1,55 @@
+-- Market data: instruments, bars, adjustment factors, trading calendar.
+CREATE TABLE IF NOT EXISTS instruments (
+    symbol      TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    abbrev      TEXT NOT NULL DEFAULT '',
+    exchange    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    board       TEXT NOT NULL DEFAULT '',
+    currency    TEXT NOT NULL,
+    lot_size    INTEGER NOT NULL,
+    tick_size   REAL NOT NULL,
+    price_limit REAL,
+    list_date   TEXT,
+    delist_date TEXT,
+    session     TEXT NOT NULL,
+    timezone    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instruments_abbrev ON instruments (abbrev);
+
+CREATE TABLE IF NOT EXISTS bars (
+    symbol     TEXT NOT NULL,
+    resolution TEXT NOT NULL,
+    ts         INTEGER NOT NULL,
+    open       REAL NOT NULL,
+    high       REAL NOT NULL,
+    low        REAL NOT NULL,
+    close      REAL NOT NULL,
+    volume     REAL NOT NULL,
+    amount     REAL NOT NULL,
+    CHECK (high >= low),
+    PRIMARY KEY (symbol, resolution, ts)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS adj_factors (
+    symbol TEXT NOT NULL,
+    date   TEXT NOT NULL,
+    factor REAL NOT NULL,
+    PRIMARY KEY (symbol, date)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS trading_calendar (
+    exchange TEXT NOT NULL,
+    date     TEXT NOT NULL,
+    PRIMARY KEY (exchange, date)
+) WITHOUT ROWID;
+
+-- One row per stored (symbol, resolution): what exists, without scanning bars.
+CREATE TABLE IF NOT EXISTS series (
+    symbol     TEXT NOT NULL,
+    resolution TEXT NOT NULL,
+    first_ts   BIGINT NOT NULL,
+    last_ts    BIGINT NOT NULL,
+    bar_count  BIGINT NOT NULL,
+    PRIMARY KEY (symbol, resolution)
+);

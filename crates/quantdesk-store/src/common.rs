@@ -1,0 +1,411 @@
+//! The SQL both backends share and the macro that implements [`crate::MarketStore`] for each.
+//!
+//! The trait methods are written once, here, and expanded per backend with its concrete pool type,
+//! so the two implementations cannot drift apart. What differs (bulk inserts) lives in each
+//! backend's `insert_bars` and `insert_factors` inherent methods.
+
+use chrono::NaiveDate;
+use quantdesk_core::{Instrument, InstrumentKind, Resolution, Session, Symbol};
+use sqlx::Row;
+
+use crate::{InstrumentQuery, Result, SeriesInfo, StoreError};
+
+pub(crate) const INSTRUMENT_COLUMNS: &str = "symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone";
+
+pub(crate) const UPSERT_INSTRUMENT: &str = "INSERT INTO instruments (symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+     ON CONFLICT (symbol) DO UPDATE SET name = excluded.name, abbrev = excluded.abbrev, exchange = excluded.exchange, \
+     kind = excluded.kind, board = excluded.board, currency = excluded.currency, lot_size = excluded.lot_size, \
+     tick_size = excluded.tick_size, price_limit = excluded.price_limit, list_date = excluded.list_date, \
+     delist_date = excluded.delist_date, session = excluded.session, timezone = excluded.timezone";
+
+pub(crate) const INSERT_INSTRUMENT_IF_MISSING: &str = "INSERT INTO instruments (symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (symbol) DO NOTHING";
+
+pub(crate) const REFRESH_SERIES: &str = "INSERT INTO series (symbol, resolution, first_ts, last_ts, bar_count) \
+     SELECT symbol, resolution, MIN(ts), MAX(ts), COUNT(*) FROM bars WHERE symbol = $1 AND resolution = $2 GROUP BY symbol, resolution \
+     ON CONFLICT (symbol, resolution) DO UPDATE SET first_ts = excluded.first_ts, last_ts = excluded.last_ts, bar_count = excluded.bar_count";
+
+pub(crate) const BARS_COLUMNS: &str = "ts, open, high, low, close, volume, amount";
+
+pub(crate) const BAR_UPSERT_TAIL: &str = " ON CONFLICT (symbol, resolution, ts) DO UPDATE SET open = excluded.open, high = excluded.high, \
+     low = excluded.low, close = excluded.close, volume = excluded.volume, amount = excluded.amount";
+
+pub(crate) const FACTOR_UPSERT_TAIL: &str =
+    " ON CONFLICT (symbol, date) DO UPDATE SET factor = excluded.factor";
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The WHERE clause (from `$1` on) and its text arguments for an instrument query.
+pub(crate) fn instrument_filter(q: &InstrumentQuery) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut args = Vec::new();
+    if let Some(t) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        args.push(format!("%{}%", like_escape(&t.to_lowercase())));
+        let n = args.len();
+        clauses.push(format!(
+            "(LOWER(symbol) LIKE ${n} ESCAPE '\\' OR LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(abbrev) LIKE ${n} ESCAPE '\\')"
+        ));
+    }
+    for (col, val) in [
+        ("kind", &q.kind),
+        ("exchange", &q.exchange),
+        ("board", &q.board),
+    ] {
+        if let Some(v) = val.as_deref().filter(|v| !v.is_empty()) {
+            args.push(v.to_string());
+            clauses.push(format!("{col} = ${}", args.len()));
+        }
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    (sql, args)
+}
+
+/// ORDER BY for instrument listings: exact code or abbreviation first, then prefixes, then by symbol.
+/// `exact` and `prefix` are the placeholders for the lower-cased text and its prefix pattern.
+pub(crate) fn instrument_order(exact: usize, prefix: usize) -> String {
+    format!(
+        " ORDER BY CASE WHEN LOWER(symbol) = ${exact} OR LOWER(abbrev) = ${exact} OR LOWER(name) = ${exact} THEN 0 \
+         WHEN LOWER(symbol) LIKE ${prefix} ESCAPE '\\' OR LOWER(abbrev) LIKE ${prefix} ESCAPE '\\' OR LOWER(name) LIKE ${prefix} ESCAPE '\\' THEN 1 ELSE 2 END, symbol"
+    )
+}
+
+/// Decodes an instrument from a row with [`INSTRUMENT_COLUMNS`].
+pub(crate) fn instrument_from_row<'r, R>(row: &'r R) -> Result<Instrument>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<NaiveDate>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let symbol: String = row.try_get(0)?;
+    let symbol = Symbol::new(&symbol).map_err(|e| StoreError::Corrupt(e.0))?;
+    let session: String = row.try_get(12)?;
+    let lot: i64 = row.try_get(7)?;
+    Ok(Instrument {
+        symbol,
+        name: row.try_get(1)?,
+        abbrev: row.try_get(2)?,
+        exchange: row.try_get(3)?,
+        kind: InstrumentKind::parse(&row.try_get::<String, _>(4)?),
+        board: row.try_get(5)?,
+        currency: row.try_get(6)?,
+        lot_size: u32::try_from(lot).map_err(|_| StoreError::Corrupt(format!("lot size {lot}")))?,
+        tick_size: row.try_get(8)?,
+        price_limit: row.try_get(9)?,
+        list_date: row.try_get(10)?,
+        delist_date: row.try_get(11)?,
+        session: Session::parse(&session).map_err(|e| StoreError::Corrupt(e.0))?,
+        timezone: row.try_get(13)?,
+    })
+}
+
+pub(crate) fn series_from(res: &str, first: i64, last: i64, count: i64) -> Result<SeriesInfo> {
+    let resolution = Resolution::parse(res).map_err(|e| StoreError::Corrupt(e.0))?;
+    Ok(SeriesInfo {
+        resolution,
+        first,
+        last,
+        count,
+    })
+}
+
+/// Implements [`crate::MarketStore`] for a backend type with a `pool` field of pool type `$pool`
+/// and inherent `insert_bars` / `insert_factors` methods.
+macro_rules! market_store_impl {
+    ($store:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::MarketStore for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            fn pool_stats(&self) -> $crate::PoolStats {
+                $crate::PoolStats {
+                    size: self.pool.size(),
+                    idle: self.pool.num_idle() as u32,
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
+            async fn ping(&self) -> $crate::Result<std::time::Duration> {
+                let started = std::time::Instant::now();
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(started.elapsed())
+            }
+
+            async fn upsert_instruments(&self, items: &[quantdesk_core::Instrument]) -> $crate::Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                for i in items {
+                    bind_instrument(sqlx::query($crate::common::UPSERT_INSTRUMENT), i).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(items.len() as u64)
+            }
+
+            async fn instrument(&self, symbol: &quantdesk_core::Symbol) -> $crate::Result<Option<quantdesk_core::Instrument>> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM instruments WHERE symbol = $1",
+                    $crate::common::INSTRUMENT_COLUMNS
+                ));
+                let row = sqlx::query(sql).bind(symbol.as_str()).fetch_optional(&self.pool).await?;
+                row.as_ref().map($crate::common::instrument_from_row).transpose()
+            }
+
+            async fn list_instruments(&self, q: &$crate::InstrumentQuery) -> $crate::Result<Vec<quantdesk_core::Instrument>> {
+                let (filter, mut args) = $crate::common::instrument_filter(q);
+                let text = q.text.as_deref().map(str::trim).unwrap_or("").to_lowercase();
+                args.push(text.clone());
+                let exact = args.len();
+                args.push(format!("{}%", $crate::common::like_escape(&text)));
+                let prefix = args.len();
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM instruments{}{} LIMIT {} OFFSET {}",
+                    $crate::common::INSTRUMENT_COLUMNS,
+                    filter,
+                    $crate::common::instrument_order(exact, prefix),
+                    q.limit.max(1),
+                    q.offset
+                ));
+                let mut query = sqlx::query(sql);
+                for a in args {
+                    query = query.bind(a);
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.iter().map($crate::common::instrument_from_row).collect()
+            }
+
+            async fn count_instruments(&self, q: &$crate::InstrumentQuery) -> $crate::Result<u64> {
+                let (filter, args) = $crate::common::instrument_filter(q);
+                let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM instruments{filter}"));
+                let mut query = sqlx::query_scalar::<_, i64>(sql);
+                for a in args {
+                    query = query.bind(a);
+                }
+                Ok(query.fetch_one(&self.pool).await? as u64)
+            }
+
+            async fn import_bars(
+                &self,
+                resolution: quantdesk_core::Resolution,
+                series: &[$crate::BarSeriesWrite<'_>],
+                progress: &(dyn Fn(u64) + Send + Sync),
+            ) -> $crate::Result<$crate::ImportSummary> {
+                let res = resolution.as_udf();
+                let mut summary = $crate::ImportSummary::default();
+                let mut tx = self.pool.begin().await?;
+                for s in series {
+                    let inst = quantdesk_core::Instrument::with_defaults(
+                        s.symbol.clone(),
+                        "",
+                        default_kind(s.symbol),
+                    );
+                    let created = bind_instrument(sqlx::query($crate::common::INSERT_INSTRUMENT_IF_MISSING), &inst)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    summary.instruments_created += created;
+                    let written = summary.bars;
+                    Self::insert_bars(&mut tx, s.symbol.as_str(), &res, s.bars, &|n| progress(written + n)).await?;
+                    summary.bars += s.bars.len() as u64;
+                    Self::insert_factors(&mut tx, s.symbol.as_str(), s.factors).await?;
+                    summary.factors += s.factors.len() as u64;
+                    sqlx::query($crate::common::REFRESH_SERIES)
+                        .bind(s.symbol.as_str())
+                        .bind(&res)
+                        .execute(&mut *tx)
+                        .await?;
+                    summary.symbols += 1;
+                }
+                tx.commit().await?;
+                Ok(summary)
+            }
+
+            async fn bars(
+                &self,
+                symbol: &quantdesk_core::Symbol,
+                res: quantdesk_core::Resolution,
+                from: i64,
+                to: i64,
+                countback: Option<u32>,
+            ) -> $crate::Result<Vec<quantdesk_core::Bar>> {
+                let rows: Vec<(i64, f64, f64, f64, f64, f64, f64)> = match countback {
+                    Some(n) => {
+                        let sql = sqlx::AssertSqlSafe(format!(
+                            "SELECT {} FROM bars WHERE symbol = $1 AND resolution = $2 AND ts >= $3 AND ts < $4 ORDER BY ts DESC LIMIT $5",
+                            $crate::common::BARS_COLUMNS
+                        ));
+                        let mut v: Vec<_> = sqlx::query_as(sql)
+                            .bind(symbol.as_str())
+                            .bind(res.as_udf())
+                            .bind(from)
+                            .bind(to)
+                            .bind(i64::from(n))
+                            .fetch_all(&self.pool)
+                            .await?;
+                        v.reverse();
+                        v
+                    }
+                    None => {
+                        let sql = sqlx::AssertSqlSafe(format!(
+                            "SELECT {} FROM bars WHERE symbol = $1 AND resolution = $2 AND ts >= $3 AND ts < $4 ORDER BY ts",
+                            $crate::common::BARS_COLUMNS
+                        ));
+                        sqlx::query_as(sql)
+                            .bind(symbol.as_str())
+                            .bind(res.as_udf())
+                            .bind(from)
+                            .bind(to)
+                            .fetch_all(&self.pool)
+                            .await?
+                    }
+                };
+                Ok(rows
+                    .into_iter()
+                    .map(|(time, open, high, low, close, volume, amount)| quantdesk_core::Bar {
+                        time,
+                        open,
+                        high,
+                        low,
+                        close,
+                        volume,
+                        amount,
+                    })
+                    .collect())
+            }
+
+            async fn bar_before(
+                &self,
+                symbol: &quantdesk_core::Symbol,
+                res: quantdesk_core::Resolution,
+                time: i64,
+            ) -> $crate::Result<Option<i64>> {
+                Ok(sqlx::query_scalar::<_, i64>(
+                    "SELECT ts FROM bars WHERE symbol = $1 AND resolution = $2 AND ts < $3 ORDER BY ts DESC LIMIT 1",
+                )
+                .bind(symbol.as_str())
+                .bind(res.as_udf())
+                .bind(time)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn series(&self, symbol: &quantdesk_core::Symbol) -> $crate::Result<Vec<$crate::SeriesInfo>> {
+                let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT resolution, first_ts, last_ts, bar_count FROM series WHERE symbol = $1",
+                )
+                .bind(symbol.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+                let mut out = rows
+                    .iter()
+                    .map(|(r, f, l, c)| $crate::common::series_from(r, *f, *l, *c))
+                    .collect::<$crate::Result<Vec<_>>>()?;
+                out.sort_by_key(|s| s.resolution);
+                Ok(out)
+            }
+
+            async fn adj_factors(&self, symbol: &quantdesk_core::Symbol) -> $crate::Result<Vec<quantdesk_core::AdjFactor>> {
+                let rows: Vec<(chrono::NaiveDate, f64)> =
+                    sqlx::query_as("SELECT date, factor FROM adj_factors WHERE symbol = $1 ORDER BY date")
+                        .bind(symbol.as_str())
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(|(date, factor)| quantdesk_core::AdjFactor { date, factor }).collect())
+            }
+
+            async fn add_trading_days(&self, exchange: &str, dates: &[chrono::NaiveDate]) -> $crate::Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                let mut added = 0;
+                for d in dates {
+                    added += sqlx::query(
+                        "INSERT INTO trading_calendar (exchange, date) VALUES ($1, $2) ON CONFLICT (exchange, date) DO NOTHING",
+                    )
+                    .bind(exchange)
+                    .bind(*d)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(added)
+            }
+
+            async fn trading_days(
+                &self,
+                exchange: &str,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+            ) -> $crate::Result<Vec<chrono::NaiveDate>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT date FROM trading_calendar WHERE exchange = $1 AND date >= $2 AND date <= $3 ORDER BY date",
+                )
+                .bind(exchange)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn bar_count(&self) -> $crate::Result<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(bar_count), 0) AS BIGINT) FROM series").fetch_one(&self.pool).await?;
+                Ok(n as u64)
+            }
+        }
+
+        fn bind_instrument<'q>(
+            q: sqlx::query::Query<'q, <$store as $crate::common::Backend>::Db, <<$store as $crate::common::Backend>::Db as sqlx::Database>::Arguments>,
+            i: &'q quantdesk_core::Instrument,
+        ) -> sqlx::query::Query<'q, <$store as $crate::common::Backend>::Db, <<$store as $crate::common::Backend>::Db as sqlx::Database>::Arguments> {
+            q.bind(i.symbol.as_str())
+                .bind(i.name.as_str())
+                .bind(i.abbrev.as_str())
+                .bind(i.exchange.as_str())
+                .bind(i.kind.as_str())
+                .bind(i.board.as_str())
+                .bind(i.currency.as_str())
+                .bind(i64::from(i.lot_size))
+                .bind(i.tick_size)
+                .bind(i.price_limit)
+                .bind(i.list_date)
+                .bind(i.delist_date)
+                .bind(i.session.to_string())
+                .bind(i.timezone.as_str())
+        }
+
+        /// Instruments created implicitly by a bar import: indices for known index code ranges, stocks otherwise.
+        fn default_kind(symbol: &quantdesk_core::Symbol) -> quantdesk_core::InstrumentKind {
+            let code = symbol.code();
+            match symbol.exchange() {
+                quantdesk_core::symbol::Exchange::Sse if code.starts_with("000") => quantdesk_core::InstrumentKind::Index,
+                quantdesk_core::symbol::Exchange::Szse if code.starts_with("399") => quantdesk_core::InstrumentKind::Index,
+                quantdesk_core::symbol::Exchange::Other => quantdesk_core::InstrumentKind::Other,
+                _ => quantdesk_core::InstrumentKind::Stock,
+            }
+        }
+    };
+}
+
+pub(crate) use market_store_impl;
+
+/// Ties a store type to its sqlx database type, for the macro.
+pub(crate) trait Backend {
+    type Db: sqlx::Database;
+}

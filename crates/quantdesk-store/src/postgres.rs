@@ -1,0 +1,118 @@
+//! The scaled-out backend: PostgreSQL, shared by every replica and worker.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use quantdesk_core::{AdjFactor, Bar};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, SqlStr, Transaction};
+
+use crate::Result;
+use crate::common::{BAR_UPSERT_TAIL, Backend, FACTOR_UPSERT_TAIL, market_store_impl};
+
+/// Market data in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+impl Backend for PgStore {
+    type Db = Postgres;
+}
+
+/// Rows per UNNEST insert.
+const CHUNK: usize = 10_000;
+
+fn migrator() -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(vec![Migration::new(
+            1,
+            "market data".into(),
+            MigrationType::Simple,
+            SqlStr::from_static(include_str!("../migrations/postgres/0001_market.sql")),
+            false,
+        )]),
+        ..Migrator::DEFAULT
+    }
+}
+
+impl PgStore {
+    /// Connects to `postgres://…` and migrates (under PostgreSQL's advisory lock, so replicas
+    /// starting together migrate once).
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        Self::open_with(PgConnectOptions::from_str(url)?, max_connections).await
+    }
+
+    /// Like [`PgStore::open`] with prepared options (tests use this to pin a schema).
+    pub async fn open_with(opts: PgConnectOptions, max_connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(Some(Duration::from_secs(600)))
+            .connect_with(opts)
+            .await?;
+        migrator().run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    /// The pool, for tests and backup tooling.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn insert_bars(
+        tx: &mut Transaction<'_, Postgres>,
+        symbol: &str,
+        res: &str,
+        bars: &[Bar],
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO bars (symbol, resolution, ts, open, high, low, close, volume, amount) \
+             SELECT $1, $2, * FROM UNNEST($3::BIGINT[], $4::FLOAT8[], $5::FLOAT8[], $6::FLOAT8[], $7::FLOAT8[], $8::FLOAT8[], $9::FLOAT8[]){BAR_UPSERT_TAIL}"
+        );
+        let mut done = 0u64;
+        for chunk in bars.chunks(CHUNK) {
+            let col = |f: fn(&Bar) -> f64| chunk.iter().map(f).collect::<Vec<f64>>();
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(symbol)
+                .bind(res)
+                .bind(chunk.iter().map(|b| b.time).collect::<Vec<i64>>())
+                .bind(col(|b| b.open))
+                .bind(col(|b| b.high))
+                .bind(col(|b| b.low))
+                .bind(col(|b| b.close))
+                .bind(col(|b| b.volume))
+                .bind(col(|b| b.amount))
+                .execute(&mut **tx)
+                .await?;
+            done += chunk.len() as u64;
+            progress(done);
+        }
+        Ok(())
+    }
+
+    async fn insert_factors(
+        tx: &mut Transaction<'_, Postgres>,
+        symbol: &str,
+        factors: &[AdjFactor],
+    ) -> Result<()> {
+        if factors.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO adj_factors (symbol, date, factor) SELECT $1, * FROM UNNEST($2::DATE[], $3::FLOAT8[]){FACTOR_UPSERT_TAIL}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(symbol)
+            .bind(factors.iter().map(|f| f.date).collect::<Vec<_>>())
+            .bind(factors.iter().map(|f| f.factor).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+market_store_impl!(PgStore, "postgres");
