@@ -42,25 +42,33 @@ pub fn resample(
     session: &Session,
     tz: Tz,
 ) -> Vec<Bar> {
+    resample_groups(bars, from, to, session, tz)
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect()
+}
+
+/// Like [`resample`], and each output bar comes with the exclusive end index of its constituent
+/// input bars, so callers can tell which input bars built which output bar.
+pub fn resample_groups(
+    bars: &[Bar],
+    from: Resolution,
+    to: Resolution,
+    session: &Session,
+    tz: Tz,
+) -> Vec<(Bar, usize)> {
     if from == to {
-        return bars.to_vec();
+        return bars.iter().enumerate().map(|(i, b)| (*b, i + 1)).collect();
     }
     if !to.derivable_from(from) {
         return Vec::new();
     }
     match to {
-        Resolution::Minutes(n) => group(bars, |t| intraday_bucket(t, n, session, tz)),
-        Resolution::Day => group(bars, |t| date_stamp(trading_date(t, from, tz))),
+        Resolution::Minutes(n) => group(bars, |t| intraday_bucket(t, n, session, tz), true),
+        Resolution::Day => group(bars, |t| date_stamp(trading_date(t, from, tz)), true),
         Resolution::Week | Resolution::Month => {
-            let daily;
-            let (src, src_res) = if from.is_intraday() {
-                daily = group(bars, |t| date_stamp(trading_date(t, from, tz)));
-                (&daily[..], Resolution::Day)
-            } else {
-                (bars, from)
-            };
             let key = |t: i64| {
-                let d = trading_date(t, src_res, tz);
+                let d = trading_date(t, from, tz);
                 if to == Resolution::Week {
                     let w = d.iso_week();
                     (i64::from(w.year()) << 8) | i64::from(w.week())
@@ -68,35 +76,34 @@ pub fn resample(
                     (i64::from(d.year()) << 8) | i64::from(d.month())
                 }
             };
-            group_keyed(src, key)
+            let mut out = group(bars, key, false);
+            if from.is_intraday() {
+                // Weekly and monthly bars are stamped with their first trading date.
+                for (b, _) in &mut out {
+                    b.time = date_stamp(trading_date(b.time, from, tz));
+                }
+            }
+            out
         }
     }
 }
 
-/// Groups consecutive bars whose `bucket(time)` agrees, stamping each group with the bucket value.
-fn group(bars: &[Bar], bucket: impl Fn(i64) -> i64) -> Vec<Bar> {
-    let mut out: Vec<Bar> = Vec::with_capacity(bars.len() / 2 + 1);
-    for b in bars {
-        let start = bucket(b.time);
-        match out.last_mut() {
-            Some(last) if last.time == start => last.merge(b),
-            _ => out.push(Bar { time: start, ..*b }),
-        }
-    }
-    out
-}
-
-/// Groups consecutive bars by an opaque key, stamping each group with its first bar's time.
-fn group_keyed(bars: &[Bar], key: impl Fn(i64) -> i64) -> Vec<Bar> {
-    let mut out: Vec<Bar> = Vec::with_capacity(bars.len() / 4 + 1);
-    let mut current_key = None;
-    for b in bars {
+/// Groups consecutive bars whose `key(time)` agrees. Each group is stamped with the key itself
+/// (`stamp_with_key`) or with its first bar's time, and carries its exclusive end index.
+fn group(bars: &[Bar], key: impl Fn(i64) -> i64, stamp_with_key: bool) -> Vec<(Bar, usize)> {
+    let mut out: Vec<(Bar, usize)> = Vec::with_capacity(bars.len() / 2 + 1);
+    let mut current = None;
+    for (i, b) in bars.iter().enumerate() {
         let k = key(b.time);
         match out.last_mut() {
-            Some(last) if current_key == Some(k) => last.merge(b),
+            Some((last, end)) if current == Some(k) => {
+                last.merge(b);
+                *end = i + 1;
+            }
             _ => {
-                out.push(*b);
-                current_key = Some(k);
+                let time = if stamp_with_key { k } else { b.time };
+                out.push((Bar { time, ..*b }, i + 1));
+                current = Some(k);
             }
         }
     }
@@ -324,6 +331,23 @@ mod tests {
             h.iter().map(|b| b.time).collect::<Vec<_>>(),
             vec![t0, t0 + 3600]
         );
+    }
+
+    #[test]
+    fn weekly_from_minutes_and_group_ends() {
+        let mut bars = a_share_day("2024-03-01");
+        bars.extend(a_share_day("2024-03-04"));
+        let w = resample_groups(
+            &bars,
+            Resolution::Minutes(1),
+            Resolution::Week,
+            &Session::a_share(),
+            Shanghai,
+        );
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].0.time, date_stamp("2024-03-01".parse().unwrap()));
+        assert_eq!(w[1].0.time, date_stamp("2024-03-04".parse().unwrap()));
+        assert_eq!((w[0].1, w[1].1), (240, 480));
     }
 
     #[test]

@@ -227,6 +227,18 @@ macro_rules! market_store_impl {
                     summary.bars += s.bars.len() as u64;
                     Self::insert_factors(&mut tx, s.symbol.as_str(), s.factors).await?;
                     summary.factors += s.factors.len() as u64;
+                    if let (Some(exchange), quantdesk_core::Resolution::Day) = (s.calendar, resolution) {
+                        for b in s.bars {
+                            let date = chrono::DateTime::from_timestamp(b.time, 0).unwrap_or_default().date_naive();
+                            sqlx::query(
+                                "INSERT INTO trading_calendar (exchange, date) VALUES ($1, $2) ON CONFLICT (exchange, date) DO NOTHING",
+                            )
+                            .bind(exchange)
+                            .bind(date)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
                     sqlx::query($crate::common::REFRESH_SERIES)
                         .bind(s.symbol.as_str())
                         .bind(&res)

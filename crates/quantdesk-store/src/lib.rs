@@ -61,6 +61,8 @@ pub struct BarSeriesWrite<'a> {
     pub symbol: &'a Symbol,
     pub bars: &'a [Bar],
     pub factors: &'a [AdjFactor],
+    /// For daily imports: the exchange whose trading calendar learns these bars' dates.
+    pub calendar: Option<&'a str>,
 }
 
 /// The outcome of an import.

@@ -53,6 +53,7 @@ async fn import(
                 symbol,
                 bars,
                 factors,
+                calendar: None,
             }],
             &|_| {},
         )
@@ -253,11 +254,13 @@ async fn failed_import_writes_nothing() {
                         symbol: &a,
                         bars: &good,
                         factors: &[],
+                        calendar: None,
                     },
                     BarSeriesWrite {
                         symbol: &b,
                         bars: &bad,
                         factors: &[],
+                        calendar: None,
                     },
                 ],
                 &|_| {},
@@ -296,6 +299,7 @@ async fn large_import_in_chunks_and_progress() {
                     symbol: &s,
                     bars: &bars,
                     factors: &[],
+                    calendar: None,
                 }],
                 &|n| seen.store(n, std::sync::atomic::Ordering::Relaxed),
             )
