@@ -1,1 +1,315 @@
-fn main() {}
+//! The `quantdesk` binary: one executable that serves, imports and (later) works and schedules.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use quantdesk_core::{Resolution, Symbol};
+use quantdesk_ingest::{BarImportOptions, ColumnMap};
+use quantdesk_server::config::{LogFormat, Overrides};
+use quantdesk_server::{AppState, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "quantdesk",
+    version,
+    about = "Self-hosted stock research and strategy platform"
+)]
+struct Cli {
+    /// A TOML configuration file (settings: see `quantdesk config print`).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… (overrides QUANTDESK_DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Log format: text or json (overrides QUANTDESK_LOG_FORMAT).
+    #[arg(long, global = true, value_parser = parse_log_format)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web application, the UDF datafeed and the API.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Fill an empty database with deterministic demo data first.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Import data from CSV files.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import OHLCV bars. All rows land or none do; re-importing the same file changes nothing.
+    Bars(BarsArgs),
+    /// Import an instrument master (ts_code,name,abbrev,type,list_date,delist_date,…).
+    Instruments { file: PathBuf },
+}
+
+#[derive(Args)]
+struct BarsArgs {
+    file: PathBuf,
+    /// The symbol of every row (single-symbol files).
+    #[arg(long)]
+    symbol: Option<String>,
+    /// The column holding symbols (multi-symbol files; detected from ts_code/symbol/code when absent).
+    #[arg(long)]
+    symbol_column: Option<String>,
+    /// Bar resolution: 1, 5, 15, 30, 60 or 1D.
+    #[arg(long)]
+    resolution: String,
+    /// IANA zone of local times in intraday files (default: the exchange's own, UTC for other tickers).
+    #[arg(long)]
+    timezone: Option<String>,
+    #[arg(long)]
+    time_column: Option<String>,
+    #[arg(long)]
+    open_column: Option<String>,
+    #[arg(long)]
+    high_column: Option<String>,
+    #[arg(long)]
+    low_column: Option<String>,
+    #[arg(long)]
+    close_column: Option<String>,
+    #[arg(long)]
+    volume_column: Option<String>,
+    #[arg(long)]
+    amount_column: Option<String>,
+    #[arg(long)]
+    adj_factor_column: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration as TOML, secrets redacted.
+    Print,
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    match s {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(format!("{s:?} is not text or json")),
+    }
+}
+
+fn init_logging(cfg: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&cfg.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let (listen, demo) = match &cli.command {
+        Command::Serve { listen, demo } => (*listen, Some(*demo)),
+        _ => (None, None),
+    };
+    let overrides = Overrides {
+        listen,
+        database_url: cli.database_url.clone(),
+        log_format: cli.log_format,
+        demo,
+    };
+    let cfg = Config::load(
+        cli.config.as_deref(),
+        &|k| std::env::var(k).ok(),
+        &overrides,
+    )?;
+    if let Command::Config(ConfigCommand::Print) = cli.command {
+        print!("{}", cfg.to_redacted_toml());
+        return Ok(());
+    }
+    init_logging(&cfg);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli.command, cfg))
+}
+
+async fn open_store(cfg: &Config) -> Result<Arc<dyn quantdesk_store::MarketStore>> {
+    quantdesk_store::open(cfg.database_url.expose(), cfg.database_max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                quantdesk_store::redact_url(cfg.database_url.expose())
+            )
+        })
+}
+
+async fn run(command: Command, cfg: Config) -> Result<()> {
+    match command {
+        Command::Serve { .. } => serve(cfg).await,
+        Command::Migrate => {
+            let store = open_store(&cfg).await?;
+            println!("database {} is up to date", store.backend());
+            Ok(())
+        }
+        Command::Import(ImportCommand::Bars(args)) => import_bars(&cfg, args).await,
+        Command::Import(ImportCommand::Instruments { file }) => {
+            let store = open_store(&cfg).await?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let n = quantdesk_server::market::import_instruments_bytes(
+                store,
+                bytes,
+                file.display().to_string(),
+            )
+            .await?;
+            println!("imported {n} instruments from {}", file.display());
+            Ok(())
+        }
+        Command::Config(_) => Ok(()),
+    }
+}
+
+async fn serve(cfg: Config) -> Result<()> {
+    let store = open_store(&cfg).await?;
+    tracing::info!(backend = store.backend(), database = %quantdesk_store::redact_url(cfg.database_url.expose()), "database ready");
+    if cfg.demo {
+        if store.bar_count().await? == 0 {
+            let today = chrono::Utc::now()
+                .with_timezone(&chrono_tz::Asia::Shanghai)
+                .date_naive();
+            let s = quantdesk_server::demo::load(&*store, quantdesk_server::demo::demo_end(today))
+                .await?;
+            tracing::info!(
+                instruments = s.instruments,
+                daily_bars = s.daily_bars,
+                minute_bars = s.minute_bars,
+                "demo data loaded"
+            );
+        } else {
+            tracing::info!("the database already has data; demo data not loaded");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
+    let app = quantdesk_server::router(state);
+    println!(
+        "quantdesk {} listening on http://{addr}",
+        quantdesk_server::ops::VERSION
+    );
+    tracing::info!(%addr, "listening");
+    quantdesk_server::serve(listener, app, quantdesk_server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn import_bars(cfg: &Config, a: BarsArgs) -> Result<()> {
+    let resolution = Resolution::parse(&a.resolution).map_err(|e| anyhow::anyhow!(e.0))?;
+    let symbol = a
+        .symbol
+        .as_deref()
+        .map(Symbol::new)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e.0))?;
+    let timezone = match &a.timezone {
+        Some(t) => Some(
+            t.parse::<chrono_tz::Tz>()
+                .map_err(|_| anyhow::anyhow!("unknown time zone {t:?}"))?,
+        ),
+        None => None,
+    };
+    if symbol.is_some() && a.symbol_column.is_some() {
+        bail!("give either --symbol or --symbol-column, not both");
+    }
+    let opts = BarImportOptions {
+        file_name: a.file.display().to_string(),
+        symbol,
+        resolution,
+        timezone,
+        columns: ColumnMap {
+            time: a.time_column,
+            open: a.open_column,
+            high: a.high_column,
+            low: a.low_column,
+            close: a.close_column,
+            volume: a.volume_column,
+            amount: a.amount_column,
+            adj_factor: a.adj_factor_column,
+            adj_close: None,
+            symbol: a.symbol_column,
+        },
+    };
+    let store = open_store(cfg).await?;
+    let file = std::fs::File::open(&a.file)
+        .with_context(|| format!("cannot open {}", a.file.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let terminal = std::io::stderr().is_terminal();
+    let bar = if terminal {
+        indicatif::ProgressBar::new(size)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:10} [{bar:40}] {bytes}/{total_bytes} ({eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("parsing");
+    let started = std::time::Instant::now();
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let parse_bar = bar.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        quantdesk_ingest::parse_bars(reader, &opts, &mut |b| parse_bar.set_position(b))
+    })
+    .await??;
+    let parse_time = started.elapsed();
+    let total: u64 = parsed.series.values().map(|s| s.bars.len() as u64).sum();
+    bar.set_length(total);
+    bar.set_position(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} bars ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("writing");
+    let write_bar = bar.clone();
+    let report =
+        quantdesk_server::market::write_bars(&*store, &parsed, &move |n| write_bar.set_position(n))
+            .await?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    println!(
+        "imported {} bars for {} symbol(s) at {} from {} rows in {:.2} s (parse {:.2} s, {:.0} rows/s overall)",
+        report.bars,
+        report.symbols,
+        report.resolution,
+        report.rows,
+        elapsed.as_secs_f64(),
+        parse_time.as_secs_f64(),
+        report.rows as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    Ok(())
+}

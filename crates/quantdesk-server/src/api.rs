@@ -1,0 +1,483 @@
+//! The JSON API under `/api/v1`, described by the OpenAPI document at `/api/v1/openapi.json`.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate};
+use extract::{ApiMultipart, ApiQuery};
+use quantdesk_core::{Adjustment, Instrument, Resolution};
+use quantdesk_ingest::{BarImportOptions, ColumnMap};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::market::{
+    BarRequest, ImportFailure, ImportReport, import_bars_bytes, import_instruments_bytes,
+    parse_symbol, read_bars,
+};
+use crate::state::AppState;
+
+/// Extractors whose failures are JSON [`ApiError`]s.
+mod extract {
+    use axum::extract::{FromRequest, FromRequestParts, Multipart, Query, Request};
+    use axum::http::request::Parts;
+    use serde::de::DeserializeOwned;
+
+    use crate::error::ApiError;
+
+    pub struct ApiMultipart(pub Multipart);
+
+    impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
+        type Rejection = ApiError;
+        async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+            Multipart::from_request(req, state)
+                .await
+                .map(ApiMultipart)
+                .map_err(ApiError::from)
+        }
+    }
+
+    pub struct ApiQuery<T>(pub T);
+
+    impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+        type Rejection = ApiError;
+        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+            Query::<T>::from_request_parts(parts, state)
+                .await
+                .map(|Query(v)| ApiQuery(v))
+                .map_err(ApiError::from)
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "quantdesk API", description = "Market data, imports and (later) research jobs. Errors are `{\"error\": {\"code\", \"message\"}}`."),
+    paths(list_instruments, get_instrument, get_bars, import_bars, import_instruments),
+    components(schemas(InstrumentDto, InstrumentPage, BarDto, BarsResponse, ImportReport, InstrumentImportReport, ErrorBody, BarUpload, InstrumentUpload)),
+    tags((name = "market", description = "Instruments and bars"), (name = "imports", description = "CSV imports"))
+)]
+pub struct ApiDoc;
+
+pub fn router(max_upload: usize) -> Router<AppState> {
+    Router::new()
+        .route("/instruments", get(list_instruments))
+        .route("/instruments/{symbol}", get(get_instrument))
+        .route("/bars/{symbol}", get(get_bars))
+        .route(
+            "/imports/bars",
+            post(import_bars).layer(DefaultBodyLimit::max(max_upload)),
+        )
+        .route(
+            "/imports/instruments",
+            post(import_instruments).layer(DefaultBodyLimit::max(max_upload)),
+        )
+        .route("/openapi.json", get(openapi))
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// An instrument.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InstrumentDto {
+    /// TuShare code (`600519.SH`) or the market's own ticker.
+    pub symbol: String,
+    pub name: String,
+    /// Pinyin abbreviation of the name.
+    pub abbrev: String,
+    pub exchange: String,
+    /// stock, index, etf, fund, bond, future, crypto or other.
+    pub kind: String,
+    pub board: String,
+    pub currency: String,
+    pub lot_size: u32,
+    pub tick_size: f64,
+    /// Daily price limit as a fraction of the previous close; null when unlimited.
+    pub price_limit: Option<f64>,
+    pub list_date: Option<String>,
+    pub delist_date: Option<String>,
+    /// Trading session, `HHMM-HHMM[,…]` in exchange time, or `24x7`.
+    pub session: String,
+    pub timezone: String,
+}
+
+impl From<&Instrument> for InstrumentDto {
+    fn from(i: &Instrument) -> Self {
+        InstrumentDto {
+            symbol: i.symbol.to_string(),
+            name: i.name.clone(),
+            abbrev: i.abbrev.clone(),
+            exchange: i.exchange.clone(),
+            kind: i.kind.as_str().into(),
+            board: i.board.clone(),
+            currency: i.currency.clone(),
+            lot_size: i.lot_size,
+            tick_size: i.tick_size,
+            price_limit: i.price_limit,
+            list_date: i.list_date.map(|d| d.to_string()),
+            delist_date: i.delist_date.map(|d| d.to_string()),
+            session: i.session.to_string(),
+            timezone: i.timezone.clone(),
+        }
+    }
+}
+
+/// A page of instruments.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InstrumentPage {
+    pub items: Vec<InstrumentDto>,
+    /// Matching instruments in all pages.
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InstrumentParams {
+    /// Matches code, name or pinyin abbreviation.
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub exchange: Option<String>,
+    pub board: Option<String>,
+    /// 1 to 500, default 50.
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// List and search instruments.
+#[utoipa::path(get, path = "/api/v1/instruments", tag = "market", params(InstrumentParams),
+    responses((status = 200, body = InstrumentPage), (status = 400, body = ErrorBody)))]
+async fn list_instruments(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<InstrumentParams>,
+) -> Result<Json<InstrumentPage>, ApiError> {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    let q = quantdesk_store::InstrumentQuery {
+        text: p.q,
+        kind: p.kind,
+        exchange: p.exchange,
+        board: p.board,
+        limit,
+        offset: p.offset.unwrap_or(0),
+    };
+    let items = state.store.list_instruments(&q).await?;
+    let total = state.store.count_instruments(&q).await?;
+    Ok(Json(InstrumentPage {
+        items: items.iter().map(InstrumentDto::from).collect(),
+        total,
+        limit,
+        offset: q.offset,
+    }))
+}
+
+/// One instrument.
+#[utoipa::path(get, path = "/api/v1/instruments/{symbol}", tag = "market",
+    params(("symbol" = String, Path, description = "e.g. 600519.SH")),
+    responses((status = 200, body = InstrumentDto), (status = 404, body = ErrorBody)))]
+async fn get_instrument(
+    State(state): State<AppState>,
+    Path(symbol): Path<String>,
+) -> Result<Json<InstrumentDto>, ApiError> {
+    let symbol = parse_symbol(&symbol).map_err(|e| ApiError::bad_request(e.0))?;
+    match state.symbol_meta(&symbol).await? {
+        Some(m) => Ok(Json(InstrumentDto::from(&m.instrument))),
+        None => Err(ApiError::not_found(format!("no instrument {symbol}"))),
+    }
+}
+
+/// One bar.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BarDto {
+    /// Opening instant, RFC 3339 in UTC (daily bars: 00:00 UTC of the trading date).
+    pub time: String,
+    /// The same instant in Unix seconds.
+    pub t: i64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: f64,
+    pub amount: f64,
+}
+
+/// Bars of one symbol.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BarsResponse {
+    pub symbol: String,
+    pub resolution: String,
+    pub adjustment: String,
+    pub bars: Vec<BarDto>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BarParams {
+    /// 1, 5, 15, 30, 60, 1D, 1W or 1M (default 1D).
+    pub resolution: Option<String>,
+    /// none (default), qfq or hfq.
+    pub adjustment: Option<String>,
+    /// Inclusive start: Unix seconds, a date or an RFC 3339 time.
+    pub from: Option<String>,
+    /// Exclusive end: Unix seconds, a date or an RFC 3339 time.
+    pub to: Option<String>,
+    /// The latest N bars in range, 1 to 100000 (default 1000).
+    pub limit: Option<u32>,
+}
+
+fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
+    let s = raw.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    if let Ok(d) = s.parse::<NaiveDate>() {
+        return Ok(quantdesk_core::resample::date_stamp(d));
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp())
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {s:?}"
+            ))
+        })
+}
+
+/// Bars at any resolution, derived from what is stored, optionally adjusted.
+#[utoipa::path(get, path = "/api/v1/bars/{symbol}", tag = "market",
+    params(("symbol" = String, Path, description = "e.g. 600519.SH"), BarParams),
+    responses((status = 200, body = BarsResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_bars(
+    State(state): State<AppState>,
+    Path(symbol): Path<String>,
+    ApiQuery(p): ApiQuery<BarParams>,
+) -> Result<Json<BarsResponse>, ApiError> {
+    let symbol = parse_symbol(&symbol).map_err(|e| ApiError::bad_request(e.0))?;
+    let resolution = Resolution::parse(p.resolution.as_deref().unwrap_or("1D"))
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let adjustment = Adjustment::parse(p.adjustment.as_deref().unwrap_or("none"))
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let from = p
+        .from
+        .as_deref()
+        .map(|s| parse_instant("from", s))
+        .transpose()?
+        .unwrap_or(i64::MIN);
+    let to =
+        p.to.as_deref()
+            .map(|s| parse_instant("to", s))
+            .transpose()?
+            .unwrap_or(i64::MAX);
+    if from > to {
+        return Err(ApiError::bad_request("from must not be after to"));
+    }
+    let limit = p.limit.unwrap_or(1000);
+    if !(1..=100_000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 100000"));
+    }
+    let meta = state
+        .symbol_meta(&symbol)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no instrument {symbol}")))?;
+    let req = BarRequest {
+        resolution,
+        adjustment,
+        from,
+        to,
+        countback: Some(limit),
+    };
+    let mut answer = read_bars(&*state.store, &meta.instrument, &meta.series, &req).await?;
+    answer.bars.retain(|b| b.time >= from);
+    Ok(Json(BarsResponse {
+        symbol: symbol.to_string(),
+        resolution: resolution.as_udf(),
+        adjustment: adjustment.as_str().into(),
+        bars: answer
+            .bars
+            .iter()
+            .map(|b| BarDto {
+                time: DateTime::from_timestamp(b.time, 0)
+                    .map(|d| d.to_rfc3339())
+                    .unwrap_or_default(),
+                t: b.time,
+                open: b.open,
+                high: b.high,
+                low: b.low,
+                close: b.close,
+                volume: b.volume,
+                amount: b.amount,
+            })
+            .collect(),
+    }))
+}
+
+/// The multipart form of a bar import.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct BarUpload {
+    /// The CSV file.
+    #[schema(format = Binary, content_media_type = "text/csv")]
+    file: String,
+    /// 1, 5, 15, 30, 60 or 1D.
+    resolution: String,
+    /// The symbol of every row, for single-symbol files.
+    symbol: Option<String>,
+    /// The column holding symbols, for multi-symbol files (detected when absent).
+    symbol_column: Option<String>,
+    /// IANA zone of local times in intraday files (default: the exchange's).
+    timezone: Option<String>,
+    time_column: Option<String>,
+    open_column: Option<String>,
+    high_column: Option<String>,
+    low_column: Option<String>,
+    close_column: Option<String>,
+    volume_column: Option<String>,
+    amount_column: Option<String>,
+    adj_factor_column: Option<String>,
+}
+
+/// The multipart form of an instrument import.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct InstrumentUpload {
+    #[schema(format = Binary, content_media_type = "text/csv")]
+    file: String,
+}
+
+/// The outcome of an instrument import.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InstrumentImportReport {
+    pub instruments: u64,
+}
+
+struct Upload {
+    file_name: String,
+    bytes: Vec<u8>,
+    fields: std::collections::HashMap<String, String>,
+}
+
+async fn read_upload(ApiMultipart(mut form): ApiMultipart) -> Result<Upload, ApiError> {
+    let mut file = None;
+    let mut fields = std::collections::HashMap::new();
+    while let Some(field) = form.next_field().await? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" {
+            let file_name = field.file_name().unwrap_or("upload.csv").to_string();
+            file = Some((file_name, field.bytes().await?.to_vec()));
+        } else if !name.is_empty() {
+            fields.insert(name, field.text().await?);
+        }
+    }
+    let (file_name, bytes) =
+        file.ok_or_else(|| ApiError::bad_request("the form has no file field"))?;
+    Ok(Upload {
+        file_name,
+        bytes,
+        fields,
+    })
+}
+
+fn import_error(e: ImportFailure) -> ApiError {
+    match e {
+        ImportFailure::Invalid(e) => e.into(),
+        ImportFailure::Store(e) => e.into(),
+    }
+}
+
+/// Import bars from a CSV upload. All rows land or none do.
+#[utoipa::path(post, path = "/api/v1/imports/bars", tag = "imports",
+    request_body(content = BarUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "the file is invalid; nothing was written")))]
+async fn import_bars(
+    State(state): State<AppState>,
+    form: ApiMultipart,
+) -> Result<Json<ImportReport>, ApiError> {
+    let up = read_upload(form).await?;
+    let field = |n: &str| {
+        up.fields
+            .get(n)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let resolution = Resolution::parse(
+        &field("resolution").ok_or_else(|| ApiError::bad_request("resolution is required"))?,
+    )
+    .map_err(|e| ApiError::bad_request(e.0))?;
+    let symbol = field("symbol")
+        .map(|s| parse_symbol(&s))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let timezone = field("timezone")
+        .map(|t| {
+            t.parse::<chrono_tz::Tz>()
+                .map_err(|_| ApiError::bad_request(format!("unknown time zone {t:?}")))
+        })
+        .transpose()?;
+    let columns = ColumnMap {
+        time: field("time_column"),
+        open: field("open_column"),
+        high: field("high_column"),
+        low: field("low_column"),
+        close: field("close_column"),
+        volume: field("volume_column"),
+        amount: field("amount_column"),
+        adj_factor: field("adj_factor_column"),
+        adj_close: None,
+        symbol: field("symbol_column"),
+    };
+    let opts = BarImportOptions {
+        file_name: up.file_name,
+        symbol,
+        resolution,
+        timezone,
+        columns,
+    };
+    let report = import_bars_bytes(state.store.clone(), up.bytes, opts)
+        .await
+        .map_err(import_error)?;
+    state.invalidate();
+    tracing::info!(
+        bars = report.bars,
+        symbols = report.symbols,
+        "bars imported over HTTP"
+    );
+    Ok(Json(report))
+}
+
+/// Import an instrument master from a CSV upload. All rows land or none do.
+#[utoipa::path(post, path = "/api/v1/imports/instruments", tag = "imports",
+    request_body(content = InstrumentUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = InstrumentImportReport), (status = 400, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn import_instruments(
+    State(state): State<AppState>,
+    form: ApiMultipart,
+) -> Result<Json<InstrumentImportReport>, ApiError> {
+    let up = read_upload(form).await?;
+    let n = import_instruments_bytes(state.store.clone(), up.bytes, up.file_name)
+        .await
+        .map_err(import_error)?;
+    state.invalidate();
+    Ok(Json(InstrumentImportReport { instruments: n }))
+}
+
+/// JSON 404 for unknown routes.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+/// JSON 405 for known routes with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}

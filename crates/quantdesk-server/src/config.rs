@@ -1,0 +1,296 @@
+//! Configuration: defaults, then a TOML file, then `QUANTDESK_*` environment variables, then flags.
+//!
+//! Every secret-bearing setting also reads from a file named by `<VAR>_FILE` (for Docker and
+//! Kubernetes secrets). Secrets are kept in [`Secret`], whose `Debug` and `Serialize` print `***`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// A string that never shows itself in logs or printed configuration.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself. Call only where it is used, never to log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "***" })
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines for a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to serve HTTP on.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` (the embedded default) or `postgres://…`. May hold a password: a secret.
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter, such as `info` or `quantdesk=debug,info`.
+    pub log_level: String,
+    /// Largest accepted upload (CSV import), in bytes.
+    pub max_upload_bytes: u64,
+    /// Largest accepted request body other than uploads, in bytes.
+    pub max_body_bytes: u64,
+    /// Seconds a computed datafeed response may be served from the in-process cache.
+    pub cache_ttl_secs: u64,
+    /// Seconds a request may take before it is answered with a timeout.
+    pub request_timeout_secs: u64,
+    /// Fill an empty database with demo data on start.
+    pub demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: Secret::new("sqlite://./data/quantdesk.db"),
+            database_max_connections: 8,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            max_upload_bytes: 256 * 1024 * 1024,
+            max_body_bytes: 1024 * 1024,
+            cache_ttl_secs: 2,
+            request_timeout_secs: 30,
+            demo: false,
+        }
+    }
+}
+
+/// Settings given on the command line; `None` leaves the layer below in force.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub demo: Option<bool>,
+}
+
+/// A configuration problem, with the setting it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Builds the effective configuration from its four layers. `env` is the process environment
+    /// (passed in so tests need not mutate it).
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+                toml::from_str::<Config>(&text)
+                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(env)?;
+        if let Some(v) = flags.listen {
+            cfg.listen = v;
+        }
+        if let Some(v) = &flags.database_url {
+            cfg.database_url = Secret::new(v.clone());
+        }
+        if let Some(v) = flags.log_format {
+            cfg.log_format = v;
+        }
+        if let Some(v) = flags.demo {
+            cfg.demo = cfg.demo || v;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        // VAR, or the contents of the file named by VAR_FILE.
+        let get = |name: &str| -> Result<Option<String>, ConfigError> {
+            if let Some(v) = env(name) {
+                return Ok(Some(v));
+            }
+            match env(&format!("{name}_FILE")) {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+                    .map_err(|e| ConfigError(format!("{name}_FILE: cannot read {path}: {e}"))),
+                None => Ok(None),
+            }
+        };
+        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
+            v.trim()
+                .parse()
+                .map_err(|_| ConfigError(format!("{name}: {v:?} is not a valid value")))
+        }
+        if let Some(v) = get("QUANTDESK_LISTEN")? {
+            self.listen = parse("QUANTDESK_LISTEN", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_DATABASE_URL")? {
+            self.database_url = Secret::new(v);
+        }
+        if let Some(v) = get("QUANTDESK_DATABASE_MAX_CONNECTIONS")? {
+            self.database_max_connections = parse("QUANTDESK_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_LOG_FORMAT")? {
+            self.log_format = match v.trim().to_ascii_lowercase().as_str() {
+                "json" => LogFormat::Json,
+                "text" | "pretty" => LogFormat::Text,
+                _ => {
+                    return Err(ConfigError(format!(
+                        "QUANTDESK_LOG_FORMAT: {v:?} is not text or json"
+                    )));
+                }
+            };
+        }
+        if let Some(v) = get("QUANTDESK_LOG_LEVEL")? {
+            self.log_level = v;
+        }
+        if let Some(v) = get("QUANTDESK_MAX_UPLOAD_BYTES")? {
+            self.max_upload_bytes = parse("QUANTDESK_MAX_UPLOAD_BYTES", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_MAX_BODY_BYTES")? {
+            self.max_body_bytes = parse("QUANTDESK_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_CACHE_TTL_SECS")? {
+            self.cache_ttl_secs = parse("QUANTDESK_CACHE_TTL_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_REQUEST_TIMEOUT_SECS")? {
+            self.request_timeout_secs = parse("QUANTDESK_REQUEST_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_DEMO")? {
+            self.demo = matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            );
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.database_url.expose();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(
+                "database_url must start with sqlite: or postgres://".into(),
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError(
+                "database_max_connections must be at least 1".into(),
+            ));
+        }
+        if self.max_upload_bytes < 1024 {
+            return Err(ConfigError("max_upload_bytes must be at least 1024".into()));
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML with secrets redacted, for `quantdesk config print`.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nlog_level = \"debug\"\ncache_ttl_secs = 7\n",
+        )
+        .unwrap();
+        let env = env_of(&[
+            ("QUANTDESK_LOG_LEVEL", "warn"),
+            ("QUANTDESK_LISTEN", "127.0.0.1:9100"),
+        ]);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9200".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::load(Some(&file), &env, &flags).unwrap();
+        assert_eq!(c.cache_ttl_secs, 7, "file beats default");
+        assert_eq!(c.log_level, "warn", "env beats file");
+        assert_eq!(c.listen.port(), 9200, "flag beats env");
+    }
+
+    #[test]
+    fn file_variants_read_secrets_and_print_redacts_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("db");
+        std::fs::write(&secret, "postgres://app:hunter22@db/quantdesk\n").unwrap();
+        let path = secret.display().to_string();
+        let env = env_of(&[("QUANTDESK_DATABASE_URL_FILE", path.as_str())]);
+        let c = Config::load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!(
+            c.database_url.expose(),
+            "postgres://app:hunter22@db/quantdesk"
+        );
+        let printed = c.to_redacted_toml();
+        assert!(!printed.contains("hunter22"), "{printed}");
+        assert!(printed.contains("database_url = \"***\""));
+        assert!(!format!("{c:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let env = env_of(&[("QUANTDESK_LISTEN", "not-an-address")]);
+        let e = Config::load(None, &env, &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("QUANTDESK_LISTEN"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = Config::load(Some(&file), &env_of(&[]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("lisen"), "{}", e.0);
+        let env = env_of(&[("QUANTDESK_DATABASE_URL", "mysql://x")]);
+        assert!(Config::load(None, &env, &Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,291 @@
+//! Market-data services shared by the UDF datafeed, the JSON API and the CLI: reading bars at any
+//! resolution with adjustment, and importing files.
+
+use std::sync::Arc;
+
+use quantdesk_core::adjust::factor_on;
+use quantdesk_core::resample::{resample_groups, trading_date};
+use quantdesk_core::{Adjustment, Bar, Instrument, InstrumentKind, Resolution, Symbol};
+use quantdesk_ingest::{BarImportOptions, ImportError, ParsedBars};
+use quantdesk_store::{BarSeriesWrite, ImportSummary, MarketStore, SeriesInfo, StoreError};
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct BarRequest {
+    pub resolution: Resolution,
+    pub adjustment: Adjustment,
+    /// Inclusive lower bound (Unix seconds); ignored when `countback` is set.
+    pub from: i64,
+    /// Exclusive upper bound (Unix seconds).
+    pub to: i64,
+    /// The last N bars before `to`.
+    pub countback: Option<u32>,
+}
+
+/// Bars for a request, with what was learned on the way.
+#[derive(Debug, Clone, Default)]
+pub struct BarAnswer {
+    pub bars: Vec<Bar>,
+    /// The stored resolution they were built from, `None` if nothing is stored that could build them.
+    pub base: Option<Resolution>,
+}
+
+/// The stored resolution to build `target` from: the exact one if stored, else the coarsest one that
+/// can build it.
+pub fn choose_base(series: &[SeriesInfo], target: Resolution) -> Option<Resolution> {
+    series
+        .iter()
+        .map(|s| s.resolution)
+        .filter(|r| target.derivable_from(*r))
+        .max_by_key(|r| (*r == target, *r))
+}
+
+/// Upper bound of base bars in one target bar (plus slack for out-of-session prints).
+fn base_per_target(base: Resolution, target: Resolution) -> u64 {
+    let base_minutes: u64 = match base {
+        Resolution::Minutes(n) => u64::from(n),
+        _ => 1440,
+    };
+    let target_minutes: u64 = match target {
+        Resolution::Minutes(n) => u64::from(n),
+        Resolution::Day => 1440,
+        Resolution::Week => 7 * 1440,
+        Resolution::Month => 31 * 1440,
+    };
+    (target_minutes / base_minutes).max(1) + 1
+}
+
+/// Seconds past `to` that base bars of the bucket containing `to - 1` may reach.
+fn bucket_reach(target: Resolution) -> i64 {
+    match target {
+        Resolution::Minutes(n) => i64::from(n) * 60,
+        Resolution::Day => 2 * 86_400,
+        Resolution::Week => 8 * 86_400,
+        Resolution::Month => 32 * 86_400,
+    }
+}
+
+/// Reads bars of any resolution, deriving them from what is stored and adjusting prices.
+///
+/// Adjustment happens on the stored bars before resampling (a weekly bar across an ex-rights day is
+/// built from adjusted days). hfq multiplies by `adj(t)`; qfq additionally divides by the factor in
+/// force at the last stored bar inside the answer, which is `adj(latest in range)`.
+pub async fn read_bars(
+    store: &dyn MarketStore,
+    instrument: &Instrument,
+    series: &[SeriesInfo],
+    req: &BarRequest,
+) -> Result<BarAnswer, StoreError> {
+    let Some(base) = choose_base(series, req.resolution) else {
+        return Ok(BarAnswer::default());
+    };
+    let symbol = &instrument.symbol;
+    let tz = instrument.tz();
+    let derived = base != req.resolution;
+    // Fetch window in base bars.
+    let (from, to, limit) = if derived {
+        let reach = bucket_reach(req.resolution);
+        let to = req.to.saturating_add(reach);
+        match req.countback {
+            Some(n) => {
+                let need = (u64::from(n) + 2) * base_per_target(base, req.resolution);
+                (i64::MIN, to, Some(u32::try_from(need).unwrap_or(u32::MAX)))
+            }
+            None => (
+                if req.resolution.is_intraday() {
+                    req.from
+                } else {
+                    req.from.saturating_sub(86_400)
+                },
+                to,
+                None,
+            ),
+        }
+    } else {
+        match req.countback {
+            Some(n) => (i64::MIN, req.to, Some(n)),
+            None => (req.from, req.to, None),
+        }
+    };
+    let mut raw = store.bars(symbol, base, from, to, limit).await?;
+    let truncated = limit.is_some_and(|l| raw.len() as u64 >= u64::from(l));
+
+    let factors = if req.adjustment == Adjustment::None {
+        Vec::new()
+    } else {
+        store.adj_factors(symbol).await?
+    };
+    if !factors.is_empty() {
+        for b in raw.iter_mut() {
+            let f = factor_on(&factors, trading_date(b.time, base, tz)).unwrap_or(1.0);
+            scale(b, f);
+        }
+    }
+
+    let mut groups = resample_groups(&raw, base, req.resolution, &instrument.session, tz);
+    // Keep bars that open inside the requested range.
+    let lower = if req.countback.is_some() {
+        i64::MIN
+    } else {
+        req.from
+    };
+    groups.retain(|(b, _)| b.time >= lower && b.time < req.to);
+    if derived && truncated && !groups.is_empty() {
+        // The earliest bucket may be missing base bars cut off by the fetch limit.
+        groups.remove(0);
+    }
+    if let Some(n) = req.countback {
+        let n = n as usize;
+        if groups.len() > n {
+            groups.drain(..groups.len() - n);
+        }
+    }
+    if req.adjustment == Adjustment::Qfq
+        && !factors.is_empty()
+        && let Some((_, end)) = groups.last()
+    {
+        let reference =
+            factor_on(&factors, trading_date(raw[end - 1].time, base, tz)).unwrap_or(1.0);
+        for (b, _) in groups.iter_mut() {
+            scale(b, 1.0 / reference);
+        }
+    }
+    let adjusted = req.adjustment != Adjustment::None && !factors.is_empty();
+    let bars = groups
+        .into_iter()
+        .map(|(mut b, _)| {
+            if adjusted {
+                for p in [&mut b.open, &mut b.high, &mut b.low, &mut b.close] {
+                    *p = round6(*p);
+                }
+            }
+            b
+        })
+        .collect();
+    Ok(BarAnswer {
+        bars,
+        base: Some(base),
+    })
+}
+
+fn scale(b: &mut Bar, f: f64) {
+    b.open *= f;
+    b.high *= f;
+    b.low *= f;
+    b.close *= f;
+}
+
+/// Adjusted prices are rounded to 6 decimals so that float noise does not reach users.
+fn round6(p: f64) -> f64 {
+    (p * 1e6).round() / 1e6
+}
+
+/// The time of the latest bar before `time`, at the target resolution's stamp.
+pub async fn bar_time_before(
+    store: &dyn MarketStore,
+    instrument: &Instrument,
+    base: Resolution,
+    target: Resolution,
+    time: i64,
+) -> Result<Option<i64>, StoreError> {
+    let Some(t) = store.bar_before(&instrument.symbol, base, time).await? else {
+        return Ok(None);
+    };
+    let stamped = match target {
+        Resolution::Minutes(n) if base.is_intraday() => {
+            quantdesk_core::resample::intraday_bucket(t, n, &instrument.session, instrument.tz())
+        }
+        Resolution::Minutes(_) => t,
+        _ => quantdesk_core::resample::date_stamp(trading_date(t, base, instrument.tz())),
+    };
+    Ok(Some(stamped))
+}
+
+/// Why an import did not land.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportFailure {
+    #[error(transparent)]
+    Invalid(#[from] ImportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The outcome of a bar import.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    pub rows: u64,
+    pub symbols: u64,
+    pub bars: u64,
+    pub factors: u64,
+    pub instruments_created: u64,
+    pub resolution: String,
+}
+
+/// Writes parsed bars in one transaction, teaching the trading calendar the dates of daily A-share bars.
+pub async fn write_bars(
+    store: &dyn MarketStore,
+    parsed: &ParsedBars,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<ImportReport, StoreError> {
+    let exchanges: Vec<String> = parsed
+        .series
+        .keys()
+        .map(|s| Instrument::with_defaults(s.clone(), "", InstrumentKind::Other).exchange)
+        .collect();
+    let writes: Vec<BarSeriesWrite<'_>> = parsed
+        .series
+        .iter()
+        .zip(&exchanges)
+        .map(|((symbol, data), exchange)| BarSeriesWrite {
+            symbol,
+            bars: &data.bars,
+            factors: &data.factors,
+            calendar: (exchange != "OTHER").then_some(exchange.as_str()),
+        })
+        .collect();
+    let summary: ImportSummary = store
+        .import_bars(parsed.resolution, &writes, progress)
+        .await?;
+    Ok(ImportReport {
+        rows: parsed.rows,
+        symbols: summary.symbols,
+        bars: summary.bars,
+        factors: summary.factors,
+        instruments_created: summary.instruments_created,
+        resolution: parsed.resolution.as_udf(),
+    })
+}
+
+/// Parses (on a blocking thread) and writes a bar file held in memory.
+pub async fn import_bars_bytes(
+    store: Arc<dyn MarketStore>,
+    bytes: Vec<u8>,
+    opts: BarImportOptions,
+) -> Result<ImportReport, ImportFailure> {
+    let parsed = tokio::task::spawn_blocking(move || {
+        quantdesk_ingest::parse_bars(bytes.as_slice(), &opts, &mut |_| {})
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))??;
+    Ok(write_bars(&*store, &parsed, &|_| {}).await?)
+}
+
+/// Parses and writes an instrument master held in memory.
+pub async fn import_instruments_bytes(
+    store: Arc<dyn MarketStore>,
+    bytes: Vec<u8>,
+    file_name: String,
+) -> Result<u64, ImportFailure> {
+    let items = tokio::task::spawn_blocking(move || {
+        quantdesk_ingest::parse_instruments(bytes.as_slice(), &file_name)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))??;
+    Ok(store.upsert_instruments(&items).await?)
+}
+
+/// Looks an instrument up, accepting TradingView's `EXCHANGE:SYMBOL` spelling.
+pub fn parse_symbol(raw: &str) -> Result<Symbol, quantdesk_core::InvalidValue> {
+    let s = raw.rsplit_once(':').map(|(_, s)| s).unwrap_or(raw);
+    Symbol::new(s)
+}

@@ -1,0 +1,75 @@
+//! Shared state of the HTTP layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use metrics_exporter_prometheus::PrometheusHandle;
+use quantdesk_core::{Instrument, Symbol};
+use quantdesk_store::{MarketStore, SeriesInfo};
+
+use crate::config::Config;
+
+/// An instrument and what is stored for it, cached briefly.
+#[derive(Debug, Clone)]
+pub struct SymbolMeta {
+    pub instrument: Instrument,
+    pub series: Vec<SeriesInfo>,
+}
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn MarketStore>,
+    pub config: Arc<Config>,
+    pub metrics: PrometheusHandle,
+    /// Rendered datafeed answers by request; short-lived, cleared on import.
+    pub responses: moka::future::Cache<String, Bytes>,
+    /// Instrument metadata by symbol; short-lived, cleared on import.
+    pub symbols: moka::future::Cache<Symbol, Option<Arc<SymbolMeta>>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn MarketStore>, config: Config, metrics: PrometheusHandle) -> Self {
+        let ttl = Duration::from_secs(config.cache_ttl_secs.max(1));
+        AppState {
+            store,
+            metrics,
+            responses: moka::future::Cache::builder()
+                .max_capacity(64 * 1024 * 1024)
+                .weigher(|k: &String, v: &Bytes| (k.len() + v.len()).try_into().unwrap_or(u32::MAX))
+                .time_to_live(ttl)
+                .build(),
+            symbols: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl * 5)
+                .build(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// The instrument and its stored series; `None` for unknown symbols.
+    pub async fn symbol_meta(
+        &self,
+        symbol: &Symbol,
+    ) -> Result<Option<Arc<SymbolMeta>>, quantdesk_store::StoreError> {
+        if let Some(hit) = self.symbols.get(symbol).await {
+            return Ok(hit);
+        }
+        let meta = match self.store.instrument(symbol).await? {
+            Some(instrument) => {
+                let series = self.store.series(symbol).await?;
+                Some(Arc::new(SymbolMeta { instrument, series }))
+            }
+            None => None,
+        };
+        self.symbols.insert(symbol.clone(), meta.clone()).await;
+        Ok(meta)
+    }
+
+    /// Forgets cached answers after data changed.
+    pub fn invalidate(&self) {
+        self.responses.invalidate_all();
+        self.symbols.invalidate_all();
+    }
+}

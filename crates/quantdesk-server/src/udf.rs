@@ -1,0 +1,501 @@
+//! The TradingView UDF datafeed under `/udf`, as TradingView's UDF adapter consumes it.
+//!
+//! Protocol errors are answered as `{"s":"error","errmsg":…}` with status 200, because the
+//! adapter reads the body of every answer and treats a non-2xx status as a network failure.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use quantdesk_core::{Adjustment, Instrument, Resolution};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::market::{BarRequest, bar_time_before, parse_symbol, read_bars};
+use crate::state::{AppState, SymbolMeta};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/config", get(config))
+        .route("/symbols", get(symbols))
+        .route("/search", get(search))
+        .route("/history", get(history))
+        .route("/time", get(time))
+        .route("/marks", get(marks))
+        .route("/timescale_marks", get(timescale_marks))
+        .route("/quotes", get(quotes))
+}
+
+type Params = Query<HashMap<String, String>>;
+
+fn udf_error(msg: impl Into<String>) -> Response {
+    Json(json!({ "s": "error", "errmsg": msg.into() })).into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "udf request failed");
+    udf_error("internal error")
+}
+
+fn json_bytes(bytes: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+const RESOLUTIONS: [&str; 8] = ["1", "5", "15", "30", "60", "1D", "1W", "1M"];
+
+async fn config() -> Json<Value> {
+    Json(json!({
+        "supports_search": true,
+        "supports_group_request": false,
+        "supports_marks": true,
+        "supports_timescale_marks": true,
+        "supports_time": true,
+        "supported_resolutions": RESOLUTIONS,
+        "exchanges": [
+            { "value": "", "name": "All Exchanges", "desc": "" },
+            { "value": "SSE", "name": "SSE", "desc": "Shanghai Stock Exchange" },
+            { "value": "SZSE", "name": "SZSE", "desc": "Shenzhen Stock Exchange" },
+            { "value": "BSE", "name": "BSE", "desc": "Beijing Stock Exchange" },
+            { "value": "OTHER", "name": "Other", "desc": "Other markets" }
+        ],
+        "symbols_types": [
+            { "name": "All types", "value": "" },
+            { "name": "Stock", "value": "stock" },
+            { "name": "Index", "value": "index" },
+            { "name": "ETF", "value": "etf" },
+            { "name": "Fund", "value": "fund" },
+            { "name": "Bond", "value": "bond" },
+            { "name": "Futures", "value": "future" },
+            { "name": "Crypto", "value": "crypto" }
+        ]
+    }))
+}
+
+/// TradingView's time-zone name for an IANA zone (it spells UTC `Etc/UTC`).
+fn tv_timezone(tz: &str) -> &str {
+    match tz {
+        "UTC" | "Etc/UTC" | "GMT" => "Etc/UTC",
+        other => other,
+    }
+}
+
+/// The UDF symbol-info object.
+pub fn symbol_info(meta: &SymbolMeta) -> Value {
+    let i = &meta.instrument;
+    let has_intraday = meta.series.iter().any(|s| s.resolution.is_intraday());
+    let resolutions: Vec<&str> = if has_intraday {
+        RESOLUTIONS.to_vec()
+    } else {
+        vec!["1D", "1W", "1M"]
+    };
+    let intraday: Vec<&str> = RESOLUTIONS[..5]
+        .iter()
+        .copied()
+        .filter(|r| {
+            let target = Resolution::parse(r).unwrap_or(Resolution::Day);
+            meta.series
+                .iter()
+                .any(|s| s.resolution.is_intraday() && target.derivable_from(s.resolution))
+        })
+        .collect();
+    json!({
+        "name": i.symbol.as_str(),
+        "ticker": i.symbol.as_str(),
+        "full_name": format!("{}:{}", i.exchange, i.symbol),
+        "description": i.name,
+        "type": i.kind.as_str(),
+        "session": i.session.to_string(),
+        "exchange": i.exchange,
+        "listed_exchange": i.exchange,
+        "timezone": tv_timezone(&i.timezone),
+        "format": "price",
+        "pricescale": i.pricescale(),
+        "minmov": 1,
+        "has_intraday": has_intraday,
+        "has_daily": true,
+        "has_weekly_and_monthly": true,
+        "supported_resolutions": resolutions,
+        "intraday_multipliers": intraday,
+        "volume_precision": 0,
+        "data_status": "endofday",
+        "currency_code": i.currency,
+    })
+}
+
+async fn lookup(
+    state: &AppState,
+    raw: Option<&String>,
+) -> Result<std::sync::Arc<SymbolMeta>, Response> {
+    let Some(raw) = raw.filter(|s| !s.trim().is_empty()) else {
+        return Err(udf_error("symbol is required"));
+    };
+    let symbol = parse_symbol(raw).map_err(|_| udf_error("unknown_symbol"))?;
+    match state.symbol_meta(&symbol).await {
+        Ok(Some(meta)) => Ok(meta),
+        Ok(None) => Err(udf_error("unknown_symbol")),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn symbols(State(state): State<AppState>, Query(p): Params) -> Response {
+    match lookup(&state, p.get("symbol")).await {
+        Ok(meta) => Json(symbol_info(&meta)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn search(State(state): State<AppState>, Query(p): Params) -> Response {
+    let limit = p
+        .get("limit")
+        .and_then(|l| l.parse::<u32>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let q = quantdesk_store::InstrumentQuery {
+        text: p.get("query").cloned(),
+        kind: p.get("type").cloned().filter(|s| !s.is_empty()),
+        exchange: p.get("exchange").cloned().filter(|s| !s.is_empty()),
+        board: None,
+        limit,
+        offset: 0,
+    };
+    match state.store.list_instruments(&q).await {
+        Ok(items) => Json(
+            items
+                .iter()
+                .map(|i| {
+                    json!({
+                        "symbol": i.symbol.as_str(),
+                        "full_name": format!("{}:{}", i.exchange, i.symbol),
+                        "description": i.name,
+                        "exchange": i.exchange,
+                        "ticker": i.symbol.as_str(),
+                        "type": i.kind.as_str(),
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Serialize)]
+struct HistoryOk<'a> {
+    s: &'a str,
+    t: Vec<i64>,
+    o: Vec<f64>,
+    h: Vec<f64>,
+    l: Vec<f64>,
+    c: Vec<f64>,
+    v: Vec<f64>,
+}
+
+fn int_param(p: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Response> {
+    match p.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| udf_error(format!("{name} must be an integer, got {v:?}"))),
+    }
+}
+
+async fn history(State(state): State<AppState>, Query(p): Params) -> Response {
+    let res = match p.get("resolution").map(|r| Resolution::parse(r)) {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return udf_error(e.0),
+        None => return udf_error("resolution is required"),
+    };
+    let (from, to, countback) = match (
+        int_param(&p, "from"),
+        int_param(&p, "to"),
+        int_param(&p, "countback"),
+    ) {
+        (Ok(f), Ok(t), Ok(c)) => (f, t, c),
+        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    };
+    let Some(to) = to else {
+        return udf_error("to is required");
+    };
+    let countback = match countback {
+        Some(c) if c <= 0 => return udf_error("countback must be positive"),
+        Some(c) => Some(u32::try_from(c.min(100_000)).unwrap_or(100_000)),
+        None => None,
+    };
+    let from = match (from, countback) {
+        (Some(f), _) => f,
+        (None, Some(_)) => i64::MIN,
+        (None, None) => return udf_error("from is required"),
+    };
+    if countback.is_none() && from > to {
+        return udf_error("from must not be after to");
+    }
+    let adjustment = match p
+        .get("adjustment")
+        .map(|a| Adjustment::parse(a))
+        .transpose()
+    {
+        Ok(a) => a.unwrap_or_default(),
+        Err(e) => return udf_error(e.0),
+    };
+    let meta = match lookup(&state, p.get("symbol")).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let key = format!(
+        "h|{}|{}|{}|{from}|{to}|{countback:?}",
+        meta.instrument.symbol,
+        res,
+        adjustment.as_str()
+    );
+    if let Some(hit) = state.responses.get(&key).await {
+        return json_bytes(hit);
+    }
+    let req = BarRequest {
+        resolution: res,
+        adjustment,
+        from,
+        to,
+        countback,
+    };
+    let answer = match read_bars(&*state.store, &meta.instrument, &meta.series, &req).await {
+        Ok(a) => a,
+        Err(e) => return internal(e),
+    };
+    let body = if answer.bars.is_empty() {
+        let next = match answer.base {
+            Some(base) => {
+                let before = if countback.is_some() { to } else { from };
+                match bar_time_before(&*state.store, &meta.instrument, base, res, before).await {
+                    Ok(t) => t,
+                    Err(e) => return internal(e),
+                }
+            }
+            None => None,
+        };
+        match next {
+            Some(t) => json!({ "s": "no_data", "nextTime": t }),
+            None => json!({ "s": "no_data" }),
+        }
+        .to_string()
+        .into_bytes()
+    } else {
+        let b = &answer.bars;
+        let out = HistoryOk {
+            s: "ok",
+            t: b.iter().map(|x| x.time).collect(),
+            o: b.iter().map(|x| x.open).collect(),
+            h: b.iter().map(|x| x.high).collect(),
+            l: b.iter().map(|x| x.low).collect(),
+            c: b.iter().map(|x| x.close).collect(),
+            v: b.iter().map(|x| x.volume).collect(),
+        };
+        match serde_json::to_vec(&out) {
+            Ok(v) => v,
+            Err(e) => return internal(e),
+        }
+    };
+    let bytes = Bytes::from(body);
+    state.responses.insert(key, bytes.clone()).await;
+    json_bytes(bytes)
+}
+
+async fn time() -> Response {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    ([(header::CONTENT_TYPE, "text/plain")], now.to_string()).into_response()
+}
+
+/// Daily bars in `[from, to)` plus a few before, raw and hfq-adjusted.
+async fn daily_window(
+    state: &AppState,
+    meta: &SymbolMeta,
+    from: i64,
+    to: i64,
+) -> Result<Vec<quantdesk_core::Bar>, Response> {
+    let req = BarRequest {
+        resolution: Resolution::Day,
+        adjustment: Adjustment::Hfq,
+        from: from.saturating_sub(15 * 86_400),
+        to,
+        countback: None,
+    };
+    read_bars(&*state.store, &meta.instrument, &meta.series, &req)
+        .await
+        .map(|a| a.bars)
+        .map_err(internal)
+}
+
+/// Limit-up (涨停) and limit-down (跌停) closes, for instruments with a daily price limit.
+pub fn limit_marks(
+    instrument: &Instrument,
+    bars: &[quantdesk_core::Bar],
+    from: i64,
+) -> Vec<(i64, bool)> {
+    let Some(limit) = instrument.price_limit else {
+        return Vec::new();
+    };
+    bars.windows(2)
+        .filter(|w| w[1].time >= from)
+        .filter_map(|w| {
+            let change = w[1].close / w[0].close - 1.0;
+            // A close at the limit is within a tick's rounding of it, and at the day's extreme.
+            let tolerance = 0.006_f64.max(instrument.tick_size / w[0].close);
+            if change >= limit - tolerance && w[1].close >= w[1].high {
+                Some((w[1].time, true))
+            } else if change <= -(limit - tolerance) && w[1].close <= w[1].low {
+                Some((w[1].time, false))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn range_params(p: &HashMap<String, String>) -> Result<(i64, i64), Response> {
+    let from = int_param(p, "from")?.ok_or_else(|| udf_error("from is required"))?;
+    let to = int_param(p, "to")?.ok_or_else(|| udf_error("to is required"))?;
+    Ok((from, to))
+}
+
+async fn marks(State(state): State<AppState>, Query(p): Params) -> Response {
+    let (from, to) = match range_params(&p) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let meta = match lookup(&state, p.get("symbol")).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let bars = match daily_window(&state, &meta, from, to).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let found = limit_marks(&meta.instrument, &bars, from);
+    let (mut id, mut time, mut color, mut text, mut label, mut label_color, mut min_size) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (t, up) in &found {
+        id.push(json!(format!("limit-{t}")));
+        time.push(*t);
+        // A-share habit: red is up, green is down.
+        color.push(if *up { "red" } else { "green" });
+        text.push(if *up {
+            "涨停 limit up"
+        } else {
+            "跌停 limit down"
+        });
+        label.push(if *up { "U" } else { "D" });
+        label_color.push("white");
+        min_size.push(14);
+    }
+    Json(json!({
+        "id": id, "time": time, "color": color, "text": text,
+        "label": label, "labelFontColor": label_color, "minSize": min_size
+    }))
+    .into_response()
+}
+
+async fn timescale_marks(State(state): State<AppState>, Query(p): Params) -> Response {
+    let (from, to) = match range_params(&p) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let meta = match lookup(&state, p.get("symbol")).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let factors = match state.store.adj_factors(&meta.instrument.symbol).await {
+        Ok(f) => f,
+        Err(e) => return internal(e),
+    };
+    let marks: Vec<Value> = factors
+        .windows(2)
+        .filter(|w| (w[1].factor / w[0].factor - 1.0).abs() > 1e-9)
+        .map(|w| (quantdesk_core::resample::date_stamp(w[1].date), w))
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(t, w)| {
+            json!({
+                "id": format!("xr-{t}"),
+                "time": t,
+                "color": "blue",
+                "label": "X",
+                "tooltip": [format!("除权除息 ex-rights {}", w[1].date), format!("adjustment factor {} → {}", w[0].factor, w[1].factor)],
+            })
+        })
+        .collect();
+    Json(marks).into_response()
+}
+
+async fn quotes(State(state): State<AppState>, Query(p): Params) -> Response {
+    let Some(list) = p.get("symbols").filter(|s| !s.trim().is_empty()) else {
+        return udf_error("symbols is required");
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for raw in list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .take(100)
+    {
+        let meta = match lookup(&state, Some(&raw.to_string())).await {
+            Ok(m) => m,
+            Err(_) => {
+                out.push(json!({ "s": "error", "n": raw, "v": {} }));
+                continue;
+            }
+        };
+        let req = BarRequest {
+            resolution: Resolution::Day,
+            adjustment: Adjustment::None,
+            from: i64::MIN,
+            to: now + 86_400,
+            countback: Some(2),
+        };
+        let bars = match read_bars(&*state.store, &meta.instrument, &meta.series, &req).await {
+            Ok(a) => a.bars,
+            Err(e) => return internal(e),
+        };
+        let Some(last) = bars.last() else {
+            out.push(json!({ "s": "error", "n": raw, "v": {} }));
+            continue;
+        };
+        let prev = if bars.len() > 1 {
+            bars[0].close
+        } else {
+            last.open
+        };
+        let ch = last.close - prev;
+        let i = &meta.instrument;
+        out.push(json!({
+            "s": "ok",
+            "n": raw,
+            "v": {
+                "ch": (ch * 1e6).round() / 1e6,
+                "chp": ((ch / prev * 100.0) * 100.0).round() / 100.0,
+                "short_name": i.symbol.as_str(),
+                "exchange": i.exchange,
+                "description": i.name,
+                "lp": last.close,
+                "ask": last.close,
+                "bid": last.close,
+                "spread": 0.0,
+                "open_price": last.open,
+                "high_price": last.high,
+                "low_price": last.low,
+                "prev_close_price": prev,
+                "volume": last.volume,
+            }
+        }));
+    }
+    Json(json!({ "s": "ok", "d": out })).into_response()
+}

@@ -1,0 +1,91 @@
+//! Test support: an in-process application over a fresh SQLite store.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use quantdesk_server::{AppState, Config};
+use quantdesk_store::MarketStore;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub store: Arc<dyn MarketStore>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn app() -> TestApp {
+    app_with(Config::default()).await
+}
+
+pub async fn app_with(mut config: Config) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    config.database_url = quantdesk_server::config::Secret::new(url.clone());
+    let store = quantdesk_store::open(&url, 4).await.unwrap();
+    let state = AppState::new(store.clone(), config, quantdesk_server::ops::metrics_handle());
+    TestApp { router: quantdesk_server::router(state.clone()), state, store, _dir: dir }
+}
+
+impl TestApp {
+    pub async fn request(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
+        (status, headers, body)
+    }
+
+    pub async fn get(&self, uri: &str) -> (StatusCode, Vec<u8>) {
+        let (s, _, b) = self.request(Request::get(uri).body(Body::empty()).unwrap()).await;
+        (s, b)
+    }
+
+    pub async fn get_json(&self, uri: &str) -> (StatusCode, Value) {
+        let (s, b) = self.get(uri).await;
+        let v = serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {}", String::from_utf8_lossy(&b)));
+        (s, v)
+    }
+
+    /// Posts a multipart form with text fields and one file.
+    pub async fn upload(&self, uri: &str, fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> (StatusCode, Value) {
+        let boundary = "----quantdesk-test-boundary";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+        }
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = Request::post(uri)
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        let (s, _, b) = self.request(req).await;
+        (s, serde_json::from_slice(&b).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&b))))
+    }
+}
+
+/// The fixtures folder, when `QUANTDESK_FIXTURES` is set.
+pub fn fixtures() -> Option<PathBuf> {
+    match std::env::var("QUANTDESK_FIXTURES") {
+        Ok(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => {
+            eprintln!("QUANTDESK_FIXTURES is not set: skipping the tests on real data");
+            None
+        }
+    }
+}
+
+pub fn day(d: &str) -> i64 {
+    d.parse::<chrono::NaiveDate>().unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp()
+}
