@@ -39,9 +39,7 @@ impl Adjustment {
             "" | "none" | "raw" => Ok(Adjustment::None),
             "qfq" | "forward" => Ok(Adjustment::Qfq),
             "hfq" | "backward" => Ok(Adjustment::Hfq),
-            other => Err(InvalidValue(format!(
-                "unknown adjustment {other:?}; use none, qfq or hfq"
-            ))),
+            other => Err(InvalidValue(format!("unknown adjustment {other:?}; use none, qfq or hfq"))),
         }
     }
 
@@ -62,21 +60,12 @@ pub fn factor_on(factors: &[AdjFactor], date: NaiveDate) -> Option<f64> {
         return None;
     }
     let idx = factors.partition_point(|f| f.date <= date);
-    Some(if idx == 0 {
-        factors[0].factor
-    } else {
-        factors[idx - 1].factor
-    })
+    Some(if idx == 0 { factors[0].factor } else { factors[idx - 1].factor })
 }
 
 /// Adjusts `bars` in place. `date_of` maps a bar's time to its trading date (for daily bars the UTC
 /// date of the stamp, for intraday bars the exchange-local date). `factors` must be sorted by date.
-pub fn adjust(
-    bars: &mut [Bar],
-    factors: &[AdjFactor],
-    mode: Adjustment,
-    date_of: impl Fn(i64) -> NaiveDate,
-) {
+pub fn adjust(bars: &mut [Bar], factors: &[AdjFactor], mode: Adjustment, date_of: impl Fn(i64) -> NaiveDate) {
     if mode == Adjustment::None || factors.is_empty() || bars.is_empty() {
         return;
     }
@@ -103,15 +92,7 @@ mod tests {
 
     fn day_bar(date: &str, close: f64) -> Bar {
         let t = d(date).and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
-        Bar {
-            time: t,
-            open: close,
-            high: close,
-            low: close,
-            close,
-            volume: 100.0,
-            amount: 0.0,
-        }
+        Bar { time: t, open: close, high: close, low: close, close, volume: 100.0, amount: 0.0 }
     }
 
     fn date_of(t: i64) -> NaiveDate {
@@ -120,21 +101,9 @@ mod tests {
 
     /// A 10-for-10 bonus issue on 2024-01-03: the raw price halves, the factor doubles.
     fn split_case() -> (Vec<Bar>, Vec<AdjFactor>) {
-        let bars = vec![
-            day_bar("2024-01-01", 20.0),
-            day_bar("2024-01-02", 22.0),
-            day_bar("2024-01-03", 11.5),
-        ];
-        let f = vec![
-            AdjFactor {
-                date: d("2024-01-01"),
-                factor: 1.0,
-            },
-            AdjFactor {
-                date: d("2024-01-03"),
-                factor: 2.0,
-            },
-        ];
+        let bars = vec![day_bar("2024-01-01", 20.0), day_bar("2024-01-02", 22.0), day_bar("2024-01-03", 11.5)];
+        let f =
+            vec![AdjFactor { date: d("2024-01-01"), factor: 1.0 }, AdjFactor { date: d("2024-01-03"), factor: 2.0 }];
         (bars, f)
     }
 
@@ -152,10 +121,7 @@ mod tests {
         let (bars, f) = split_case();
         let mut first_two = bars[..2].to_vec();
         adjust(&mut first_two, &f, Adjustment::Qfq, date_of);
-        assert_eq!(
-            first_two[0].close, 20.0,
-            "the range ends before the split: nothing changes"
-        );
+        assert_eq!(first_two[0].close, 20.0, "the range ends before the split: nothing changes");
     }
 
     #[test]

@@ -31,10 +31,7 @@ impl Bar {
             return Err(InvalidValue("a price is negative".into()));
         }
         if self.high < self.low {
-            return Err(InvalidValue(format!(
-                "high {} is below low {}",
-                self.high, self.low
-            )));
+            return Err(InvalidValue(format!("high {} is below low {}", self.high, self.low)));
         }
         for (name, p) in [("open", self.open), ("close", self.close)] {
             if p > self.high || p < self.low {
@@ -68,34 +65,14 @@ mod tests {
     use super::*;
 
     fn bar(o: f64, h: f64, l: f64, c: f64) -> Bar {
-        Bar {
-            time: 0,
-            open: o,
-            high: h,
-            low: l,
-            close: c,
-            volume: 1.0,
-            amount: 0.0,
-        }
+        Bar { time: 0, open: o, high: h, low: l, close: c, volume: 1.0, amount: 0.0 }
     }
 
     #[test]
     fn validation() {
         assert!(bar(10.0, 11.0, 9.0, 10.5).validate().is_ok());
-        assert!(
-            bar(10.0, 9.0, 11.0, 10.0)
-                .validate()
-                .unwrap_err()
-                .0
-                .contains("high 9 is below low 11")
-        );
-        assert!(
-            bar(12.0, 11.0, 9.0, 10.0)
-                .validate()
-                .unwrap_err()
-                .0
-                .contains("open 12")
-        );
+        assert!(bar(10.0, 9.0, 11.0, 10.0).validate().unwrap_err().0.contains("high 9 is below low 11"));
+        assert!(bar(12.0, 11.0, 9.0, 10.0).validate().unwrap_err().0.contains("open 12"));
         assert!(bar(f64::NAN, 11.0, 9.0, 10.0).validate().is_err());
         let mut b = bar(10.0, 11.0, 9.0, 10.0);
         b.volume = -1.0;

@@ -31,12 +31,7 @@ pub struct DemoConfig {
 impl DemoConfig {
     /// The configuration `serve --demo` uses.
     pub fn standard(end: NaiveDate) -> Self {
-        DemoConfig {
-            seed: 20_240_101,
-            end,
-            years: 5,
-            minute_days: 60,
-        }
+        DemoConfig { seed: 20_240_101, end, years: 5, minute_days: 60 }
     }
 }
 
@@ -62,11 +57,7 @@ impl DemoData {
     /// Bars of `res` (1-minute or daily) for every series, for storage.
     pub fn bars(&self, res: Resolution) -> impl Iterator<Item = (&Instrument, &[Bar])> {
         self.series.iter().map(move |s| {
-            let bars: &[Bar] = if res == Resolution::Day {
-                &s.daily
-            } else {
-                &s.minutes
-            };
+            let bars: &[Bar] = if res == Resolution::Day { &s.daily } else { &s.minutes };
             (&s.instrument, bars)
         })
     }
@@ -186,8 +177,7 @@ pub fn trading_calendar(start: NaiveDate, end: NaiveDate) -> Vec<NaiveDate> {
         let weekend = matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
         let (m, day) = (d.month(), d.day());
         let fixed = (m == 1 && day == 1) || (m == 5 && day <= 3) || (m == 10 && day <= 7);
-        let festival =
-            spring_festival(d.year()).is_some_and(|s| d >= s && d < s + Duration::days(7));
+        let festival = spring_festival(d.year()).is_some_and(|s| d >= s && d < s + Duration::days(7));
         if !(weekend || fixed || festival) {
             out.push(d);
         }
@@ -209,10 +199,7 @@ struct Garch {
 impl Garch {
     fn new(daily_vol: f64) -> Self {
         let var = daily_vol * daily_vol;
-        Garch {
-            var,
-            omega: var * (1.0 - 0.08 - 0.9),
-        }
+        Garch { var, omega: var * (1.0 - 0.08 - 0.9) }
     }
     fn step(&mut self, rng: &mut Rng) -> f64 {
         let shock = self.var.sqrt() * rng.normal();
@@ -287,10 +274,7 @@ fn generate_series(
 
     let mut idio = Garch::new(spec.idio_vol.max(1e-9));
     let mut factor = 1.0;
-    let mut factors = vec![AdjFactor {
-        date: calendar[0],
-        factor: 1.0,
-    }];
+    let mut factors = vec![AdjFactor { date: calendar[0], factor: 1.0 }];
     let mut prev_close = spec.start_price;
     let mut daily = Vec::with_capacity(n);
     let mut minutes = Vec::new();
@@ -300,39 +284,24 @@ fn generate_series(
             // Ex-rights day: the reference price scales down by the factor ratio.
             prev_close = round_tick(prev_close * factor / f, tick);
             factor = f;
-            factors.push(AdjFactor {
-                date: *date,
-                factor,
-            });
+            factors.push(AdjFactor { date: *date, factor });
         }
-        let shock = if spec.idio_vol > 0.0 {
-            idio.step(rng)
-        } else {
-            0.0
-        };
-        let jump = if spec.idio_vol > 0.0 && rng.chance(0.012) {
-            rng.normal() * 0.06
-        } else {
-            0.0
-        };
+        let shock = if spec.idio_vol > 0.0 { idio.step(rng) } else { 0.0 };
+        let jump = if spec.idio_vol > 0.0 && rng.chance(0.012) { rng.normal() * 0.06 } else { 0.0 };
         let ret = spec.beta * market[i] + shock + jump;
         if suspended(i) {
             continue;
         }
         let vol = (idio.vol().powi(2) + (spec.beta * 0.011).powi(2)).sqrt();
         let (lo_lim, hi_lim) = match limit {
-            Some(l) => (
-                round_tick(prev_close * (1.0 - l), tick),
-                round_tick(prev_close * (1.0 + l), tick),
-            ),
+            Some(l) => (round_tick(prev_close * (1.0 - l), tick), round_tick(prev_close * (1.0 + l), tick)),
             None => (tick, f64::INFINITY),
         };
         let clamp = |p: f64| round_tick(p.clamp(lo_lim, hi_lim).max(tick), tick);
         let gap = rng.normal() * vol * 0.35 + jump * 0.6;
         let open = clamp(prev_close * gap.exp());
         let close = clamp(prev_close * ret.exp());
-        let one_price =
-            limit.is_some() && jump.abs() > 0.09 && (close == hi_lim || close == lo_lim);
+        let one_price = limit.is_some() && jump.abs() > 0.09 && (close == hi_lim || close == lo_lim);
         let volume_base = spec.base_volume * (0.3 * rng.normal()).exp() * (1.0 + 25.0 * ret.abs());
 
         let bar = if i >= minute_start {
@@ -368,30 +337,13 @@ fn generate_series(
         } else {
             let high = clamp(open.max(close) * (rng.normal().abs() * vol * 0.5).exp());
             let low = clamp(open.min(close) * (-rng.normal().abs() * vol * 0.5).exp());
-            Bar {
-                time: date_stamp(*date),
-                open,
-                high,
-                low,
-                close,
-                volume: volume_base,
-                amount: 0.0,
-            }
+            Bar { time: date_stamp(*date), open, high, low, close, volume: volume_base, amount: 0.0 }
         };
         let amount = (bar.volume * (bar.open + bar.high + bar.low + bar.close) / 4.0).round();
-        daily.push(Bar {
-            volume: bar.volume.round(),
-            amount,
-            ..bar
-        });
+        daily.push(Bar { volume: bar.volume.round(), amount, ..bar });
         prev_close = close;
     }
-    DemoSeries {
-        instrument,
-        daily,
-        minutes,
-        factors,
-    }
+    DemoSeries { instrument, daily, minutes, factors }
 }
 
 /// One day of 240 one-minute bars from `open` to `close` as a Brownian bridge, with a U-shaped
@@ -421,11 +373,7 @@ fn minute_path(
             let frac = i as f64 / N as f64;
             let bridge = walk[i] - frac * end;
             let base = open + (close - open) * frac;
-            if one_price {
-                close
-            } else {
-                clamp(base * bridge.exp())
-            }
+            if one_price { close } else { clamp(base * bridge.exp()) }
         })
         .collect();
     let weights: Vec<f64> = (0..N)
@@ -439,14 +387,8 @@ fn minute_path(
     (0..N)
         .map(|i| {
             let minute = session.minute_of_day(i as u32).unwrap_or(570);
-            let local = date
-                .and_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0)
-                .unwrap_or_default();
-            let time = tz
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.timestamp())
-                .unwrap_or_default();
+            let local = date.and_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0).unwrap_or_default();
+            let time = tz.from_local_datetime(&local).earliest().map(|t| t.timestamp()).unwrap_or_default();
             let (o, c) = (path[i], path[i + 1]);
             let (high, low) = if one_price {
                 (c, c)
@@ -458,15 +400,7 @@ fn minute_path(
                 )
             };
             let volume = (day_volume * volume_scale * weights[i] / total / 100.0).round() * 100.0;
-            Bar {
-                time,
-                open: o,
-                high,
-                low,
-                close: c,
-                volume,
-                amount: (volume * (o + c) / 2.0).round(),
-            }
+            Bar { time, open: o, high, low, close: c, volume, amount: (volume * (o + c) / 2.0).round() }
         })
         .collect()
 }
@@ -477,12 +411,7 @@ mod tests {
     use crate::resample::resample;
 
     fn small() -> DemoData {
-        generate(&DemoConfig {
-            seed: 1,
-            end: "2026-11-20".parse().unwrap(),
-            years: 2,
-            minute_days: 20,
-        })
+        generate(&DemoConfig { seed: 1, end: "2026-11-20".parse().unwrap(), years: 2, minute_days: 20 })
     }
 
     #[test]
@@ -495,12 +424,7 @@ mod tests {
         }
         let other = generate(&DemoConfig {
             seed: 2,
-            ..DemoConfig {
-                seed: 1,
-                end: "2026-11-20".parse().unwrap(),
-                years: 2,
-                minute_days: 20,
-            }
+            ..DemoConfig { seed: 1, end: "2026-11-20".parse().unwrap(), years: 2, minute_days: 20 }
         });
         assert_ne!(a.series[1].daily, other.series[1].daily);
     }
@@ -514,8 +438,7 @@ mod tests {
                 assert!(w[0].time < w[1].time);
             }
             for b in s.daily.iter().chain(&s.minutes) {
-                b.validate()
-                    .unwrap_or_else(|e| panic!("{}: {e} in {b:?}", s.instrument.symbol));
+                b.validate().unwrap_or_else(|e| panic!("{}: {e} in {b:?}", s.instrument.symbol));
             }
             if let Some(l) = s.instrument.price_limit {
                 for w in s.daily.windows(2) {
@@ -527,24 +450,12 @@ mod tests {
                     .unwrap()
                         / crate::adjust::factor_on(
                             &s.factors,
-                            crate::resample::trading_date(
-                                w[0].time,
-                                Resolution::Day,
-                                chrono_tz::UTC,
-                            ),
+                            crate::resample::trading_date(w[0].time, Resolution::Day, chrono_tz::UTC),
                         )
                         .unwrap();
                     let prev = w[0].close / scale;
-                    assert!(
-                        (w[1].high / prev - 1.0) <= ratio_bound,
-                        "{} exceeds its limit",
-                        s.instrument.symbol
-                    );
-                    assert!(
-                        (1.0 - w[1].low / prev) <= ratio_bound,
-                        "{} exceeds its limit",
-                        s.instrument.symbol
-                    );
+                    assert!((w[1].high / prev - 1.0) <= ratio_bound, "{} exceeds its limit", s.instrument.symbol);
+                    assert!((1.0 - w[1].low / prev) <= ratio_bound, "{} exceeds its limit", s.instrument.symbol);
                 }
             }
         }
@@ -555,20 +466,12 @@ mod tests {
         let data = small();
         let s = &data.series[3];
         assert_eq!(s.minutes.len() % 240, 0);
-        let derived = resample(
-            &s.minutes,
-            Resolution::Minutes(1),
-            Resolution::Day,
-            &s.instrument.session,
-            s.instrument.tz(),
-        );
+        let derived =
+            resample(&s.minutes, Resolution::Minutes(1), Resolution::Day, &s.instrument.session, s.instrument.tz());
         let tail = &s.daily[s.daily.len() - derived.len()..];
         for (d, t) in derived.iter().zip(tail) {
             assert_eq!(d.time, t.time);
-            assert_eq!(
-                (d.open, d.high, d.low, d.close),
-                (t.open, t.high, t.low, t.close)
-            );
+            assert_eq!((d.open, d.high, d.low, d.close), (t.open, t.high, t.low, t.close));
         }
     }
 
@@ -577,11 +480,7 @@ mod tests {
         let data = generate(&DemoConfig::standard("2026-11-20".parse().unwrap()));
         let n = data.calendar.len();
         // a suspension: fewer daily bars than trading days
-        let chip = data
-            .series
-            .iter()
-            .find(|s| s.instrument.symbol.as_str() == "688111.SH")
-            .unwrap();
+        let chip = data.series.iter().find(|s| s.instrument.symbol.as_str() == "688111.SH").unwrap();
         assert_eq!(chip.daily.len(), n - 10);
         // limit-up and limit-down days
         let limit_days: usize = data
@@ -590,19 +489,12 @@ mod tests {
             .filter(|s| s.instrument.price_limit.is_some())
             .map(|s| {
                 let l = s.instrument.price_limit.unwrap();
-                s.daily
-                    .windows(2)
-                    .filter(|w| (w[1].close / w[0].close - 1.0).abs() > l - 0.006)
-                    .count()
+                s.daily.windows(2).filter(|w| (w[1].close / w[0].close - 1.0).abs() > l - 0.006).count()
             })
             .sum();
         assert!(limit_days >= 5, "only {limit_days} limit days");
         // a split with an adjustment factor
-        let wine = data
-            .series
-            .iter()
-            .find(|s| s.instrument.symbol.as_str() == "000858.SZ")
-            .unwrap();
+        let wine = data.series.iter().find(|s| s.instrument.symbol.as_str() == "000858.SZ").unwrap();
         assert_eq!(wine.factors.last().unwrap().factor, 2.0);
         // trends: the index moves by more than 20 % peak to trough somewhere
         let idx = &data.series[0].daily;

@@ -81,11 +81,7 @@ impl Instrument {
     pub fn with_defaults(symbol: Symbol, name: &str, kind: InstrumentKind) -> Self {
         let exchange = symbol.exchange();
         let mut inst = Instrument {
-            name: if name.trim().is_empty() {
-                symbol.to_string()
-            } else {
-                name.trim().to_string()
-            },
+            name: if name.trim().is_empty() { symbol.to_string() } else { name.trim().to_string() },
             abbrev: String::new(),
             exchange: exchange.code().to_string(),
             kind,
@@ -140,38 +136,23 @@ impl Instrument {
             return Err(InvalidValue(format!("{}: name is empty", self.symbol)));
         }
         if self.lot_size == 0 {
-            return Err(InvalidValue(format!(
-                "{}: lot size must be at least 1",
-                self.symbol
-            )));
+            return Err(InvalidValue(format!("{}: lot size must be at least 1", self.symbol)));
         }
         if !(self.tick_size.is_finite() && self.tick_size > 0.0) {
-            return Err(InvalidValue(format!(
-                "{}: tick size must be positive",
-                self.symbol
-            )));
+            return Err(InvalidValue(format!("{}: tick size must be positive", self.symbol)));
         }
         if let Some(l) = self.price_limit
             && !(l.is_finite() && l > 0.0 && l < 1.0)
         {
-            return Err(InvalidValue(format!(
-                "{}: price limit must be between 0 and 1",
-                self.symbol
-            )));
+            return Err(InvalidValue(format!("{}: price limit must be between 0 and 1", self.symbol)));
         }
         if let (Some(a), Some(b)) = (self.list_date, self.delist_date)
             && b < a
         {
-            return Err(InvalidValue(format!(
-                "{}: delisted before it was listed",
-                self.symbol
-            )));
+            return Err(InvalidValue(format!("{}: delisted before it was listed", self.symbol)));
         }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(InvalidValue(format!(
-                "{}: unknown time zone {:?}",
-                self.symbol, self.timezone
-            )));
+            return Err(InvalidValue(format!("{}: unknown time zone {:?}", self.symbol, self.timezone)));
         }
         Ok(())
     }
@@ -208,31 +189,18 @@ mod tests {
 
     #[test]
     fn a_share_defaults() {
-        let i = Instrument::with_defaults(
-            Symbol::new("300750.SZ").unwrap(),
-            "宁德时代",
-            InstrumentKind::Stock,
-        );
+        let i = Instrument::with_defaults(Symbol::new("300750.SZ").unwrap(), "宁德时代", InstrumentKind::Stock);
         assert_eq!(i.board, "chinext");
         assert_eq!(i.price_limit, Some(0.2));
         assert_eq!(i.lot_size, 100);
         assert_eq!(i.timezone, "Asia/Shanghai");
         assert_eq!(i.session.to_string(), "0930-1130,1300-1500");
         assert_eq!(i.pricescale(), 100);
-        let st = Instrument::with_defaults(
-            Symbol::new("600001.SH").unwrap(),
-            "*ST样本",
-            InstrumentKind::Stock,
-        );
+        let st = Instrument::with_defaults(Symbol::new("600001.SH").unwrap(), "*ST样本", InstrumentKind::Stock);
         assert_eq!(st.price_limit, Some(0.05));
-        let etf = Instrument::with_defaults(
-            Symbol::new("510300.SH").unwrap(),
-            "沪深300ETF",
-            InstrumentKind::Etf,
-        );
+        let etf = Instrument::with_defaults(Symbol::new("510300.SH").unwrap(), "沪深300ETF", InstrumentKind::Etf);
         assert_eq!(etf.pricescale(), 1000);
-        let goog =
-            Instrument::with_defaults(Symbol::new("GOOG").unwrap(), "", InstrumentKind::Stock);
+        let goog = Instrument::with_defaults(Symbol::new("GOOG").unwrap(), "", InstrumentKind::Stock);
         assert_eq!(goog.name, "GOOG");
         assert_eq!(goog.price_limit, None);
         assert!(goog.session.is_always());
@@ -241,11 +209,7 @@ mod tests {
 
     #[test]
     fn validation_catches_bad_fields() {
-        let mut i = Instrument::with_defaults(
-            Symbol::new("600000.SH").unwrap(),
-            "x",
-            InstrumentKind::Stock,
-        );
+        let mut i = Instrument::with_defaults(Symbol::new("600000.SH").unwrap(), "x", InstrumentKind::Stock);
         i.lot_size = 0;
         assert!(i.validate().is_err());
         i.lot_size = 100;

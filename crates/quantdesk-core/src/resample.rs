@@ -17,46 +17,25 @@ use crate::{Bar, Resolution, Session};
 /// longer bars, the exchange-local date for intraday bars.
 pub fn trading_date(time: i64, res: Resolution, tz: Tz) -> NaiveDate {
     let utc = DateTime::from_timestamp(time, 0).unwrap_or_default();
-    if res.is_intraday() {
-        utc.with_timezone(&tz).date_naive()
-    } else {
-        utc.date_naive()
-    }
+    if res.is_intraday() { utc.with_timezone(&tz).date_naive() } else { utc.date_naive() }
 }
 
 /// Unix seconds of 00:00 UTC on `date`: the stamp of a daily bar.
 pub fn date_stamp(date: NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0)
-        .map(|d| d.and_utc().timestamp())
-        .unwrap_or_default()
+    date.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp()).unwrap_or_default()
 }
 
 /// Resamples ascending bars of resolution `from` to resolution `to`.
 ///
 /// Returns the input unchanged when `from == to`, and an empty vector when `to` cannot be derived
 /// from `from` (see [`Resolution::derivable_from`]).
-pub fn resample(
-    bars: &[Bar],
-    from: Resolution,
-    to: Resolution,
-    session: &Session,
-    tz: Tz,
-) -> Vec<Bar> {
-    resample_groups(bars, from, to, session, tz)
-        .into_iter()
-        .map(|(b, _)| b)
-        .collect()
+pub fn resample(bars: &[Bar], from: Resolution, to: Resolution, session: &Session, tz: Tz) -> Vec<Bar> {
+    resample_groups(bars, from, to, session, tz).into_iter().map(|(b, _)| b).collect()
 }
 
 /// Like [`resample`], and each output bar comes with the exclusive end index of its constituent
 /// input bars, so callers can tell which input bars built which output bar.
-pub fn resample_groups(
-    bars: &[Bar],
-    from: Resolution,
-    to: Resolution,
-    session: &Session,
-    tz: Tz,
-) -> Vec<(Bar, usize)> {
+pub fn resample_groups(bars: &[Bar], from: Resolution, to: Resolution, session: &Session, tz: Tz) -> Vec<(Bar, usize)> {
     if from == to {
         return bars.iter().enumerate().map(|(i, b)| (*b, i + 1)).collect();
     }
@@ -125,11 +104,7 @@ pub fn intraday_bucket(time: i64, n: u32, session: &Session, tz: Tz) -> i64 {
             (m / n * n) as u16
         }
     };
-    let naive = local.date_naive().and_hms_opt(
-        u32::from(start_minute / 60),
-        u32::from(start_minute % 60),
-        0,
-    );
+    let naive = local.date_naive().and_hms_opt(u32::from(start_minute / 60), u32::from(start_minute % 60), 0);
     match naive.map(|n| tz.from_local_datetime(&n).earliest()) {
         Some(Some(dt)) => dt.timestamp(),
         _ => time - i64::from(local.second()),
@@ -147,15 +122,7 @@ mod tests {
     }
 
     fn minute_bar(t: i64, o: f64, h: f64, l: f64, c: f64, v: f64) -> Bar {
-        Bar {
-            time: t,
-            open: o,
-            high: h,
-            low: l,
-            close: c,
-            volume: v,
-            amount: v * c,
-        }
+        Bar { time: t, open: o, high: h, low: l, close: c, volume: v, amount: v * c }
     }
 
     /// One A-share day of 1-minute bars, price = minute index, volume 1.
@@ -174,13 +141,7 @@ mod tests {
     #[test]
     fn sixty_minute_bars_respect_lunch_break() {
         let bars = a_share_day("2024-03-01");
-        let h = resample(
-            &bars,
-            Resolution::Minutes(1),
-            Resolution::Minutes(60),
-            &Session::a_share(),
-            Shanghai,
-        );
+        let h = resample(&bars, Resolution::Minutes(1), Resolution::Minutes(60), &Session::a_share(), Shanghai);
         let starts: Vec<i64> = h.iter().map(|b| b.time).collect();
         assert_eq!(
             starts,
@@ -203,41 +164,19 @@ mod tests {
     fn thirty_minute_bars_and_partial_last_bar() {
         let mut bars = a_share_day("2024-03-01");
         bars.truncate(125); // up to 13:04
-        let h = resample(
-            &bars,
-            Resolution::Minutes(1),
-            Resolution::Minutes(30),
-            &Session::a_share(),
-            Shanghai,
-        );
+        let h = resample(&bars, Resolution::Minutes(1), Resolution::Minutes(30), &Session::a_share(), Shanghai);
         assert_eq!(h.len(), 5);
         assert_eq!(h[3].time, local("2024-03-01 11:00"));
         assert_eq!(h[4].time, local("2024-03-01 13:00"));
-        assert_eq!(
-            h[4].volume, 5.0,
-            "the partial last bar aggregates what there is"
-        );
+        assert_eq!(h[4].volume, 5.0, "the partial last bar aggregates what there is");
         assert_eq!(h[4].close, 134.25);
     }
 
     #[test]
     fn closing_print_joins_last_bar() {
         let mut bars = a_share_day("2024-03-01");
-        bars.push(minute_bar(
-            local("2024-03-01 15:00"),
-            300.0,
-            300.0,
-            300.0,
-            300.0,
-            7.0,
-        ));
-        let h = resample(
-            &bars,
-            Resolution::Minutes(1),
-            Resolution::Minutes(5),
-            &Session::a_share(),
-            Shanghai,
-        );
+        bars.push(minute_bar(local("2024-03-01 15:00"), 300.0, 300.0, 300.0, 300.0, 7.0));
+        let h = resample(&bars, Resolution::Minutes(1), Resolution::Minutes(5), &Session::a_share(), Shanghai);
         assert_eq!(h.len(), 48);
         assert_eq!(h[47].close, 300.0);
         assert_eq!(h[47].volume, 12.0);
@@ -247,13 +186,7 @@ mod tests {
     fn daily_from_minutes_uses_local_date() {
         let mut bars = a_share_day("2024-03-01");
         bars.extend(a_share_day("2024-03-04"));
-        let d = resample(
-            &bars,
-            Resolution::Minutes(1),
-            Resolution::Day,
-            &Session::a_share(),
-            Shanghai,
-        );
+        let d = resample(&bars, Resolution::Minutes(1), Resolution::Day, &Session::a_share(), Shanghai);
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].time, date_stamp("2024-03-01".parse().unwrap()));
         assert_eq!(d[0].open, 10.0);
@@ -286,27 +219,12 @@ mod tests {
                 minute_bar(date_stamp(d.parse().unwrap()), p, p + 1.0, p - 1.0, p, 10.0)
             })
             .collect();
-        let w = resample(
-            &bars,
-            Resolution::Day,
-            Resolution::Week,
-            &Session::a_share(),
-            Shanghai,
-        );
+        let w = resample(&bars, Resolution::Day, Resolution::Week, &Session::a_share(), Shanghai);
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].time, date_stamp("2024-02-26".parse().unwrap()));
-        assert_eq!(
-            (w[0].open, w[0].high, w[0].low, w[0].close, w[0].volume),
-            (100.0, 105.0, 99.0, 104.0, 50.0)
-        );
+        assert_eq!((w[0].open, w[0].high, w[0].low, w[0].close, w[0].volume), (100.0, 105.0, 99.0, 104.0, 50.0));
         assert_eq!(w[1].time, date_stamp("2024-03-04".parse().unwrap()));
-        let m = resample(
-            &bars,
-            Resolution::Day,
-            Resolution::Month,
-            &Session::a_share(),
-            Shanghai,
-        );
+        let m = resample(&bars, Resolution::Day, Resolution::Month, &Session::a_share(), Shanghai);
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].time, date_stamp("2024-02-26".parse().unwrap()));
         assert_eq!((m[0].open, m[0].close, m[0].volume), (100.0, 103.0, 40.0));
@@ -317,33 +235,16 @@ mod tests {
     #[test]
     fn clock_aligned_for_24x7() {
         let t0 = 1_700_000_000 - 1_700_000_000 % 3600;
-        let bars: Vec<Bar> = (0..120)
-            .map(|i| minute_bar(t0 + i * 60, 1.0, 1.0, 1.0, 1.0, 1.0))
-            .collect();
-        let h = resample(
-            &bars,
-            Resolution::Minutes(1),
-            Resolution::Minutes(60),
-            &Session::always(),
-            chrono_tz::UTC,
-        );
-        assert_eq!(
-            h.iter().map(|b| b.time).collect::<Vec<_>>(),
-            vec![t0, t0 + 3600]
-        );
+        let bars: Vec<Bar> = (0..120).map(|i| minute_bar(t0 + i * 60, 1.0, 1.0, 1.0, 1.0, 1.0)).collect();
+        let h = resample(&bars, Resolution::Minutes(1), Resolution::Minutes(60), &Session::always(), chrono_tz::UTC);
+        assert_eq!(h.iter().map(|b| b.time).collect::<Vec<_>>(), vec![t0, t0 + 3600]);
     }
 
     #[test]
     fn weekly_from_minutes_and_group_ends() {
         let mut bars = a_share_day("2024-03-01");
         bars.extend(a_share_day("2024-03-04"));
-        let w = resample_groups(
-            &bars,
-            Resolution::Minutes(1),
-            Resolution::Week,
-            &Session::a_share(),
-            Shanghai,
-        );
+        let w = resample_groups(&bars, Resolution::Minutes(1), Resolution::Week, &Session::a_share(), Shanghai);
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].0.time, date_stamp("2024-03-01".parse().unwrap()));
         assert_eq!(w[1].0.time, date_stamp("2024-03-04".parse().unwrap()));
@@ -353,15 +254,6 @@ mod tests {
     #[test]
     fn underivable_is_empty() {
         let bars = a_share_day("2024-03-01");
-        assert!(
-            resample(
-                &bars,
-                Resolution::Day,
-                Resolution::Minutes(5),
-                &Session::a_share(),
-                Shanghai
-            )
-            .is_empty()
-        );
+        assert!(resample(&bars, Resolution::Day, Resolution::Minutes(5), &Session::a_share(), Shanghai).is_empty());
     }
 }

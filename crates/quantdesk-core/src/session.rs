@@ -17,9 +17,7 @@ pub struct Session {
 impl Session {
     /// The A-share continuous-trading session.
     pub fn a_share() -> Self {
-        Session {
-            ranges: vec![(570, 690), (780, 900)],
-        }
+        Session { ranges: vec![(570, 690), (780, 900)] }
     }
 
     /// Round the clock, every day.
@@ -47,16 +45,7 @@ impl Session {
         if self.is_always() {
             return 1440;
         }
-        self.ranges
-            .iter()
-            .map(|&(s, e)| {
-                if e > s {
-                    u32::from(e - s)
-                } else {
-                    u32::from(1440 - s + e)
-                }
-            })
-            .sum()
+        self.ranges.iter().map(|&(s, e)| if e > s { u32::from(e - s) } else { u32::from(1440 - s + e) }).sum()
     }
 
     /// Parses `HHMM-HHMM[,HHMM-HHMM…]` or `24x7`.
@@ -67,9 +56,8 @@ impl Session {
         }
         let mut ranges = Vec::new();
         for part in s.split(',') {
-            let (a, b) = part
-                .split_once('-')
-                .ok_or_else(|| InvalidValue(format!("session range {part:?} is not HHMM-HHMM")))?;
+            let (a, b) =
+                part.split_once('-').ok_or_else(|| InvalidValue(format!("session range {part:?} is not HHMM-HHMM")))?;
             let start = parse_hhmm(a)?;
             let end = parse_hhmm(b)?;
             if start == end {
@@ -79,9 +67,7 @@ impl Session {
         }
         for w in ranges.windows(2) {
             if w[0].0 < w[0].1 && w[1].0 < w[1].1 && w[1].0 < w[0].1 {
-                return Err(InvalidValue(format!(
-                    "session {s:?} has overlapping or unordered ranges"
-                )));
+                return Err(InvalidValue(format!("session {s:?} has overlapping or unordered ranges")));
             }
         }
         Ok(Session { ranges })
@@ -146,11 +132,8 @@ impl std::fmt::Display for Session {
         if self.is_always() {
             return f.write_str("24x7");
         }
-        let parts: Vec<String> = self
-            .ranges
-            .iter()
-            .map(|(s, e)| format!("{:02}{:02}-{:02}{:02}", s / 60, s % 60, e / 60, e % 60))
-            .collect();
+        let parts: Vec<String> =
+            self.ranges.iter().map(|(s, e)| format!("{:02}{:02}-{:02}{:02}", s / 60, s % 60, e / 60, e % 60)).collect();
         f.write_str(&parts.join(","))
     }
 }

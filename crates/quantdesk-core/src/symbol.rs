@@ -52,21 +52,15 @@ impl Symbol {
             return Err(InvalidValue("symbol is empty".into()));
         }
         if s.len() > 32 {
-            return Err(InvalidValue(format!(
-                "symbol {s:?} is longer than 32 characters"
-            )));
+            return Err(InvalidValue(format!("symbol {s:?} is longer than 32 characters")));
         }
-        if let Some(bad) = s.chars().find(|c| {
-            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '^' | '=' | '&'))
-        }) {
-            return Err(InvalidValue(format!(
-                "symbol {s:?} contains the character {bad:?}"
-            )));
+        if let Some(bad) =
+            s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '^' | '=' | '&')))
+        {
+            return Err(InvalidValue(format!("symbol {s:?} contains the character {bad:?}")));
         }
         let normalised = match s.rsplit_once('.') {
-            Some((code, suffix))
-                if matches!(suffix.to_ascii_uppercase().as_str(), "SH" | "SZ" | "BJ") =>
-            {
+            Some((code, suffix)) if matches!(suffix.to_ascii_uppercase().as_str(), "SH" | "SZ" | "BJ") => {
                 format!("{code}.{}", suffix.to_ascii_uppercase())
             }
             _ => s.to_string(),

@@ -70,32 +70,15 @@ pub fn parse_bars<R: Read>(
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(ImportError::new(file, None, None, "the file is empty"));
     }
-    let header_text: Vec<&str> = match header
-        .iter()
-        .map(std::str::from_utf8)
-        .collect::<Result<_, _>>()
-    {
+    let header_text: Vec<&str> = match header.iter().map(std::str::from_utf8).collect::<Result<_, _>>() {
         Ok(h) => h,
         Err(_) => {
-            return Err(ImportError::new(
-                file,
-                Some(1),
-                None,
-                "the file is not valid UTF-8 text",
-            ));
+            return Err(ImportError::new(file, Some(1), None, "the file is not valid UTF-8 text"));
         }
     };
-    let det = detect_columns(&header_text, &opts.columns)
-        .map_err(|r| ImportError::new(file, Some(1), None, r))?;
+    let det = detect_columns(&header_text, &opts.columns).map_err(|r| ImportError::new(file, Some(1), None, r))?;
     let need = |c: Option<usize>, what: &str| {
-        c.ok_or_else(|| {
-            ImportError::new(
-                file,
-                Some(1),
-                None,
-                format!("the header has no {what} column"),
-            )
-        })
+        c.ok_or_else(|| ImportError::new(file, Some(1), None, format!("the header has no {what} column")))
     };
     let cols = Cols {
         time: need(det.time, "date or time (date, datetime, trade_date)")?,
@@ -107,11 +90,7 @@ pub fn parse_bars<R: Read>(
         amount: det.amount,
         adj_factor: det.adj_factor,
         adj_close: det.adj_close,
-        symbol: if opts.symbol.is_some() && opts.columns.symbol.is_none() {
-            None
-        } else {
-            det.symbol
-        },
+        symbol: if opts.symbol.is_some() && opts.columns.symbol.is_none() { None } else { det.symbol },
     };
     if opts.symbol.is_none() && cols.symbol.is_none() {
         return Err(ImportError::new(
@@ -124,11 +103,7 @@ pub fn parse_bars<R: Read>(
     let names = det.names;
     let col_name = |i: usize| names[i].clone();
 
-    let mut out = ParsedBars {
-        resolution: opts.resolution,
-        series: BTreeMap::new(),
-        rows: 0,
-    };
+    let mut out = ParsedBars { resolution: opts.resolution, series: BTreeMap::new(), rows: 0 };
     let mut record = csv::ByteRecord::new();
     let mut tz_cache: BTreeMap<Symbol, Tz> = BTreeMap::new();
     let mut current: Option<Symbol> = opts.symbol.clone();
@@ -140,18 +115,12 @@ pub fn parse_bars<R: Read>(
         }
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         out.rows += 1;
-        if out.rows % 65_536 == 0 {
+        if out.rows.is_multiple_of(65_536) {
             progress(record.position().map(|p| p.byte()).unwrap_or(0));
         }
         let cell = |i: usize| -> Result<&str, ImportError> {
-            std::str::from_utf8(&record[i]).map_err(|_| {
-                ImportError::new(
-                    file,
-                    Some(line),
-                    Some(&col_name(i)),
-                    "the cell is not valid UTF-8 text",
-                )
-            })
+            std::str::from_utf8(&record[i])
+                .map_err(|_| ImportError::new(file, Some(line), Some(&col_name(i)), "the cell is not valid UTF-8 text"))
         };
         let symbol = match cols.symbol {
             Some(i) => {
@@ -159,22 +128,17 @@ pub fn parse_bars<R: Read>(
                 match &current {
                     Some(s) if s.as_str() == raw => s.clone(),
                     _ => {
-                        let s = Symbol::new(raw).map_err(|e| {
-                            ImportError::new(file, Some(line), Some(&col_name(i)), e.0)
-                        })?;
+                        let s = Symbol::new(raw)
+                            .map_err(|e| ImportError::new(file, Some(line), Some(&col_name(i)), e.0))?;
                         current = Some(s.clone());
                         s
                     }
                 }
             }
-            None => current
-                .clone()
-                .unwrap_or_else(|| unreachable!("checked above")),
+            None => current.clone().unwrap_or_else(|| unreachable!("checked above")),
         };
         let tz = *tz_cache.entry(symbol.clone()).or_insert_with(|| {
-            opts.timezone.unwrap_or_else(|| {
-                Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz()
-            })
+            opts.timezone.unwrap_or_else(|| Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz())
         });
 
         let time_raw = cell(cols.time)?;
@@ -200,10 +164,7 @@ pub fn parse_bars<R: Read>(
                     file,
                     Some(line),
                     Some(&col_name(cols.time)),
-                    format!(
-                        "{time_raw:?} has no time of day, but the resolution {} is intraday",
-                        opts.resolution
-                    ),
+                    format!("{time_raw:?} has no time of day, but the resolution {} is intraday", opts.resolution),
                 ));
             }
             (Stamp::Local(dt), true) => {
@@ -227,17 +188,9 @@ pub fn parse_bars<R: Read>(
 
         let num = |i: usize| -> Result<f64, ImportError> {
             let raw = cell(i)?;
-            raw.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| {
-                    ImportError::new(
-                        file,
-                        Some(line),
-                        Some(&col_name(i)),
-                        format!("{raw:?} is not a number"),
-                    )
-                })
+            raw.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+                ImportError::new(file, Some(line), Some(&col_name(i)), format!("{raw:?} is not a number"))
+            })
         };
         let opt_num = |c: Option<usize>| -> Result<f64, ImportError> {
             match c {
@@ -255,22 +208,16 @@ pub fn parse_bars<R: Read>(
             amount: opt_num(cols.amount)?,
         };
         if let Err(e) = bar.validate() {
-            let column = if bar.high < bar.low {
-                Some(col_name(cols.high))
-            } else {
-                None
-            };
+            let column = if bar.high < bar.low { Some(col_name(cols.high)) } else { None };
             return Err(ImportError::new(file, Some(line), column.as_deref(), e.0));
         }
         let factor = match (cols.adj_factor, cols.adj_close) {
             (Some(i), _) if !record[i].is_empty() => Some((num(i)?, i)),
-            (_, Some(i)) if !record[i].is_empty() && bar.close > 0.0 => {
-                Some((num(i)? / bar.close, i))
-            }
+            (_, Some(i)) if !record[i].is_empty() && bar.close > 0.0 => Some((num(i)? / bar.close, i)),
             _ => None,
         };
         if let Some((f, i)) = factor
-            && !(f > 0.0)
+            && (f.is_nan() || f <= 0.0)
         {
             return Err(ImportError::new(
                 file,
@@ -287,9 +234,7 @@ pub fn parse_bars<R: Read>(
                     file,
                     Some(line),
                     Some(&col_name(cols.time)),
-                    format!(
-                        "rows are not in ascending time order for {symbol}: {time_raw:?} comes after a later row"
-                    ),
+                    format!("rows are not in ascending time order for {symbol}: {time_raw:?} comes after a later row"),
                 ));
             }
             if time == last.time {
@@ -310,12 +255,7 @@ pub fn parse_bars<R: Read>(
         }
     }
     if out.rows == 0 {
-        return Err(ImportError::new(
-            file,
-            None,
-            None,
-            "the file has a header but no rows",
-        ));
+        return Err(ImportError::new(file, None, None, "the file has a header but no rows"));
     }
     Ok(out)
 }
@@ -348,7 +288,11 @@ mod tests {
 
     #[test]
     fn single_symbol_daily() {
-        let p = parse("date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,10,11,200\n", &opts(Some("600519.SH"), "1D")).unwrap();
+        let p = parse(
+            "date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,10,11,200\n",
+            &opts(Some("600519.SH"), "1D"),
+        )
+        .unwrap();
         let s = &p.series[&Symbol::new("600519.SH").unwrap()];
         assert_eq!(s.bars.len(), 2);
         assert_eq!(s.bars[0].time, 1704153600);
@@ -362,10 +306,7 @@ mod tests {
         let p = parse(text, &opts(None, "60")).unwrap();
         assert_eq!(p.series.len(), 2);
         // 10:30 Shanghai is 02:30 UTC
-        assert_eq!(
-            p.series[&Symbol::new("600016.SH").unwrap()].bars[0].time,
-            1464748200
-        );
+        assert_eq!(p.series[&Symbol::new("600016.SH").unwrap()].bars[0].time, 1464748200);
     }
 
     #[test]
@@ -379,12 +320,7 @@ mod tests {
     #[test]
     fn exact_duplicates_fold_different_duplicates_fail() {
         let ok = "date,open,high,low,close\n2024-01-02,1,1,1,1\n2024-01-02,1,1,1,1\n";
-        assert_eq!(
-            parse(ok, &opts(Some("X"), "D")).unwrap().series[&Symbol::new("X").unwrap()]
-                .bars
-                .len(),
-            1
-        );
+        assert_eq!(parse(ok, &opts(Some("X"), "D")).unwrap().series[&Symbol::new("X").unwrap()].bars.len(), 1);
         let bad = "date,open,high,low,close\n2024-01-02,1,1,1,1\n2024-01-02,1,2,1,1\n";
         let e = parse(bad, &opts(Some("X"), "D")).unwrap_err();
         assert_eq!(e.line, Some(3));
@@ -394,51 +330,23 @@ mod tests {
     #[test]
     fn each_bad_file_names_line_column_and_reason() {
         let o = opts(Some("X"), "D");
-        let cases: &[(&[u8], Option<u64>, Option<&str>, &str)] = &[
+        // (file, line, column, reason)
+        type Case<'a> = (&'a [u8], Option<u64>, Option<&'a str>, &'a str);
+        let cases: &[Case] = &[
             (b"", None, None, "empty"),
             (b"date,open,high,low,close\n", None, None, "no rows"),
-            (
-                b"date,open,high,low\n2024-01-02,1,1,1\n",
-                Some(1),
-                None,
-                "no close column",
-            ),
-            (
-                b"date,open,high,low,close\n2024-01-02,1,x,1,1\n",
-                Some(2),
-                Some("high"),
-                "\"x\" is not a number",
-            ),
+            (b"date,open,high,low\n2024-01-02,1,1,1\n", Some(1), None, "no close column"),
+            (b"date,open,high,low,close\n2024-01-02,1,x,1,1\n", Some(2), Some("high"), "\"x\" is not a number"),
             (
                 b"date,open,high,low,close\n2024-01-02,1,1,1,1\n2024-13-01,1,1,1,1\n",
                 Some(3),
                 Some("date"),
                 "not a date",
             ),
-            (
-                b"date,open,high,low,close\n2024-01-02,1,1,2,1\n",
-                Some(2),
-                Some("high"),
-                "below low",
-            ),
-            (
-                b"date,open,high,low,close\n2024-01-03,1,1,1,1\n2024-01-02,1,1,1,1\n",
-                Some(3),
-                Some("date"),
-                "ascending",
-            ),
-            (
-                b"date,open,high,low,close\n2024-01-02,1,1,1,\xff\n",
-                Some(2),
-                Some("close"),
-                "UTF-8",
-            ),
-            (
-                b"date,open,high,low,close\n2024-01-02,1,1,1\n",
-                Some(2),
-                None,
-                "fields",
-            ),
+            (b"date,open,high,low,close\n2024-01-02,1,1,2,1\n", Some(2), Some("high"), "below low"),
+            (b"date,open,high,low,close\n2024-01-03,1,1,1,1\n2024-01-02,1,1,1,1\n", Some(3), Some("date"), "ascending"),
+            (b"date,open,high,low,close\n2024-01-02,1,1,1,\xff\n", Some(2), Some("close"), "UTF-8"),
+            (b"date,open,high,low,close\n2024-01-02,1,1,1\n", Some(2), None, "fields"),
         ];
         for (text, line, col, reason) in cases {
             let e = parse_bars(*text, &o, &mut |_| {}).unwrap_err();
@@ -450,17 +358,9 @@ mod tests {
 
     #[test]
     fn intraday_needs_time_of_day_and_symbol_needed() {
-        let e = parse(
-            "date,open,high,low,close\n2024-01-02,1,1,1,1\n",
-            &opts(Some("X"), "5"),
-        )
-        .unwrap_err();
+        let e = parse("date,open,high,low,close\n2024-01-02,1,1,1,1\n", &opts(Some("X"), "5")).unwrap_err();
         assert!(e.reason.contains("no time of day"));
-        let e = parse(
-            "date,open,high,low,close\n2024-01-02,1,1,1,1\n",
-            &opts(None, "D"),
-        )
-        .unwrap_err();
+        let e = parse("date,open,high,low,close\n2024-01-02,1,1,1,1\n", &opts(None, "D")).unwrap_err();
         assert!(e.reason.contains("no symbol"));
     }
 }

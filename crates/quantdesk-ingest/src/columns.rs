@@ -35,23 +35,10 @@ pub struct DetectedColumns {
 }
 
 fn normalise(name: &str) -> String {
-    name.trim()
-        .trim_start_matches('\u{feff}')
-        .trim()
-        .to_ascii_lowercase()
-        .replace([' ', '-'], "_")
+    name.trim().trim_start_matches('\u{feff}').trim().to_ascii_lowercase().replace([' ', '-'], "_")
 }
 
-const TIME: &[&str] = &[
-    "datetime",
-    "date",
-    "trade_date",
-    "trade_time",
-    "time",
-    "timestamp",
-    "day",
-    "bob",
-];
+const TIME: &[&str] = &["datetime", "date", "trade_date", "trade_time", "time", "timestamp", "day", "bob"];
 const VOLUME: &[&str] = &["volume", "vol"];
 const AMOUNT: &[&str] = &["amount", "turnover", "value"];
 const ADJ_FACTOR: &[&str] = &["adj_factor", "factor", "adjfactor"];
@@ -71,9 +58,7 @@ pub fn detect_columns(header: &[&str], map: &ColumnMap) -> Result<DetectedColumn
                 .map(Some)
                 .ok_or_else(|| format!("the header has no column named {w:?}"));
         }
-        Ok(candidates
-            .iter()
-            .find_map(|c| names.iter().position(|n| n == c)))
+        Ok(candidates.iter().find_map(|c| names.iter().position(|n| n == c)))
     };
     Ok(DetectedColumns {
         time: find(&map.time, TIME)?,
@@ -97,25 +82,13 @@ mod tests {
     #[test]
     fn detects_common_headers() {
         let d = detect_columns(
-            &[
-                "\u{feff}trade_date",
-                "ts_code",
-                "Open",
-                "HIGH",
-                "low",
-                "close",
-                "vol",
-                "amount",
-            ],
+            &["\u{feff}trade_date", "ts_code", "Open", "HIGH", "low", "close", "vol", "amount"],
             &ColumnMap::default(),
         )
         .unwrap();
         assert_eq!(d.time, Some(0));
         assert_eq!(d.symbol, Some(1));
-        assert_eq!(
-            (d.open, d.high, d.low, d.close),
-            (Some(2), Some(3), Some(4), Some(5))
-        );
+        assert_eq!((d.open, d.high, d.low, d.close), (Some(2), Some(3), Some(4), Some(5)));
         assert_eq!(d.volume, Some(6));
         assert_eq!(d.amount, Some(7));
         assert_eq!(d.adj_factor, None);
@@ -123,21 +96,10 @@ mod tests {
 
     #[test]
     fn overrides_win_and_missing_override_is_an_error() {
-        let map = ColumnMap {
-            close: Some("Adj Close".into()),
-            ..Default::default()
-        };
-        let d =
-            detect_columns(&["date", "open", "high", "low", "close", "adj close"], &map).unwrap();
+        let map = ColumnMap { close: Some("Adj Close".into()), ..Default::default() };
+        let d = detect_columns(&["date", "open", "high", "low", "close", "adj close"], &map).unwrap();
         assert_eq!(d.close, Some(5));
-        let map = ColumnMap {
-            time: Some("when".into()),
-            ..Default::default()
-        };
-        assert!(
-            detect_columns(&["date"], &map)
-                .unwrap_err()
-                .contains("\"when\"")
-        );
+        let map = ColumnMap { time: Some("when".into()), ..Default::default() };
+        assert!(detect_columns(&["date"], &map).unwrap_err().contains("\"when\""));
     }
 }

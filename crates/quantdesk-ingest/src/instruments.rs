@@ -11,28 +11,15 @@ use crate::{ImportError, csv_error, reader};
 pub fn parse_instruments<R: Read>(input: R, file: &str) -> Result<Vec<Instrument>, ImportError> {
     let mut rdr = reader(input);
     let header: Vec<String> = match rdr.headers() {
-        Ok(h) => h
-            .iter()
-            .map(|s| s.trim_start_matches('\u{feff}').trim().to_ascii_lowercase())
-            .collect(),
+        Ok(h) => h.iter().map(|s| s.trim_start_matches('\u{feff}').trim().to_ascii_lowercase()).collect(),
         Err(e) => return Err(csv_error(file, e)),
     };
     if header.iter().all(String::is_empty) {
         return Err(ImportError::new(file, None, None, "the file is empty"));
     }
-    let find = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| header.iter().position(|h| h == n))
-    };
-    let symbol_col = find(&["ts_code", "symbol", "code"]).ok_or_else(|| {
-        ImportError::new(
-            file,
-            Some(1),
-            None,
-            "the header has no ts_code (or symbol) column",
-        )
-    })?;
+    let find = |names: &[&str]| names.iter().find_map(|n| header.iter().position(|h| h == n));
+    let symbol_col = find(&["ts_code", "symbol", "code"])
+        .ok_or_else(|| ImportError::new(file, Some(1), None, "the header has no ts_code (or symbol) column"))?;
     let name_col = find(&["name"]);
     let abbrev_col = find(&["abbrev", "cnspell", "pinyin"]);
     let kind_col = find(&["type", "kind", "market_type"]);
@@ -57,20 +44,13 @@ pub fn parse_instruments<R: Read>(input: R, file: &str) -> Result<Vec<Instrument
             Err(e) => return Err(csv_error(file, e)),
         }
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let err = |col: usize, reason: String| {
-            ImportError::new(file, Some(line), Some(&header[col]), reason)
-        };
-        let get = |c: Option<usize>| {
-            c.map(|i| record.get(i).unwrap_or("").trim())
-                .filter(|s| !s.is_empty())
-        };
+        let err = |col: usize, reason: String| ImportError::new(file, Some(line), Some(&header[col]), reason);
+        let get = |c: Option<usize>| c.map(|i| record.get(i).unwrap_or("").trim()).filter(|s| !s.is_empty());
         let symbol = Symbol::new(&record[symbol_col]).map_err(|e| err(symbol_col, e.0))?;
         if !seen.insert(symbol.clone()) {
             return Err(err(symbol_col, format!("{symbol} appears twice")));
         }
-        let kind = get(kind_col)
-            .map(InstrumentKind::parse)
-            .unwrap_or(InstrumentKind::Stock);
+        let kind = get(kind_col).map(InstrumentKind::parse).unwrap_or(InstrumentKind::Stock);
         let mut inst = Instrument::with_defaults(symbol, get(name_col).unwrap_or(""), kind);
         if let Some(a) = get(abbrev_col) {
             inst.abbrev = a.to_ascii_uppercase();
@@ -99,18 +79,14 @@ pub fn parse_instruments<R: Read>(input: R, file: &str) -> Result<Vec<Instrument
         let number = |c: Option<usize>| -> Result<Option<f64>, ImportError> {
             match get(c) {
                 None => Ok(None),
-                Some(raw) => raw
-                    .parse::<f64>()
-                    .map(Some)
-                    .map_err(|_| err(c.unwrap_or(0), format!("{raw:?} is not a number"))),
+                Some(raw) => {
+                    raw.parse::<f64>().map(Some).map_err(|_| err(c.unwrap_or(0), format!("{raw:?} is not a number")))
+                }
             }
         };
         if let Some(lot) = number(lot_col)? {
             if lot < 1.0 || lot.fract() != 0.0 || lot > f64::from(u32::MAX) {
-                return Err(err(
-                    lot_col.unwrap_or(0),
-                    "the lot size must be a whole number of at least 1".into(),
-                ));
+                return Err(err(lot_col.unwrap_or(0), "the lot size must be a whole number of at least 1".into()));
             }
             inst.lot_size = lot as u32;
         }
@@ -126,17 +102,11 @@ pub fn parse_instruments<R: Read>(input: R, file: &str) -> Result<Vec<Instrument
         if let Some(tz) = get(tz_col) {
             inst.timezone = tz.to_string();
         }
-        inst.validate()
-            .map_err(|e| ImportError::new(file, Some(line), None, e.0))?;
+        inst.validate().map_err(|e| ImportError::new(file, Some(line), None, e.0))?;
         out.push(inst);
     }
     if out.is_empty() {
-        return Err(ImportError::new(
-            file,
-            None,
-            None,
-            "the file has a header but no rows",
-        ));
+        return Err(ImportError::new(file, None, None, "the file has a header but no rows"));
     }
     Ok(out)
 }
@@ -159,20 +129,11 @@ mod tests {
 
     #[test]
     fn errors_point_at_cells() {
-        let e = parse_instruments(
-            "ts_code,name,list_date\n600000.SH,x,notadate\n".as_bytes(),
-            "i.csv",
-        )
-        .unwrap_err();
+        let e = parse_instruments("ts_code,name,list_date\n600000.SH,x,notadate\n".as_bytes(), "i.csv").unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (Some(2), Some("list_date")));
-        let e = parse_instruments(
-            "ts_code,name\n600000.SH,x\n600000.SH,y\n".as_bytes(),
-            "i.csv",
-        )
-        .unwrap_err();
+        let e = parse_instruments("ts_code,name\n600000.SH,x\n600000.SH,y\n".as_bytes(), "i.csv").unwrap_err();
         assert!(e.reason.contains("twice"));
-        let e = parse_instruments("ts_code,name,timezone\nX,x,Nowhere\n".as_bytes(), "i.csv")
-            .unwrap_err();
+        let e = parse_instruments("ts_code,name,timezone\nX,x,Nowhere\n".as_bytes(), "i.csv").unwrap_err();
         assert!(e.reason.contains("time zone"));
         assert!(parse_instruments("".as_bytes(), "i.csv").is_err());
     }

@@ -42,29 +42,15 @@ impl fmt::Display for ImportError {
 }
 
 impl ImportError {
-    pub(crate) fn new(
-        file: &str,
-        line: Option<u64>,
-        column: Option<&str>,
-        reason: impl Into<String>,
-    ) -> Self {
-        ImportError {
-            file: file.to_string(),
-            line,
-            column: column.map(str::to_string),
-            reason: reason.into(),
-        }
+    pub(crate) fn new(file: &str, line: Option<u64>, column: Option<&str>, reason: impl Into<String>) -> Self {
+        ImportError { file: file.to_string(), line, column: column.map(str::to_string), reason: reason.into() }
     }
 }
 
 /// Reads CSV records from `input`, with a callback receiving the byte offset after each record so
 /// callers can draw progress.
 pub(crate) fn reader<R: std::io::Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(input)
+    csv::ReaderBuilder::new().has_headers(true).flexible(false).trim(csv::Trim::All).from_reader(input)
 }
 
 /// Turns a csv error into an import error with a line number where csv knows one.
@@ -72,9 +58,7 @@ pub(crate) fn csv_error(file: &str, e: csv::Error) -> ImportError {
     let line = e.position().map(|p| p.line());
     let reason = match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "the file is not valid UTF-8 text".to_string(),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("the row has {len} fields where the header has {expected_len}")
         }
         csv::ErrorKind::Io(err) => format!("could not read the file: {err}"),

@@ -22,18 +22,10 @@ fn fast_date(b: &[u8]) -> Option<NaiveDate> {
     match b.len() {
         // 2024-01-02 or 2024/01/02
         10 if (b[4] == b'-' && b[7] == b'-') || (b[4] == b'/' && b[7] == b'/') => {
-            NaiveDate::from_ymd_opt(
-                digits(&b[0..4])? as i32,
-                digits(&b[5..7])?,
-                digits(&b[8..10])?,
-            )
+            NaiveDate::from_ymd_opt(digits(&b[0..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)
         }
         // 20240102 (TuShare trade_date)
-        8 => NaiveDate::from_ymd_opt(
-            digits(&b[0..4])? as i32,
-            digits(&b[4..6])?,
-            digits(&b[6..8])?,
-        ),
+        8 => NaiveDate::from_ymd_opt(digits(&b[0..4])? as i32, digits(&b[4..6])?, digits(&b[6..8])?),
         _ => None,
     }
 }
@@ -50,11 +42,9 @@ pub fn parse_stamp(s: &str) -> Option<Stamp> {
             let rest = &b[11..];
             let hms = match rest.len() {
                 5 if rest[2] == b':' => Some((digits(&rest[0..2])?, digits(&rest[3..5])?, 0)),
-                8 if rest[2] == b':' && rest[5] == b':' => Some((
-                    digits(&rest[0..2])?,
-                    digits(&rest[3..5])?,
-                    digits(&rest[6..8])?,
-                )),
+                8 if rest[2] == b':' && rest[5] == b':' => {
+                    Some((digits(&rest[0..2])?, digits(&rest[3..5])?, digits(&rest[6..8])?))
+                }
                 _ => None,
             };
             if let Some((h, m, sec)) = hms {
@@ -80,9 +70,7 @@ pub fn parse_stamp(s: &str) -> Option<Stamp> {
 
 /// The UTC instant of a local date-time in `tz`; in a DST fold the earlier instant, in a gap `None`.
 pub fn local_to_utc(dt: NaiveDateTime, tz: Tz) -> Option<i64> {
-    tz.from_local_datetime(&dt)
-        .earliest()
-        .map(|t| t.timestamp())
+    tz.from_local_datetime(&dt).earliest().map(|t| t.timestamp())
 }
 
 #[cfg(test)]
@@ -95,23 +83,11 @@ mod tests {
         assert_eq!(parse_stamp("2024-01-02"), Some(Stamp::Date(d)));
         assert_eq!(parse_stamp("20240102"), Some(Stamp::Date(d)));
         assert_eq!(parse_stamp("2024/01/02"), Some(Stamp::Date(d)));
-        assert_eq!(
-            parse_stamp("2024-01-02 09:31:00"),
-            Some(Stamp::Local(d.and_hms_opt(9, 31, 0).unwrap()))
-        );
-        assert_eq!(
-            parse_stamp("2024-01-02T09:31"),
-            Some(Stamp::Local(d.and_hms_opt(9, 31, 0).unwrap()))
-        );
-        assert_eq!(
-            parse_stamp("2024-01-02T01:31:00Z"),
-            Some(Stamp::Instant(1704159060))
-        );
+        assert_eq!(parse_stamp("2024-01-02 09:31:00"), Some(Stamp::Local(d.and_hms_opt(9, 31, 0).unwrap())));
+        assert_eq!(parse_stamp("2024-01-02T09:31"), Some(Stamp::Local(d.and_hms_opt(9, 31, 0).unwrap())));
+        assert_eq!(parse_stamp("2024-01-02T01:31:00Z"), Some(Stamp::Instant(1704159060)));
         assert_eq!(parse_stamp("1704159060"), Some(Stamp::Instant(1704159060)));
-        assert_eq!(
-            parse_stamp("1704159060000"),
-            Some(Stamp::Instant(1704159060))
-        );
+        assert_eq!(parse_stamp("1704159060000"), Some(Stamp::Instant(1704159060)));
         assert_eq!(parse_stamp("2024-13-02"), None);
         assert_eq!(parse_stamp("2024-02-30"), None);
         assert_eq!(parse_stamp("yesterday"), None);
@@ -120,13 +96,7 @@ mod tests {
 
     #[test]
     fn shanghai_local_to_utc() {
-        let dt = NaiveDate::from_ymd_opt(2024, 1, 2)
-            .unwrap()
-            .and_hms_opt(9, 30, 0)
-            .unwrap();
-        assert_eq!(
-            local_to_utc(dt, chrono_tz::Asia::Shanghai),
-            Some(1704159000)
-        );
+        let dt = NaiveDate::from_ymd_opt(2024, 1, 2).unwrap().and_hms_opt(9, 30, 0).unwrap();
+        assert_eq!(local_to_utc(dt, chrono_tz::Asia::Shanghai), Some(1704159000));
     }
 }

@@ -14,8 +14,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::market::{
-    BarRequest, ImportFailure, ImportReport, import_bars_bytes, import_instruments_bytes,
-    parse_symbol, read_bars,
+    BarRequest, ImportFailure, ImportReport, import_bars_bytes, import_instruments_bytes, parse_symbol, read_bars,
 };
 use crate::state::AppState;
 
@@ -32,10 +31,7 @@ mod extract {
     impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
         type Rejection = ApiError;
         async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-            Multipart::from_request(req, state)
-                .await
-                .map(ApiMultipart)
-                .map_err(ApiError::from)
+            Multipart::from_request(req, state).await.map(ApiMultipart).map_err(ApiError::from)
         }
     }
 
@@ -44,10 +40,7 @@ mod extract {
     impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         type Rejection = ApiError;
         async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-            Query::<T>::from_request_parts(parts, state)
-                .await
-                .map(|Query(v)| ApiQuery(v))
-                .map_err(ApiError::from)
+            Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| ApiQuery(v)).map_err(ApiError::from)
         }
     }
 }
@@ -66,14 +59,8 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .route("/instruments", get(list_instruments))
         .route("/instruments/{symbol}", get(get_instrument))
         .route("/bars/{symbol}", get(get_bars))
-        .route(
-            "/imports/bars",
-            post(import_bars).layer(DefaultBodyLimit::max(max_upload)),
-        )
-        .route(
-            "/imports/instruments",
-            post(import_instruments).layer(DefaultBodyLimit::max(max_upload)),
-        )
+        .route("/imports/bars", post(import_bars).layer(DefaultBodyLimit::max(max_upload)))
+        .route("/imports/instruments", post(import_instruments).layer(DefaultBodyLimit::max(max_upload)))
         .route("/openapi.json", get(openapi))
 }
 
@@ -170,12 +157,7 @@ async fn list_instruments(
     };
     let items = state.store.list_instruments(&q).await?;
     let total = state.store.count_instruments(&q).await?;
-    Ok(Json(InstrumentPage {
-        items: items.iter().map(InstrumentDto::from).collect(),
-        total,
-        limit,
-        offset: q.offset,
-    }))
+    Ok(Json(InstrumentPage { items: items.iter().map(InstrumentDto::from).collect(), total, limit, offset: q.offset }))
 }
 
 /// One instrument.
@@ -240,13 +222,11 @@ fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
     if let Ok(d) = s.parse::<NaiveDate>() {
         return Ok(quantdesk_core::resample::date_stamp(d));
     }
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.timestamp())
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {s:?}"
-            ))
-        })
+    DateTime::parse_from_rfc3339(s).map(|d| d.timestamp()).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {s:?}"
+        ))
+    })
 }
 
 /// Bars at any resolution, derived from what is stored, optionally adjusted.
@@ -259,21 +239,12 @@ async fn get_bars(
     ApiQuery(p): ApiQuery<BarParams>,
 ) -> Result<Json<BarsResponse>, ApiError> {
     let symbol = parse_symbol(&symbol).map_err(|e| ApiError::bad_request(e.0))?;
-    let resolution = Resolution::parse(p.resolution.as_deref().unwrap_or("1D"))
-        .map_err(|e| ApiError::bad_request(e.0))?;
-    let adjustment = Adjustment::parse(p.adjustment.as_deref().unwrap_or("none"))
-        .map_err(|e| ApiError::bad_request(e.0))?;
-    let from = p
-        .from
-        .as_deref()
-        .map(|s| parse_instant("from", s))
-        .transpose()?
-        .unwrap_or(i64::MIN);
-    let to =
-        p.to.as_deref()
-            .map(|s| parse_instant("to", s))
-            .transpose()?
-            .unwrap_or(i64::MAX);
+    let resolution =
+        Resolution::parse(p.resolution.as_deref().unwrap_or("1D")).map_err(|e| ApiError::bad_request(e.0))?;
+    let adjustment =
+        Adjustment::parse(p.adjustment.as_deref().unwrap_or("none")).map_err(|e| ApiError::bad_request(e.0))?;
+    let from = p.from.as_deref().map(|s| parse_instant("from", s)).transpose()?.unwrap_or(i64::MIN);
+    let to = p.to.as_deref().map(|s| parse_instant("to", s)).transpose()?.unwrap_or(i64::MAX);
     if from > to {
         return Err(ApiError::bad_request("from must not be after to"));
     }
@@ -281,17 +252,9 @@ async fn get_bars(
     if !(1..=100_000).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 100000"));
     }
-    let meta = state
-        .symbol_meta(&symbol)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no instrument {symbol}")))?;
-    let req = BarRequest {
-        resolution,
-        adjustment,
-        from,
-        to,
-        countback: Some(limit),
-    };
+    let meta =
+        state.symbol_meta(&symbol).await?.ok_or_else(|| ApiError::not_found(format!("no instrument {symbol}")))?;
+    let req = BarRequest { resolution, adjustment, from, to, countback: Some(limit) };
     let mut answer = read_bars(&*state.store, &meta.instrument, &meta.series, &req).await?;
     answer.bars.retain(|b| b.time >= from);
     Ok(Json(BarsResponse {
@@ -302,9 +265,7 @@ async fn get_bars(
             .bars
             .iter()
             .map(|b| BarDto {
-                time: DateTime::from_timestamp(b.time, 0)
-                    .map(|d| d.to_rfc3339())
-                    .unwrap_or_default(),
+                time: DateTime::from_timestamp(b.time, 0).map(|d| d.to_rfc3339()).unwrap_or_default(),
                 t: b.time,
                 open: b.open,
                 high: b.high,
@@ -374,13 +335,8 @@ async fn read_upload(ApiMultipart(mut form): ApiMultipart) -> Result<Upload, Api
             fields.insert(name, field.text().await?);
         }
     }
-    let (file_name, bytes) =
-        file.ok_or_else(|| ApiError::bad_request("the form has no file field"))?;
-    Ok(Upload {
-        file_name,
-        bytes,
-        fields,
-    })
+    let (file_name, bytes) = file.ok_or_else(|| ApiError::bad_request("the form has no file field"))?;
+    Ok(Upload { file_name, bytes, fields })
 }
 
 fn import_error(e: ImportFailure) -> ApiError {
@@ -395,30 +351,15 @@ fn import_error(e: ImportFailure) -> ApiError {
     request_body(content = BarUpload, content_type = "multipart/form-data"),
     responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "the file is invalid; nothing was written")))]
-async fn import_bars(
-    State(state): State<AppState>,
-    form: ApiMultipart,
-) -> Result<Json<ImportReport>, ApiError> {
+async fn import_bars(State(state): State<AppState>, form: ApiMultipart) -> Result<Json<ImportReport>, ApiError> {
     let up = read_upload(form).await?;
-    let field = |n: &str| {
-        up.fields
-            .get(n)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let resolution = Resolution::parse(
-        &field("resolution").ok_or_else(|| ApiError::bad_request("resolution is required"))?,
-    )
-    .map_err(|e| ApiError::bad_request(e.0))?;
-    let symbol = field("symbol")
-        .map(|s| parse_symbol(&s))
-        .transpose()
-        .map_err(|e| ApiError::bad_request(e.0))?;
+    let field = |n: &str| up.fields.get(n).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let resolution =
+        Resolution::parse(&field("resolution").ok_or_else(|| ApiError::bad_request("resolution is required"))?)
+            .map_err(|e| ApiError::bad_request(e.0))?;
+    let symbol = field("symbol").map(|s| parse_symbol(&s)).transpose().map_err(|e| ApiError::bad_request(e.0))?;
     let timezone = field("timezone")
-        .map(|t| {
-            t.parse::<chrono_tz::Tz>()
-                .map_err(|_| ApiError::bad_request(format!("unknown time zone {t:?}")))
-        })
+        .map(|t| t.parse::<chrono_tz::Tz>().map_err(|_| ApiError::bad_request(format!("unknown time zone {t:?}"))))
         .transpose()?;
     let columns = ColumnMap {
         time: field("time_column"),
@@ -432,22 +373,10 @@ async fn import_bars(
         adj_close: None,
         symbol: field("symbol_column"),
     };
-    let opts = BarImportOptions {
-        file_name: up.file_name,
-        symbol,
-        resolution,
-        timezone,
-        columns,
-    };
-    let report = import_bars_bytes(state.store.clone(), up.bytes, opts)
-        .await
-        .map_err(import_error)?;
+    let opts = BarImportOptions { file_name: up.file_name, symbol, resolution, timezone, columns };
+    let report = import_bars_bytes(state.store.clone(), up.bytes, opts).await.map_err(import_error)?;
     state.invalidate();
-    tracing::info!(
-        bars = report.bars,
-        symbols = report.symbols,
-        "bars imported over HTTP"
-    );
+    tracing::info!(bars = report.bars, symbols = report.symbols, "bars imported over HTTP");
     Ok(Json(report))
 }
 
@@ -461,9 +390,7 @@ async fn import_instruments(
     form: ApiMultipart,
 ) -> Result<Json<InstrumentImportReport>, ApiError> {
     let up = read_upload(form).await?;
-    let n = import_instruments_bytes(state.store.clone(), up.bytes, up.file_name)
-        .await
-        .map_err(import_error)?;
+    let n = import_instruments_bytes(state.store.clone(), up.bytes, up.file_name).await.map_err(import_error)?;
     state.invalidate();
     Ok(Json(InstrumentImportReport { instruments: n }))
 }
@@ -475,9 +402,5 @@ pub async fn not_found() -> ApiError {
 
 /// JSON 405 for known routes with the wrong method.
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this route does not accept that method",
-    )
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
 }

@@ -114,8 +114,7 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                toml::from_str::<Config>(&text)
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+                toml::from_str::<Config>(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
             }
             None => Config::default(),
         };
@@ -150,9 +149,7 @@ impl Config {
             }
         };
         fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
-            v.trim()
-                .parse()
-                .map_err(|_| ConfigError(format!("{name}: {v:?} is not a valid value")))
+            v.trim().parse().map_err(|_| ConfigError(format!("{name}: {v:?} is not a valid value")))
         }
         if let Some(v) = get("QUANTDESK_LISTEN")? {
             self.listen = parse("QUANTDESK_LISTEN", &v)?;
@@ -168,9 +165,7 @@ impl Config {
                 "json" => LogFormat::Json,
                 "text" | "pretty" => LogFormat::Text,
                 _ => {
-                    return Err(ConfigError(format!(
-                        "QUANTDESK_LOG_FORMAT: {v:?} is not text or json"
-                    )));
+                    return Err(ConfigError(format!("QUANTDESK_LOG_FORMAT: {v:?} is not text or json")));
                 }
             };
         }
@@ -190,28 +185,18 @@ impl Config {
             self.request_timeout_secs = parse("QUANTDESK_REQUEST_TIMEOUT_SECS", &v)?;
         }
         if let Some(v) = get("QUANTDESK_DEMO")? {
-            self.demo = matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "yes" | "on"
-            );
+            self.demo = matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");
         }
         Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let url = self.database_url.expose();
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
-            return Err(ConfigError(
-                "database_url must start with sqlite: or postgres://".into(),
-            ));
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError("database_url must start with sqlite: or postgres://".into()));
         }
         if self.database_max_connections == 0 {
-            return Err(ConfigError(
-                "database_max_connections must be at least 1".into(),
-            ));
+            return Err(ConfigError("database_max_connections must be at least 1".into()));
         }
         if self.max_upload_bytes < 1024 {
             return Err(ConfigError("max_upload_bytes must be at least 1024".into()));
@@ -232,10 +217,7 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -243,19 +225,9 @@ mod tests {
     fn layers_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
-        std::fs::write(
-            &file,
-            "listen = \"0.0.0.0:9000\"\nlog_level = \"debug\"\ncache_ttl_secs = 7\n",
-        )
-        .unwrap();
-        let env = env_of(&[
-            ("QUANTDESK_LOG_LEVEL", "warn"),
-            ("QUANTDESK_LISTEN", "127.0.0.1:9100"),
-        ]);
-        let flags = Overrides {
-            listen: Some("127.0.0.1:9200".parse().unwrap()),
-            ..Default::default()
-        };
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nlog_level = \"debug\"\ncache_ttl_secs = 7\n").unwrap();
+        let env = env_of(&[("QUANTDESK_LOG_LEVEL", "warn"), ("QUANTDESK_LISTEN", "127.0.0.1:9100")]);
+        let flags = Overrides { listen: Some("127.0.0.1:9200".parse().unwrap()), ..Default::default() };
         let c = Config::load(Some(&file), &env, &flags).unwrap();
         assert_eq!(c.cache_ttl_secs, 7, "file beats default");
         assert_eq!(c.log_level, "warn", "env beats file");
@@ -270,10 +242,7 @@ mod tests {
         let path = secret.display().to_string();
         let env = env_of(&[("QUANTDESK_DATABASE_URL_FILE", path.as_str())]);
         let c = Config::load(None, &env, &Overrides::default()).unwrap();
-        assert_eq!(
-            c.database_url.expose(),
-            "postgres://app:hunter22@db/quantdesk"
-        );
+        assert_eq!(c.database_url.expose(), "postgres://app:hunter22@db/quantdesk");
         let printed = c.to_redacted_toml();
         assert!(!printed.contains("hunter22"), "{printed}");
         assert!(printed.contains("database_url = \"***\""));

@@ -42,19 +42,8 @@ pub async fn load(store: &dyn MarketStore, end: NaiveDate) -> Result<DemoSummary
     let minutes: Vec<BarSeriesWrite<'_>> = data
         .series
         .iter()
-        .map(|s| BarSeriesWrite {
-            symbol: &s.instrument.symbol,
-            bars: &s.minutes,
-            factors: &[],
-            calendar: None,
-        })
+        .map(|s| BarSeriesWrite { symbol: &s.instrument.symbol, bars: &s.minutes, factors: &[], calendar: None })
         .collect();
-    let m = store
-        .import_bars(Resolution::Minutes(1), &minutes, &|_| {})
-        .await?;
-    Ok(DemoSummary {
-        instruments: instruments.len() as u64,
-        daily_bars: d.bars,
-        minute_bars: m.bars,
-    })
+    let m = store.import_bars(Resolution::Minutes(1), &minutes, &|_| {}).await?;
+    Ok(DemoSummary { instruments: instruments.len() as u64, daily_bars: d.bars, minute_bars: m.bars })
 }

@@ -31,11 +31,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into() }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -46,11 +42,7 @@ impl ApiError {
     /// A failure whose details go to the log only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an internal error occurred; it has been logged",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
     }
 }
 
@@ -64,12 +56,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_string(),
-                message: self.message,
-            },
-        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } };
         (self.status, Json(body)).into_response()
     }
 }
@@ -82,11 +69,7 @@ impl From<quantdesk_store::StoreError> for ApiError {
 
 impl From<quantdesk_ingest::ImportError> for ApiError {
     fn from(e: quantdesk_ingest::ImportError) -> Self {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_file",
-            e.to_string(),
-        )
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", e.to_string())
     }
 }
 
@@ -106,11 +89,7 @@ impl From<axum::extract::multipart::MultipartError> for ApiError {
     fn from(e: axum::extract::multipart::MultipartError) -> Self {
         let status = e.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "payload_too_large",
-                "the upload is larger than this server accepts",
-            )
+            ApiError::new(status, "payload_too_large", "the upload is larger than this server accepts")
         } else {
             ApiError::bad_request(format!("the upload could not be read: {}", e.body_text()))
         }

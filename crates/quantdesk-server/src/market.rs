@@ -33,11 +33,7 @@ pub struct BarAnswer {
 /// The stored resolution to build `target` from: the exact one if stored, else the coarsest one that
 /// can build it.
 pub fn choose_base(series: &[SeriesInfo], target: Resolution) -> Option<Resolution> {
-    series
-        .iter()
-        .map(|s| s.resolution)
-        .filter(|r| target.derivable_from(*r))
-        .max_by_key(|r| (*r == target, *r))
+    series.iter().map(|s| s.resolution).filter(|r| target.derivable_from(*r)).max_by_key(|r| (*r == target, *r))
 }
 
 /// Upper bound of base bars in one target bar (plus slack for out-of-session prints).
@@ -91,15 +87,7 @@ pub async fn read_bars(
                 let need = (u64::from(n) + 2) * base_per_target(base, req.resolution);
                 (i64::MIN, to, Some(u32::try_from(need).unwrap_or(u32::MAX)))
             }
-            None => (
-                if req.resolution.is_intraday() {
-                    req.from
-                } else {
-                    req.from.saturating_sub(86_400)
-                },
-                to,
-                None,
-            ),
+            None => (if req.resolution.is_intraday() { req.from } else { req.from.saturating_sub(86_400) }, to, None),
         }
     } else {
         match req.countback {
@@ -110,11 +98,7 @@ pub async fn read_bars(
     let mut raw = store.bars(symbol, base, from, to, limit).await?;
     let truncated = limit.is_some_and(|l| raw.len() as u64 >= u64::from(l));
 
-    let factors = if req.adjustment == Adjustment::None {
-        Vec::new()
-    } else {
-        store.adj_factors(symbol).await?
-    };
+    let factors = if req.adjustment == Adjustment::None { Vec::new() } else { store.adj_factors(symbol).await? };
     if !factors.is_empty() {
         for b in raw.iter_mut() {
             let f = factor_on(&factors, trading_date(b.time, base, tz)).unwrap_or(1.0);
@@ -124,11 +108,7 @@ pub async fn read_bars(
 
     let mut groups = resample_groups(&raw, base, req.resolution, &instrument.session, tz);
     // Keep bars that open inside the requested range.
-    let lower = if req.countback.is_some() {
-        i64::MIN
-    } else {
-        req.from
-    };
+    let lower = if req.countback.is_some() { i64::MIN } else { req.from };
     groups.retain(|(b, _)| b.time >= lower && b.time < req.to);
     if derived && truncated && !groups.is_empty() {
         // The earliest bucket may be missing base bars cut off by the fetch limit.
@@ -144,8 +124,7 @@ pub async fn read_bars(
         && !factors.is_empty()
         && let Some((_, end)) = groups.last()
     {
-        let reference =
-            factor_on(&factors, trading_date(raw[end - 1].time, base, tz)).unwrap_or(1.0);
+        let reference = factor_on(&factors, trading_date(raw[end - 1].time, base, tz)).unwrap_or(1.0);
         for (b, _) in groups.iter_mut() {
             scale(b, 1.0 / reference);
         }
@@ -162,10 +141,7 @@ pub async fn read_bars(
             b
         })
         .collect();
-    Ok(BarAnswer {
-        bars,
-        base: Some(base),
-    })
+    Ok(BarAnswer { bars, base: Some(base) })
 }
 
 fn scale(b: &mut Bar, f: f64) {
@@ -243,9 +219,7 @@ pub async fn write_bars(
             calendar: (exchange != "OTHER").then_some(exchange.as_str()),
         })
         .collect();
-    let summary: ImportSummary = store
-        .import_bars(parsed.resolution, &writes, progress)
-        .await?;
+    let summary: ImportSummary = store.import_bars(parsed.resolution, &writes, progress).await?;
     Ok(ImportReport {
         rows: parsed.rows,
         symbols: summary.symbols,
@@ -262,11 +236,10 @@ pub async fn import_bars_bytes(
     bytes: Vec<u8>,
     opts: BarImportOptions,
 ) -> Result<ImportReport, ImportFailure> {
-    let parsed = tokio::task::spawn_blocking(move || {
-        quantdesk_ingest::parse_bars(bytes.as_slice(), &opts, &mut |_| {})
-    })
-    .await
-    .map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))??;
+    let parsed =
+        tokio::task::spawn_blocking(move || quantdesk_ingest::parse_bars(bytes.as_slice(), &opts, &mut |_| {}))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))??;
     Ok(write_bars(&*store, &parsed, &|_| {}).await?)
 }
 
@@ -276,11 +249,9 @@ pub async fn import_instruments_bytes(
     bytes: Vec<u8>,
     file_name: String,
 ) -> Result<u64, ImportFailure> {
-    let items = tokio::task::spawn_blocking(move || {
-        quantdesk_ingest::parse_instruments(bytes.as_slice(), &file_name)
-    })
-    .await
-    .map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))??;
+    let items = tokio::task::spawn_blocking(move || quantdesk_ingest::parse_instruments(bytes.as_slice(), &file_name))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))??;
     Ok(store.upsert_instruments(&items).await?)
 }
 

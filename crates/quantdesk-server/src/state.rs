@@ -40,19 +40,13 @@ impl AppState {
                 .weigher(|k: &String, v: &Bytes| (k.len() + v.len()).try_into().unwrap_or(u32::MAX))
                 .time_to_live(ttl)
                 .build(),
-            symbols: moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl * 5)
-                .build(),
+            symbols: moka::future::Cache::builder().max_capacity(100_000).time_to_live(ttl * 5).build(),
             config: Arc::new(config),
         }
     }
 
     /// The instrument and its stored series; `None` for unknown symbols.
-    pub async fn symbol_meta(
-        &self,
-        symbol: &Symbol,
-    ) -> Result<Option<Arc<SymbolMeta>>, quantdesk_store::StoreError> {
+    pub async fn symbol_meta(&self, symbol: &Symbol) -> Result<Option<Arc<SymbolMeta>>, quantdesk_store::StoreError> {
         if let Some(hit) = self.symbols.get(symbol).await {
             return Ok(hit);
         }

@@ -32,14 +32,27 @@ pub fn router() -> Router<AppState> {
 
 type Params = Query<HashMap<String, String>>;
 
-fn udf_error(msg: impl Into<String>) -> Response {
-    Json(json!({ "s": "error", "errmsg": msg.into() })).into_response()
+/// A UDF protocol error: `{"s":"error","errmsg":…}`.
+#[derive(Debug)]
+pub struct UdfError(String);
+
+impl IntoResponse for UdfError {
+    fn into_response(self) -> Response {
+        Json(json!({ "s": "error", "errmsg": self.0 })).into_response()
+    }
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+fn udf_error(msg: impl Into<String>) -> UdfError {
+    UdfError(msg.into())
+}
+
+/// Logs the detail; the client learns only that something failed inside.
+fn internal(e: impl std::fmt::Display) -> UdfError {
     tracing::error!(error = %e, "udf request failed");
     udf_error("internal error")
 }
+
+type UdfResult = Result<Response, UdfError>;
 
 fn json_bytes(bytes: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
@@ -87,19 +100,13 @@ fn tv_timezone(tz: &str) -> &str {
 pub fn symbol_info(meta: &SymbolMeta) -> Value {
     let i = &meta.instrument;
     let has_intraday = meta.series.iter().any(|s| s.resolution.is_intraday());
-    let resolutions: Vec<&str> = if has_intraday {
-        RESOLUTIONS.to_vec()
-    } else {
-        vec!["1D", "1W", "1M"]
-    };
+    let resolutions: Vec<&str> = if has_intraday { RESOLUTIONS.to_vec() } else { vec!["1D", "1W", "1M"] };
     let intraday: Vec<&str> = RESOLUTIONS[..5]
         .iter()
         .copied()
         .filter(|r| {
             let target = Resolution::parse(r).unwrap_or(Resolution::Day);
-            meta.series
-                .iter()
-                .any(|s| s.resolution.is_intraday() && target.derivable_from(s.resolution))
+            meta.series.iter().any(|s| s.resolution.is_intraday() && target.derivable_from(s.resolution))
         })
         .collect();
     json!({
@@ -126,10 +133,7 @@ pub fn symbol_info(meta: &SymbolMeta) -> Value {
     })
 }
 
-async fn lookup(
-    state: &AppState,
-    raw: Option<&String>,
-) -> Result<std::sync::Arc<SymbolMeta>, Response> {
+async fn lookup(state: &AppState, raw: Option<&String>) -> Result<std::sync::Arc<SymbolMeta>, UdfError> {
     let Some(raw) = raw.filter(|s| !s.trim().is_empty()) else {
         return Err(udf_error("symbol is required"));
     };
@@ -141,19 +145,13 @@ async fn lookup(
     }
 }
 
-async fn symbols(State(state): State<AppState>, Query(p): Params) -> Response {
-    match lookup(&state, p.get("symbol")).await {
-        Ok(meta) => Json(symbol_info(&meta)).into_response(),
-        Err(r) => r,
-    }
+async fn symbols(State(state): State<AppState>, Query(p): Params) -> UdfResult {
+    let meta = lookup(&state, p.get("symbol")).await?;
+    Ok(Json(symbol_info(&meta)).into_response())
 }
 
-async fn search(State(state): State<AppState>, Query(p): Params) -> Response {
-    let limit = p
-        .get("limit")
-        .and_then(|l| l.parse::<u32>().ok())
-        .unwrap_or(30)
-        .clamp(1, 100);
+async fn search(State(state): State<AppState>, Query(p): Params) -> UdfResult {
+    let limit = p.get("limit").and_then(|l| l.parse::<u32>().ok()).unwrap_or(30).clamp(1, 100);
     let q = quantdesk_store::InstrumentQuery {
         text: p.get("query").cloned(),
         kind: p.get("type").cloned().filter(|s| !s.is_empty()),
@@ -162,25 +160,21 @@ async fn search(State(state): State<AppState>, Query(p): Params) -> Response {
         limit,
         offset: 0,
     };
-    match state.store.list_instruments(&q).await {
-        Ok(items) => Json(
-            items
-                .iter()
-                .map(|i| {
-                    json!({
-                        "symbol": i.symbol.as_str(),
-                        "full_name": format!("{}:{}", i.exchange, i.symbol),
-                        "description": i.name,
-                        "exchange": i.exchange,
-                        "ticker": i.symbol.as_str(),
-                        "type": i.kind.as_str(),
-                    })
-                })
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(e) => internal(e),
-    }
+    let items = state.store.list_instruments(&q).await.map_err(internal)?;
+    let found: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            json!({
+                "symbol": i.symbol.as_str(),
+                "full_name": format!("{}:{}", i.exchange, i.symbol),
+                "description": i.name,
+                "exchange": i.exchange,
+                "ticker": i.symbol.as_str(),
+                "type": i.kind.as_str(),
+            })
+        })
+        .collect();
+    Ok(Json(found).into_response())
 }
 
 #[derive(Serialize)]
@@ -194,86 +188,49 @@ struct HistoryOk<'a> {
     v: Vec<f64>,
 }
 
-fn int_param(p: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Response> {
+fn int_param(p: &HashMap<String, String>, name: &str) -> Result<Option<i64>, UdfError> {
     match p.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(v) => v
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| udf_error(format!("{name} must be an integer, got {v:?}"))),
+        Some(v) => v.parse::<i64>().map(Some).map_err(|_| udf_error(format!("{name} must be an integer, got {v:?}"))),
     }
 }
 
-async fn history(State(state): State<AppState>, Query(p): Params) -> Response {
-    let res = match p.get("resolution").map(|r| Resolution::parse(r)) {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => return udf_error(e.0),
-        None => return udf_error("resolution is required"),
+async fn history(State(state): State<AppState>, Query(p): Params) -> UdfResult {
+    let res = match p.get("resolution") {
+        Some(r) => Resolution::parse(r).map_err(|e| udf_error(e.0))?,
+        None => return Err(udf_error("resolution is required")),
     };
-    let (from, to, countback) = match (
-        int_param(&p, "from"),
-        int_param(&p, "to"),
-        int_param(&p, "countback"),
-    ) {
-        (Ok(f), Ok(t), Ok(c)) => (f, t, c),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-    };
-    let Some(to) = to else {
-        return udf_error("to is required");
-    };
-    let countback = match countback {
-        Some(c) if c <= 0 => return udf_error("countback must be positive"),
+    let from = int_param(&p, "from")?;
+    let to = int_param(&p, "to")?.ok_or_else(|| udf_error("to is required"))?;
+    let countback = match int_param(&p, "countback")? {
+        Some(c) if c <= 0 => return Err(udf_error("countback must be positive")),
         Some(c) => Some(u32::try_from(c.min(100_000)).unwrap_or(100_000)),
         None => None,
     };
     let from = match (from, countback) {
         (Some(f), _) => f,
         (None, Some(_)) => i64::MIN,
-        (None, None) => return udf_error("from is required"),
+        (None, None) => return Err(udf_error("from is required")),
     };
     if countback.is_none() && from > to {
-        return udf_error("from must not be after to");
+        return Err(udf_error("from must not be after to"));
     }
-    let adjustment = match p
-        .get("adjustment")
-        .map(|a| Adjustment::parse(a))
-        .transpose()
-    {
-        Ok(a) => a.unwrap_or_default(),
-        Err(e) => return udf_error(e.0),
+    let adjustment = match p.get("adjustment") {
+        Some(a) => Adjustment::parse(a).map_err(|e| udf_error(e.0))?,
+        None => Adjustment::None,
     };
-    let meta = match lookup(&state, p.get("symbol")).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let key = format!(
-        "h|{}|{}|{}|{from}|{to}|{countback:?}",
-        meta.instrument.symbol,
-        res,
-        adjustment.as_str()
-    );
+    let meta = lookup(&state, p.get("symbol")).await?;
+    let key = format!("h|{}|{}|{}|{from}|{to}|{countback:?}", meta.instrument.symbol, res, adjustment.as_str());
     if let Some(hit) = state.responses.get(&key).await {
-        return json_bytes(hit);
+        return Ok(json_bytes(hit));
     }
-    let req = BarRequest {
-        resolution: res,
-        adjustment,
-        from,
-        to,
-        countback,
-    };
-    let answer = match read_bars(&*state.store, &meta.instrument, &meta.series, &req).await {
-        Ok(a) => a,
-        Err(e) => return internal(e),
-    };
+    let req = BarRequest { resolution: res, adjustment, from, to, countback };
+    let answer = read_bars(&*state.store, &meta.instrument, &meta.series, &req).await.map_err(internal)?;
     let body = if answer.bars.is_empty() {
         let next = match answer.base {
             Some(base) => {
                 let before = if countback.is_some() { to } else { from };
-                match bar_time_before(&*state.store, &meta.instrument, base, res, before).await {
-                    Ok(t) => t,
-                    Err(e) => return internal(e),
-                }
+                bar_time_before(&*state.store, &meta.instrument, base, res, before).await.map_err(internal)?
             }
             None => None,
         };
@@ -294,21 +251,15 @@ async fn history(State(state): State<AppState>, Query(p): Params) -> Response {
             c: b.iter().map(|x| x.close).collect(),
             v: b.iter().map(|x| x.volume).collect(),
         };
-        match serde_json::to_vec(&out) {
-            Ok(v) => v,
-            Err(e) => return internal(e),
-        }
+        serde_json::to_vec(&out).map_err(internal)?
     };
     let bytes = Bytes::from(body);
     state.responses.insert(key, bytes.clone()).await;
-    json_bytes(bytes)
+    Ok(json_bytes(bytes))
 }
 
 async fn time() -> Response {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     ([(header::CONTENT_TYPE, "text/plain")], now.to_string()).into_response()
 }
 
@@ -318,7 +269,7 @@ async fn daily_window(
     meta: &SymbolMeta,
     from: i64,
     to: i64,
-) -> Result<Vec<quantdesk_core::Bar>, Response> {
+) -> Result<Vec<quantdesk_core::Bar>, UdfError> {
     let req = BarRequest {
         resolution: Resolution::Day,
         adjustment: Adjustment::Hfq,
@@ -326,18 +277,11 @@ async fn daily_window(
         to,
         countback: None,
     };
-    read_bars(&*state.store, &meta.instrument, &meta.series, &req)
-        .await
-        .map(|a| a.bars)
-        .map_err(internal)
+    read_bars(&*state.store, &meta.instrument, &meta.series, &req).await.map(|a| a.bars).map_err(internal)
 }
 
 /// Limit-up (涨停) and limit-down (跌停) closes, for instruments with a daily price limit.
-pub fn limit_marks(
-    instrument: &Instrument,
-    bars: &[quantdesk_core::Bar],
-    from: i64,
-) -> Vec<(i64, bool)> {
+pub fn limit_marks(instrument: &Instrument, bars: &[quantdesk_core::Bar], from: i64) -> Vec<(i64, bool)> {
     let Some(limit) = instrument.price_limit else {
         return Vec::new();
     };
@@ -358,25 +302,16 @@ pub fn limit_marks(
         .collect()
 }
 
-fn range_params(p: &HashMap<String, String>) -> Result<(i64, i64), Response> {
+fn range_params(p: &HashMap<String, String>) -> Result<(i64, i64), UdfError> {
     let from = int_param(p, "from")?.ok_or_else(|| udf_error("from is required"))?;
     let to = int_param(p, "to")?.ok_or_else(|| udf_error("to is required"))?;
     Ok((from, to))
 }
 
-async fn marks(State(state): State<AppState>, Query(p): Params) -> Response {
-    let (from, to) = match range_params(&p) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let meta = match lookup(&state, p.get("symbol")).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let bars = match daily_window(&state, &meta, from, to).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn marks(State(state): State<AppState>, Query(p): Params) -> UdfResult {
+    let (from, to) = range_params(&p)?;
+    let meta = lookup(&state, p.get("symbol")).await?;
+    let bars = daily_window(&state, &meta, from, to).await?;
     let found = limit_marks(&meta.instrument, &bars, from);
     let (mut id, mut time, mut color, mut text, mut label, mut label_color, mut min_size) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -385,35 +320,22 @@ async fn marks(State(state): State<AppState>, Query(p): Params) -> Response {
         time.push(*t);
         // A-share habit: red is up, green is down.
         color.push(if *up { "red" } else { "green" });
-        text.push(if *up {
-            "涨停 limit up"
-        } else {
-            "跌停 limit down"
-        });
+        text.push(if *up { "涨停 limit up" } else { "跌停 limit down" });
         label.push(if *up { "U" } else { "D" });
         label_color.push("white");
         min_size.push(14);
     }
-    Json(json!({
+    Ok(Json(json!({
         "id": id, "time": time, "color": color, "text": text,
         "label": label, "labelFontColor": label_color, "minSize": min_size
     }))
-    .into_response()
+    .into_response())
 }
 
-async fn timescale_marks(State(state): State<AppState>, Query(p): Params) -> Response {
-    let (from, to) = match range_params(&p) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let meta = match lookup(&state, p.get("symbol")).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let factors = match state.store.adj_factors(&meta.instrument.symbol).await {
-        Ok(f) => f,
-        Err(e) => return internal(e),
-    };
+async fn timescale_marks(State(state): State<AppState>, Query(p): Params) -> UdfResult {
+    let (from, to) = range_params(&p)?;
+    let meta = lookup(&state, p.get("symbol")).await?;
+    let factors = state.store.adj_factors(&meta.instrument.symbol).await.map_err(internal)?;
     let marks: Vec<Value> = factors
         .windows(2)
         .filter(|w| (w[1].factor / w[0].factor - 1.0).abs() > 1e-9)
@@ -429,24 +351,17 @@ async fn timescale_marks(State(state): State<AppState>, Query(p): Params) -> Res
             })
         })
         .collect();
-    Json(marks).into_response()
+    Ok(Json(marks).into_response())
 }
 
-async fn quotes(State(state): State<AppState>, Query(p): Params) -> Response {
+async fn quotes(State(state): State<AppState>, Query(p): Params) -> UdfResult {
     let Some(list) = p.get("symbols").filter(|s| !s.trim().is_empty()) else {
-        return udf_error("symbols is required");
+        return Err(udf_error("symbols is required"));
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let mut out = Vec::new();
-    for raw in list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .take(100)
-    {
+    for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()).take(100) {
         let meta = match lookup(&state, Some(&raw.to_string())).await {
             Ok(m) => m,
             Err(_) => {
@@ -461,19 +376,12 @@ async fn quotes(State(state): State<AppState>, Query(p): Params) -> Response {
             to: now + 86_400,
             countback: Some(2),
         };
-        let bars = match read_bars(&*state.store, &meta.instrument, &meta.series, &req).await {
-            Ok(a) => a.bars,
-            Err(e) => return internal(e),
-        };
+        let bars = read_bars(&*state.store, &meta.instrument, &meta.series, &req).await.map_err(internal)?.bars;
         let Some(last) = bars.last() else {
             out.push(json!({ "s": "error", "n": raw, "v": {} }));
             continue;
         };
-        let prev = if bars.len() > 1 {
-            bars[0].close
-        } else {
-            last.open
-        };
+        let prev = if bars.len() > 1 { bars[0].close } else { last.open };
         let ch = last.close - prev;
         let i = &meta.instrument;
         out.push(json!({
@@ -497,5 +405,5 @@ async fn quotes(State(state): State<AppState>, Query(p): Params) -> Response {
             }
         }));
     }
-    Json(json!({ "s": "ok", "d": out })).into_response()
+    Ok(Json(json!({ "s": "ok", "d": out })).into_response())
 }

@@ -13,7 +13,9 @@ const GOOD: &str = "date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100
 #[tokio::test]
 async fn import_over_http_then_read_back() {
     let t = app().await;
-    let (s, v) = t.upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "m.csv", GOOD.as_bytes()).await;
+    let (s, v) = t
+        .upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "m.csv", GOOD.as_bytes())
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["bars"], 3);
     assert_eq!(v["rows"], 3);
@@ -38,7 +40,9 @@ async fn import_over_http_then_read_back() {
     let (_, v) = t.get_json("/udf/symbols?symbol=600519.SH").await;
     assert_eq!(v["name"], "600519.SH");
     // idempotent
-    let (s, _) = t.upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "m.csv", GOOD.as_bytes()).await;
+    let (s, _) = t
+        .upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "m.csv", GOOD.as_bytes())
+        .await;
     assert_eq!(s, 200);
     assert_eq!(t.store.bar_count().await.unwrap(), 3);
 }
@@ -47,7 +51,9 @@ async fn import_over_http_then_read_back() {
 async fn bad_upload_is_422_with_line_and_writes_nothing() {
     let t = app().await;
     let bad = "date,open,high,low,close\n2024-01-02,10,11,9,10.5\n2024-01-03,10,9,11,10\n";
-    let (s, v) = t.upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "bad.csv", bad.as_bytes()).await;
+    let (s, v) = t
+        .upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "bad.csv", bad.as_bytes())
+        .await;
     assert_eq!(s, 422);
     assert_eq!(v["error"]["code"], "invalid_file");
     let msg = v["error"]["message"].as_str().unwrap();
@@ -59,7 +65,10 @@ async fn bad_upload_is_422_with_line_and_writes_nothing() {
     let (s, v) = t.upload("/api/v1/imports/bars", &[("symbol", "600519.SH")], "m.csv", GOOD.as_bytes()).await;
     assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (400, Some("bad_request")));
     // not multipart at all
-    let req = Request::post("/api/v1/imports/bars").header("content-type", "application/json").body(Body::from("{}")).unwrap();
+    let req = Request::post("/api/v1/imports/bars")
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
     let (s, _, b) = t.request(req).await;
     assert_eq!(s, 400);
     let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
@@ -73,7 +82,8 @@ async fn oversized_upload_is_413() {
     for i in 0..200 {
         big.push_str(&format!("2024-01-{:02},1,1,1,1\n", 1 + i % 28));
     }
-    let (s, v) = t.upload("/api/v1/imports/bars", &[("symbol", "X"), ("resolution", "1D")], "big.csv", big.as_bytes()).await;
+    let (s, v) =
+        t.upload("/api/v1/imports/bars", &[("symbol", "X"), ("resolution", "1D")], "big.csv", big.as_bytes()).await;
     assert_eq!(s, 413, "{v}");
     assert_eq!(v["error"]["code"], "payload_too_large");
     assert_eq!(t.store.bar_count().await.unwrap(), 0);
@@ -134,7 +144,13 @@ async fn openapi_document_lists_the_api() {
     let (s, v) = t.get_json("/api/v1/openapi.json").await;
     assert_eq!(s, 200);
     assert!(v["openapi"].as_str().unwrap().starts_with("3."));
-    for p in ["/api/v1/instruments", "/api/v1/instruments/{symbol}", "/api/v1/bars/{symbol}", "/api/v1/imports/bars", "/api/v1/imports/instruments"] {
+    for p in [
+        "/api/v1/instruments",
+        "/api/v1/instruments/{symbol}",
+        "/api/v1/bars/{symbol}",
+        "/api/v1/imports/bars",
+        "/api/v1/imports/instruments",
+    ] {
         assert!(v["paths"][p].is_object(), "{p} missing");
     }
     assert!(v["components"]["schemas"]["ErrorBody"].is_object());
@@ -158,7 +174,8 @@ async fn health_readiness_version_and_request_ids() {
     // a request id is made when absent and echoed when given
     let (_, h, _) = t.request(Request::get("/healthz").body(Body::empty()).unwrap()).await;
     assert_eq!(h["x-request-id"].len(), 36);
-    let (_, h, _) = t.request(Request::get("/healthz").header("x-request-id", "abc-123").body(Body::empty()).unwrap()).await;
+    let (_, h, _) =
+        t.request(Request::get("/healthz").header("x-request-id", "abc-123").body(Body::empty()).unwrap()).await;
     assert_eq!(h["x-request-id"], "abc-123");
 }
 
@@ -173,7 +190,8 @@ async fn readiness_fails_when_the_database_is_gone() {
     use tower::ServiceExt;
     let res = router.oneshot(Request::get("/readyz").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), 503);
-    let v: serde_json::Value = serde_json::from_slice(&axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap()).unwrap();
     assert_eq!(v["status"], "down");
     assert_eq!(v["checks"][0]["status"], "down");
     assert!(!v.to_string().contains("PoolClosed"), "internals stay in the log: {v}");
@@ -190,7 +208,9 @@ async fn metrics_count_requests_by_route() {
     let text = String::from_utf8(body).unwrap();
     let line = text
         .lines()
-        .find(|l| l.starts_with("http_requests_total") && l.contains("route=\"/udf/config\"") && l.contains("status=\"200\""))
+        .find(|l| {
+            l.starts_with("http_requests_total") && l.contains("route=\"/udf/config\"") && l.contains("status=\"200\"")
+        })
         .unwrap_or_else(|| panic!("no counter line in\n{text}"));
     let n: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 2.0, "{line}");

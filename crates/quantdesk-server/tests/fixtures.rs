@@ -27,7 +27,13 @@ const CASES: &[Case] = &[
     Case { file: "us/dji_1d.csv", symbol: Some("^DJI"), resolution: "1D", timezone: None, symbols: 1 },
     Case { file: "us/dj30_1d.csv", symbol: None, resolution: "1D", timezone: None, symbols: 29 },
     Case { file: "crypto/btc_1d.csv", symbol: Some("BTC-USD"), resolution: "1D", timezone: None, symbols: 1 },
-    Case { file: "golden/regimes/btc_3dyn_minlen12_quantile.csv", symbol: Some("BTC-REGIME"), resolution: "1D", timezone: None, symbols: 1 },
+    Case {
+        file: "golden/regimes/btc_3dyn_minlen12_quantile.csv",
+        symbol: Some("BTC-REGIME"),
+        resolution: "1D",
+        timezone: None,
+        symbols: 1,
+    },
 ];
 
 fn data_rows(path: &Path) -> u64 {
@@ -65,24 +71,35 @@ async fn every_fixture_file_imports_whole() {
     assert!(aapl.len() > 400 && aapl.iter().all(|f| f.factor > 0.9 && f.factor < 1.01), "{}", aapl.len());
 
     let master = root.join("cn/instruments.csv");
-    let n = quantdesk_server::market::import_instruments_bytes(t.store.clone(), std::fs::read(&master).unwrap(), "instruments.csv".into())
-        .await
-        .unwrap();
+    let n = quantdesk_server::market::import_instruments_bytes(
+        t.store.clone(),
+        std::fs::read(&master).unwrap(),
+        "instruments.csv".into(),
+    )
+    .await
+    .unwrap();
     assert_eq!(n, data_rows(&master));
     let maotai = t.store.instrument(&Symbol::new("600519.SH").unwrap()).await.unwrap().unwrap();
     assert_eq!((maotai.name.as_str(), maotai.abbrev.as_str(), maotai.board.as_str()), ("贵州茅台", "GZMT", "main"));
     // re-importing changes nothing
-    let again = quantdesk_server::market::import_instruments_bytes(t.store.clone(), std::fs::read(&master).unwrap(), "instruments.csv".into())
-        .await
-        .unwrap();
+    let again = quantdesk_server::market::import_instruments_bytes(
+        t.store.clone(),
+        std::fs::read(&master).unwrap(),
+        "instruments.csv".into(),
+    )
+    .await
+    .unwrap();
     assert_eq!(again, n);
     let text = std::fs::read_to_string(&master).unwrap();
     symbols.extend(text.lines().skip(1).map(|l| l.split(',').next().unwrap().to_string()));
     assert_eq!(t.store.count_instruments(&Default::default()).await.unwrap(), symbols.len() as u64);
 }
 
-/// (time, o, h, l, c, v) rows of a daily file, read independently of the importer.
-fn read_daily(path: &Path) -> Vec<(i64, [f64; 5])> {
+/// A daily row: time and (o, h, l, c, v).
+type DailyRow = (i64, [f64; 5]);
+
+/// Rows of a daily file, read independently of the importer.
+fn read_daily(path: &Path) -> Vec<DailyRow> {
     let text = std::fs::read_to_string(path).unwrap();
     text.lines()
         .skip(1)
@@ -131,7 +148,7 @@ async fn weekly_and_monthly_index_bars_match_an_independent_aggregation() {
     import_index(&t, &root).await;
     let rows = read_daily(&root.join("cn/sh000001_1d.csv"));
     for (res, key) in [("1W", 0u8), ("1M", 1u8)] {
-        let mut groups: BTreeMap<(i32, u32), Vec<&(i64, [f64; 5])>> = BTreeMap::new();
+        let mut groups: BTreeMap<(i32, u32), Vec<&DailyRow>> = BTreeMap::new();
         for r in &rows {
             let d = chrono::DateTime::from_timestamp(r.0, 0).unwrap().date_naive();
             let k = if key == 0 { (d.iso_week().year(), d.iso_week().week()) } else { (d.year(), d.month()) };
@@ -159,7 +176,12 @@ async fn hourly_stock_bars_build_daily_bars() {
     let Some(root) = fixtures() else { return };
     let t = app().await;
     let (s, v) = t
-        .upload("/api/v1/imports/bars", &[("resolution", "60"), ("symbol_column", "ts_code")], "sse50_60m.csv", &std::fs::read(root.join("cn/sse50_60m.csv")).unwrap())
+        .upload(
+            "/api/v1/imports/bars",
+            &[("resolution", "60"), ("symbol_column", "ts_code")],
+            "sse50_60m.csv",
+            &std::fs::read(root.join("cn/sse50_60m.csv")).unwrap(),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     // independent aggregation of 600000.SH by local date
@@ -191,11 +213,23 @@ async fn hourly_stock_bars_build_daily_bars() {
 async fn dow_constituent_adjustment_reproduces_adj_close() {
     let Some(root) = fixtures() else { return };
     let t = app().await;
-    let (s, _) = t.upload("/api/v1/imports/bars", &[("resolution", "1D")], "dj30_1d.csv", &std::fs::read(root.join("us/dj30_1d.csv")).unwrap()).await;
+    let (s, _) = t
+        .upload(
+            "/api/v1/imports/bars",
+            &[("resolution", "1D")],
+            "dj30_1d.csv",
+            &std::fs::read(root.join("us/dj30_1d.csv")).unwrap(),
+        )
+        .await;
     assert_eq!(s, 200);
     // hfq = close × (adj_close / close) = adj_close
     let text = std::fs::read_to_string(root.join("us/dj30_1d.csv")).unwrap();
-    let adj: Vec<f64> = text.lines().skip(1).filter(|l| l.contains(",AAPL,")).map(|l| l.rsplit(',').next().unwrap().parse().unwrap()).collect();
+    let adj: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",AAPL,"))
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
     let (_, v) = t.get_json("/udf/history?symbol=AAPL&resolution=1D&from=0&to=4102444800&adjustment=hfq").await;
     let c = v["c"].as_array().unwrap();
     assert_eq!(c.len(), adj.len());

@@ -24,7 +24,11 @@ async fn seeded() -> common::TestApp {
     ];
     let sym = Symbol::new("600519.SH").unwrap();
     t.store
-        .import_bars(Resolution::Day, &[BarSeriesWrite { symbol: &sym, bars: &bars, factors: &factors, calendar: Some("SSE") }], &|_| {})
+        .import_bars(
+            Resolution::Day,
+            &[BarSeriesWrite { symbol: &sym, bars: &bars, factors: &factors, calendar: Some("SSE") }],
+            &|_| {},
+        )
         .await
         .unwrap();
     t
@@ -105,9 +109,7 @@ async fn search_matches_code_name_and_pinyin() {
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 fn times(v: &Value) -> Vec<i64> {
@@ -117,7 +119,13 @@ fn times(v: &Value) -> Vec<i64> {
 #[tokio::test]
 async fn history_range_is_from_inclusive_to_exclusive() {
     let t = seeded().await;
-    let (s, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from={}&to={}", day("2024-01-03"), day("2024-01-06"))).await;
+    let (s, v) = t
+        .get_json(&format!(
+            "/udf/history?symbol=600519.SH&resolution=1D&from={}&to={}",
+            day("2024-01-03"),
+            day("2024-01-06")
+        ))
+        .await;
     assert_eq!(s, 200);
     assert_eq!(v["s"], "ok");
     assert_eq!(times(&v), vec![day("2024-01-03"), day("2024-01-04"), day("2024-01-05")]);
@@ -130,7 +138,13 @@ async fn history_range_is_from_inclusive_to_exclusive() {
         assert_eq!(v[key].as_array().unwrap().len(), 3, "{key}");
     }
     // D spelling and daily stamps at 00:00 UTC
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=D&from={}&to={}", day("2024-01-01"), day("2024-01-02"))).await;
+    let (_, v) = t
+        .get_json(&format!(
+            "/udf/history?symbol=600519.SH&resolution=D&from={}&to={}",
+            day("2024-01-01"),
+            day("2024-01-02")
+        ))
+        .await;
     assert_eq!(times(&v), vec![day("2024-01-01")]);
     assert_eq!(times(&v)[0] % 86_400, 0);
 }
@@ -140,11 +154,17 @@ async fn history_countback_wins_over_from() {
     let t = seeded().await;
     // the chart polls with countback=2; from is far too late to hold two bars
     let (_, v) = t
-        .get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from={}&to={}&countback=2", day("2024-01-09"), day("2024-01-10")))
+        .get_json(&format!(
+            "/udf/history?symbol=600519.SH&resolution=1D&from={}&to={}&countback=2",
+            day("2024-01-09"),
+            day("2024-01-10")
+        ))
         .await;
     assert_eq!(v["s"], "ok");
     assert_eq!(times(&v), vec![day("2024-01-08"), day("2024-01-09")]);
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&to={}&countback=300", day("2030-01-01"))).await;
+    let (_, v) = t
+        .get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&to={}&countback=300", day("2030-01-01")))
+        .await;
     let ts = times(&v);
     assert_eq!(ts.len(), 10);
     assert!(ts.windows(2).all(|w| w[0] < w[1]), "strictly ascending");
@@ -154,16 +174,31 @@ async fn history_countback_wins_over_from() {
 async fn history_no_data_and_next_time() {
     let t = seeded().await;
     // after the data: nextTime is the latest bar before `from`, in seconds
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from={}&to={}", day("2024-02-01"), day("2024-03-01"))).await;
+    let (_, v) = t
+        .get_json(&format!(
+            "/udf/history?symbol=600519.SH&resolution=1D&from={}&to={}",
+            day("2024-02-01"),
+            day("2024-03-01")
+        ))
+        .await;
     assert_eq!(v, json!({"s": "no_data", "nextTime": day("2024-01-10")}));
     // before the data: nothing earlier exists
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from={}&to={}", day("2023-01-01"), day("2023-06-01"))).await;
+    let (_, v) = t
+        .get_json(&format!(
+            "/udf/history?symbol=600519.SH&resolution=1D&from={}&to={}",
+            day("2023-01-01"),
+            day("2023-06-01")
+        ))
+        .await;
     assert_eq!(v, json!({"s": "no_data"}));
     // countback before the data
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from=0&to={}&countback=5", day("2023-06-01"))).await;
+    let (_, v) = t
+        .get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from=0&to={}&countback=5", day("2023-06-01")))
+        .await;
     assert_eq!(v, json!({"s": "no_data"}));
     // intraday asked of a daily-only symbol: nothing can build it
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=5&from=0&to={}", day("2030-01-01"))).await;
+    let (_, v) =
+        t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=5&from=0&to={}", day("2030-01-01"))).await;
     assert_eq!(v, json!({"s": "no_data"}));
 }
 
@@ -202,15 +237,22 @@ async fn history_weekly_monthly_and_adjustment() {
     let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1M&from=0&to={to}")).await;
     assert_eq!(times(&v), vec![day("2024-01-01")]);
     // hfq = P × adj(t): closes before the 6th × 1, from the 6th × 1.25
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from=0&to={to}&adjustment=hfq")).await;
+    let (_, v) =
+        t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from=0&to={to}&adjustment=hfq")).await;
     assert_eq!(v["c"][4], json!(104.0));
     assert_eq!(v["c"][5], json!(131.25));
     // qfq = P × adj(t) / adj(latest in range)
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from=0&to={to}&adjustment=qfq")).await;
+    let (_, v) =
+        t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from=0&to={to}&adjustment=qfq")).await;
     assert_eq!(v["c"][4], json!(83.2));
     assert_eq!(v["c"][9], json!(109.0));
     // a range that ends before the step: latest in range has factor 1, nothing changes
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600519.SH&resolution=1D&from=0&to={}&adjustment=qfq", day("2024-01-06"))).await;
+    let (_, v) = t
+        .get_json(&format!(
+            "/udf/history?symbol=600519.SH&resolution=1D&from=0&to={}&adjustment=qfq",
+            day("2024-01-06")
+        ))
+        .await;
     assert_eq!(v["c"][4], json!(104.0));
 }
 
@@ -222,7 +264,9 @@ async fn time_marks_timescale_marks_quotes() {
     let now: i64 = String::from_utf8(body).unwrap().parse().unwrap();
     assert!(now > 1_700_000_000);
 
-    let (_, v) = t.get_json(&format!("/udf/timescale_marks?symbol=600519.SH&from=0&to={}&resolution=1D", day("2030-01-01"))).await;
+    let (_, v) = t
+        .get_json(&format!("/udf/timescale_marks?symbol=600519.SH&from=0&to={}&resolution=1D", day("2030-01-01")))
+        .await;
     let marks = v.as_array().unwrap();
     assert_eq!(marks.len(), 1);
     assert_eq!(marks[0]["time"], day("2024-01-06"));
@@ -230,7 +274,8 @@ async fn time_marks_timescale_marks_quotes() {
         assert!(!marks[0][k].is_null(), "{k}");
     }
 
-    let (_, v) = t.get_json(&format!("/udf/marks?symbol=600519.SH&from=0&to={}&resolution=1D", day("2030-01-01"))).await;
+    let (_, v) =
+        t.get_json(&format!("/udf/marks?symbol=600519.SH&from=0&to={}&resolution=1D", day("2030-01-01"))).await;
     for k in ["id", "time", "color", "text", "label", "labelFontColor", "minSize"] {
         assert!(v[k].is_array(), "{k}: {v}");
     }
@@ -253,18 +298,31 @@ async fn time_marks_timescale_marks_quotes() {
 async fn limit_up_and_down_days_are_marked() {
     let t = app().await;
     let sym = Symbol::new("600000.SH").unwrap();
-    let mk = |d: &str, o: f64, h: f64, l: f64, c: f64| Bar { time: day(d), open: o, high: h, low: l, close: c, volume: 1.0, amount: 1.0 };
+    let mk = |d: &str, o: f64, h: f64, l: f64, c: f64| Bar {
+        time: day(d),
+        open: o,
+        high: h,
+        low: l,
+        close: c,
+        volume: 1.0,
+        amount: 1.0,
+    };
     let bars = [
         mk("2024-01-02", 10.0, 10.0, 10.0, 10.0),
-        mk("2024-01-03", 10.2, 11.0, 10.1, 11.0),  // +10 % at the high: limit up
-        mk("2024-01-04", 11.0, 11.2, 9.9, 9.9),    // −10 % at the low: limit down
-        mk("2024-01-05", 9.9, 10.5, 9.8, 10.4),    // ordinary
+        mk("2024-01-03", 10.2, 11.0, 10.1, 11.0), // +10 % at the high: limit up
+        mk("2024-01-04", 11.0, 11.2, 9.9, 9.9),   // −10 % at the low: limit down
+        mk("2024-01-05", 9.9, 10.5, 9.8, 10.4),   // ordinary
     ];
     t.store
-        .import_bars(Resolution::Day, &[BarSeriesWrite { symbol: &sym, bars: &bars, factors: &[], calendar: None }], &|_| {})
+        .import_bars(
+            Resolution::Day,
+            &[BarSeriesWrite { symbol: &sym, bars: &bars, factors: &[], calendar: None }],
+            &|_| {},
+        )
         .await
         .unwrap();
-    let (_, v) = t.get_json(&format!("/udf/marks?symbol=600000.SH&from=0&to={}&resolution=1D", day("2030-01-01"))).await;
+    let (_, v) =
+        t.get_json(&format!("/udf/marks?symbol=600000.SH&from=0&to={}&resolution=1D", day("2030-01-01"))).await;
     assert_eq!(v["time"], json!([day("2024-01-03"), day("2024-01-04")]));
     assert_eq!(v["color"], json!(["red", "green"]));
 }
@@ -285,7 +343,11 @@ async fn intraday_resampling_through_the_datafeed() {
         })
         .collect();
     t.store
-        .import_bars(Resolution::Minutes(1), &[BarSeriesWrite { symbol: &sym, bars: &bars, factors: &[], calendar: None }], &|_| {})
+        .import_bars(
+            Resolution::Minutes(1),
+            &[BarSeriesWrite { symbol: &sym, bars: &bars, factors: &[], calendar: None }],
+            &|_| {},
+        )
         .await
         .unwrap();
     let (_, info) = t.get_json("/udf/symbols?symbol=600036.SH").await;
@@ -310,6 +372,12 @@ async fn intraday_resampling_through_the_datafeed() {
     assert_eq!(times(&v), vec![day("2024-03-01")]);
     assert_eq!(v["h"], json!([249.5]));
     // nextTime in the target resolution
-    let (_, v) = t.get_json(&format!("/udf/history?symbol=600036.SH&resolution=60&from={}&to={}", day("2024-04-01"), day("2024-05-01"))).await;
+    let (_, v) = t
+        .get_json(&format!(
+            "/udf/history?symbol=600036.SH&resolution=60&from={}&to={}",
+            day("2024-04-01"),
+            day("2024-05-01")
+        ))
+        .await;
     assert_eq!(v, json!({"s": "no_data", "nextTime": base + 840 * 60}));
 }

@@ -31,8 +31,7 @@ pub(crate) const BARS_COLUMNS: &str = "ts, open, high, low, close, volume, amoun
 pub(crate) const BAR_UPSERT_TAIL: &str = " ON CONFLICT (symbol, resolution, ts) DO UPDATE SET open = excluded.open, high = excluded.high, \
      low = excluded.low, close = excluded.close, volume = excluded.volume, amount = excluded.amount";
 
-pub(crate) const FACTOR_UPSERT_TAIL: &str =
-    " ON CONFLICT (symbol, date) DO UPDATE SET factor = excluded.factor";
+pub(crate) const FACTOR_UPSERT_TAIL: &str = " ON CONFLICT (symbol, date) DO UPDATE SET factor = excluded.factor";
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub(crate) fn like_escape(s: &str) -> String {
@@ -57,21 +56,13 @@ pub(crate) fn instrument_filter(q: &InstrumentQuery) -> (String, Vec<String>) {
             "(LOWER(symbol) LIKE ${n} ESCAPE '\\' OR LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(abbrev) LIKE ${n} ESCAPE '\\')"
         ));
     }
-    for (col, val) in [
-        ("kind", &q.kind),
-        ("exchange", &q.exchange),
-        ("board", &q.board),
-    ] {
+    for (col, val) in [("kind", &q.kind), ("exchange", &q.exchange), ("board", &q.board)] {
         if let Some(v) = val.as_deref().filter(|v| !v.is_empty()) {
             args.push(v.to_string());
             clauses.push(format!("{col} = ${}", args.len()));
         }
     }
-    let sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
-    };
+    let sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
     (sql, args)
 }
 
@@ -119,12 +110,7 @@ where
 
 pub(crate) fn series_from(res: &str, first: i64, last: i64, count: i64) -> Result<SeriesInfo> {
     let resolution = Resolution::parse(res).map_err(|e| StoreError::Corrupt(e.0))?;
-    Ok(SeriesInfo {
-        resolution,
-        first,
-        last,
-        count,
-    })
+    Ok(SeriesInfo { resolution, first, last, count })
 }
 
 /// Implements [`crate::MarketStore`] for a backend type with a `pool` field of pool type `$pool`
@@ -228,16 +214,12 @@ macro_rules! market_store_impl {
                     Self::insert_factors(&mut tx, s.symbol.as_str(), s.factors).await?;
                     summary.factors += s.factors.len() as u64;
                     if let (Some(exchange), quantdesk_core::Resolution::Day) = (s.calendar, resolution) {
-                        for b in s.bars {
-                            let date = chrono::DateTime::from_timestamp(b.time, 0).unwrap_or_default().date_naive();
-                            sqlx::query(
-                                "INSERT INTO trading_calendar (exchange, date) VALUES ($1, $2) ON CONFLICT (exchange, date) DO NOTHING",
-                            )
-                            .bind(exchange)
-                            .bind(date)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
+                        let dates: Vec<chrono::NaiveDate> = s
+                            .bars
+                            .iter()
+                            .map(|b| chrono::DateTime::from_timestamp(b.time, 0).unwrap_or_default().date_naive())
+                            .collect();
+                        Self::insert_calendar(&mut tx, exchange, &dates).await?;
                     }
                     sqlx::query($crate::common::REFRESH_SERIES)
                         .bind(s.symbol.as_str())
@@ -345,17 +327,7 @@ macro_rules! market_store_impl {
 
             async fn add_trading_days(&self, exchange: &str, dates: &[chrono::NaiveDate]) -> $crate::Result<u64> {
                 let mut tx = self.pool.begin().await?;
-                let mut added = 0;
-                for d in dates {
-                    added += sqlx::query(
-                        "INSERT INTO trading_calendar (exchange, date) VALUES ($1, $2) ON CONFLICT (exchange, date) DO NOTHING",
-                    )
-                    .bind(exchange)
-                    .bind(*d)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                }
+                let added = Self::insert_calendar(&mut tx, exchange, dates).await?;
                 tx.commit().await?;
                 Ok(added)
             }

@@ -126,12 +126,7 @@ pub trait MarketStore: Send + Sync + 'static {
     async fn adj_factors(&self, symbol: &Symbol) -> Result<Vec<AdjFactor>>;
 
     async fn add_trading_days(&self, exchange: &str, dates: &[NaiveDate]) -> Result<u64>;
-    async fn trading_days(
-        &self,
-        exchange: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<NaiveDate>>;
+    async fn trading_days(&self, exchange: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>>;
 
     /// Total rows in bars, for "is the database empty" checks and status pages.
     async fn bar_count(&self) -> Result<u64>;
@@ -155,11 +150,7 @@ pub fn redact_url(url: &str) -> String {
         && let Some((creds, host)) = rest.rsplit_once('@')
     {
         let user = creds.split(':').next().unwrap_or("");
-        return if creds.contains(':') {
-            format!("{scheme}://{user}:***@{host}")
-        } else {
-            url.to_string()
-        };
+        return if creds.contains(':') { format!("{scheme}://{user}:***@{host}") } else { url.to_string() };
     }
     url.to_string()
 }
@@ -168,14 +159,8 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            super::redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            super::redact_url("sqlite://./data/q.db"),
-            "sqlite://./data/q.db"
-        );
+        assert_eq!(super::redact_url("sqlite://./data/q.db"), "sqlite://./data/q.db");
     }
 }

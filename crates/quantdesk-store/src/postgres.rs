@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use quantdesk_core::{AdjFactor, Bar};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -94,11 +95,7 @@ impl PgStore {
         Ok(())
     }
 
-    async fn insert_factors(
-        tx: &mut Transaction<'_, Postgres>,
-        symbol: &str,
-        factors: &[AdjFactor],
-    ) -> Result<()> {
+    async fn insert_factors(tx: &mut Transaction<'_, Postgres>, symbol: &str, factors: &[AdjFactor]) -> Result<()> {
         if factors.is_empty() {
             return Ok(());
         }
@@ -112,6 +109,20 @@ impl PgStore {
             .execute(&mut **tx)
             .await?;
         Ok(())
+    }
+
+    async fn insert_calendar(tx: &mut Transaction<'_, Postgres>, exchange: &str, dates: &[NaiveDate]) -> Result<u64> {
+        if dates.is_empty() {
+            return Ok(0);
+        }
+        Ok(sqlx::query(
+            "INSERT INTO trading_calendar (exchange, date) SELECT $1, * FROM UNNEST($2::DATE[]) ON CONFLICT (exchange, date) DO NOTHING",
+        )
+        .bind(exchange)
+        .bind(dates)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
     }
 }
 

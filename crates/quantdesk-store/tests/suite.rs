@@ -13,52 +13,19 @@ fn sym(s: &str) -> Symbol {
 }
 
 fn day(d: &str) -> i64 {
-    d.parse::<NaiveDate>()
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp()
+    d.parse::<NaiveDate>().unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp()
 }
 
 fn bar(t: i64, c: f64) -> Bar {
-    Bar {
-        time: t,
-        open: c,
-        high: c + 1.0,
-        low: c - 1.0,
-        close: c,
-        volume: 100.0,
-        amount: 1000.0,
-    }
+    Bar { time: t, open: c, high: c + 1.0, low: c - 1.0, close: c, volume: 100.0, amount: 1000.0 }
 }
 
 fn days(n: usize) -> Vec<Bar> {
-    (0..n)
-        .map(|i| bar(day("2024-01-01") + i as i64 * 86_400, 10.0 + i as f64))
-        .collect()
+    (0..n).map(|i| bar(day("2024-01-01") + i as i64 * 86_400, 10.0 + i as f64)).collect()
 }
 
-async fn import(
-    store: &dyn MarketStore,
-    symbol: &Symbol,
-    res: Resolution,
-    bars: &[Bar],
-    factors: &[AdjFactor],
-) {
-    store
-        .import_bars(
-            res,
-            &[BarSeriesWrite {
-                symbol,
-                bars,
-                factors,
-                calendar: None,
-            }],
-            &|_| {},
-        )
-        .await
-        .unwrap();
+async fn import(store: &dyn MarketStore, symbol: &Symbol, res: Resolution, bars: &[Bar], factors: &[AdjFactor]) {
+    store.import_bars(res, &[BarSeriesWrite { symbol, bars, factors, calendar: None }], &|_| {}).await.unwrap();
 }
 
 #[tokio::test]
@@ -72,85 +39,30 @@ async fn instruments_roundtrip_and_search() {
         let mut c = Instrument::with_defaults(sym("000001.SH"), "上证指数", InstrumentKind::Index);
         c.abbrev = "SZZS".into();
         let d = Instrument::with_defaults(sym("AB_C"), "under_score", InstrumentKind::Other);
-        assert_eq!(
-            store
-                .upsert_instruments(&[a.clone(), b.clone(), c.clone(), d])
-                .await
-                .unwrap(),
-            4
-        );
-        assert_eq!(
-            store.instrument(&sym("600519.SH")).await.unwrap(),
-            Some(a.clone())
-        );
+        assert_eq!(store.upsert_instruments(&[a.clone(), b.clone(), c.clone(), d]).await.unwrap(), 4);
+        assert_eq!(store.instrument(&sym("600519.SH")).await.unwrap(), Some(a.clone()));
         assert_eq!(store.instrument(&sym("600000.SH")).await.unwrap(), None);
 
-        let q = |text: &str| InstrumentQuery {
-            text: Some(text.into()),
-            limit: 10,
-            ..Default::default()
-        };
-        let names = |v: Vec<Instrument>| {
-            v.into_iter()
-                .map(|i| i.symbol.to_string())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            names(store.list_instruments(&q("gzmt")).await.unwrap()),
-            vec!["600519.SH"]
-        );
-        assert_eq!(
-            names(store.list_instruments(&q("茅台")).await.unwrap()),
-            vec!["600519.SH"]
-        );
+        let q = |text: &str| InstrumentQuery { text: Some(text.into()), limit: 10, ..Default::default() };
+        let names = |v: Vec<Instrument>| v.into_iter().map(|i| i.symbol.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(store.list_instruments(&q("gzmt")).await.unwrap()), vec!["600519.SH"]);
+        assert_eq!(names(store.list_instruments(&q("茅台")).await.unwrap()), vec!["600519.SH"]);
         // exact code ranks first, then prefixes
-        assert_eq!(
-            names(store.list_instruments(&q("000001.SZ")).await.unwrap()),
-            vec!["000001.SZ"]
-        );
-        assert_eq!(
-            names(store.list_instruments(&q("000001")).await.unwrap()),
-            vec!["000001.SH", "000001.SZ"]
-        );
+        assert_eq!(names(store.list_instruments(&q("000001.SZ")).await.unwrap()), vec!["000001.SZ"]);
+        assert_eq!(names(store.list_instruments(&q("000001")).await.unwrap()), vec!["000001.SH", "000001.SZ"]);
         // LIKE wildcards in user text are literal
-        assert_eq!(
-            names(store.list_instruments(&q("_")).await.unwrap()),
-            vec!["AB_C"]
-        );
-        assert_eq!(
-            names(store.list_instruments(&q("%")).await.unwrap()),
-            Vec::<String>::new()
-        );
-        let idx = InstrumentQuery {
-            kind: Some("index".into()),
-            limit: 10,
-            ..Default::default()
-        };
-        assert_eq!(
-            names(store.list_instruments(&idx).await.unwrap()),
-            vec!["000001.SH"]
-        );
-        assert_eq!(
-            store
-                .count_instruments(&InstrumentQuery::default())
-                .await
-                .unwrap(),
-            4
-        );
-        let page = InstrumentQuery {
-            limit: 2,
-            offset: 2,
-            ..Default::default()
-        };
+        assert_eq!(names(store.list_instruments(&q("_")).await.unwrap()), vec!["AB_C"]);
+        assert_eq!(names(store.list_instruments(&q("%")).await.unwrap()), Vec::<String>::new());
+        let idx = InstrumentQuery { kind: Some("index".into()), limit: 10, ..Default::default() };
+        assert_eq!(names(store.list_instruments(&idx).await.unwrap()), vec!["000001.SH"]);
+        assert_eq!(store.count_instruments(&InstrumentQuery::default()).await.unwrap(), 4);
+        let page = InstrumentQuery { limit: 2, offset: 2, ..Default::default() };
         assert_eq!(store.list_instruments(&page).await.unwrap().len(), 2);
 
         // upsert replaces
         a.name = "茅台".into();
         store.upsert_instruments(&[a.clone()]).await.unwrap();
-        assert_eq!(
-            store.instrument(&a.symbol).await.unwrap().unwrap().name,
-            "茅台"
-        );
+        assert_eq!(store.instrument(&a.symbol).await.unwrap().unwrap().name, "茅台");
     })
     .await;
 }
@@ -162,47 +74,18 @@ async fn bars_ranges_countback_and_series() {
         let bars = days(10);
         import(&*store, &s, Resolution::Day, &bars, &[]).await;
         // to is exclusive
-        let got = store
-            .bars(&s, Resolution::Day, bars[2].time, bars[5].time, None)
-            .await
-            .unwrap();
+        let got = store.bars(&s, Resolution::Day, bars[2].time, bars[5].time, None).await.unwrap();
         assert_eq!(got, bars[2..5].to_vec());
         // countback takes the last n before `to`
-        let got = store
-            .bars(&s, Resolution::Day, i64::MIN, bars[5].time, Some(2))
-            .await
-            .unwrap();
+        let got = store.bars(&s, Resolution::Day, i64::MIN, bars[5].time, Some(2)).await.unwrap();
         assert_eq!(got, bars[3..5].to_vec());
-        assert_eq!(
-            store
-                .bar_before(&s, Resolution::Day, bars[0].time)
-                .await
-                .unwrap(),
-            None
-        );
-        assert_eq!(
-            store
-                .bar_before(&s, Resolution::Day, bars[3].time)
-                .await
-                .unwrap(),
-            Some(bars[2].time)
-        );
-        assert!(
-            store
-                .bars(&s, Resolution::Minutes(1), i64::MIN, i64::MAX, None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_eq!(store.bar_before(&s, Resolution::Day, bars[0].time).await.unwrap(), None);
+        assert_eq!(store.bar_before(&s, Resolution::Day, bars[3].time).await.unwrap(), Some(bars[2].time));
+        assert!(store.bars(&s, Resolution::Minutes(1), i64::MIN, i64::MAX, None).await.unwrap().is_empty());
         let info = store.series(&s).await.unwrap();
         assert_eq!(info.len(), 1);
         assert_eq!(
-            (
-                info[0].resolution,
-                info[0].first,
-                info[0].last,
-                info[0].count
-            ),
+            (info[0].resolution, info[0].first, info[0].last, info[0].count),
             (Resolution::Day, bars[0].time, bars[9].time, 10)
         );
         // the import created a default instrument
@@ -218,10 +101,7 @@ async fn reimport_is_idempotent_and_corrections_replace() {
     each_backend(|store| async move {
         let s = sym("GOOG");
         let bars = days(5);
-        let f = [AdjFactor {
-            date: "2024-01-01".parse().unwrap(),
-            factor: 1.0,
-        }];
+        let f = [AdjFactor { date: "2024-01-01".parse().unwrap(), factor: 1.0 }];
         import(&*store, &s, Resolution::Day, &bars, &f).await;
         import(&*store, &s, Resolution::Day, &bars, &f).await;
         assert_eq!(store.bar_count().await.unwrap(), 5);
@@ -229,10 +109,7 @@ async fn reimport_is_idempotent_and_corrections_replace() {
         let mut fixed = bars.clone();
         fixed[4].close = 13.5;
         import(&*store, &s, Resolution::Day, &fixed[4..], &[]).await;
-        let got = store
-            .bars(&s, Resolution::Day, i64::MIN, i64::MAX, None)
-            .await
-            .unwrap();
+        let got = store.bars(&s, Resolution::Day, i64::MIN, i64::MAX, None).await.unwrap();
         assert_eq!(got.len(), 5);
         assert_eq!(got[4].close, 13.5);
     })
@@ -250,36 +127,16 @@ async fn failed_import_writes_nothing() {
             .import_bars(
                 Resolution::Day,
                 &[
-                    BarSeriesWrite {
-                        symbol: &a,
-                        bars: &good,
-                        factors: &[],
-                        calendar: None,
-                    },
-                    BarSeriesWrite {
-                        symbol: &b,
-                        bars: &bad,
-                        factors: &[],
-                        calendar: None,
-                    },
+                    BarSeriesWrite { symbol: &a, bars: &good, factors: &[], calendar: None },
+                    BarSeriesWrite { symbol: &b, bars: &bad, factors: &[], calendar: None },
                 ],
                 &|_| {},
             )
             .await;
         assert!(result.is_err());
         assert_eq!(store.bar_count().await.unwrap(), 0);
-        assert!(
-            store
-                .bars(&a, Resolution::Day, i64::MIN, i64::MAX, None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(
-            store.instrument(&a).await.unwrap(),
-            None,
-            "the implicit instrument is rolled back too"
-        );
+        assert!(store.bars(&a, Resolution::Day, i64::MIN, i64::MAX, None).await.unwrap().is_empty());
+        assert_eq!(store.instrument(&a).await.unwrap(), None, "the implicit instrument is rolled back too");
     })
     .await;
 }
@@ -288,28 +145,18 @@ async fn failed_import_writes_nothing() {
 async fn large_import_in_chunks_and_progress() {
     each_backend(|store| async move {
         let s = sym("BTC-USD");
-        let bars: Vec<Bar> = (0..25_000)
-            .map(|i| bar(1_600_000_000 + i * 60, 100.0 + (i % 50) as f64))
-            .collect();
+        let bars: Vec<Bar> = (0..25_000).map(|i| bar(1_600_000_000 + i * 60, 100.0 + (i % 50) as f64)).collect();
         let seen = std::sync::atomic::AtomicU64::new(0);
         store
             .import_bars(
                 Resolution::Minutes(1),
-                &[BarSeriesWrite {
-                    symbol: &s,
-                    bars: &bars,
-                    factors: &[],
-                    calendar: None,
-                }],
+                &[BarSeriesWrite { symbol: &s, bars: &bars, factors: &[], calendar: None }],
                 &|n| seen.store(n, std::sync::atomic::Ordering::Relaxed),
             )
             .await
             .unwrap();
         assert_eq!(seen.into_inner(), 25_000);
-        let got = store
-            .bars(&s, Resolution::Minutes(1), i64::MIN, i64::MAX, None)
-            .await
-            .unwrap();
+        let got = store.bars(&s, Resolution::Minutes(1), i64::MIN, i64::MAX, None).await.unwrap();
         assert_eq!(got, bars);
     })
     .await;
@@ -318,28 +165,14 @@ async fn large_import_in_chunks_and_progress() {
 #[tokio::test]
 async fn trading_calendar() {
     each_backend(|store| async move {
-        let dates: Vec<NaiveDate> = ["2024-01-02", "2024-01-03", "2024-01-05"]
-            .iter()
-            .map(|d| d.parse().unwrap())
-            .collect();
+        let dates: Vec<NaiveDate> =
+            ["2024-01-02", "2024-01-03", "2024-01-05"].iter().map(|d| d.parse().unwrap()).collect();
         assert_eq!(store.add_trading_days("SSE", &dates).await.unwrap(), 3);
         assert_eq!(store.add_trading_days("SSE", &dates).await.unwrap(), 0);
-        let got = store
-            .trading_days(
-                "SSE",
-                "2024-01-03".parse().unwrap(),
-                "2024-01-31".parse().unwrap(),
-            )
-            .await
-            .unwrap();
+        let got =
+            store.trading_days("SSE", "2024-01-03".parse().unwrap(), "2024-01-31".parse().unwrap()).await.unwrap();
         assert_eq!(got, dates[1..].to_vec());
-        assert!(
-            store
-                .trading_days("SZSE", dates[0], dates[2])
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(store.trading_days("SZSE", dates[0], dates[2]).await.unwrap().is_empty());
     })
     .await;
 }

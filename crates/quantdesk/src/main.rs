@@ -13,11 +13,7 @@ use quantdesk_server::config::{LogFormat, Overrides};
 use quantdesk_server::{AppState, Config};
 
 #[derive(Parser)]
-#[command(
-    name = "quantdesk",
-    version,
-    about = "Self-hosted stock research and strategy platform"
-)]
+#[command(name = "quantdesk", version, about = "Self-hosted stock research and strategy platform")]
 struct Cli {
     /// A TOML configuration file (settings: see `quantdesk config print`).
     #[arg(long, global = true, value_name = "FILE")]
@@ -56,7 +52,7 @@ enum Command {
 #[derive(Subcommand)]
 enum ImportCommand {
     /// Import OHLCV bars. All rows land or none do; re-importing the same file changes nothing.
-    Bars(BarsArgs),
+    Bars(Box<BarsArgs>),
     /// Import an instrument master (ts_code,name,abbrev,type,list_date,delist_date,…).
     Instruments { file: PathBuf },
 }
@@ -111,16 +107,9 @@ fn parse_log_format(s: &str) -> Result<LogFormat, String> {
 fn init_logging(cfg: &Config) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(&cfg.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cfg.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
@@ -131,37 +120,21 @@ fn main() -> Result<()> {
         Command::Serve { listen, demo } => (*listen, Some(*demo)),
         _ => (None, None),
     };
-    let overrides = Overrides {
-        listen,
-        database_url: cli.database_url.clone(),
-        log_format: cli.log_format,
-        demo,
-    };
-    let cfg = Config::load(
-        cli.config.as_deref(),
-        &|k| std::env::var(k).ok(),
-        &overrides,
-    )?;
+    let overrides = Overrides { listen, database_url: cli.database_url.clone(), log_format: cli.log_format, demo };
+    let cfg = Config::load(cli.config.as_deref(), &|k| std::env::var(k).ok(), &overrides)?;
     if let Command::Config(ConfigCommand::Print) = cli.command {
         print!("{}", cfg.to_redacted_toml());
         return Ok(());
     }
     init_logging(&cfg);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(cli.command, cfg))
 }
 
 async fn open_store(cfg: &Config) -> Result<Arc<dyn quantdesk_store::MarketStore>> {
     quantdesk_store::open(cfg.database_url.expose(), cfg.database_max_connections)
         .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                quantdesk_store::redact_url(cfg.database_url.expose())
-            )
-        })
+        .with_context(|| format!("cannot open the database {}", quantdesk_store::redact_url(cfg.database_url.expose())))
 }
 
 async fn run(command: Command, cfg: Config) -> Result<()> {
@@ -175,14 +148,9 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Import(ImportCommand::Bars(args)) => import_bars(&cfg, args).await,
         Command::Import(ImportCommand::Instruments { file }) => {
             let store = open_store(&cfg).await?;
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let n = quantdesk_server::market::import_instruments_bytes(
-                store,
-                bytes,
-                file.display().to_string(),
-            )
-            .await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let n =
+                quantdesk_server::market::import_instruments_bytes(store, bytes, file.display().to_string()).await?;
             println!("imported {n} instruments from {}", file.display());
             Ok(())
         }
@@ -195,11 +163,8 @@ async fn serve(cfg: Config) -> Result<()> {
     tracing::info!(backend = store.backend(), database = %quantdesk_store::redact_url(cfg.database_url.expose()), "database ready");
     if cfg.demo {
         if store.bar_count().await? == 0 {
-            let today = chrono::Utc::now()
-                .with_timezone(&chrono_tz::Asia::Shanghai)
-                .date_naive();
-            let s = quantdesk_server::demo::load(&*store, quantdesk_server::demo::demo_end(today))
-                .await?;
+            let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+            let s = quantdesk_server::demo::load(&*store, quantdesk_server::demo::demo_end(today)).await?;
             tracing::info!(
                 instruments = s.instruments,
                 daily_bars = s.daily_bars,
@@ -210,35 +175,24 @@ async fn serve(cfg: Config) -> Result<()> {
             tracing::info!("the database already has data; demo data not loaded");
         }
     }
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
     let app = quantdesk_server::router(state);
-    println!(
-        "quantdesk {} listening on http://{addr}",
-        quantdesk_server::ops::VERSION
-    );
+    println!("quantdesk {} listening on http://{addr}", quantdesk_server::ops::VERSION);
     tracing::info!(%addr, "listening");
     quantdesk_server::serve(listener, app, quantdesk_server::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn import_bars(cfg: &Config, a: BarsArgs) -> Result<()> {
+async fn import_bars(cfg: &Config, a: Box<BarsArgs>) -> Result<()> {
+    let a = *a;
     let resolution = Resolution::parse(&a.resolution).map_err(|e| anyhow::anyhow!(e.0))?;
-    let symbol = a
-        .symbol
-        .as_deref()
-        .map(Symbol::new)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!(e.0))?;
+    let symbol = a.symbol.as_deref().map(Symbol::new).transpose().map_err(|e| anyhow::anyhow!(e.0))?;
     let timezone = match &a.timezone {
-        Some(t) => Some(
-            t.parse::<chrono_tz::Tz>()
-                .map_err(|_| anyhow::anyhow!("unknown time zone {t:?}"))?,
-        ),
+        Some(t) => Some(t.parse::<chrono_tz::Tz>().map_err(|_| anyhow::anyhow!("unknown time zone {t:?}"))?),
         None => None,
     };
     if symbol.is_some() && a.symbol_column.is_some() {
@@ -263,20 +217,13 @@ async fn import_bars(cfg: &Config, a: BarsArgs) -> Result<()> {
         },
     };
     let store = open_store(cfg).await?;
-    let file = std::fs::File::open(&a.file)
-        .with_context(|| format!("cannot open {}", a.file.display()))?;
+    let file = std::fs::File::open(&a.file).with_context(|| format!("cannot open {}", a.file.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let terminal = std::io::stderr().is_terminal();
-    let bar = if terminal {
-        indicatif::ProgressBar::new(size)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = if terminal { indicatif::ProgressBar::new(size) } else { indicatif::ProgressBar::hidden() };
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg:10} [{bar:40}] {bytes}/{total_bytes} ({eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{msg:10} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message("parsing");
     let started = std::time::Instant::now();
@@ -296,9 +243,7 @@ async fn import_bars(cfg: &Config, a: BarsArgs) -> Result<()> {
     );
     bar.set_message("writing");
     let write_bar = bar.clone();
-    let report =
-        quantdesk_server::market::write_bars(&*store, &parsed, &move |n| write_bar.set_position(n))
-            .await?;
+    let report = quantdesk_server::market::write_bars(&*store, &parsed, &move |n| write_bar.set_position(n)).await?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
     println!(

@@ -49,16 +49,25 @@ impl TestApp {
 
     pub async fn get_json(&self, uri: &str) -> (StatusCode, Value) {
         let (s, b) = self.get(uri).await;
-        let v = serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {}", String::from_utf8_lossy(&b)));
+        let v = serde_json::from_slice(&b)
+            .unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {}", String::from_utf8_lossy(&b)));
         (s, v)
     }
 
     /// Posts a multipart form with text fields and one file.
-    pub async fn upload(&self, uri: &str, fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> (StatusCode, Value) {
+    pub async fn upload(
+        &self,
+        uri: &str,
+        fields: &[(&str, &str)],
+        file_name: &str,
+        file: &[u8],
+    ) -> (StatusCode, Value) {
         let boundary = "----quantdesk-test-boundary";
         let mut body = Vec::new();
         for (k, v) in fields {
-            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+            );
         }
         body.extend_from_slice(
             format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n")

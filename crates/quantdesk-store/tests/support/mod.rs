@@ -8,9 +8,7 @@ use quantdesk_store::{MarketStore, PgStore, SqliteStore};
 
 /// The PostgreSQL URL for tests, if configured.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("QUANTDESK_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
+    std::env::var("QUANTDESK_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
 }
 
 /// A fresh SQLite store in a temporary folder (kept alive by the returned guard).
@@ -24,33 +22,22 @@ pub async fn sqlite() -> (Arc<dyn MarketStore>, tempfile::TempDir) {
 pub async fn postgres(url: &str) -> (Arc<dyn MarketStore>, String) {
     let schema = format!("qd_test_{}_{}", std::process::id(), rand_suffix());
     let admin = sqlx::PgPool::connect(url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
     admin.close().await;
-    let opts = sqlx::postgres::PgConnectOptions::from_str(url)
-        .unwrap()
-        .options([("search_path", schema.as_str())]);
+    let opts = sqlx::postgres::PgConnectOptions::from_str(url).unwrap().options([("search_path", schema.as_str())]);
     (Arc::new(PgStore::open_with(opts, 4).await.unwrap()), schema)
 }
 
 pub async fn drop_schema(url: &str, schema: &str) {
     let admin = sqlx::PgPool::connect(url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&admin)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&admin).await.unwrap();
     admin.close().await;
 }
 
 fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     u64::from(nanos) * 1000 + N.fetch_add(1, Ordering::Relaxed)
 }
 

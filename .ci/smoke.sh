@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Smoke run of a built quantdesk binary: serve --demo on a free port, every UDF endpoint, readiness,
+# metrics, a CLI import of the SSE Composite that must come back through /udf/history bar for bar,
+# and a clean SIGTERM shutdown.
+set -euo pipefail
+bin=$(realpath "$1")
+fixtures=${QUANTDESK_FIXTURES:?set QUANTDESK_FIXTURES}
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+export QUANTDESK_DATABASE_URL="sqlite://$work/quantdesk.db"
+export QUANTDESK_LOG_FORMAT=json
+
+"$bin" serve --demo --listen "127.0.0.1:$port" >"$work/stdout.log" 2>"$work/server.log" &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 120); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
+curl -fsS "$base/healthz" >/dev/null || { cat "$work/server.log"; exit 1; }
+grep -q "listening on http://127.0.0.1:$port" "$work/stdout.log"
+
+check() { # check NAME URL PYTHON-ASSERTION-ON-v
+  local body
+  body=$(curl -fsS "$base$2")
+  python3 -c "import json,sys; v=json.loads(sys.argv[1]); assert $3, sys.argv[1][:500]" "$body" || { echo "FAILED: $1"; exit 1; }
+  echo "ok: $1"
+}
+far=4102444800
+check config        "/udf/config"                                   'v["supports_search"] is True and "1D" in v["supported_resolutions"]'
+check symbols       "/udf/symbols?symbol=000858.SZ"                 'v["timezone"]=="Asia/Shanghai" and v["session"]=="0930-1130,1300-1500" and v["pricescale"]==100'
+check unknown       "/udf/symbols?symbol=NOPE.SH"                   'v["s"]=="error"'
+check search        "/udf/search?query=YSJY&limit=5"                'v[0]["symbol"]=="000858.SZ"'
+check history-1D    "/udf/history?symbol=000858.SZ&resolution=1D&from=0&to=$far"  'v["s"]=="ok" and len(v["t"])>1000 and all(a<b for a,b in zip(v["t"],v["t"][1:]))'
+check history-1     "/udf/history?symbol=000858.SZ&resolution=1&to=$far&countback=240" 'v["s"]=="ok" and len(v["t"])==240'
+check history-60    "/udf/history?symbol=000858.SZ&resolution=60&to=$far&countback=2" 'v["s"]=="ok" and len(v["t"])==2'
+check history-W-qfq "/udf/history?symbol=000858.SZ&resolution=W&from=0&to=$far&adjustment=qfq" 'v["s"]=="ok"'
+check no_data       "/udf/history?symbol=000858.SZ&resolution=1D&from=0&to=86400"  'v["s"]=="no_data"'
+check bad-res       "/udf/history?symbol=000858.SZ&resolution=7&from=0&to=1"       'v["s"]=="error"'
+check marks         "/udf/marks?symbol=600005.SH&from=0&to=$far&resolution=1D"     'len(v["time"])>0 and len(v["time"])==len(v["color"])'
+check ts_marks      "/udf/timescale_marks?symbol=000858.SZ&from=0&to=$far&resolution=1D" 'len(v)==1'
+check quotes        "/udf/quotes?symbols=000858.SZ,600900.SH"       'v["s"]=="ok" and all(d["s"]=="ok" for d in v["d"])'
+curl -fsS "$base/udf/time" | grep -Eq '^[0-9]{10}$' && echo "ok: time"
+check readyz        "/readyz"                                       'v["status"]=="ok" and v["checks"][0]["name"]=="database"'
+check openapi       "/api/v1/openapi.json"                          '"/api/v1/bars/{symbol}" in v["paths"]'
+check api-bars      "/api/v1/bars/000998.SH?resolution=1M&limit=12" 'len(v["bars"])==12'
+
+"$bin" import bars "$fixtures/cn/sh000001_1d.csv" --symbol 000001.SH --resolution 1D
+python3 - "$base" "$fixtures/cn/sh000001_1d.csv" <<'PY'
+import csv, datetime, json, sys, urllib.request
+base, path = sys.argv[1], sys.argv[2]
+v = json.load(urllib.request.urlopen(f"{base}/udf/history?symbol=000001.SH&resolution=1D&from=0&to=4102444800"))
+rows = list(csv.DictReader(open(path)))
+assert v["s"] == "ok" and len(v["t"]) == len(rows), (v["s"], len(v.get("t", [])), len(rows))
+for i, r in enumerate(rows):
+    t = int(datetime.datetime.strptime(r["date"], "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc).timestamp())
+    got = (v["t"][i], v["o"][i], v["h"][i], v["l"][i], v["c"][i], v["v"][i])
+    want = (t, float(r["open"]), float(r["high"]), float(r["low"]), float(r["close"]), float(r["volume"]))
+    assert got == want, (i, got, want)
+print(f"ok: {len(rows)} bars of 000001.SH came back bar for bar")
+PY
+# a bad file is refused and names its line
+printf 'date,open,high,low,close\n2024-01-02,1,1,1,1\n2024-01-03,1,1,2,1\n' >"$work/bad.csv"
+if "$bin" import bars "$work/bad.csv" --symbol 000001.SH --resolution 1D 2>"$work/bad.err"; then
+  echo "FAILED: a bad file was accepted"; exit 1
+fi
+grep -q 'bad.csv:3' "$work/bad.err" && echo "ok: bad file refused with its line number"
+
+metrics=$(curl -fsS "$base/metrics")
+for m in 'http_requests_total{' 'http_request_duration_seconds_bucket{' 'db_pool_connections{' 'quantdesk_build_info{'; do
+  grep -qF "$m" <<<"$metrics" || { echo "FAILED: /metrics lacks $m"; exit 1; }
+done
+grep -q 'route="/udf/history"' <<<"$metrics" && echo "ok: metrics"
+# JSON logs carry the request id on request lines
+grep '"path":"/udf/config"' "$work/server.log" | grep -q '"request_id":"' || { echo "FAILED: no request id on request log lines"; exit 1; }
+echo "ok: request ids on JSON log lines"
+
+kill -TERM "$pid"
+for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+if kill -0 "$pid" 2>/dev/null; then echo "FAILED: server did not stop on SIGTERM"; exit 1; fi
+wait "$pid" || { echo "FAILED: server exited with an error"; exit 1; }
+echo "ok: clean shutdown on SIGTERM"
+echo "smoke: all checks passed"
