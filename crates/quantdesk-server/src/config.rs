@@ -63,7 +63,7 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Largest accepted request body other than uploads, in bytes.
     pub max_body_bytes: u64,
-    /// Seconds a computed datafeed response may be served from the in-process cache.
+    /// Seconds a computed datafeed response may be served from the in-process cache (0: no cache).
     pub cache_ttl_secs: u64,
     /// Seconds a request may take before it is answered with a timeout.
     pub request_timeout_secs: u64,

@@ -23,24 +23,31 @@ pub struct AppState {
     pub store: Arc<dyn MarketStore>,
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
-    /// Rendered datafeed answers by request; short-lived, cleared on import.
-    pub responses: moka::future::Cache<String, Bytes>,
+    /// Rendered datafeed answers by request; short-lived, cleared on import. `None` when
+    /// `cache_ttl_secs` is 0.
+    pub responses: Option<moka::future::Cache<String, Bytes>>,
     /// Instrument metadata by symbol; short-lived, cleared on import.
     pub symbols: moka::future::Cache<Symbol, Option<Arc<SymbolMeta>>>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn MarketStore>, config: Config, metrics: PrometheusHandle) -> Self {
-        let ttl = Duration::from_secs(config.cache_ttl_secs.max(1));
-        AppState {
-            store,
-            metrics,
-            responses: moka::future::Cache::builder()
+        let ttl = Duration::from_secs(config.cache_ttl_secs);
+        let responses = (config.cache_ttl_secs > 0).then(|| {
+            moka::future::Cache::builder()
                 .max_capacity(64 * 1024 * 1024)
                 .weigher(|k: &String, v: &Bytes| (k.len() + v.len()).try_into().unwrap_or(u32::MAX))
                 .time_to_live(ttl)
+                .build()
+        });
+        AppState {
+            store,
+            metrics,
+            responses,
+            symbols: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live((ttl * 5).max(Duration::from_secs(5)))
                 .build(),
-            symbols: moka::future::Cache::builder().max_capacity(100_000).time_to_live(ttl * 5).build(),
             config: Arc::new(config),
         }
     }
@@ -63,7 +70,9 @@ impl AppState {
 
     /// Forgets cached answers after data changed.
     pub fn invalidate(&self) {
-        self.responses.invalidate_all();
+        if let Some(r) = &self.responses {
+            r.invalidate_all();
+        }
         self.symbols.invalidate_all();
     }
 }

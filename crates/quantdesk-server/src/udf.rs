@@ -221,7 +221,9 @@ async fn history(State(state): State<AppState>, Query(p): Params) -> UdfResult {
     };
     let meta = lookup(&state, p.get("symbol")).await?;
     let key = format!("h|{}|{}|{}|{from}|{to}|{countback:?}", meta.instrument.symbol, res, adjustment.as_str());
-    if let Some(hit) = state.responses.get(&key).await {
+    if let Some(cache) = &state.responses
+        && let Some(hit) = cache.get(&key).await
+    {
         return Ok(json_bytes(hit));
     }
     let req = BarRequest { resolution: res, adjustment, from, to, countback };
@@ -254,7 +256,9 @@ async fn history(State(state): State<AppState>, Query(p): Params) -> UdfResult {
         serde_json::to_vec(&out).map_err(internal)?
     };
     let bytes = Bytes::from(body);
-    state.responses.insert(key, bytes.clone()).await;
+    if let Some(cache) = &state.responses {
+        cache.insert(key, bytes.clone()).await;
+    }
     Ok(json_bytes(bytes))
 }
 

@@ -220,3 +220,37 @@ async fn metrics_count_requests_by_route() {
     assert!(text.contains("db_pool_max_connections"));
     assert!(text.contains("db_pool_connections{state=\"idle\"}"));
 }
+
+#[tokio::test]
+async fn every_bad_file_case_leaves_the_database_unchanged() {
+    let t = app().await;
+    let (s, _) = t
+        .upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "m.csv", GOOD.as_bytes())
+        .await;
+    assert_eq!(s, 200);
+    let before = t.get_json("/api/v1/bars/600519.SH?resolution=1D").await.1;
+    let instruments = t.store.count_instruments(&Default::default()).await.unwrap();
+    let cases: &[(&str, &[u8], &str)] = &[
+        ("missing column", b"date,open,high,low\n2024-01-05,1,1,1\n", "no close column"),
+        ("unparsable number", b"date,open,high,low,close\n2024-01-05,1,1,1,1\n2024-01-06,1,x,1,1\n", ":3:"),
+        ("unparsable time", b"date,open,high,low,close\n2024-01-05,1,1,1,1\n2024-02-30,1,1,1,1\n", ":3:"),
+        ("high below low", b"date,open,high,low,close\n2024-01-05,1,1,1,1\n2024-01-06,1,1,2,1\n", "below low"),
+        ("duplicate time", b"date,open,high,low,close\n2024-01-05,1,1,1,1\n2024-01-05,2,2,2,2\n", "two different rows"),
+        ("unsorted rows", b"date,open,high,low,close\n2024-01-06,1,1,1,1\n2024-01-05,1,1,1,1\n", "ascending"),
+        ("empty file", b"", "empty"),
+        ("header only", b"date,open,high,low,close\n", "no rows"),
+        ("not UTF-8", b"date,open,high,low,close\n2024-01-05,1,1,1,1\n2024-01-06,1,1,1,\xfe\n", "UTF-8"),
+    ];
+    for (name, body, needle) in cases {
+        // A new symbol in the same upload must not appear either.
+        let (s, v) =
+            t.upload("/api/v1/imports/bars", &[("symbol", "600000.SH"), ("resolution", "1D")], "bad.csv", body).await;
+        assert_eq!(s, 422, "{name}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(needle), "{name}: {v}");
+        let (s, v) =
+            t.upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "bad.csv", body).await;
+        assert_eq!(s, 422, "{name}: {v}");
+        assert_eq!(t.get_json("/api/v1/bars/600519.SH?resolution=1D").await.1, before, "{name}");
+        assert_eq!(t.store.count_instruments(&Default::default()).await.unwrap(), instruments, "{name}");
+    }
+}

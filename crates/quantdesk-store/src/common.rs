@@ -22,13 +22,19 @@ pub(crate) const UPSERT_INSTRUMENT: &str = "INSERT INTO instruments (symbol, nam
 pub(crate) const INSERT_INSTRUMENT_IF_MISSING: &str = "INSERT INTO instruments (symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (symbol) DO NOTHING";
 
-pub(crate) const REFRESH_SERIES: &str = "INSERT INTO series (symbol, resolution, first_ts, last_ts, bar_count) \
-     SELECT symbol, resolution, MIN(ts), MAX(ts), COUNT(*) FROM bars WHERE symbol = $1 AND resolution = $2 GROUP BY symbol, resolution \
-     ON CONFLICT (symbol, resolution) DO UPDATE SET first_ts = excluded.first_ts, last_ts = excluded.last_ts, bar_count = excluded.bar_count";
+pub(crate) const ENSURE_SERIES: &str = "INSERT INTO series (symbol, resolution, first_ts, last_ts, bar_count) \
+     VALUES ($1, $2, 0, 0, 0) ON CONFLICT (symbol, resolution) DO NOTHING";
+
+pub(crate) const SERIES_ID: &str = "SELECT id FROM series WHERE symbol = $1 AND resolution = $2";
+
+pub(crate) const REFRESH_SERIES: &str = "UPDATE series SET \
+     first_ts = COALESCE((SELECT MIN(ts) FROM bars WHERE series_id = $1), 0), \
+     last_ts = COALESCE((SELECT MAX(ts) FROM bars WHERE series_id = $1), 0), \
+     bar_count = (SELECT COUNT(*) FROM bars WHERE series_id = $1) WHERE id = $1";
 
 pub(crate) const BARS_COLUMNS: &str = "ts, open, high, low, close, volume, amount";
 
-pub(crate) const BAR_UPSERT_TAIL: &str = " ON CONFLICT (symbol, resolution, ts) DO UPDATE SET open = excluded.open, high = excluded.high, \
+pub(crate) const BAR_UPSERT_TAIL: &str = " ON CONFLICT (series_id, ts) DO UPDATE SET open = excluded.open, high = excluded.high, \
      low = excluded.low, close = excluded.close, volume = excluded.volume, amount = excluded.amount";
 
 pub(crate) const FACTOR_UPSERT_TAIL: &str = " ON CONFLICT (symbol, date) DO UPDATE SET factor = excluded.factor";
@@ -208,8 +214,18 @@ macro_rules! market_store_impl {
                         .await?
                         .rows_affected();
                     summary.instruments_created += created;
+                    sqlx::query($crate::common::ENSURE_SERIES)
+                        .bind(s.symbol.as_str())
+                        .bind(&res)
+                        .execute(&mut *tx)
+                        .await?;
+                    let series_id: i64 = sqlx::query_scalar($crate::common::SERIES_ID)
+                        .bind(s.symbol.as_str())
+                        .bind(&res)
+                        .fetch_one(&mut *tx)
+                        .await?;
                     let written = summary.bars;
-                    Self::insert_bars(&mut tx, s.symbol.as_str(), &res, s.bars, &|n| progress(written + n)).await?;
+                    Self::insert_bars(&mut tx, series_id, s.bars, &|n| progress(written + n)).await?;
                     summary.bars += s.bars.len() as u64;
                     Self::insert_factors(&mut tx, s.symbol.as_str(), s.factors).await?;
                     summary.factors += s.factors.len() as u64;
@@ -221,11 +237,7 @@ macro_rules! market_store_impl {
                             .collect();
                         Self::insert_calendar(&mut tx, exchange, &dates).await?;
                     }
-                    sqlx::query($crate::common::REFRESH_SERIES)
-                        .bind(s.symbol.as_str())
-                        .bind(&res)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query($crate::common::REFRESH_SERIES).bind(series_id).execute(&mut *tx).await?;
                     summary.symbols += 1;
                 }
                 tx.commit().await?;
@@ -243,7 +255,8 @@ macro_rules! market_store_impl {
                 let rows: Vec<(i64, f64, f64, f64, f64, f64, f64)> = match countback {
                     Some(n) => {
                         let sql = sqlx::AssertSqlSafe(format!(
-                            "SELECT {} FROM bars WHERE symbol = $1 AND resolution = $2 AND ts >= $3 AND ts < $4 ORDER BY ts DESC LIMIT $5",
+                            "SELECT {} FROM bars WHERE series_id = (SELECT id FROM series WHERE symbol = $1 AND resolution = $2) \
+                             AND ts >= $3 AND ts < $4 ORDER BY ts DESC LIMIT $5",
                             $crate::common::BARS_COLUMNS
                         ));
                         let mut v: Vec<_> = sqlx::query_as(sql)
@@ -259,7 +272,8 @@ macro_rules! market_store_impl {
                     }
                     None => {
                         let sql = sqlx::AssertSqlSafe(format!(
-                            "SELECT {} FROM bars WHERE symbol = $1 AND resolution = $2 AND ts >= $3 AND ts < $4 ORDER BY ts",
+                            "SELECT {} FROM bars WHERE series_id = (SELECT id FROM series WHERE symbol = $1 AND resolution = $2) \
+                             AND ts >= $3 AND ts < $4 ORDER BY ts",
                             $crate::common::BARS_COLUMNS
                         ));
                         sqlx::query_as(sql)
@@ -292,7 +306,8 @@ macro_rules! market_store_impl {
                 time: i64,
             ) -> $crate::Result<Option<i64>> {
                 Ok(sqlx::query_scalar::<_, i64>(
-                    "SELECT ts FROM bars WHERE symbol = $1 AND resolution = $2 AND ts < $3 ORDER BY ts DESC LIMIT 1",
+                    "SELECT ts FROM bars WHERE series_id = (SELECT id FROM series WHERE symbol = $1 AND resolution = $2) \
+                     AND ts < $3 ORDER BY ts DESC LIMIT 1",
                 )
                 .bind(symbol.as_str())
                 .bind(res.as_udf())
@@ -303,7 +318,7 @@ macro_rules! market_store_impl {
 
             async fn series(&self, symbol: &quantdesk_core::Symbol) -> $crate::Result<Vec<$crate::SeriesInfo>> {
                 let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-                    "SELECT resolution, first_ts, last_ts, bar_count FROM series WHERE symbol = $1",
+                    "SELECT resolution, first_ts, last_ts, bar_count FROM series WHERE symbol = $1 AND bar_count > 0",
                 )
                 .bind(symbol.as_str())
                 .fetch_all(&self.pool)

@@ -65,21 +65,19 @@ impl PgStore {
 
     async fn insert_bars(
         tx: &mut Transaction<'_, Postgres>,
-        symbol: &str,
-        res: &str,
+        series_id: i64,
         bars: &[Bar],
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<()> {
         let sql = format!(
-            "INSERT INTO bars (symbol, resolution, ts, open, high, low, close, volume, amount) \
-             SELECT $1, $2, * FROM UNNEST($3::BIGINT[], $4::FLOAT8[], $5::FLOAT8[], $6::FLOAT8[], $7::FLOAT8[], $8::FLOAT8[], $9::FLOAT8[]){BAR_UPSERT_TAIL}"
+            "INSERT INTO bars (series_id, ts, open, high, low, close, volume, amount) \
+             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::FLOAT8[], $4::FLOAT8[], $5::FLOAT8[], $6::FLOAT8[], $7::FLOAT8[], $8::FLOAT8[]){BAR_UPSERT_TAIL}"
         );
         let mut done = 0u64;
         for chunk in bars.chunks(CHUNK) {
             let col = |f: fn(&Bar) -> f64| chunk.iter().map(f).collect::<Vec<f64>>();
             sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(symbol)
-                .bind(res)
+                .bind(series_id)
                 .bind(chunk.iter().map(|b| b.time).collect::<Vec<i64>>())
                 .bind(col(|b| b.open))
                 .bind(col(|b| b.high))

@@ -24,7 +24,7 @@ impl Backend for SqliteStore {
     type Db = Sqlite;
 }
 
-/// Rows per multi-row INSERT: 9 parameters a row, well under SQLite's 32,766-variable limit.
+/// Rows per multi-row INSERT: 8 parameters a row, well under SQLite's 32,766-variable limit.
 const CHUNK: usize = 1000;
 
 fn migrator() -> Migrator {
@@ -63,7 +63,7 @@ fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
     sql
 }
 
-const BAR_HEAD: &str = "bars (symbol, resolution, ts, open, high, low, close, volume, amount)";
+const BAR_HEAD: &str = "bars (series_id, ts, open, high, low, close, volume, amount)";
 const FACTOR_HEAD: &str = "adj_factors (symbol, date, factor)";
 const CALENDAR_HEAD: &str = "trading_calendar (exchange, date)";
 const CALENDAR_TAIL: &str = " ON CONFLICT (exchange, date) DO NOTHING";
@@ -108,25 +108,23 @@ impl SqliteStore {
 
     async fn insert_bars(
         tx: &mut Transaction<'_, Sqlite>,
-        symbol: &str,
-        res: &str,
+        series_id: i64,
         bars: &[Bar],
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<()> {
         static FULL: OnceLock<Arc<str>> = OnceLock::new();
-        let full = FULL.get_or_init(|| values_sql(BAR_HEAD, 9, CHUNK, BAR_UPSERT_TAIL).into());
+        let full = FULL.get_or_init(|| values_sql(BAR_HEAD, 8, CHUNK, BAR_UPSERT_TAIL).into());
         let mut done = 0u64;
         for chunk in bars.chunks(CHUNK) {
             let sql: Arc<str> = if chunk.len() == CHUNK {
                 full.clone()
             } else {
-                values_sql(BAR_HEAD, 9, chunk.len(), BAR_UPSERT_TAIL).into()
+                values_sql(BAR_HEAD, 8, chunk.len(), BAR_UPSERT_TAIL).into()
             };
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for b in chunk {
                 q = q
-                    .bind(symbol)
-                    .bind(res)
+                    .bind(series_id)
                     .bind(b.time)
                     .bind(b.open)
                     .bind(b.high)

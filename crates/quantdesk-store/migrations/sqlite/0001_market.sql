@@ -17,9 +17,20 @@ CREATE TABLE IF NOT EXISTS instruments (
 );
 CREATE INDEX IF NOT EXISTS instruments_abbrev ON instruments (abbrev);
 
-CREATE TABLE IF NOT EXISTS bars (
+-- One row per stored (symbol, resolution): its id keys the bars, and it summarises them so
+-- nothing has to scan bars to learn what exists.
+CREATE TABLE IF NOT EXISTS series (
+    id         INTEGER PRIMARY KEY,
     symbol     TEXT NOT NULL,
     resolution TEXT NOT NULL,
+    first_ts   INTEGER NOT NULL,
+    last_ts    INTEGER NOT NULL,
+    bar_count  INTEGER NOT NULL,
+    UNIQUE (symbol, resolution)
+);
+
+CREATE TABLE IF NOT EXISTS bars (
+    series_id  INTEGER NOT NULL,
     ts         INTEGER NOT NULL,
     open       REAL NOT NULL,
     high       REAL NOT NULL,
@@ -28,7 +39,7 @@ CREATE TABLE IF NOT EXISTS bars (
     volume     REAL NOT NULL,
     amount     REAL NOT NULL,
     CHECK (high >= low),
-    PRIMARY KEY (symbol, resolution, ts)
+    PRIMARY KEY (series_id, ts)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS adj_factors (
@@ -44,12 +55,3 @@ CREATE TABLE IF NOT EXISTS trading_calendar (
     PRIMARY KEY (exchange, date)
 ) WITHOUT ROWID;
 
--- One row per stored (symbol, resolution): what exists, without scanning bars.
-CREATE TABLE IF NOT EXISTS series (
-    symbol     TEXT NOT NULL,
-    resolution TEXT NOT NULL,
-    first_ts   BIGINT NOT NULL,
-    last_ts    BIGINT NOT NULL,
-    bar_count  BIGINT NOT NULL,
-    PRIMARY KEY (symbol, resolution)
-);
