@@ -25,6 +25,7 @@ if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
 fi
 cargo build --release -q -p quantdesk -p quantdesk-bench
 bin=$CARGO_TARGET_DIR/release/quantdesk
+mkdir -p "$OUT"
 results=$OUT/results.txt
 : >"$results"
 say() { echo "$*" | tee -a "$results"; }

@@ -255,7 +255,7 @@ async fn get_bars(
     let meta =
         state.symbol_meta(&symbol).await?.ok_or_else(|| ApiError::not_found(format!("no instrument {symbol}")))?;
     let req = BarRequest { resolution, adjustment, from, to, countback: Some(limit) };
-    let mut answer = read_bars(&*state.store, &meta.instrument, &meta.series, &req).await?;
+    let mut answer = read_bars(state.bars(), &meta.instrument, &meta.series, &req).await?;
     answer.bars.retain(|b| b.time >= from);
     Ok(Json(BarsResponse {
         symbol: symbol.to_string(),

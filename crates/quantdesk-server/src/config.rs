@@ -65,6 +65,8 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// Seconds a computed datafeed response may be served from the in-process cache (0: no cache).
     pub cache_ttl_secs: u64,
+    /// Megabytes of stored bars kept in memory by the block cache (0: no cache).
+    pub bar_cache_mb: u64,
     /// Seconds a request may take before it is answered with a timeout.
     pub request_timeout_secs: u64,
     /// Fill an empty database with demo data on start.
@@ -82,6 +84,7 @@ impl Default for Config {
             max_upload_bytes: 256 * 1024 * 1024,
             max_body_bytes: 1024 * 1024,
             cache_ttl_secs: 2,
+            bar_cache_mb: 256,
             request_timeout_secs: 30,
             demo: false,
         }
@@ -180,6 +183,9 @@ impl Config {
         }
         if let Some(v) = get("QUANTDESK_CACHE_TTL_SECS")? {
             self.cache_ttl_secs = parse("QUANTDESK_CACHE_TTL_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_BAR_CACHE_MB")? {
+            self.bar_cache_mb = parse("QUANTDESK_BAR_CACHE_MB", &v)?;
         }
         if let Some(v) = get("QUANTDESK_REQUEST_TIMEOUT_SECS")? {
             self.request_timeout_secs = parse("QUANTDESK_REQUEST_TIMEOUT_SECS", &v)?;

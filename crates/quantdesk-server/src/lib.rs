@@ -2,6 +2,7 @@
 //! and configuration. Handlers are thin: market logic lives in [`market`] over the core and the store.
 
 pub mod api;
+pub mod blocks;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -9,6 +9,13 @@ use quantdesk_core::{Adjustment, Bar, Instrument, InstrumentKind, Resolution, Sy
 use quantdesk_ingest::{BarImportOptions, ImportError, ParsedBars};
 use quantdesk_store::{BarSeriesWrite, ImportSummary, MarketStore, SeriesInfo, StoreError};
 
+/// Where bars come from: the store, through the block cache when there is one.
+#[derive(Clone, Copy)]
+pub struct BarSource<'a> {
+    pub store: &'a dyn MarketStore,
+    pub blocks: Option<&'a crate::blocks::BarBlocks>,
+}
+
 /// What to read.
 #[derive(Debug, Clone)]
 pub struct BarRequest {
@@ -67,11 +74,12 @@ fn bucket_reach(target: Resolution) -> i64 {
 /// built from adjusted days). hfq multiplies by `adj(t)`; qfq additionally divides by the factor in
 /// force at the last stored bar inside the answer, which is `adj(latest in range)`.
 pub async fn read_bars(
-    store: &dyn MarketStore,
+    source: BarSource<'_>,
     instrument: &Instrument,
     series: &[SeriesInfo],
     req: &BarRequest,
 ) -> Result<BarAnswer, StoreError> {
+    let store = source.store;
     let Some(base) = choose_base(series, req.resolution) else {
         return Ok(BarAnswer::default());
     };
@@ -95,7 +103,10 @@ pub async fn read_bars(
             None => (req.from, req.to, None),
         }
     };
-    let mut raw = store.bars(symbol, base, from, to, limit).await?;
+    let mut raw = match (source.blocks, series.iter().find(|s| s.resolution == base)) {
+        (Some(blocks), Some(info)) => blocks.read(store, symbol, info, from, to, limit).await?,
+        _ => store.bars(symbol, base, from, to, limit).await?,
+    };
     let truncated = limit.is_some_and(|l| raw.len() as u64 >= u64::from(l));
 
     let factors = if req.adjustment == Adjustment::None { Vec::new() } else { store.adj_factors(symbol).await? };

@@ -26,6 +26,8 @@ pub struct AppState {
     /// Rendered datafeed answers by request; short-lived, cleared on import. `None` when
     /// `cache_ttl_secs` is 0.
     pub responses: Option<moka::future::Cache<String, Bytes>>,
+    /// Stored bars in time blocks, keyed by series version; `None` when `bar_cache_mb` is 0.
+    pub blocks: Option<crate::blocks::BarBlocks>,
     /// Instrument metadata by symbol; short-lived, cleared on import.
     pub symbols: moka::future::Cache<Symbol, Option<Arc<SymbolMeta>>>,
 }
@@ -40,10 +42,13 @@ impl AppState {
                 .time_to_live(ttl)
                 .build()
         });
+        let blocks =
+            (config.bar_cache_mb > 0).then(|| crate::blocks::BarBlocks::new(config.bar_cache_mb * 1024 * 1024));
         AppState {
             store,
             metrics,
             responses,
+            blocks,
             symbols: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live((ttl * 5).max(Duration::from_secs(5)))
@@ -66,6 +71,11 @@ impl AppState {
         };
         self.symbols.insert(symbol.clone(), meta.clone()).await;
         Ok(meta)
+    }
+
+    /// Where handlers read bars from.
+    pub fn bars(&self) -> crate::market::BarSource<'_> {
+        crate::market::BarSource { store: &*self.store, blocks: self.blocks.as_ref() }
     }
 
     /// Forgets cached answers after data changed.

@@ -227,7 +227,7 @@ async fn history(State(state): State<AppState>, Query(p): Params) -> UdfResult {
         return Ok(json_bytes(hit));
     }
     let req = BarRequest { resolution: res, adjustment, from, to, countback };
-    let answer = read_bars(&*state.store, &meta.instrument, &meta.series, &req).await.map_err(internal)?;
+    let answer = read_bars(state.bars(), &meta.instrument, &meta.series, &req).await.map_err(internal)?;
     let body = if answer.bars.is_empty() {
         let next = match answer.base {
             Some(base) => {
@@ -281,7 +281,7 @@ async fn daily_window(
         to,
         countback: None,
     };
-    read_bars(&*state.store, &meta.instrument, &meta.series, &req).await.map(|a| a.bars).map_err(internal)
+    read_bars(state.bars(), &meta.instrument, &meta.series, &req).await.map(|a| a.bars).map_err(internal)
 }
 
 /// Limit-up (涨停) and limit-down (跌停) closes, for instruments with a daily price limit.
@@ -380,7 +380,7 @@ async fn quotes(State(state): State<AppState>, Query(p): Params) -> UdfResult {
             to: now + 86_400,
             countback: Some(2),
         };
-        let bars = read_bars(&*state.store, &meta.instrument, &meta.series, &req).await.map_err(internal)?.bars;
+        let bars = read_bars(state.bars(), &meta.instrument, &meta.series, &req).await.map_err(internal)?.bars;
         let Some(last) = bars.last() else {
             out.push(json!({ "s": "error", "n": raw, "v": {} }));
             continue;

@@ -30,7 +30,7 @@ pub(crate) const SERIES_ID: &str = "SELECT id FROM series WHERE symbol = $1 AND 
 pub(crate) const REFRESH_SERIES: &str = "UPDATE series SET \
      first_ts = COALESCE((SELECT MIN(ts) FROM bars WHERE series_id = $1), 0), \
      last_ts = COALESCE((SELECT MAX(ts) FROM bars WHERE series_id = $1), 0), \
-     bar_count = (SELECT COUNT(*) FROM bars WHERE series_id = $1) WHERE id = $1";
+     bar_count = (SELECT COUNT(*) FROM bars WHERE series_id = $1), version = version + 1 WHERE id = $1";
 
 pub(crate) const BARS_COLUMNS: &str = "ts, open, high, low, close, volume, amount";
 
@@ -114,9 +114,10 @@ where
     })
 }
 
-pub(crate) fn series_from(res: &str, first: i64, last: i64, count: i64) -> Result<SeriesInfo> {
+pub(crate) fn series_from(row: &(String, i64, i64, i64, i64)) -> Result<SeriesInfo> {
+    let (res, first, last, count, version) = row;
     let resolution = Resolution::parse(res).map_err(|e| StoreError::Corrupt(e.0))?;
-    Ok(SeriesInfo { resolution, first, last, count })
+    Ok(SeriesInfo { resolution, first: *first, last: *last, count: *count, version: *version })
 }
 
 /// Implements [`crate::MarketStore`] for a backend type with a `pool` field of pool type `$pool`
@@ -317,15 +318,15 @@ macro_rules! market_store_impl {
             }
 
             async fn series(&self, symbol: &quantdesk_core::Symbol) -> $crate::Result<Vec<$crate::SeriesInfo>> {
-                let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-                    "SELECT resolution, first_ts, last_ts, bar_count FROM series WHERE symbol = $1 AND bar_count > 0",
+                let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT resolution, first_ts, last_ts, bar_count, version FROM series WHERE symbol = $1 AND bar_count > 0",
                 )
                 .bind(symbol.as_str())
                 .fetch_all(&self.pool)
                 .await?;
                 let mut out = rows
                     .iter()
-                    .map(|(r, f, l, c)| $crate::common::series_from(r, *f, *l, *c))
+                    .map($crate::common::series_from)
                     .collect::<$crate::Result<Vec<_>>>()?;
                 out.sort_by_key(|s| s.resolution);
                 Ok(out)

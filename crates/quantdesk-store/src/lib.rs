@@ -53,6 +53,8 @@ pub struct SeriesInfo {
     pub first: i64,
     pub last: i64,
     pub count: i64,
+    /// Changes whenever the series is written; caches key on it.
+    pub version: i64,
 }
 
 /// One symbol's share of an import.

@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS series (
     first_ts   BIGINT NOT NULL,
     last_ts    BIGINT NOT NULL,
     bar_count  BIGINT NOT NULL,
+    -- Bumped by every write, so caches keyed by it never serve replaced bars.
+    version    BIGINT NOT NULL DEFAULT 0,
     UNIQUE (symbol, resolution)
 );
 

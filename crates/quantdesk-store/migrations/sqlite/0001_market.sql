@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS series (
     first_ts   INTEGER NOT NULL,
     last_ts    INTEGER NOT NULL,
     bar_count  INTEGER NOT NULL,
+    -- Bumped by every write, so caches keyed by it never serve replaced bars.
+    version    INTEGER NOT NULL DEFAULT 0,
     UNIQUE (symbol, resolution)
 );
 
