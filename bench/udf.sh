@@ -31,13 +31,18 @@ results=$OUT/results.txt
 say() { echo "$*" | tee -a "$results"; }
 
 say "# quantdesk datafeed benchmark, $(date -u +%FT%TZ), $(nproc) cores"
-"$CARGO_TARGET_DIR/release/quantdesk-bench" "$OUT/data" "$SYMBOLS" "$MINUTE_DAYS" "$DAILY_DAYS" | tee -a "$results"
 export QUANTDESK_DATABASE_URL="sqlite://$OUT/db/quantdesk.db"
 export QUANTDESK_LOG_LEVEL=warn
-say "## import"
-"$bin" import bars "$OUT/data/daily.csv" --resolution 1D | tee -a "$results"
-"$bin" import bars "$OUT/data/minute.csv" --resolution 1 | tee -a "$results"
-say "database size: $(du -sh "$OUT/db" | cut -f1)"
+if [ "${REUSE:-0}" = 1 ] && [ -f "$OUT/db/quantdesk.db" ]; then
+  say "## reusing the imported data in $OUT"
+else
+  rm -rf "$OUT/db"
+  "$CARGO_TARGET_DIR/release/quantdesk-bench" "$OUT/data" "$SYMBOLS" "$MINUTE_DAYS" "$DAILY_DAYS" | tee -a "$results"
+  say "## import"
+  "$bin" import bars "$OUT/data/daily.csv" --resolution 1D | tee -a "$results"
+  "$bin" import bars "$OUT/data/minute.csv" --resolution 1 | tee -a "$results"
+  say "database size: $(du -sh "$OUT/db" | cut -f1)"
+fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -45,8 +50,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-start_server() { # start_server CACHE_TTL
-  QUANTDESK_CACHE_TTL_SECS=$1 "$bin" serve --listen "127.0.0.1:$port" >"$OUT/server.log" 2>&1 &
+start_server() { # start_server RESPONSE_CACHE_TTL BAR_CACHE_MB
+  QUANTDESK_CACHE_TTL_SECS=$1 QUANTDESK_BAR_CACHE_MB=$2 "$bin" serve --listen "127.0.0.1:$port" >"$OUT/server.log" 2>&1 &
   server=$!
   pids+=("$server")
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return; sleep 0.2; done
@@ -81,7 +86,7 @@ run_wrk() { # run_wrk LABEL URL [SCRIPT]
 }
 
 say "## /udf/history at $CONNECTIONS connections, $DURATION each"
-start_server 0
+start_server 0 0
 curl -fsS "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$daily_q" >"$OUT/daily.json"
 curl -fsS "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$minute_q" >"$OUT/minute.json"
 python3 - "$OUT/daily.json" "$OUT/minute.json" <<'PY'
@@ -90,12 +95,16 @@ for p, n in zip(sys.argv[1:], (1000, 240)):
     v = json.load(open(p)); assert v["s"] == "ok" and len(v["t"]) == n, (p, len(v.get("t", [])))
 PY
 say "response sizes: daily $(stat -c %s "$OUT/daily.json") B, minute $(stat -c %s "$OUT/minute.json") B"
-QUERY=$daily_q run_wrk "quantdesk 1D x1000, no cache, rotating symbols" "http://127.0.0.1:$port" "$OUT/rotate.lua"
-QUERY=$minute_q run_wrk "quantdesk 1m x240, no cache, rotating symbols" "http://127.0.0.1:$port" "$OUT/rotate.lua"
+QUERY=$daily_q run_wrk "1D x1000, no caches, rotating symbols" "http://127.0.0.1:$port" "$OUT/rotate.lua"
+QUERY=$minute_q run_wrk "1m x240, no caches, rotating symbols" "http://127.0.0.1:$port" "$OUT/rotate.lua"
 stop_server
-start_server 2
-run_wrk "quantdesk 1D x1000, cache on, one URL" "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$daily_q"
-run_wrk "quantdesk 1m x240, cache on, one URL" "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$minute_q"
+start_server 0 256
+QUERY=$daily_q run_wrk "1D x1000, block cache, rotating symbols" "http://127.0.0.1:$port" "$OUT/rotate.lua"
+QUERY=$minute_q run_wrk "1m x240, block cache, rotating symbols" "http://127.0.0.1:$port" "$OUT/rotate.lua"
+stop_server
+start_server 2 256
+run_wrk "1D x1000, both caches (default), one URL" "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$daily_q"
+run_wrk "1m x240, both caches (default), one URL" "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$minute_q"
 stop_server
 
 mkdir -p "$OUT/www"

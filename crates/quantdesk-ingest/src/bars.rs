@@ -55,69 +55,146 @@ struct Cols {
     symbol: Option<usize>,
 }
 
-/// Parses and validates a bar file. `progress` is called now and then with the bytes read so far.
+/// Parses and validates a whole bar file. `progress` is called now and then with the bytes read.
 pub fn parse_bars<R: Read>(
     input: R,
     opts: &BarImportOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ParsedBars, ImportError> {
-    let file = opts.file_name.as_str();
-    let mut rdr = reader(input);
-    let header = match rdr.byte_headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return Err(csv_error(file, e)),
-    };
-    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
-        return Err(ImportError::new(file, None, None, "the file is empty"));
-    }
-    let header_text: Vec<&str> = match header.iter().map(std::str::from_utf8).collect::<Result<_, _>>() {
-        Ok(h) => h,
-        Err(_) => {
-            return Err(ImportError::new(file, Some(1), None, "the file is not valid UTF-8 text"));
-        }
-    };
-    let det = detect_columns(&header_text, &opts.columns).map_err(|r| ImportError::new(file, Some(1), None, r))?;
-    let need = |c: Option<usize>, what: &str| {
-        c.ok_or_else(|| ImportError::new(file, Some(1), None, format!("the header has no {what} column")))
-    };
-    let cols = Cols {
-        time: need(det.time, "date or time (date, datetime, trade_date)")?,
-        open: need(det.open, "open")?,
-        high: need(det.high, "high")?,
-        low: need(det.low, "low")?,
-        close: need(det.close, "close")?,
-        volume: det.volume,
-        amount: det.amount,
-        adj_factor: det.adj_factor,
-        adj_close: det.adj_close,
-        symbol: if opts.symbol.is_some() && opts.columns.symbol.is_none() { None } else { det.symbol },
-    };
-    if opts.symbol.is_none() && cols.symbol.is_none() {
-        return Err(ImportError::new(
-            file,
-            Some(1),
-            None,
-            "no symbol given and the header has no symbol column (ts_code, symbol, code); pass --symbol or --symbol-column",
-        ));
-    }
-    let names = det.names;
-    let col_name = |i: usize| names[i].clone();
-
+    let mut parser = BarParser::new(input, opts.clone())?;
     let mut out = ParsedBars { resolution: opts.resolution, series: BTreeMap::new(), rows: 0 };
-    let mut record = csv::ByteRecord::new();
-    let mut tz_cache: BTreeMap<Symbol, Tz> = BTreeMap::new();
-    let mut current: Option<Symbol> = opts.symbol.clone();
-    loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
+    while let Some(batch) = parser.next_batch(usize::MAX, progress)? {
+        for (symbol, data) in batch.series {
+            let s = out.series.entry(symbol).or_default();
+            s.bars.extend(data.bars);
+            s.factors.extend(data.factors);
+        }
+        out.rows = parser.rows();
+    }
+    Ok(out)
+}
+
+/// A streaming bar parser: validated batches of rows, in file order, with the same checks as
+/// [`parse_bars`] across batch boundaries. A caller that writes batches as they come (inside one
+/// transaction) gets all-or-nothing imports without holding the whole file in memory.
+pub struct BarParser<R: Read> {
+    rdr: csv::Reader<R>,
+    opts: BarImportOptions,
+    cols: Cols,
+    names: Vec<String>,
+    record: csv::ByteRecord,
+    tz_cache: BTreeMap<Symbol, Tz>,
+    current: Option<Symbol>,
+    /// Last bar per symbol, for order and duplicate checks across batches.
+    last: BTreeMap<Symbol, Bar>,
+    rows: u64,
+    done: bool,
+}
+
+impl<R: Read> BarParser<R> {
+    /// Reads and checks the header.
+    pub fn new(input: R, opts: BarImportOptions) -> Result<Self, ImportError> {
+        let file = opts.file_name.as_str();
+        let mut rdr = reader(input);
+        let header = match rdr.byte_headers() {
+            Ok(h) => h.clone(),
             Err(e) => return Err(csv_error(file, e)),
+        };
+        if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+            return Err(ImportError::new(file, None, None, "the file is empty"));
         }
+        let header_text: Vec<&str> = match header.iter().map(std::str::from_utf8).collect::<Result<_, _>>() {
+            Ok(h) => h,
+            Err(_) => {
+                return Err(ImportError::new(file, Some(1), None, "the file is not valid UTF-8 text"));
+            }
+        };
+        let det = detect_columns(&header_text, &opts.columns).map_err(|r| ImportError::new(file, Some(1), None, r))?;
+        let need = |c: Option<usize>, what: &str| {
+            c.ok_or_else(|| ImportError::new(file, Some(1), None, format!("the header has no {what} column")))
+        };
+        let cols = Cols {
+            time: need(det.time, "date or time (date, datetime, trade_date)")?,
+            open: need(det.open, "open")?,
+            high: need(det.high, "high")?,
+            low: need(det.low, "low")?,
+            close: need(det.close, "close")?,
+            volume: det.volume,
+            amount: det.amount,
+            adj_factor: det.adj_factor,
+            adj_close: det.adj_close,
+            symbol: if opts.symbol.is_some() && opts.columns.symbol.is_none() { None } else { det.symbol },
+        };
+        if opts.symbol.is_none() && cols.symbol.is_none() {
+            return Err(ImportError::new(
+                file,
+                Some(1),
+                None,
+                "no symbol given and the header has no symbol column (ts_code, symbol, code); pass --symbol or --symbol-column",
+            ));
+        }
+        let current = opts.symbol.clone();
+        Ok(BarParser {
+            rdr,
+            cols,
+            names: det.names,
+            record: csv::ByteRecord::new(),
+            tz_cache: BTreeMap::new(),
+            current,
+            last: BTreeMap::new(),
+            rows: 0,
+            done: false,
+            opts,
+        })
+    }
+
+    /// Data rows read so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The next batch of at most `max_rows` rows, `None` at the end. A file without rows is an error.
+    pub fn next_batch(
+        &mut self,
+        max_rows: usize,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Option<ParsedBars>, ImportError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut out = ParsedBars { resolution: self.opts.resolution, series: BTreeMap::new(), rows: 0 };
+        let mut taken = 0usize;
+        while taken < max_rows {
+            match self.rdr.read_byte_record(&mut self.record) {
+                Ok(false) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(true) => {}
+                Err(e) => return Err(csv_error(&self.opts.file_name, e)),
+            }
+            taken += 1;
+            self.rows += 1;
+            if self.rows.is_multiple_of(65_536) {
+                progress(self.record.position().map(|p| p.byte()).unwrap_or(0));
+            }
+            self.row(&mut out)?;
+        }
+        if self.done && self.rows == 0 {
+            return Err(ImportError::new(&self.opts.file_name, None, None, "the file has a header but no rows"));
+        }
+        out.rows = taken as u64;
+        if taken == 0 { Ok(None) } else { Ok(Some(out)) }
+    }
+
+    /// Validates the current record and appends it to `out`.
+    fn row(&mut self, out: &mut ParsedBars) -> Result<(), ImportError> {
+        let file = self.opts.file_name.as_str();
+        let record = &self.record;
+        let cols = &self.cols;
+        let names = &self.names;
+        let col_name = |i: usize| names[i].clone();
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        out.rows += 1;
-        if out.rows.is_multiple_of(65_536) {
-            progress(record.position().map(|p| p.byte()).unwrap_or(0));
-        }
         let cell = |i: usize| -> Result<&str, ImportError> {
             std::str::from_utf8(&record[i])
                 .map_err(|_| ImportError::new(file, Some(line), Some(&col_name(i)), "the cell is not valid UTF-8 text"))
@@ -125,21 +202,23 @@ pub fn parse_bars<R: Read>(
         let symbol = match cols.symbol {
             Some(i) => {
                 let raw = cell(i)?;
-                match &current {
+                match &self.current {
                     Some(s) if s.as_str() == raw => s.clone(),
                     _ => {
                         let s = Symbol::new(raw)
                             .map_err(|e| ImportError::new(file, Some(line), Some(&col_name(i)), e.0))?;
-                        current = Some(s.clone());
+                        self.current = Some(s.clone());
                         s
                     }
                 }
             }
-            None => current.clone().unwrap_or_else(|| unreachable!("checked above")),
+            None => self.current.clone().unwrap_or_else(|| unreachable!("checked in new")),
         };
-        let tz = *tz_cache.entry(symbol.clone()).or_insert_with(|| {
-            opts.timezone.unwrap_or_else(|| Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz())
+        let timezone = self.opts.timezone;
+        let tz = *self.tz_cache.entry(symbol.clone()).or_insert_with(|| {
+            timezone.unwrap_or_else(|| Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz())
         });
+        let resolution = self.opts.resolution;
 
         let time_raw = cell(cols.time)?;
         let stamp = parse_stamp(time_raw).ok_or_else(|| {
@@ -150,13 +229,14 @@ pub fn parse_bars<R: Read>(
                 format!("{time_raw:?} is not a date or time"),
             )
         })?;
-        let (time, date) = match (stamp, opts.resolution.is_intraday()) {
+        let local_date = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0).map(|u| u.with_timezone(&tz).date_naive()).unwrap_or_default()
+        };
+        let (time, date) = match (stamp, resolution.is_intraday()) {
             (Stamp::Date(d), false) => (date_stamp(d), d),
             (Stamp::Local(dt), false) => (date_stamp(dt.date()), dt.date()),
             (Stamp::Instant(t), false) => {
-                let d = chrono::DateTime::from_timestamp(t, 0)
-                    .map(|u| u.with_timezone(&tz).date_naive())
-                    .unwrap_or_default();
+                let d = local_date(t);
                 (date_stamp(d), d)
             }
             (Stamp::Date(_), true) => {
@@ -164,7 +244,7 @@ pub fn parse_bars<R: Read>(
                     file,
                     Some(line),
                     Some(&col_name(cols.time)),
-                    format!("{time_raw:?} has no time of day, but the resolution {} is intraday", opts.resolution),
+                    format!("{time_raw:?} has no time of day, but the resolution {resolution} is intraday"),
                 ));
             }
             (Stamp::Local(dt), true) => {
@@ -178,12 +258,7 @@ pub fn parse_bars<R: Read>(
                 })?;
                 (t, dt.date())
             }
-            (Stamp::Instant(t), true) => {
-                let d = chrono::DateTime::from_timestamp(t, 0)
-                    .map(|u| u.with_timezone(&tz).date_naive())
-                    .unwrap_or_default();
-                (t, d)
-            }
+            (Stamp::Instant(t), true) => (t, local_date(t)),
         };
 
         let num = |i: usize| -> Result<f64, ImportError> {
@@ -227,9 +302,8 @@ pub fn parse_bars<R: Read>(
             ));
         }
 
-        let series = out.series.entry(symbol.clone()).or_default();
-        if let Some(last) = series.bars.last() {
-            if time < last.time {
+        if let Some(prev) = self.last.get(&symbol).copied() {
+            if time < prev.time {
                 return Err(ImportError::new(
                     file,
                     Some(line),
@@ -237,9 +311,9 @@ pub fn parse_bars<R: Read>(
                     format!("rows are not in ascending time order for {symbol}: {time_raw:?} comes after a later row"),
                 ));
             }
-            if time == last.time {
-                if *last == bar {
-                    continue;
+            if time == prev.time {
+                if prev == bar {
+                    return Ok(());
                 }
                 return Err(ImportError::new(
                     file,
@@ -249,18 +323,18 @@ pub fn parse_bars<R: Read>(
                 ));
             }
         }
+        let series = out.series.entry(symbol.clone()).or_default();
         series.bars.push(bar);
         if let Some((f, _)) = factor {
             push_factor(&mut series.factors, date, f);
         }
+        self.last.insert(symbol, bar);
+        Ok(())
     }
-    if out.rows == 0 {
-        return Err(ImportError::new(file, None, None, "the file has a header but no rows"));
-    }
-    Ok(out)
 }
 
 /// Records the factor for `date`, keeping one entry per date (intraday files repeat it per bar).
+/// A date already sent in an earlier batch is sent again; the store replaces it.
 fn push_factor(factors: &mut Vec<AdjFactor>, date: NaiveDate, factor: f64) {
     match factors.last_mut() {
         Some(last) if last.date == date => last.factor = factor,
@@ -354,6 +428,32 @@ mod tests {
             assert_eq!(e.column.as_deref(), *col, "{e}");
             assert!(e.reason.contains(reason), "{e} should mention {reason}");
         }
+    }
+
+    #[test]
+    fn batches_check_across_their_boundaries() {
+        let text = "date,symbol,open,high,low,close,adj_factor\n2024-01-02,A,1,1,1,1,1\n2024-01-02,B,2,2,2,2,1\n2024-01-03,A,1,1,1,1,1\n2024-01-03,A,1,1,1,1,1\n2024-01-04,B,2,2,2,2,2\n";
+        let o = opts(None, "D");
+        let whole = parse(text, &o).unwrap();
+        for size in 1..=5 {
+            let mut p = BarParser::new(text.as_bytes(), o.clone()).unwrap();
+            let mut merged: BTreeMap<Symbol, SeriesData> = BTreeMap::new();
+            while let Some(b) = p.next_batch(size, &mut |_| {}).unwrap() {
+                for (s, d) in b.series {
+                    let m = merged.entry(s).or_default();
+                    m.bars.extend(d.bars);
+                    m.factors.extend(d.factors);
+                }
+            }
+            assert_eq!(merged, whole.series, "batch size {size}");
+            assert_eq!(p.rows(), 5);
+        }
+        // an out-of-order row in a later batch is still caught, with its line
+        let bad = "date,open,high,low,close\n2024-01-03,1,1,1,1\n2024-01-04,1,1,1,1\n2024-01-02,1,1,1,1\n";
+        let mut p = BarParser::new(bad.as_bytes(), opts(Some("X"), "D")).unwrap();
+        assert!(p.next_batch(2, &mut |_| {}).unwrap().is_some());
+        let e = p.next_batch(2, &mut |_| {}).unwrap_err();
+        assert_eq!(e.line, Some(4));
     }
 
     #[test]

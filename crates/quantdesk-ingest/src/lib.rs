@@ -9,7 +9,7 @@ mod columns;
 mod instruments;
 mod time;
 
-pub use bars::{BarImportOptions, ParsedBars, SeriesData, parse_bars};
+pub use bars::{BarImportOptions, BarParser, ParsedBars, SeriesData, parse_bars};
 pub use columns::{ColumnMap, DetectedColumns, detect_columns};
 pub use instruments::parse_instruments;
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use quantdesk_core::adjust::factor_on;
 use quantdesk_core::resample::{resample_groups, trading_date};
 use quantdesk_core::{Adjustment, Bar, Instrument, InstrumentKind, Resolution, Symbol};
-use quantdesk_ingest::{BarImportOptions, ImportError, ParsedBars};
-use quantdesk_store::{BarSeriesWrite, ImportSummary, MarketStore, SeriesInfo, StoreError};
+use quantdesk_ingest::{BarImportOptions, BarParser, ImportError, ParsedBars};
+use quantdesk_store::{BarSeriesWrite, ImportSession, ImportSummary, MarketStore, SeriesInfo, StoreError};
 
 /// Where bars come from: the store, through the block cache when there is one.
 #[derive(Clone, Copy)]
@@ -208,50 +208,101 @@ pub struct ImportReport {
     pub resolution: String,
 }
 
-/// Writes parsed bars in one transaction, teaching the trading calendar the dates of daily A-share bars.
+/// The exchange whose trading calendar learns the dates of a symbol's daily bars, if any.
+fn calendar_exchange(symbol: &Symbol) -> Option<String> {
+    let ex = Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).exchange;
+    (ex != "OTHER").then_some(ex)
+}
+
+/// Writes one parsed batch through an open import session.
+async fn write_batch(session: &mut dyn ImportSession, batch: &ParsedBars) -> Result<(), StoreError> {
+    for (symbol, data) in &batch.series {
+        let exchange = calendar_exchange(symbol);
+        session
+            .write(&BarSeriesWrite { symbol, bars: &data.bars, factors: &data.factors, calendar: exchange.as_deref() })
+            .await?;
+    }
+    Ok(())
+}
+
+fn report(rows: u64, resolution: Resolution, summary: ImportSummary) -> ImportReport {
+    ImportReport {
+        rows,
+        symbols: summary.symbols,
+        bars: summary.bars,
+        factors: summary.factors,
+        instruments_created: summary.instruments_created,
+        resolution: resolution.as_udf(),
+    }
+}
+
+/// Writes already parsed bars in one transaction, teaching the trading calendar the dates of
+/// daily A-share bars.
 pub async fn write_bars(
     store: &dyn MarketStore,
     parsed: &ParsedBars,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<ImportReport, StoreError> {
-    let exchanges: Vec<String> = parsed
-        .series
-        .keys()
-        .map(|s| Instrument::with_defaults(s.clone(), "", InstrumentKind::Other).exchange)
-        .collect();
-    let writes: Vec<BarSeriesWrite<'_>> = parsed
-        .series
-        .iter()
-        .zip(&exchanges)
-        .map(|((symbol, data), exchange)| BarSeriesWrite {
-            symbol,
-            bars: &data.bars,
-            factors: &data.factors,
-            calendar: (exchange != "OTHER").then_some(exchange.as_str()),
-        })
-        .collect();
-    let summary: ImportSummary = store.import_bars(parsed.resolution, &writes, progress).await?;
-    Ok(ImportReport {
-        rows: parsed.rows,
-        symbols: summary.symbols,
-        bars: summary.bars,
-        factors: summary.factors,
-        instruments_created: summary.instruments_created,
-        resolution: parsed.resolution.as_udf(),
-    })
+    let mut session = store.begin_import(parsed.resolution).await?;
+    write_batch(&mut *session, parsed).await?;
+    progress(session.written());
+    Ok(report(parsed.rows, parsed.resolution, session.commit().await?))
 }
 
-/// Parses (on a blocking thread) and writes a bar file held in memory.
+/// Rows per batch when streaming an import.
+const BATCH_ROWS: usize = 200_000;
+
+/// Streams a bar file into the store: a blocking thread parses batches while this task writes the
+/// previous ones inside one transaction. A parse error rolls everything back, so the import is
+/// still all-or-nothing, and memory stays bounded by a few batches. `progress` receives bytes parsed.
+pub async fn import_bars_stream<R: std::io::Read + Send + 'static>(
+    store: &dyn MarketStore,
+    input: R,
+    opts: BarImportOptions,
+    progress: Box<dyn FnMut(u64) + Send>,
+) -> Result<ImportReport, ImportFailure> {
+    let resolution = opts.resolution;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<ParsedBars, ImportError>>(2);
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut progress = progress;
+        let mut parser = match BarParser::new(input, opts) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return 0;
+            }
+        };
+        loop {
+            match parser.next_batch(BATCH_ROWS, &mut *progress) {
+                Ok(Some(batch)) => {
+                    if tx.blocking_send(Ok(batch)).is_err() {
+                        break; // the writer gave up
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+        parser.rows()
+    });
+    let mut session = store.begin_import(resolution).await?;
+    while let Some(batch) = rx.recv().await {
+        write_batch(&mut *session, &batch?).await?;
+    }
+    let rows = parser.await.map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))?;
+    Ok(report(rows, resolution, session.commit().await?))
+}
+
+/// Parses and writes a bar file held in memory.
 pub async fn import_bars_bytes(
     store: Arc<dyn MarketStore>,
     bytes: Vec<u8>,
     opts: BarImportOptions,
 ) -> Result<ImportReport, ImportFailure> {
-    let parsed =
-        tokio::task::spawn_blocking(move || quantdesk_ingest::parse_bars(bytes.as_slice(), &opts, &mut |_| {}))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))??;
-    Ok(write_bars(&*store, &parsed, &|_| {}).await?)
+    import_bars_stream(&*store, std::io::Cursor::new(bytes), opts, Box::new(|_| {})).await
 }
 
 /// Parses and writes an instrument master held in memory.

@@ -123,7 +123,7 @@ pub(crate) fn series_from(row: &(String, i64, i64, i64, i64)) -> Result<SeriesIn
 /// Implements [`crate::MarketStore`] for a backend type with a `pool` field of pool type `$pool`
 /// and inherent `insert_bars` / `insert_factors` methods.
 macro_rules! market_store_impl {
-    ($store:ty, $backend:literal) => {
+    ($store:ty, $session:ident, $backend:literal) => {
         #[async_trait::async_trait]
         impl $crate::MarketStore for $store {
             fn backend(&self) -> &'static str {
@@ -195,54 +195,31 @@ macro_rules! market_store_impl {
                 Ok(query.fetch_one(&self.pool).await? as u64)
             }
 
+            async fn begin_import(
+                &self,
+                resolution: quantdesk_core::Resolution,
+            ) -> $crate::Result<Box<dyn $crate::ImportSession>> {
+                Ok(Box::new($session {
+                    tx: self.pool.begin().await?,
+                    resolution,
+                    res: resolution.as_udf(),
+                    ids: std::collections::HashMap::new(),
+                    summary: $crate::ImportSummary::default(),
+                }))
+            }
+
             async fn import_bars(
                 &self,
                 resolution: quantdesk_core::Resolution,
                 series: &[$crate::BarSeriesWrite<'_>],
                 progress: &(dyn Fn(u64) + Send + Sync),
             ) -> $crate::Result<$crate::ImportSummary> {
-                let res = resolution.as_udf();
-                let mut summary = $crate::ImportSummary::default();
-                let mut tx = self.pool.begin().await?;
+                let mut session = self.begin_import(resolution).await?;
                 for s in series {
-                    let inst = quantdesk_core::Instrument::with_defaults(
-                        s.symbol.clone(),
-                        "",
-                        default_kind(s.symbol),
-                    );
-                    let created = bind_instrument(sqlx::query($crate::common::INSERT_INSTRUMENT_IF_MISSING), &inst)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    summary.instruments_created += created;
-                    sqlx::query($crate::common::ENSURE_SERIES)
-                        .bind(s.symbol.as_str())
-                        .bind(&res)
-                        .execute(&mut *tx)
-                        .await?;
-                    let series_id: i64 = sqlx::query_scalar($crate::common::SERIES_ID)
-                        .bind(s.symbol.as_str())
-                        .bind(&res)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let written = summary.bars;
-                    Self::insert_bars(&mut tx, series_id, s.bars, &|n| progress(written + n)).await?;
-                    summary.bars += s.bars.len() as u64;
-                    Self::insert_factors(&mut tx, s.symbol.as_str(), s.factors).await?;
-                    summary.factors += s.factors.len() as u64;
-                    if let (Some(exchange), quantdesk_core::Resolution::Day) = (s.calendar, resolution) {
-                        let dates: Vec<chrono::NaiveDate> = s
-                            .bars
-                            .iter()
-                            .map(|b| chrono::DateTime::from_timestamp(b.time, 0).unwrap_or_default().date_naive())
-                            .collect();
-                        Self::insert_calendar(&mut tx, exchange, &dates).await?;
-                    }
-                    sqlx::query($crate::common::REFRESH_SERIES).bind(series_id).execute(&mut *tx).await?;
-                    summary.symbols += 1;
+                    session.write(s).await?;
+                    progress(session.written());
                 }
-                tx.commit().await?;
-                Ok(summary)
+                session.commit().await
             }
 
             async fn bars(
@@ -388,6 +365,72 @@ macro_rules! market_store_impl {
                 .bind(i.delist_date)
                 .bind(i.session.to_string())
                 .bind(i.timezone.as_str())
+        }
+
+        /// One import in one transaction; dropping it uncommitted rolls everything back.
+        pub struct $session {
+            tx: sqlx::Transaction<'static, <$store as $crate::common::Backend>::Db>,
+            resolution: quantdesk_core::Resolution,
+            res: String,
+            /// Series ids touched, by symbol; their summaries are refreshed at commit.
+            ids: std::collections::HashMap<quantdesk_core::Symbol, i64>,
+            summary: $crate::ImportSummary,
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::ImportSession for $session {
+            async fn write(&mut self, s: &$crate::BarSeriesWrite<'_>) -> $crate::Result<()> {
+                let series_id = match self.ids.get(s.symbol) {
+                    Some(id) => *id,
+                    None => {
+                        let inst = quantdesk_core::Instrument::with_defaults(s.symbol.clone(), "", default_kind(s.symbol));
+                        self.summary.instruments_created +=
+                            bind_instrument(sqlx::query($crate::common::INSERT_INSTRUMENT_IF_MISSING), &inst)
+                                .execute(&mut *self.tx)
+                                .await?
+                                .rows_affected();
+                        sqlx::query($crate::common::ENSURE_SERIES)
+                            .bind(s.symbol.as_str())
+                            .bind(&self.res)
+                            .execute(&mut *self.tx)
+                            .await?;
+                        let id: i64 = sqlx::query_scalar($crate::common::SERIES_ID)
+                            .bind(s.symbol.as_str())
+                            .bind(&self.res)
+                            .fetch_one(&mut *self.tx)
+                            .await?;
+                        self.ids.insert(s.symbol.clone(), id);
+                        id
+                    }
+                };
+                <$store>::insert_bars(&mut self.tx, series_id, s.bars, &|_| {}).await?;
+                self.summary.bars += s.bars.len() as u64;
+                <$store>::insert_factors(&mut self.tx, s.symbol.as_str(), s.factors).await?;
+                self.summary.factors += s.factors.len() as u64;
+                if let (Some(exchange), quantdesk_core::Resolution::Day) = (s.calendar, self.resolution) {
+                    let dates: Vec<chrono::NaiveDate> = s
+                        .bars
+                        .iter()
+                        .map(|b| chrono::DateTime::from_timestamp(b.time, 0).unwrap_or_default().date_naive())
+                        .collect();
+                    <$store>::insert_calendar(&mut self.tx, exchange, &dates).await?;
+                }
+                Ok(())
+            }
+
+            fn written(&self) -> u64 {
+                self.summary.bars
+            }
+
+            async fn commit(mut self: Box<Self>) -> $crate::Result<$crate::ImportSummary> {
+                for id in self.ids.values() {
+                    sqlx::query($crate::common::REFRESH_SERIES).bind(*id).execute(&mut *self.tx).await?;
+                }
+                self.summary.symbols = self.ids.len() as u64;
+                let Self { tx, summary, .. } = *self;
+                tx.commit().await?;
+                Ok(summary)
+            }
         }
 
         /// Instruments created implicitly by a bar import: indices for known index code ranges, stocks otherwise.

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use quantdesk_core::{AdjFactor, Bar, Instrument, Resolution, Symbol};
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use postgres::{PgImport, PgStore};
+pub use sqlite::{SqliteImport, SqliteStore};
 
 /// A storage failure. Messages may contain internals; the HTTP layer never shows them to users.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +85,18 @@ pub struct PoolStats {
     pub max: u32,
 }
 
+/// One import in progress: everything written through it lands at `commit` or not at all
+/// (dropping it uncommitted rolls back). Lets callers stream a large file in batches.
+#[async_trait]
+pub trait ImportSession: Send {
+    /// Writes one symbol's bars and factors (a symbol may be written several times).
+    async fn write(&mut self, series: &BarSeriesWrite<'_>) -> Result<()>;
+    /// Bars written so far.
+    fn written(&self) -> u64;
+    /// Makes the import visible, all at once.
+    async fn commit(self: Box<Self>) -> Result<ImportSummary>;
+}
+
 /// The market-data store.
 #[async_trait]
 pub trait MarketStore: Send + Sync + 'static {
@@ -100,6 +112,9 @@ pub trait MarketStore: Send + Sync + 'static {
     /// Instruments matching the query, best match first (exact code, then prefix, then the rest by symbol).
     async fn list_instruments(&self, q: &InstrumentQuery) -> Result<Vec<Instrument>>;
     async fn count_instruments(&self, q: &InstrumentQuery) -> Result<u64>;
+
+    /// Starts a streaming import (see [`ImportSession`]).
+    async fn begin_import(&self, resolution: Resolution) -> Result<Box<dyn ImportSession>>;
 
     /// Writes bars and factors for several symbols in one transaction: all land or none do.
     /// Existing bars at the same times are replaced. Unknown symbols get instruments with defaults.

@@ -124,4 +124,4 @@ impl PgStore {
     }
 }
 
-market_store_impl!(PgStore, "postgres");
+market_store_impl!(PgStore, PgImport, "postgres");

@@ -164,4 +164,4 @@ impl SqliteStore {
     }
 }
 
-market_store_impl!(SqliteStore, "sqlite");
+market_store_impl!(SqliteStore, SqliteImport, "sqlite");

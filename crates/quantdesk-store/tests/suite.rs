@@ -191,3 +191,30 @@ async fn ping_and_pool_stats() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn import_sessions_stream_batches_and_roll_back_when_dropped() {
+    each_backend(|store| async move {
+        let s = sym("600036.SH");
+        let bars = days(10);
+        let (head, tail) = bars.split_at(5);
+        let w = |b| BarSeriesWrite { symbol: &s, bars: b, factors: &[], calendar: Some("SSE") };
+        // a session dropped before commit leaves nothing behind
+        let mut session = store.begin_import(Resolution::Day).await.unwrap();
+        session.write(&w(head)).await.unwrap();
+        drop(session);
+        assert_eq!(store.bar_count().await.unwrap(), 0);
+        assert_eq!(store.instrument(&s).await.unwrap(), None);
+        // the same symbol in several batches
+        let mut session = store.begin_import(Resolution::Day).await.unwrap();
+        session.write(&w(head)).await.unwrap();
+        session.write(&w(tail)).await.unwrap();
+        assert_eq!(session.written(), 10);
+        let summary = session.commit().await.unwrap();
+        assert_eq!((summary.symbols, summary.bars, summary.instruments_created), (1, 10, 1));
+        let info = store.series(&s).await.unwrap();
+        assert_eq!((info[0].first, info[0].last, info[0].count), (bars[0].time, bars[9].time, 10));
+        assert_eq!(store.bars(&s, Resolution::Day, i64::MIN, i64::MAX, None).await.unwrap(), bars);
+    })
+    .await;
+}

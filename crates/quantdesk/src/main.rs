@@ -219,42 +219,35 @@ async fn import_bars(cfg: &Config, a: Box<BarsArgs>) -> Result<()> {
     let store = open_store(cfg).await?;
     let file = std::fs::File::open(&a.file).with_context(|| format!("cannot open {}", a.file.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let terminal = std::io::stderr().is_terminal();
-    let bar = if terminal { indicatif::ProgressBar::new(size) } else { indicatif::ProgressBar::hidden() };
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(size)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg:10} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+        indicatif::ProgressStyle::with_template("importing [{bar:40}] {bytes}/{total_bytes} ({eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    bar.set_message("parsing");
     let started = std::time::Instant::now();
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let parse_bar = bar.clone();
-    let parsed = tokio::task::spawn_blocking(move || {
-        quantdesk_ingest::parse_bars(reader, &opts, &mut |b| parse_bar.set_position(b))
-    })
-    .await??;
-    let parse_time = started.elapsed();
-    let total: u64 = parsed.series.values().map(|s| s.bars.len() as u64).sum();
-    bar.set_length(total);
-    bar.set_position(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} bars ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message("writing");
-    let write_bar = bar.clone();
-    let report = quantdesk_server::market::write_bars(&*store, &parsed, &move |n| write_bar.set_position(n)).await?;
+    let progress_bar = bar.clone();
+    let report = quantdesk_server::market::import_bars_stream(
+        &*store,
+        reader,
+        opts,
+        Box::new(move |bytes| progress_bar.set_position(bytes)),
+    )
+    .await?;
     bar.finish_and_clear();
-    let elapsed = started.elapsed();
+    let elapsed = started.elapsed().as_secs_f64();
     println!(
-        "imported {} bars for {} symbol(s) at {} from {} rows in {:.2} s (parse {:.2} s, {:.0} rows/s overall)",
+        "imported {} bars for {} symbol(s) at {} from {} rows in {:.2} s ({:.0} rows/s)",
         report.bars,
         report.symbols,
         report.resolution,
         report.rows,
-        elapsed.as_secs_f64(),
-        parse_time.as_secs_f64(),
-        report.rows as f64 / elapsed.as_secs_f64().max(1e-9)
+        elapsed,
+        report.rows as f64 / elapsed.max(1e-9)
     );
     Ok(())
 }
