@@ -6,8 +6,9 @@
 #
 # It installs wrk and nginx (Debian) if missing, builds release binaries, generates the data,
 # imports it (reporting rows/s), starts quantdesk, and drives /udf/history with wrk at 64
-# connections for a 1,000-bar daily window and a 240-bar 1-minute window: with the response cache
-# off (every request reads SQLite; symbols rotate) and on (one URL). Then it serves the very same
+# connections, after a 2 s warm-up, for a 1,000-bar daily window and a 240-bar 1-minute window:
+# with no caches (every request reads SQLite; symbols rotate), with the block cache only (symbols
+# rotate), and with the default caches (one URL). Then it serves the very same
 # response bodies as static files from nginx on the same machine, as the ceiling. Everything it
 # starts, it stops. Figures go to stdout and to $OUT/results.txt.
 set -euo pipefail
@@ -76,6 +77,8 @@ run_wrk() { # run_wrk LABEL URL [SCRIPT]
   local label=$1 url=$2 script=${3:-}
   local args=(-t2 "-c$CONNECTIONS" "-d$DURATION" --latency)
   [ -n "$script" ] && args+=(-s "$script")
+  # Warm up (caches, connections) for 2 s, then measure.
+  wrk -t2 "-c$CONNECTIONS" -d2s ${script:+-s "$script"} "$url" >/dev/null 2>&1
   wrk "${args[@]}" "$url" >"$OUT/wrk.txt" 2>&1
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk.txt")
@@ -103,6 +106,8 @@ QUERY=$daily_q run_wrk "1D x1000, block cache, rotating symbols" "http://127.0.0
 QUERY=$minute_q run_wrk "1m x240, block cache, rotating symbols" "http://127.0.0.1:$port" "$OUT/rotate.lua"
 stop_server
 start_server 2 256
+QUERY=$daily_q run_wrk "1D x1000, both caches (default), rotating" "http://127.0.0.1:$port" "$OUT/rotate.lua"
+QUERY=$minute_q run_wrk "1m x240, both caches (default), rotating" "http://127.0.0.1:$port" "$OUT/rotate.lua"
 run_wrk "1D x1000, both caches (default), one URL" "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$daily_q"
 run_wrk "1m x240, both caches (default), one URL" "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$minute_q"
 stop_server

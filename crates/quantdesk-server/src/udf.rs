@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 type Params = Query<HashMap<String, String>>;
 
 /// A UDF protocol error: `{"s":"error","errmsg":…}`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct UdfError(String);
 
 impl IntoResponse for UdfError {
@@ -221,12 +221,18 @@ async fn history(State(state): State<AppState>, Query(p): Params) -> UdfResult {
     };
     let meta = lookup(&state, p.get("symbol")).await?;
     let key = format!("h|{}|{}|{}|{from}|{to}|{countback:?}", meta.instrument.symbol, res, adjustment.as_str());
-    if let Some(cache) = &state.responses
-        && let Some(hit) = cache.get(&key).await
-    {
-        return Ok(json_bytes(hit));
-    }
-    let req = BarRequest { resolution: res, adjustment, from, to, countback };
+    let render = history_body(&state, &meta, BarRequest { resolution: res, adjustment, from, to, countback });
+    let bytes = match &state.responses {
+        // Concurrent identical requests wait for one computation.
+        Some(cache) => cache.try_get_with(key, render).await.map_err(|e| (*e).clone())?,
+        None => render.await?,
+    };
+    Ok(json_bytes(bytes))
+}
+
+/// Computes a `/history` answer.
+async fn history_body(state: &AppState, meta: &SymbolMeta, req: BarRequest) -> Result<Bytes, UdfError> {
+    let (res, from, to, countback) = (req.resolution, req.from, req.to, req.countback);
     let answer = read_bars(state.bars(), &meta.instrument, &meta.series, &req).await.map_err(internal)?;
     let body = if answer.bars.is_empty() {
         let next = match answer.base {
@@ -255,11 +261,7 @@ async fn history(State(state): State<AppState>, Query(p): Params) -> UdfResult {
         };
         serde_json::to_vec(&out).map_err(internal)?
     };
-    let bytes = Bytes::from(body);
-    if let Some(cache) = &state.responses {
-        cache.insert(key, bytes.clone()).await;
-    }
-    Ok(json_bytes(bytes))
+    Ok(Bytes::from(body))
 }
 
 async fn time() -> Response {

@@ -30,6 +30,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    /// An error shared by callers that waited on the same load (caches deduplicate loads).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
