@@ -48,8 +48,8 @@ mod extract {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "quantdesk API", description = "Market data, imports and (later) research jobs. Errors are `{\"error\": {\"code\", \"message\"}}`."),
-    paths(list_instruments, get_instrument, get_bars, import_bars, import_instruments),
-    components(schemas(InstrumentDto, InstrumentPage, BarDto, BarsResponse, ImportReport, InstrumentImportReport, ErrorBody, BarUpload, InstrumentUpload)),
+    paths(list_instruments, get_instrument, get_bars, import_bars, import_instruments, import_preview),
+    components(schemas(InstrumentDto, InstrumentPage, BarDto, BarsResponse, ImportReport, InstrumentImportReport, ErrorBody, BarUpload, InstrumentUpload, PreviewUpload, ImportPreview)),
     tags((name = "market", description = "Instruments and bars"), (name = "imports", description = "CSV imports"))
 )]
 pub struct ApiDoc;
@@ -61,6 +61,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .route("/bars/{symbol}", get(get_bars))
         .route("/imports/bars", post(import_bars).layer(DefaultBodyLimit::max(max_upload)))
         .route("/imports/instruments", post(import_instruments).layer(DefaultBodyLimit::max(max_upload)))
+        .route("/imports/preview", post(import_preview))
         .route("/openapi.json", get(openapi))
 }
 
@@ -393,6 +394,80 @@ async fn import_instruments(
     let n = import_instruments_bytes(state.store.clone(), up.bytes, up.file_name).await.map_err(import_error)?;
     state.invalidate();
     Ok(Json(InstrumentImportReport { instruments: n }))
+}
+
+/// The multipart form of a preview: the start of a CSV file.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct PreviewUpload {
+    /// The first bytes of the file (up to 1 MiB); a partial last line is ignored.
+    #[schema(format = Binary, content_media_type = "text/csv")]
+    file: String,
+    /// `true` when `file` is the whole file, so its last line is complete.
+    complete: Option<bool>,
+}
+
+/// What an import would read from a file.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ImportPreview {
+    /// Header names as written in the file.
+    pub columns: Vec<String>,
+    /// The detected column for each field (`time`, `open`, `high`, `low`, `close`, `volume`,
+    /// `amount`, `adj_factor`, `adj_close`, `symbol`), or null.
+    pub detected: std::collections::BTreeMap<String, Option<String>>,
+    /// Up to 20 data rows.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Detect the columns of a CSV file from its first bytes, and show its first rows.
+#[utoipa::path(post, path = "/api/v1/imports/preview", tag = "imports",
+    request_body(content = PreviewUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = ImportPreview), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn import_preview(form: ApiMultipart) -> Result<Json<ImportPreview>, ApiError> {
+    let up = read_upload(form).await?;
+    let complete = up.fields.get("complete").is_some_and(|v| v == "true" || v == "1");
+    let mut bytes = up.bytes;
+    if !complete && let Some(end) = bytes.iter().rposition(|b| *b == b'\n') {
+        bytes.truncate(end + 1);
+    }
+    let invalid =
+        |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", format!("{}: {m}", up.file_name));
+    let text = std::str::from_utf8(&bytes).map_err(|_| invalid("the file is not valid UTF-8 text"))?;
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| invalid(&e.to_string()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    if header.iter().all(String::is_empty) {
+        return Err(invalid("the file is empty"));
+    }
+    let names: Vec<&str> = header.iter().map(String::as_str).collect();
+    let det = quantdesk_ingest::detect_columns(&names, &ColumnMap::default()).map_err(|e| invalid(&e))?;
+    let name = |c: Option<usize>| c.map(|i| header[i].clone());
+    let detected = [
+        ("time", det.time),
+        ("open", det.open),
+        ("high", det.high),
+        ("low", det.low),
+        ("close", det.close),
+        ("volume", det.volume),
+        ("amount", det.amount),
+        ("adj_factor", det.adj_factor),
+        ("adj_close", det.adj_close),
+        ("symbol", det.symbol),
+    ]
+    .into_iter()
+    .map(|(k, c)| (k.to_string(), name(c)))
+    .collect();
+    let rows = rdr
+        .records()
+        .take(20)
+        .map(|r| r.map(|r| r.iter().map(str::to_string).collect()))
+        .collect::<Result<Vec<Vec<String>>, _>>()
+        .map_err(|e| invalid(&e.to_string()))?;
+    Ok(Json(ImportPreview { columns: header, detected, rows }))
 }
 
 /// JSON 404 for unknown routes.

@@ -20,6 +20,7 @@ use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::get;
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -30,8 +31,15 @@ pub use state::AppState;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application router.
+/// The API, datafeed and operations routes with a JSON 404 for everything else.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new().fallback(api::not_found))
+}
+
+/// The API, datafeed and operations routes merged with `extra` (the pages), which must bring the
+/// fallback for unknown paths; then the shared layers: metrics, limits, timeouts, panics, request
+/// ids, tracing, compression.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let cfg = state.config.clone();
     let max_upload = usize::try_from(cfg.max_upload_bytes).unwrap_or(usize::MAX);
     let max_body = usize::try_from(cfg.max_body_bytes).unwrap_or(usize::MAX);
@@ -42,7 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(ops::version))
         .nest("/udf", udf::router())
         .nest("/api/v1", api::router(max_upload))
-        .fallback(api::not_found)
+        .merge(extra)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(ops::track))
@@ -70,6 +78,7 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(CompressionLayer::new().gzip(true))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.

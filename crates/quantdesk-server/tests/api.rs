@@ -254,3 +254,23 @@ async fn every_bad_file_case_leaves_the_database_unchanged() {
         assert_eq!(t.store.count_instruments(&Default::default()).await.unwrap(), instruments, "{name}");
     }
 }
+
+#[tokio::test]
+async fn preview_detects_columns_and_ignores_a_cut_last_line() {
+    let t = app().await;
+    let head = "trade_date,ts_code,open,high,low,close,vol\n20240102,600519.SH,1,2,1,2,10\n20240103,600519.SH,2,3,2,3,20\n20240104,600519.S";
+    let (s, v) = t.upload("/api/v1/imports/preview", &[], "big.csv", head.as_bytes()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["columns"], json!(["trade_date", "ts_code", "open", "high", "low", "close", "vol"]));
+    assert_eq!(v["detected"]["time"], "trade_date");
+    assert_eq!(v["detected"]["symbol"], "ts_code");
+    assert_eq!(v["detected"]["volume"], "vol");
+    assert_eq!(v["detected"]["amount"], serde_json::Value::Null);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 2, "the cut line is not shown");
+    let (_, v) =
+        t.upload("/api/v1/imports/preview", &[("complete", "true")], "all.csv", b"date,close\n2024-01-02,1").await;
+    assert_eq!(v["rows"], json!([["2024-01-02", "1"]]));
+    let (s, v) = t.upload("/api/v1/imports/preview", &[], "bin.csv", b"\xff\xfe\x00bin\n").await;
+    assert_eq!(s, 422);
+    assert_eq!(v["error"]["code"], "invalid_file");
+}

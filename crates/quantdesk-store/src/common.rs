@@ -341,6 +341,16 @@ macro_rules! market_store_impl {
                 .await?)
             }
 
+            async fn busiest_symbol(&self) -> $crate::Result<Option<quantdesk_core::Symbol>> {
+                let s: Option<String> = sqlx::query_scalar(
+                    "SELECT s.symbol FROM series s LEFT JOIN instruments i ON i.symbol = s.symbol WHERE s.bar_count > 0 \
+                     GROUP BY s.symbol, i.kind ORDER BY CASE WHEN i.kind = 'index' THEN 0 ELSE 1 END, SUM(s.bar_count) DESC, s.symbol LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?;
+                s.map(|s| quantdesk_core::Symbol::new(&s).map_err(|e| $crate::StoreError::Corrupt(e.0))).transpose()
+            }
+
             async fn bar_count(&self) -> $crate::Result<u64> {
                 let n: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(bar_count), 0) AS BIGINT) FROM series").fetch_one(&self.pool).await?;
                 Ok(n as u64)

@@ -148,6 +148,9 @@ pub trait MarketStore: Send + Sync + 'static {
     async fn add_trading_days(&self, exchange: &str, dates: &[NaiveDate]) -> Result<u64>;
     async fn trading_days(&self, exchange: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>>;
 
+    /// The symbol to show first: an index if any has bars, else the symbol with the most bars.
+    async fn busiest_symbol(&self) -> Result<Option<Symbol>>;
+
     /// Total rows in bars, for "is the database empty" checks and status pages.
     async fn bar_count(&self) -> Result<u64>;
 }

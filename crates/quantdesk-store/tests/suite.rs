@@ -92,6 +92,10 @@ async fn bars_ranges_countback_and_series() {
         let inst = store.instrument(&s).await.unwrap().unwrap();
         assert_eq!(inst.lot_size, 100);
         assert_eq!(store.bar_count().await.unwrap(), 10);
+        assert_eq!(store.busiest_symbol().await.unwrap(), Some(s.clone()));
+        let idx = sym("000300.SH");
+        import(&*store, &idx, Resolution::Day, &bars[..2], &[]).await;
+        assert_eq!(store.busiest_symbol().await.unwrap(), Some(idx), "an index comes first");
         // every write bumps the series version
         let v1 = info[0].version;
         import(&*store, &s, Resolution::Day, &bars[..1], &[]).await;

@@ -179,7 +179,7 @@ async fn serve(cfg: Config) -> Result<()> {
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
-    let app = quantdesk_server::router(state);
+    let app = quantdesk_web::app(state);
     println!("quantdesk {} listening on http://{addr}", quantdesk_server::ops::VERSION);
     tracing::info!(%addr, "listening");
     quantdesk_server::serve(listener, app, quantdesk_server::shutdown_signal()).await?;

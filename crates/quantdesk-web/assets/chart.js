@@ -1,0 +1,387 @@
+// The chart page: candles, volume, moving averages and MACD over the UDF datafeed, with search,
+// resolution and adjustment switches, history that loads while scrolling left, a refreshing last
+// bar during trading hours, keyboard shortcuts, themes and A-share colours. Overlays plug in
+// through window.quantdesk.addOverlay (see overlays.js).
+import {
+  createChart, createSeriesMarkers, CandlestickSeries, HistogramSeries, LineSeries, CrosshairMode,
+} from './vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs';
+import { limitMarksOverlay } from './overlays.js';
+
+const cfg = JSON.parse(document.getElementById('chart-config').textContent);
+const el = document.getElementById('chart');
+const legend = document.getElementById('legend');
+const message = document.getElementById('chart-message');
+const S = cfg.strings;
+const PAGE = 2000; // bars per request
+const state = {
+  symbol: cfg.symbol, name: cfg.name, resolution: cfg.resolution, adjustment: cfg.adjustment,
+  timezone: cfg.timezone, session: cfg.session, pricescale: cfg.pricescale,
+  bars: [], loading: false, exhausted: false, generation: 0,
+  maPeriods: parseMaPeriods(localStorage.getItem('quantdesk.ma') || '5,34,170'),
+  colours: localStorage.getItem('quantdesk.colours') || 'red-up',
+};
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+// The first request of a page uses the `to` the server put in the page (and preloaded), so the
+// browser can start fetching the bars before this script runs; later loads use the clock.
+let preloadTo = cfg.initialTo;
+function initialTo() {
+  const to = preloadTo || nowSeconds() + 86400 * 2;
+  preloadTo = null;
+  return to;
+}
+
+function parseMaPeriods(text) {
+  return text.split(/[,\s]+/).map((s) => parseInt(s, 10)).filter((n) => n > 0 && n <= 1000).slice(0, 6);
+}
+
+// ---- time: UDF instants are UTC; the chart shows exchange time for intraday bars.
+const offsetCache = new Map();
+function tzOffset(utcSeconds) {
+  const key = Math.floor(utcSeconds / 86400);
+  if (offsetCache.has(key)) return offsetCache.get(key);
+  let off = 0;
+  try {
+    const parts = new Intl.DateTimeFormat('en-US', {
+      timeZone: state.timezone === 'UTC' ? 'Etc/UTC' : state.timezone, hourCycle: 'h23',
+      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    }).formatToParts(new Date(utcSeconds * 1000));
+    const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+    off = (Date.UTC(+v.year, +v.month - 1, +v.day, +v.hour, +v.minute, +v.second) / 1000) - utcSeconds;
+  } catch { off = 0; }
+  offsetCache.set(key, off);
+  return off;
+}
+const intraday = () => /^\d+$/.test(state.resolution);
+const displayTime = (utc) => (intraday() ? utc + tzOffset(utc) : utc);
+const dayOf = (utc) => Math.floor((utc + tzOffset(utc)) / 86400);
+
+// ---- colours and themes
+function colours() {
+  const red = '#e03131', green = '#2b8a3e';
+  return state.colours === 'green-up' ? { up: green, down: red } : { up: red, down: green };
+}
+function themeOptions() {
+  const dark = document.documentElement.dataset.theme === 'dark';
+  return {
+    layout: { background: { color: dark ? '#0d1117' : '#ffffff' }, textColor: dark ? '#e6edf3' : '#1f2328', panes: { separatorColor: dark ? '#30363d' : '#d0d7de' } },
+    grid: { vertLines: { color: dark ? '#1c2128' : '#f0f2f4' }, horzLines: { color: dark ? '#1c2128' : '#f0f2f4' } },
+  };
+}
+
+// ---- the first page of bars, fetched (usually from the page's preload) before the chart exists,
+// so that the chart's first paint already shows them
+const firstPage = await fetchHistory(initialTo(), PAGE).then((bars) => ({ bars }), (error) => ({ error }));
+
+// ---- chart and series
+const chart = createChart(el, {
+  autoSize: true,
+  crosshair: { mode: CrosshairMode.Normal },
+  timeScale: { timeVisible: intraday(), secondsVisible: false, rightOffset: 4 },
+  localization: { locale: cfg.lang === 'zh-CN' ? 'zh-CN' : 'en-US' },
+  ...themeOptions(),
+});
+const precision = Math.max(0, Math.round(Math.log10(state.pricescale || 100)));
+const candles = chart.addSeries(CandlestickSeries, { priceFormat: { type: 'price', precision, minMove: 1 / (state.pricescale || 100) } });
+const volume = chart.addSeries(HistogramSeries, { priceFormat: { type: 'volume' }, priceLineVisible: false, lastValueVisible: false }, 1);
+const macdHist = chart.addSeries(HistogramSeries, { priceLineVisible: false, lastValueVisible: false }, 2);
+const macdLine = chart.addSeries(LineSeries, { color: '#1971c2', lineWidth: 1, priceLineVisible: false, lastValueVisible: false }, 2);
+const macdSignal = chart.addSeries(LineSeries, { color: '#f08c00', lineWidth: 1, priceLineVisible: false, lastValueVisible: false }, 2);
+const panes = chart.panes();
+if (panes[1] && panes[1].setHeight) panes[1].setHeight(90);
+if (panes[2] && panes[2].setHeight) panes[2].setHeight(90);
+const MA_COLOURS = ['#f59f00', '#7048e8', '#1098ad', '#d6336c', '#37b24d', '#495057'];
+let maSeries = [];
+
+function applyColours() {
+  const c = colours();
+  candles.applyOptions({ upColor: c.up, downColor: c.down, borderUpColor: c.up, borderDownColor: c.down, wickUpColor: c.up, wickDownColor: c.down });
+}
+applyColours();
+
+// ---- indicators (computed on every loaded bar, so scrolling left extends them)
+function sma(values, n) {
+  const out = new Array(values.length).fill(undefined);
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    sum += values[i];
+    if (i >= n) sum -= values[i - n];
+    if (i >= n - 1) out[i] = sum / n;
+  }
+  return out;
+}
+function ema(values, n) {
+  const out = new Array(values.length);
+  const k = 2 / (n + 1);
+  values.forEach((v, i) => { out[i] = i === 0 ? v : v * k + out[i - 1] * (1 - k); });
+  return out;
+}
+function renderIndicators() {
+  const closes = state.bars.map((b) => b.close);
+  maSeries.forEach((s) => chart.removeSeries(s));
+  maSeries = state.maPeriods.map((n, i) => {
+    const s = chart.addSeries(LineSeries, { color: MA_COLOURS[i % MA_COLOURS.length], lineWidth: 1, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, title: `MA${n}` }, 0);
+    const m = sma(closes, n);
+    s.setData(state.bars.map((b, j) => (m[j] === undefined ? { time: b.time } : { time: b.time, value: m[j] })));
+    return s;
+  });
+  const fast = ema(closes, 12), slow = ema(closes, 26);
+  const dif = closes.map((_, i) => fast[i] - slow[i]);
+  const dea = ema(dif, 9);
+  const c = colours();
+  macdLine.setData(state.bars.map((b, i) => ({ time: b.time, value: dif[i] })));
+  macdSignal.setData(state.bars.map((b, i) => ({ time: b.time, value: dea[i] })));
+  macdHist.setData(state.bars.map((b, i) => { const h = 2 * (dif[i] - dea[i]); return { time: b.time, value: h, color: h >= 0 ? c.up : c.down }; }));
+}
+
+function render() {
+  const c = colours();
+  candles.setData(state.bars.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
+  volume.setData(state.bars.map((b) => ({ time: b.time, value: b.volume, color: b.close >= b.open ? c.up + '99' : c.down + '99' })));
+  renderIndicators();
+  overlays.forEach((o) => o.setData && o.setData(state.bars));
+  el.dataset.bars = String(state.bars.length);
+  el.dataset.firstTime = state.bars.length ? String(state.bars[0].utc) : '';
+  el.dataset.lastTime = state.bars.length ? String(state.bars[state.bars.length - 1].utc) : '';
+  el.dataset.symbol = state.symbol;
+  el.dataset.resolution = state.resolution;
+  el.dataset.adjustment = state.adjustment;
+}
+
+// ---- data
+function toBars(v) {
+  if (v.s !== 'ok') return [];
+  return v.t.map((t, i) => ({ utc: t, time: displayTime(t), open: v.o[i], high: v.h[i], low: v.l[i], close: v.c[i], volume: v.v ? v.v[i] : 0 }));
+}
+async function fetchHistory(to, countback) {
+  const q = new URLSearchParams({ symbol: state.symbol, resolution: state.resolution, to: String(to), countback: String(countback), adjustment: state.adjustment });
+  const res = await fetch(`/udf/history?${q}`);
+  if (!res.ok) throw new Error(`history ${res.status}`);
+  const v = await res.json();
+  if (v.s === 'error') throw new Error(v.errmsg);
+  return toBars(v);
+}
+
+async function load() {
+  const gen = ++state.generation;
+  state.loading = true; state.exhausted = false;
+  el.dataset.state = 'loading';
+  message.hidden = true;
+  chart.applyOptions({ timeScale: { timeVisible: intraday() } });
+  try {
+    let bars;
+    if (firstPage.bars && gen === 1) bars = firstPage.bars;
+    else if (firstPage.error && gen === 1) throw firstPage.error;
+    else bars = await fetchHistory(nowSeconds() + 86400 * 2, PAGE);
+    if (gen !== state.generation) return;
+    state.bars = bars;
+    state.exhausted = bars.length < PAGE;
+    render();
+    chart.timeScale().fitContent();
+    if (bars.length > 150) chart.timeScale().setVisibleLogicalRange({ from: bars.length - 150, to: bars.length + 4 });
+    el.dataset.state = bars.length ? 'ready' : 'empty';
+    if (!performance.getEntriesByName('quantdesk:first-paint').length) {
+      requestAnimationFrame(() => performance.mark('quantdesk:first-paint'));
+    }
+    if (!bars.length) { message.textContent = S.noData; message.hidden = false; }
+    showLegend(null);
+  } catch (e) {
+    if (gen !== state.generation) return;
+    el.dataset.state = 'error';
+    message.textContent = String(e.message || e); message.hidden = false;
+  } finally {
+    if (gen === state.generation) state.loading = false;
+  }
+}
+
+async function loadOlder() {
+  if (state.loading || state.exhausted || !state.bars.length) return;
+  const gen = state.generation;
+  state.loading = true;
+  try {
+    const older = await fetchHistory(state.bars[0].utc, PAGE);
+    if (gen !== state.generation) return;
+    const fresh = older.filter((b) => b.utc < state.bars[0].utc);
+    if (fresh.length === 0) { state.exhausted = true; return; }
+    const range = chart.timeScale().getVisibleLogicalRange();
+    state.bars = fresh.concat(state.bars);
+    state.exhausted = older.length < PAGE;
+    render();
+    if (range) chart.timeScale().setVisibleLogicalRange({ from: range.from + fresh.length, to: range.to + fresh.length });
+  } catch (e) {
+    console.warn('older bars', e);
+  } finally {
+    if (gen === state.generation) state.loading = false;
+  }
+}
+chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
+  if (range && range.from < 30) loadOlder();
+});
+
+// ---- live refresh of the last bar during the session
+function marketOpen() {
+  const t = nowSeconds();
+  const local = new Date((t + tzOffset(t)) * 1000);
+  const day = local.getUTCDay();
+  if (state.session !== '24x7' && (day === 0 || day === 6)) return false;
+  if (state.session === '24x7') return true;
+  const minute = local.getUTCHours() * 60 + local.getUTCMinutes();
+  return state.session.split(',').some((r) => {
+    const [a, b] = r.split('-').map((x) => parseInt(x.slice(0, 2), 10) * 60 + parseInt(x.slice(2), 10));
+    return a < b ? minute >= a && minute <= b : minute >= a || minute <= b;
+  });
+}
+setInterval(async () => {
+  if (document.hidden || state.loading || !state.bars.length || !marketOpen()) return;
+  const gen = state.generation;
+  try {
+    const tail = await fetchHistory(nowSeconds() + 86400 * 2, 2);
+    if (gen !== state.generation) return;
+    for (const b of tail) {
+      const last = state.bars[state.bars.length - 1];
+      if (b.utc === last.utc) state.bars[state.bars.length - 1] = b;
+      else if (b.utc > last.utc) state.bars.push(b);
+      else continue;
+      candles.update({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close });
+    }
+    el.dataset.lastTime = String(state.bars[state.bars.length - 1].utc);
+  } catch { /* the next tick tries again */ }
+}, 5000);
+
+// ---- legend
+function fmt(x) { return x === undefined ? '—' : x.toFixed(precision); }
+function formatVolume(v) {
+  const units = cfg.lang === 'zh-CN' ? [[1e8, '亿'], [1e4, '万']] : [[1e9, 'B'], [1e6, 'M'], [1e3, 'K']];
+  for (const [size, unit] of units) if (v >= size) return (v / size).toFixed(2) + unit;
+  return String(v);
+}
+function showLegend(param) {
+  let idx = state.bars.length - 1;
+  if (param && param.time !== undefined) idx = state.bars.findIndex((b) => b.time === param.time);
+  const b = state.bars[idx];
+  if (!b) { legend.textContent = ''; return; }
+  const prev = idx > 0 ? state.bars[idx - 1].close : b.open;
+  const chg = b.close - prev, pct = prev ? (chg / prev) * 100 : 0;
+  const cls = chg >= 0 ? 'up' : 'down';
+  const vol = formatVolume(b.volume);
+  legend.innerHTML = '';
+  const parts = [[S.open, fmt(b.open)], [S.high, fmt(b.high)], [S.low, fmt(b.low)], [S.close, fmt(b.close)], [S.change, `${chg >= 0 ? '+' : ''}${fmt(chg)} (${pct.toFixed(2)}%)`], [S.volume, vol]];
+  for (const [k, v] of parts) {
+    const span = document.createElement('span');
+    span.textContent = `${k} `;
+    const val = document.createElement('b');
+    val.textContent = v;
+    if (k !== S.volume) val.className = cls;
+    span.append(val, ' ');
+    legend.append(span);
+  }
+}
+chart.subscribeCrosshairMove(showLegend);
+
+// ---- navigation state
+function syncUrl(push) {
+  const url = `/chart/${encodeURIComponent(state.symbol)}?res=${encodeURIComponent(state.resolution)}&adj=${state.adjustment}`;
+  if (push) history.pushState({ symbol: state.symbol, name: state.name }, '', url); else history.replaceState({ symbol: state.symbol, name: state.name }, '', url);
+  document.getElementById('chart-symbol').textContent = state.symbol;
+  document.getElementById('chart-name').textContent = state.name;
+  document.title = `${state.symbol} ${state.name} · quantdesk`;
+  for (const b of document.querySelectorAll('#resolutions button')) b.setAttribute('aria-pressed', String(b.dataset.res === state.resolution));
+  const sw = document.getElementById('lang-switch');
+  if (sw) sw.href = sw.href.replace(/next=[^&]*/, `next=${encodeURIComponent(url)}`);
+}
+function setResolution(r) {
+  if (r === state.resolution || !document.querySelector(`#resolutions button[data-res="${r}"]`)) return;
+  state.resolution = r; syncUrl(false); load();
+}
+async function setSymbol(symbol, push = true) {
+  const info = await (await fetch(`/udf/symbols?symbol=${encodeURIComponent(symbol)}`)).json();
+  if (info.s === 'error') return;
+  // Symbols differ in what they store: a full page load gets the right resolution set.
+  const intradayNow = info.has_intraday;
+  const buttons = document.querySelectorAll('#resolutions button');
+  const hadIntraday = [...buttons].some((b) => /^\d+$/.test(b.dataset.res));
+  if (intradayNow !== hadIntraday) { location.href = `/chart/${encodeURIComponent(info.name)}?res=1D&adj=${state.adjustment}`; return; }
+  state.symbol = info.name; state.name = info.description; state.timezone = info.timezone === 'Etc/UTC' ? 'UTC' : info.timezone;
+  state.session = info.session; state.pricescale = info.pricescale; offsetCache.clear();
+  syncUrl(push); load();
+}
+window.addEventListener('popstate', (e) => { if (e.state && e.state.symbol) setSymbol(e.state.symbol, false); });
+
+document.getElementById('resolutions').addEventListener('click', (e) => { const r = e.target.dataset && e.target.dataset.res; if (r) setResolution(r); });
+const adjSel = document.getElementById('adjustment');
+adjSel.addEventListener('change', () => { state.adjustment = adjSel.value; syncUrl(false); load(); });
+const maInput = document.getElementById('ma-periods');
+maInput.value = state.maPeriods.join(',');
+maInput.addEventListener('change', () => { state.maPeriods = parseMaPeriods(maInput.value); maInput.value = state.maPeriods.join(','); localStorage.setItem('quantdesk.ma', maInput.value); renderIndicators(); });
+const colourSel = document.getElementById('colours');
+colourSel.value = state.colours;
+colourSel.addEventListener('change', () => { state.colours = colourSel.value; localStorage.setItem('quantdesk.colours', state.colours); applyColours(); render(); });
+const themeSel = document.getElementById('theme');
+themeSel.value = document.documentElement.dataset.theme || 'light';
+themeSel.addEventListener('change', () => { document.documentElement.dataset.theme = themeSel.value; localStorage.setItem('quantdesk.theme', themeSel.value); chart.applyOptions(themeOptions()); });
+
+// ---- search with autocomplete
+const search = document.getElementById('symbol-search');
+const results = document.getElementById('search-results');
+let searchTimer = null, selected = -1, found = [];
+function closeSearch() { results.hidden = true; selected = -1; }
+function showResults() {
+  results.innerHTML = '';
+  found.forEach((item, i) => {
+    const li = document.createElement('li');
+    li.setAttribute('role', 'option');
+    li.setAttribute('aria-selected', String(i === selected));
+    li.dataset.symbol = item.symbol;
+    const code = document.createElement('b'); code.textContent = item.symbol;
+    const name = document.createElement('span'); name.textContent = item.description;
+    const ex = document.createElement('small'); ex.textContent = `${item.exchange} · ${item.type}`;
+    li.append(code, name, ex);
+    li.addEventListener('mousedown', (e) => { e.preventDefault(); pick(item.symbol); });
+    results.append(li);
+  });
+  results.hidden = found.length === 0;
+}
+function pick(symbol) { closeSearch(); search.value = ''; search.blur(); setSymbol(symbol); }
+search.addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  const q = search.value.trim();
+  if (!q) { found = []; closeSearch(); return; }
+  searchTimer = setTimeout(async () => {
+    found = await (await fetch(`/udf/search?query=${encodeURIComponent(q)}&limit=10`)).json();
+    selected = found.length ? 0 : -1;
+    showResults();
+  }, 120);
+});
+search.addEventListener('keydown', (e) => {
+  if (e.key === 'ArrowDown') { selected = Math.min(found.length - 1, selected + 1); showResults(); e.preventDefault(); }
+  else if (e.key === 'ArrowUp') { selected = Math.max(0, selected - 1); showResults(); e.preventDefault(); }
+  else if (e.key === 'Enter' && found[selected]) { pick(found[selected].symbol); e.preventDefault(); }
+  else if (e.key === 'Escape') { closeSearch(); search.blur(); }
+});
+search.addEventListener('blur', () => setTimeout(closeSearch, 100));
+
+// ---- keyboard shortcuts
+const KEYS = { '1': '1', '5': '5', f: '15', t: '30', h: '60', d: '1D', w: '1W', m: '1M' };
+document.addEventListener('keydown', (e) => {
+  const typing = ['INPUT', 'SELECT', 'TEXTAREA'].includes(document.activeElement && document.activeElement.tagName);
+  if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === '/') { search.focus(); e.preventDefault(); return; }
+  const r = KEYS[e.key.toLowerCase()];
+  if (r) setResolution(r);
+});
+
+// ---- overlays: the plug-in point for Chan structures, trades and regime bands
+const overlays = new Map();
+const ctx = { chart, candles, lib: { createSeriesMarkers, LineSeries, HistogramSeries }, symbol: () => state.symbol, resolution: () => state.resolution, colours, dayOf, displayTime };
+function addOverlay(overlay) {
+  removeOverlay(overlay.name);
+  overlay.attach(ctx);
+  overlays.set(overlay.name, overlay);
+  if (state.bars.length && overlay.setData) overlay.setData(state.bars);
+}
+function removeOverlay(name) { const o = overlays.get(name); if (o) { o.detach(); overlays.delete(name); } }
+window.quantdesk = { chart, candles, addOverlay, removeOverlay, state };
+addOverlay(limitMarksOverlay());
+
+syncUrl(false);
+load();

@@ -1,0 +1,418 @@
+//! Page handlers: render templates with the request's language.
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use quantdesk_core::{Adjustment, Resolution};
+use quantdesk_server::AppState;
+use quantdesk_server::market::parse_symbol;
+use quantdesk_store::InstrumentQuery;
+use serde::Deserialize;
+
+use crate::assets::asset_url;
+use crate::i18n::{Lang, Strings};
+
+/// What every page needs: language, strings, the active navigation item, the current path.
+pub struct PageCtx {
+    pub lang: &'static str,
+    pub other_lang: &'static str,
+    pub t: &'static Strings,
+    pub active: &'static str,
+    pub path: String,
+}
+
+impl PageCtx {
+    pub fn asset(&self, path: &str) -> String {
+        asset_url(path)
+    }
+}
+
+/// The request's language: the `lang` cookie, else `Accept-Language`.
+pub struct ReqLang {
+    pub lang: Lang,
+    pub path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ReqLang {
+            lang: lang_of(&parts.headers),
+            path: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        })
+    }
+}
+
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    let from_cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("lang=").and_then(Lang::from_tag));
+    from_cookie.unwrap_or_else(|| {
+        Lang::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or(""))
+    })
+}
+
+impl ReqLang {
+    fn ctx(&self, active: &'static str) -> PageCtx {
+        PageCtx {
+            lang: self.lang.tag(),
+            other_lang: self.lang.other().tag(),
+            t: self.lang.strings(),
+            active,
+            path: self.path.clone(),
+        }
+    }
+}
+
+/// Renders a template as an HTML page with the page headers; a template failure becomes a
+/// readable error page, never a stack trace.
+fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
+    let body = match rendered {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><title>Error</title><h1>Something went wrong</h1><p>The page could not be shown. The problem has been logged.</p>")).into_response();
+        }
+    };
+    let mut res = (status, Html(body)).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Language, Cookie, HX-Request"));
+    res
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    page: PageCtx,
+    title: &'static str,
+    text: &'static str,
+}
+
+/// A readable error page.
+pub fn error_page(lang: &ReqLang, status: StatusCode, title: &'static str, text: &'static str) -> Response {
+    html(status, ErrorPage { page: lang.ctx(""), title, text }.render())
+}
+
+/// `/` and `/chart`: the chart of the symbol with the most stored bars.
+pub async fn home(State(state): State<AppState>, lang: ReqLang) -> Response {
+    match state.store.busiest_symbol().await {
+        Ok(Some(s)) => Redirect::to(&format!("/chart/{s}")).into_response(),
+        Ok(None) => Redirect::to("/import").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "home page failed");
+            error_page(
+                &lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang.lang.strings().error_title,
+                lang.lang.strings().error_text,
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "chart.html")]
+struct ChartPage {
+    page: PageCtx,
+    symbol: String,
+    name: String,
+    resolution: String,
+    adjustment: String,
+    resolutions: Vec<&'static str>,
+    config_json: String,
+    history_url: String,
+}
+
+/// Bars per chart request; must match `PAGE` in chart.js.
+const CHART_PAGE: u32 = 2000;
+
+#[derive(Deserialize)]
+pub struct ChartParams {
+    res: Option<String>,
+    adj: Option<String>,
+}
+
+/// `/chart/{symbol}?res=1D&adj=qfq`.
+pub async fn chart(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    Path(raw): Path<String>,
+    Query(p): Query<ChartParams>,
+) -> Response {
+    let t = lang.lang.strings();
+    let not_found = || error_page(&lang, StatusCode::NOT_FOUND, t.not_found_title, t.unknown_symbol);
+    let Ok(symbol) = parse_symbol(&raw) else { return not_found() };
+    let meta = match state.symbol_meta(&symbol).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "chart page failed");
+            return error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text);
+        }
+    };
+    let has_intraday = meta.series.iter().any(|s| s.resolution.is_intraday());
+    let resolutions: Vec<&'static str> =
+        if has_intraday { vec!["1", "5", "15", "30", "60", "1D", "1W", "1M"] } else { vec!["1D", "1W", "1M"] };
+    let resolution = p.res.as_deref().and_then(|r| Resolution::parse(r).ok()).unwrap_or(Resolution::Day).as_udf();
+    let resolution = if resolutions.contains(&resolution.as_str()) { resolution } else { "1D".to_string() };
+    let adjustment = p.adj.as_deref().and_then(|a| Adjustment::parse(a).ok()).unwrap_or_default().as_str().to_string();
+    let i = &meta.instrument;
+    // The first history request, fixed here so the page can preload it: the end of the next UTC day.
+    let initial_to =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) / 86_400
+            + 2)
+            * 86_400;
+    let history_url = format!(
+        "/udf/history?symbol={}&resolution={}&to={initial_to}&countback={CHART_PAGE}&adjustment={adjustment}",
+        i.symbol, resolution
+    );
+    let config = serde_json::json!({
+        "initialTo": initial_to,
+        "symbol": i.symbol.as_str(),
+        "name": i.name,
+        "resolution": resolution,
+        "adjustment": adjustment,
+        "resolutions": resolutions,
+        "pricescale": i.pricescale(),
+        "session": i.session.to_string(),
+        "timezone": i.timezone,
+        "lang": lang.lang.tag(),
+        "strings": {
+            "open": t.open, "high": t.high, "low": t.low, "close": t.close,
+            "change": t.change, "volume": t.volume, "loading": t.loading, "noData": t.no_data,
+        },
+    });
+    // `</` cannot appear inside the JSON island.
+    let config_json = config.to_string().replace("</", "<\\/");
+    html(
+        StatusCode::OK,
+        ChartPage {
+            page: lang.ctx("charts"),
+            symbol: i.symbol.to_string(),
+            name: i.name.clone(),
+            resolution,
+            adjustment,
+            resolutions,
+            config_json,
+            history_url,
+        }
+        .render(),
+    )
+}
+
+/// One row of the instruments table.
+pub struct Row {
+    pub symbol: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub exchange: String,
+    pub board: String,
+    pub list_date: String,
+}
+
+#[derive(Template)]
+#[template(path = "instruments.html")]
+struct InstrumentsPage {
+    page: PageCtx,
+    q: String,
+    kind: String,
+    exchange: String,
+    board: String,
+    kinds: Vec<&'static str>,
+    exchanges: Vec<&'static str>,
+    boards: Vec<&'static str>,
+    items: Vec<Row>,
+    total: u64,
+    page_no: u64,
+    pages: u64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "instruments_partial.html")]
+struct InstrumentsPartial {
+    page: PageCtx,
+    items: Vec<Row>,
+    total: u64,
+    page_no: u64,
+    pages: u64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct InstrumentParams {
+    q: Option<String>,
+    kind: Option<String>,
+    exchange: Option<String>,
+    board: Option<String>,
+    page: Option<u64>,
+}
+
+const PAGE_SIZE: u64 = 50;
+
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", enc(v))).collect::<Vec<_>>().join("&")
+}
+
+/// `/instruments`: the full page, or just the results when htmx asks.
+pub async fn instruments(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    headers: HeaderMap,
+    Query(p): Query<InstrumentParams>,
+) -> Response {
+    let t = lang.lang.strings();
+    let clean = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
+    let (q, kind, exchange, board) = (clean(&p.q), clean(&p.kind), clean(&p.exchange), clean(&p.board));
+    let page_no = p.page.unwrap_or(1).max(1);
+    let query = InstrumentQuery {
+        text: Some(q.clone()).filter(|s| !s.is_empty()),
+        kind: Some(kind.clone()).filter(|s| !s.is_empty()),
+        exchange: Some(exchange.clone()).filter(|s| !s.is_empty()),
+        board: Some(board.clone()).filter(|s| !s.is_empty()),
+        limit: PAGE_SIZE as u32,
+        offset: u32::try_from((page_no - 1) * PAGE_SIZE).unwrap_or(u32::MAX),
+    };
+    let (items, total) = match (state.store.list_instruments(&query).await, state.store.count_instruments(&query).await)
+    {
+        (Ok(i), Ok(n)) => (i, n),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "instruments page failed");
+            return error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text);
+        }
+    };
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let link = |n: u64| {
+        let n = n.to_string();
+        format!(
+            "/instruments?{}",
+            query_string(&[("q", &q), ("kind", &kind), ("exchange", &exchange), ("board", &board), ("page", &n)])
+        )
+    };
+    let prev_url = (page_no > 1).then(|| link(page_no - 1));
+    let next_url = (page_no < pages).then(|| link(page_no + 1));
+    let rows: Vec<Row> = items
+        .iter()
+        .map(|i| Row {
+            symbol: i.symbol.to_string(),
+            name: i.name.clone(),
+            kind: i.kind.as_str(),
+            exchange: i.exchange.clone(),
+            board: i.board.clone(),
+            list_date: i.list_date.map(|d| d.to_string()).unwrap_or_default(),
+        })
+        .collect();
+    let partial = headers.get("hx-request").is_some() && headers.get("hx-boosted").is_none();
+    if partial {
+        return html(
+            StatusCode::OK,
+            InstrumentsPartial {
+                page: lang.ctx("instruments"),
+                items: rows,
+                total,
+                page_no,
+                pages,
+                prev_url,
+                next_url,
+            }
+            .render(),
+        );
+    }
+    html(
+        StatusCode::OK,
+        InstrumentsPage {
+            page: lang.ctx("instruments"),
+            q,
+            kind,
+            exchange,
+            board,
+            kinds: vec!["stock", "index", "etf", "fund", "bond", "future", "crypto", "other"],
+            exchanges: vec!["SSE", "SZSE", "BSE", "OTHER"],
+            boards: vec!["main", "chinext", "star", "bse"],
+            items: rows,
+            total,
+            page_no,
+            pages,
+            prev_url,
+            next_url,
+        }
+        .render(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "import.html")]
+struct ImportPage {
+    page: PageCtx,
+    config_json: String,
+}
+
+/// `/import`.
+pub async fn import_page(lang: ReqLang) -> Response {
+    let t = lang.lang.strings();
+    let config = serde_json::json!({
+        "strings": {
+            "columnNone": t.column_none, "symbolColumn": t.symbol_column, "done": t.import_done,
+            "failed": t.import_failed, "rows": t.rows, "bars": t.bars,
+        }
+    });
+    html(
+        StatusCode::OK,
+        ImportPage { page: lang.ctx("import"), config_json: config.to_string().replace("</", "<\\/") }.render(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+/// `/lang/{tag}?next=/path`: remembers the language in a cookie and goes back.
+pub async fn set_lang(Path(tag): Path<String>, Query(p): Query<NextParam>) -> Response {
+    let lang = Lang::from_tag(&tag).unwrap_or(Lang::En);
+    // Only local paths: never an open redirect.
+    let next = p
+        .next
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or_else(|| "/".into());
+    let mut res = Redirect::to(&next).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.tag())) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Unknown paths: JSON for API clients, a readable page for people.
+pub async fn fallback(lang: ReqLang, headers: HeaderMap) -> Response {
+    let api = lang.path.starts_with("/api/") || lang.path.starts_with("/udf/");
+    let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if api || !wants_html {
+        return quantdesk_server::api::not_found().await.into_response();
+    }
+    let t = lang.lang.strings();
+    error_page(&lang, StatusCode::NOT_FOUND, t.not_found_title, t.not_found_text)
+}

@@ -1,0 +1,123 @@
+//! Pages rendered in-process: status, language, headers, partial updates, assets.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use quantdesk_server::{AppState, Config};
+use tower::ServiceExt;
+
+struct App {
+    router: axum::Router,
+    _dir: tempfile::TempDir,
+}
+
+async fn app() -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = quantdesk_store::open(&url, 4).await.unwrap();
+    quantdesk_server::demo::load(&*store, "2026-11-20".parse().unwrap()).await.unwrap();
+    let state = AppState::new(store, Config::default(), quantdesk_server::ops::metrics_handle());
+    App { router: quantdesk_web::app(state), _dir: dir }
+}
+
+async fn get(app: &App, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::get(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = app.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let (status, h) = (res.status(), res.headers().clone());
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    (status, h, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn home_redirects_to_the_index_chart() {
+    let a = app().await;
+    let (s, h, _) = get(&a, "/", &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(h[header::LOCATION], "/chart/000998.SH");
+}
+
+#[tokio::test]
+async fn chart_page_in_both_languages_with_strict_headers() {
+    let a = app().await;
+    let (s, h, body) = get(&a, "/chart/000858.SZ?res=60&adj=qfq", &[("accept-language", "zh-CN,zh;q=0.9")]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains(r#"<html lang="zh-CN""#));
+    assert!(body.contains("图表") && body.contains("演示酒业"));
+    assert!(body.contains(r#"data-res="60" aria-pressed="true""#), "the asked resolution is selected");
+    assert!(body.contains(r#"<option value="qfq" selected>"#));
+    let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"));
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    // no inline script: every <script> either loads a file or is a JSON data island
+    for tag in body.split("<script").skip(1) {
+        let open = &tag[..tag.find('>').unwrap()];
+        assert!(open.contains("src=") || open.contains("application/json"), "inline script: <script{open}>");
+    }
+    let (_, _, en) = get(&a, "/chart/000858.SZ", &[("accept-language", "en-US,en;q=0.9")]).await;
+    assert!(en.contains(r#"<html lang="en""#) && en.contains("Charts"));
+    // the cookie wins over the header
+    let (_, _, cookie) = get(&a, "/chart/000858.SZ", &[("accept-language", "en"), ("cookie", "lang=zh-CN")]).await;
+    assert!(cookie.contains(r#"<html lang="zh-CN""#));
+}
+
+#[tokio::test]
+async fn unknown_symbols_and_paths_are_readable_pages_for_people_and_json_for_programs() {
+    let a = app().await;
+    let (s, _, body) = get(&a, "/chart/NOPE.SH", &[("accept", "text/html")]).await;
+    assert_eq!(s, 404);
+    assert!(body.contains("no instrument with this symbol"), "{body}");
+    let (s, _, body) = get(&a, "/no/such/page", &[("accept", "text/html")]).await;
+    assert_eq!(s, 404);
+    assert!(body.contains("There is no page at this address."));
+    let (s, h, body) = get(&a, "/api/v1/nothing", &[("accept", "text/html")]).await;
+    assert_eq!(s, 404);
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    assert!(body.contains("not_found"));
+}
+
+#[tokio::test]
+async fn instruments_page_and_its_htmx_partial() {
+    let a = app().await;
+    let (s, _, full) = get(&a, "/instruments?q=ys&kind=stock", &[]).await;
+    assert_eq!(s, 200);
+    assert!(full.contains("<form id=\"instrument-filter\""));
+    assert!(full.contains("/chart/600900.SH"));
+    assert!(!full.contains("/chart/000998.SH"), "the index is filtered out by kind");
+    let (_, _, partial) = get(&a, "/instruments?q=ysdl", &[("hx-request", "true")]).await;
+    assert!(!partial.contains("<html"), "htmx gets only the results");
+    assert!(partial.contains("/chart/600900.SH") && partial.contains("1 results"));
+}
+
+#[tokio::test]
+async fn language_switch_sets_a_cookie_and_refuses_open_redirects() {
+    let a = app().await;
+    let (s, h, _) = get(&a, "/lang/zh-CN?next=/instruments%3Fq%3Dys", &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(h[header::LOCATION], "/instruments?q=ys");
+    assert!(h[header::SET_COOKIE].to_str().unwrap().starts_with("lang=zh-CN;"));
+    let (_, h, _) = get(&a, "/lang/en?next=//evil.example/", &[]).await;
+    assert_eq!(h[header::LOCATION], "/");
+}
+
+#[tokio::test]
+async fn assets_are_versioned_and_cached_for_a_year() {
+    let a = app().await;
+    let url = quantdesk_web::assets::asset_url(
+        "vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs",
+    );
+    let (s, h, body) = get(&a, &url, &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(h[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    assert_eq!(h[header::CONTENT_TYPE], "text/javascript");
+    assert!(body.contains("TradingView Lightweight Charts"), "the licence header is kept");
+    let (_, h, _) = get(&a, "/assets/0000/app.css", &[]).await;
+    assert_eq!(h[header::CACHE_CONTROL], "no-cache", "an old version is served but not cached");
+    let (s, _, _) = get(&a, &quantdesk_web::assets::asset_url("nope.js"), &[]).await;
+    assert_eq!(s, 404);
+    // compressed when asked
+    let (_, h, _) = get(&a, &url, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+}

@@ -1,0 +1,191 @@
+// Browser tests against a running quantdesk with demo data (see run.sh): the chart draws, switches
+// symbol and resolution, loads older bars when scrolled; the import page reports a line-numbered
+// error and imports a good file; the instruments table filters; both languages render.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.BASE_URL;
+const ARTIFACTS = process.env.ARTIFACTS || '.';
+let browser;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+});
+after(async () => { await browser.close(); });
+
+async function newPage(locale = 'en-US', viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ locale, viewport, extraHTTPHeaders: { 'Accept-Language': locale } });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  return page;
+}
+
+const api = async (path) => (await fetch(BASE + path)).json();
+
+async function chartReady(page, expect = {}) {
+  await page.waitForFunction((e) => {
+    const el = document.getElementById('chart');
+    if (!el || el.dataset.state !== 'ready') return false;
+    return Object.entries(e).every(([k, v]) => el.dataset[k] === v);
+  }, expect, { timeout: 15000 });
+  return page.evaluate(() => ({ ...document.getElementById('chart').dataset }));
+}
+
+/** Pixels of the candle colours on the chart's canvases: a blank chart has none. */
+async function candlePixels(page) {
+  return page.evaluate(() => {
+    let n = 0;
+    for (const c of document.querySelectorAll('#chart canvas')) {
+      if (c.width === 0 || c.height === 0) continue;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      for (let i = 0; i < d.length; i += 4) {
+        const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+        if ((r > 200 && g < 80 && b < 80) || (r < 70 && g > 120 && g < 160 && b < 90)) n++;
+      }
+    }
+    return n;
+  });
+}
+
+test('the chart page draws candles, volume and indicators', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/chart/000998.SH`);
+  const ds = await chartReady(page, { symbol: '000998.SH', resolution: '1D' });
+  const last = await api(`/udf/history?symbol=000998.SH&resolution=1D&to=4102444800&countback=1`);
+  assert.equal(Number(ds.lastTime), last.t[0], 'the last bar is the datafeed\'s last bar');
+  assert.ok(Number(ds.bars) >= 1000, `bars: ${ds.bars}`);
+  assert.equal(Number(ds.bars), (await api('/udf/history?symbol=000998.SH&resolution=1D&to=4102444800&countback=2000')).t.length);
+  assert.ok(await candlePixels(page) > 2000, 'the canvas is not blank');
+  const legend = await page.textContent('#legend');
+  assert.match(legend, /O .*H .*L .*C /);
+  await page.screenshot({ path: `${ARTIFACTS}/chart-1D.png` });
+  assert.deepEqual(page.errors, []);
+});
+
+test('switching symbol and resolution redraws with the right data', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/chart/000998.SH`);
+  await chartReady(page, { symbol: '000998.SH' });
+  await page.keyboard.press('/');
+  await page.keyboard.type('YSJY');
+  await page.waitForSelector('#search-results li[data-symbol="000858.SZ"]');
+  await page.keyboard.press('Enter');
+  let ds = await chartReady(page, { symbol: '000858.SZ', resolution: '1D' });
+  let want = await api(`/udf/history?symbol=000858.SZ&resolution=1D&to=4102444800&countback=2000`);
+  assert.equal(Number(ds.lastTime), want.t[want.t.length - 1]);
+  assert.equal(Number(ds.firstTime), want.t[0]);
+  assert.match(page.url(), /\/chart\/000858\.SZ\?res=1D/);
+  await page.click('#resolutions button[data-res="60"]');
+  ds = await chartReady(page, { symbol: '000858.SZ', resolution: '60' });
+  want = await api(`/udf/history?symbol=000858.SZ&resolution=60&to=4102444800&countback=2000`);
+  assert.equal(Number(ds.bars), want.t.length);
+  assert.equal(Number(ds.lastTime), want.t[want.t.length - 1]);
+  assert.ok(await candlePixels(page) > 500);
+  // keyboard: W switches to weekly
+  await page.click('#chart');
+  await page.keyboard.press('w');
+  ds = await chartReady(page, { resolution: '1W' });
+  want = await api(`/udf/history?symbol=000858.SZ&resolution=1W&to=4102444800&countback=2000`);
+  assert.equal(Number(ds.bars), want.t.length);
+  await page.screenshot({ path: `${ARTIFACTS}/chart-switched.png` });
+  assert.deepEqual(page.errors, []);
+});
+
+test('scrolling left loads older bars', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/chart/000858.SZ?res=1`);
+  const first = await chartReady(page, { resolution: '1' });
+  assert.equal(Number(first.bars), 2000, 'one page of 1-minute bars');
+  await page.evaluate(() => window.quantdesk.chart.timeScale().setVisibleLogicalRange({ from: -50, to: 100 }));
+  await page.waitForFunction(() => Number(document.getElementById('chart').dataset.bars) > 2000, null, { timeout: 15000 });
+  const more = await page.evaluate(() => ({ ...document.getElementById('chart').dataset }));
+  assert.ok(Number(more.firstTime) < Number(first.firstTime), 'older bars were prepended');
+  const want = await api(`/udf/history?symbol=000858.SZ&resolution=1&to=${first.firstTime}&countback=2000`);
+  assert.equal(Number(more.firstTime), want.t[0]);
+  assert.equal(Number(more.bars), 2000 + want.t.length);
+  assert.deepEqual(page.errors, []);
+});
+
+test('the import page shows a line-numbered error, then imports a good file', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/import`);
+  const bad = 'date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10,9,11,10,100\n';
+  await page.fill('#symbol', '600000.SH');
+  await page.setInputFiles('#file', { name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(bad) });
+  await page.waitForSelector('#preview select');
+  assert.equal(await page.inputValue('#preview select[data-column="date"]'), 'time');
+  assert.equal(await page.inputValue('#preview select[data-column="volume"]'), 'volume');
+  await page.click('#import-button');
+  const err = await page.waitForSelector('#import-result .error');
+  const text = await err.textContent();
+  assert.match(text, /bad\.csv:3/);
+  assert.match(text, /below low/);
+  await page.screenshot({ path: `${ARTIFACTS}/import-error.png` });
+  const none = await api('/udf/symbols?symbol=600000.SH');
+  assert.equal(none.s, 'error', 'nothing was written');
+
+  // a good file whose columns need a changed mapping: "px" is the close
+  const good = 'day,open,high,low,px,qty\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,10,11,200\n2024-01-04,11,11.5,10.5,11.2,150\n';
+  await page.setInputFiles('#file', { name: 'good.csv', mimeType: 'text/csv', buffer: Buffer.from(good) });
+  await page.waitForSelector('#preview select[data-column="px"]');
+  await page.selectOption('#preview select[data-column="px"]', 'close');
+  await page.selectOption('#preview select[data-column="qty"]', 'volume');
+  await page.click('#import-button');
+  const ok = await page.waitForSelector('#import-result .ok');
+  assert.match(await ok.textContent(), /3/);
+  const bars = await api('/udf/history?symbol=600000.SH&resolution=1D&from=0&to=4102444800');
+  assert.deepEqual(bars.c, [10.5, 11, 11.2]);
+  assert.deepEqual(bars.v, [100, 200, 150]);
+  await page.screenshot({ path: `${ARTIFACTS}/import-ok.png` });
+  // the browser logs the refused upload's 422 as a console error; nothing else may appear
+  assert.deepEqual(page.errors.filter((e) => !e.includes('status of 422')), []);
+});
+
+test('the instruments table filters as one types and links to charts', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/instruments`);
+  const before = await page.locator('table.instruments tbody tr').count();
+  assert.ok(before >= 7);
+  await page.fill('#q', 'ysk');
+  await page.waitForFunction(() => document.querySelectorAll('table.instruments tbody tr').length === 1);
+  assert.match(await page.textContent('table.instruments tbody'), /300059\.SZ/);
+  assert.match(page.url(), /q=ysk/);
+  await page.screenshot({ path: `${ARTIFACTS}/instruments.png` });
+  await page.click('table.instruments tbody a');
+  await chartReady(page, { symbol: '300059.SZ' });
+  assert.deepEqual(page.errors, []);
+});
+
+test('Chinese and English pages render, and the switch remembers the choice', async () => {
+  const zh = await newPage('zh-CN');
+  await zh.goto(`${BASE}/chart/000998.SH`);
+  await chartReady(zh);
+  assert.equal(await zh.getAttribute('html', 'lang'), 'zh-CN');
+  assert.match(await zh.textContent('header nav'), /图表/);
+  assert.match(await zh.textContent('#legend'), /开 .*收 /);
+  await zh.screenshot({ path: `${ARTIFACTS}/chart-zh.png` });
+  const en = await newPage('en-US');
+  await en.goto(`${BASE}/instruments`);
+  assert.match(await en.textContent('header nav'), /Instruments/);
+  await en.click('#lang-switch');
+  await en.waitForURL(/\/instruments/);
+  assert.match(await en.textContent('header nav'), /证券列表/);
+  assert.equal(await en.getAttribute('html', 'lang'), 'zh-CN');
+  // a phone-width layout still shows the chart
+  const phone = await newPage('en-US', { width: 390, height: 844 });
+  await phone.goto(`${BASE}/chart/000998.SH`);
+  await chartReady(phone);
+  assert.ok(await candlePixels(phone) > 500);
+  await phone.screenshot({ path: `${ARTIFACTS}/chart-phone.png` });
+  // errors people see are sentences, not stack traces
+  const missing = await newPage('en-US');
+  const res = await missing.goto(`${BASE}/chart/NOPE.SH`);
+  assert.equal(res.status(), 404);
+  assert.match(await missing.textContent('main'), /no instrument with this symbol/);
+});
