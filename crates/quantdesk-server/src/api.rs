@@ -132,6 +132,10 @@ pub struct InstrumentParams {
     pub kind: Option<String>,
     pub exchange: Option<String>,
     pub board: Option<String>,
+    /// Listed on or after this date (YYYY-MM-DD).
+    pub listed_from: Option<NaiveDate>,
+    /// Listed on or before this date (YYYY-MM-DD).
+    pub listed_to: Option<NaiveDate>,
     /// 1 to 500, default 50.
     pub limit: Option<u32>,
     pub offset: Option<u32>,
@@ -153,6 +157,8 @@ async fn list_instruments(
         kind: p.kind,
         exchange: p.exchange,
         board: p.board,
+        listed_from: p.listed_from,
+        listed_to: p.listed_to,
         limit,
         offset: p.offset.unwrap_or(0),
     };

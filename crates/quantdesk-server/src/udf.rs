@@ -157,6 +157,8 @@ async fn search(State(state): State<AppState>, Query(p): Params) -> UdfResult {
         kind: p.get("type").cloned().filter(|s| !s.is_empty()),
         exchange: p.get("exchange").cloned().filter(|s| !s.is_empty()),
         board: None,
+        listed_from: None,
+        listed_to: None,
         limit,
         offset: 0,
     };

@@ -104,6 +104,10 @@ async fn instruments_import_list_get() {
     assert_eq!(item["price_limit"], 0.2);
     assert_eq!(item["lot_size"], 100);
     assert_eq!(item["list_date"], "2018-06-11");
+    let (_, v) = t.get_json("/api/v1/instruments?listed_from=2000-01-01").await;
+    assert_eq!(v["total"], 1, "only 300750.SZ was listed after 2000");
+    let (s, _) = t.get_json("/api/v1/instruments?listed_from=someday").await;
+    assert_eq!(s, 400);
     let (_, v) = t.get_json("/api/v1/instruments?kind=stock&limit=1&offset=1").await;
     assert_eq!((v["total"].as_u64(), v["items"].as_array().unwrap().len()), (Some(2), 1));
     let (s, v) = t.get_json("/api/v1/instruments/000001.SH").await;

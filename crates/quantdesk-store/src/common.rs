@@ -51,12 +51,18 @@ pub(crate) fn like_escape(s: &str) -> String {
     out
 }
 
-/// The WHERE clause (from `$1` on) and its text arguments for an instrument query.
-pub(crate) fn instrument_filter(q: &InstrumentQuery) -> (String, Vec<String>) {
+/// One argument of an instrument filter.
+pub(crate) enum FilterArg {
+    Text(String),
+    Date(NaiveDate),
+}
+
+/// The WHERE clause (from `$1` on) and its arguments for an instrument query.
+pub(crate) fn instrument_filter(q: &InstrumentQuery) -> (String, Vec<FilterArg>) {
     let mut clauses = Vec::new();
     let mut args = Vec::new();
     if let Some(t) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        args.push(format!("%{}%", like_escape(&t.to_lowercase())));
+        args.push(FilterArg::Text(format!("%{}%", like_escape(&t.to_lowercase()))));
         let n = args.len();
         clauses.push(format!(
             "(LOWER(symbol) LIKE ${n} ESCAPE '\\' OR LOWER(name) LIKE ${n} ESCAPE '\\' OR LOWER(abbrev) LIKE ${n} ESCAPE '\\')"
@@ -64,8 +70,14 @@ pub(crate) fn instrument_filter(q: &InstrumentQuery) -> (String, Vec<String>) {
     }
     for (col, val) in [("kind", &q.kind), ("exchange", &q.exchange), ("board", &q.board)] {
         if let Some(v) = val.as_deref().filter(|v| !v.is_empty()) {
-            args.push(v.to_string());
+            args.push(FilterArg::Text(v.to_string()));
             clauses.push(format!("{col} = ${}", args.len()));
+        }
+    }
+    for (op, val) in [(">=", q.listed_from), ("<=", q.listed_to)] {
+        if let Some(d) = val {
+            args.push(FilterArg::Date(d));
+            clauses.push(format!("list_date {op} ${}", args.len()));
         }
     }
     let sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
@@ -165,9 +177,9 @@ macro_rules! market_store_impl {
             async fn list_instruments(&self, q: &$crate::InstrumentQuery) -> $crate::Result<Vec<quantdesk_core::Instrument>> {
                 let (filter, mut args) = $crate::common::instrument_filter(q);
                 let text = q.text.as_deref().map(str::trim).unwrap_or("").to_lowercase();
-                args.push(text.clone());
+                args.push($crate::common::FilterArg::Text(text.clone()));
                 let exact = args.len();
-                args.push(format!("{}%", $crate::common::like_escape(&text)));
+                args.push($crate::common::FilterArg::Text(format!("{}%", $crate::common::like_escape(&text))));
                 let prefix = args.len();
                 let sql = sqlx::AssertSqlSafe(format!(
                     "SELECT {} FROM instruments{}{} LIMIT {} OFFSET {}",
@@ -179,7 +191,10 @@ macro_rules! market_store_impl {
                 ));
                 let mut query = sqlx::query(sql);
                 for a in args {
-                    query = query.bind(a);
+                    query = match a {
+                        $crate::common::FilterArg::Text(t) => query.bind(t),
+                        $crate::common::FilterArg::Date(d) => query.bind(d),
+                    };
                 }
                 let rows = query.fetch_all(&self.pool).await?;
                 rows.iter().map($crate::common::instrument_from_row).collect()
@@ -190,7 +205,10 @@ macro_rules! market_store_impl {
                 let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM instruments{filter}"));
                 let mut query = sqlx::query_scalar::<_, i64>(sql);
                 for a in args {
-                    query = query.bind(a);
+                    query = match a {
+                        $crate::common::FilterArg::Text(t) => query.bind(t),
+                        $crate::common::FilterArg::Date(d) => query.bind(d),
+                    };
                 }
                 Ok(query.fetch_one(&self.pool).await? as u64)
             }

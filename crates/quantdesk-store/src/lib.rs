@@ -45,6 +45,10 @@ pub struct InstrumentQuery {
     pub kind: Option<String>,
     pub exchange: Option<String>,
     pub board: Option<String>,
+    /// Listed on or after this date.
+    pub listed_from: Option<NaiveDate>,
+    /// Listed on or before this date.
+    pub listed_to: Option<NaiveDate>,
     pub limit: u32,
     pub offset: u32,
 }

@@ -56,6 +56,17 @@ async fn instruments_roundtrip_and_search() {
         let idx = InstrumentQuery { kind: Some("index".into()), limit: 10, ..Default::default() };
         assert_eq!(names(store.list_instruments(&idx).await.unwrap()), vec!["000001.SH"]);
         assert_eq!(store.count_instruments(&InstrumentQuery::default()).await.unwrap(), 4);
+        let listed =
+            InstrumentQuery { listed_from: Some("2000-01-01".parse().unwrap()), limit: 10, ..Default::default() };
+        assert_eq!(names(store.list_instruments(&listed).await.unwrap()), vec!["600519.SH"]);
+        assert_eq!(store.count_instruments(&listed).await.unwrap(), 1);
+        let before =
+            InstrumentQuery { listed_to: Some("2000-01-01".parse().unwrap()), limit: 10, ..Default::default() };
+        assert_eq!(
+            store.count_instruments(&before).await.unwrap(),
+            0,
+            "instruments without a listing date do not match"
+        );
         let page = InstrumentQuery { limit: 2, offset: 2, ..Default::default() };
         assert_eq!(store.list_instruments(&page).await.unwrap().len(), 2);
 

@@ -372,7 +372,7 @@ document.addEventListener('keydown', (e) => {
 
 // ---- overlays: the plug-in point for Chan structures, trades and regime bands
 const overlays = new Map();
-const ctx = { chart, candles, lib: { createSeriesMarkers, LineSeries, HistogramSeries }, symbol: () => state.symbol, resolution: () => state.resolution, colours, dayOf, displayTime };
+const ctx = { chart, candles, lib: { createSeriesMarkers, LineSeries, HistogramSeries }, symbol: () => state.symbol, resolution: () => state.resolution, colours, dayOf, displayTime, strings: S };
 function addOverlay(overlay) {
   removeOverlay(overlay.name);
   overlay.attach(ctx);

@@ -60,7 +60,7 @@ export function limitMarksOverlay() {
           if (!bar || !shown.has(ctx.dayOf(t))) return;
           const up = m.label[i] === 'U';
           list.push({ time: bar.time, position: up ? 'aboveBar' : 'belowBar', shape: up ? 'arrowDown' : 'arrowUp',
-            color: up ? ctx.colours().up : ctx.colours().down, text: up ? '涨停' : '跌停' });
+            color: up ? ctx.colours().up : ctx.colours().down, text: up ? ctx.strings.limitUp : ctx.strings.limitDown });
         });
         markers.setMarkers(list);
       } catch (e) { if (e.name !== 'AbortError') console.warn('marks', e); }

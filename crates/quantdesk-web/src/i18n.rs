@@ -130,6 +130,10 @@ pub struct Strings {
     pub error_text: &'static str,
     pub back_home: &'static str,
     pub chart_attribution: &'static str,
+    pub limit_up: &'static str,
+    pub limit_down: &'static str,
+    pub listed_from: &'static str,
+    pub listed_to: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -199,6 +203,10 @@ pub static EN: Strings = Strings {
     error_text: "The page could not be shown. The problem has been logged; please try again.",
     back_home: "Back to charts",
     chart_attribution: "Charts by TradingView Lightweight Charts™",
+    limit_up: "Limit up",
+    limit_down: "Limit down",
+    listed_from: "Listed from",
+    listed_to: "to",
 };
 
 pub static ZH_CN: Strings = Strings {
@@ -268,6 +276,10 @@ pub static ZH_CN: Strings = Strings {
     error_text: "页面无法显示。问题已记录，请稍后重试。",
     back_home: "返回图表",
     chart_attribution: "图表由 TradingView Lightweight Charts™ 提供",
+    limit_up: "涨停",
+    limit_down: "跌停",
+    listed_from: "上市日期从",
+    listed_to: "至",
 };
 
 #[cfg(test)]

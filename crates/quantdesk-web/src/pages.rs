@@ -194,6 +194,7 @@ pub async fn chart(
         "strings": {
             "open": t.open, "high": t.high, "low": t.low, "close": t.close,
             "change": t.change, "volume": t.volume, "loading": t.loading, "noData": t.no_data,
+            "limitUp": t.limit_up, "limitDown": t.limit_down,
         },
     });
     // `</` cannot appear inside the JSON island.
@@ -232,6 +233,8 @@ struct InstrumentsPage {
     kind: String,
     exchange: String,
     board: String,
+    listed_from: String,
+    listed_to: String,
     kinds: Vec<&'static str>,
     exchanges: Vec<&'static str>,
     boards: Vec<&'static str>,
@@ -261,6 +264,8 @@ pub struct InstrumentParams {
     kind: Option<String>,
     exchange: Option<String>,
     board: Option<String>,
+    listed_from: Option<String>,
+    listed_to: Option<String>,
     page: Option<u64>,
 }
 
@@ -288,12 +293,17 @@ pub async fn instruments(
     let t = lang.lang.strings();
     let clean = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
     let (q, kind, exchange, board) = (clean(&p.q), clean(&p.kind), clean(&p.exchange), clean(&p.board));
+    // Dates that do not parse are ignored rather than refused: this is a filter form.
+    let date = |v: &Option<String>| v.as_deref().and_then(|d| d.trim().parse::<chrono::NaiveDate>().ok());
+    let (listed_from, listed_to) = (date(&p.listed_from), date(&p.listed_to));
     let page_no = p.page.unwrap_or(1).max(1);
     let query = InstrumentQuery {
         text: Some(q.clone()).filter(|s| !s.is_empty()),
         kind: Some(kind.clone()).filter(|s| !s.is_empty()),
         exchange: Some(exchange.clone()).filter(|s| !s.is_empty()),
         board: Some(board.clone()).filter(|s| !s.is_empty()),
+        listed_from,
+        listed_to,
         limit: PAGE_SIZE as u32,
         offset: u32::try_from((page_no - 1) * PAGE_SIZE).unwrap_or(u32::MAX),
     };
@@ -306,12 +316,20 @@ pub async fn instruments(
         }
     };
     let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let (from_text, to_text) =
+        (listed_from.map(|d| d.to_string()).unwrap_or_default(), listed_to.map(|d| d.to_string()).unwrap_or_default());
     let link = |n: u64| {
         let n = n.to_string();
-        format!(
-            "/instruments?{}",
-            query_string(&[("q", &q), ("kind", &kind), ("exchange", &exchange), ("board", &board), ("page", &n)])
-        )
+        let pairs = [
+            ("q", q.as_str()),
+            ("kind", &kind),
+            ("exchange", &exchange),
+            ("board", &board),
+            ("listed_from", &from_text),
+            ("listed_to", &to_text),
+            ("page", &n),
+        ];
+        format!("/instruments?{}", query_string(&pairs))
     };
     let prev_url = (page_no > 1).then(|| link(page_no - 1));
     let next_url = (page_no < pages).then(|| link(page_no + 1));
@@ -350,6 +368,8 @@ pub async fn instruments(
             kind,
             exchange,
             board,
+            listed_from: from_text,
+            listed_to: to_text,
             kinds: vec!["stock", "index", "etf", "fund", "bond", "future", "crypto", "other"],
             exchanges: vec!["SSE", "SZSE", "BSE", "OTHER"],
             boards: vec!["main", "chinext", "star", "bse"],

@@ -86,6 +86,11 @@ async fn instruments_page_and_its_htmx_partial() {
     assert!(full.contains("<form id=\"instrument-filter\""));
     assert!(full.contains("/chart/600900.SH"));
     assert!(!full.contains("/chart/000998.SH"), "the index is filtered out by kind");
+    // demo instruments were listed 400 days before the demo history starts
+    let (_, _, none) = get(&a, "/instruments?listed_from=2030-01-01", &[("hx-request", "true")]).await;
+    assert!(none.contains("0 results"), "{none}");
+    let (_, _, all) = get(&a, "/instruments?listed_from=2000-01-01&listed_to=&page=1", &[("hx-request", "true")]).await;
+    assert!(all.contains("7 results"));
     let (_, _, partial) = get(&a, "/instruments?q=ysdl", &[("hx-request", "true")]).await;
     assert!(!partial.contains("<html"), "htmx gets only the results");
     assert!(partial.contains("/chart/600900.SH") && partial.contains("1 results"));
