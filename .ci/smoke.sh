@@ -66,6 +66,13 @@ if "$bin" import bars "$work/bad.csv" --symbol 000001.SH --resolution 1D 2>"$wor
 fi
 grep -q 'bad.csv:3' "$work/bad.err" && echo "ok: bad file refused with its line number"
 
+# backtests from the command line: the GOOG anchor from a file, and an A-share run on stored bars
+equity=$("$bin" backtest "$fixtures/us/goog_1d.csv" --symbol GOOG --param fast=10 --param slow=20 --commission 0.001 --format json \
+  | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["final_equity"], len([t for t in v["trades"] if t["exit_time"]]))')
+python3 -c "import sys; e, n = sys.argv[1], int(sys.argv[2]); assert abs(float(e) - 703347.97936) < 0.7 and n == 46, (e, n)" $equity
+echo "ok: GOOG SMA 10/20 backtest: 46 closed trades, final equity ${equity%% *}"
+"$bin" backtest --symbol 000858.SZ --market cn-a --commission 0.0003 --strategy macd | grep -q "final equity" && echo "ok: cn-a backtest on stored bars"
+
 metrics=$(curl -fsS "$base/metrics")
 for m in 'http_requests_total{' 'http_request_duration_seconds_bucket{' 'db_pool_connections{' 'quantdesk_build_info{'; do
   grep -qF "$m" <<<"$metrics" || { echo "FAILED: /metrics lacks $m"; exit 1; }

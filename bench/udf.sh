@@ -38,7 +38,7 @@ if [ "${REUSE:-0}" = 1 ] && [ -f "$OUT/db/quantdesk.db" ]; then
   say "## reusing the imported data in $OUT"
 else
   rm -rf "$OUT/db"
-  "$CARGO_TARGET_DIR/release/quantdesk-bench" "$OUT/data" "$SYMBOLS" "$MINUTE_DAYS" "$DAILY_DAYS" | tee -a "$results"
+  "$CARGO_TARGET_DIR/release/quantdesk-bench" data "$OUT/data" "$SYMBOLS" "$MINUTE_DAYS" "$DAILY_DAYS" | tee -a "$results"
   say "## import"
   "$bin" import bars "$OUT/data/daily.csv" --resolution 1D | tee -a "$results"
   "$bin" import bars "$OUT/data/minute.csv" --resolution 1 | tee -a "$results"

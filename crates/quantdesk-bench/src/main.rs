@@ -1,8 +1,12 @@
-//! Writes benchmark market data: a year of 1-minute A-share bars and five years of daily bars for
-//! N symbols, as two multi-symbol CSV files that `quantdesk import bars` reads.
+//! Benchmarks that need no server.
 //!
-//! Run: `cargo run --release -p quantdesk-bench -- OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS]`
-//! (defaults 100, 250, 1250). Used by `bench/udf.sh`.
+//! - `cargo run --release -p quantdesk-bench -- data OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS]`
+//!   writes benchmark market data: a year of 1-minute A-share bars and five years of daily bars for
+//!   N symbols (defaults 100, 250, 1250), as two multi-symbol CSV files that `quantdesk import bars`
+//!   reads. Used by `bench/udf.sh`.
+//! - `cargo run --release -p quantdesk-bench -- backtest` times the backtest engine: one SMA-cross
+//!   run over 1,000,000 bars, and a sweep of 100 parameter pairs over 100,000 bars on every core,
+//!   with the peak memory before and after the sweep.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -14,7 +18,121 @@ use quantdesk_core::demo::trading_calendar;
 use quantdesk_core::rng::Rng;
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("backtest") => return backtest_bench(),
+        Some("data") => {
+            args.remove(0);
+        }
+        _ => anyhow::bail!(
+            "usage: quantdesk-bench data OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS] | quantdesk-bench backtest"
+        ),
+    }
+    data(args)
+}
+
+fn walk(n: usize, seed: u64) -> Vec<quantdesk_core::Bar> {
+    let mut r = Rng::new(seed);
+    let mut p = 100.0;
+    (0..n)
+        .map(|i| {
+            let o = p;
+            p *= (r.normal() * 0.01).exp();
+            quantdesk_core::Bar {
+                time: 1_000_000_000 + i as i64 * 86_400,
+                open: o,
+                high: o.max(p) * 1.002,
+                low: o.min(p) * 0.998,
+                close: p,
+                volume: 1e6,
+                amount: 0.0,
+            }
+        })
+        .collect()
+}
+
+/// Peak resident memory of this process, from /proc (kB).
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn backtest_bench() -> Result<()> {
+    use quantdesk_backtest::{BacktestConfig, Costs, Series, backtest};
+    use quantdesk_core::{Instrument, InstrumentKind, Resolution, Symbol};
+    let symbol = Symbol::new("WALK").map_err(|e| anyhow::anyhow!(e.0))?;
+    let series = |bars| -> Result<Vec<Series>> {
+        let instrument = Instrument::with_defaults(symbol.clone(), "walk", InstrumentKind::Stock);
+        Ok(vec![Series { instrument, resolution: Resolution::Day, bars }])
+    };
+    let cfg =
+        BacktestConfig { costs: Costs { commission_rate: 0.001, ..Costs::default() }, ..BacktestConfig::default() };
+    let params = |f: f64, s: f64| [("fast".to_string(), f), ("slow".to_string(), s)].into_iter().collect();
+
+    let big = series(walk(1_000_000, 1))?;
+    for run in 0..3 {
+        let t = std::time::Instant::now();
+        let r = backtest(&cfg, &big, "sma_cross", &params(10.0, 20.0)).map_err(|e| anyhow::anyhow!(e))?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "single run {run}: 1,000,000 bars in {:.3} s = {:.1} M bars/s ({} trades, final equity {:.6}, cash {})",
+            secs,
+            1e6 / secs / 1e6,
+            r.metrics.trades,
+            r.final_equity,
+            r.final_cash
+        );
+    }
+    drop(big);
+
+    let data = series(walk(100_000, 2))?;
+    let pairs: Vec<(f64, f64)> =
+        (0..10).flat_map(|f| (0..10).map(move |s| (5.0 + f as f64, 20.0 + 3.0 * s as f64))).collect();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let rss_before = peak_rss_kb();
+    for round in 0..3 {
+        let t = std::time::Instant::now();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let best = std::sync::Mutex::new((f64::MIN, 0.0, 0.0));
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(f, s)) = pairs.get(i) else { break };
+                        // Keep only the metric: memory stays flat however many runs there are.
+                        let sharpe = backtest(&cfg, &data, "sma_cross", &params(f, s))
+                            .map(|r| r.metrics.sharpe)
+                            .unwrap_or(f64::MIN);
+                        let mut b = best.lock().unwrap_or_else(|e| e.into_inner());
+                        if sharpe > b.0 {
+                            *b = (sharpe, f, s);
+                        }
+                    }
+                });
+            }
+        });
+        let secs = t.elapsed().as_secs_f64();
+        let b = best.into_inner().unwrap_or_else(|e| e.into_inner());
+        println!(
+            "sweep {round}: {} backtests of 100,000 bars on {threads} threads in {:.3} s = {:.0} backtests/s (best Sharpe {:.3} at fast={} slow={})",
+            pairs.len(),
+            secs,
+            pairs.len() as f64 / secs,
+            b.0,
+            b.1,
+            b.2
+        );
+    }
+    println!("peak RSS: {} kB before the sweeps, {} kB after three sweeps of 100 runs", rss_before, peak_rss_kb());
+    Ok(())
+}
+
+fn data(args: Vec<String>) -> Result<()> {
     let out = std::path::PathBuf::from(
         args.first().context("usage: quantdesk-bench OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS]")?,
     );

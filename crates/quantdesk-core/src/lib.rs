@@ -7,6 +7,7 @@
 pub mod adjust;
 pub mod bar;
 pub mod demo;
+pub mod indicators;
 pub mod instrument;
 pub mod resample;
 pub mod resolution;

@@ -42,6 +42,8 @@ enum Command {
     /// Import data from CSV files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Backtest a strategy on a CSV file or on stored bars.
+    Backtest(Box<BacktestArgs>),
     /// Apply database migrations and exit.
     Migrate,
     /// Inspect the configuration.
@@ -88,6 +90,47 @@ struct BarsArgs {
     amount_column: Option<String>,
     #[arg(long)]
     adj_factor_column: Option<String>,
+}
+
+#[derive(Args)]
+struct BacktestArgs {
+    /// A CSV file of bars (as `import bars` reads them); without it, stored bars of --symbol.
+    file: Option<PathBuf>,
+    /// The symbol(s): the name of a single-symbol file's rows, or the stored symbols to test.
+    #[arg(long)]
+    symbol: Vec<String>,
+    /// Built-in strategy: sma_cross, rsi, macd, bollinger, buy_and_hold.
+    #[arg(long, default_value = "sma_cross")]
+    strategy: String,
+    /// Strategy parameter, NAME=VALUE (repeatable), e.g. --param fast=10 --param slow=20.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    #[arg(long, default_value_t = 100_000.0)]
+    cash: f64,
+    /// Commission rate per side (0.001 = 0.1 %).
+    #[arg(long, default_value_t = 0.0)]
+    commission: f64,
+    /// Minimum commission per order.
+    #[arg(long, default_value_t = 0.0)]
+    min_commission: f64,
+    /// Slippage in basis points.
+    #[arg(long, default_value_t = 0.0)]
+    slippage_bps: f64,
+    /// Market rules: generic (T+0, no lots, long/short) or cn-a (T+1, lots, limits, A-share costs).
+    #[arg(long, default_value = "generic")]
+    market: String,
+    /// When market orders fill: next_open (default) or close (the signal bar's close).
+    #[arg(long, default_value = "next_open")]
+    fill: String,
+    /// Bar resolution of the file or of the stored bars to read.
+    #[arg(long, default_value = "1D")]
+    resolution: String,
+    /// Price adjustment of stored bars: none, qfq (default) or hfq.
+    #[arg(long, default_value = "qfq")]
+    adjustment: String,
+    /// Output: table (default) or json.
+    #[arg(long, default_value = "table")]
+    format: String,
 }
 
 #[derive(Subcommand)]
@@ -146,6 +189,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
             Ok(())
         }
         Command::Import(ImportCommand::Bars(args)) => import_bars(&cfg, args).await,
+        Command::Backtest(args) => backtest(&cfg, *args).await,
         Command::Import(ImportCommand::Instruments { file }) => {
             let store = open_store(&cfg).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -249,5 +293,143 @@ async fn import_bars(cfg: &Config, a: Box<BarsArgs>) -> Result<()> {
         elapsed,
         report.rows as f64 / elapsed.max(1e-9)
     );
+    Ok(())
+}
+
+async fn backtest_series(
+    cfg: &Config,
+    a: &BacktestArgs,
+    resolution: Resolution,
+) -> Result<Vec<quantdesk_backtest::Series>> {
+    use quantdesk_core::{Instrument, InstrumentKind};
+    if let Some(file) = &a.file {
+        let symbol = match a.symbol.as_slice() {
+            [] => None,
+            [one] => Some(Symbol::new(one).map_err(|e| anyhow::anyhow!(e.0))?),
+            _ => bail!("a file is read with at most one --symbol (multi-symbol files carry a symbol column)"),
+        };
+        let opts = BarImportOptions {
+            file_name: file.display().to_string(),
+            symbol,
+            resolution,
+            timezone: None,
+            columns: ColumnMap::default(),
+        };
+        let file = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let parsed = quantdesk_ingest::parse_bars(std::io::BufReader::new(file), &opts, &mut |_| {})?;
+        return Ok(parsed
+            .series
+            .into_iter()
+            .map(|(sym, data)| quantdesk_backtest::Series {
+                instrument: Instrument::with_defaults(sym, "", InstrumentKind::Stock),
+                resolution,
+                bars: data.bars,
+            })
+            .collect());
+    }
+    if a.symbol.is_empty() {
+        bail!("give a CSV file or --symbol for stored bars");
+    }
+    let store = open_store(cfg).await?;
+    let adjustment = quantdesk_core::Adjustment::parse(&a.adjustment).map_err(|e| anyhow::anyhow!(e.0))?;
+    let mut out = Vec::new();
+    for raw in &a.symbol {
+        let symbol = Symbol::new(raw).map_err(|e| anyhow::anyhow!(e.0))?;
+        let instrument =
+            store.instrument(&symbol).await?.with_context(|| format!("no instrument {symbol} in the database"))?;
+        let series = store.series(&symbol).await?;
+        let req = quantdesk_server::market::BarRequest {
+            resolution,
+            adjustment,
+            from: i64::MIN,
+            to: i64::MAX,
+            countback: None,
+        };
+        let source = quantdesk_server::market::BarSource { store: &*store, blocks: None };
+        let bars = quantdesk_server::market::read_bars(source, &instrument, &series, &req).await?.bars;
+        if bars.is_empty() {
+            bail!("no {resolution} bars can be built for {symbol}");
+        }
+        out.push(quantdesk_backtest::Series { instrument, resolution, bars });
+    }
+    Ok(out)
+}
+
+async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
+    use quantdesk_backtest::{BacktestConfig, ChinaRules, Costs, FillMode, Market};
+    let resolution = Resolution::parse(&a.resolution).map_err(|e| anyhow::anyhow!(e.0))?;
+    let mut params = std::collections::BTreeMap::new();
+    for p in &a.params {
+        let (k, v) = p.split_once('=').with_context(|| format!("--param {p:?} is not NAME=VALUE"))?;
+        let v: f64 = v.trim().parse().with_context(|| format!("--param {p:?}: {v:?} is not a number"))?;
+        params.insert(k.trim().to_string(), v);
+    }
+    let market = match a.market.as_str() {
+        "generic" => Market::Generic,
+        "cn-a" | "cn_a" => Market::CnA(ChinaRules::default()),
+        other => bail!("unknown market {other:?}: use generic or cn-a"),
+    };
+    let fill = match a.fill.as_str() {
+        "next_open" => FillMode::NextOpen,
+        "close" => FillMode::Close,
+        other => bail!("unknown fill {other:?}: use next_open or close"),
+    };
+    let config = BacktestConfig {
+        cash: a.cash,
+        costs: Costs {
+            commission_rate: a.commission,
+            min_commission: a.min_commission,
+            slippage_bps: a.slippage_bps,
+            ..Costs::default()
+        },
+        fill,
+        market,
+    };
+    let series = backtest_series(cfg, &a, resolution).await?;
+    let result =
+        quantdesk_backtest::backtest(&config, &series, &a.strategy, &params).map_err(|e| anyhow::anyhow!(e))?;
+    let iso = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
+    match a.format.as_str() {
+        "json" => {
+            let mut v = serde_json::to_value(&result)?;
+            if let Some(trades) = v.get_mut("trades").and_then(|t| t.as_array_mut()) {
+                for t in trades {
+                    for k in ["entry_time", "exit_time"] {
+                        if let Some(x) = t.get(k).and_then(|x| x.as_i64()) {
+                            t[k] = serde_json::Value::String(iso(x));
+                        }
+                    }
+                }
+            }
+            v["equity_curve"] =
+                result.equity_curve.iter().map(|(t, e)| serde_json::json!({"time": iso(*t), "equity": e})).collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        "table" => {
+            let m = &result.metrics;
+            let closed = result.trades.iter().filter(|t| t.exit_time.is_some()).count();
+            println!("strategy        {} {:?}", result.strategy, result.params);
+            println!("data            {} series, fingerprint {}", series.len(), result.data_fingerprint);
+            println!("final equity    {:.2}", result.final_equity);
+            println!("total return    {:.2} %", m.total_return * 100.0);
+            println!("CAGR            {:.2} %", m.cagr * 100.0);
+            println!("volatility      {:.2} %", m.annual_volatility * 100.0);
+            println!("Sharpe          {:.3}", m.sharpe);
+            println!("Sortino         {:.3}", m.sortino);
+            println!("Calmar          {:.3}", m.calmar);
+            println!(
+                "max drawdown    {:.2} % ({} to {}, {:.0} days)",
+                m.max_drawdown.depth * 100.0,
+                iso(m.max_drawdown.start),
+                iso(m.max_drawdown.trough),
+                m.max_drawdown.duration_days
+            );
+            println!("trades          {closed} closed, {} open", result.trades.len() - closed);
+            println!("win rate        {:.1} %", m.win_rate * 100.0);
+            println!("profit factor   {:.3}", m.profit_factor);
+            println!("exposure        {:.1} %", m.exposure * 100.0);
+        }
+        other => bail!("unknown format {other:?}: use table or json"),
+    }
     Ok(())
 }

@@ -1,0 +1,117 @@
+//! The backtest engine of quantdesk: event-driven over bars, multi-asset with shared cash,
+//! orders with sizing and costs, A-share rules, built-in strategies and metrics. Pure: no I/O,
+//! no clock (time is the bars' time), deterministic (the same inputs give bit-identical results).
+
+pub mod config;
+pub mod engine;
+pub mod metrics;
+pub mod money;
+pub mod order;
+pub mod strategy;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::{BacktestConfig, ChinaRules, Costs, FillMode, Market};
+pub use engine::{Context, Series, Strategy, Trade};
+pub use metrics::Metrics;
+pub use money::Money;
+pub use order::{Order, OrderKind, Side, Size, TimeInForce};
+
+/// The engine version recorded in every result.
+pub const ENGINE_VERSION: &str = concat!("quantdesk-backtest ", env!("CARGO_PKG_VERSION"));
+
+/// A finished backtest: what was run, on what, and what came out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BacktestResult {
+    pub engine_version: String,
+    pub strategy: String,
+    pub params: strategy::Params,
+    pub config: BacktestConfig,
+    /// FNV-1a 64 over every symbol and bar of the input, in hex.
+    pub data_fingerprint: String,
+    pub final_equity: f64,
+    pub final_cash: Money,
+    pub metrics: Metrics,
+    pub trades: Vec<Trade>,
+    pub equity_curve: Vec<(i64, f64)>,
+}
+
+/// Hash of the input data, so a result says exactly what it was computed from: FNV-1a over
+/// 64-bit words (each bar's time and the bit patterns of its six numbers), then a final mix.
+pub fn fingerprint(series: &[Series]) -> String {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut word = |w: u64| h = (h ^ w).wrapping_mul(PRIME);
+    for s in series {
+        for b in s.instrument.symbol.as_str().bytes().chain(s.resolution.as_udf().bytes()) {
+            word(u64::from(b));
+        }
+        word(s.bars.len() as u64);
+        for b in &s.bars {
+            word(b.time as u64);
+            for v in [b.open, b.high, b.low, b.close, b.volume, b.amount] {
+                word(v.to_bits());
+            }
+        }
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    format!("{h:016x}")
+}
+
+/// Periods a year for a resolution: 252 trading days, scaled by bars per day for intraday.
+pub fn periods_per_year(series: &[Series]) -> f64 {
+    let Some(s) = series.first() else { return 252.0 };
+    match s.resolution {
+        quantdesk_core::Resolution::Minutes(n) => {
+            252.0 * f64::from(s.instrument.session.minutes_per_day()) / f64::from(n)
+        }
+        quantdesk_core::Resolution::Day => 252.0,
+        quantdesk_core::Resolution::Week => 52.0,
+        quantdesk_core::Resolution::Month => 12.0,
+    }
+}
+
+/// Runs a built-in strategy by name.
+pub fn backtest(
+    config: &BacktestConfig,
+    series: &[Series],
+    strategy: &str,
+    params: &strategy::Params,
+) -> Result<BacktestResult, String> {
+    let mut s = strategy::build(strategy, params)?;
+    Ok(run_with(config, series, strategy, params, &mut *s))
+}
+
+/// Runs any strategy.
+pub fn run_with(
+    config: &BacktestConfig,
+    series: &[Series],
+    name: &str,
+    params: &strategy::Params,
+    strategy: &mut dyn Strategy,
+) -> BacktestResult {
+    let out = engine::run(config, series, strategy);
+    let metrics = metrics::compute(
+        &out.equity_curve,
+        config.cash,
+        &out.trades,
+        &out.fills,
+        out.exposed_steps,
+        periods_per_year(series),
+        0.0,
+    );
+    BacktestResult {
+        engine_version: ENGINE_VERSION.into(),
+        strategy: name.into(),
+        params: params.clone(),
+        config: config.clone(),
+        data_fingerprint: fingerprint(series),
+        final_equity: out.final_equity,
+        final_cash: out.final_cash,
+        metrics,
+        trades: out.trades,
+        equity_curve: out.equity_curve,
+    }
+}

@@ -1,0 +1,217 @@
+//! Performance metrics, one definition each, used everywhere a number is shown.
+//!
+//! Returns are per step of the equity curve (one bar of the run's resolution). With `p` periods
+//! a year (252 for daily bars):
+//! - total return: final / initial − 1;
+//! - CAGR: (final / initial)^(365.25 / calendar days) − 1;
+//! - annual volatility: std(returns, ddof 1) × √p;
+//! - Sharpe: mean(r − rf/p) / std(r, ddof 1) × √p (risk-free rate `rf` annual, 0 by default);
+//! - Sortino: mean(r − rf/p) × p / (√mean(min(r − rf/p, 0)²) × √p), as empyrical;
+//! - maximum drawdown: the deepest fall of equity from a running peak, with the peak (start),
+//!   trough and recovery times and the duration in calendar days (to the end if not recovered);
+//! - Calmar: CAGR / |maximum drawdown|;
+//! - win rate, profit factor, average win and loss: over closed trades, by net P&L;
+//! - exposure: share of steps with any position; turnover: traded value / mean equity;
+//! - VaR and CVaR at 95 % and 99 %: historical, as positive losses (linear interpolation);
+//! - skew and excess kurtosis: biased sample moments (scipy's defaults).
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Fill, Trade};
+
+/// A drawdown episode.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Drawdown {
+    /// Negative fraction, e.g. −0.25.
+    pub depth: f64,
+    pub start: i64,
+    pub trough: i64,
+    pub recovery: Option<i64>,
+    pub duration_days: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub total_return: f64,
+    pub cagr: f64,
+    pub annual_volatility: f64,
+    pub sharpe: f64,
+    pub sortino: f64,
+    pub calmar: f64,
+    pub max_drawdown: Drawdown,
+    pub trades: usize,
+    pub win_rate: f64,
+    pub profit_factor: f64,
+    pub average_win: f64,
+    pub average_loss: f64,
+    pub exposure: f64,
+    pub turnover: f64,
+    pub var_95: f64,
+    pub cvar_95: f64,
+    pub var_99: f64,
+    pub cvar_99: f64,
+    pub skew: f64,
+    pub kurtosis: f64,
+}
+
+fn mean(x: &[f64]) -> f64 {
+    if x.is_empty() { 0.0 } else { x.iter().sum::<f64>() / x.len() as f64 }
+}
+
+fn std1(x: &[f64]) -> f64 {
+    if x.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(x);
+    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
+}
+
+/// numpy's default percentile (linear interpolation), in linear time: two order statistics.
+fn percentile(data: &mut [f64], q: f64) -> f64 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let pos = q / 100.0 * (data.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let a = *data.select_nth_unstable_by(lo, |x, y| x.total_cmp(y)).1;
+    let b = if hi == lo { a } else { *data.select_nth_unstable_by(hi, |x, y| x.total_cmp(y)).1 };
+    a + (b - a) * (pos - lo as f64)
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 || !b.is_finite() { 0.0 } else { a / b }
+}
+
+/// Step returns of an equity curve.
+pub fn returns(curve: &[(i64, f64)]) -> Vec<f64> {
+    curve.windows(2).map(|w| if w[0].1 == 0.0 { 0.0 } else { w[1].1 / w[0].1 - 1.0 }).collect()
+}
+
+/// The deepest drawdown of an equity curve.
+pub fn max_drawdown(curve: &[(i64, f64)]) -> Drawdown {
+    let mut best = Drawdown { depth: 0.0, start: 0, trough: 0, recovery: None, duration_days: 0.0 };
+    let Some(&(t0, e0)) = curve.first() else { return best };
+    best.start = t0;
+    best.trough = t0;
+    let (mut peak, mut peak_t) = (e0, t0);
+    for &(t, e) in curve {
+        if e > peak {
+            peak = e;
+            peak_t = t;
+        }
+        let dd = if peak > 0.0 { e / peak - 1.0 } else { 0.0 };
+        if dd < best.depth {
+            best = Drawdown { depth: dd, start: peak_t, trough: t, recovery: None, duration_days: 0.0 };
+        }
+    }
+    if best.depth < 0.0 {
+        let peak_equity = curve.iter().find(|(t, _)| *t == best.start).map(|p| p.1).unwrap_or(e0);
+        best.recovery = curve.iter().find(|(t, e)| *t > best.trough && *e >= peak_equity).map(|p| p.0);
+        let end = best.recovery.unwrap_or(curve[curve.len() - 1].0);
+        best.duration_days = (end - best.start) as f64 / 86_400.0;
+    }
+    best
+}
+
+/// All metrics of a run.
+pub fn compute(
+    curve: &[(i64, f64)],
+    initial: f64,
+    trades: &[Trade],
+    fills: &[Fill],
+    exposed_steps: usize,
+    periods_per_year: f64,
+    risk_free: f64,
+) -> Metrics {
+    let final_equity = curve.last().map(|p| p.1).unwrap_or(initial);
+    let r = returns(curve);
+    let rf = risk_free / periods_per_year;
+    let excess: Vec<f64> = r.iter().map(|x| x - rf).collect();
+    let sd = std1(&r);
+    let days = match (curve.first(), curve.last()) {
+        (Some(a), Some(b)) => (b.0 - a.0) as f64 / 86_400.0,
+        _ => 0.0,
+    };
+    let total_return = ratio(final_equity, initial) - 1.0;
+    let cagr = if days > 0.0 && initial > 0.0 && final_equity > 0.0 {
+        (final_equity / initial).powf(365.25 / days) - 1.0
+    } else {
+        0.0
+    };
+    let downside = (excess.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / excess.len().max(1) as f64).sqrt()
+        * periods_per_year.sqrt();
+    let dd = max_drawdown(curve);
+    let closed: Vec<&Trade> = trades.iter().filter(|t| t.exit_time.is_some()).collect();
+    let wins: Vec<f64> = closed.iter().map(|t| t.pnl.to_f64()).filter(|p| *p > 0.0).collect();
+    let losses: Vec<f64> = closed.iter().map(|t| t.pnl.to_f64()).filter(|p| *p <= 0.0).collect();
+    let mut scratch = r.clone();
+    let mut tail_risk = |q: f64| {
+        let v = percentile(&mut scratch, q);
+        let tail: Vec<f64> = r.iter().copied().filter(|x| *x <= v).collect();
+        (-v, -mean(&tail))
+    };
+    let (var_95, cvar_95) = tail_risk(5.0);
+    let (var_99, cvar_99) = tail_risk(1.0);
+    let m = mean(&r);
+    let m2 = r.iter().map(|x| (x - m).powi(2)).sum::<f64>() / r.len().max(1) as f64;
+    let m3 = r.iter().map(|x| (x - m).powi(3)).sum::<f64>() / r.len().max(1) as f64;
+    let m4 = r.iter().map(|x| (x - m).powi(4)).sum::<f64>() / r.len().max(1) as f64;
+    let traded: f64 = fills.iter().map(|f| f.price * f.quantity as f64).sum();
+    let mean_equity = mean(&curve.iter().map(|p| p.1).collect::<Vec<_>>());
+    Metrics {
+        total_return,
+        cagr,
+        annual_volatility: sd * periods_per_year.sqrt(),
+        sharpe: ratio(mean(&excess), sd) * periods_per_year.sqrt(),
+        sortino: ratio(mean(&excess) * periods_per_year, downside),
+        calmar: ratio(cagr, dd.depth.abs()),
+        max_drawdown: dd,
+        trades: closed.len(),
+        win_rate: ratio(wins.len() as f64, closed.len() as f64),
+        profit_factor: ratio(wins.iter().sum::<f64>(), losses.iter().sum::<f64>().abs()),
+        average_win: mean(&wins),
+        average_loss: mean(&losses),
+        exposure: ratio(exposed_steps as f64, curve.len() as f64),
+        turnover: ratio(traded, mean_equity),
+        var_95,
+        cvar_95,
+        var_99,
+        cvar_99,
+        skew: ratio(m3, m2.powf(1.5)),
+        kurtosis: if m2 > 0.0 { m4 / (m2 * m2) - 3.0 } else { 0.0 },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawdown_by_hand() {
+        let d = 86_400;
+        let curve = [(0, 100.0), (d, 120.0), (2 * d, 90.0), (3 * d, 100.0), (4 * d, 121.0), (5 * d, 110.0)];
+        let dd = max_drawdown(&curve);
+        assert!((dd.depth - (90.0 / 120.0 - 1.0)).abs() < 1e-12);
+        assert_eq!((dd.start, dd.trough, dd.recovery), (d, 2 * d, Some(4 * d)));
+        assert_eq!(dd.duration_days, 3.0);
+    }
+
+    #[test]
+    fn moments_and_ratios_by_hand() {
+        let d = 86_400;
+        // returns +10 %, −10 %, +10 %
+        let curve = [(0, 100.0), (d, 110.0), (2 * d, 99.0), (3 * d, 108.9)];
+        let m = compute(&curve, 100.0, &[], &[], 0, 252.0, 0.0);
+        let r = [0.1, -0.1, 0.1];
+        let mean = (0.1 - 0.1 + 0.1) / 3.0;
+        let sd = (r.iter().map(|x: &f64| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+        assert!((m.sharpe - mean / sd * 252f64.sqrt()).abs() < 1e-9);
+        assert!((m.total_return - 0.089).abs() < 1e-12);
+        assert!((m.cagr - (1.089f64.powf(365.25 / 3.0) - 1.0)).abs() < 1e-6);
+        let downside = ((0.01f64) / 3.0).sqrt() * 252f64.sqrt();
+        assert!((m.sortino - mean * 252.0 / downside).abs() < 1e-9);
+        // numpy.percentile([-0.1, 0.1, 0.1], 5) = -0.1 + 0.1 × 0.2 = -0.08
+        assert!((m.var_95 - 0.08).abs() < 1e-12, "{}", m.var_95);
+        assert!(m.skew < 0.0, "two gains and one loss of the same size skew left");
+    }
+}
