@@ -73,6 +73,10 @@ python3 -c "import sys; e, n = sys.argv[1], int(sys.argv[2]); assert abs(float(e
 echo "ok: GOOG SMA 10/20 backtest: 46 closed trades, final equity ${equity%% *}"
 "$bin" backtest --symbol 000858.SZ --market cn-a --commission 0.0003 --strategy macd | grep -q "final equity" && echo "ok: cn-a backtest on stored bars"
 
+"$bin" decide --symbol 000858.SZ --symbol 000998.SH --format json \
+  | python3 -c 'import json,sys; v=json.load(sys.stdin); assert len(v)==2 and all(d["decision"]["action"] in ("BUY","SELL","HOLD") and len(d["decision"]["votes"])==4 for d in v), v' \
+  && echo "ok: voting decisions for two symbols"
+
 metrics=$(curl -fsS "$base/metrics")
 for m in 'http_requests_total{' 'http_request_duration_seconds_bucket{' 'db_pool_connections{' 'quantdesk_build_info{'; do
   grep -qF "$m" <<<"$metrics" || { echo "FAILED: /metrics lacks $m"; exit 1; }

@@ -12,7 +12,9 @@
 //! - Calmar: CAGR / |maximum drawdown|;
 //! - win rate, profit factor, average win and loss: over closed trades, by net P&L;
 //! - exposure: share of steps with any position; turnover: traded value / mean equity;
-//! - VaR and CVaR at 95 % and 99 %: historical, as positive losses (linear interpolation);
+//! - VaR at 95 % and 99 %: the 5th / 1st percentile of returns (numpy's linear interpolation),
+//!   as a positive loss; CVaR: the mean of the ⌊(n − 1) × cutoff⌋ + 1 smallest returns, as a
+//!   positive loss (empyrical's definitions);
 //! - skew and excess kurtosis: biased sample moments (scipy's defaults).
 
 use serde::{Deserialize, Serialize};
@@ -147,8 +149,12 @@ pub fn compute(
     let mut scratch = r.clone();
     let mut tail_risk = |q: f64| {
         let v = percentile(&mut scratch, q);
-        let tail: Vec<f64> = r.iter().copied().filter(|x| *x <= v).collect();
-        (-v, -mean(&tail))
+        if scratch.is_empty() {
+            return (0.0, 0.0);
+        }
+        let k = ((scratch.len() - 1) as f64 * q / 100.0).floor() as usize;
+        scratch.select_nth_unstable_by(k, |x, y| x.total_cmp(y));
+        (-v, -mean(&scratch[..=k]))
     };
     let (var_95, cvar_95) = tail_risk(5.0);
     let (var_99, cvar_99) = tail_risk(1.0);

@@ -12,7 +12,7 @@ use crate::order::{Side, Size};
 pub type Params = BTreeMap<String, f64>;
 
 /// The names `build` knows.
-pub const BUILT_IN: [&str; 5] = ["sma_cross", "rsi", "macd", "bollinger", "buy_and_hold"];
+pub const BUILT_IN: [&str; 6] = ["sma_cross", "rsi", "macd", "bollinger", "buy_and_hold", "voting"];
 
 /// A built-in strategy by name. Unknown names and parameters are errors, so typos are caught.
 pub fn build(name: &str, params: &Params) -> Result<Box<dyn Strategy>, String> {
@@ -22,6 +22,7 @@ pub fn build(name: &str, params: &Params) -> Result<Box<dyn Strategy>, String> {
         "macd" => &["fast", "slow", "signal"],
         "bollinger" => &["period", "k"],
         "buy_and_hold" => &[],
+        "voting" => &["threshold", "max_position", "daily_loss_limit"],
         other => return Err(format!("unknown strategy {other:?}; built in: {}", BUILT_IN.join(", "))),
     };
     if let Some(bad) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -61,6 +62,15 @@ pub fn build(name: &str, params: &Params) -> Result<Box<dyn Strategy>, String> {
                 return Err("k must be positive".into());
             }
             Box::new(PerSymbol::new(move || BollingerRevert { bands: Bollinger::new(n, k) }))
+        }
+        "voting" => {
+            let (threshold, max_position, limit) =
+                (get("threshold", 0.5), get("max_position", 1.0), get("daily_loss_limit", 0.05));
+            let valid = (0.0..=1.0).contains(&threshold) && max_position > 0.0 && max_position <= 1.0 && limit > 0.0;
+            if !valid {
+                return Err("need 0 <= threshold <= 1, 0 < max_position <= 1, daily_loss_limit > 0".into());
+            }
+            Box::new(crate::voting::Voting::new(crate::voting::Combiner::Confidence { threshold }, max_position, limit))
         }
         _ => Box::new(PerSymbol::new(|| BuyAndHold)),
     })

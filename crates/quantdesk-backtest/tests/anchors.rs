@@ -80,3 +80,39 @@ fn goog_sma_10_20_matches_backtesting_py() {
 fn btc_sma_5_30_matches_backtesting_py() {
     check("crypto/btc_1d.csv", "BTC-USD", "tests/golden/btc_sma_5_30.json", 5.0, 30.0);
 }
+
+/// Every metric with an empyrical counterpart, on the GOOG run's daily returns, against values
+/// produced with empyrical-reloaded 0.7.1 (tests/golden/goog_sma_10_20_empyrical.json). CAGR and
+/// Calmar differ by definition (calendar days here, 252 periods a year there) and are checked
+/// against the calendar formula instead.
+#[test]
+fn goog_metrics_match_empyrical() {
+    let Some(root) = fixtures() else { return };
+    let series = vec![load(&root.join("us/goog_1d.csv"), "GOOG")];
+    let cfg = BacktestConfig {
+        cash: 100_000.0,
+        costs: Costs { commission_rate: 0.001, ..Costs::default() },
+        fill: FillMode::NextOpen,
+        market: Market::Generic,
+    };
+    let params = [("fast".to_string(), 10.0), ("slow".to_string(), 20.0)].into_iter().collect();
+    let m = backtest(&cfg, &series, "sma_cross", &params).unwrap().metrics;
+    let e: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/golden/goog_sma_10_20_empyrical.json").unwrap()).unwrap();
+    let close = |name: &str, got: f64, want: f64| {
+        assert!((got - want).abs() <= 1e-9 * want.abs().max(1e-9), "{name}: {got} vs empyrical {want}");
+    };
+    close("sharpe", m.sharpe, e["sharpe"].as_f64().unwrap());
+    close("sortino", m.sortino, e["sortino"].as_f64().unwrap());
+    close("annual volatility", m.annual_volatility, e["annual_volatility"].as_f64().unwrap());
+    close("max drawdown", m.max_drawdown.depth, e["max_drawdown"].as_f64().unwrap());
+    close("VaR 95", -m.var_95, e["var_95"].as_f64().unwrap());
+    close("VaR 99", -m.var_99, e["var_99"].as_f64().unwrap());
+    close("CVaR 95", -m.cvar_95, e["cvar_95"].as_f64().unwrap());
+    close("CVaR 99", -m.cvar_99, e["cvar_99"].as_f64().unwrap());
+    close("skew", m.skew, e["skew"].as_f64().unwrap());
+    close("kurtosis", m.kurtosis, e["kurtosis"].as_f64().unwrap());
+    // 2004-08-19 .. 2013-03-01 is 3,116 calendar days
+    close("CAGR (calendar)", m.cagr, (1.0 + m.total_return).powf(365.25 / 3116.0) - 1.0);
+    close("Calmar (calendar)", m.calmar, m.cagr / m.max_drawdown.depth.abs());
+}

@@ -302,7 +302,7 @@ fn no_decision_before_t_depends_on_bars_after_t() {
         b.low *= k * 0.99;
         b.close *= k;
     }
-    for strategy in ["sma_cross", "rsi", "macd", "bollinger", "buy_and_hold"] {
+    for strategy in ["sma_cross", "rsi", "macd", "bollinger", "buy_and_hold", "voting"] {
         let cfg =
             BacktestConfig { costs: Costs { commission_rate: 0.001, ..Costs::default() }, ..BacktestConfig::default() };
         let params = BTreeMap::new();

@@ -44,6 +44,18 @@ enum Command {
     Import(ImportCommand),
     /// Backtest a strategy on a CSV file or on stored bars.
     Backtest(Box<BacktestArgs>),
+    /// Today's BUY/SELL/HOLD per symbol from the voting engine, with each model's vote.
+    Decide {
+        /// Stored symbols to decide on (repeatable).
+        #[arg(long, required = true)]
+        symbol: Vec<String>,
+        /// Share of the summed confidence the winning action needs (else HOLD).
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        /// Output: table (default) or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Inspect the configuration.
@@ -190,6 +202,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         }
         Command::Import(ImportCommand::Bars(args)) => import_bars(&cfg, args).await,
         Command::Backtest(args) => backtest(&cfg, *args).await,
+        Command::Decide { symbol, threshold, format } => decide(&cfg, &symbol, threshold, &format).await,
         Command::Import(ImportCommand::Instruments { file }) => {
             let store = open_store(&cfg).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -428,6 +441,68 @@ async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
             println!("win rate        {:.1} %", m.win_rate * 100.0);
             println!("profit factor   {:.3}", m.profit_factor);
             println!("exposure        {:.1} %", m.exposure * 100.0);
+        }
+        other => bail!("unknown format {other:?}: use table or json"),
+    }
+    Ok(())
+}
+
+async fn decide(cfg: &Config, symbols: &[String], threshold: f64, format: &str) -> Result<()> {
+    use quantdesk_backtest::voting::{Combiner, decide};
+    if !(0.0..=1.0).contains(&threshold) {
+        bail!("--threshold must be between 0 and 1");
+    }
+    let store = open_store(cfg).await?;
+    let combiner = Combiner::Confidence { threshold };
+    let mut out = Vec::new();
+    for raw in symbols {
+        let symbol = Symbol::new(raw).map_err(|e| anyhow::anyhow!(e.0))?;
+        let instrument =
+            store.instrument(&symbol).await?.with_context(|| format!("no instrument {symbol} in the database"))?;
+        let series = store.series(&symbol).await?;
+        let req = quantdesk_server::market::BarRequest {
+            resolution: Resolution::Day,
+            adjustment: quantdesk_core::Adjustment::Qfq,
+            from: i64::MIN,
+            to: i64::MAX,
+            countback: Some(500),
+        };
+        let source = quantdesk_server::market::BarSource { store: &*store, blocks: None };
+        let bars = quantdesk_server::market::read_bars(source, &instrument, &series, &req).await?.bars;
+        let Some((decision, risk)) = decide(&bars, &combiner) else {
+            bail!("{symbol} has too few daily bars to decide")
+        };
+        let date = bars
+            .last()
+            .and_then(|b| chrono::DateTime::from_timestamp(b.time, 0))
+            .map(|d| d.date_naive().to_string())
+            .unwrap_or_default();
+        out.push(
+            serde_json::json!({ "symbol": symbol.as_str(), "date": date, "decision": decision, "risk_level": risk }),
+        );
+    }
+    match format {
+        "json" => println!("{}", serde_json::to_string_pretty(&out)?),
+        "table" => {
+            for d in &out {
+                let dec = &d["decision"];
+                println!(
+                    "{} {}  {}  score {:.2}  risk {}",
+                    d["date"].as_str().unwrap_or(""),
+                    d["symbol"].as_str().unwrap_or(""),
+                    dec["action"].as_str().unwrap_or(""),
+                    dec["score"].as_f64().unwrap_or(0.0),
+                    d["risk_level"].as_str().unwrap_or("")
+                );
+                for v in dec["votes"].as_array().into_iter().flatten() {
+                    println!(
+                        "    {:<10} {:<4} {:.2}",
+                        v["model"].as_str().unwrap_or(""),
+                        v["action"].as_str().unwrap_or(""),
+                        v["confidence"].as_f64().unwrap_or(0.0)
+                    );
+                }
+            }
         }
         other => bail!("unknown format {other:?}: use table or json"),
     }
