@@ -405,44 +405,14 @@ impl Book<'_> {
     /// The raw fill price of `order` on `bar`, before slippage; `None` if it does not trade.
     fn fill_price(order: &Order, bar: &Bar, at_close: bool) -> Option<f64> {
         let open = if at_close { bar.close } else { bar.open };
+        // Trades at `p` or better for a buyer (at or below) / a seller (at or above); a gap
+        // through `p` fills at the open.
+        let at_or_below = |p: f64| if open <= p { Some(open) } else { (bar.low <= p).then_some(p) };
+        let at_or_above = |p: f64| if open >= p { Some(open) } else { (bar.high >= p).then_some(p) };
         match (order.kind, order.side) {
             (OrderKind::Market, _) => Some(open),
-            (OrderKind::Limit(p), Side::Buy) => {
-                if open <= p {
-                    Some(open)
-                } else if bar.low <= p {
-                    Some(p)
-                } else {
-                    None
-                }
-            }
-            (OrderKind::Limit(p), Side::Sell) => {
-                if open >= p {
-                    Some(open)
-                } else if bar.high >= p {
-                    Some(p)
-                } else {
-                    None
-                }
-            }
-            (OrderKind::Stop(p), Side::Buy) => {
-                if open >= p {
-                    Some(open)
-                } else if bar.high >= p {
-                    Some(p)
-                } else {
-                    None
-                }
-            }
-            (OrderKind::Stop(p), Side::Sell) => {
-                if open <= p {
-                    Some(open)
-                } else if bar.low <= p {
-                    Some(p)
-                } else {
-                    None
-                }
-            }
+            (OrderKind::Limit(p), Side::Buy) | (OrderKind::Stop(p), Side::Sell) => at_or_below(p),
+            (OrderKind::Limit(p), Side::Sell) | (OrderKind::Stop(p), Side::Buy) => at_or_above(p),
         }
     }
 

@@ -1,14 +1,12 @@
 //! The scaled-out backend: PostgreSQL, shared by every replica and worker.
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use quantdesk_core::{AdjFactor, Bar};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, SqlStr, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::Result;
 use crate::common::{BAR_UPSERT_TAIL, Backend, FACTOR_UPSERT_TAIL, market_store_impl};
@@ -26,19 +24,6 @@ impl Backend for PgStore {
 /// Rows per UNNEST insert.
 const CHUNK: usize = 10_000;
 
-fn migrator() -> Migrator {
-    Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            "market data".into(),
-            MigrationType::Simple,
-            SqlStr::from_static(include_str!("../migrations/postgres/0001_market.sql")),
-            false,
-        )]),
-        ..Migrator::DEFAULT
-    }
-}
-
 impl PgStore {
     /// Connects to `postgres://…` and migrates (under PostgreSQL's advisory lock, so replicas
     /// starting together migrate once).
@@ -54,7 +39,7 @@ impl PgStore {
             .idle_timeout(Some(Duration::from_secs(600)))
             .connect_with(opts)
             .await?;
-        migrator().run(&pool).await?;
+        crate::common::migrator(include_str!("../migrations/postgres/0001_market.sql")).run(&pool).await?;
         Ok(PgStore { pool })
     }
 

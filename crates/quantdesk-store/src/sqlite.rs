@@ -1,15 +1,13 @@
 //! The embedded default: one SQLite file in WAL mode.
 
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use quantdesk_core::{AdjFactor, Bar};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqlStr, Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::Result;
 use crate::common::{BAR_UPSERT_TAIL, Backend, FACTOR_UPSERT_TAIL, market_store_impl};
@@ -26,19 +24,6 @@ impl Backend for SqliteStore {
 
 /// Rows per multi-row INSERT: 8 parameters a row, well under SQLite's 32,766-variable limit.
 const CHUNK: usize = 1000;
-
-fn migrator() -> Migrator {
-    Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            "market data".into(),
-            MigrationType::Simple,
-            SqlStr::from_static(include_str!("../migrations/sqlite/0001_market.sql")),
-            false,
-        )]),
-        ..Migrator::DEFAULT
-    }
-}
 
 /// `INSERT INTO {head} VALUES (?,…),(…),…{tail}` for `rows` rows of `cols` columns.
 ///
@@ -97,7 +82,7 @@ impl SqliteStore {
             .max_lifetime(if memory { None } else { Some(Duration::from_secs(3600)) })
             .connect_with(opts)
             .await?;
-        migrator().run(&pool).await?;
+        crate::common::migrator(include_str!("../migrations/sqlite/0001_market.sql")).run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 

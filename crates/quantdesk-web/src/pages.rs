@@ -225,6 +225,16 @@ pub struct Row {
     pub list_date: String,
 }
 
+/// One page of the instruments table, shared by the full page and the htmx partial.
+pub struct Results {
+    pub items: Vec<Row>,
+    pub total: u64,
+    pub page_no: u64,
+    pub pages: u64,
+    pub prev_url: Option<String>,
+    pub next_url: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "instruments.html")]
 struct InstrumentsPage {
@@ -238,24 +248,14 @@ struct InstrumentsPage {
     kinds: Vec<&'static str>,
     exchanges: Vec<&'static str>,
     boards: Vec<&'static str>,
-    items: Vec<Row>,
-    total: u64,
-    page_no: u64,
-    pages: u64,
-    prev_url: Option<String>,
-    next_url: Option<String>,
+    results: Results,
 }
 
 #[derive(Template)]
 #[template(path = "instruments_partial.html")]
 struct InstrumentsPartial {
     page: PageCtx,
-    items: Vec<Row>,
-    total: u64,
-    page_no: u64,
-    pages: u64,
-    prev_url: Option<String>,
-    next_url: Option<String>,
+    results: Results,
 }
 
 #[derive(Deserialize, Default)]
@@ -344,21 +344,10 @@ pub async fn instruments(
             list_date: i.list_date.map(|d| d.to_string()).unwrap_or_default(),
         })
         .collect();
+    let results = Results { items: rows, total, page_no, pages, prev_url, next_url };
     let partial = headers.get("hx-request").is_some() && headers.get("hx-boosted").is_none();
     if partial {
-        return html(
-            StatusCode::OK,
-            InstrumentsPartial {
-                page: lang.ctx("instruments"),
-                items: rows,
-                total,
-                page_no,
-                pages,
-                prev_url,
-                next_url,
-            }
-            .render(),
-        );
+        return html(StatusCode::OK, InstrumentsPartial { page: lang.ctx("instruments"), results }.render());
     }
     html(
         StatusCode::OK,
@@ -373,12 +362,7 @@ pub async fn instruments(
             kinds: vec!["stock", "index", "etf", "fund", "bond", "future", "crypto", "other"],
             exchanges: vec!["SSE", "SZSE", "BSE", "OTHER"],
             boards: vec!["main", "chinext", "star", "bse"],
-            items: rows,
-            total,
-            page_no,
-            pages,
-            prev_url,
-            next_url,
+            results,
         }
         .render(),
     )
