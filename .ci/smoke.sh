@@ -73,6 +73,9 @@ python3 -c "import sys; e, n = sys.argv[1], int(sys.argv[2]); assert abs(float(e
 echo "ok: GOOG SMA 10/20 backtest: 46 closed trades, final equity ${equity%% *}"
 "$bin" backtest --symbol 000858.SZ --market cn-a --commission 0.0003 --strategy macd | grep -q "final equity" && echo "ok: cn-a backtest on stored bars"
 
+"$bin" sweep "$fixtures/us/goog_1d.csv" --symbol GOOG --commission 0.001 --grid fast=5:15:5 --grid slow=20:40:10 --format json \
+  | python3 -c 'import json,sys; v=json.load(sys.stdin); assert len(v)==9 and v[0]["params"]=={"fast":10.0,"slow":20.0}, v[0]["params"]' \
+  && echo "ok: a 9-run sweep ranks fast=10 slow=20 first by Sharpe"
 "$bin" decide --symbol 000858.SZ --symbol 000998.SH --format json \
   | python3 -c 'import json,sys; v=json.load(sys.stdin); assert len(v)==2 and all(d["decision"]["action"] in ("BUY","SELL","HOLD") and len(d["decision"]["votes"])==4 for d in v), v' \
   && echo "ok: voting decisions for two symbols"

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod money;
 pub mod order;
 pub mod strategy;
+pub mod sweep;
 pub mod voting;
 
 use serde::{Deserialize, Serialize};

@@ -56,6 +56,13 @@ pub struct Metrics {
     pub kurtosis: f64,
 }
 
+impl Metrics {
+    /// All zeros (for validating metric names without a run).
+    pub fn zeroed() -> Metrics {
+        compute(&[], 0.0, &[], &[], 0, 252.0, 0.0)
+    }
+}
+
 fn mean(x: &[f64]) -> f64 {
     if x.is_empty() { 0.0 } else { x.iter().sum::<f64>() / x.len() as f64 }
 }

@@ -44,6 +44,8 @@ enum Command {
     Import(ImportCommand),
     /// Backtest a strategy on a CSV file or on stored bars.
     Backtest(Box<BacktestArgs>),
+    /// Run a strategy over a grid (or a random sample) of parameters on every core, or walk forward.
+    Sweep(Box<SweepArgs>),
     /// Today's BUY/SELL/HOLD per symbol from the voting engine, with each model's vote.
     Decide {
         /// Stored symbols to decide on (repeatable).
@@ -145,6 +147,33 @@ struct BacktestArgs {
     format: String,
 }
 
+#[derive(Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    run: BacktestArgs,
+    /// A parameter axis, NAME=START:STOP:STEP or NAME=A,B,C (repeatable).
+    #[arg(long = "grid", value_name = "AXIS", required = true)]
+    grid: Vec<String>,
+    /// Sample this many points of the grid instead of running all of them.
+    #[arg(long)]
+    random: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The metric that ranks runs (larger is better): sharpe, sortino, calmar, total_return, cagr,
+    /// max_drawdown, win_rate, profit_factor.
+    #[arg(long, default_value = "sharpe")]
+    metric: String,
+    /// Walk forward with IN:OUT bars (in-sample, out-of-sample), e.g. 500:100.
+    #[arg(long, value_name = "IN:OUT")]
+    walk_forward: Option<String>,
+    /// Print a heat map of the metric over two parameters, X,Y.
+    #[arg(long, value_name = "X,Y")]
+    heatmap: Option<String>,
+    /// Rows of the ranking to print.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
+}
+
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration as TOML, secrets redacted.
@@ -202,6 +231,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         }
         Command::Import(ImportCommand::Bars(args)) => import_bars(&cfg, args).await,
         Command::Backtest(args) => backtest(&cfg, *args).await,
+        Command::Sweep(args) => sweep(&cfg, *args).await,
         Command::Decide { symbol, threshold, format } => decide(&cfg, &symbol, threshold, &format).await,
         Command::Import(ImportCommand::Instruments { file }) => {
             let store = open_store(&cfg).await?;
@@ -368,9 +398,9 @@ async fn backtest_series(
     Ok(out)
 }
 
-async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
+/// The engine configuration and base parameters a backtest or sweep asked for.
+fn run_config(a: &BacktestArgs) -> Result<(quantdesk_backtest::BacktestConfig, quantdesk_backtest::strategy::Params)> {
     use quantdesk_backtest::{BacktestConfig, ChinaRules, Costs, FillMode, Market};
-    let resolution = Resolution::parse(&a.resolution).map_err(|e| anyhow::anyhow!(e.0))?;
     let mut params = std::collections::BTreeMap::new();
     for p in &a.params {
         let (k, v) = p.split_once('=').with_context(|| format!("--param {p:?} is not NAME=VALUE"))?;
@@ -398,6 +428,12 @@ async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
         fill,
         market,
     };
+    Ok((config, params))
+}
+
+async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
+    let resolution = Resolution::parse(&a.resolution).map_err(|e| anyhow::anyhow!(e.0))?;
+    let (config, params) = run_config(&a)?;
     let series = backtest_series(cfg, &a, resolution).await?;
     let result =
         quantdesk_backtest::backtest(&config, &series, &a.strategy, &params).map_err(|e| anyhow::anyhow!(e))?;
@@ -505,6 +541,110 @@ async fn decide(cfg: &Config, symbols: &[String], threshold: f64, format: &str) 
             }
         }
         other => bail!("unknown format {other:?}: use table or json"),
+    }
+    Ok(())
+}
+
+async fn sweep(cfg: &Config, s: SweepArgs) -> Result<()> {
+    use quantdesk_backtest::sweep::{Axis, grid, heat_map, random, score, sweep, walk_forward};
+    let resolution = Resolution::parse(&s.run.resolution).map_err(|e| anyhow::anyhow!(e.0))?;
+    let (config, base) = run_config(&s.run)?;
+    let axes = s.grid.iter().map(|g| Axis::parse(g)).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!(e))?;
+    let points = match s.random {
+        Some(n) => random(&axes, n, s.seed),
+        None => grid(&axes),
+    };
+    let series = backtest_series(cfg, &s.run, resolution).await?;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let started = std::time::Instant::now();
+    if let Some(wf) = &s.walk_forward {
+        let (a, b) = wf.split_once(':').context("--walk-forward is IN:OUT, e.g. 500:100")?;
+        let (is, oos): (usize, usize) = (a.trim().parse()?, b.trim().parse()?);
+        let result = walk_forward(&config, &series, &s.run.strategy, &base, &points, is, oos, &s.metric, threads)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        if s.run.format == "json" {
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            return Ok(());
+        }
+        let day =
+            |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.date_naive().to_string()).unwrap_or_default();
+        println!(
+            "walk-forward, {} windows of {is} in-sample + {oos} out-of-sample bars, best by {}",
+            result.windows.len(),
+            s.metric
+        );
+        for w in &result.windows {
+            println!(
+                "  {} .. {}  {:?}  in-sample {:.3}  out-of-sample {:+.2} %",
+                day(w.out_of_sample_start),
+                day(w.out_of_sample_end),
+                w.best_params,
+                w.in_sample_score,
+                w.out_of_sample_return * 100.0
+            );
+        }
+        let m = &result.metrics;
+        println!(
+            "stitched: total return {:.2} %, CAGR {:.2} %, Sharpe {:.3}, max drawdown {:.2} %",
+            m.total_return * 100.0,
+            m.cagr * 100.0,
+            m.sharpe,
+            m.max_drawdown.depth * 100.0
+        );
+        return Ok(());
+    }
+    let mut rows = sweep(&config, &series, &s.run.strategy, &base, &points, threads).map_err(|e| anyhow::anyhow!(e))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    score(&rows[0].metrics, &s.metric).map_err(|e| anyhow::anyhow!(e))?;
+    rows.sort_by(|a, b| {
+        let (x, y) =
+            (score(&a.metrics, &s.metric).unwrap_or(f64::MIN), score(&b.metrics, &s.metric).unwrap_or(f64::MIN));
+        y.total_cmp(&x)
+    });
+    match s.run.format.as_str() {
+        "json" => println!("{}", serde_json::to_string_pretty(&rows)?),
+        "table" => {
+            println!("{} runs in {:.2} s on {threads} threads, ranked by {}", rows.len(), elapsed, s.metric);
+            println!(
+                "{:>4}  {:<32} {:>12} {:>9} {:>9} {:>9} {:>7}",
+                "#", "params", "final equity", "return %", "Sharpe", "max DD %", "trades"
+            );
+            for (i, r) in rows.iter().take(s.top).enumerate() {
+                let p: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let m = &r.metrics;
+                println!(
+                    "{:>4}  {:<32} {:>12.2} {:>9.2} {:>9.3} {:>9.2} {:>7}",
+                    i + 1,
+                    p.join(" "),
+                    r.final_equity,
+                    m.total_return * 100.0,
+                    m.sharpe,
+                    m.max_drawdown.depth * 100.0,
+                    m.trades
+                );
+            }
+        }
+        other => bail!("unknown format {other:?}: use table or json"),
+    }
+    if let Some(hm) = &s.heatmap {
+        let (x, y) = hm.split_once(',').context("--heatmap is X,Y")?;
+        let (xs, ys, table) = heat_map(&rows, x.trim(), y.trim(), &s.metric).map_err(|e| anyhow::anyhow!(e))?;
+        println!("\n{} by {} (columns) and {} (rows)", s.metric, x.trim(), y.trim());
+        print!("{:>8}", "");
+        for v in &xs {
+            print!("{v:>8}");
+        }
+        println!();
+        for (j, row) in table.iter().enumerate() {
+            print!("{:>8}", ys[j]);
+            for cell in row {
+                match cell {
+                    Some(c) => print!("{c:>8.3}"),
+                    None => print!("{:>8}", "-"),
+                }
+            }
+            println!();
+        }
     }
     Ok(())
 }
