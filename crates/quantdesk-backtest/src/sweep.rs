@@ -257,13 +257,11 @@ pub fn walk_forward(
     Ok(WalkForward { metric: metric.into(), windows, equity_curve: curve, metrics: m })
 }
 
+/// A heat map: the `x` values (columns), the `y` values (rows) and the metric per cell.
+pub type HeatMap = (Vec<f64>, Vec<f64>, Vec<Vec<Option<f64>>>);
+
 /// A two-parameter table of a metric: rows are `y` values, columns `x` values (for heat maps).
-pub fn heat_map(
-    rows: &[SweepRow],
-    x: &str,
-    y: &str,
-    metric: &str,
-) -> Result<(Vec<f64>, Vec<f64>, Vec<Vec<Option<f64>>>), String> {
+pub fn heat_map(rows: &[SweepRow], x: &str, y: &str, metric: &str) -> Result<HeatMap, String> {
     let mut xs: Vec<f64> = rows.iter().filter_map(|r| r.params.get(x).copied()).collect();
     let mut ys: Vec<f64> = rows.iter().filter_map(|r| r.params.get(y).copied()).collect();
     for v in [&mut xs, &mut ys] {
