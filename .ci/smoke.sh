@@ -8,6 +8,7 @@ fixtures=${QUANTDESK_FIXTURES:?set QUANTDESK_FIXTURES}
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
+fail() { echo "FAILED: $*"; exit 1; }
 export QUANTDESK_DATABASE_URL="sqlite://$work/quantdesk.db"
 export QUANTDESK_LOG_FORMAT=json
 
@@ -40,7 +41,7 @@ check bad-res       "/udf/history?symbol=000858.SZ&resolution=7&from=0&to=1"    
 check marks         "/udf/marks?symbol=600005.SH&from=0&to=$far&resolution=1D"     'len(v["time"])>0 and len(v["time"])==len(v["color"])'
 check ts_marks      "/udf/timescale_marks?symbol=000858.SZ&from=0&to=$far&resolution=1D" 'len(v)==1'
 check quotes        "/udf/quotes?symbols=000858.SZ,600900.SH"       'v["s"]=="ok" and all(d["s"]=="ok" for d in v["d"])'
-curl -fsS "$base/udf/time" | grep -Eq '^[0-9]{10}$' && echo "ok: time"
+curl -fsS "$base/udf/time" | grep -Eq '^[0-9]{10}$' && echo "ok: time" || fail "time"
 check readyz        "/readyz"                                       'v["status"]=="ok" and v["checks"][0]["name"]=="database"'
 check openapi       "/api/v1/openapi.json"                          '"/api/v1/bars/{symbol}" in v["paths"]'
 check api-bars      "/api/v1/bars/000998.SH?resolution=1M&limit=12" 'len(v["bars"])==12'
@@ -64,27 +65,28 @@ printf 'date,open,high,low,close\n2024-01-02,1,1,1,1\n2024-01-03,1,1,2,1\n' >"$w
 if "$bin" import bars "$work/bad.csv" --symbol 000001.SH --resolution 1D 2>"$work/bad.err"; then
   echo "FAILED: a bad file was accepted"; exit 1
 fi
-grep -q 'bad.csv:3' "$work/bad.err" && echo "ok: bad file refused with its line number"
+grep -q 'bad.csv:3' "$work/bad.err" && echo "ok: bad file refused with its line number" || fail "bad file refused with its line number"
 
 # backtests from the command line: the GOOG anchor from a file, and an A-share run on stored bars
 equity=$("$bin" backtest "$fixtures/us/goog_1d.csv" --symbol GOOG --param fast=10 --param slow=20 --commission 0.001 --format json \
   | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["final_equity"], len([t for t in v["trades"] if t["exit_time"]]))')
 python3 -c "import sys; e, n = sys.argv[1], int(sys.argv[2]); assert abs(float(e) - 703347.97936) < 0.7 and n == 46, (e, n)" $equity
 echo "ok: GOOG SMA 10/20 backtest: 46 closed trades, final equity ${equity%% *}"
-"$bin" backtest --symbol 000858.SZ --market cn-a --commission 0.0003 --strategy macd | grep -q "final equity" && echo "ok: cn-a backtest on stored bars"
+"$bin" backtest --symbol 000858.SZ --market cn-a --commission 0.0003 --strategy macd --benchmark 000998.SH --report "$work/report.html" \
+  | grep -q "alpha / beta" && grep -q "<h2>Monthly returns</h2>" "$work/report.html" && echo "ok: cn-a backtest on stored bars with a benchmark and an HTML report" || fail "cn-a backtest on stored bars with a benchmark and an HTML report"
 
 "$bin" sweep "$fixtures/us/goog_1d.csv" --symbol GOOG --commission 0.001 --grid fast=5:15:5 --grid slow=20:40:10 --format json \
   | python3 -c 'import json,sys; v=json.load(sys.stdin); assert len(v)==9 and v[0]["params"]=={"fast":10.0,"slow":20.0}, v[0]["params"]' \
-  && echo "ok: a 9-run sweep ranks fast=10 slow=20 first by Sharpe"
+  && echo "ok: a 9-run sweep ranks fast=10 slow=20 first by Sharpe" || fail "a 9-run sweep ranks fast=10 slow=20 first by Sharpe"
 "$bin" decide --symbol 000858.SZ --symbol 000998.SH --format json \
   | python3 -c 'import json,sys; v=json.load(sys.stdin); assert len(v)==2 and all(d["decision"]["action"] in ("BUY","SELL","HOLD") and len(d["decision"]["votes"])==4 for d in v), v' \
-  && echo "ok: voting decisions for two symbols"
+  && echo "ok: voting decisions for two symbols" || fail "voting decisions for two symbols"
 
 metrics=$(curl -fsS "$base/metrics")
 for m in 'http_requests_total{' 'http_request_duration_seconds_bucket{' 'db_pool_connections{' 'quantdesk_build_info{'; do
   grep -qF "$m" <<<"$metrics" || { echo "FAILED: /metrics lacks $m"; exit 1; }
 done
-grep -q 'route="/udf/history"' <<<"$metrics" && echo "ok: metrics"
+grep -q 'route="/udf/history"' <<<"$metrics" && echo "ok: metrics" || fail "metrics"
 # JSON logs carry the request id on request lines
 grep '"path":"/udf/config"' "$work/server.log" | grep -q '"request_id":"' || { echo "FAILED: no request id on request log lines"; exit 1; }
 echo "ok: request ids on JSON log lines"

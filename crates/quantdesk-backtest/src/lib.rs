@@ -7,6 +7,7 @@ pub mod engine;
 pub mod metrics;
 pub mod money;
 pub mod order;
+pub mod report;
 pub mod strategy;
 pub mod sweep;
 pub mod voting;
@@ -116,4 +117,25 @@ pub fn run_with(
         trades: out.trades,
         equity_curve: out.equity_curve,
     }
+}
+
+/// Adds alpha and beta against a benchmark price series (for example an index's closes) to a
+/// result. The benchmark is sampled at each step of the equity curve (its last value at or before
+/// the step); steps before the benchmark starts are left out.
+pub fn attach_benchmark(result: &mut BacktestResult, benchmark: &[(i64, f64)], periods_per_year: f64) {
+    let mut j = 0;
+    let mut pairs: Vec<(f64, f64)> = Vec::with_capacity(result.equity_curve.len());
+    for &(t, e) in &result.equity_curve {
+        while j + 1 < benchmark.len() && benchmark[j + 1].0 <= t {
+            j += 1;
+        }
+        if benchmark.get(j).is_some_and(|b| b.0 <= t) {
+            pairs.push((e, benchmark[j].1));
+        }
+    }
+    let r: Vec<f64> = pairs.windows(2).map(|w| w[1].0 / w[0].0 - 1.0).collect();
+    let b: Vec<f64> = pairs.windows(2).map(|w| w[1].1 / w[0].1 - 1.0).collect();
+    let (alpha, beta) = metrics::alpha_beta(&r, &b, periods_per_year);
+    result.metrics.alpha = Some(alpha);
+    result.metrics.beta = Some(beta);
 }

@@ -15,7 +15,9 @@
 //! - VaR at 95 % and 99 %: the 5th / 1st percentile of returns (numpy's linear interpolation),
 //!   as a positive loss; CVaR: the mean of the ⌊(n − 1) × cutoff⌋ + 1 smallest returns, as a
 //!   positive loss (empyrical's definitions);
-//! - skew and excess kurtosis: biased sample moments (scipy's defaults).
+//! - skew and excess kurtosis: biased sample moments (scipy's defaults);
+//! - alpha and beta against a benchmark's returns on the same steps: beta = cov(r, b) / var(b),
+//!   alpha = (1 + mean(r − beta × b))^p − 1, as empyrical.
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +56,9 @@ pub struct Metrics {
     pub cvar_99: f64,
     pub skew: f64,
     pub kurtosis: f64,
+    /// Against the benchmark, when one was given.
+    pub alpha: Option<f64>,
+    pub beta: Option<f64>,
 }
 
 impl Metrics {
@@ -192,7 +197,24 @@ pub fn compute(
         cvar_99,
         skew: ratio(m3, m2.powf(1.5)),
         kurtosis: if m2 > 0.0 { m4 / (m2 * m2) - 3.0 } else { 0.0 },
+        alpha: None,
+        beta: None,
     }
+}
+
+/// Alpha and beta of `r` against benchmark returns `b` (same length, same steps).
+pub fn alpha_beta(r: &[f64], b: &[f64], periods_per_year: f64) -> (f64, f64) {
+    let n = r.len().min(b.len());
+    if n < 2 {
+        return (0.0, 0.0);
+    }
+    let (r, b) = (&r[..n], &b[..n]);
+    let (mr, mb) = (mean(r), mean(b));
+    let cov = r.iter().zip(b).map(|(x, y)| (x - mr) * (y - mb)).sum::<f64>() / n as f64;
+    let var = b.iter().map(|y| (y - mb).powi(2)).sum::<f64>() / n as f64;
+    let beta = ratio(cov, var);
+    let resid = mean(&r.iter().zip(b).map(|(x, y)| x - beta * y).collect::<Vec<_>>());
+    ((1.0 + resid).powf(periods_per_year) - 1.0, beta)
 }
 
 #[cfg(test)]

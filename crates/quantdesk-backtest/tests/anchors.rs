@@ -115,4 +115,13 @@ fn goog_metrics_match_empyrical() {
     // 2004-08-19 .. 2013-03-01 is 3,116 calendar days
     close("CAGR (calendar)", m.cagr, (1.0 + m.total_return).powf(365.25 / 3116.0) - 1.0);
     close("Calmar (calendar)", m.calmar, m.cagr / m.max_drawdown.depth.abs());
+
+    // alpha and beta against GOOG itself (buy and hold), as empyrical.alpha_beta computes them
+    let mut result = backtest(&cfg, &series, "sma_cross", &params).unwrap();
+    let bench: Vec<(i64, f64)> = series[0].bars.iter().map(|b| (b.time, b.close)).collect();
+    quantdesk_backtest::attach_benchmark(&mut result, &bench, 252.0);
+    let ab: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/golden/goog_sma_10_20_alpha_beta.json").unwrap()).unwrap();
+    close("alpha", result.metrics.alpha.unwrap(), ab["alpha"].as_f64().unwrap());
+    close("beta", result.metrics.beta.unwrap(), ab["beta"].as_f64().unwrap());
 }

@@ -106,7 +106,7 @@ struct BarsArgs {
     adj_factor_column: Option<String>,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct BacktestArgs {
     /// A CSV file of bars (as `import bars` reads them); without it, stored bars of --symbol.
     file: Option<PathBuf>,
@@ -145,6 +145,12 @@ struct BacktestArgs {
     /// Output: table (default) or json.
     #[arg(long, default_value = "table")]
     format: String,
+    /// Write a self-contained HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// A stored symbol whose closes are the benchmark for alpha and beta.
+    #[arg(long, value_name = "SYMBOL")]
+    benchmark: Option<String>,
 }
 
 #[derive(Args)]
@@ -435,8 +441,24 @@ async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
     let resolution = Resolution::parse(&a.resolution).map_err(|e| anyhow::anyhow!(e.0))?;
     let (config, params) = run_config(&a)?;
     let series = backtest_series(cfg, &a, resolution).await?;
-    let result =
+    let mut result =
         quantdesk_backtest::backtest(&config, &series, &a.strategy, &params).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(b) = &a.benchmark {
+        let bench_args = BacktestArgs { file: None, symbol: vec![b.clone()], ..a.clone() };
+        let bench = backtest_series(cfg, &bench_args, resolution).await?;
+        let closes: Vec<(i64, f64)> = bench[0].bars.iter().map(|b| (b.time, b.close)).collect();
+        quantdesk_backtest::attach_benchmark(&mut result, &closes, quantdesk_backtest::periods_per_year(&series));
+    }
+    if let Some(path) = &a.report {
+        let title = format!(
+            "Backtest: {} on {}",
+            a.strategy,
+            series.iter().map(|s| s.instrument.symbol.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        std::fs::write(path, quantdesk_backtest::report::html(&result, &title))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
     let iso = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
     match a.format.as_str() {
         "json" => {
@@ -477,6 +499,9 @@ async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
             println!("win rate        {:.1} %", m.win_rate * 100.0);
             println!("profit factor   {:.3}", m.profit_factor);
             println!("exposure        {:.1} %", m.exposure * 100.0);
+            if let (Some(alpha), Some(beta)) = (m.alpha, m.beta) {
+                println!("alpha / beta    {:.2} % / {:.3}", alpha * 100.0, beta);
+            }
         }
         other => bail!("unknown format {other:?}: use table or json"),
     }
