@@ -234,6 +234,7 @@ pub fn run(cfg: &BacktestConfig, series: &[Series], strategy: &mut dyn Strategy)
         }
         // The strategy sees the completed bars.
         let equity = book.equity();
+        let fills_before = book.fills.len();
         let mut ctx = Context {
             time: t,
             series,
@@ -258,7 +259,9 @@ pub fn run(cfg: &BacktestConfig, series: &[Series], strategy: &mut dyn Strategy)
         if book.positions.iter().any(|p| *p != 0) {
             exposed_steps += 1;
         }
-        equity_curve.push((t, book.equity()));
+        // Equity changes after the strategy only if an order filled at this bar's close.
+        let filled_now = book.fills.len() != fills_before;
+        equity_curve.push((t, if filled_now { book.equity() } else { equity }));
     }
     // Open trades are reported marked to the last close.
     for (i, s) in series.iter().enumerate() {

@@ -43,20 +43,23 @@ pub struct BacktestResult {
 /// 64-bit words (each bar's time and the bit patterns of its six numbers), then a final mix.
 pub fn fingerprint(series: &[Series]) -> String {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut word = |w: u64| h = (h ^ w).wrapping_mul(PRIME);
+    const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+    let step = |h: u64, w: u64| (h ^ w).wrapping_mul(PRIME);
+    // Four independent lanes per bar, so the multiplications do not wait on each other.
+    let mut lanes = [SEED, SEED ^ 1, SEED ^ 2, SEED ^ 3];
     for s in series {
         for b in s.instrument.symbol.as_str().bytes().chain(s.resolution.as_udf().bytes()) {
-            word(u64::from(b));
+            lanes[0] = step(lanes[0], u64::from(b));
         }
-        word(s.bars.len() as u64);
+        lanes[1] = step(lanes[1], s.bars.len() as u64);
         for b in &s.bars {
-            word(b.time as u64);
-            for v in [b.open, b.high, b.low, b.close, b.volume, b.amount] {
-                word(v.to_bits());
-            }
+            lanes[0] = step(step(lanes[0], b.time as u64), b.open.to_bits());
+            lanes[1] = step(lanes[1], b.high.to_bits());
+            lanes[2] = step(step(lanes[2], b.low.to_bits()), b.close.to_bits());
+            lanes[3] = step(step(lanes[3], b.volume.to_bits()), b.amount.to_bits());
         }
     }
+    let mut h = lanes.iter().fold(SEED, |h, l| step(h, *l));
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -84,16 +87,18 @@ pub fn backtest(
     params: &strategy::Params,
 ) -> Result<BacktestResult, String> {
     let mut s = strategy::build(strategy, params)?;
-    Ok(run_with(config, series, strategy, params, &mut *s))
+    Ok(run_with(config, series, strategy, params, &mut *s, None))
 }
 
-/// Runs any strategy.
+/// Runs any strategy. `fingerprint` may pass in the data's fingerprint when it is already known
+/// (a sweep computes it once for all its runs).
 pub fn run_with(
     config: &BacktestConfig,
     series: &[Series],
     name: &str,
     params: &strategy::Params,
     strategy: &mut dyn Strategy,
+    fingerprint: Option<&str>,
 ) -> BacktestResult {
     let out = engine::run(config, series, strategy);
     let metrics = metrics::compute(
@@ -110,7 +115,7 @@ pub fn run_with(
         strategy: name.into(),
         params: params.clone(),
         config: config.clone(),
-        data_fingerprint: fingerprint(series),
+        data_fingerprint: fingerprint.map(str::to_string).unwrap_or_else(|| crate::fingerprint(series)),
         final_equity: out.final_equity,
         final_cash: out.final_cash,
         metrics,

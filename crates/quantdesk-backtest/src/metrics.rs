@@ -80,16 +80,22 @@ fn std1(x: &[f64]) -> f64 {
     (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
 }
 
-/// numpy's default percentile (linear interpolation), in linear time: two order statistics.
-fn percentile(data: &mut [f64], q: f64) -> f64 {
+/// VaR and CVaR at cutoff `q` % as positive losses, in linear time. VaR is numpy's default
+/// percentile (linear interpolation between the order statistics `lo` and `lo + 1`); CVaR is the
+/// mean of the `lo + 1` smallest returns (empyrical). `data` is reordered.
+fn tail_risk(data: &mut [f64], q: f64) -> (f64, f64) {
     if data.is_empty() {
-        return 0.0;
+        return (0.0, 0.0);
     }
     let pos = q / 100.0 * (data.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    let a = *data.select_nth_unstable_by(lo, |x, y| x.total_cmp(y)).1;
-    let b = if hi == lo { a } else { *data.select_nth_unstable_by(hi, |x, y| x.total_cmp(y)).1 };
-    a + (b - a) * (pos - lo as f64)
+    let cmp = |x: &f64, y: &f64| x.total_cmp(y);
+    // Select the higher statistic first, then the lower one inside the part below it: the first
+    // lo + 1 elements are then exactly the lo + 1 smallest.
+    let b = *data.select_nth_unstable_by(hi, cmp).1;
+    let a = if hi == lo { b } else { *data[..hi].select_nth_unstable_by(lo, cmp).1 };
+    let var = a + (b - a) * (pos - lo as f64);
+    (-var, -mean(&data[..=lo]))
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -140,8 +146,10 @@ pub fn compute(
     let final_equity = curve.last().map(|p| p.1).unwrap_or(initial);
     let r = returns(curve);
     let rf = risk_free / periods_per_year;
-    let excess: Vec<f64> = r.iter().map(|x| x - rf).collect();
+    let n = r.len().max(1) as f64;
+    let m = mean(&r);
     let sd = std1(&r);
+    let mean_excess = m - rf;
     let days = match (curve.first(), curve.last()) {
         (Some(a), Some(b)) => (b.0 - a.0) as f64 / 86_400.0,
         _ => 0.0,
@@ -152,36 +160,34 @@ pub fn compute(
     } else {
         0.0
     };
-    let downside = (excess.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / excess.len().max(1) as f64).sqrt()
-        * periods_per_year.sqrt();
+    // One pass for the downside deviation and the central moments.
+    let (mut down2, mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0, 0.0);
+    for x in &r {
+        let e = (x - rf).min(0.0);
+        down2 += e * e;
+        let d = x - m;
+        let d2 = d * d;
+        m2 += d2;
+        m3 += d2 * d;
+        m4 += d2 * d2;
+    }
+    let (m2, m3, m4) = (m2 / n, m3 / n, m4 / n);
+    let downside = (down2 / n).sqrt() * periods_per_year.sqrt();
     let dd = max_drawdown(curve);
     let closed: Vec<&Trade> = trades.iter().filter(|t| t.exit_time.is_some()).collect();
     let wins: Vec<f64> = closed.iter().map(|t| t.pnl.to_f64()).filter(|p| *p > 0.0).collect();
     let losses: Vec<f64> = closed.iter().map(|t| t.pnl.to_f64()).filter(|p| *p <= 0.0).collect();
-    let mut scratch = r.clone();
-    let mut tail_risk = |q: f64| {
-        let v = percentile(&mut scratch, q);
-        if scratch.is_empty() {
-            return (0.0, 0.0);
-        }
-        let k = ((scratch.len() - 1) as f64 * q / 100.0).floor() as usize;
-        scratch.select_nth_unstable_by(k, |x, y| x.total_cmp(y));
-        (-v, -mean(&scratch[..=k]))
-    };
-    let (var_95, cvar_95) = tail_risk(5.0);
-    let (var_99, cvar_99) = tail_risk(1.0);
-    let m = mean(&r);
-    let m2 = r.iter().map(|x| (x - m).powi(2)).sum::<f64>() / r.len().max(1) as f64;
-    let m3 = r.iter().map(|x| (x - m).powi(3)).sum::<f64>() / r.len().max(1) as f64;
-    let m4 = r.iter().map(|x| (x - m).powi(4)).sum::<f64>() / r.len().max(1) as f64;
+    let mut scratch = r;
+    let (var_95, cvar_95) = tail_risk(&mut scratch, 5.0);
+    let (var_99, cvar_99) = tail_risk(&mut scratch, 1.0);
     let traded: f64 = fills.iter().map(|f| f.price * f.quantity as f64).sum();
-    let mean_equity = mean(&curve.iter().map(|p| p.1).collect::<Vec<_>>());
+    let mean_equity = if curve.is_empty() { 0.0 } else { curve.iter().map(|p| p.1).sum::<f64>() / curve.len() as f64 };
     Metrics {
         total_return,
         cagr,
         annual_volatility: sd * periods_per_year.sqrt(),
-        sharpe: ratio(mean(&excess), sd) * periods_per_year.sqrt(),
-        sortino: ratio(mean(&excess) * periods_per_year, downside),
+        sharpe: ratio(mean_excess, sd) * periods_per_year.sqrt(),
+        sortino: ratio(mean_excess * periods_per_year, downside),
         calmar: ratio(cagr, dd.depth.abs()),
         max_drawdown: dd,
         trades: closed.len(),

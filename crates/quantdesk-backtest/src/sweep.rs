@@ -129,6 +129,7 @@ pub fn sweep(
     points: &[Params],
     threads: usize,
 ) -> Result<Vec<SweepRow>, String> {
+    let print = crate::fingerprint(series);
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<(usize, Result<SweepRow, String>)>> = Mutex::new(Vec::with_capacity(points.len()));
     std::thread::scope(|scope| {
@@ -139,10 +140,9 @@ pub fn sweep(
                     let Some(point) = points.get(i) else { break };
                     let mut params = base.clone();
                     params.extend(point.iter().map(|(k, v)| (k.clone(), *v)));
-                    let row = backtest(config, series, strategy, &params).map(|r| SweepRow {
-                        params,
-                        final_equity: r.final_equity,
-                        metrics: r.metrics,
+                    let row = crate::strategy::build(strategy, &params).map(|mut s| {
+                        let r = crate::run_with(config, series, strategy, &params, &mut *s, Some(&print));
+                        SweepRow { params, final_equity: r.final_equity, metrics: r.metrics }
                     });
                     rows.lock().unwrap_or_else(|e| e.into_inner()).push((i, row));
                 }

@@ -94,38 +94,21 @@ fn backtest_bench() -> Result<()> {
         (0..10).flat_map(|f| (0..10).map(move |s| (5.0 + f as f64, 20.0 + 3.0 * s as f64))).collect();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let rss_before = peak_rss_kb();
+    let points: Vec<quantdesk_backtest::strategy::Params> = pairs.iter().map(|(f, s)| params(*f, *s)).collect();
     for round in 0..3 {
         let t = std::time::Instant::now();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let best = std::sync::Mutex::new((f64::MIN, 0.0, 0.0));
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(f, s)) = pairs.get(i) else { break };
-                        // Keep only the metric: memory stays flat however many runs there are.
-                        let sharpe = backtest(&cfg, &data, "sma_cross", &params(f, s))
-                            .map(|r| r.metrics.sharpe)
-                            .unwrap_or(f64::MIN);
-                        let mut b = best.lock().unwrap_or_else(|e| e.into_inner());
-                        if sharpe > b.0 {
-                            *b = (sharpe, f, s);
-                        }
-                    }
-                });
-            }
-        });
+        // The product's sweep: every core, rows kept (params and metrics only), in order.
+        let rows = quantdesk_backtest::sweep::sweep(&cfg, &data, "sma_cross", &Default::default(), &points, threads)
+            .map_err(|e| anyhow::anyhow!(e))?;
         let secs = t.elapsed().as_secs_f64();
-        let b = best.into_inner().unwrap_or_else(|e| e.into_inner());
+        let best = rows.iter().max_by(|a, b| a.metrics.sharpe.total_cmp(&b.metrics.sharpe));
         println!(
-            "sweep {round}: {} backtests of 100,000 bars on {threads} threads in {:.3} s = {:.0} backtests/s (best Sharpe {:.3} at fast={} slow={})",
-            pairs.len(),
+            "sweep {round}: {} backtests of 100,000 bars on {threads} threads in {:.3} s = {:.0} backtests/s (best Sharpe {:.3} at {:?})",
+            rows.len(),
             secs,
-            pairs.len() as f64 / secs,
-            b.0,
-            b.1,
-            b.2
+            rows.len() as f64 / secs,
+            best.map(|r| r.metrics.sharpe).unwrap_or(f64::NAN),
+            best.map(|r| &r.params)
         );
     }
     println!("peak RSS: {} kB before the sweeps, {} kB after three sweeps of 100 runs", rss_before, peak_rss_kb());

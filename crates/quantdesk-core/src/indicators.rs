@@ -11,36 +11,42 @@ pub trait Indicator {
     fn next(&mut self, x: f64) -> Option<Self::Output>;
 }
 
-/// Simple moving average over `n` values (a running sum, re-summed every `n` steps so rounding
-/// errors cannot accumulate).
+/// Simple moving average over `n` values: a running sum over a ring buffer, re-summed exactly
+/// every 1,024 steps (or `n`, if larger) so rounding errors cannot accumulate.
 #[derive(Debug, Clone)]
 pub struct Sma {
     n: usize,
-    window: VecDeque<f64>,
+    ring: Vec<f64>,
+    head: usize,
+    filled: usize,
     sum: f64,
-    steps: usize,
+    until_resum: usize,
 }
 
 impl Sma {
     pub fn new(n: usize) -> Self {
         let n = n.max(1);
-        Sma { n, window: VecDeque::with_capacity(n + 1), sum: 0.0, steps: 0 }
+        Sma { n, ring: vec![0.0; n], head: 0, filled: 0, sum: 0.0, until_resum: n.max(1024) }
     }
 }
 
 impl Indicator for Sma {
     type Output = f64;
     fn next(&mut self, x: f64) -> Option<f64> {
-        self.window.push_back(x);
-        self.sum += x;
-        if self.window.len() > self.n {
-            self.sum -= self.window.pop_front().unwrap_or(0.0);
+        let old = std::mem::replace(&mut self.ring[self.head], x);
+        self.head = if self.head + 1 == self.n { 0 } else { self.head + 1 };
+        if self.filled < self.n {
+            self.filled += 1;
+            self.sum += x;
+        } else {
+            self.sum += x - old;
         }
-        self.steps += 1;
-        if self.steps.is_multiple_of(self.n) {
-            self.sum = self.window.iter().sum();
+        self.until_resum -= 1;
+        if self.until_resum == 0 {
+            self.sum = self.ring[..self.filled].iter().sum();
+            self.until_resum = self.n.max(1024);
         }
-        (self.window.len() == self.n).then(|| self.sum / self.n as f64)
+        (self.filled == self.n).then(|| self.sum / self.n as f64)
     }
 }
 
