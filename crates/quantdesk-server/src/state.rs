@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
 use quantdesk_core::{Instrument, Symbol};
-use quantdesk_store::{MarketStore, SeriesInfo};
+use quantdesk_store::{SeriesInfo, Store};
 
 use crate::config::Config;
 
@@ -20,7 +20,7 @@ pub struct SymbolMeta {
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn MarketStore>,
+    pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
     /// Rendered datafeed answers by request; short-lived, cleared on import. `None` when
@@ -33,7 +33,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn MarketStore>, config: Config, metrics: PrometheusHandle) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: Config, metrics: PrometheusHandle) -> Self {
         let ttl = Duration::from_secs(config.cache_ttl_secs);
         let responses = (config.cache_ttl_secs > 0).then(|| {
             moka::future::Cache::builder()

@@ -39,19 +39,17 @@ pub(crate) const BAR_UPSERT_TAIL: &str = " ON CONFLICT (series_id, ts) DO UPDATE
 
 pub(crate) const FACTOR_UPSERT_TAIL: &str = " ON CONFLICT (symbol, date) DO UPDATE SET factor = excluded.factor";
 
-/// The migrator for one backend's schema (one embedded SQL file per version).
-pub(crate) fn migrator(schema: &'static str) -> sqlx::migrate::Migrator {
+/// The migrator for one backend's schema: one embedded SQL file per version, in order.
+pub(crate) fn migrator(versions: &[(&'static str, &'static str)]) -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};
-    Migrator {
-        migrations: std::borrow::Cow::Owned(vec![Migration::new(
-            1,
-            "market data".into(),
-            MigrationType::Simple,
-            sqlx::SqlStr::from_static(schema),
-            false,
-        )]),
-        ..Migrator::DEFAULT
-    }
+    let migrations = versions
+        .iter()
+        .enumerate()
+        .map(|(i, (name, sql))| {
+            Migration::new(i as i64 + 1, (*name).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
+        })
+        .collect();
+    Migrator { migrations: std::borrow::Cow::Owned(migrations), ..Migrator::DEFAULT }
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.

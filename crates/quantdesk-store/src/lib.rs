@@ -6,6 +6,7 @@
 //! One conformance suite (`tests/suite.rs`) runs against both.
 
 mod common;
+pub mod jobs;
 mod postgres;
 mod sqlite;
 
@@ -159,9 +160,14 @@ pub trait MarketStore: Send + Sync + 'static {
     async fn bar_count(&self) -> Result<u64>;
 }
 
+/// Everything quantdesk stores: market data and the job queue, in one database.
+pub trait Store: MarketStore + jobs::JobStore {}
+
+impl<T: MarketStore + jobs::JobStore> Store for T {}
+
 /// Opens (creating if needed) and migrates the store named by `url`:
 /// `sqlite://PATH` (or `sqlite::memory:`) or `postgres://…`.
-pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn MarketStore>> {
+pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url, max_connections).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -39,7 +39,12 @@ impl PgStore {
             .idle_timeout(Some(Duration::from_secs(600)))
             .connect_with(opts)
             .await?;
-        crate::common::migrator(include_str!("../migrations/postgres/0001_market.sql")).run(&pool).await?;
+        crate::common::migrator(&[
+            ("market data", include_str!("../migrations/postgres/0001_market.sql")),
+            ("jobs", include_str!("../migrations/postgres/0002_jobs.sql")),
+        ])
+        .run(&pool)
+        .await?;
         Ok(PgStore { pool })
     }
 
@@ -110,3 +115,13 @@ impl PgStore {
 }
 
 market_store_impl!(PgStore, PgImport, "postgres");
+
+// SKIP LOCKED: concurrent workers each take a different job instead of queueing on one row.
+crate::jobs::job_store_impl!(
+    PgStore,
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $1, lease_until = $2, \
+     started_at = COALESCE(started_at, $3), cancel_requested = 0 \
+     WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
+       AND queue IN (SELECT jsonb_array_elements_text($4::jsonb)) ORDER BY priority DESC, run_at, id LIMIT 1 \
+       FOR UPDATE SKIP LOCKED) AND state = 'queued'"
+);

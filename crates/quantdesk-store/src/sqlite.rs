@@ -82,7 +82,12 @@ impl SqliteStore {
             .max_lifetime(if memory { None } else { Some(Duration::from_secs(3600)) })
             .connect_with(opts)
             .await?;
-        crate::common::migrator(include_str!("../migrations/sqlite/0001_market.sql")).run(&pool).await?;
+        crate::common::migrator(&[
+            ("market data", include_str!("../migrations/sqlite/0001_market.sql")),
+            ("jobs", include_str!("../migrations/sqlite/0002_jobs.sql")),
+        ])
+        .run(&pool)
+        .await?;
         Ok(SqliteStore { pool })
     }
 
@@ -150,3 +155,12 @@ impl SqliteStore {
 }
 
 market_store_impl!(SqliteStore, SqliteImport, "sqlite");
+
+// SQLite has one writer at a time, so an UPDATE … WHERE id = (SELECT …) claims atomically.
+crate::jobs::job_store_impl!(
+    SqliteStore,
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $1, lease_until = $2, \
+     started_at = COALESCE(started_at, $3), cancel_requested = 0 \
+     WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
+       AND queue IN (SELECT value FROM json_each($4)) ORDER BY priority DESC, run_at, id LIMIT 1) AND state = 'queued'"
+);

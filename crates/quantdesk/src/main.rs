@@ -221,7 +221,7 @@ fn main() -> Result<()> {
     runtime.block_on(run(cli.command, cfg))
 }
 
-async fn open_store(cfg: &Config) -> Result<Arc<dyn quantdesk_store::MarketStore>> {
+async fn open_store(cfg: &Config) -> Result<Arc<dyn quantdesk_store::Store>> {
     quantdesk_store::open(cfg.database_url.expose(), cfg.database_max_connections)
         .await
         .with_context(|| format!("cannot open the database {}", quantdesk_store::redact_url(cfg.database_url.expose())))

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use quantdesk_store::{MarketStore, PgStore, SqliteStore};
+use quantdesk_store::{PgStore, SqliteStore, Store};
 
 /// The PostgreSQL URL for tests, if configured.
 pub fn postgres_url() -> Option<String> {
@@ -12,14 +12,14 @@ pub fn postgres_url() -> Option<String> {
 }
 
 /// A fresh SQLite store in a temporary folder (kept alive by the returned guard).
-pub async fn sqlite() -> (Arc<dyn MarketStore>, tempfile::TempDir) {
+pub async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     (Arc::new(SqliteStore::open(&url, 4).await.unwrap()), dir)
 }
 
 /// A fresh PostgreSQL store in a schema of its own, dropped afterwards by [`drop_schema`].
-pub async fn postgres(url: &str) -> (Arc<dyn MarketStore>, String) {
+pub async fn postgres(url: &str) -> (Arc<dyn Store>, String) {
     let schema = format!("qd_test_{}_{}", std::process::id(), rand_suffix());
     let admin = sqlx::PgPool::connect(url).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
@@ -44,7 +44,7 @@ fn rand_suffix() -> u64 {
 /// Runs `body` on SQLite, then on PostgreSQL when configured.
 pub async fn each_backend<F, Fut>(body: F)
 where
-    F: Fn(Arc<dyn MarketStore>) -> Fut,
+    F: Fn(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
     let (store, _dir) = sqlite().await;
