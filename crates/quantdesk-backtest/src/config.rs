@@ -16,6 +16,7 @@ pub enum FillMode {
 
 /// Trading costs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Costs {
     /// Commission as a fraction of traded value, each side (0.001 = 0.1 %).
     pub commission_rate: f64,
@@ -43,6 +44,7 @@ impl Default for Costs {
 
 /// A-share rules, each of which can be switched off.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ChinaRules {
     /// Shares bought on a trading day cannot be sold that day.
     pub t_plus_1: bool,
@@ -104,6 +106,7 @@ impl Market {
 
 /// Everything a run depends on besides its data and strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BacktestConfig {
     pub cash: f64,
     pub costs: Costs,

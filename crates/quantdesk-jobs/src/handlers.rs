@@ -1,0 +1,203 @@
+//! The product's job handlers.
+
+use async_trait::async_trait;
+use quantdesk_backtest::sweep::{Axis, grid, random, score, sweep};
+use quantdesk_backtest::{BacktestConfig, Series, report};
+use quantdesk_core::{Adjustment, Resolution, Symbol};
+use quantdesk_server::market::{BarRequest, BarSource, read_bars};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{Handler, JobContext, JobError};
+
+fn permanent(e: impl std::fmt::Display) -> JobError {
+    JobError::Permanent(e.to_string())
+}
+
+/// What to run on: stored bars of some symbols.
+#[derive(Debug, Deserialize)]
+struct RunSpec {
+    symbols: Vec<String>,
+    #[serde(default = "default_strategy")]
+    strategy: String,
+    #[serde(default)]
+    params: quantdesk_backtest::strategy::Params,
+    #[serde(default = "default_resolution")]
+    resolution: String,
+    #[serde(default = "default_adjustment")]
+    adjustment: String,
+    #[serde(default)]
+    config: Option<BacktestConfig>,
+}
+
+fn default_strategy() -> String {
+    "sma_cross".into()
+}
+fn default_resolution() -> String {
+    "1D".into()
+}
+fn default_adjustment() -> String {
+    "qfq".into()
+}
+
+async fn load(ctx: &JobContext, spec: &RunSpec) -> Result<Vec<Series>, JobError> {
+    if spec.symbols.is_empty() {
+        return Err(permanent("symbols is empty"));
+    }
+    let resolution = Resolution::parse(&spec.resolution).map_err(|e| permanent(e.0))?;
+    let adjustment = Adjustment::parse(&spec.adjustment).map_err(|e| permanent(e.0))?;
+    let mut out = Vec::new();
+    for raw in &spec.symbols {
+        let symbol = Symbol::new(raw).map_err(|e| permanent(e.0))?;
+        let store = &*ctx.store;
+        let t = |e: quantdesk_store::StoreError| JobError::Transient(e.to_string());
+        let instrument =
+            store.instrument(&symbol).await.map_err(t)?.ok_or_else(|| permanent(format!("no instrument {symbol}")))?;
+        let series = store.series(&symbol).await.map_err(t)?;
+        let req = BarRequest { resolution, adjustment, from: i64::MIN, to: i64::MAX, countback: None };
+        let bars = read_bars(BarSource { store, blocks: None }, &instrument, &series, &req).await.map_err(t)?.bars;
+        if bars.is_empty() {
+            return Err(permanent(format!("no {resolution} bars can be built for {symbol}")));
+        }
+        out.push(Series { instrument, resolution, bars });
+    }
+    Ok(out)
+}
+
+fn trades_csv(r: &quantdesk_backtest::BacktestResult) -> String {
+    let day = |t: i64| quantdesk_core::resample::trading_date(t, Resolution::Day, chrono_tz::UTC).to_string();
+    let mut s = String::from("symbol,direction,entry_time,entry_price,exit_time,exit_price,quantity,costs,pnl\n");
+    for t in &r.trades {
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\n",
+            t.symbol,
+            if t.direction > 0 { "long" } else { "short" },
+            day(t.entry_time),
+            t.entry_price,
+            t.exit_time.map(day).unwrap_or_default(),
+            t.exit_price.map(|p| p.to_string()).unwrap_or_default(),
+            t.quantity,
+            t.costs,
+            t.pnl
+        ));
+    }
+    s
+}
+
+/// `backtest`: one run; artifacts result.json, trades.csv and report.html.
+pub struct Backtest;
+
+#[async_trait]
+impl Handler for Backtest {
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let spec: RunSpec = serde_json::from_value(ctx.params.clone()).map_err(permanent)?;
+        ctx.progress(0, 3, "loading bars");
+        let series = load(ctx, &spec).await?;
+        ctx.check()?;
+        ctx.progress(1, 3, "running");
+        let config = spec.config.clone().unwrap_or_default();
+        let (strategy, params) = (spec.strategy.clone(), spec.params.clone());
+        let data = series.clone();
+        let result =
+            tokio::task::spawn_blocking(move || quantdesk_backtest::backtest(&config, &data, &strategy, &params))
+                .await
+                .map_err(|e| JobError::Transient(e.to_string()))?
+                .map_err(permanent)?;
+        ctx.progress(2, 3, "saving");
+        let title = format!("Backtest: {} on {}", spec.strategy, spec.symbols.join(", "));
+        ctx.artifact("result.json", "application/json", &serde_json::to_vec(&result).map_err(permanent)?).await?;
+        ctx.artifact("trades.csv", "text/csv", trades_csv(&result).as_bytes()).await?;
+        ctx.artifact("report.html", "text/html", report::html(&result, &title).as_bytes()).await?;
+        ctx.progress(3, 3, "done");
+        ctx.log(&format!("{} trades, final equity {:.2}", result.trades.len(), result.final_equity)).await;
+        Ok(json!({
+            "final_equity": result.final_equity,
+            "metrics": result.metrics,
+            "trades": result.trades.len(),
+            "data_fingerprint": result.data_fingerprint,
+            "engine_version": result.engine_version,
+        }))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SweepSpec {
+    #[serde(flatten)]
+    run: RunSpec,
+    grid: Vec<String>,
+    #[serde(default)]
+    random: Option<usize>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default = "default_metric")]
+    metric: String,
+}
+
+fn default_metric() -> String {
+    "sharpe".into()
+}
+
+/// `sweep`: a grid (or a sample of it) in chunks, with progress and cancellation between chunks;
+/// artifact sweep.json with every row.
+pub struct Sweep;
+
+#[async_trait]
+impl Handler for Sweep {
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let spec: SweepSpec = serde_json::from_value(ctx.params.clone()).map_err(permanent)?;
+        let axes = spec.grid.iter().map(|g| Axis::parse(g)).collect::<Result<Vec<_>, _>>().map_err(permanent)?;
+        let points = match spec.random {
+            Some(n) => random(&axes, n, spec.seed.unwrap_or(1)),
+            None => grid(&axes),
+        };
+        score(&quantdesk_backtest::Metrics::zeroed(), &spec.metric).map_err(permanent)?;
+        let series = std::sync::Arc::new(load(ctx, &spec.run).await?);
+        let config = std::sync::Arc::new(spec.run.config.clone().unwrap_or_default());
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let mut rows = Vec::with_capacity(points.len());
+        for (i, chunk) in points.chunks(50).enumerate() {
+            ctx.check()?;
+            ctx.progress((i * 50) as i64, points.len() as i64, "running");
+            let (series, config, chunk) = (series.clone(), config.clone(), chunk.to_vec());
+            let (strategy, base) = (spec.run.strategy.clone(), spec.run.params.clone());
+            let part = tokio::task::spawn_blocking(move || sweep(&config, &series, &strategy, &base, &chunk, threads))
+                .await
+                .map_err(|e| JobError::Transient(e.to_string()))?
+                .map_err(permanent)?;
+            rows.extend(part);
+        }
+        ctx.progress(points.len() as i64, points.len() as i64, "done");
+        rows.sort_by(|a, b| {
+            let (x, y) = (
+                score(&a.metrics, &spec.metric).unwrap_or(f64::MIN),
+                score(&b.metrics, &spec.metric).unwrap_or(f64::MIN),
+            );
+            y.total_cmp(&x)
+        });
+        ctx.artifact("sweep.json", "application/json", &serde_json::to_vec(&rows).map_err(permanent)?).await?;
+        Ok(json!({ "runs": rows.len(), "metric": spec.metric, "top": rows.iter().take(20).collect::<Vec<_>>() }))
+    }
+}
+
+/// `echo`: sleeps `sleep_ms` (watching for cancellation), fails transiently on its first
+/// `fail_times` attempts, then returns `value`. For operations checks and tests.
+pub struct Echo;
+
+#[async_trait]
+impl Handler for Echo {
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let sleep_ms = ctx.params.get("sleep_ms").and_then(Value::as_u64).unwrap_or(0);
+        let fail_times = ctx.params.get("fail_times").and_then(Value::as_u64).unwrap_or(0);
+        let steps = (sleep_ms / 50).max(1);
+        for i in 0..steps {
+            ctx.check()?;
+            ctx.progress(i as i64, steps as i64, "sleeping");
+            tokio::time::sleep(std::time::Duration::from_millis(sleep_ms / steps)).await;
+        }
+        ctx.progress(steps as i64, steps as i64, "done");
+        if u64::from(ctx.job.attempts) <= fail_times {
+            return Err(JobError::Transient(format!("failing on purpose (attempt {})", ctx.job.attempts)));
+        }
+        Ok(json!({ "value": ctx.params.get("value").cloned().unwrap_or(Value::Null), "attempt": ctx.job.attempts }))
+    }
+}

@@ -1,0 +1,167 @@
+//! Workers against a real store: retries, cancellation, timeouts, dead workers, handlers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use quantdesk_jobs::{Registry, WorkerConfig, now_ms, run_worker};
+use quantdesk_store::Store;
+use quantdesk_store::jobs::{JobState, NewJob};
+
+async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("j.db").display());
+    (quantdesk_store::open(&url, 4).await.unwrap(), dir)
+}
+
+fn fast(id: &str, concurrency: usize) -> WorkerConfig {
+    WorkerConfig {
+        id: id.into(),
+        concurrency,
+        queues: vec!["default".into()],
+        lease: Duration::from_millis(1500),
+        heartbeat: Duration::from_millis(100),
+        poll: Duration::from_millis(20),
+    }
+}
+
+fn echo(params: &str) -> NewJob {
+    NewJob {
+        owner: "t".into(),
+        kind: "echo".into(),
+        queue: "default".into(),
+        params: params.into(),
+        priority: 0,
+        max_attempts: 3,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    }
+}
+
+/// Runs a worker until every listed job is final (bounded by a generous number of polls).
+async fn drain(store: &Arc<dyn Store>, cfg: WorkerConfig, ids: &[i64]) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(run_worker(store.clone(), Registry::standard(), cfg, rx));
+    for _ in 0..2000 {
+        let mut done = true;
+        for id in ids {
+            if !store.job(*id).await.unwrap().unwrap().state.is_final() {
+                done = false;
+            }
+        }
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tx.send(true).unwrap();
+    worker.await.unwrap();
+}
+
+#[tokio::test]
+async fn jobs_run_once_each_with_results_and_progress() {
+    let (s, _d) = store().await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(s.enqueue(&echo(&format!(r#"{{"sleep_ms": 30, "value": {i}}}"#)), now_ms()).await.unwrap().0);
+    }
+    drain(&s, fast("w1", 4), &ids).await;
+    for (i, id) in ids.iter().enumerate() {
+        let j = s.job(*id).await.unwrap().unwrap();
+        assert_eq!(j.state, JobState::Succeeded);
+        assert_eq!(j.attempts, 1);
+        let v: serde_json::Value = serde_json::from_str(j.result.as_deref().unwrap()).unwrap();
+        assert_eq!(v["value"], i as i64);
+        assert_eq!((j.progress_done, j.progress_total, j.progress_message.as_str()), (1, 1, "done"));
+    }
+}
+
+#[tokio::test]
+async fn transient_failures_retry_and_permanent_ones_do_not() {
+    let (s, _d) = store().await;
+    let (flaky, _) = s.enqueue(&echo(r#"{"fail_times": 1, "value": "ok"}"#), now_ms()).await.unwrap();
+    let (unknown, _) = s.enqueue(&NewJob { kind: "astrology".into(), ..echo("{}") }, now_ms()).await.unwrap();
+    let (slow, _) = s
+        .enqueue(&NewJob { timeout_ms: 100, max_attempts: 1, ..echo(r#"{"sleep_ms": 5000}"#) }, now_ms())
+        .await
+        .unwrap();
+    drain(&s, fast("w1", 2), &[flaky, unknown, slow]).await;
+    let j = s.job(flaky).await.unwrap().unwrap();
+    assert_eq!((j.state, j.attempts), (JobState::Succeeded, 2), "failed once, retried after its back-off");
+    let logs = s.job_logs(flaky, 10).await.unwrap();
+    assert!(logs.iter().any(|(_, l)| l.contains("attempt 1 failed")), "{logs:?}");
+    let j = s.job(unknown).await.unwrap().unwrap();
+    assert_eq!((j.state, j.attempts), (JobState::Failed, 1));
+    assert!(j.error.unwrap().contains("no handler"));
+    let j = s.job(slow).await.unwrap().unwrap();
+    assert_eq!(j.state, JobState::Failed);
+    assert!(j.error.unwrap().contains("timed out"));
+}
+
+#[tokio::test]
+async fn a_running_job_stops_when_cancelled() {
+    let (s, _d) = store().await;
+    let (id, _) = s.enqueue(&echo(r#"{"sleep_ms": 60000}"#), now_ms()).await.unwrap();
+    let canceller = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            // wait until it runs, then ask it to stop
+            for _ in 0..1000 {
+                if s.job(id).await.unwrap().unwrap().state == JobState::Running {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            s.cancel(id, now_ms()).await.unwrap();
+        })
+    };
+    drain(&s, fast("w1", 1), &[id]).await;
+    canceller.await.unwrap();
+    let j = s.job(id).await.unwrap().unwrap();
+    assert_eq!(j.state, JobState::Cancelled);
+    assert!(j.progress_done < j.progress_total, "stopped before the end");
+}
+
+#[tokio::test]
+async fn a_dead_workers_job_is_run_again_by_another() {
+    let (s, _d) = store().await;
+    let (id, _) = s.enqueue(&echo(r#"{"value": 7}"#), now_ms()).await.unwrap();
+    // A worker claims it with a short lease and dies (never heartbeats, never finishes).
+    let claimed = s.claim("dead-worker", &["default".to_string()], now_ms(), 200).await.unwrap().unwrap();
+    assert_eq!(claimed.id, id);
+    drain(&s, fast("alive", 1), &[id]).await;
+    let j = s.job(id).await.unwrap().unwrap();
+    assert_eq!((j.state, j.attempts, j.worker.as_deref()), (JobState::Succeeded, 2, Some("alive")));
+    // the dead worker cannot overwrite the outcome
+    assert!(!s.finish(id, "dead-worker", &quantdesk_store::jobs::Outcome::Cancelled, now_ms()).await.unwrap());
+}
+
+#[tokio::test]
+async fn backtest_and_sweep_jobs_on_demo_data() {
+    let (s, _d) = store().await;
+    quantdesk_server::demo::load(&*s, "2026-11-20".parse().unwrap()).await.unwrap();
+    // every config field has a default: an A-share run needs only the profile
+    let bt = r#"{"symbols": ["000858.SZ"], "strategy": "sma_cross", "params": {"fast": 5, "slow": 20},
+                 "config": {"costs": {"commission_rate": 0.0003}, "market": {"profile": "cn-a"}}}"#;
+    let (a, _) = s.enqueue(&NewJob { kind: "backtest".into(), ..echo(bt) }, now_ms()).await.unwrap();
+    let sw = r#"{"symbols": ["000858.SZ"], "grid": ["fast=5:9:2", "slow=20,30"], "metric": "sharpe"}"#;
+    let (b, _) = s.enqueue(&NewJob { kind: "sweep".into(), ..echo(sw) }, now_ms()).await.unwrap();
+    let (c, _) =
+        s.enqueue(&NewJob { kind: "backtest".into(), ..echo(r#"{"symbols": ["NOPE.SH"]}"#) }, now_ms()).await.unwrap();
+    drain(&s, fast("w1", 2), &[a, b, c]).await;
+    let j = s.job(a).await.unwrap().unwrap();
+    assert_eq!(j.state, JobState::Succeeded, "{:?}", j.error);
+    let v: serde_json::Value = serde_json::from_str(j.result.as_deref().unwrap()).unwrap();
+    assert!(v["final_equity"].as_f64().unwrap() > 0.0);
+    let names: Vec<String> = s.artifacts(a).await.unwrap().into_iter().map(|x| x.0).collect();
+    assert_eq!(names, vec!["report.html", "result.json", "trades.csv"]);
+    let (ct, csv) = s.artifact(a, "trades.csv").await.unwrap().unwrap();
+    assert_eq!(ct, "text/csv");
+    assert!(String::from_utf8(csv).unwrap().starts_with("symbol,direction,entry_time"));
+    let j = s.job(b).await.unwrap().unwrap();
+    assert_eq!(j.state, JobState::Succeeded, "{:?}", j.error);
+    let v: serde_json::Value = serde_json::from_str(j.result.as_deref().unwrap()).unwrap();
+    assert_eq!(v["runs"], 6);
+    let j = s.job(c).await.unwrap().unwrap();
+    assert_eq!((j.state, j.attempts), (JobState::Failed, 1), "an unknown symbol is not retried");
+}
