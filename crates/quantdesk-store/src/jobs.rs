@@ -358,24 +358,24 @@ macro_rules! job_store_impl {
             }
 
             async fn append_log(&self, id: i64, at: i64, line: &str) -> $crate::Result<()> {
-                let mut tx = self.pool.begin().await?;
-                let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_logs WHERE job_id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                sqlx::query("INSERT INTO job_logs (job_id, seq, at, line) VALUES ($1, $2, $3, $4)")
-                    .bind(id)
-                    .bind(seq)
-                    .bind(at)
-                    .bind(line)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM job_logs WHERE job_id = $1 AND seq <= $2")
-                    .bind(id)
-                    .bind(seq - $crate::jobs::LOG_LINES)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
+                // Single statements, no read-then-write transaction: on SQLite such a transaction
+                // can fail at once with SQLITE_BUSY when another writer commits in between.
+                let seq: i64 = sqlx::query_scalar(
+                    "INSERT INTO job_logs (job_id, seq, at, line) \
+                     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM job_logs WHERE job_id = $1 RETURNING seq",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(line)
+                .fetch_one(&self.pool)
+                .await?;
+                if seq > $crate::jobs::LOG_LINES {
+                    sqlx::query("DELETE FROM job_logs WHERE job_id = $1 AND seq <= $2")
+                        .bind(id)
+                        .bind(seq - $crate::jobs::LOG_LINES)
+                        .execute(&self.pool)
+                        .await?;
+                }
                 Ok(())
             }
 
