@@ -82,8 +82,14 @@ echo "ok: GOOG SMA 10/20 backtest: 46 closed trades, final equity ${equity%% *}"
   | python3 -c 'import json,sys; v=json.load(sys.stdin); assert len(v)==2 and all(d["decision"]["action"] in ("BUY","SELL","HOLD") and len(d["decision"]["votes"])==4 for d in v), v' \
   && echo "ok: voting decisions for two symbols" || fail "voting decisions for two symbols"
 
+# a backtest as a background job on the in-process workers, followed to the end, its report downloaded
+job=$(curl -fsS -H 'content-type: application/json' -d '{"kind": "backtest", "params": {"symbols": ["000858.SZ"], "strategy": "macd", "config": {"market": {"profile": "cn-a"}}}}' "$base/api/v1/jobs" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+curl -fsS -N --max-time 60 "$base/api/v1/jobs/$job/events" | grep -q '"state":"succeeded"' || fail "job $job did not succeed: $(curl -fsS "$base/api/v1/jobs/$job")"
+curl -fsS "$base/api/v1/jobs/$job/artifacts/report.html" | grep -q "<h2>Trades</h2>" && echo "ok: backtest job $job ran on a worker, streamed its progress, left its report" || fail "backtest job report"
+
 metrics=$(curl -fsS "$base/metrics")
-for m in 'http_requests_total{' 'http_request_duration_seconds_bucket{' 'db_pool_connections{' 'quantdesk_build_info{'; do
+for m in 'http_requests_total{' 'http_request_duration_seconds_bucket{' 'db_pool_connections{' 'quantdesk_build_info{' 'jobs_total{' 'job_duration_seconds_bucket{'; do
   grep -qF "$m" <<<"$metrics" || { echo "FAILED: /metrics lacks $m"; exit 1; }
 done
 grep -q 'route="/udf/history"' <<<"$metrics" && echo "ok: metrics" || fail "metrics"

@@ -19,7 +19,7 @@ use crate::market::{
 use crate::state::AppState;
 
 /// Extractors whose failures are JSON [`ApiError`]s.
-mod extract {
+pub(crate) mod extract {
     use axum::extract::{FromRequest, FromRequestParts, Multipart, Query, Request};
     use axum::http::request::Parts;
     use serde::de::DeserializeOwned;
@@ -48,9 +48,14 @@ mod extract {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "quantdesk API", description = "Market data, imports and (later) research jobs. Errors are `{\"error\": {\"code\", \"message\"}}`."),
-    paths(list_instruments, get_instrument, get_bars, import_bars, import_instruments, import_preview),
-    components(schemas(InstrumentDto, InstrumentPage, BarDto, BarsResponse, ImportReport, InstrumentImportReport, ErrorBody, BarUpload, InstrumentUpload, PreviewUpload, ImportPreview)),
-    tags((name = "market", description = "Instruments and bars"), (name = "imports", description = "CSV imports"))
+    paths(list_instruments, get_instrument, get_bars, import_bars, import_instruments, import_preview,
+        crate::jobs_api::create_job, crate::jobs_api::list_jobs, crate::jobs_api::get_job, crate::jobs_api::cancel_job,
+        crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact),
+    components(schemas(InstrumentDto, InstrumentPage, BarDto, BarsResponse, ImportReport, InstrumentImportReport, ErrorBody, BarUpload,
+        InstrumentUpload, PreviewUpload, ImportPreview, crate::jobs_api::CreateJob, crate::jobs_api::Created, crate::jobs_api::JobDto,
+        crate::jobs_api::JobDetail, crate::jobs_api::JobPage, crate::jobs_api::Progress, crate::jobs_api::Artifact, crate::jobs_api::LogLine)),
+    tags((name = "market", description = "Instruments and bars"), (name = "imports", description = "CSV imports"),
+        (name = "jobs", description = "Background jobs: backtests, sweeps"))
 )]
 pub struct ApiDoc;
 
@@ -63,6 +68,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .route("/imports/instruments", post(import_instruments).layer(DefaultBodyLimit::max(max_upload)))
         .route("/imports/preview", post(import_preview))
         .route("/openapi.json", get(openapi))
+        .merge(crate::jobs_api::router())
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {

@@ -71,6 +71,8 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Fill an empty database with demo data on start.
     pub demo: bool,
+    /// Jobs a process runs at once (`serve` without `--no-workers`, and `worker`).
+    pub worker_concurrency: usize,
 }
 
 impl Default for Config {
@@ -87,6 +89,7 @@ impl Default for Config {
             bar_cache_mb: 256,
             request_timeout_secs: 30,
             demo: false,
+            worker_concurrency: 2,
         }
     }
 }
@@ -189,6 +192,9 @@ impl Config {
         }
         if let Some(v) = get("QUANTDESK_REQUEST_TIMEOUT_SECS")? {
             self.request_timeout_secs = parse("QUANTDESK_REQUEST_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_WORKER_CONCURRENCY")? {
+            self.worker_concurrency = parse("QUANTDESK_WORKER_CONCURRENCY", &v)?;
         }
         if let Some(v) = get("QUANTDESK_DEMO")? {
             self.demo = matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");

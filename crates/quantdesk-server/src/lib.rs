@@ -6,6 +6,7 @@ pub mod blocks;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod jobs_api;
 pub mod market;
 pub mod ops;
 pub mod state;

@@ -22,8 +22,10 @@ pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            let job_buckets = [0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full("http_request_duration_seconds".into()), &buckets)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("job_duration_seconds".into()), &job_buckets))
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
                 Ok(h) => h,
@@ -64,7 +66,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         }
         Err(_) => (false, 2000.0, Some("database did not answer within 2 s")),
     };
-    let checks = vec![json!({
+    let mut checks = vec![json!({
         "name": "database",
         "backend": state.store.backend(),
         "required": true,
@@ -72,6 +74,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         "latency_ms": (latency_ms * 1000.0).round() / 1000.0,
         "error": error,
     })];
+    if ok && let Ok(counts) = state.store.job_counts().await {
+        let backlog: i64 = counts.iter().filter(|c| c.1 == quantdesk_store::jobs::JobState::Queued).map(|c| c.2).sum();
+        let running: i64 = counts.iter().filter(|c| c.1 == quantdesk_store::jobs::JobState::Running).map(|c| c.2).sum();
+        checks.push(
+            json!({ "name": "job_queue", "required": false, "status": "ok", "queued": backlog, "running": running }),
+        );
+    }
     let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(json!({ "status": if ok { "ok" } else { "down" }, "checks": checks }))).into_response()
 }
@@ -83,6 +92,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(pool.size.saturating_sub(pool.idle)));
     metrics::gauge!("db_pool_max_connections").set(f64::from(pool.max));
     metrics::gauge!("quantdesk_build_info", "version" => VERSION, "backend" => state.store.backend()).set(1.0);
+    if let Ok(counts) = state.store.job_counts().await {
+        for (kind, st, n) in counts {
+            if st == quantdesk_store::jobs::JobState::Queued {
+                metrics::gauge!("jobs_queued", "kind" => kind).set(n as f64);
+            }
+        }
+    }
     state.metrics.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
 }

@@ -38,6 +38,21 @@ enum Command {
         /// Fill an empty database with deterministic demo data first.
         #[arg(long)]
         demo: bool,
+        /// Serve HTTP only; run no job workers in this process.
+        #[arg(long)]
+        no_workers: bool,
+        /// Jobs this process runs at once (default: the configuration's worker_concurrency).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
+    /// Run jobs only (no HTTP), until SIGTERM; running jobs finish first.
+    Worker {
+        /// Jobs run at once.
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Queues to take jobs from, comma-separated.
+        #[arg(long, default_value = "default", value_delimiter = ',')]
+        queues: Vec<String>,
     },
     /// Import data from CSV files.
     #[command(subcommand)]
@@ -207,7 +222,7 @@ fn init_logging(cfg: &Config) {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let (listen, demo) = match &cli.command {
-        Command::Serve { listen, demo } => (*listen, Some(*demo)),
+        Command::Serve { listen, demo, .. } => (*listen, Some(*demo)),
         _ => (None, None),
     };
     let overrides = Overrides { listen, database_url: cli.database_url.clone(), log_format: cli.log_format, demo };
@@ -229,7 +244,8 @@ async fn open_store(cfg: &Config) -> Result<Arc<dyn quantdesk_store::Store>> {
 
 async fn run(command: Command, cfg: Config) -> Result<()> {
     match command {
-        Command::Serve { .. } => serve(cfg).await,
+        Command::Serve { no_workers, concurrency, .. } => serve(cfg, !no_workers, concurrency).await,
+        Command::Worker { concurrency, queues } => worker(cfg, concurrency, queues).await,
         Command::Migrate => {
             let store = open_store(&cfg).await?;
             println!("database {} is up to date", store.backend());
@@ -251,7 +267,28 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
     }
 }
 
-async fn serve(cfg: Config) -> Result<()> {
+/// Starts a job worker in this process; returns its stop switch and task.
+fn start_worker(
+    store: Arc<dyn quantdesk_store::Store>,
+    concurrency: usize,
+    queues: Vec<String>,
+) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let cfg = quantdesk_jobs::WorkerConfig::new(concurrency, queues);
+    let task = tokio::spawn(quantdesk_jobs::run_worker(store, quantdesk_jobs::Registry::standard(), cfg, rx));
+    (tx, task)
+}
+
+async fn worker(cfg: Config, concurrency: Option<usize>, queues: Vec<String>) -> Result<()> {
+    let store = open_store(&cfg).await?;
+    let (stop, task) = start_worker(store, concurrency.unwrap_or(cfg.worker_concurrency), queues);
+    quantdesk_server::shutdown_signal().await;
+    let _ = stop.send(true);
+    task.await?;
+    Ok(())
+}
+
+async fn serve(cfg: Config, workers: bool, concurrency: Option<usize>) -> Result<()> {
     let store = open_store(&cfg).await?;
     tracing::info!(backend = store.backend(), database = %quantdesk_store::redact_url(cfg.database_url.expose()), "database ready");
     if cfg.demo {
@@ -271,11 +308,17 @@ async fn serve(cfg: Config) -> Result<()> {
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let worker = workers
+        .then(|| start_worker(store.clone(), concurrency.unwrap_or(cfg.worker_concurrency), vec!["default".into()]));
     let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
     let app = quantdesk_web::app(state);
     println!("quantdesk {} listening on http://{addr}", quantdesk_server::ops::VERSION);
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, workers, "listening");
     quantdesk_server::serve(listener, app, quantdesk_server::shutdown_signal()).await?;
+    if let Some((stop, task)) = worker {
+        let _ = stop.send(true);
+        task.await?;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,0 +1,110 @@
+//! The jobs API: submit, list, inspect, cancel, retry, events, artifacts.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::app;
+use quantdesk_store::jobs::Outcome;
+use serde_json::{Value, json};
+
+async fn post_json(t: &common::TestApp, uri: &str, body: Value) -> (u16, Value) {
+    let req = Request::post(uri).header("content-type", "application/json").body(Body::from(body.to_string())).unwrap();
+    let (s, _, b) = t.request(req).await;
+    (s.as_u16(), serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[tokio::test]
+async fn submit_list_inspect_cancel_retry() {
+    let t = app().await;
+    let (s, v) =
+        post_json(&t, "/api/v1/jobs", json!({"kind": "echo", "params": {"value": 1}, "idempotency_key": "abc"})).await;
+    assert_eq!(s, 202, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    assert_eq!(v["created"], true);
+    let (_, again) =
+        post_json(&t, "/api/v1/jobs", json!({"kind": "echo", "params": {}, "idempotency_key": "abc"})).await;
+    assert_eq!((again["id"].as_i64(), again["created"].as_bool()), (Some(id), Some(false)));
+    for (body, why) in [
+        (json!({"kind": "astrology", "params": {}}), "unknown job kind"),
+        (json!({"kind": "echo", "params": [1, 2]}), "params must be a JSON object"),
+        (json!({"kind": "echo", "params": {}, "max_attempts": 0}), "max_attempts"),
+        (json!({"params": {}}), "not a valid job"),
+    ] {
+        let (s, v) = post_json(&t, "/api/v1/jobs", body).await;
+        assert_eq!(s, 400);
+        assert!(v["error"]["message"].as_str().unwrap().contains(why), "{v}");
+    }
+    let (_, list) = t.get_json("/api/v1/jobs?state=queued").await;
+    assert_eq!(list["items"][0]["id"].as_i64(), Some(id));
+    assert_eq!(list["items"][0]["params"], json!({"value": 1}));
+    let (s, _) = t.get_json("/api/v1/jobs?state=sleeping").await;
+    assert_eq!(s, 400);
+    let (s, v) = t.get_json(&format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (v["state"].as_str(), v["kind"].as_str(), v["attempts"].as_u64()),
+        (Some("queued"), Some("echo"), Some(0))
+    );
+    assert!(v["log"].as_array().unwrap().is_empty());
+    let (s, v) = t.get_json("/api/v1/jobs/424242").await;
+    assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (404, Some("not_found")));
+
+    // retrying a queued job is a conflict; cancelling it is immediate; then it can be retried
+    let (s, v) = post_json(&t, &format!("/api/v1/jobs/{id}/retry"), json!({})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("conflict")));
+    let (s, v) = post_json(&t, &format!("/api/v1/jobs/{id}/cancel"), json!({})).await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("cancelled")));
+    let (s, v) = post_json(&t, &format!("/api/v1/jobs/{id}/retry"), json!({})).await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("queued")));
+}
+
+#[tokio::test]
+async fn events_stream_until_the_job_ends_and_artifacts_download() {
+    let t = app().await;
+    let (_, v) = post_json(&t, "/api/v1/jobs", json!({"kind": "echo", "params": {}})).await;
+    let id = v["id"].as_i64().unwrap();
+    // play the worker: claim, report progress, store an artifact, succeed
+    let store = t.state.store.clone();
+    let worker = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let job = store.claim("w", &["default".to_string()], now_ms(), 60_000).await.unwrap().unwrap();
+        store.heartbeat(job.id, "w", now_ms() + 60_000, (1, 2, "half way")).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        store.put_artifact(job.id, "out.csv", "text/csv", b"a\n1\n").await.unwrap();
+        store.finish(job.id, "w", &Outcome::Succeeded(r#"{"ok":true}"#.into()), now_ms()).await.unwrap();
+    });
+    let (s, h, body) = t.request(Request::get(format!("/api/v1/jobs/{id}/events")).body(Body::empty()).unwrap()).await;
+    worker.await.unwrap();
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "text/event-stream");
+    let text = String::from_utf8(body).unwrap();
+    let states: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .map(|v| v["state"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(states.first().map(String::as_str), Some("queued"), "{text}");
+    assert_eq!(states.last().map(String::as_str), Some("succeeded"), "{text}");
+    assert!(text.contains("half way"), "progress came through: {text}");
+    let (_, v) = t.get_json(&format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(v["result"], json!({"ok": true}));
+    assert_eq!(v["artifacts"][0]["url"], format!("/api/v1/jobs/{id}/artifacts/out.csv"));
+    let (s, h, b) =
+        t.request(Request::get(format!("/api/v1/jobs/{id}/artifacts/out.csv")).body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (s.as_u16(), h["content-type"].to_str().unwrap(), b.as_slice()),
+        (200, "text/csv", b"a\n1\n".as_slice())
+    );
+    assert!(h["content-disposition"].to_str().unwrap().contains("job-"));
+    let (s, _) = t.get(&format!("/api/v1/jobs/{id}/artifacts/nope")).await;
+    assert_eq!(s, 404);
+    // the queue shows in readiness and metrics
+    let (_, ready) = t.get_json("/readyz").await;
+    assert_eq!(ready["checks"][1]["name"], "job_queue");
+}
