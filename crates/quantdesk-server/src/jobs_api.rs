@@ -288,7 +288,10 @@ pub async fn job_events(State(state): State<AppState>, Path(id): Path<i64>) -> R
             let job = match state.store.job(id).await {
                 Ok(Some(j)) => j,
                 _ => {
-                    return Some((Ok::<_, Infallible>(Event::default().event("end").data("gone")), (state, last, true)));
+                    return Some((
+                        Ok::<_, Infallible>(Event::default().event("end").data("gone")),
+                        (state, last, true),
+                    ));
                 }
             };
             let data = serde_json::to_string(&JobDto::from(&job)).unwrap_or_default();
@@ -316,10 +319,10 @@ pub async fn artifact(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("job {id} has no artifact {name:?}")))?;
     let safe: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect();
-    Ok(Response::builder()
+    Response::builder()
         .header(header::CONTENT_TYPE, content_type)
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"job-{id}-{safe}\""))
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .body(Body::from(data))
-        .map_err(ApiError::internal)?)
+        .map_err(ApiError::internal)
 }
