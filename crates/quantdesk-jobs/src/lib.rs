@@ -8,6 +8,7 @@
 //! handlers are written to give the same result when rerun.
 
 pub mod handlers;
+pub mod schedule;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -118,6 +118,25 @@ pub struct JobFilter {
     pub limit: u32,
 }
 
+/// A stored schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub id: i64,
+    pub name: String,
+    /// A cron expression (5 fields, or 6 with seconds).
+    pub cron: String,
+    /// IANA time zone the expression is read in.
+    pub timezone: String,
+    pub kind: String,
+    pub params: String,
+    pub enabled: bool,
+    /// Fire the most recent tick missed while nothing ran, once, on start-up.
+    pub catch_up: bool,
+    /// The last tick handled (fired or skipped), Unix milliseconds.
+    pub last_fire: Option<i64>,
+    pub created_at: i64,
+}
+
 /// Lines kept per job log; older lines are dropped.
 pub const LOG_LINES: i64 = 500;
 
@@ -157,6 +176,16 @@ pub trait JobStore: Send + Sync + 'static {
     async fn artifacts(&self, id: i64) -> Result<Vec<(String, String, i64)>>;
     /// Jobs per (kind, state), for metrics and readiness.
     async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>>;
+
+    async fn schedules(&self) -> Result<Vec<Schedule>>;
+    /// Creates or replaces the schedule called `s.name` (its id and history are kept).
+    async fn upsert_schedule(&self, s: &Schedule) -> Result<i64>;
+    async fn remove_schedule(&self, name: &str) -> Result<bool>;
+    /// Fires tick `fire_at` of a schedule, once: records the tick, enqueues `job` and moves
+    /// `last_fire`, all in one transaction. `None` when another scheduler fired it first.
+    async fn fire_schedule(&self, schedule_id: i64, fire_at: i64, job: &NewJob, now: i64) -> Result<Option<i64>>;
+    /// Moves `last_fire` forward without firing (a missed tick of a schedule without catch-up).
+    async fn skip_schedule(&self, schedule_id: i64, fire_at: i64) -> Result<()>;
 }
 
 pub(crate) const JOB_COLUMNS: &str = "id, owner, kind, queue, params, state, priority, attempts, max_attempts, timeout_ms, \
@@ -419,6 +448,112 @@ macro_rules! job_store_impl {
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn schedules(&self) -> $crate::Result<Vec<$crate::jobs::Schedule>> {
+                let rows: Vec<(i64, String, String, String, String, String, i64, i64, Option<i64>, i64)> = sqlx::query_as(
+                    "SELECT id, name, cron, timezone, kind, params, enabled, catch_up, last_fire, created_at FROM schedules ORDER BY name",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| $crate::jobs::Schedule {
+                        id: r.0,
+                        name: r.1,
+                        cron: r.2,
+                        timezone: r.3,
+                        kind: r.4,
+                        params: r.5,
+                        enabled: r.6 != 0,
+                        catch_up: r.7 != 0,
+                        last_fire: r.8,
+                        created_at: r.9,
+                    })
+                    .collect())
+            }
+
+            async fn upsert_schedule(&self, s: &$crate::jobs::Schedule) -> $crate::Result<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO schedules (name, cron, timezone, kind, params, enabled, catch_up, last_fire, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, \
+                     timezone = excluded.timezone, kind = excluded.kind, params = excluded.params, enabled = excluded.enabled, \
+                     catch_up = excluded.catch_up RETURNING id",
+                )
+                .bind(&s.name)
+                .bind(&s.cron)
+                .bind(&s.timezone)
+                .bind(&s.kind)
+                .bind(&s.params)
+                .bind(i64::from(s.enabled))
+                .bind(i64::from(s.catch_up))
+                .bind(s.last_fire)
+                .bind(s.created_at)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn remove_schedule(&self, name: &str) -> $crate::Result<bool> {
+                Ok(sqlx::query("DELETE FROM schedules WHERE name = $1").bind(name).execute(&self.pool).await?.rows_affected() == 1)
+            }
+
+            async fn fire_schedule(
+                &self,
+                schedule_id: i64,
+                fire_at: i64,
+                j: &$crate::jobs::NewJob,
+                now: i64,
+            ) -> $crate::Result<Option<i64>> {
+                let mut tx = self.pool.begin().await?;
+                let claimed = sqlx::query(
+                    "INSERT INTO schedule_runs (schedule_id, fire_at) VALUES ($1, $2) ON CONFLICT (schedule_id, fire_at) DO NOTHING",
+                )
+                .bind(schedule_id)
+                .bind(fire_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed == 0 {
+                    return Ok(None);
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO jobs (owner, kind, queue, params, state, priority, max_attempts, timeout_ms, run_at, idempotency_key, created_at) \
+                     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10) RETURNING id",
+                )
+                .bind(&j.owner)
+                .bind(&j.kind)
+                .bind(&j.queue)
+                .bind(&j.params)
+                .bind(i64::from(j.priority))
+                .bind(i64::from(j.max_attempts.max(1)))
+                .bind(j.timeout_ms)
+                .bind(j.run_at.unwrap_or(now))
+                .bind(&j.idempotency_key)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE schedule_runs SET job_id = $3 WHERE schedule_id = $1 AND fire_at = $2")
+                    .bind(schedule_id)
+                    .bind(fire_at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE schedules SET last_fire = $2 WHERE id = $1 AND (last_fire IS NULL OR last_fire < $2)")
+                    .bind(schedule_id)
+                    .bind(fire_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(id))
+            }
+
+            async fn skip_schedule(&self, schedule_id: i64, fire_at: i64) -> $crate::Result<()> {
+                sqlx::query("UPDATE schedules SET last_fire = $2 WHERE id = $1 AND (last_fire IS NULL OR last_fire < $2)")
+                    .bind(schedule_id)
+                    .bind(fire_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn job_counts(&self) -> $crate::Result<Vec<(String, $crate::jobs::JobState, i64)>> {

@@ -42,6 +42,7 @@ impl PgStore {
         crate::common::migrator(&[
             ("market data", include_str!("../migrations/postgres/0001_market.sql")),
             ("jobs", include_str!("../migrations/postgres/0002_jobs.sql")),
+            ("schedules", include_str!("../migrations/postgres/0003_schedules.sql")),
         ])
         .run(&pool)
         .await?;

@@ -85,6 +85,7 @@ impl SqliteStore {
         crate::common::migrator(&[
             ("market data", include_str!("../migrations/sqlite/0001_market.sql")),
             ("jobs", include_str!("../migrations/sqlite/0002_jobs.sql")),
+            ("schedules", include_str!("../migrations/sqlite/0003_schedules.sql")),
         ])
         .run(&pool)
         .await?;

@@ -45,7 +45,12 @@ enum Command {
         #[arg(long)]
         concurrency: Option<usize>,
     },
-    /// Run jobs only (no HTTP), until SIGTERM; running jobs finish first.
+    /// Fire schedules only (no HTTP, no jobs), until SIGTERM. Any number may run: each tick fires once.
+    Scheduler,
+    /// Manage schedules (cron in a time zone that enqueue jobs).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+    /// Run jobs only (no HTTP), until SIGTERM; running jobs finish first. Also fires schedules.
     Worker {
         /// Jobs run at once.
         #[arg(long)]
@@ -196,6 +201,35 @@ struct SweepArgs {
 }
 
 #[derive(Subcommand)]
+enum ScheduleCommand {
+    /// List schedules with their next tick.
+    List,
+    /// Create or replace a schedule.
+    Add {
+        name: String,
+        /// Cron expression, e.g. "0 18 * * 1-5" (minute hour day month weekday; 6 fields add seconds).
+        #[arg(long)]
+        cron: String,
+        /// Job kind to enqueue at each tick.
+        #[arg(long)]
+        kind: String,
+        /// Job parameters as JSON.
+        #[arg(long, default_value = "{}")]
+        params: String,
+        #[arg(long, default_value = "Asia/Shanghai")]
+        timezone: String,
+        /// Fire the most recent tick missed while nothing ran, once, on start-up.
+        #[arg(long)]
+        catch_up: bool,
+        /// Create it switched off.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Delete a schedule.
+    Remove { name: String },
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration as TOML, secrets redacted.
     Print,
@@ -246,6 +280,16 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
     match command {
         Command::Serve { no_workers, concurrency, .. } => serve(cfg, !no_workers, concurrency).await,
         Command::Worker { concurrency, queues } => worker(cfg, concurrency, queues).await,
+        Command::Scheduler => {
+            let store = open_store(&cfg).await?;
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store, rx));
+            quantdesk_server::shutdown_signal().await;
+            let _ = tx.send(true);
+            task.await?;
+            Ok(())
+        }
+        Command::Schedule(c) => schedule(&cfg, c).await,
         Command::Migrate => {
             let store = open_store(&cfg).await?;
             println!("database {} is up to date", store.backend());
@@ -267,7 +311,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
     }
 }
 
-/// Starts a job worker in this process; returns its stop switch and task.
+/// Starts a job worker and a scheduler in this process; returns their stop switch and task.
 fn start_worker(
     store: Arc<dyn quantdesk_store::Store>,
     concurrency: usize,
@@ -275,8 +319,70 @@ fn start_worker(
 ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let cfg = quantdesk_jobs::WorkerConfig::new(concurrency, queues);
-    let task = tokio::spawn(quantdesk_jobs::run_worker(store, quantdesk_jobs::Registry::standard(), cfg, rx));
+    let scheduler = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store.clone(), rx.clone()));
+    let worker = quantdesk_jobs::run_worker(store, quantdesk_jobs::Registry::standard(), cfg, rx);
+    let task = tokio::spawn(async move {
+        worker.await;
+        let _ = scheduler.await;
+    });
     (tx, task)
+}
+
+async fn schedule(cfg: &Config, c: ScheduleCommand) -> Result<()> {
+    use quantdesk_store::jobs::Schedule;
+    let store = open_store(cfg).await?;
+    match c {
+        ScheduleCommand::List => {
+            let now = quantdesk_jobs::now_ms();
+            for s in store.schedules().await? {
+                let next = quantdesk_jobs::schedule::validate(&s.cron, &s.timezone).ok().and_then(|(cron, tz)| {
+                    let at = chrono::DateTime::<chrono::Utc>::from_timestamp(now / 1000, 0)?.with_timezone(&tz);
+                    cron.find_next_occurrence(&at, false).ok().map(|d| d.to_rfc3339())
+                });
+                println!(
+                    "{:<20} {:<16} {:<14} {:<10} {} catch-up={} next={}",
+                    s.name,
+                    s.cron,
+                    s.timezone,
+                    s.kind,
+                    if s.enabled { "on " } else { "off" },
+                    s.catch_up,
+                    next.unwrap_or_else(|| "-".into())
+                );
+            }
+        }
+        ScheduleCommand::Add { name, cron, kind, params, timezone, catch_up, disabled } => {
+            quantdesk_jobs::schedule::validate(&cron, &timezone).map_err(|e| anyhow::anyhow!(e))?;
+            if !quantdesk_server::jobs_api::JOB_KINDS.contains(&kind.as_str()) {
+                bail!("unknown job kind {kind:?}; use one of {}", quantdesk_server::jobs_api::JOB_KINDS.join(", "));
+            }
+            let parsed: serde_json::Value = serde_json::from_str(&params).context("--params is not JSON")?;
+            if !parsed.is_object() {
+                bail!("--params must be a JSON object");
+            }
+            let s = Schedule {
+                id: 0,
+                name: name.clone(),
+                cron,
+                timezone,
+                kind,
+                params: parsed.to_string(),
+                enabled: !disabled,
+                catch_up,
+                last_fire: None,
+                created_at: quantdesk_jobs::now_ms(),
+            };
+            store.upsert_schedule(&s).await?;
+            println!("schedule {name} saved");
+        }
+        ScheduleCommand::Remove { name } => {
+            if !store.remove_schedule(&name).await? {
+                bail!("no schedule {name:?}");
+            }
+            println!("schedule {name} removed");
+        }
+    }
+    Ok(())
 }
 
 async fn worker(cfg: Config, concurrency: Option<usize>, queues: Vec<String>) -> Result<()> {

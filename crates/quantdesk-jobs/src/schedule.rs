@@ -1,0 +1,108 @@
+//! Schedules: cron expressions read in a time zone that enqueue jobs (the role Celery beat plays).
+//!
+//! Any number of schedulers may run; each tick fires exactly once because firing inserts the
+//! tick into `schedule_runs` under a unique key, in the same transaction as the job. A tick is
+//! "current" while it is less than [`GRACE`] old. A schedule whose due tick is older than that
+//! (nothing ran when it fell) fires its most recent missed tick once if it asks for catch-up, and
+//! otherwise skips to it.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use quantdesk_store::Store;
+use quantdesk_store::jobs::{NewJob, Schedule};
+
+/// How late a tick may be handled and still count as on time.
+pub const GRACE: Duration = Duration::from_secs(60);
+
+/// Parses and checks a schedule's expression and time zone.
+pub fn validate(cron: &str, timezone: &str) -> Result<(Cron, chrono_tz::Tz), String> {
+    let c = Cron::from_str(cron).map_err(|e| format!("invalid cron expression {cron:?}: {e}"))?;
+    let tz: chrono_tz::Tz = timezone.parse().map_err(|_| format!("unknown time zone {timezone:?}"))?;
+    Ok((c, tz))
+}
+
+/// What one schedule should do at `now` (Unix ms): fire a tick, skip to a tick, or wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    Fire(i64),
+    Skip(i64),
+    Wait,
+}
+
+/// Decides for one schedule at `now`.
+pub fn due(s: &Schedule, now: i64) -> Result<Due, String> {
+    let (cron, tz) = validate(&s.cron, &s.timezone)?;
+    // Whole seconds: ticks are keyed by their instant, which must not depend on when a
+    // scheduler happened to look.
+    let at = |ms: i64| DateTime::<Utc>::from_timestamp(ms.div_euclid(1000), 0).unwrap_or_default().with_timezone(&tz);
+    let after = s.last_fire.unwrap_or(s.created_at);
+    let next = cron.find_next_occurrence(&at(after), false).map_err(|e| e.to_string())?.timestamp_millis();
+    if next > now {
+        return Ok(Due::Wait);
+    }
+    let latest = cron.find_previous_occurrence(&at(now), true).map_err(|e| e.to_string())?.timestamp_millis();
+    if now - latest < GRACE.as_millis() as i64 || s.catch_up { Ok(Due::Fire(latest)) } else { Ok(Due::Skip(latest)) }
+}
+
+/// One pass over every enabled schedule at `now`. Returns the ids of the jobs this call enqueued.
+pub async fn tick(store: &dyn Store, now: i64) -> Vec<i64> {
+    let schedules = match store.schedules().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read schedules");
+            return Vec::new();
+        }
+    };
+    let mut fired = Vec::new();
+    for s in schedules.into_iter().filter(|s| s.enabled) {
+        match due(&s, now) {
+            Ok(Due::Wait) => {}
+            Ok(Due::Skip(t)) => {
+                tracing::info!(schedule = %s.name, tick = t, "skipping a missed tick (no catch-up)");
+                if let Err(e) = store.skip_schedule(s.id, t).await {
+                    tracing::warn!(schedule = %s.name, error = %e, "could not skip a tick");
+                }
+            }
+            Ok(Due::Fire(t)) => {
+                let job = NewJob {
+                    owner: String::new(),
+                    kind: s.kind.clone(),
+                    queue: "default".into(),
+                    params: s.params.clone(),
+                    priority: 0,
+                    max_attempts: 3,
+                    timeout_ms: 3_600_000,
+                    run_at: None,
+                    idempotency_key: Some(format!("schedule:{}:{t}", s.id)),
+                };
+                match store.fire_schedule(s.id, t, &job, now).await {
+                    Ok(Some(id)) => {
+                        metrics::counter!("schedule_runs_total", "schedule" => s.name.clone()).increment(1);
+                        tracing::info!(schedule = %s.name, tick = t, job = id, "schedule fired");
+                        fired.push(id);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(schedule = %s.name, error = %e, "could not fire a schedule"),
+                }
+            }
+            Err(e) => tracing::warn!(schedule = %s.name, error = %e, "schedule is invalid"),
+        }
+    }
+    fired
+}
+
+/// Runs [`tick`] every second until `shutdown` is set.
+pub async fn run_scheduler(store: Arc<dyn Store>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    tracing::info!("scheduler started");
+    while !*shutdown.borrow() {
+        tick(&*store, crate::now_ms()).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Schedules fire each tick exactly once, in their time zone, with catch-up when asked.
+
+use std::sync::Arc;
+
+use quantdesk_jobs::schedule::{Due, due, tick, validate};
+use quantdesk_store::Store;
+use quantdesk_store::jobs::{JobFilter, Schedule};
+
+async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    (quantdesk_store::open(&url, 4).await.unwrap(), dir)
+}
+
+fn ms(s: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
+}
+
+fn schedule(name: &str, cron: &str, tz: &str, catch_up: bool, created: &str) -> Schedule {
+    Schedule {
+        id: 0,
+        name: name.into(),
+        cron: cron.into(),
+        timezone: tz.into(),
+        kind: "echo".into(),
+        params: "{}".into(),
+        enabled: true,
+        catch_up,
+        last_fire: None,
+        created_at: ms(created),
+    }
+}
+
+#[test]
+fn ticks_are_read_in_the_schedules_time_zone() {
+    // 18:00 Shanghai on weekdays is 10:00 UTC
+    let s = schedule("close", "0 18 * * 1-5", "Asia/Shanghai", false, "2026-11-20T00:00:00Z");
+    assert_eq!(due(&s, ms("2026-11-20T09:59:59Z")).unwrap(), Due::Wait);
+    assert_eq!(due(&s, ms("2026-11-20T10:00:30Z")).unwrap(), Due::Fire(ms("2026-11-20T10:00:00Z")));
+    // found late (nothing ran at 18:00): skipped without catch-up, fired with it
+    assert_eq!(due(&s, ms("2026-11-20T12:00:00Z")).unwrap(), Due::Skip(ms("2026-11-20T10:00:00Z")));
+    let c = Schedule { catch_up: true, ..s.clone() };
+    assert_eq!(
+        due(&c, ms("2026-11-23T12:00:00Z")).unwrap(),
+        Due::Fire(ms("2026-11-23T10:00:00Z")),
+        "only the latest missed tick"
+    );
+    assert!(validate("61 * * * *", "UTC").is_err());
+    assert!(validate("* * * * *", "Mars/Base").is_err());
+}
+
+#[tokio::test]
+async fn two_schedulers_fire_each_minute_once() {
+    let (s, _d) = store().await;
+    s.upsert_schedule(&schedule("every-minute", "* * * * *", "Asia/Shanghai", false, "2026-11-22T00:00:10Z"))
+        .await
+        .unwrap();
+    // Two schedulers tick every 250 ms of simulated time across three minute boundaries.
+    let start = ms("2026-11-22T00:00:30Z");
+    let mut handles = Vec::new();
+    for offset in [0, 125] {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            let mut fired = Vec::new();
+            let mut t = start + offset;
+            while t < start + 180_000 {
+                fired.extend(tick(&*s, t).await);
+                t += 250;
+            }
+            fired
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all.len(), 3, "ticks at 00:01, 00:02 and 00:03 fired once each: {all:?}");
+    let jobs = s.list_jobs(&JobFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(jobs.len(), 3);
+    let keys: Vec<String> = jobs.iter().filter_map(|j| j.idempotency_key.clone()).collect();
+    assert!(keys.iter().all(|k| k.starts_with("schedule:")), "{keys:?}");
+    let sched = &s.schedules().await.unwrap()[0];
+    assert_eq!(sched.last_fire, Some(ms("2026-11-22T00:03:00Z")));
+}
+
+#[tokio::test]
+async fn a_missed_tick_runs_once_on_start_up_with_catch_up() {
+    let (s, _d) = store().await;
+    s.upsert_schedule(&schedule("nightly", "0 2 * * *", "UTC", true, "2026-11-01T00:00:00Z")).await.unwrap();
+    s.upsert_schedule(&schedule("no-catch-up", "0 2 * * *", "UTC", false, "2026-11-01T00:00:00Z")).await.unwrap();
+    // everything was down for days; now one start-up
+    let fired = tick(&*s, ms("2026-11-22T12:00:00Z")).await;
+    assert_eq!(fired.len(), 1, "only the catch-up schedule fires, and only its latest tick");
+    assert!(tick(&*s, ms("2026-11-22T12:00:05Z")).await.is_empty(), "and only once");
+    let scheds = s.schedules().await.unwrap();
+    assert!(scheds.iter().all(|x| x.last_fire == Some(ms("2026-11-22T02:00:00Z"))), "{scheds:?}");
+    // disabled schedules never fire; removing works
+    let mut off = scheds[0].clone();
+    off.enabled = false;
+    s.upsert_schedule(&off).await.unwrap();
+    assert!(tick(&*s, ms("2026-11-23T02:00:10Z")).await.len() <= 1);
+    assert!(s.remove_schedule("nightly").await.unwrap());
+    assert!(!s.remove_schedule("nightly").await.unwrap());
+}
