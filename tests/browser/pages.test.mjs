@@ -189,3 +189,27 @@ test('Chinese and English pages render, and the switch remembers the choice', as
   assert.equal(res.status(), 404);
   assert.match(await missing.textContent('main'), /no instrument with this symbol/);
 });
+
+test('the jobs page follows a running job live, and cancels another', async () => {
+  const submit = async (params) => (await (await fetch(`${BASE}/api/v1/jobs`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'echo', params }),
+  })).json()).id;
+  const quick = await submit({ sleep_ms: 1500, value: 'done' });
+  const slow = await submit({ sleep_ms: 120000 });
+  const page = await newPage();
+  await page.goto(`${BASE}/jobs`);
+  await page.waitForSelector(`tr[data-job="${quick}"]`);
+  // the quick job's row turns to succeeded with a full progress bar, without a reload
+  await page.waitForFunction((id) => document.querySelector(`tr[data-job="${id}"]`).dataset.state === 'succeeded', quick, { timeout: 30000 });
+  const bar = await page.evaluate((id) => { const p = document.querySelector(`tr[data-job="${id}"] progress`); return [p.value, p.max]; }, quick);
+  assert.equal(bar[0], bar[1]);
+  // cancel the slow one from the page
+  await page.waitForFunction((id) => document.querySelector(`tr[data-job="${id}"]`).dataset.state === 'running', slow, { timeout: 30000 });
+  await page.click(`tr[data-job="${slow}"] button[data-action="cancel"]`);
+  await page.waitForFunction((id) => document.querySelector(`tr[data-job="${id}"]`).dataset.state === 'cancelled', slow, { timeout: 30000 });
+  await page.screenshot({ path: `${ARTIFACTS}/jobs.png` });
+  const detail = await newPage();
+  await detail.goto(`${BASE}/jobs/${quick}`);
+  assert.match(await detail.textContent('pre.json'), /"value": "done"/);
+  assert.deepEqual(page.errors, []);
+});

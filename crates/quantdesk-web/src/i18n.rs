@@ -134,6 +134,20 @@ pub struct Strings {
     pub limit_down: &'static str,
     pub listed_from: &'static str,
     pub listed_to: &'static str,
+    pub jobs_title: &'static str,
+    pub job: &'static str,
+    pub state: &'static str,
+    pub progress: &'static str,
+    pub created: &'static str,
+    pub actions: &'static str,
+    pub cancel: &'static str,
+    pub retry: &'static str,
+    pub log: &'static str,
+    pub artifacts: &'static str,
+    pub result: &'static str,
+    pub error: &'static str,
+    pub no_jobs: &'static str,
+    pub job_not_found: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -207,6 +221,20 @@ pub static EN: Strings = Strings {
     limit_down: "Limit down",
     listed_from: "Listed from",
     listed_to: "to",
+    jobs_title: "Jobs",
+    job: "Job",
+    state: "State",
+    progress: "Progress",
+    created: "Created",
+    actions: "Actions",
+    cancel: "Cancel",
+    retry: "Retry",
+    log: "Log",
+    artifacts: "Files",
+    result: "Result",
+    error: "Error",
+    no_jobs: "No jobs yet. Backtests and sweeps submitted through the API run here.",
+    job_not_found: "There is no job with this number.",
 };
 
 pub static ZH_CN: Strings = Strings {
@@ -280,6 +308,20 @@ pub static ZH_CN: Strings = Strings {
     limit_down: "跌停",
     listed_from: "上市日期从",
     listed_to: "至",
+    jobs_title: "任务",
+    job: "任务",
+    state: "状态",
+    progress: "进度",
+    created: "创建时间",
+    actions: "操作",
+    cancel: "取消",
+    retry: "重试",
+    log: "日志",
+    artifacts: "文件",
+    result: "结果",
+    error: "错误",
+    no_jobs: "还没有任务。通过 API 提交的回测和参数扫描会在这里运行。",
+    job_not_found: "没有这个编号的任务。",
 };
 
 #[cfg(test)]

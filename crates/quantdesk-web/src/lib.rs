@@ -20,6 +20,8 @@ pub fn routes() -> Router<AppState> {
         .route("/chart/{symbol}", get(pages::chart))
         .route("/instruments", get(pages::instruments))
         .route("/import", get(pages::import_page))
+        .route("/jobs", get(pages::jobs))
+        .route("/jobs/{id}", get(pages::job))
         .route("/lang/{tag}", get(pages::set_lang))
         .route("/assets/{version}/{*path}", get(assets::serve))
         .fallback(pages::fallback)

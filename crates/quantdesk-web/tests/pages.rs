@@ -126,3 +126,18 @@ async fn assets_are_versioned_and_cached_for_a_year() {
     let (_, h, _) = get(&a, &url, &[("accept-encoding", "gzip")]).await;
     assert_eq!(h[header::CONTENT_ENCODING], "gzip");
 }
+
+#[tokio::test]
+async fn jobs_pages_list_and_show_jobs() {
+    let a = app().await;
+    let (s, _, body) = get(&a, "/jobs", &[]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("No jobs yet"), "{body}");
+    let (s, _, body) = get(&a, "/jobs/12345", &[("accept", "text/html")]).await;
+    assert_eq!(s, 404);
+    assert!(body.contains("There is no job with this number."));
+    for tag in body.split('<').skip(1) {
+        let open = &tag[..tag.find('>').unwrap_or(tag.len())];
+        assert!(!open.contains(" on"), "no inline event handlers: <{open}>");
+    }
+}

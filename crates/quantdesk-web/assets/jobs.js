@@ -1,0 +1,39 @@
+// The jobs pages: rows follow their job live (Server-Sent Events), and cancel/retry act in place.
+function follow(row) {
+  const id = row.dataset.job;
+  if (['succeeded', 'failed', 'cancelled'].includes(row.dataset.state)) return;
+  const events = new EventSource(`/api/v1/jobs/${id}/events`);
+  events.addEventListener('job', (e) => update(row, JSON.parse(e.data)));
+  events.addEventListener('end', () => events.close());
+  events.onerror = () => events.close();
+}
+
+function update(row, job) {
+  row.dataset.state = job.state;
+  row.querySelector('.state').textContent = job.state;
+  const bar = row.querySelector('progress');
+  bar.max = Math.max(job.progress.total, 1);
+  bar.value = job.progress.done;
+  row.querySelector('.msg').textContent = job.progress.message;
+  const final = ['succeeded', 'failed', 'cancelled'].includes(job.state);
+  row.querySelector('[data-action="cancel"]').hidden = final;
+  row.querySelector('[data-action="retry"]').hidden = !(job.state === 'failed' || job.state === 'cancelled');
+}
+
+for (const row of document.querySelectorAll('tr[data-job]')) {
+  follow(row);
+  row.addEventListener('click', async (e) => {
+    const action = e.target.dataset && e.target.dataset.action;
+    if (!action) return;
+    const res = await fetch(`/api/v1/jobs/${row.dataset.job}/${action}`, { method: 'POST' });
+    if (res.ok) {
+      const job = await res.json();
+      update(row, job);
+      if (action === 'retry') follow(row);
+    }
+  });
+}
+
+// The state filter applies as soon as it changes.
+const filter = document.querySelector('.jobs-page .filters select');
+if (filter) filter.addEventListener('change', () => filter.form.requestSubmit());
