@@ -55,6 +55,8 @@ pub struct Config {
     /// `sqlite://PATH` (the embedded default) or `postgres://…`. May hold a password: a secret.
     pub database_url: Secret,
     pub database_max_connections: u32,
+    /// `redis://…` to share caches between replicas; none by default. May hold a password.
+    pub redis_url: Secret,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// A tracing filter, such as `info` or `quantdesk=debug,info`.
@@ -81,6 +83,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: Secret::new("sqlite://./data/quantdesk.db"),
             database_max_connections: 8,
+            redis_url: Secret::new(""),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             max_upload_bytes: 256 * 1024 * 1024,
@@ -163,6 +166,9 @@ impl Config {
         if let Some(v) = get("QUANTDESK_DATABASE_URL")? {
             self.database_url = Secret::new(v);
         }
+        if let Some(v) = get("QUANTDESK_REDIS_URL")? {
+            self.redis_url = Secret::new(v);
+        }
         if let Some(v) = get("QUANTDESK_DATABASE_MAX_CONNECTIONS")? {
             self.database_max_connections = parse("QUANTDESK_DATABASE_MAX_CONNECTIONS", &v)?;
         }
@@ -206,6 +212,10 @@ impl Config {
         let url = self.database_url.expose();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ConfigError("database_url must start with sqlite: or postgres://".into()));
+        }
+        let redis = self.redis_url.expose();
+        if !redis.is_empty() && !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return Err(ConfigError("redis_url must start with redis://".into()));
         }
         if self.database_max_connections == 0 {
             return Err(ConfigError("database_max_connections must be at least 1".into()));

@@ -81,8 +81,28 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             json!({ "name": "job_queue", "required": false, "status": "ok", "queued": backlog, "running": running }),
         );
     }
+    let mut degraded = false;
+    if let Some(redis) = &state.shared {
+        let check = match redis.ping().await {
+            Ok(d) => {
+                json!({ "name": "redis", "required": false, "status": "ok", "latency_ms": (d.as_secs_f64() * 1e6).round() / 1000.0 })
+            }
+            Err(e) => {
+                degraded = true;
+                json!({ "name": "redis", "required": false, "status": "down", "error": e })
+            }
+        };
+        checks.push(check);
+    }
     let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "status": if ok { "ok" } else { "down" }, "checks": checks }))).into_response()
+    let overall = if !ok {
+        "down"
+    } else if degraded {
+        "degraded"
+    } else {
+        "ok"
+    };
+    (status, Json(json!({ "status": overall, "checks": checks }))).into_response()
 }
 
 /// Prometheus text exposition.

@@ -26,6 +26,8 @@ pub struct AppState {
     /// Rendered datafeed answers by request; short-lived, cleared on import. `None` when
     /// `cache_ttl_secs` is 0.
     pub responses: Option<moka::future::Cache<String, Bytes>>,
+    /// The cache shared between replicas (Redis), when `redis_url` is set.
+    pub shared: Option<crate::shared_cache::SharedCache>,
     /// Stored bars in time blocks, keyed by series version; `None` when `bar_cache_mb` is 0.
     pub blocks: Option<crate::blocks::BarBlocks>,
     /// Instrument metadata by symbol; short-lived, cleared on import.
@@ -42,12 +44,22 @@ impl AppState {
                 .time_to_live(ttl)
                 .build()
         });
+        let shared = Some(config.redis_url.expose()).filter(|u| !u.is_empty()).and_then(|u| {
+            match crate::shared_cache::SharedCache::new(u) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "the Redis URL is not usable; running without the shared cache");
+                    None
+                }
+            }
+        });
         let blocks =
             (config.bar_cache_mb > 0).then(|| crate::blocks::BarBlocks::new(config.bar_cache_mb * 1024 * 1024));
         AppState {
             store,
             metrics,
             responses,
+            shared,
             blocks,
             symbols: moka::future::Cache::builder()
                 .max_capacity(100_000)

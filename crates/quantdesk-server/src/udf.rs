@@ -4,6 +4,7 @@
 //! adapter reads the body of every answer and treats a non-2xx status as a network failure.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -223,10 +224,26 @@ async fn history(State(state): State<AppState>, Query(p): Params) -> UdfResult {
     };
     let meta = lookup(&state, p.get("symbol")).await?;
     let key = format!("h|{}|{}|{}|{from}|{to}|{countback:?}", meta.instrument.symbol, res, adjustment.as_str());
-    let render = history_body(&state, &meta, BarRequest { resolution: res, adjustment, from, to, countback });
+    let shared = state.shared.clone();
+    let ttl = Duration::from_secs(state.config.cache_ttl_secs.max(1));
+    let version: i64 = meta.series.iter().map(|s| s.version).sum();
+    let shared_key = format!("qd:{version}:{key}");
+    let render = async {
+        // Another replica may have computed this answer already.
+        if let Some(c) = &shared
+            && let Some(hit) = c.get(&shared_key).await
+        {
+            return Ok::<Bytes, UdfError>(Bytes::from(hit));
+        }
+        let body = history_body(&state, &meta, BarRequest { resolution: res, adjustment, from, to, countback }).await?;
+        if let Some(c) = &shared {
+            c.set(&shared_key, &body, ttl).await;
+        }
+        Ok::<Bytes, UdfError>(body)
+    };
     let bytes = match &state.responses {
         // Concurrent identical requests wait for one computation.
-        Some(cache) => cache.try_get_with(key, render).await.map_err(|e| (*e).clone())?,
+        Some(cache) => cache.try_get_with(key, render).await.map_err(|e: std::sync::Arc<UdfError>| (*e).clone())?,
         None => render.await?,
     };
     Ok(json_bytes(bytes))
