@@ -214,7 +214,7 @@ impl Config {
             return Err(ConfigError("database_url must start with sqlite: or postgres://".into()));
         }
         let redis = self.redis_url.expose();
-        if !redis.is_empty() && !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(ConfigError("redis_url must start with redis://".into()));
         }
         if self.database_max_connections == 0 {
