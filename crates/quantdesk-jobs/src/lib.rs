@@ -128,6 +128,11 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
+    /// A worker with a lease of `lease` (heartbeats every sixth of it).
+    pub fn with_lease(concurrency: usize, queues: Vec<String>, lease: Duration) -> Self {
+        WorkerConfig { lease, heartbeat: (lease / 6).max(Duration::from_millis(100)), ..Self::new(concurrency, queues) }
+    }
+
     pub fn new(concurrency: usize, queues: Vec<String>) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
         WorkerConfig {

@@ -75,6 +75,9 @@ pub struct Config {
     pub demo: bool,
     /// Jobs a process runs at once (`serve` without `--no-workers`, and `worker`).
     pub worker_concurrency: usize,
+    /// Seconds a worker's claim on a job lasts without a heartbeat: how soon a dead worker's job
+    /// runs elsewhere. Heartbeats come every sixth of it.
+    pub job_lease_secs: u64,
 }
 
 impl Default for Config {
@@ -93,6 +96,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             demo: false,
             worker_concurrency: 2,
+            job_lease_secs: 30,
         }
     }
 }
@@ -202,6 +206,9 @@ impl Config {
         if let Some(v) = get("QUANTDESK_WORKER_CONCURRENCY")? {
             self.worker_concurrency = parse("QUANTDESK_WORKER_CONCURRENCY", &v)?;
         }
+        if let Some(v) = get("QUANTDESK_JOB_LEASE_SECS")? {
+            self.job_lease_secs = parse("QUANTDESK_JOB_LEASE_SECS", &v)?;
+        }
         if let Some(v) = get("QUANTDESK_DEMO")? {
             self.demo = matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");
         }
@@ -219,6 +226,9 @@ impl Config {
         }
         if self.database_max_connections == 0 {
             return Err(ConfigError("database_max_connections must be at least 1".into()));
+        }
+        if self.job_lease_secs < 2 {
+            return Err(ConfigError("job_lease_secs must be at least 2".into()));
         }
         if self.max_upload_bytes < 1024 {
             return Err(ConfigError("max_upload_bytes must be at least 1024".into()));

@@ -316,9 +316,10 @@ fn start_worker(
     store: Arc<dyn quantdesk_store::Store>,
     concurrency: usize,
     queues: Vec<String>,
+    lease_secs: u64,
 ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let cfg = quantdesk_jobs::WorkerConfig::new(concurrency, queues);
+    let cfg = quantdesk_jobs::WorkerConfig::with_lease(concurrency, queues, std::time::Duration::from_secs(lease_secs));
     let scheduler = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store.clone(), rx.clone()));
     let worker = quantdesk_jobs::run_worker(store, quantdesk_jobs::Registry::standard(), cfg, rx);
     let task = tokio::spawn(async move {
@@ -387,7 +388,7 @@ async fn schedule(cfg: &Config, c: ScheduleCommand) -> Result<()> {
 
 async fn worker(cfg: Config, concurrency: Option<usize>, queues: Vec<String>) -> Result<()> {
     let store = open_store(&cfg).await?;
-    let (stop, task) = start_worker(store, concurrency.unwrap_or(cfg.worker_concurrency), queues);
+    let (stop, task) = start_worker(store, concurrency.unwrap_or(cfg.worker_concurrency), queues, cfg.job_lease_secs);
     quantdesk_server::shutdown_signal().await;
     let _ = stop.send(true);
     task.await?;
@@ -414,8 +415,14 @@ async fn serve(cfg: Config, workers: bool, concurrency: Option<usize>) -> Result
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let worker = workers
-        .then(|| start_worker(store.clone(), concurrency.unwrap_or(cfg.worker_concurrency), vec!["default".into()]));
+    let worker = workers.then(|| {
+        start_worker(
+            store.clone(),
+            concurrency.unwrap_or(cfg.worker_concurrency),
+            vec!["default".into()],
+            cfg.job_lease_secs,
+        )
+    });
     let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
     let app = quantdesk_web::app(state);
     println!("quantdesk {} listening on http://{addr}", quantdesk_server::ops::VERSION);
