@@ -201,3 +201,59 @@ impl Handler for Echo {
         Ok(json!({ "value": ctx.params.get("value").cloned().unwrap_or(Value::Null), "attempt": ctx.job.attempts }))
     }
 }
+
+/// `decide`: the voting engine on the latest daily bars of a watchlist: today's BUY/SELL/HOLD per
+/// symbol with every model's vote and confidence. The job's result is the stored history (one
+/// job per run; the `decide-before-open` schedule runs it before the open).
+pub struct Decide;
+
+#[async_trait]
+impl Handler for Decide {
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        use quantdesk_backtest::voting::{Combiner, risk_level, standard_models};
+        let symbols: Vec<String> = ctx
+            .params
+            .get("symbols")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .ok_or_else(|| permanent("params.symbols must be a list of symbols"))?;
+        if symbols.is_empty() {
+            return Err(permanent("params.symbols is empty: configure the watchlist"));
+        }
+        let threshold = ctx.params.get("threshold").and_then(Value::as_f64).unwrap_or(0.5);
+        let combiner = Combiner::Confidence { threshold };
+        let mut out = Vec::new();
+        for (i, raw) in symbols.iter().enumerate() {
+            ctx.check()?;
+            ctx.progress(i as i64, symbols.len() as i64, raw);
+            let spec = RunSpec {
+                symbols: vec![raw.clone()],
+                strategy: String::new(),
+                params: Default::default(),
+                resolution: "1D".into(),
+                adjustment: "qfq".into(),
+                config: None,
+            };
+            let series = load(ctx, &spec).await?;
+            let bars = &series[0].bars[series[0].bars.len().saturating_sub(500)..];
+            // Each model over the bars, timed.
+            let mut votes = Vec::new();
+            for mut model in standard_models() {
+                let started = std::time::Instant::now();
+                let mut last = None;
+                for b in bars {
+                    last = model.update(b);
+                }
+                metrics::histogram!("model_execution_duration_seconds", "model" => model.name())
+                    .record(started.elapsed().as_secs_f64());
+                votes.extend(last);
+            }
+            let decision = combiner.combine(votes);
+            let date = bars
+                .last()
+                .map(|b| quantdesk_core::resample::trading_date(b.time, Resolution::Day, chrono_tz::UTC).to_string());
+            out.push(json!({ "symbol": raw, "date": date, "decision": decision, "risk_level": risk_level(bars) }));
+        }
+        ctx.progress(symbols.len() as i64, symbols.len() as i64, "done");
+        Ok(json!({ "decisions": out }))
+    }
+}

@@ -112,6 +112,7 @@ impl Registry {
             .with("backtest", handlers::Backtest)
             .with("sweep", handlers::Sweep)
             .with("echo", handlers::Echo)
+            .with("decide", handlers::Decide)
     }
 }
 

@@ -98,11 +98,46 @@ pub async fn tick(store: &dyn Store, now: i64) -> Vec<i64> {
 /// Runs [`tick`] every second until `shutdown` is set.
 pub async fn run_scheduler(store: Arc<dyn Store>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     tracing::info!("scheduler started");
+    ensure_builtin(&*store, crate::now_ms()).await;
     while !*shutdown.borrow() {
         tick(&*store, crate::now_ms()).await;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// The built-in schedules, created switched off the first time a scheduler meets a database:
+/// the voting engine before the A-share open. Configure one with `quantdesk schedule add` under
+/// the same name (which keeps its history).
+pub async fn ensure_builtin(store: &dyn Store, now: i64) {
+    let builtins = [("decide-before-open", "20 9 * * 1-5", "decide", r#"{"symbols": [], "threshold": 0.5}"#)];
+    let existing: Vec<String> = match store.schedules().await {
+        Ok(s) => s.into_iter().map(|s| s.name).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read schedules");
+            return;
+        }
+    };
+    for (name, cron, kind, params) in builtins {
+        if existing.iter().any(|n| n == name) {
+            continue;
+        }
+        let s = Schedule {
+            id: 0,
+            name: name.into(),
+            cron: cron.into(),
+            timezone: "Asia/Shanghai".into(),
+            kind: kind.into(),
+            params: params.into(),
+            enabled: false,
+            catch_up: false,
+            last_fire: None,
+            created_at: now,
+        };
+        if let Err(e) = store.upsert_schedule(&s).await {
+            tracing::warn!(schedule = name, error = %e, "could not create a built-in schedule");
         }
     }
 }

@@ -103,3 +103,14 @@ async fn a_missed_tick_runs_once_on_start_up_with_catch_up() {
     assert!(s.remove_schedule("nightly").await.unwrap());
     assert!(!s.remove_schedule("nightly").await.unwrap());
 }
+
+#[tokio::test]
+async fn built_in_schedules_are_created_switched_off_once() {
+    let (s, _d) = store().await;
+    quantdesk_jobs::schedule::ensure_builtin(&*s, ms("2026-11-22T00:00:00Z")).await;
+    quantdesk_jobs::schedule::ensure_builtin(&*s, ms("2026-11-22T00:00:00Z")).await;
+    let all = s.schedules().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].name.as_str(), all[0].kind.as_str(), all[0].enabled), ("decide-before-open", "decide", false));
+    assert!(tick(&*s, ms("2026-11-23T01:20:10Z")).await.is_empty(), "switched off: nothing fires");
+}

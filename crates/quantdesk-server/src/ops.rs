@@ -26,6 +26,9 @@ pub fn metrics_handle() -> PrometheusHandle {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full("http_request_duration_seconds".into()), &buckets)
                 .and_then(|b| b.set_buckets_for_metric(Matcher::Full("job_duration_seconds".into()), &job_buckets))
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full("model_execution_duration_seconds".into()), &buckets)
+                })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
                 Ok(h) => h,
