@@ -208,6 +208,14 @@ test('the jobs page follows a running job live, and cancels another', async () =
   await page.click(`tr[data-job="${slow}"] button[data-action="cancel"]`);
   await page.waitForFunction((id) => document.querySelector(`tr[data-job="${id}"]`).dataset.state === 'cancelled', slow, { timeout: 30000 });
   await page.screenshot({ path: `${ARTIFACTS}/jobs.png` });
+  // a schedule switched off from the page
+  await fetch(`${BASE}/api/v1/schedules/nightly-echo`, { method: 'PUT', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ cron: '0 2 * * *', kind: 'echo', params: {} }) });
+  await page.goto(`${BASE}/jobs`);
+  await page.click('tr[data-schedule="nightly-echo"] input[data-action="toggle"]');
+  await page.waitForFunction(() => JSON.parse(document.querySelector('tr[data-schedule="nightly-echo"]').dataset.json).enabled === false);
+  const saved = (await api('/api/v1/schedules')).find((x) => x.name === 'nightly-echo');
+  assert.equal(saved.enabled, false);
   const detail = await newPage();
   await detail.goto(`${BASE}/jobs/${quick}`);
   assert.match(await detail.textContent('pre.json'), /"value": "done"/);

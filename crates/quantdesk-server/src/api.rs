@@ -50,10 +50,12 @@ pub(crate) mod extract {
     info(title = "quantdesk API", description = "Market data, imports and (later) research jobs. Errors are `{\"error\": {\"code\", \"message\"}}`."),
     paths(list_instruments, get_instrument, get_bars, import_bars, import_instruments, import_preview,
         crate::jobs_api::create_job, crate::jobs_api::list_jobs, crate::jobs_api::get_job, crate::jobs_api::cancel_job,
-        crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact),
+        crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact,
+        crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove),
     components(schemas(InstrumentDto, InstrumentPage, BarDto, BarsResponse, ImportReport, InstrumentImportReport, ErrorBody, BarUpload,
         InstrumentUpload, PreviewUpload, ImportPreview, crate::jobs_api::CreateJob, crate::jobs_api::Created, crate::jobs_api::JobDto,
-        crate::jobs_api::JobDetail, crate::jobs_api::JobPage, crate::jobs_api::Progress, crate::jobs_api::Artifact, crate::jobs_api::LogLine)),
+        crate::jobs_api::JobDetail, crate::jobs_api::JobPage, crate::jobs_api::Progress, crate::jobs_api::Artifact, crate::jobs_api::LogLine,
+        crate::schedules_api::ScheduleDto, crate::schedules_api::ScheduleInput)),
     tags((name = "market", description = "Instruments and bars"), (name = "imports", description = "CSV imports"),
         (name = "jobs", description = "Background jobs: backtests, sweeps"))
 )]
@@ -69,6 +71,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .route("/imports/preview", post(import_preview))
         .route("/openapi.json", get(openapi))
         .merge(crate::jobs_api::router())
+        .merge(crate::schedules_api::router())
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {

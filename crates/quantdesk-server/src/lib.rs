@@ -9,6 +9,7 @@ pub mod error;
 pub mod jobs_api;
 pub mod market;
 pub mod ops;
+pub mod schedules_api;
 pub mod shared_cache;
 pub mod state;
 pub mod udf;

@@ -108,3 +108,39 @@ async fn events_stream_until_the_job_ends_and_artifacts_download() {
     let (_, ready) = t.get_json("/readyz").await;
     assert_eq!(ready["checks"][1]["name"], "job_queue");
 }
+
+#[tokio::test]
+async fn schedules_are_listed_saved_and_removed() {
+    let t = app().await;
+    let put = |name: &str, body: Value| {
+        let req = Request::put(format!("/api/v1/schedules/{name}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        async { t.request(req).await }
+    };
+    let (s, _, b) = put("close", json!({"cron": "0  18 * * 1-5", "kind": "echo", "params": {"value": 1}})).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(
+        (v["cron"].as_str(), v["timezone"].as_str(), v["enabled"].as_bool()),
+        (Some("0 18 * * 1-5"), Some("Asia/Shanghai"), Some(true))
+    );
+    for (body, why) in [
+        (json!({"cron": "61 * * * *", "kind": "echo"}), "not a valid cron"),
+        (json!({"cron": "* * * * *", "kind": "echo", "timezone": "Mars/Base"}), "time zone"),
+        (json!({"cron": "* * * * *", "kind": "astrology"}), "unknown job kind"),
+    ] {
+        let (s, _, b) = put("x", body).await;
+        assert_eq!(s, 400);
+        assert!(String::from_utf8_lossy(&b).contains(why));
+    }
+    let (s, _, _) = put("bad%20name", json!({"cron": "* * * * *", "kind": "echo"})).await;
+    assert_eq!(s, 400);
+    let (_, list) = t.get_json("/api/v1/schedules").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let (s, _, _) = t.request(Request::delete("/api/v1/schedules/close").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, 204);
+    let (s, _, _) = t.request(Request::delete("/api/v1/schedules/close").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, 404);
+}

@@ -37,3 +37,20 @@ for (const row of document.querySelectorAll('tr[data-job]')) {
 // The state filter applies as soon as it changes.
 const filter = document.querySelector('.jobs-page .filters select');
 if (filter) filter.addEventListener('change', () => filter.form.requestSubmit());
+
+// Schedules: switch on and off, delete.
+for (const row of document.querySelectorAll('tr[data-schedule]')) {
+  const name = encodeURIComponent(row.dataset.schedule);
+  row.addEventListener('change', async (e) => {
+    if (e.target.dataset.action !== 'toggle') return;
+    const s = JSON.parse(row.dataset.json);
+    s.enabled = e.target.checked;
+    const res = await fetch(`/api/v1/schedules/${name}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(s) });
+    if (res.ok) row.dataset.json = JSON.stringify(await res.json()); else e.target.checked = !e.target.checked;
+  });
+  row.addEventListener('click', async (e) => {
+    if (e.target.dataset.action !== 'delete') return;
+    const res = await fetch(`/api/v1/schedules/${name}`, { method: 'DELETE' });
+    if (res.ok) row.remove();
+  });
+}

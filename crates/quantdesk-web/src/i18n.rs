@@ -148,6 +148,12 @@ pub struct Strings {
     pub error: &'static str,
     pub no_jobs: &'static str,
     pub job_not_found: &'static str,
+    pub schedules_title: &'static str,
+    pub schedule_cron: &'static str,
+    pub schedule_enabled: &'static str,
+    pub schedule_last: &'static str,
+    pub delete: &'static str,
+    pub schedules_hint: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -235,6 +241,12 @@ pub static EN: Strings = Strings {
     error: "Error",
     no_jobs: "No jobs yet. Backtests and sweeps submitted through the API run here.",
     job_not_found: "There is no job with this number.",
+    schedules_title: "Schedules",
+    schedule_cron: "When (cron)",
+    schedule_enabled: "On",
+    schedule_last: "Last tick",
+    delete: "Delete",
+    schedules_hint: "Add or change schedules with `quantdesk schedule add` or PUT /api/v1/schedules/{name}.",
 };
 
 pub static ZH_CN: Strings = Strings {
@@ -322,6 +334,12 @@ pub static ZH_CN: Strings = Strings {
     error: "错误",
     no_jobs: "还没有任务。通过 API 提交的回测和参数扫描会在这里运行。",
     job_not_found: "没有这个编号的任务。",
+    schedules_title: "定时任务",
+    schedule_cron: "时间（cron）",
+    schedule_enabled: "启用",
+    schedule_last: "上次触发",
+    delete: "删除",
+    schedules_hint: "用 `quantdesk schedule add` 或 PUT /api/v1/schedules/{name} 添加或修改定时任务。",
 };
 
 #[cfg(test)]

@@ -453,10 +453,23 @@ impl From<&quantdesk_store::jobs::Job> for JobRow {
     }
 }
 
+/// A schedule row on the jobs page.
+pub struct ScheduleRow {
+    pub name: String,
+    pub cron: String,
+    pub timezone: String,
+    pub kind: String,
+    pub enabled: bool,
+    pub last: String,
+    /// What the page sends back when switching it on or off.
+    pub json: String,
+}
+
 #[derive(Template)]
 #[template(path = "jobs.html")]
 struct JobsPage {
     page: PageCtx,
+    schedules: Vec<ScheduleRow>,
     jobs: Vec<JobRow>,
     states: Vec<&'static str>,
     state: String,
@@ -472,11 +485,36 @@ pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<
     let t = lang.lang.strings();
     let filter_state = p.state.as_deref().and_then(quantdesk_store::jobs::JobState::parse);
     let filter = quantdesk_store::jobs::JobFilter { state: filter_state, limit: 100, ..Default::default() };
-    match state.store.list_jobs(&filter).await {
-        Ok(list) => html(
+    let found = async {
+        Ok::<_, quantdesk_store::StoreError>((state.store.list_jobs(&filter).await?, state.store.schedules().await?))
+    }
+    .await;
+    match found {
+        Ok((list, schedules)) => html(
             StatusCode::OK,
             JobsPage {
                 page: lang.ctx("jobs"),
+                schedules: schedules
+                    .iter()
+                    .map(|s| ScheduleRow {
+                        name: s.name.clone(),
+                        cron: s.cron.clone(),
+                        timezone: s.timezone.clone(),
+                        kind: s.kind.clone(),
+                        enabled: s.enabled,
+                        last: s
+                            .last_fire
+                            .and_then(chrono::DateTime::from_timestamp_millis)
+                            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                            .unwrap_or_else(|| "—".into()),
+                        json: serde_json::json!({
+                            "cron": s.cron, "timezone": s.timezone, "kind": s.kind,
+                            "params": serde_json::from_str::<serde_json::Value>(&s.params).unwrap_or_default(),
+                            "enabled": s.enabled, "catch_up": s.catch_up,
+                        })
+                        .to_string(),
+                    })
+                    .collect(),
                 jobs: list.iter().map(JobRow::from).collect(),
                 states: vec!["queued", "running", "succeeded", "failed", "cancelled"],
                 state: filter_state.map(|s| s.as_str().to_string()).unwrap_or_default(),

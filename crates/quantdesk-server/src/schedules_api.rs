@@ -1,0 +1,140 @@
+//! Schedules under `/api/v1/schedules`: list, create or replace, delete. (Once accounts exist,
+//! only admins may change them.)
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use quantdesk_store::jobs::Schedule;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/schedules", get(list)).route("/schedules/{name}", put(upsert).delete(remove))
+}
+
+/// A schedule.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleDto {
+    pub name: String,
+    /// Cron expression: minute hour day month weekday (a sixth leading field adds seconds).
+    pub cron: String,
+    /// IANA time zone the expression is read in.
+    pub timezone: String,
+    /// The job kind enqueued at each tick.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    pub enabled: bool,
+    /// Fire the latest tick missed while nothing ran, once, on start-up.
+    pub catch_up: bool,
+    /// The last tick handled, RFC 3339.
+    pub last_fire: Option<String>,
+}
+
+/// A schedule to create or replace.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ScheduleInput {
+    pub cron: String,
+    /// Default Asia/Shanghai.
+    pub timezone: Option<String>,
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub params: Option<serde_json::Value>,
+    pub enabled: Option<bool>,
+    pub catch_up: Option<bool>,
+}
+
+fn dto(s: &Schedule) -> ScheduleDto {
+    ScheduleDto {
+        name: s.name.clone(),
+        cron: s.cron.clone(),
+        timezone: s.timezone.clone(),
+        kind: s.kind.clone(),
+        params: serde_json::from_str(&s.params).unwrap_or(serde_json::Value::Null),
+        enabled: s.enabled,
+        catch_up: s.catch_up,
+        last_fire: s.last_fire.and_then(chrono::DateTime::from_timestamp_millis).map(|d| d.to_rfc3339()),
+    }
+}
+
+/// All schedules.
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "jobs", responses((status = 200, body = Vec<ScheduleDto>)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<ScheduleDto>>, ApiError> {
+    Ok(Json(state.store.schedules().await?.iter().map(dto).collect()))
+}
+
+/// Create or replace a schedule (its history is kept).
+#[utoipa::path(put, path = "/api/v1/schedules/{name}", tag = "jobs", params(("name" = String, Path)), request_body = ScheduleInput,
+    responses((status = 200, body = ScheduleDto), (status = 400, body = ErrorBody)))]
+pub async fn upsert(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<ScheduleDto>, ApiError> {
+    let input: ScheduleInput = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a valid schedule: {e}")))?;
+    if name.is_empty()
+        || name.len() > 100
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(ApiError::bad_request("a schedule name is 1 to 100 letters, digits, '-', '_' or '.'"));
+    }
+    let timezone = input.timezone.unwrap_or_else(|| "Asia/Shanghai".into());
+    let cron = croner_check(&input.cron, &timezone)?;
+    if !crate::jobs_api::JOB_KINDS.contains(&input.kind.as_str()) {
+        return Err(ApiError::bad_request(format!("unknown job kind {:?}", input.kind)));
+    }
+    let params = input.params.unwrap_or_else(|| serde_json::json!({}));
+    if !params.is_object() {
+        return Err(ApiError::bad_request("params must be a JSON object"));
+    }
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let s = Schedule {
+        id: 0,
+        name: name.clone(),
+        cron,
+        timezone,
+        kind: input.kind,
+        params: params.to_string(),
+        enabled: input.enabled.unwrap_or(true),
+        catch_up: input.catch_up.unwrap_or(false),
+        last_fire: None,
+        created_at: now,
+    };
+    state.store.upsert_schedule(&s).await?;
+    let saved = state
+        .store
+        .schedules()
+        .await?
+        .into_iter()
+        .find(|x| x.name == name)
+        .ok_or_else(|| ApiError::internal("schedule vanished"))?;
+    Ok(Json(dto(&saved)))
+}
+
+/// Validates a cron expression and time zone the way the scheduler reads them.
+fn croner_check(cron: &str, timezone: &str) -> Result<String, ApiError> {
+    if timezone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(ApiError::bad_request(format!("unknown time zone {timezone:?}")));
+    }
+    let normalised = cron.split_whitespace().collect::<Vec<_>>().join(" ");
+    <croner::Cron as std::str::FromStr>::from_str(&normalised)
+        .map_err(|e| ApiError::bad_request(format!("{cron:?} is not a valid cron expression: {e}")))?;
+    Ok(normalised)
+}
+
+/// Delete a schedule.
+#[utoipa::path(delete, path = "/api/v1/schedules/{name}", tag = "jobs", params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    if state.store.remove_schedule(&name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no schedule {name:?}")))
+    }
+}
