@@ -257,3 +257,64 @@ impl Handler for Decide {
         Ok(json!({ "decisions": out }))
     }
 }
+
+#[derive(Debug, Deserialize)]
+struct ImportFile {
+    path: String,
+    symbol: Option<String>,
+    symbol_column: Option<String>,
+    #[serde(default = "default_resolution")]
+    resolution: String,
+    timezone: Option<String>,
+}
+
+/// `import`: imports bar files from the worker's file system, each whole or not at all. The
+/// `refresh-market-data` schedule runs it after the close on the files a data drop leaves.
+pub struct Import;
+
+#[async_trait]
+impl Handler for Import {
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        let files: Vec<ImportFile> =
+            ctx.params.get("files").and_then(|v| serde_json::from_value(v.clone()).ok()).ok_or_else(|| {
+                permanent("params.files must be a list of {path, resolution, symbol | symbol_column}")
+            })?;
+        if files.is_empty() {
+            return Err(permanent("params.files is empty: configure the files to import"));
+        }
+        let mut reports = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            ctx.check()?;
+            ctx.progress(i as i64, files.len() as i64, &f.path);
+            let symbol = f.symbol.as_deref().map(Symbol::new).transpose().map_err(|e| permanent(e.0))?;
+            let timezone = f
+                .timezone
+                .as_deref()
+                .map(|t| t.parse::<chrono_tz::Tz>().map_err(|_| permanent(format!("unknown time zone {t:?}"))))
+                .transpose()?;
+            let opts = quantdesk_ingest::BarImportOptions {
+                file_name: f.path.clone(),
+                symbol,
+                resolution: Resolution::parse(&f.resolution).map_err(|e| permanent(e.0))?,
+                timezone,
+                columns: quantdesk_ingest::ColumnMap { symbol: f.symbol_column.clone(), ..Default::default() },
+            };
+            let file = std::fs::File::open(&f.path).map_err(|e| permanent(format!("cannot open {}: {e}", f.path)))?;
+            let report = quantdesk_server::market::import_bars_stream(
+                &*ctx.store,
+                std::io::BufReader::new(file),
+                opts,
+                Box::new(|_| {}),
+            )
+            .await
+            .map_err(|e| match e {
+                quantdesk_server::market::ImportFailure::Invalid(e) => permanent(e),
+                quantdesk_server::market::ImportFailure::Store(e) => JobError::Transient(e.to_string()),
+            })?;
+            ctx.log(&format!("{}: {} bars for {} symbol(s)", f.path, report.bars, report.symbols)).await;
+            reports.push(json!({ "path": f.path, "report": report }));
+        }
+        ctx.progress(files.len() as i64, files.len() as i64, "done");
+        Ok(json!({ "files": reports }))
+    }
+}

@@ -113,6 +113,7 @@ impl Registry {
             .with("sweep", handlers::Sweep)
             .with("echo", handlers::Echo)
             .with("decide", handlers::Decide)
+            .with("import", handlers::Import)
     }
 }
 

@@ -109,10 +109,14 @@ pub async fn run_scheduler(store: Arc<dyn Store>, mut shutdown: tokio::sync::wat
 }
 
 /// The built-in schedules, created switched off the first time a scheduler meets a database:
-/// the voting engine before the A-share open. Configure one with `quantdesk schedule add` under
+/// refreshing market data after the A-share close (import the files a data drop leaves), and the
+/// voting engine before the open. (Nightly backups join when backups exist.) Configure one with `quantdesk schedule add` under
 /// the same name (which keeps its history).
 pub async fn ensure_builtin(store: &dyn Store, now: i64) {
-    let builtins = [("decide-before-open", "20 9 * * 1-5", "decide", r#"{"symbols": [], "threshold": 0.5}"#)];
+    let builtins = [
+        ("refresh-market-data", "0 18 * * 1-5", "import", r#"{"files": []}"#),
+        ("decide-before-open", "20 9 * * 1-5", "decide", r#"{"symbols": [], "threshold": 0.5}"#),
+    ];
     let existing: Vec<String> = match store.schedules().await {
         Ok(s) => s.into_iter().map(|s| s.name).collect(),
         Err(e) => {

@@ -110,7 +110,9 @@ async fn built_in_schedules_are_created_switched_off_once() {
     quantdesk_jobs::schedule::ensure_builtin(&*s, ms("2026-11-22T00:00:00Z")).await;
     quantdesk_jobs::schedule::ensure_builtin(&*s, ms("2026-11-22T00:00:00Z")).await;
     let all = s.schedules().await.unwrap();
-    assert_eq!(all.len(), 1);
+    assert_eq!(all.len(), 2);
     assert_eq!((all[0].name.as_str(), all[0].kind.as_str(), all[0].enabled), ("decide-before-open", "decide", false));
+    assert_eq!((all[1].name.as_str(), all[1].kind.as_str(), all[1].enabled), ("refresh-market-data", "import", false));
     assert!(tick(&*s, ms("2026-11-23T01:20:10Z")).await.is_empty(), "switched off: nothing fires");
+    assert!(tick(&*s, ms("2026-11-23T10:00:10Z")).await.is_empty());
 }

@@ -165,3 +165,26 @@ async fn backtest_and_sweep_jobs_on_demo_data() {
     let j = s.job(c).await.unwrap().unwrap();
     assert_eq!((j.state, j.attempts), (JobState::Failed, 1), "an unknown symbol is not retried");
 }
+
+#[tokio::test]
+async fn import_jobs_land_whole_or_not_at_all() {
+    let (s, dir) = store().await;
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "date,open,high,low,close\n2024-01-02,1,2,1,2\n2024-01-03,2,3,2,3\n").unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "date,open,high,low,close\n2024-01-02,1,2,1,2\n2024-01-03,2,1,3,2\n").unwrap();
+    let params = |p: &std::path::Path| {
+        format!(r#"{{"files": [{{"path": "{}", "symbol": "600000.SH", "resolution": "1D"}}]}}"#, p.display())
+    };
+    let (a, _) = s.enqueue(&NewJob { kind: "import".into(), ..echo(&params(&good)) }, now_ms()).await.unwrap();
+    let (b, _) = s
+        .enqueue(&NewJob { kind: "import".into(), ..echo(&params(&bad).replace("600000", "600001")) }, now_ms())
+        .await
+        .unwrap();
+    drain(&s, fast("w1", 1), &[a, b]).await;
+    assert_eq!(s.job(a).await.unwrap().unwrap().state, JobState::Succeeded);
+    let j = s.job(b).await.unwrap().unwrap();
+    assert_eq!((j.state, j.attempts), (JobState::Failed, 1), "a bad file is not retried");
+    assert!(j.error.unwrap().contains("bad.csv:3"));
+    assert_eq!(s.bar_count().await.unwrap(), 2, "only the good file's bars");
+}

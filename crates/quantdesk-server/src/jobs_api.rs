@@ -23,7 +23,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// Job kinds the workers know.
-pub const JOB_KINDS: [&str; 4] = ["backtest", "sweep", "decide", "echo"];
+pub const JOB_KINDS: [&str; 5] = ["backtest", "sweep", "decide", "import", "echo"];
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,7 +46,7 @@ fn iso(ms: i64) -> String {
 /// A job to submit.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateJob {
-    /// backtest, sweep, decide or echo.
+    /// backtest, sweep, decide, import or echo.
     pub kind: String,
     /// The kind's parameters (see the docs of each kind).
     #[schema(value_type = Object)]
