@@ -221,3 +221,33 @@ test('the jobs page follows a running job live, and cancels another', async () =
   assert.match(await detail.textContent('pre.json'), /"value": "done"/);
   assert.deepEqual(page.errors, []);
 });
+
+test('a backtest from the form: progress, equity and drawdown, metrics, trades, and trades on the chart', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/backtests`);
+  await page.fill('input[name="symbols"]', '000858.SZ');
+  await page.selectOption('select[name="strategy"]', 'sma_cross');
+  await page.fill('input[name="params"]', 'fast=5 slow=20');
+  await page.click('#backtest-form button[type="submit"]');
+  await page.waitForURL(/\/backtests\/\d+$/);
+  await page.waitForFunction(() => document.querySelector('.backtest-page').dataset.ready === 'true', null, { timeout: 60000 });
+  const id = page.url().split('/').pop();
+  const job = await api(`/api/v1/jobs/${id}`);
+  assert.equal(job.state, 'succeeded');
+  assert.equal(job.params.params.fast, 5);
+  const rows = await page.locator('#bt-metrics tr').count();
+  assert.equal(rows, 8);
+  const trades = await page.locator('#bt-trades tbody tr').count();
+  assert.equal(trades, job.result.trades);
+  const canvases = await page.evaluate(() => document.querySelectorAll('#bt-equity canvas').length);
+  assert.ok(canvases > 0);
+  await page.screenshot({ path: `${ARTIFACTS}/backtest.png`, fullPage: true });
+  await page.click('#bt-on-chart');
+  await chartReady(page, { symbol: '000858.SZ' });
+  await page.waitForFunction(() => Number(document.getElementById('chart').dataset.tradeMarkers || 0) > 0, null, { timeout: 15000 });
+  await page.screenshot({ path: `${ARTIFACTS}/chart-trades.png` });
+  // the list shows the run
+  await page.goto(`${BASE}/backtests`);
+  assert.match(await page.textContent('table.jobs'), new RegExp(`#${id}`));
+  assert.deepEqual(page.errors, []);
+});

@@ -5,7 +5,7 @@
 import {
   createChart, createSeriesMarkers, CandlestickSeries, HistogramSeries, LineSeries, CrosshairMode,
 } from './vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs';
-import { limitMarksOverlay } from './overlays.js';
+import { limitMarksOverlay, tradesOverlay } from './overlays.js';
 
 const cfg = JSON.parse(document.getElementById('chart-config').textContent);
 const el = document.getElementById('chart');
@@ -382,6 +382,8 @@ function addOverlay(overlay) {
 function removeOverlay(name) { const o = overlays.get(name); if (o) { o.detach(); overlays.delete(name); } }
 window.quantdesk = { chart, candles, addOverlay, removeOverlay, state };
 addOverlay(limitMarksOverlay());
+const backtest = new URLSearchParams(location.search).get('backtest');
+if (backtest) addOverlay(tradesOverlay(backtest));
 
 syncUrl(false);
 load();

@@ -68,3 +68,33 @@ export function limitMarksOverlay() {
     detach() { if (markers) markers.detach(); markers = null; ctx = null; },
   };
 }
+
+/** A backtest's trades (from its job's result.json) as buy and sell markers. */
+export function tradesOverlay(jobId) {
+  let markers = null, ctx = null, trades = null;
+  return {
+    name: 'trades',
+    attach(c) { ctx = c; markers = c.lib.createSeriesMarkers(c.candles, []); },
+    async setData(bars) {
+      if (!ctx || bars.length === 0) return;
+      if (!trades) {
+        const res = await fetch(`/api/v1/jobs/${encodeURIComponent(jobId)}/artifacts/result.json`);
+        if (!res.ok) return;
+        trades = (await res.json()).trades.filter((t) => t.symbol === ctx.symbol());
+      }
+      const byDay = new Map(bars.map((b) => [ctx.dayOf(b.utc), b.time]));
+      const list = [];
+      for (const t of trades) {
+        const entry = byDay.get(ctx.dayOf(t.entry_time));
+        if (entry !== undefined) list.push({ time: entry, position: 'belowBar', shape: 'arrowUp', color: '#1971c2', text: `B ${t.quantity}` });
+        const exit = t.exit_time == null ? undefined : byDay.get(ctx.dayOf(t.exit_time));
+        if (exit !== undefined) list.push({ time: exit, position: 'aboveBar', shape: 'arrowDown', color: '#f08c00', text: 'S' });
+      }
+      list.sort((a, b) => a.time - b.time);
+      markers.setMarkers(list);
+      const el = document.getElementById('chart');
+      if (el) el.dataset.tradeMarkers = String(list.length);
+    },
+    detach() { if (markers) markers.detach(); markers = null; ctx = null; },
+  };
+}

@@ -20,6 +20,8 @@ pub fn routes() -> Router<AppState> {
         .route("/chart/{symbol}", get(pages::chart))
         .route("/instruments", get(pages::instruments))
         .route("/import", get(pages::import_page))
+        .route("/backtests", get(pages::backtests))
+        .route("/backtests/{id}", get(pages::backtest))
         .route("/jobs", get(pages::jobs))
         .route("/jobs/{id}", get(pages::job))
         .route("/lang/{tag}", get(pages::set_lang))

@@ -588,3 +588,115 @@ pub async fn job(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i6
         }
     }
 }
+
+/// A run in the list of recent backtests.
+pub struct RunRow {
+    pub id: i64,
+    pub state: &'static str,
+    pub symbols: String,
+    pub strategy: String,
+    pub total_return: String,
+    pub sharpe: String,
+    pub created: String,
+}
+
+#[derive(Template)]
+#[template(path = "backtests.html")]
+struct BacktestsPage {
+    page: PageCtx,
+    strategies: Vec<&'static str>,
+    default_symbol: String,
+    runs: Vec<RunRow>,
+}
+
+/// `/backtests`: the form that starts a backtest job, and the recent runs.
+pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response {
+    let t = lang.lang.strings();
+    let filter = quantdesk_store::jobs::JobFilter { kind: Some("backtest".into()), limit: 50, ..Default::default() };
+    let found = async {
+        Ok::<_, quantdesk_store::StoreError>((
+            state.store.list_jobs(&filter).await?,
+            state.store.busiest_symbol().await?,
+        ))
+    }
+    .await;
+    let (jobs, busiest) = match found {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!(error = %e, "backtests page failed");
+            return error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text);
+        }
+    };
+    let runs = jobs
+        .iter()
+        .map(|j| {
+            let params: serde_json::Value = serde_json::from_str(&j.params).unwrap_or_default();
+            let result: serde_json::Value =
+                j.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+            let num = |v: &serde_json::Value, scale: f64, digits: usize| {
+                v.as_f64().map(|x| format!("{:.*}", digits, x * scale)).unwrap_or_default()
+            };
+            RunRow {
+                id: j.id,
+                state: j.state.as_str(),
+                symbols: params["symbols"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default(),
+                strategy: params["strategy"].as_str().unwrap_or("sma_cross").to_string(),
+                total_return: num(&result["metrics"]["total_return"], 100.0, 2),
+                sharpe: num(&result["metrics"]["sharpe"], 1.0, 3),
+                created: JobRow::from(j).created,
+            }
+        })
+        .collect();
+    html(
+        StatusCode::OK,
+        BacktestsPage {
+            page: lang.ctx("backtests"),
+            strategies: vec!["sma_cross", "macd", "rsi", "bollinger", "voting", "buy_and_hold"],
+            default_symbol: busiest.map(|s| s.to_string()).unwrap_or_default(),
+            runs,
+        }
+        .render(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "backtest.html")]
+struct BacktestPage {
+    page: PageCtx,
+    id: i64,
+    state: &'static str,
+    config_json: String,
+}
+
+/// `/backtests/{id}`: a run's progress, then its equity, drawdown, metrics and trades.
+pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i64>) -> Response {
+    let t = lang.lang.strings();
+    match state.store.job(id).await {
+        Ok(Some(job)) if job.kind == "backtest" => {
+            let config = serde_json::json!({
+                "strings": {
+                    "finalEquity": t.bt_final_equity, "totalReturn": t.bt_return, "maxDrawdown": t.bt_max_drawdown,
+                    "trades": t.bt_trades, "winRate": t.bt_win_rate, "tradeColumns": t.bt_trade_columns,
+                }
+            });
+            html(
+                StatusCode::OK,
+                BacktestPage {
+                    page: lang.ctx("backtests"),
+                    id,
+                    state: job.state.as_str(),
+                    config_json: config.to_string().replace("</", "<\\/"),
+                }
+                .render(),
+            )
+        }
+        Ok(_) => error_page(&lang, StatusCode::NOT_FOUND, t.not_found_title, t.job_not_found),
+        Err(e) => {
+            tracing::error!(error = %e, "backtest page failed");
+            error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text)
+        }
+    }
+}

@@ -7,6 +7,7 @@ use tower::ServiceExt;
 
 struct App {
     router: axum::Router,
+    store: std::sync::Arc<dyn quantdesk_store::Store>,
     _dir: tempfile::TempDir,
 }
 
@@ -15,8 +16,8 @@ async fn app() -> App {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = quantdesk_store::open(&url, 4).await.unwrap();
     quantdesk_server::demo::load(&*store, "2026-11-20".parse().unwrap()).await.unwrap();
-    let state = AppState::new(store, Config::default(), quantdesk_server::ops::metrics_handle());
-    App { router: quantdesk_web::app(state), _dir: dir }
+    let state = AppState::new(store.clone(), Config::default(), quantdesk_server::ops::metrics_handle());
+    App { router: quantdesk_web::app(state), store, _dir: dir }
 }
 
 async fn get(app: &App, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -140,4 +141,36 @@ async fn jobs_pages_list_and_show_jobs() {
         let open = &tag[..tag.find('>').unwrap_or(tag.len())];
         assert!(!open.contains(" on"), "no inline event handlers: <{open}>");
     }
+}
+
+#[tokio::test]
+async fn backtest_pages_list_runs_and_refuse_other_job_kinds() {
+    let a = app().await;
+    let job = |kind: &str, params: &str| quantdesk_store::jobs::NewJob {
+        owner: "t".into(),
+        kind: kind.into(),
+        queue: "default".into(),
+        params: params.into(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    let (bt, _) = a
+        .store
+        .enqueue(&job("backtest", r#"{"symbols":["600519.SH","000001.SZ"],"strategy":"macd"}"#), 0)
+        .await
+        .unwrap();
+    let (echo, _) = a.store.enqueue(&job("echo", "{}"), 0).await.unwrap();
+    let (s, _, body) = get(&a, "/backtests", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains(&format!(r#"<a href="/backtests/{bt}">"#)), "{body}");
+    assert!(body.contains("600519.SH, 000001.SZ") && body.contains("<td>macd</td>"));
+    assert!(!body.contains(&format!("/backtests/{echo}\"")), "only backtest jobs are listed");
+    let (s, _, body) = get(&a, &format!("/backtests/{bt}"), &[]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("application/json"), "the page carries its strings as a JSON island");
+    let (s, _, _) = get(&a, &format!("/backtests/{echo}"), &[("accept", "text/html")]).await;
+    assert_eq!(s, 404);
 }

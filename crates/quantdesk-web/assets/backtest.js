@@ -1,0 +1,57 @@
+// One backtest: follows its job, then draws the equity curve with the drawdown underneath and
+// lists metrics and trades.
+import { createChart, LineSeries, AreaSeries } from './vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs';
+
+const cfg = JSON.parse(document.getElementById('bt-config').textContent);
+const id = document.querySelector('.backtest-page').dataset.job;
+const S = cfg.strings;
+const stateEl = document.getElementById('bt-state');
+const bar = document.getElementById('bt-progress');
+
+function cell(tr, text, cls) { const td = tr.insertCell(); td.textContent = text; if (cls) td.className = cls; return td; }
+
+async function show() {
+  const r = await (await fetch(`/api/v1/jobs/${id}/artifacts/result.json`)).json();
+  document.getElementById('bt-result').hidden = false;
+  const chart = createChart(document.getElementById('bt-equity'), { autoSize: true, timeScale: { timeVisible: false } });
+  const equity = chart.addSeries(LineSeries, { color: '#1971c2', lineWidth: 2 });
+  equity.setData(r.equity_curve.map(([t, e]) => ({ time: t, value: e })));
+  let peak = -Infinity;
+  const dd = chart.addSeries(AreaSeries, { lineColor: '#e03131', topColor: 'rgba(224,49,49,0.05)', bottomColor: 'rgba(224,49,49,0.4)' }, 1);
+  dd.setData(r.equity_curve.map(([t, e]) => { peak = Math.max(peak, e); return { time: t, value: (e / peak - 1) * 100 }; }));
+  chart.timeScale().fitContent();
+  const m = r.metrics;
+  const pct = (x) => `${(x * 100).toFixed(2)} %`;
+  const rows = [[S.finalEquity, r.final_equity.toFixed(2)], [S.totalReturn, pct(m.total_return)], ['CAGR', pct(m.cagr)], ['Sharpe', m.sharpe.toFixed(3)],
+    ['Sortino', m.sortino.toFixed(3)], [S.maxDrawdown, pct(m.max_drawdown.depth)], [S.trades, String(m.trades)], [S.winRate, pct(m.win_rate)]];
+  const table = document.getElementById('bt-metrics');
+  for (const [k, v] of rows) { const tr = table.insertRow(); cell(tr, k); cell(tr, v); }
+  const trades = document.getElementById('bt-trades');
+  const head = trades.createTHead().insertRow();
+  for (const h of S.tradeColumns) { const th = document.createElement('th'); th.textContent = h; head.append(th); }
+  const body = trades.createTBody();
+  const day = (t) => (t ? new Date(t * 1000).toISOString().slice(0, 10) : '—');
+  for (const t of r.trades) {
+    const tr = body.insertRow();
+    cell(tr, t.symbol); cell(tr, day(t.entry_time)); cell(tr, String(t.entry_price)); cell(tr, day(t.exit_time));
+    cell(tr, t.exit_price == null ? '' : String(t.exit_price)); cell(tr, String(t.quantity)); cell(tr, t.pnl.toFixed(2), t.pnl >= 0 ? 'up' : 'down');
+  }
+  const first = r.trades[0] ? r.trades[0].symbol : null;
+  if (first) document.getElementById('bt-on-chart').href = `/chart/${encodeURIComponent(first)}?res=1D&backtest=${id}`;
+  document.querySelector('.backtest-page').dataset.ready = 'true';
+}
+
+const events = new EventSource(`/api/v1/jobs/${id}/events`);
+events.addEventListener('job', (e) => {
+  const job = JSON.parse(e.data);
+  stateEl.textContent = job.state;
+  bar.max = Math.max(job.progress.total, 1);
+  bar.value = job.progress.done;
+  if (job.state === 'succeeded') { events.close(); show(); }
+  if (job.state === 'failed' || job.state === 'cancelled') {
+    events.close();
+    document.getElementById('bt-error').textContent = job.error || job.state;
+    document.querySelector('.backtest-page').dataset.ready = 'failed';
+  }
+});
+events.addEventListener('end', () => events.close());
