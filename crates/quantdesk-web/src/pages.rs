@@ -198,7 +198,7 @@ pub async fn chart(
         },
     });
     // `</` cannot appear inside the JSON island.
-    let config_json = config.to_string().replace("</", "<\\/");
+    let config_json = json_island(&config);
     html(
         StatusCode::OK,
         ChartPage {
@@ -384,10 +384,7 @@ pub async fn import_page(lang: ReqLang) -> Response {
             "failed": t.import_failed, "rows": t.rows, "bars": t.bars,
         }
     });
-    html(
-        StatusCode::OK,
-        ImportPage { page: lang.ctx("import"), config_json: config.to_string().replace("</", "<\\/") }.render(),
-    )
+    html(StatusCode::OK, ImportPage { page: lang.ctx("import"), config_json: json_island(&config) }.render())
 }
 
 #[derive(Deserialize)]
@@ -688,7 +685,7 @@ pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Pa
                     page: lang.ctx("backtests"),
                     id,
                     state: job.state.as_str(),
-                    config_json: config.to_string().replace("</", "<\\/"),
+                    config_json: json_island(&config),
                 }
                 .render(),
             )
@@ -698,5 +695,22 @@ pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Pa
             tracing::error!(error = %e, "backtest page failed");
             error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text)
         }
+    }
+}
+
+/// JSON for a `<script type="application/json">` island: `</` is escaped so no value can close the
+/// script element early.
+fn json_island(value: &serde_json::Value) -> String {
+    value.to_string().replace("</", "<\\/")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_islands_cannot_close_their_script_element() {
+        let v = serde_json::json!({ "s": "</script><script>alert(1)</script>" });
+        let island = super::json_island(&v);
+        assert!(!island.contains("</"));
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&island).unwrap(), v, "still the same JSON");
     }
 }
