@@ -229,6 +229,31 @@ where
     })
 }
 
+/// The job INSERT shared by `enqueue` and `fire_schedule`; callers append their own tail.
+macro_rules! insert_job_sql {
+    () => {
+        "INSERT INTO jobs (owner, kind, queue, params, state, priority, max_attempts, timeout_ms, run_at, idempotency_key, created_at) \
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10)"
+    };
+}
+
+/// Binds a [`NewJob`] to the ten parameters of [`insert_job_sql`].
+macro_rules! bind_new_job {
+    ($query:expr, $j:expr, $now:expr) => {
+        $query
+            .bind(&$j.owner)
+            .bind(&$j.kind)
+            .bind(&$j.queue)
+            .bind(&$j.params)
+            .bind(i64::from($j.priority))
+            .bind(i64::from($j.max_attempts.max(1)))
+            .bind($j.timeout_ms)
+            .bind($j.run_at.unwrap_or($now))
+            .bind(&$j.idempotency_key)
+            .bind($now)
+    };
+}
+
 /// Implements [`JobStore`] for a backend; `$claim` is its claim statement (`$1` worker, `$2`
 /// lease end, `$3` now, `$4` queues as a JSON array), which differs between SQLite and PostgreSQL.
 macro_rules! job_store_impl {
@@ -236,22 +261,13 @@ macro_rules! job_store_impl {
         #[async_trait::async_trait]
         impl $crate::jobs::JobStore for $store {
             async fn enqueue(&self, j: &$crate::jobs::NewJob, now: i64) -> $crate::Result<(i64, bool)> {
-                let inserted: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO jobs (owner, kind, queue, params, state, priority, max_attempts, timeout_ms, run_at, idempotency_key, created_at) \
-                     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                )
-                .bind(&j.owner)
-                .bind(&j.kind)
-                .bind(&j.queue)
-                .bind(&j.params)
-                .bind(i64::from(j.priority))
-                .bind(i64::from(j.max_attempts.max(1)))
-                .bind(j.timeout_ms)
-                .bind(j.run_at.unwrap_or(now))
-                .bind(&j.idempotency_key)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
+                let sql = concat!(
+                    $crate::jobs::insert_job_sql!(),
+                    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+                );
+                let inserted: Option<i64> = $crate::jobs::bind_new_job!(sqlx::query_scalar(sql), j, now)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 if let Some(id) = inserted {
                     return Ok((id, true));
                 }
@@ -516,22 +532,8 @@ macro_rules! job_store_impl {
                 if claimed == 0 {
                     return Ok(None);
                 }
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO jobs (owner, kind, queue, params, state, priority, max_attempts, timeout_ms, run_at, idempotency_key, created_at) \
-                     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10) RETURNING id",
-                )
-                .bind(&j.owner)
-                .bind(&j.kind)
-                .bind(&j.queue)
-                .bind(&j.params)
-                .bind(i64::from(j.priority))
-                .bind(i64::from(j.max_attempts.max(1)))
-                .bind(j.timeout_ms)
-                .bind(j.run_at.unwrap_or(now))
-                .bind(&j.idempotency_key)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
+                let sql = concat!($crate::jobs::insert_job_sql!(), " RETURNING id");
+                let id: i64 = $crate::jobs::bind_new_job!(sqlx::query_scalar(sql), j, now).fetch_one(&mut *tx).await?;
                 sqlx::query("UPDATE schedule_runs SET job_id = $3 WHERE schedule_id = $1 AND fire_at = $2")
                     .bind(schedule_id)
                     .bind(fire_at)
@@ -567,4 +569,4 @@ macro_rules! job_store_impl {
     };
 }
 
-pub(crate) use job_store_impl;
+pub(crate) use {bind_new_job, insert_job_sql, job_store_impl};
