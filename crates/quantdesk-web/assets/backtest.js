@@ -11,7 +11,9 @@ const bar = document.getElementById('bt-progress');
 function cell(tr, text, cls) { const td = tr.insertCell(); td.textContent = text; if (cls) td.className = cls; return td; }
 
 async function show() {
-  const r = await (await fetch(`/api/v1/jobs/${id}/artifacts/result.json`)).json();
+  const res = await fetch(`/api/v1/jobs/${id}/artifacts/result.json`);
+  if (!res.ok) throw new Error(`result.json: HTTP ${res.status}`);
+  const r = await res.json();
   document.getElementById('bt-result').hidden = false;
   const chart = createChart(document.getElementById('bt-equity'), { autoSize: true, timeScale: { timeVisible: false } });
   const equity = chart.addSeries(LineSeries, { color: '#1971c2', lineWidth: 2 });
@@ -21,9 +23,11 @@ async function show() {
   dd.setData(r.equity_curve.map(([t, e]) => { peak = Math.max(peak, e); return { time: t, value: (e / peak - 1) * 100 }; }));
   chart.timeScale().fitContent();
   const m = r.metrics;
-  const pct = (x) => `${(x * 100).toFixed(2)} %`;
-  const rows = [[S.finalEquity, r.final_equity.toFixed(2)], [S.totalReturn, pct(m.total_return)], ['CAGR', pct(m.cagr)], ['Sharpe', m.sharpe.toFixed(3)],
-    ['Sortino', m.sortino.toFixed(3)], [S.maxDrawdown, pct(m.max_drawdown.depth)], [S.trades, String(m.trades)], [S.winRate, pct(m.win_rate)]];
+  // a ratio without a defined value (no variance, no trades) arrives as null
+  const num = (x, digits) => (typeof x === 'number' ? x.toFixed(digits) : '—');
+  const pct = (x) => (typeof x === 'number' ? `${num(x * 100, 2)} %` : '—');
+  const rows = [[S.finalEquity, num(r.final_equity, 2)], [S.totalReturn, pct(m.total_return)], ['CAGR', pct(m.cagr)], ['Sharpe', num(m.sharpe, 3)],
+    ['Sortino', num(m.sortino, 3)], [S.maxDrawdown, pct(m.max_drawdown && m.max_drawdown.depth)], [S.trades, String(m.trades)], [S.winRate, pct(m.win_rate)]];
   const table = document.getElementById('bt-metrics');
   for (const [k, v] of rows) { const tr = table.insertRow(); cell(tr, k); cell(tr, v); }
   const trades = document.getElementById('bt-trades');
@@ -41,17 +45,18 @@ async function show() {
   document.querySelector('.backtest-page').dataset.ready = 'true';
 }
 
+function fail(message) {
+  document.getElementById('bt-error').textContent = message;
+  document.querySelector('.backtest-page').dataset.ready = 'failed';
+}
+
 const events = new EventSource(`/api/v1/jobs/${id}/events`);
 events.addEventListener('job', (e) => {
   const job = JSON.parse(e.data);
   stateEl.textContent = job.state;
   bar.max = Math.max(job.progress.total, 1);
   bar.value = job.progress.done;
-  if (job.state === 'succeeded') { events.close(); show(); }
-  if (job.state === 'failed' || job.state === 'cancelled') {
-    events.close();
-    document.getElementById('bt-error').textContent = job.error || job.state;
-    document.querySelector('.backtest-page').dataset.ready = 'failed';
-  }
+  if (job.state === 'succeeded') { events.close(); show().catch((err) => fail(String(err))); }
+  if (job.state === 'failed' || job.state === 'cancelled') { events.close(); fail(job.error || job.state); }
 });
 events.addEventListener('end', () => events.close());
