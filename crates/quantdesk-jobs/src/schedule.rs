@@ -69,7 +69,7 @@ pub async fn tick(store: &dyn Store, now: i64) -> Vec<i64> {
             }
             Ok(Due::Fire(t)) => {
                 let job = NewJob {
-                    owner: String::new(),
+                    owner: s.owner.clone(),
                     kind: s.kind.clone(),
                     queue: "default".into(),
                     params: s.params.clone(),
@@ -130,6 +130,7 @@ pub async fn ensure_builtin(store: &dyn Store, now: i64) {
         }
         let s = Schedule {
             id: 0,
+            owner: String::new(),
             name: name.into(),
             cron: cron.into(),
             timezone: "Asia/Shanghai".into(),

@@ -19,6 +19,7 @@ fn ms(s: &str) -> i64 {
 fn schedule(name: &str, cron: &str, tz: &str, catch_up: bool, created: &str) -> Schedule {
     Schedule {
         id: 0,
+        owner: String::new(),
         name: name.into(),
         cron: cron.into(),
         timezone: tz.into(),

@@ -123,6 +123,9 @@ pub struct JobFilter {
 pub struct Schedule {
     pub id: i64,
     pub name: String,
+    /// The user the schedule's jobs run as (`""` for the built-in ones, which only admins see).
+    #[serde(default)]
+    pub owner: String,
     /// A cron expression (5 fields, or 6 with seconds).
     pub cron: String,
     /// IANA time zone the expression is read in.
@@ -467,8 +470,8 @@ macro_rules! job_store_impl {
             }
 
             async fn schedules(&self) -> $crate::Result<Vec<$crate::jobs::Schedule>> {
-                let rows: Vec<(i64, String, String, String, String, String, i64, i64, Option<i64>, i64)> = sqlx::query_as(
-                    "SELECT id, name, cron, timezone, kind, params, enabled, catch_up, last_fire, created_at FROM schedules ORDER BY name",
+                let rows: Vec<(i64, String, String, String, String, String, i64, i64, Option<i64>, i64, String)> = sqlx::query_as(
+                    "SELECT id, name, cron, timezone, kind, params, enabled, catch_up, last_fire, created_at, owner FROM schedules ORDER BY name",
                 )
                 .fetch_all(&self.pool)
                 .await?;
@@ -485,14 +488,15 @@ macro_rules! job_store_impl {
                         catch_up: r.7 != 0,
                         last_fire: r.8,
                         created_at: r.9,
+                        owner: r.10,
                     })
                     .collect())
             }
 
             async fn upsert_schedule(&self, s: &$crate::jobs::Schedule) -> $crate::Result<i64> {
                 Ok(sqlx::query_scalar(
-                    "INSERT INTO schedules (name, cron, timezone, kind, params, enabled, catch_up, last_fire, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, \
+                    "INSERT INTO schedules (name, cron, timezone, kind, params, enabled, catch_up, last_fire, created_at, owner) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (name) DO UPDATE SET cron = excluded.cron, \
                      timezone = excluded.timezone, kind = excluded.kind, params = excluded.params, enabled = excluded.enabled, \
                      catch_up = excluded.catch_up RETURNING id",
                 )
@@ -505,6 +509,7 @@ macro_rules! job_store_impl {
                 .bind(i64::from(s.catch_up))
                 .bind(s.last_fire)
                 .bind(s.created_at)
+                .bind(&s.owner)
                 .fetch_one(&self.pool)
                 .await?)
             }

@@ -5,6 +5,7 @@
 //! same SQL text (`$n` placeholders work on both engines); only DDL and bulk-insert strategy differ.
 //! One conformance suite (`tests/suite.rs`) runs against both.
 
+pub mod auth;
 mod common;
 pub mod jobs;
 mod postgres;
@@ -160,10 +161,10 @@ pub trait MarketStore: Send + Sync + 'static {
     async fn bar_count(&self) -> Result<u64>;
 }
 
-/// Everything quantdesk stores: market data and the job queue, in one database.
-pub trait Store: MarketStore + jobs::JobStore {}
+/// Everything quantdesk stores: market data, the job queue and accounts, in one database.
+pub trait Store: MarketStore + jobs::JobStore + auth::AuthStore {}
 
-impl<T: MarketStore + jobs::JobStore> Store for T {}
+impl<T: MarketStore + jobs::JobStore + auth::AuthStore> Store for T {}
 
 /// Opens (creating if needed) and migrates the store named by `url`:
 /// `sqlite://PATH` (or `sqlite::memory:`) or `postgres://…`.

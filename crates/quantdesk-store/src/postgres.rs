@@ -43,6 +43,7 @@ impl PgStore {
             ("market data", include_str!("../migrations/postgres/0001_market.sql")),
             ("jobs", include_str!("../migrations/postgres/0002_jobs.sql")),
             ("schedules", include_str!("../migrations/postgres/0003_schedules.sql")),
+            ("accounts", include_str!("../migrations/postgres/0004_auth.sql")),
         ])
         .run(&pool)
         .await?;
@@ -126,3 +127,5 @@ crate::jobs::job_store_impl!(
        AND queue IN (SELECT jsonb_array_elements_text($4::jsonb)) ORDER BY priority DESC, run_at, id LIMIT 1 \
        FOR UPDATE SKIP LOCKED) AND state = 'queued'"
 );
+
+crate::auth::auth_store_impl!(PgStore);

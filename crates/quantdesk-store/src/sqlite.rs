@@ -86,6 +86,7 @@ impl SqliteStore {
             ("market data", include_str!("../migrations/sqlite/0001_market.sql")),
             ("jobs", include_str!("../migrations/sqlite/0002_jobs.sql")),
             ("schedules", include_str!("../migrations/sqlite/0003_schedules.sql")),
+            ("accounts", include_str!("../migrations/sqlite/0004_auth.sql")),
         ])
         .run(&pool)
         .await?;
@@ -165,3 +166,5 @@ crate::jobs::job_store_impl!(
      WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
        AND queue IN (SELECT value FROM json_each($4)) ORDER BY priority DESC, run_at, id LIMIT 1) AND state = 'queued'"
 );
+
+crate::auth::auth_store_impl!(SqliteStore);

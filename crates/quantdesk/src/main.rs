@@ -363,6 +363,7 @@ async fn schedule(cfg: &Config, c: ScheduleCommand) -> Result<()> {
             }
             let s = Schedule {
                 id: 0,
+                owner: String::new(),
                 name: name.clone(),
                 cron,
                 timezone,
