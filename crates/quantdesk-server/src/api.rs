@@ -1,7 +1,6 @@
 //! The JSON API under `/api/v1`, described by the OpenAPI document at `/api/v1/openapi.json`.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -37,6 +36,21 @@ pub(crate) mod extract {
 
     pub struct ApiQuery<T>(pub T);
 
+    /// A JSON body; anything unreadable is a 400 with serde's explanation.
+    pub struct ApiJson<T>(pub T);
+
+    impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+        type Rejection = ApiError;
+        async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+            let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+                ApiError::new(e.status(), if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "bad_request" }, e.body_text())
+            })?;
+            serde_json::from_slice(&bytes)
+                .map(ApiJson)
+                .map_err(|e| ApiError::bad_request(format!("the body is not valid: {e}")))
+        }
+    }
+
     impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         type Rejection = ApiError;
         async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -51,18 +65,50 @@ pub(crate) mod extract {
     paths(list_instruments, get_instrument, get_bars, import_bars, import_instruments, import_preview,
         crate::jobs_api::create_job, crate::jobs_api::list_jobs, crate::jobs_api::get_job, crate::jobs_api::cancel_job,
         crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact,
-        crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove),
+        crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove,
+        crate::auth::api::signup, crate::auth::api::verify, crate::auth::api::login, crate::auth::api::logout, crate::auth::api::me,
+        crate::auth::api::change_password, crate::auth::api::request_reset, crate::auth::api::confirm_reset,
+        crate::auth::api::list_keys, crate::auth::api::create_key, crate::auth::api::revoke_key,
+        crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log),
     components(schemas(InstrumentDto, InstrumentPage, BarDto, BarsResponse, ImportReport, InstrumentImportReport, ErrorBody, BarUpload,
         InstrumentUpload, PreviewUpload, ImportPreview, crate::jobs_api::CreateJob, crate::jobs_api::Created, crate::jobs_api::JobDto,
         crate::jobs_api::JobDetail, crate::jobs_api::JobPage, crate::jobs_api::Progress, crate::jobs_api::Artifact, crate::jobs_api::LogLine,
-        crate::schedules_api::ScheduleDto, crate::schedules_api::ScheduleInput)),
+        crate::schedules_api::ScheduleDto, crate::schedules_api::ScheduleInput,
+        crate::auth::api::Message, crate::auth::api::Credentials, crate::auth::api::VerifyInput, crate::auth::api::EmailInput,
+        crate::auth::api::ResetInput, crate::auth::api::PasswordChange, crate::auth::api::Me, crate::auth::api::KeyDto,
+        crate::auth::api::NewKey, crate::auth::api::CreatedKey, crate::auth::api::UserDto, crate::auth::api::UserUpdate,
+        crate::auth::api::AuditDto)),
+    modifiers(&Security),
+    security(("api_key" = []), ("session" = [])),
     tags((name = "market", description = "Instruments and bars"), (name = "imports", description = "CSV imports"),
-        (name = "jobs", description = "Background jobs: backtests, sweeps"))
+        (name = "jobs", description = "Background jobs: backtests, sweeps"),
+        (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys and the audit log (admins)"))
 )]
 pub struct ApiDoc;
 
-pub fn router(max_upload: usize) -> Router<AppState> {
-    Router::new()
+/// Declares the two ways to authenticate: an API key as a bearer token, or the session cookie.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("qd_<prefix>_<secret>")
+                    .description(Some("An API key from Settings or POST /api/v1/keys"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("qd_session"))));
+    }
+}
+
+pub fn router(max_upload: usize) -> crate::Routes {
+    crate::Routes::new()
         .route("/instruments", get(list_instruments))
         .route("/instruments/{symbol}", get(get_instrument))
         .route("/bars/{symbol}", get(get_bars))
@@ -72,6 +118,7 @@ pub fn router(max_upload: usize) -> Router<AppState> {
         .route("/openapi.json", get(openapi))
         .merge(crate::jobs_api::router())
         .merge(crate::schedules_api::router())
+        .merge(crate::auth::api::router())
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {

@@ -78,6 +78,37 @@ pub struct Config {
     /// Seconds a worker's claim on a job lasts without a heartbeat: how soon a dead worker's job
     /// runs elsewhere. Heartbeats come every sixth of it.
     pub job_lease_secs: u64,
+    /// The site is reached over HTTPS (directly or through a TLS-terminating proxy): session
+    /// cookies become `__Host-` and `Secure`, and responses carry HSTS.
+    pub tls: bool,
+    /// Minutes a browser session lasts without use.
+    pub session_idle_mins: u64,
+    /// Hours a browser session lasts at most, however much it is used.
+    pub session_max_hours: u64,
+    /// Whether anyone may sign up (with a verified e-mail address).
+    pub signup: bool,
+    /// The role of people who sign up: viewer, analyst or admin.
+    pub signup_role: String,
+    /// Serve the UDF datafeed (`/udf/*`, read-only) without credentials, for chart embedding.
+    pub udf_public: bool,
+    /// CIDR ranges allowed to use the server; empty allows everyone. Health probes are exempt.
+    pub allow_cidrs: Vec<String>,
+    /// CIDR ranges of proxies whose `X-Forwarded-For` names the client (nginx, the ingress).
+    pub trusted_proxies: Vec<String>,
+    /// Origins allowed to call the API from a browser on another site (CORS); none by default.
+    pub cors_origins: Vec<String>,
+    /// Requests per minute allowed to one API key or signed-in user.
+    pub rate_limit_per_minute: u32,
+    /// Requests per minute allowed from one client address.
+    pub rate_limit_ip_per_minute: u32,
+    /// `smtps://user:pass@host` (or `smtp://…`) to send mail; empty writes mail to `mailbox_dir`.
+    pub smtp_url: Secret,
+    /// The sender of quantdesk's mail.
+    pub mail_from: String,
+    /// Where mail goes when no SMTP server is configured.
+    pub mailbox_dir: String,
+    /// Password of the demo account `serve --demo` creates; random (and printed) when empty.
+    pub demo_password: Secret,
 }
 
 impl Default for Config {
@@ -97,6 +128,21 @@ impl Default for Config {
             demo: false,
             worker_concurrency: 2,
             job_lease_secs: 30,
+            tls: false,
+            session_idle_mins: 8 * 60,
+            session_max_hours: 7 * 24,
+            signup: true,
+            signup_role: "analyst".into(),
+            udf_public: false,
+            allow_cidrs: Vec::new(),
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            rate_limit_per_minute: 600,
+            rate_limit_ip_per_minute: 1200,
+            smtp_url: Secret::new(""),
+            mail_from: "quantdesk <noreply@quantdesk.localhost>".into(),
+            mailbox_dir: "./data/mailbox".into(),
+            demo_password: Secret::new(""),
         }
     }
 }
@@ -108,6 +154,22 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub log_format: Option<LogFormat>,
     pub demo: Option<bool>,
+}
+
+fn flag(v: &str) -> bool {
+    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+}
+
+/// A comma-separated list, trimmed, without empty items.
+fn list(v: &str) -> Vec<String> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+/// A CIDR range (`10.0.0.0/8`, `::1/128`) or a single address.
+pub fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not a CIDR range or an address"))
 }
 
 /// A configuration problem, with the setting it concerns.
@@ -210,7 +272,52 @@ impl Config {
             self.job_lease_secs = parse("QUANTDESK_JOB_LEASE_SECS", &v)?;
         }
         if let Some(v) = get("QUANTDESK_DEMO")? {
-            self.demo = matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");
+            self.demo = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_TLS")? {
+            self.tls = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_SESSION_IDLE_MINS")? {
+            self.session_idle_mins = parse("QUANTDESK_SESSION_IDLE_MINS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_SESSION_MAX_HOURS")? {
+            self.session_max_hours = parse("QUANTDESK_SESSION_MAX_HOURS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_SIGNUP")? {
+            self.signup = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_SIGNUP_ROLE")? {
+            self.signup_role = v.trim().to_string();
+        }
+        if let Some(v) = get("QUANTDESK_UDF_PUBLIC")? {
+            self.udf_public = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_ALLOW_CIDRS")? {
+            self.allow_cidrs = list(&v);
+        }
+        if let Some(v) = get("QUANTDESK_TRUSTED_PROXIES")? {
+            self.trusted_proxies = list(&v);
+        }
+        if let Some(v) = get("QUANTDESK_CORS_ORIGINS")? {
+            self.cors_origins = list(&v);
+        }
+        if let Some(v) = get("QUANTDESK_RATE_LIMIT_PER_MINUTE")? {
+            self.rate_limit_per_minute = parse("QUANTDESK_RATE_LIMIT_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_RATE_LIMIT_IP_PER_MINUTE")? {
+            self.rate_limit_ip_per_minute = parse("QUANTDESK_RATE_LIMIT_IP_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_SMTP_URL")? {
+            self.smtp_url = Secret::new(v);
+        }
+        if let Some(v) = get("QUANTDESK_MAIL_FROM")? {
+            self.mail_from = v;
+        }
+        if let Some(v) = get("QUANTDESK_MAILBOX_DIR")? {
+            self.mailbox_dir = v;
+        }
+        if let Some(v) = get("QUANTDESK_DEMO_PASSWORD")? {
+            self.demo_password = Secret::new(v);
         }
         Ok(())
     }
@@ -229,6 +336,20 @@ impl Config {
         }
         if self.job_lease_secs < 2 {
             return Err(ConfigError("job_lease_secs must be at least 2".into()));
+        }
+        if quantdesk_store::auth::Role::parse(&self.signup_role).is_none() {
+            return Err(ConfigError("signup_role must be viewer, analyst or admin".into()));
+        }
+        for (name, list) in [("allow_cidrs", &self.allow_cidrs), ("trusted_proxies", &self.trusted_proxies)] {
+            for c in list {
+                parse_cidr(c).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+            }
+        }
+        if self.rate_limit_per_minute == 0 || self.rate_limit_ip_per_minute == 0 {
+            return Err(ConfigError("rate limits must be at least 1 request per minute".into()));
+        }
+        if self.session_idle_mins == 0 || self.session_max_hours == 0 {
+            return Err(ConfigError("session_idle_mins and session_max_hours must be at least 1".into()));
         }
         if self.max_upload_bytes < 1024 {
             return Err(ConfigError("max_upload_bytes must be at least 1024".into()));

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// A sentence for people.
     pub message: String,
+    /// Seconds to wait before trying again (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -31,13 +33,21 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(wait_ms: i64, message: &str) -> Self {
+        let secs = ((wait_ms + 999) / 1000).max(1);
+        ApiError {
+            retry_after: Some(secs as u64),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("{message}; try again in {secs} s"))
+        }
     }
     /// A failure whose details go to the log only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
@@ -57,7 +67,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } };
-        (self.status, Json(body)).into_response()
+        let mut res = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -19,14 +18,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::extract::ApiQuery;
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// Job kinds the workers know.
 pub const JOB_KINDS: [&str; 5] = ["backtest", "sweep", "decide", "import", "echo"];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> crate::Routes {
+    crate::Routes::new()
         .route("/jobs", post(create_job).get(list_jobs))
         .route("/jobs/{id}", get(get_job))
         .route("/jobs/{id}/cancel", post(cancel_job))
@@ -161,7 +161,7 @@ pub struct JobParams {
 /// Submit a job.
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = CreateJob,
     responses((status = 202, body = Created), (status = 400, body = ErrorBody)))]
-pub async fn create_job(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, ApiError> {
+pub async fn create_job(State(state): State<AppState>, p: Principal, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let req: CreateJob = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not a valid job: {e}")))?;
     if !JOB_KINDS.contains(&req.kind.as_str()) {
@@ -186,7 +186,7 @@ pub async fn create_job(State(state): State<AppState>, body: axum::body::Bytes) 
         return Err(ApiError::bad_request("idempotency_key must be 1 to 200 characters"));
     }
     let job = NewJob {
-        owner: String::new(),
+        owner: p.owner(),
         kind: req.kind,
         queue: "default".into(),
         params: req.params.to_string(),
@@ -194,7 +194,7 @@ pub async fn create_job(State(state): State<AppState>, body: axum::body::Bytes) 
         max_attempts,
         timeout_ms: i64::from(timeout) * 1000,
         run_at: None,
-        idempotency_key: req.idempotency_key,
+        idempotency_key: req.idempotency_key.map(|k| format!("{}:{k}", p.owner())),
     };
     let (id, created) = state.store.enqueue(&job, now_ms()).await?;
     Ok((StatusCode::ACCEPTED, Json(Created { id, created })).into_response())
@@ -205,6 +205,7 @@ pub async fn create_job(State(state): State<AppState>, body: axum::body::Bytes) 
     responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
+    who: Principal,
     ApiQuery(p): ApiQuery<JobParams>,
 ) -> Result<Json<JobPage>, ApiError> {
     let state_filter = match p.state.as_deref().filter(|s| !s.is_empty()) {
@@ -216,7 +217,7 @@ pub async fn list_jobs(
         return Err(ApiError::bad_request("limit must be between 1 and 200"));
     }
     let filter = JobFilter {
-        owner: None,
+        owner: (!who.is_admin()).then(|| who.owner()),
         state: state_filter,
         kind: p.kind.filter(|k| !k.is_empty()),
         before_id: p.before,
@@ -226,15 +227,16 @@ pub async fn list_jobs(
     Ok(Json(JobPage { items: jobs.iter().map(JobDto::from).collect() }))
 }
 
-async fn find(state: &AppState, id: i64) -> Result<Job, ApiError> {
-    state.store.job(id).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+/// The job, if the caller may see it: another user's job is as absent as a missing one.
+pub async fn find(state: &AppState, p: &Principal, id: i64) -> Result<Job, ApiError> {
+    state.store.job(id).await?.filter(|j| p.sees(&j.owner)).ok_or_else(|| ApiError::not_found(format!("no job {id}")))
 }
 
 /// One job with its log tail and artifacts.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = JobDetail), (status = 404, body = ErrorBody)))]
-pub async fn get_job(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<JobDetail>, ApiError> {
-    let job = find(&state, id).await?;
+pub async fn get_job(State(state): State<AppState>, p: Principal, Path(id): Path<i64>) -> Result<Json<JobDetail>, ApiError> {
+    let job = find(&state, &p, id).await?;
     let log =
         state.store.job_logs(id, 100).await?.into_iter().map(|(at, line)| LogLine { at: iso(at), line }).collect();
     let artifacts = state
@@ -255,16 +257,17 @@ pub async fn get_job(State(state): State<AppState>, Path(id): Path<i64>) -> Resu
 /// Cancel a job: at once when queued; a running job is asked to stop.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = JobDto), (status = 404, body = ErrorBody)))]
-pub async fn cancel_job(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<JobDto>, ApiError> {
+pub async fn cancel_job(State(state): State<AppState>, p: Principal, Path(id): Path<i64>) -> Result<Json<JobDto>, ApiError> {
+    find(&state, &p, id).await?;
     state.store.cancel(id, now_ms()).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
-    Ok(Json(JobDto::from(&find(&state, id).await?)))
+    Ok(Json(JobDto::from(&find(&state, &p, id).await?)))
 }
 
 /// Run a failed or cancelled job again.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = JobDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn retry_job(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<JobDto>, ApiError> {
-    let job = find(&state, id).await?;
+pub async fn retry_job(State(state): State<AppState>, p: Principal, Path(id): Path<i64>) -> Result<Json<JobDto>, ApiError> {
+    let job = find(&state, &p, id).await?;
     if !state.store.retry(id, now_ms()).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -272,14 +275,14 @@ pub async fn retry_job(State(state): State<AppState>, Path(id): Path<i64>) -> Re
             format!("job {id} is {}; only failed or cancelled jobs can be retried", job.state.as_str()),
         ));
     }
-    Ok(Json(JobDto::from(&find(&state, id).await?)))
+    Ok(Json(JobDto::from(&find(&state, &p, id).await?)))
 }
 
 /// Progress as Server-Sent Events: a `job` event whenever the job changes, then `end`.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, description = "text/event-stream of `job` events (a JobDto each) and a final `end`"), (status = 404, body = ErrorBody)))]
-pub async fn job_events(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
-    find(&state, id).await?;
+pub async fn job_events(State(state): State<AppState>, p: Principal, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    find(&state, &p, id).await?;
     let stream = futures_util::stream::unfold((state, None::<String>, false), move |(state, last, ended)| async move {
         if ended {
             return None;
@@ -311,8 +314,10 @@ pub async fn job_events(State(state): State<AppState>, Path(id): Path<i64>) -> R
     responses((status = 200, description = "the file"), (status = 404, body = ErrorBody)))]
 pub async fn artifact(
     State(state): State<AppState>,
+    p: Principal,
     Path((id, name)): Path<(i64, String)>,
 ) -> Result<Response, ApiError> {
+    find(&state, &p, id).await?;
     let (content_type, data) = state
         .store
         .artifact(id, &name)

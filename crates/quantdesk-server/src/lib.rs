@@ -2,6 +2,7 @@
 //! and configuration. Handlers are thin: market logic lives in [`market`] over the core and the store.
 
 pub mod api;
+pub mod auth;
 pub mod blocks;
 pub mod config;
 pub mod demo;
@@ -20,7 +21,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -34,30 +35,93 @@ pub use state::AppState;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The API, datafeed and operations routes with a JSON 404 for everything else.
-pub fn router(state: AppState) -> Router {
-    router_with(state, Router::new().fallback(api::not_found))
+/// Routes with the list of their paths, so tests can enumerate every route of the application
+/// (axum's `Router` cannot be asked for its routes).
+pub struct Routes {
+    pub router: Router<AppState>,
+    pub paths: Vec<String>,
 }
 
-/// The API, datafeed and operations routes merged with `extra` (the pages), which must bring the
-/// fallback for unknown paths; then the shared layers: metrics, limits, timeouts, panics, request
-/// ids, tracing, compression.
-pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
-    let cfg = state.config.clone();
-    let max_upload = usize::try_from(cfg.max_upload_bytes).unwrap_or(usize::MAX);
-    let max_body = usize::try_from(cfg.max_body_bytes).unwrap_or(usize::MAX);
-    Router::new()
+impl Default for Routes {
+    fn default() -> Self {
+        Routes { router: Router::new(), paths: Vec::new() }
+    }
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn route(mut self, path: &str, handler: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, handler);
+        self.paths.push(path.to_string());
+        self
+    }
+
+    pub fn nest(mut self, prefix: &str, other: Routes) -> Self {
+        self.router = self.router.nest(prefix, other.router);
+        self.paths.extend(other.paths.into_iter().map(|p| format!("{prefix}{p}")));
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+}
+
+/// The API, datafeed and operations routes.
+fn server_routes(max_upload: usize) -> Routes {
+    Routes::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/version", get(ops::version))
         .nest("/udf", udf::router())
         .nest("/api/v1", api::router(max_upload))
+}
+
+/// Every path the application serves with `extra` (the pages) merged in.
+pub fn all_paths(extra: &Routes) -> Vec<String> {
+    let mut paths = server_routes(1024).paths;
+    paths.extend(extra.paths.iter().cloned());
+    paths
+}
+
+/// The API, datafeed and operations routes with a JSON 404 for everything else.
+pub fn router(state: AppState) -> Router {
+    let mut none = Routes::new();
+    none.router = none.router.fallback(api::not_found);
+    router_with(state, none)
+}
+
+/// The API, datafeed and operations routes merged with `extra` (the pages), which must bring the
+/// fallback for unknown paths; then the shared layers: metrics, limits, timeouts, panics, request
+/// ids, tracing, compression.
+pub fn router_with(state: AppState, extra: Routes) -> Router {
+    let cfg = state.config.clone();
+    let max_upload = usize::try_from(cfg.max_upload_bytes).unwrap_or(usize::MAX);
+    let max_body = usize::try_from(cfg.max_body_bytes).unwrap_or(usize::MAX);
+    let cors = (!cfg.cors_origins.is_empty()).then(|| {
+        let origins: Vec<axum::http::HeaderValue> = cfg.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::PUT, axum::http::Method::PATCH, axum::http::Method::DELETE])
+            .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(600))
+    });
+    server_routes(max_upload)
         .merge(extra)
+        .router
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::headers))
         .layer(axum::middleware::from_fn(ops::track))
         .with_state(state)
+        .layer(tower::util::option_layer(cors))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(cfg.request_timeout_secs.max(1)),
@@ -90,7 +154,9 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

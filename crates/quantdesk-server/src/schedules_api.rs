@@ -4,16 +4,17 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use quantdesk_store::jobs::Schedule;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/schedules", get(list)).route("/schedules/{name}", put(upsert).delete(remove))
+pub fn router() -> crate::Routes {
+    crate::Routes::new().route("/schedules", get(list)).route("/schedules/{name}", put(upsert).delete(remove))
 }
 
 /// A schedule.
@@ -61,17 +62,18 @@ fn dto(s: &Schedule) -> ScheduleDto {
     }
 }
 
-/// All schedules.
+/// The caller's schedules (admins: all, including the built-in ones).
 #[utoipa::path(get, path = "/api/v1/schedules", tag = "jobs", responses((status = 200, body = Vec<ScheduleDto>)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<ScheduleDto>>, ApiError> {
-    Ok(Json(state.store.schedules().await?.iter().map(dto).collect()))
+pub async fn list(State(state): State<AppState>, p: Principal) -> Result<Json<Vec<ScheduleDto>>, ApiError> {
+    Ok(Json(state.store.schedules().await?.iter().filter(|s| p.sees(&s.owner)).map(dto).collect()))
 }
 
 /// Create or replace a schedule (its history is kept).
 #[utoipa::path(put, path = "/api/v1/schedules/{name}", tag = "jobs", params(("name" = String, Path)), request_body = ScheduleInput,
-    responses((status = 200, body = ScheduleDto), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = ScheduleDto), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn upsert(
     State(state): State<AppState>,
+    p: Principal,
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<ScheduleDto>, ApiError> {
@@ -94,8 +96,18 @@ pub async fn upsert(
     }
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    // Names are global: someone else's schedule of that name is not the caller's to replace.
+    let existing = state.store.schedules().await?.into_iter().find(|x| x.name == name);
+    let owner = match &existing {
+        Some(x) if !p.sees(&x.owner) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("the schedule name {name:?} is taken; choose another")));
+        }
+        Some(x) => x.owner.clone(),
+        None => p.owner(),
+    };
     let s = Schedule {
         id: 0,
+        owner,
         name: name.clone(),
         cron,
         timezone,
@@ -131,8 +143,9 @@ fn croner_check(cron: &str, timezone: &str) -> Result<String, ApiError> {
 /// Delete a schedule.
 #[utoipa::path(delete, path = "/api/v1/schedules/{name}", tag = "jobs", params(("name" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    if state.store.remove_schedule(&name).await? {
+pub async fn remove(State(state): State<AppState>, p: Principal, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    let mine = state.store.schedules().await?.into_iter().any(|x| x.name == name && p.sees(&x.owner));
+    if mine && state.store.remove_schedule(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no schedule {name:?}")))

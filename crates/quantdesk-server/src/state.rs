@@ -32,6 +32,8 @@ pub struct AppState {
     pub blocks: Option<crate::blocks::BarBlocks>,
     /// Instrument metadata by symbol; short-lived, cleared on import.
     pub symbols: moka::future::Cache<Symbol, Option<Arc<SymbolMeta>>>,
+    /// Access settings, the rate limiter and the mailer.
+    pub auth: Arc<crate::auth::AuthRuntime>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
         let blocks =
             (config.bar_cache_mb > 0).then(|| crate::blocks::BarBlocks::new(config.bar_cache_mb * 1024 * 1024));
         AppState {
+            auth: Arc::new(crate::auth::AuthRuntime::new(&config)),
             store,
             metrics,
             responses,

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use quantdesk_core::{Adjustment, Instrument, Resolution};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use crate::market::{BarRequest, bar_time_before, parse_symbol, read_bars};
 use crate::state::{AppState, SymbolMeta};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> crate::Routes {
+    crate::Routes::new()
         .route("/config", get(config))
         .route("/symbols", get(symbols))
         .route("/search", get(search))

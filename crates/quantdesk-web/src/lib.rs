@@ -4,17 +4,18 @@
 //! htm/preact) committed under `assets/vendor/` with their licences; no Node.js is needed to
 //! build or run. All strings people read live in [`i18n`], one table per language.
 
+pub mod account;
 pub mod assets;
 pub mod i18n;
 pub mod pages;
 
 use axum::Router;
-use axum::routing::get;
-use quantdesk_server::AppState;
+use axum::routing::{get, post};
+use quantdesk_server::{AppState, Routes};
 
 /// The page routes, to merge into the server's router.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/", get(pages::home))
         .route("/chart", get(pages::home))
         .route("/chart/{symbol}", get(pages::chart))
@@ -25,8 +26,30 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs", get(pages::jobs))
         .route("/jobs/{id}", get(pages::job))
         .route("/lang/{tag}", get(pages::set_lang))
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/signup", get(account::signup_page).post(account::signup))
+        .route("/verify", get(account::verify_page).post(account::verify))
+        .route("/reset", get(account::reset_page).post(account::reset))
+        .route("/logout", post(account::logout))
+        .route("/settings", get(account::settings))
+        .route("/settings/password", post(account::change_password))
+        .route("/settings/keys", post(account::create_key))
+        .route("/settings/keys/{id}/revoke", post(account::revoke_key))
+        .route("/admin", get(account::admin))
+        .route("/admin/users/{id}", post(account::update_user))
         .route("/assets/{version}/{*path}", get(assets::serve))
-        .fallback(pages::fallback)
+        .with_fallback()
+}
+
+trait WithFallback {
+    fn with_fallback(self) -> Self;
+}
+
+impl WithFallback for Routes {
+    fn with_fallback(mut self) -> Self {
+        self.router = self.router.fallback(pages::fallback);
+        self
+    }
 }
 
 /// The whole application: API, datafeed, operations and pages.

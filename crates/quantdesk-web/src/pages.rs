@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use quantdesk_core::{Adjustment, Resolution};
 use quantdesk_server::AppState;
+use quantdesk_server::auth::Principal;
 use quantdesk_server::market::parse_symbol;
 use quantdesk_store::InstrumentQuery;
 use serde::Deserialize;
@@ -21,6 +22,12 @@ pub struct PageCtx {
     pub t: &'static Strings,
     pub active: &'static str,
     pub path: String,
+    /// The signed-in user's e-mail address; empty on the public pages.
+    pub user: String,
+    /// Whether to show the administration link.
+    pub admin: bool,
+    /// The session's CSRF token, for forms (`csrf` field) and scripts (`X-CSRF-Token`).
+    pub csrf: String,
 }
 
 impl PageCtx {
@@ -29,10 +36,12 @@ impl PageCtx {
     }
 }
 
-/// The request's language: the `lang` cookie, else `Accept-Language`.
+/// The request's language (the `lang` cookie, else `Accept-Language`) and who is asking.
 pub struct ReqLang {
     pub lang: Lang,
     pub path: String,
+    /// The signed-in caller; the access guard lets only public pages through without one.
+    pub who: Option<Principal>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
@@ -41,6 +50,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
         Ok(ReqLang {
             lang: lang_of(&parts.headers),
             path: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+            who: parts.extensions.get::<Principal>().cloned(),
         })
     }
 }
@@ -58,20 +68,38 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
 }
 
 impl ReqLang {
-    fn ctx(&self, active: &'static str) -> PageCtx {
+    pub fn ctx(&self, active: &'static str) -> PageCtx {
         PageCtx {
             lang: self.lang.tag(),
             other_lang: self.lang.other().tag(),
             t: self.lang.strings(),
             active,
             path: self.path.clone(),
+            user: self.who.as_ref().map(|p| p.email.clone()).unwrap_or_default(),
+            admin: self.who.as_ref().is_some_and(|p| p.is_admin()),
+            csrf: self.who.as_ref().and_then(|p| p.csrf()).unwrap_or_default().to_string(),
+        }
+    }
+
+    /// Whether the caller may see an object owned by `owner`.
+    pub fn sees(&self, owner: &str) -> bool {
+        self.who.as_ref().is_some_and(|p| p.sees(owner))
+    }
+
+    /// The owner to filter lists by: the caller, or nobody for admins.
+    pub fn owner_filter(&self) -> Option<String> {
+        match &self.who {
+            Some(p) if p.is_admin() => None,
+            Some(p) => Some(p.owner()),
+            // Not reachable through the guard; match no owner at all.
+            None => Some("-".into()),
         }
     }
 }
 
 /// Renders a template as an HTML page with the page headers; a template failure becomes a
 /// readable error page, never a stack trace.
-fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
+pub fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
     let body = match rendered {
         Ok(b) => b,
         Err(e) => {
@@ -481,9 +509,11 @@ pub struct JobsParams {
 pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<JobsParams>) -> Response {
     let t = lang.lang.strings();
     let filter_state = p.state.as_deref().and_then(quantdesk_store::jobs::JobState::parse);
-    let filter = quantdesk_store::jobs::JobFilter { state: filter_state, limit: 100, ..Default::default() };
+    let filter =
+        quantdesk_store::jobs::JobFilter { state: filter_state, owner: lang.owner_filter(), limit: 100, ..Default::default() };
     let found = async {
-        Ok::<_, quantdesk_store::StoreError>((state.store.list_jobs(&filter).await?, state.store.schedules().await?))
+        let schedules = state.store.schedules().await?.into_iter().filter(|s| lang.sees(&s.owner)).collect::<Vec<_>>();
+        Ok::<_, quantdesk_store::StoreError>((state.store.list_jobs(&filter).await?, schedules))
     }
     .await;
     match found {
@@ -541,7 +571,7 @@ struct JobPage {
 pub async fn job(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i64>) -> Response {
     let t = lang.lang.strings();
     let found = async {
-        let Some(job) = state.store.job(id).await? else { return Ok(None) };
+        let Some(job) = state.store.job(id).await?.filter(|j| lang.sees(&j.owner)) else { return Ok(None) };
         let logs = state.store.job_logs(id, 200).await?;
         let artifacts = state.store.artifacts(id).await?;
         Ok::<_, quantdesk_store::StoreError>(Some((job, logs, artifacts)))
@@ -609,7 +639,12 @@ struct BacktestsPage {
 /// `/backtests`: the form that starts a backtest job, and the recent runs.
 pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response {
     let t = lang.lang.strings();
-    let filter = quantdesk_store::jobs::JobFilter { kind: Some("backtest".into()), limit: 50, ..Default::default() };
+    let filter = quantdesk_store::jobs::JobFilter {
+        kind: Some("backtest".into()),
+        owner: lang.owner_filter(),
+        limit: 50,
+        ..Default::default()
+    };
     let found = async {
         Ok::<_, quantdesk_store::StoreError>((
             state.store.list_jobs(&filter).await?,
@@ -672,7 +707,7 @@ struct BacktestPage {
 pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i64>) -> Response {
     let t = lang.lang.strings();
     match state.store.job(id).await {
-        Ok(Some(job)) if job.kind == "backtest" => {
+        Ok(Some(job)) if job.kind == "backtest" && lang.sees(&job.owner) => {
             let config = serde_json::json!({
                 "strings": {
                     "finalEquity": t.bt_final_equity, "totalReturn": t.bt_return, "maxDrawdown": t.bt_max_drawdown,

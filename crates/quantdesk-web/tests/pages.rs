@@ -8,6 +8,8 @@ use tower::ServiceExt;
 struct App {
     router: axum::Router,
     store: std::sync::Arc<dyn quantdesk_store::Store>,
+    /// An admin's session cookie; [`get`] sends it.
+    cookie: String,
     _dir: tempfile::TempDir,
 }
 
@@ -16,12 +18,21 @@ async fn app() -> App {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = quantdesk_store::open(&url, 4).await.unwrap();
     quantdesk_server::demo::load(&*store, "2026-11-20".parse().unwrap()).await.unwrap();
-    let state = AppState::new(store.clone(), Config::default(), quantdesk_server::ops::metrics_handle());
-    App { router: quantdesk_web::app(state), store, _dir: dir }
+    let config = Config { mailbox_dir: dir.path().join("mail").display().to_string(), ..Config::default() };
+    let state = AppState::new(store.clone(), config, quantdesk_server::ops::metrics_handle());
+    let (user, _) =
+        quantdesk_server::auth::service::ensure_user(&*store, "admin@test.example", "tulip-granite-41", quantdesk_store::auth::Role::Admin, true)
+            .await
+            .unwrap();
+    let (id, _) = quantdesk_server::auth::service::open_session(&state, &user).await.unwrap();
+    App { router: quantdesk_web::app(state), store, cookie: format!("qd_session={id}"), _dir: dir }
 }
 
 async fn get(app: &App, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, String) {
     let mut req = Request::get(uri);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("cookie")) {
+        req = req.header("cookie", app.cookie.as_str());
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -60,7 +71,8 @@ async fn chart_page_in_both_languages_with_strict_headers() {
     let (_, _, en) = get(&a, "/chart/000858.SZ", &[("accept-language", "en-US,en;q=0.9")]).await;
     assert!(en.contains(r#"<html lang="en""#) && en.contains("Charts"));
     // the cookie wins over the header
-    let (_, _, cookie) = get(&a, "/chart/000858.SZ", &[("accept-language", "en"), ("cookie", "lang=zh-CN")]).await;
+    let both = format!("lang=zh-CN; {}", a.cookie);
+    let (_, _, cookie) = get(&a, "/chart/000858.SZ", &[("accept-language", "en"), ("cookie", both.as_str())]).await;
     assert!(cookie.contains(r#"<html lang="zh-CN""#));
 }
 

@@ -11,6 +11,7 @@ use quantdesk_core::{Resolution, Symbol};
 use quantdesk_ingest::{BarImportOptions, ColumnMap};
 use quantdesk_server::config::{LogFormat, Overrides};
 use quantdesk_server::{AppState, Config};
+use quantdesk_store::auth::Role;
 
 #[derive(Parser)]
 #[command(name = "quantdesk", version, about = "Self-hosted stock research and strategy platform")]
@@ -78,6 +79,12 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    /// Manage accounts (the first admin comes from here).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Apply database migrations and exit.
     Migrate,
     /// Inspect the configuration.
@@ -230,6 +237,43 @@ enum ScheduleCommand {
 }
 
 #[derive(Subcommand)]
+enum UserCommand {
+    /// Create a verified account. The password comes from --password-file, else
+    /// QUANTDESK_USER_PASSWORD, else a random one is made and printed.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, analyst or viewer.
+        #[arg(long, default_value = "analyst")]
+        role: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// If the account exists, give it this password and role (and enable it).
+        #[arg(long)]
+        reset: bool,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an API key for an account and print its token (shown this once).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Comma-separated: read, jobs, admin (at most what the account's role allows).
+        #[arg(long, default_value = "read", value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Days until the key expires.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration as TOML, secrets redacted.
     Print,
@@ -290,6 +334,8 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
             Ok(())
         }
         Command::Schedule(c) => schedule(&cfg, c).await,
+        Command::User(c) => user(&cfg, c).await,
+        Command::Key(c) => key(cfg, c).await,
         Command::Migrate => {
             let store = open_store(&cfg).await?;
             println!("database {} is up to date", store.backend());
@@ -396,6 +442,64 @@ async fn worker(cfg: Config, concurrency: Option<usize>, queues: Vec<String>) ->
     Ok(())
 }
 
+async fn user(cfg: &Config, c: UserCommand) -> Result<()> {
+    let store = open_store(cfg).await?;
+    match c {
+        UserCommand::Create { email, role, password_file, reset } => {
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("--role must be admin, analyst or viewer"))?;
+            let (password, generated) = match (password_file, std::env::var("QUANTDESK_USER_PASSWORD").ok()) {
+                (Some(f), _) => (
+                    std::fs::read_to_string(&f)
+                        .with_context(|| format!("cannot read {}", f.display()))?
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string(),
+                    false,
+                ),
+                (None, Some(p)) if !p.is_empty() => (p, false),
+                _ => (quantdesk_server::auth::secrets::random_hex(12), true),
+            };
+            let (u, created) = quantdesk_server::auth::service::ensure_user(&*store, &email, &password, role, reset)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            println!("{} {} (role {})", if created { "created" } else { "reset" }, u.email, u.role.as_str());
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            for u in store.users().await? {
+                let state = if u.disabled { "disabled" } else if u.verified { "active" } else { "unverified" };
+                println!("{:>5}  {:<40} {:<8} {}", u.id, u.email, u.role.as_str(), state);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn key(cfg: Config, c: KeyCommand) -> Result<()> {
+    let KeyCommand::Create { email, name, scopes, days } = c;
+    let store = open_store(&cfg).await?;
+    let email = quantdesk_server::auth::service::normalize_email(&email).map_err(|e| anyhow::anyhow!(e.message))?;
+    let u = store.user_by_email(&email).await?.ok_or_else(|| anyhow::anyhow!("no account {email}"))?;
+    let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
+    let p = quantdesk_server::auth::Principal {
+        user_id: u.id,
+        email: u.email.clone(),
+        role: u.role,
+        via: quantdesk_server::auth::Via::Session { id_hash: String::new(), csrf: String::new() },
+    };
+    let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    let (row, token) = quantdesk_server::auth::service::create_key(&state, &ip, &p, &name, &scopes, days)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    eprintln!("key {} for {} with scopes {} (shown once):", row.id, u.email, row.scopes);
+    println!("{token}");
+    Ok(())
+}
+
+/// The demo account `serve --demo` creates (an admin, so every page can be explored).
+const DEMO_EMAIL: &str = "demo@quantdesk.local";
+
 async fn serve(cfg: Config, workers: bool, concurrency: Option<usize>) -> Result<()> {
     let store = open_store(&cfg).await?;
     tracing::info!(backend = store.backend(), database = %quantdesk_store::redact_url(cfg.database_url.expose()), "database ready");
@@ -412,6 +516,14 @@ async fn serve(cfg: Config, workers: bool, concurrency: Option<usize>) -> Result
         } else {
             tracing::info!("the database already has data; demo data not loaded");
         }
+        let password = match cfg.demo_password.expose() {
+            "" => quantdesk_server::auth::secrets::random_hex(8),
+            p => p.to_string(),
+        };
+        quantdesk_server::auth::service::ensure_user(&*store, DEMO_EMAIL, &password, Role::Admin, true)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the demo account: {e}"))?;
+        println!("demo account: {DEMO_EMAIL}  password: {password}");
     }
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;

@@ -17,7 +17,24 @@ pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub store: Arc<dyn MarketStore>,
+    /// An admin's API key with every scope; [`TestApp::request`] sends it unless the request
+    /// carries its own `Authorization`.
+    pub token: String,
     _dir: tempfile::TempDir,
+}
+
+/// Creates a verified account and an API key with `scopes` for it; returns the token.
+pub async fn user_with_key(state: &AppState, email: &str, role: quantdesk_store::auth::Role, scopes: &[&str]) -> String {
+    let (user, _) = quantdesk_server::auth::service::ensure_user(&*state.store, email, "tulip-granite-41", role, true).await.unwrap();
+    let p = quantdesk_server::auth::Principal {
+        user_id: user.id,
+        email: user.email,
+        role: user.role,
+        via: quantdesk_server::auth::Via::Session { id_hash: String::new(), csrf: String::new() },
+    };
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    quantdesk_server::auth::service::create_key(state, &ip, &p, "test", &scopes, 1).await.unwrap().1
 }
 
 pub async fn app() -> TestApp {
@@ -29,12 +46,24 @@ pub async fn app_with(mut config: Config) -> TestApp {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     config.database_url = quantdesk_server::config::Secret::new(url.clone());
     let store = quantdesk_store::open(&url, 4).await.unwrap();
+    if config.mailbox_dir == Config::default().mailbox_dir {
+        config.mailbox_dir = dir.path().join("mailbox").display().to_string();
+    }
     let state = AppState::new(store.clone(), config, quantdesk_server::ops::metrics_handle());
-    TestApp { router: quantdesk_server::router(state.clone()), state, store, _dir: dir }
+    let token = user_with_key(&state, "admin@test.example", quantdesk_store::auth::Role::Admin, &["read", "jobs", "admin"]).await;
+    TestApp { router: quantdesk_server::router(state.clone()), state, store, token, _dir: dir }
 }
 
 impl TestApp {
-    pub async fn request(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    pub async fn request(&self, mut req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        if !req.headers().contains_key("authorization") {
+            req.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        }
+        self.request_as_is(req).await
+    }
+
+    /// Sends the request with exactly its own headers (no credentials added).
+    pub async fn request_as_is(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();

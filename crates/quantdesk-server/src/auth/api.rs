@@ -1,0 +1,390 @@
+//! The account API: `/api/v1/auth/*` (sign-up, verification, login, logout, passwords),
+//! `/api/v1/keys` (the caller's API keys) and `/api/v1/admin/*` (users, all keys, audit log).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use chrono::DateTime;
+use quantdesk_store::auth::{ApiKeyRow, AuditEvent, AuditFilter, Role, User};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ClientIp, Principal, Scope, service, session_cookie};
+use crate::api::extract::{ApiJson, ApiQuery};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub fn router() -> crate::Routes {
+    crate::Routes::new()
+        .route("/auth/signup", post(signup))
+        .route("/auth/verify", post(verify))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", get(me))
+        .route("/auth/password/change", post(change_password))
+        .route("/auth/password/reset", post(request_reset))
+        .route("/auth/password/reset/confirm", post(confirm_reset))
+        .route("/keys", get(list_keys).post(create_key))
+        .route("/keys/{id}", delete(revoke_key))
+        .route("/admin/users", get(list_users))
+        .route("/admin/users/{id}", patch(update_user))
+        .route("/admin/keys", get(all_keys))
+        .route("/admin/audit", get(audit_log))
+}
+
+fn iso(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_default()
+}
+
+/// A sentence saying what happened.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    pub message: String,
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    (status, Json(Message { message: text.into() })).into_response()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyInput {
+    pub email: String,
+    /// The 6-digit code from the e-mail.
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailInput {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetInput {
+    pub email: String,
+    pub code: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// The signed-in caller.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub id: i64,
+    pub email: String,
+    /// admin, analyst or viewer.
+    pub role: String,
+    /// What this caller may do now (a key's scopes narrow its user's role).
+    pub scopes: Vec<String>,
+    /// `session` or `key`.
+    pub via: String,
+    /// For browser sessions: send it as `X-CSRF-Token` with state-changing requests.
+    pub csrf_token: Option<String>,
+}
+
+fn me_of(p: &Principal) -> Me {
+    Me {
+        id: p.user_id,
+        email: p.email.clone(),
+        role: p.role.as_str().into(),
+        scopes: Scope::ALL.iter().filter(|s| p.can(**s)).map(|s| s.as_str().to_string()).collect(),
+        via: match p.via {
+            super::Via::Session { .. } => "session".into(),
+            super::Via::Key { .. } => "key".into(),
+        },
+        csrf_token: p.csrf().map(String::from),
+    }
+}
+
+/// Start a sign-up: a 6-digit code is mailed to the address (valid 10 minutes).
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = Credentials, security(()),
+    responses((status = 202, body = Message), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn signup(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(c): ApiJson<Credentials>) -> Result<Response, ApiError> {
+    service::signup(&state, &ip, &c.email, &c.password).await?;
+    Ok(message(StatusCode::ACCEPTED, "if this address can be registered, a 6-digit code is on its way to it"))
+}
+
+/// Confirm an address with the mailed code.
+#[utoipa::path(post, path = "/api/v1/auth/verify", tag = "auth", request_body = VerifyInput, security(()),
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
+pub async fn verify(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(v): ApiJson<VerifyInput>) -> Result<Response, ApiError> {
+    service::verify(&state, &ip, &v.email, &v.code).await?;
+    Ok(message(StatusCode::OK, "the address is confirmed; sign in"))
+}
+
+/// Sign in: sets the session cookie. Failures are throttled per account and per address.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials, security(()),
+    responses((status = 200, body = Me), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(c): ApiJson<Credentials>) -> Result<Response, ApiError> {
+    let (user, id, csrf) = service::login(&state, &ip, &c.email, &c.password).await?;
+    let p = Principal {
+        user_id: user.id,
+        email: user.email,
+        role: user.role,
+        via: super::Via::Session { id_hash: String::new(), csrf },
+    };
+    let mut res = Json(me_of(&p)).into_response();
+    res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state.config, Some(&id)));
+    Ok(res)
+}
+
+/// Sign out: ends this session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, p: Principal) -> Result<Response, ApiError> {
+    service::logout(&state, &ip, &p).await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state.config, None));
+    Ok(res)
+}
+
+/// Who the caller is and what they may do.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(p: Principal) -> Json<Me> {
+    Json(me_of(&p))
+}
+
+/// Change the password: ends every session (a browser caller gets a fresh one).
+#[utoipa::path(post, path = "/api/v1/auth/password/change", tag = "auth", request_body = PasswordChange,
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    p: Principal,
+    ApiJson(c): ApiJson<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let fresh = service::change_password(&state, &ip, &p, &c.current_password, &c.new_password).await?;
+    let mut res = message(StatusCode::OK, "the password is changed; every other session has ended");
+    if let Some((id, _)) = fresh {
+        res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state.config, Some(&id)));
+    }
+    Ok(res)
+}
+
+/// Ask for a password reset code by e-mail.
+#[utoipa::path(post, path = "/api/v1/auth/password/reset", tag = "auth", request_body = EmailInput, security(()),
+    responses((status = 202, body = Message), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn request_reset(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(e): ApiJson<EmailInput>) -> Result<Response, ApiError> {
+    service::request_reset(&state, &ip, &e.email).await?;
+    Ok(message(StatusCode::ACCEPTED, "if this address has an account, a reset code is on its way to it"))
+}
+
+/// Set a new password with the mailed reset code; ends every session.
+#[utoipa::path(post, path = "/api/v1/auth/password/reset/confirm", tag = "auth", request_body = ResetInput, security(()),
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
+pub async fn confirm_reset(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(r): ApiJson<ResetInput>) -> Result<Response, ApiError> {
+    service::confirm_reset(&state, &ip, &r.email, &r.code, &r.new_password).await?;
+    Ok(message(StatusCode::OK, "the password is changed; sign in with it"))
+}
+
+/// An API key (never its secret).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KeyDto {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    /// The public part of the token (`qd_<prefix>_…`).
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&ApiKeyRow> for KeyDto {
+    fn from(k: &ApiKeyRow) -> Self {
+        KeyDto {
+            id: k.id,
+            user_id: k.user_id,
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            scopes: k.scopes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+            created_at: iso(k.created_at),
+            expires_at: k.expires_at.map(iso),
+            last_used_at: k.last_used_at.map(iso),
+            revoked_at: k.revoked_at.map(iso),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewKey {
+    pub name: String,
+    /// Any of read, jobs, admin; at most what the caller's role allows.
+    pub scopes: Vec<String>,
+    /// Days until the key stops working (default 90, at most 3650).
+    pub expires_in_days: Option<u32>,
+}
+
+/// A new key with its token: shown this once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedKey {
+    pub key: KeyDto,
+    /// Send as `Authorization: Bearer <token>`. It cannot be shown again.
+    pub token: String,
+}
+
+/// The caller's API keys, newest first.
+#[utoipa::path(get, path = "/api/v1/keys", tag = "auth", responses((status = 200, body = Vec<KeyDto>), (status = 401, body = ErrorBody)))]
+pub async fn list_keys(State(state): State<AppState>, p: Principal) -> Result<Json<Vec<KeyDto>>, ApiError> {
+    Ok(Json(state.store.api_keys(Some(p.user_id)).await?.iter().map(KeyDto::from).collect()))
+}
+
+/// Create an API key. The token is in this answer only.
+#[utoipa::path(post, path = "/api/v1/keys", tag = "auth", request_body = NewKey,
+    responses((status = 201, body = CreatedKey), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    p: Principal,
+    ApiJson(k): ApiJson<NewKey>,
+) -> Result<Response, ApiError> {
+    let (row, token) = service::create_key(&state, &ip, &p, &k.name, &k.scopes, k.expires_in_days.unwrap_or(90)).await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key: KeyDto::from(&row), token })).into_response())
+}
+
+/// Revoke one of the caller's keys (admins: any key).
+#[utoipa::path(delete, path = "/api/v1/keys/{id}", tag = "auth", params(("id" = i64, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    service::revoke_key(&state, &ip, &p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserDto {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    pub verified: bool,
+    pub disabled: bool,
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+}
+
+impl From<&User> for UserDto {
+    fn from(u: &User) -> Self {
+        UserDto {
+            id: u.id,
+            email: u.email.clone(),
+            role: u.role.as_str().into(),
+            verified: u.verified,
+            disabled: u.disabled,
+            created_at: iso(u.created_at),
+            last_login_at: u.last_login_at.map(iso),
+        }
+    }
+}
+
+/// Every account (admins).
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", responses((status = 200, body = Vec<UserDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserDto>>, ApiError> {
+    Ok(Json(state.store.users().await?.iter().map(UserDto::from).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserUpdate {
+    /// admin, analyst or viewer.
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+/// Change a user's role or disable them (admins).
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", params(("id" = i64, Path)), request_body = UserUpdate,
+    responses((status = 200, body = UserDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    p: Principal,
+    Path(id): Path<i64>,
+    ApiJson(u): ApiJson<UserUpdate>,
+) -> Result<Json<UserDto>, ApiError> {
+    let role = match u.role.as_deref() {
+        Some(r) => Some(Role::parse(r).ok_or_else(|| ApiError::bad_request("role must be admin, analyst or viewer"))?),
+        None => None,
+    };
+    let user = service::update_user(&state, &ip, &p, id, role, u.disabled).await?;
+    Ok(Json(UserDto::from(&user)))
+}
+
+/// Every API key (admins).
+#[utoipa::path(get, path = "/api/v1/admin/keys", tag = "admin", responses((status = 200, body = Vec<KeyDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn all_keys(State(state): State<AppState>) -> Result<Json<Vec<KeyDto>>, ApiError> {
+    Ok(Json(state.store.api_keys(None).await?.iter().map(KeyDto::from).collect()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditParams {
+    /// Only this event (login, login_failed, key_created, …).
+    pub event: Option<String>,
+    /// Actor or target containing this text.
+    pub q: Option<String>,
+    /// Events with a smaller id (the next page).
+    pub before: Option<i64>,
+    /// 1 to 500, default 100.
+    pub limit: Option<u32>,
+}
+
+/// One security event.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditDto {
+    pub id: i64,
+    pub at: String,
+    pub user_id: Option<i64>,
+    pub actor: String,
+    pub event: String,
+    pub target: String,
+    pub ip: String,
+    pub detail: String,
+}
+
+impl From<&AuditEvent> for AuditDto {
+    fn from(e: &AuditEvent) -> Self {
+        AuditDto {
+            id: e.id,
+            at: iso(e.at),
+            user_id: e.user_id,
+            actor: e.actor.clone(),
+            event: e.event.clone(),
+            target: e.target.clone(),
+            ip: e.ip.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+/// The audit log of security events, newest first (admins).
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditParams),
+    responses((status = 200, body = Vec<AuditDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn audit_log(State(state): State<AppState>, ApiQuery(q): ApiQuery<AuditParams>) -> Result<Json<Vec<AuditDto>>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    let f = AuditFilter {
+        event: q.event.filter(|e| !e.is_empty()),
+        text: q.q.filter(|t| !t.is_empty()),
+        before_id: q.before,
+        limit,
+    };
+    Ok(Json(state.store.audit_log(&f).await?.iter().map(AuditDto::from).collect()))
+}

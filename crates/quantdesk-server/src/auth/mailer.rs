@@ -1,0 +1,104 @@
+//! Sending e-mail: SMTP when `smtp_url` is set, otherwise a development mailbox that writes each
+//! message to a file in `mailbox_dir` and logs where it went (never what it says: messages carry
+//! codes that must not reach a log).
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// Something that delivers messages.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String>;
+    /// `smtp` or `mailbox`, for readiness and logs.
+    fn kind(&self) -> &'static str;
+}
+
+/// Delivers through an SMTP server.
+pub struct Smtp {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: String,
+}
+
+impl Smtp {
+    /// `url`: `smtps://user:pass@host[:465]`, `smtp://user:pass@host:587?tls=required` (STARTTLS)
+    /// or `smtp://host:25` (plain, for a local relay), as lettre reads it.
+    pub fn new(url: &str, from: &str) -> Result<Self, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("smtp_url is not usable: {e}"))?
+            .build();
+        from.parse::<lettre::message::Mailbox>().map_err(|e| format!("mail_from {from:?} is not an address: {e}"))?;
+        Ok(Smtp { transport, from: from.to_string() })
+    }
+}
+
+fn message(from: &str, to: &str, subject: &str, body: &str) -> Result<Message, String> {
+    Message::builder()
+        .from(from.parse().map_err(|e| format!("bad sender: {e}"))?)
+        .to(to.parse().map_err(|e| format!("bad recipient: {e}"))?)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN)
+        .body(body.to_string())
+        .map_err(|e| format!("cannot build the message: {e}"))
+}
+
+#[async_trait]
+impl Mailer for Smtp {
+    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
+        let msg = message(&self.from, to, subject, body)?;
+        self.transport.send(msg).await.map(|_| ()).map_err(|e| format!("SMTP delivery failed: {e}"))
+    }
+    fn kind(&self) -> &'static str {
+        "smtp"
+    }
+}
+
+/// Writes messages as `.eml` files into a folder: the sign-up and reset flows work with no mail
+/// server, and the person running quantdesk reads the codes from there.
+pub struct Mailbox {
+    dir: PathBuf,
+    from: String,
+}
+
+impl Mailbox {
+    pub fn new(dir: impl Into<PathBuf>, from: &str) -> Self {
+        Mailbox { dir: dir.into(), from: from.to_string() }
+    }
+
+    /// Messages to `to`, oldest first (for tests and the demo).
+    pub fn messages_to(&self, to: &str) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        let tag = file_tag(to);
+        files
+            .into_iter()
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(&tag)))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+}
+
+fn file_tag(to: &str) -> String {
+    to.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect()
+}
+
+#[async_trait]
+impl Mailer for Mailbox {
+    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
+        let msg = message(&self.from, to, subject, body)?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let path = self.dir.join(format!("{:020}-{}-{}.eml", now.as_nanos(), crate::auth::secrets::random_hex(4), file_tag(to)));
+        std::fs::write(&path, msg.formatted()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        // The path and subject only: the body holds a code.
+        tracing::info!(to = %crate::auth::mask_email(to), subject, path = %path.display(), "mail written to the development mailbox");
+        Ok(())
+    }
+    fn kind(&self) -> &'static str {
+        "mailbox"
+    }
+}

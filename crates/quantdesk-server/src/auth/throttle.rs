@@ -1,0 +1,133 @@
+//! Abuse limits: a general request rate limiter (in process) and login throttling (in the
+//! database, so that every replica sees the same failures).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A 429 answer with `Retry-After` (whole seconds, at least 1).
+pub fn too_many(wait_ms: i64, message: &str) -> Response {
+    ApiError::rate_limited(wait_ms, message).into_response()
+}
+
+/// A generic cell rate limiter (GCRA) per key: `per_minute` requests a minute on average, with
+/// bursts of up to a tenth of a minute's allowance (at least 10). Each replica limits on its
+/// own; the proxy in front adds a shared limit for logins (deploy/nginx).
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    /// Theoretical arrival time per key, in milliseconds since the limiter's epoch.
+    tat: Mutex<HashMap<String, i64>>,
+}
+
+impl RateLimiter {
+    /// Counts a request; `Err(wait_ms)` when it is over the limit.
+    pub fn check(&self, key: &str, per_minute: u32) -> Result<(), i64> {
+        self.check_at(key, per_minute, super::now_ms())
+    }
+
+    pub fn check_at(&self, key: &str, per_minute: u32, now: i64) -> Result<(), i64> {
+        let interval = 60_000 / i64::from(per_minute.max(1));
+        let burst = i64::from((per_minute / 10).max(10));
+        let tolerance = interval * (burst - 1);
+        let mut map = self.tat.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, t| *t > now);
+        }
+        let tat = map.get(key).copied().unwrap_or(now).max(now);
+        if tat - now > tolerance {
+            return Err(tat - now - tolerance);
+        }
+        map.insert(key.to_string(), tat + interval);
+        Ok(())
+    }
+}
+
+/// Failures counted over this window.
+pub const WINDOW_MS: i64 = 3_600_000;
+/// No account takes more failures than this in a window.
+pub const MAX_ACCOUNT_FAILURES: u64 = 100;
+/// Failures from one address before delays start (higher than per account: offices share one).
+const IP_FREE_FAILURES: u64 = 20;
+const ACCOUNT_FREE_FAILURES: u64 = 3;
+/// The longest delay between attempts.
+const MAX_DELAY_MS: i64 = 15 * 60_000;
+
+/// How long after the last failure the next attempt must wait, given `n` failures in the window:
+/// nothing for the first few, then 5 s doubling to 15 minutes.
+pub fn delay_ms(n: u64, free: u64) -> i64 {
+    if n < free {
+        return 0;
+    }
+    let doublings = (n - free).min(20) as u32;
+    (5_000i64 << doublings).min(MAX_DELAY_MS)
+}
+
+fn account_key(email: &str) -> String {
+    format!("acct:{email}")
+}
+
+fn ip_key(ip: &std::net::IpAddr) -> String {
+    format!("ip:{ip}")
+}
+
+/// `Err(wait_ms)` when an attempt to sign in as `email` from `ip` must wait. The answer is the
+/// same whether or not the account exists.
+pub async fn login_allowed(state: &AppState, email: &str, ip: &std::net::IpAddr, now: i64) -> Result<Result<(), i64>, ApiError> {
+    let since = now - WINDOW_MS;
+    let (n, last) = state.store.failures(&account_key(email), since).await?;
+    if n >= MAX_ACCOUNT_FAILURES {
+        return Ok(Err(WINDOW_MS / 4));
+    }
+    let mut wait = last.map(|t| t + delay_ms(n, ACCOUNT_FREE_FAILURES) - now).unwrap_or(0);
+    let (n, last) = state.store.failures(&ip_key(ip), since).await?;
+    wait = wait.max(last.map(|t| t + delay_ms(n, IP_FREE_FAILURES) - now).unwrap_or(0));
+    Ok(if wait > 0 { Err(wait) } else { Ok(()) })
+}
+
+pub async fn login_failed(state: &AppState, email: &str, ip: &std::net::IpAddr, now: i64) -> Result<(), ApiError> {
+    state.store.record_failure(&account_key(email), now).await?;
+    state.store.record_failure(&ip_key(ip), now).await?;
+    // Old rows are useless; dropping them now and then keeps the table small.
+    if now % 50 == 0 {
+        state.store.prune_failures(now - WINDOW_MS).await?;
+    }
+    Ok(())
+}
+
+pub async fn login_succeeded(state: &AppState, email: &str) -> Result<(), ApiError> {
+    state.store.clear_failures(&account_key(email)).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_allows_a_burst_then_the_rate() {
+        let l = RateLimiter::default();
+        // 60 a minute: one a second, bursts of 10.
+        for i in 0..10 {
+            assert!(l.check_at("k", 60, 0).is_ok(), "request {i} of the burst");
+        }
+        let wait = l.check_at("k", 60, 0).unwrap_err();
+        assert_eq!(wait, 1000);
+        assert!(l.check_at("other", 60, 0).is_ok(), "keys are separate");
+        assert!(l.check_at("k", 60, 1000).is_ok(), "one more a second later");
+        assert!(l.check_at("k", 60, 1000).is_err());
+    }
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        assert_eq!(delay_ms(2, 3), 0);
+        assert_eq!(delay_ms(3, 3), 5_000);
+        assert_eq!(delay_ms(4, 3), 10_000);
+        assert_eq!(delay_ms(10, 3), 640_000);
+        assert_eq!(delay_ms(11, 3), MAX_DELAY_MS);
+        assert_eq!(delay_ms(99, 3), MAX_DELAY_MS);
+    }
+}
