@@ -43,7 +43,15 @@ pub(crate) mod extract {
         type Rejection = ApiError;
         async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
             let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-                ApiError::new(e.status(), if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "bad_request" }, e.body_text())
+                ApiError::new(
+                    e.status(),
+                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                        "payload_too_large"
+                    } else {
+                        "bad_request"
+                    },
+                    e.body_text(),
+                )
             })?;
             serde_json::from_slice(&bytes)
                 .map(ApiJson)
@@ -103,7 +111,8 @@ impl utoipa::Modify for Security {
                     .build(),
             ),
         );
-        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("qd_session"))));
+        components
+            .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("qd_session"))));
     }
 }
 

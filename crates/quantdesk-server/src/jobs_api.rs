@@ -161,7 +161,11 @@ pub struct JobParams {
 /// Submit a job.
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = CreateJob,
     responses((status = 202, body = Created), (status = 400, body = ErrorBody)))]
-pub async fn create_job(State(state): State<AppState>, p: Principal, body: axum::body::Bytes) -> Result<Response, ApiError> {
+pub async fn create_job(
+    State(state): State<AppState>,
+    p: Principal,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let req: CreateJob = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not a valid job: {e}")))?;
     if !JOB_KINDS.contains(&req.kind.as_str()) {
@@ -235,7 +239,11 @@ pub async fn find(state: &AppState, p: &Principal, id: i64) -> Result<Job, ApiEr
 /// One job with its log tail and artifacts.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = JobDetail), (status = 404, body = ErrorBody)))]
-pub async fn get_job(State(state): State<AppState>, p: Principal, Path(id): Path<i64>) -> Result<Json<JobDetail>, ApiError> {
+pub async fn get_job(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<JobDetail>, ApiError> {
     let job = find(&state, &p, id).await?;
     let log =
         state.store.job_logs(id, 100).await?.into_iter().map(|(at, line)| LogLine { at: iso(at), line }).collect();
@@ -257,7 +265,11 @@ pub async fn get_job(State(state): State<AppState>, p: Principal, Path(id): Path
 /// Cancel a job: at once when queued; a running job is asked to stop.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = JobDto), (status = 404, body = ErrorBody)))]
-pub async fn cancel_job(State(state): State<AppState>, p: Principal, Path(id): Path<i64>) -> Result<Json<JobDto>, ApiError> {
+pub async fn cancel_job(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<JobDto>, ApiError> {
     find(&state, &p, id).await?;
     state.store.cancel(id, now_ms()).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     Ok(Json(JobDto::from(&find(&state, &p, id).await?)))
@@ -266,7 +278,11 @@ pub async fn cancel_job(State(state): State<AppState>, p: Principal, Path(id): P
 /// Run a failed or cancelled job again.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = JobDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn retry_job(State(state): State<AppState>, p: Principal, Path(id): Path<i64>) -> Result<Json<JobDto>, ApiError> {
+pub async fn retry_job(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<JobDto>, ApiError> {
     let job = find(&state, &p, id).await?;
     if !state.store.retry(id, now_ms()).await? {
         return Err(ApiError::new(
@@ -281,7 +297,11 @@ pub async fn retry_job(State(state): State<AppState>, p: Principal, Path(id): Pa
 /// Progress as Server-Sent Events: a `job` event whenever the job changes, then `end`.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, description = "text/event-stream of `job` events (a JobDto each) and a final `end`"), (status = 404, body = ErrorBody)))]
-pub async fn job_events(State(state): State<AppState>, p: Principal, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn job_events(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     find(&state, &p, id).await?;
     let stream = futures_util::stream::unfold((state, None::<String>, false), move |(state, last, ended)| async move {
         if ended {

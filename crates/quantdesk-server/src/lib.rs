@@ -108,7 +108,13 @@ pub fn router_with(state: AppState, extra: Routes) -> Router {
         let origins: Vec<axum::http::HeaderValue> = cfg.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
         tower_http::cors::CorsLayer::new()
             .allow_origin(origins)
-            .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::PUT, axum::http::Method::PATCH, axum::http::Method::DELETE])
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::POST,
+                axum::http::Method::PUT,
+                axum::http::Method::PATCH,
+                axum::http::Method::DELETE,
+            ])
             .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
             .max_age(Duration::from_secs(600))
     });

@@ -1,10 +1,10 @@
 //! Schedules under `/api/v1/schedules`: list, create or replace, delete. (Once accounts exist,
 //! only admins may change them.)
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
-use axum::Json;
 use quantdesk_store::jobs::Schedule;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -100,7 +100,11 @@ pub async fn upsert(
     let existing = state.store.schedules().await?.into_iter().find(|x| x.name == name);
     let owner = match &existing {
         Some(x) if !p.sees(&x.owner) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("the schedule name {name:?} is taken; choose another")));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("the schedule name {name:?} is taken; choose another"),
+            ));
         }
         Some(x) => x.owner.clone(),
         None => p.owner(),
@@ -143,7 +147,11 @@ fn croner_check(cron: &str, timezone: &str) -> Result<String, ApiError> {
 /// Delete a schedule.
 #[utoipa::path(delete, path = "/api/v1/schedules/{name}", tag = "jobs", params(("name" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn remove(State(state): State<AppState>, p: Principal, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let mine = state.store.schedules().await?.into_iter().any(|x| x.name == name && p.sees(&x.owner));
     if mine && state.store.remove_schedule(&name).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Json;
 use quantdesk_core::{Adjustment, Instrument, Resolution};
 use serde::Serialize;
 use serde_json::{Value, json};

@@ -24,7 +24,9 @@ fn fmt_ms(ms: i64) -> String {
 /// A local path to return to after signing in; anything else (another site) becomes `/chart`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/login") => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/login") => {
+            n.to_string()
+        }
         _ => "/chart".into(),
     }
 }
@@ -70,7 +72,15 @@ pub struct AuthQuery {
     done: Option<String>,
 }
 
-fn auth_page(lang: &ReqLang, mode: &'static str, email: String, next: String, notice: String, error: String, status: StatusCode) -> Response {
+fn auth_page(
+    lang: &ReqLang,
+    mode: &'static str,
+    email: String,
+    next: String,
+    notice: String,
+    error: String,
+    status: StatusCode,
+) -> Response {
     let page = AuthPage { page: lang.ctx(""), a: lang.lang.account(), mode, email, next, notice, error };
     html(status, page.render())
 }
@@ -89,7 +99,15 @@ pub async fn login_page(lang: ReqLang, Query(q): Query<AuthQuery>) -> Response {
         return Redirect::to(&safe_next(q.next.as_deref())).into_response();
     }
     let notice = notice_for(lang.lang.account(), q.done.as_deref());
-    auth_page(&lang, "login", q.email.unwrap_or_default(), safe_next(q.next.as_deref()), notice, String::new(), StatusCode::OK)
+    auth_page(
+        &lang,
+        "login",
+        q.email.unwrap_or_default(),
+        safe_next(q.next.as_deref()),
+        notice,
+        String::new(),
+        StatusCode::OK,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,7 +117,12 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login(State(state): State<AppState>, lang: ReqLang, ClientIp(ip): ClientIp, Form(f): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let next = safe_next(f.next.as_deref());
     match service::login(&state, &ip, &f.email, &f.password).await {
         Ok((_, id, _)) => {
@@ -128,7 +151,12 @@ pub struct SignupForm {
     password: String,
 }
 
-pub async fn signup(State(state): State<AppState>, lang: ReqLang, ClientIp(ip): ClientIp, Form(f): Form<SignupForm>) -> Response {
+pub async fn signup(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<SignupForm>,
+) -> Response {
     match service::signup(&state, &ip, &f.email, &f.password).await {
         Ok(()) => Redirect::to(&format!("/verify?email={}&done=sent", urlencode(f.email.trim()))).into_response(),
         Err(e) => {
@@ -140,7 +168,13 @@ pub async fn signup(State(state): State<AppState>, lang: ReqLang, ClientIp(ip): 
 
 fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~@".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~@".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -156,7 +190,12 @@ pub struct CodeForm {
     new_password: Option<String>,
 }
 
-pub async fn verify(State(state): State<AppState>, lang: ReqLang, ClientIp(ip): ClientIp, Form(f): Form<CodeForm>) -> Response {
+pub async fn verify(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<CodeForm>,
+) -> Response {
     match service::verify(&state, &ip, &f.email, f.code.as_deref().unwrap_or("")).await {
         Ok(()) => Redirect::to(&format!("/login?email={}&done=verified", urlencode(f.email.trim()))).into_response(),
         Err(e) => {
@@ -173,7 +212,12 @@ pub async fn reset_page(lang: ReqLang, Query(q): Query<AuthQuery>) -> Response {
 }
 
 /// Without a code: asks for one. With a code and a new password: sets it.
-pub async fn reset(State(state): State<AppState>, lang: ReqLang, ClientIp(ip): ClientIp, Form(f): Form<CodeForm>) -> Response {
+pub async fn reset(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<CodeForm>,
+) -> Response {
     let (mode, result) = match (&f.code, &f.new_password) {
         (Some(code), Some(pw)) => ("reset-confirm", service::confirm_reset(&state, &ip, &f.email, code, pw).await),
         _ => ("reset-request", service::request_reset(&state, &ip, &f.email).await),
@@ -211,7 +255,11 @@ struct KeyRow {
     live: bool,
 }
 
-fn key_rows(keys: &[quantdesk_store::auth::ApiKeyRow], owners: &std::collections::HashMap<i64, String>, never: &str) -> Vec<KeyRow> {
+fn key_rows(
+    keys: &[quantdesk_store::auth::ApiKeyRow],
+    owners: &std::collections::HashMap<i64, String>,
+    never: &str,
+) -> Vec<KeyRow> {
     let now = quantdesk_server::auth::now_ms();
     keys.iter()
         .map(|k| KeyRow {
@@ -247,7 +295,15 @@ pub struct SettingsQuery {
     done: Option<String>,
 }
 
-async fn settings_response(state: &AppState, lang: &ReqLang, p: &Principal, new_token: String, notice: String, error: String, status: StatusCode) -> Response {
+async fn settings_response(
+    state: &AppState,
+    lang: &ReqLang,
+    p: &Principal,
+    new_token: String,
+    notice: String,
+    error: String,
+    status: StatusCode,
+) -> Response {
     let a = lang.lang.account();
     let keys = match state.store.api_keys(Some(p.user_id)).await {
         Ok(k) => k,
@@ -268,7 +324,12 @@ async fn settings_response(state: &AppState, lang: &ReqLang, p: &Principal, new_
     html(status, page.render())
 }
 
-pub async fn settings(State(state): State<AppState>, lang: ReqLang, p: Principal, Query(q): Query<SettingsQuery>) -> Response {
+pub async fn settings(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    p: Principal,
+    Query(q): Query<SettingsQuery>,
+) -> Response {
     let a = lang.lang.account();
     let notice = match q.done.as_deref() {
         Some("password") => a.password_changed.to_string(),
@@ -284,7 +345,13 @@ pub struct PasswordForm {
     new_password: String,
 }
 
-pub async fn change_password(State(state): State<AppState>, lang: ReqLang, ClientIp(ip): ClientIp, p: Principal, Form(f): Form<PasswordForm>) -> Response {
+pub async fn change_password(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    ClientIp(ip): ClientIp,
+    p: Principal,
+    Form(f): Form<PasswordForm>,
+) -> Response {
     match service::change_password(&state, &ip, &p, &f.current_password, &f.new_password).await {
         Ok(fresh) => {
             let mut res = Redirect::to("/settings?done=password").into_response();
@@ -313,14 +380,22 @@ pub struct KeyForm {
 }
 
 /// Creates a key and shows its token on this one answer (no redirect: it is never shown again).
-pub async fn create_key(State(state): State<AppState>, lang: ReqLang, ClientIp(ip): ClientIp, p: Principal, Form(f): Form<KeyForm>) -> Response {
+pub async fn create_key(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    ClientIp(ip): ClientIp,
+    p: Principal,
+    Form(f): Form<KeyForm>,
+) -> Response {
     let scopes: Vec<String> = [("read", &f.read), ("jobs", &f.jobs), ("admin", &f.admin)]
         .into_iter()
         .filter(|(_, v)| v.is_some())
         .map(|(s, _)| s.to_string())
         .collect();
     match service::create_key(&state, &ip, &p, &f.name, &scopes, f.days.unwrap_or(90)).await {
-        Ok((_, token)) => settings_response(&state, &lang, &p, token, String::new(), String::new(), StatusCode::OK).await,
+        Ok((_, token)) => {
+            settings_response(&state, &lang, &p, token, String::new(), String::new(), StatusCode::OK).await
+        }
         Err(e) => {
             let error = explain(lang.lang.account(), &e);
             settings_response(&state, &lang, &p, String::new(), String::new(), error, e.status).await
@@ -328,7 +403,12 @@ pub async fn create_key(State(state): State<AppState>, lang: ReqLang, ClientIp(i
     }
 }
 
-pub async fn revoke_key(State(state): State<AppState>, ClientIp(ip): ClientIp, p: Principal, Path(id): Path<i64>) -> Response {
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> Response {
     let back = if p.is_admin() { "/admin" } else { "/settings?done=revoked" };
     match service::revoke_key(&state, &ip, &p, id).await {
         Ok(()) => Redirect::to(back).into_response(),
@@ -378,7 +458,12 @@ pub struct AdminQuery {
     done: Option<String>,
 }
 
-pub async fn admin(State(state): State<AppState>, lang: ReqLang, p: Principal, Query(q): Query<AdminQuery>) -> Response {
+pub async fn admin(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    p: Principal,
+    Query(q): Query<AdminQuery>,
+) -> Response {
     let a = lang.lang.account();
     let event = q.event.unwrap_or_default();
     let text = q.q.unwrap_or_default();
@@ -453,7 +538,13 @@ pub struct UserForm {
     disabled: Option<String>,
 }
 
-pub async fn update_user(State(state): State<AppState>, ClientIp(ip): ClientIp, p: Principal, Path(id): Path<i64>, Form(f): Form<UserForm>) -> Response {
+pub async fn update_user(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    p: Principal,
+    Path(id): Path<i64>,
+    Form(f): Form<UserForm>,
+) -> Response {
     let Some(role) = Role::parse(&f.role) else {
         return ApiError::bad_request("role must be admin, analyst or viewer").into_response();
     };

@@ -509,8 +509,12 @@ pub struct JobsParams {
 pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<JobsParams>) -> Response {
     let t = lang.lang.strings();
     let filter_state = p.state.as_deref().and_then(quantdesk_store::jobs::JobState::parse);
-    let filter =
-        quantdesk_store::jobs::JobFilter { state: filter_state, owner: lang.owner_filter(), limit: 100, ..Default::default() };
+    let filter = quantdesk_store::jobs::JobFilter {
+        state: filter_state,
+        owner: lang.owner_filter(),
+        limit: 100,
+        ..Default::default()
+    };
     let found = async {
         let schedules = state.store.schedules().await?.into_iter().filter(|s| lang.sees(&s.owner)).collect::<Vec<_>>();
         Ok::<_, quantdesk_store::StoreError>((state.store.list_jobs(&filter).await?, schedules))

@@ -20,10 +20,15 @@ async fn app() -> App {
     quantdesk_server::demo::load(&*store, "2026-11-20".parse().unwrap()).await.unwrap();
     let config = Config { mailbox_dir: dir.path().join("mail").display().to_string(), ..Config::default() };
     let state = AppState::new(store.clone(), config, quantdesk_server::ops::metrics_handle());
-    let (user, _) =
-        quantdesk_server::auth::service::ensure_user(&*store, "admin@test.example", "tulip-granite-41", quantdesk_store::auth::Role::Admin, true)
-            .await
-            .unwrap();
+    let (user, _) = quantdesk_server::auth::service::ensure_user(
+        &*store,
+        "admin@test.example",
+        "tulip-granite-41",
+        quantdesk_store::auth::Role::Admin,
+        true,
+    )
+    .await
+    .unwrap();
     let (id, _) = quantdesk_server::auth::service::open_session(&state, &user).await.unwrap();
     App { router: quantdesk_web::app(state), store, cookie: format!("qd_session={id}"), _dir: dir }
 }
@@ -185,4 +190,75 @@ async fn backtest_pages_list_runs_and_refuse_other_job_kinds() {
     assert!(body.contains("application/json"), "the page carries its strings as a JSON island");
     let (s, _, _) = get(&a, &format!("/backtests/{echo}"), &[("accept", "text/html")]).await;
     assert_eq!(s, 404);
+}
+
+async fn post_form(app: &App, uri: &str, cookie: &str, body: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req =
+        Request::post(uri).header("content-type", "application/x-www-form-urlencoded").header("accept", "text/html");
+    if !cookie.is_empty() {
+        req = req.header("cookie", cookie);
+    }
+    let res = app.router.clone().oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+    let (status, h) = (res.status(), res.headers().clone());
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    (status, h, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn sign_in_forms_keys_and_the_admin_page() {
+    let a = app().await;
+    // Signed out, a page sends people to the sign-in form and back.
+    let (s, h, _) = get(&a, "/jobs?state=failed", &[("cookie", "lang=en"), ("accept", "text/html")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(h[header::LOCATION], "/login?next=/jobs%3Fstate%3Dfailed");
+    let (s, _, body) = get(&a, "/login?next=/jobs", &[("cookie", "lang=en")]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains(r#"name="next" value="/jobs""#), "{body}");
+    let (s, _, body) =
+        post_form(&a, "/login", "", "email=admin%40test.example&password=wrong-password-1&next=%2Fjobs").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("The e-mail address or the password is wrong."));
+    let (s, h, _) =
+        post_form(&a, "/login", "", "email=admin%40test.example&password=tulip-granite-41&next=%2Fjobs").await;
+    assert_eq!((s, h[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/jobs"));
+    let cookie = h[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let (_, _, page) = get(&a, "/settings", &[("cookie", cookie.as_str())]).await;
+    let csrf = page.split(r#"name="csrf" value=""#).nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert_eq!(csrf.len(), 64);
+
+    // A form without its CSRF token is refused; with it, the key's token is shown once.
+    let (s, _, _) = post_form(&a, "/settings/keys", &cookie, "name=ci&read=1&days=30").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, page) =
+        post_form(&a, "/settings/keys", &cookie, &format!("csrf={csrf}&name=ci&read=1&jobs=1&days=30")).await;
+    assert_eq!(s, StatusCode::OK);
+    let token = page.split(r#"<code id="new-token">"#).nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(token.starts_with("qd_"), "{token}");
+    let (_, _, again) = get(&a, "/settings", &[("cookie", cookie.as_str())]).await;
+    assert!(!again.contains(&token), "shown once");
+    assert!(again.contains("read, jobs"));
+
+    // The admin page lists users and the audit log; a viewer may not open it.
+    let (s, _, admin) = get(&a, "/admin", &[("cookie", cookie.as_str()), ("accept-language", "en")]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(admin.contains("admin@test.example") && admin.contains("key_created") && admin.contains(">login<"));
+    quantdesk_server::auth::service::ensure_user(
+        &*a.store,
+        "v@test.example",
+        "tulip-granite-41",
+        quantdesk_store::auth::Role::Viewer,
+        true,
+    )
+    .await
+    .unwrap();
+    let (_, h, _) = post_form(&a, "/login", "", "email=v%40test.example&password=tulip-granite-41").await;
+    let viewer = h[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let (s, _, _) = get(&a, "/admin", &[("cookie", viewer.as_str())]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Signing out ends the session.
+    let (s, _, _) = post_form(&a, "/logout", &cookie, &format!("csrf={csrf}")).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, _) = get(&a, "/settings", &[("cookie", cookie.as_str()), ("accept", "text/html")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
 }

@@ -468,7 +468,13 @@ async fn user(cfg: &Config, c: UserCommand) -> Result<()> {
         }
         UserCommand::List => {
             for u in store.users().await? {
-                let state = if u.disabled { "disabled" } else if u.verified { "active" } else { "unverified" };
+                let state = if u.disabled {
+                    "disabled"
+                } else if u.verified {
+                    "active"
+                } else {
+                    "unverified"
+                };
                 println!("{:>5}  {:<40} {:<8} {}", u.id, u.email, u.role.as_str(), state);
             }
         }

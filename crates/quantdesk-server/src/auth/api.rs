@@ -111,7 +111,11 @@ fn me_of(p: &Principal) -> Me {
 /// Start a sign-up: a 6-digit code is mailed to the address (valid 10 minutes).
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = Credentials, security(()),
     responses((status = 202, body = Message), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn signup(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(c): ApiJson<Credentials>) -> Result<Response, ApiError> {
+pub async fn signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(c): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
     service::signup(&state, &ip, &c.email, &c.password).await?;
     Ok(message(StatusCode::ACCEPTED, "if this address can be registered, a 6-digit code is on its way to it"))
 }
@@ -119,7 +123,11 @@ pub async fn signup(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJs
 /// Confirm an address with the mailed code.
 #[utoipa::path(post, path = "/api/v1/auth/verify", tag = "auth", request_body = VerifyInput, security(()),
     responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
-pub async fn verify(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(v): ApiJson<VerifyInput>) -> Result<Response, ApiError> {
+pub async fn verify(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(v): ApiJson<VerifyInput>,
+) -> Result<Response, ApiError> {
     service::verify(&state, &ip, &v.email, &v.code).await?;
     Ok(message(StatusCode::OK, "the address is confirmed; sign in"))
 }
@@ -127,7 +135,11 @@ pub async fn verify(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJs
 /// Sign in: sets the session cookie. Failures are throttled per account and per address.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials, security(()),
     responses((status = 200, body = Me), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(c): ApiJson<Credentials>) -> Result<Response, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(c): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
     let (user, id, csrf) = service::login(&state, &ip, &c.email, &c.password).await?;
     let p = Principal {
         user_id: user.id,
@@ -176,7 +188,11 @@ pub async fn change_password(
 /// Ask for a password reset code by e-mail.
 #[utoipa::path(post, path = "/api/v1/auth/password/reset", tag = "auth", request_body = EmailInput, security(()),
     responses((status = 202, body = Message), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn request_reset(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(e): ApiJson<EmailInput>) -> Result<Response, ApiError> {
+pub async fn request_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(e): ApiJson<EmailInput>,
+) -> Result<Response, ApiError> {
     service::request_reset(&state, &ip, &e.email).await?;
     Ok(message(StatusCode::ACCEPTED, "if this address has an account, a reset code is on its way to it"))
 }
@@ -184,7 +200,11 @@ pub async fn request_reset(State(state): State<AppState>, ClientIp(ip): ClientIp
 /// Set a new password with the mailed reset code; ends every session.
 #[utoipa::path(post, path = "/api/v1/auth/password/reset/confirm", tag = "auth", request_body = ResetInput, security(()),
     responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
-pub async fn confirm_reset(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(r): ApiJson<ResetInput>) -> Result<Response, ApiError> {
+pub async fn confirm_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(r): ApiJson<ResetInput>,
+) -> Result<Response, ApiError> {
     service::confirm_reset(&state, &ip, &r.email, &r.code, &r.new_password).await?;
     Ok(message(StatusCode::OK, "the password is changed; sign in with it"))
 }
@@ -252,7 +272,8 @@ pub async fn create_key(
     p: Principal,
     ApiJson(k): ApiJson<NewKey>,
 ) -> Result<Response, ApiError> {
-    let (row, token) = service::create_key(&state, &ip, &p, &k.name, &k.scopes, k.expires_in_days.unwrap_or(90)).await?;
+    let (row, token) =
+        service::create_key(&state, &ip, &p, &k.name, &k.scopes, k.expires_in_days.unwrap_or(90)).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key: KeyDto::from(&row), token })).into_response())
 }
 
@@ -375,7 +396,10 @@ impl From<&AuditEvent> for AuditDto {
 /// The audit log of security events, newest first (admins).
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditParams),
     responses((status = 200, body = Vec<AuditDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn audit_log(State(state): State<AppState>, ApiQuery(q): ApiQuery<AuditParams>) -> Result<Json<Vec<AuditDto>>, ApiError> {
+pub async fn audit_log(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<AuditParams>,
+) -> Result<Json<Vec<AuditDto>>, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 500"));

@@ -92,7 +92,12 @@ impl Mailer for Mailbox {
         let msg = message(&self.from, to, subject, body)?;
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let path = self.dir.join(format!("{:020}-{}-{}.eml", now.as_nanos(), crate::auth::secrets::random_hex(4), file_tag(to)));
+        let path = self.dir.join(format!(
+            "{:020}-{}-{}.eml",
+            now.as_nanos(),
+            crate::auth::secrets::random_hex(4),
+            file_tag(to)
+        ));
         std::fs::write(&path, msg.formatted()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         // The path and subject only: the body holds a code.
         tracing::info!(to = %crate::auth::mask_email(to), subject, path = %path.display(), "mail written to the development mailbox");

@@ -190,7 +190,11 @@ pub fn need(method: &Method, path: &str, udf_public: bool) -> Need {
 }
 
 pub fn unauthenticated() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in, or send an API key as `Authorization: Bearer …`")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "sign in, or send an API key as `Authorization: Bearer …`",
+    )
 }
 
 pub fn forbidden(message: impl Into<String>) -> ApiError {
@@ -238,11 +242,8 @@ pub fn session_cookie(cfg: &crate::Config, id: Option<&str>) -> HeaderValue {
 }
 
 fn client_ip(req: &Request, state: &AppState) -> IpAddr {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
     if !state.auth.trusted_proxies.iter().any(|n| n.contains(&peer)) {
         return peer;
     }
@@ -269,7 +270,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Pr
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(|| {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the Authorization header must be `Bearer <API key>`")
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_credentials",
+                    "the Authorization header must be `Bearer <API key>`",
+                )
             })?;
         let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the API key is not valid");
         let (prefix, secret) = secrets::parse_api_key(token).ok_or_else(invalid)?;
@@ -315,7 +320,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
     {
         return false;
     }
-    match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST).and_then(|v| v.to_str().ok())) {
+    match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
         (Some("null"), _) => false,
         (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, h)| h == host),
         (Some(_), None) => false,
@@ -332,7 +340,13 @@ fn is_page_request(path: &str, headers: &HeaderMap) -> bool {
 fn login_redirect(path_and_query: &str) -> Response {
     let next: String = path_and_query
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     Redirect::to(&format!("/login?next={next}")).into_response()
 }
@@ -438,8 +452,12 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             };
             req = back;
             if !token.is_some_and(|t| secrets::same(&t, csrf)) {
-                return ApiError::new(StatusCode::FORBIDDEN, "csrf", "the form or request is missing its CSRF token; reload the page and try again")
-                    .into_response();
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "the form or request is missing its CSRF token; reload the page and try again",
+                )
+                .into_response();
             }
         }
     }

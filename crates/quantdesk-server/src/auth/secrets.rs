@@ -94,7 +94,10 @@ pub fn check_password(password: &str) -> Result<(), PasswordProblem> {
 
 /// An argon2id PHC string.
 pub fn hash_password(password: &str) -> String {
-    Argon2::default().hash_password(password.as_bytes()).expect("argon2 hashes any password with a random salt").to_string()
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .expect("argon2 hashes any password with a random salt")
+        .to_string()
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {

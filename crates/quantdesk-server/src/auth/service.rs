@@ -27,7 +27,11 @@ pub fn normalize_email(raw: &str) -> Result<String, ApiError> {
     let ok = e.len() <= 254
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
         && e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
         });
     if ok { Ok(e) } else { Err(ApiError::bad_request("that is not an e-mail address")) }
 }
@@ -77,11 +81,15 @@ async fn send_code(state: &AppState, email: &str, purpose: &str) -> Result<(), A
     let (subject, body) = match purpose {
         "signup" => (
             "Your quantdesk sign-up code",
-            format!("Your quantdesk verification code is {code}.\n\nIt is valid for 10 minutes. If you did not sign up, ignore this message.\n"),
+            format!(
+                "Your quantdesk verification code is {code}.\n\nIt is valid for 10 minutes. If you did not sign up, ignore this message.\n"
+            ),
         ),
         _ => (
             "Your quantdesk password reset code",
-            format!("Your quantdesk password reset code is {code}.\n\nIt is valid for 10 minutes. If you did not ask for it, ignore this message: your password is unchanged.\n"),
+            format!(
+                "Your quantdesk password reset code is {code}.\n\nIt is valid for 10 minutes. If you did not ask for it, ignore this message: your password is unchanged.\n"
+            ),
         ),
     };
     if let Err(e) = state.auth.mailer.send(email, subject, &body).await {
@@ -93,7 +101,9 @@ async fn send_code(state: &AppState, email: &str, purpose: &str) -> Result<(), A
 
 /// Checks a code; a wrong guess counts, and a code dies after [`CODE_ATTEMPTS`] of them.
 async fn take_code(state: &AppState, email: &str, purpose: &str, code: &str) -> Result<(), ApiError> {
-    let invalid = || ApiError::new(StatusCode::BAD_REQUEST, "invalid_code", "the code is wrong or has expired; ask for a new one");
+    let invalid = || {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_code", "the code is wrong or has expired; ask for a new one")
+    };
     let Some(stored) = state.store.email_code(email, purpose).await? else { return Err(invalid()) };
     if stored.expires_at <= now_ms() || stored.attempts >= CODE_ATTEMPTS {
         state.store.delete_email_code(email, purpose).await?;
@@ -153,7 +163,13 @@ pub async fn open_session(state: &AppState, user: &User) -> Result<(String, Stri
     let id = secrets::random_hex(32);
     let csrf = secrets::random_hex(32);
     let now = now_ms();
-    let row = SessionRow { id_hash: secrets::sha256_hex(&id), user_id: user.id, csrf: csrf.clone(), created_at: now, last_seen: now };
+    let row = SessionRow {
+        id_hash: secrets::sha256_hex(&id),
+        user_id: user.id,
+        csrf: csrf.clone(),
+        created_at: now,
+        last_seen: now,
+    };
     state.store.create_session(&row).await?;
     Ok((id, csrf))
 }
@@ -164,7 +180,12 @@ fn bad_login() -> ApiError {
 
 /// Checks a login, throttled per account and per address. On success opens a session and
 /// returns (user, session id, CSRF token).
-pub async fn login(state: &AppState, ip: &IpAddr, email: &str, password: &str) -> Result<(User, String, String), ApiError> {
+pub async fn login(
+    state: &AppState,
+    ip: &IpAddr,
+    email: &str,
+    password: &str,
+) -> Result<(User, String, String), ApiError> {
     let email = normalize_email(email).map_err(|_| bad_login())?;
     let now = now_ms();
     if let Err(wait) = throttle::login_allowed(state, &email, ip, now).await? {
@@ -181,10 +202,18 @@ pub async fn login(state: &AppState, ip: &IpAddr, email: &str, password: &str) -
     // The password was right, so saying why the login cannot proceed reveals nothing new.
     if user.disabled {
         audit(state, (Some(user.id), &email), "login_refused", &email, ip, "account disabled").await;
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "this account is disabled; ask an administrator"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "this account is disabled; ask an administrator",
+        ));
     }
     if !user.verified {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "unverified", "confirm your e-mail address with the code we sent first"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "unverified",
+            "confirm your e-mail address with the code we sent first",
+        ));
     }
     throttle::login_succeeded(state, &email).await?;
     state.store.record_login(user.id, now).await?;
@@ -244,7 +273,11 @@ pub async fn confirm_reset(state: &AppState, ip: &IpAddr, email: &str, code: &st
     check_password(new).map_err(weak)?;
     take_code(state, &email, "reset", code).await?;
     let Some(user) = state.store.user_by_email(&email).await? else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_code", "the code is wrong or has expired; ask for a new one"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            "the code is wrong or has expired; ask for a new one",
+        ));
     };
     let hash = hash_blocking(new.to_string()).await?;
     state.store.set_password(user.id, &hash).await?;
@@ -274,7 +307,8 @@ pub async fn create_key(
     }
     let mut parsed: Vec<Scope> = Vec::new();
     for s in scopes {
-        let scope = Scope::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown scope {s:?}; use read, jobs or admin")))?;
+        let scope = Scope::parse(s)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown scope {s:?}; use read, jobs or admin")))?;
         if !parsed.contains(&scope) {
             parsed.push(scope);
         }
@@ -327,7 +361,8 @@ pub async fn update_user(
     }
     if let Some(r) = role.filter(|r| *r != user.role) {
         state.store.set_role(id, r).await?;
-        audit(state, who(p), "role_changed", &user.email, ip, &format!("{} -> {}", user.role.as_str(), r.as_str())).await;
+        audit(state, who(p), "role_changed", &user.email, ip, &format!("{} -> {}", user.role.as_str(), r.as_str()))
+            .await;
     }
     if let Some(d) = disabled.filter(|d| *d != user.disabled) {
         state.store.set_disabled(id, d).await?;

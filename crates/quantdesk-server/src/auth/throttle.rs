@@ -76,7 +76,12 @@ fn ip_key(ip: &std::net::IpAddr) -> String {
 
 /// `Err(wait_ms)` when an attempt to sign in as `email` from `ip` must wait. The answer is the
 /// same whether or not the account exists.
-pub async fn login_allowed(state: &AppState, email: &str, ip: &std::net::IpAddr, now: i64) -> Result<Result<(), i64>, ApiError> {
+pub async fn login_allowed(
+    state: &AppState,
+    email: &str,
+    ip: &std::net::IpAddr,
+    now: i64,
+) -> Result<Result<(), i64>, ApiError> {
     let since = now - WINDOW_MS;
     let (n, last) = state.store.failures(&account_key(email), since).await?;
     if n >= MAX_ACCOUNT_FAILURES {

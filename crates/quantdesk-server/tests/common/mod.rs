@@ -24,8 +24,15 @@ pub struct TestApp {
 }
 
 /// Creates a verified account and an API key with `scopes` for it; returns the token.
-pub async fn user_with_key(state: &AppState, email: &str, role: quantdesk_store::auth::Role, scopes: &[&str]) -> String {
-    let (user, _) = quantdesk_server::auth::service::ensure_user(&*state.store, email, "tulip-granite-41", role, true).await.unwrap();
+pub async fn user_with_key(
+    state: &AppState,
+    email: &str,
+    role: quantdesk_store::auth::Role,
+    scopes: &[&str],
+) -> String {
+    let (user, _) = quantdesk_server::auth::service::ensure_user(&*state.store, email, "tulip-granite-41", role, true)
+        .await
+        .unwrap();
     let p = quantdesk_server::auth::Principal {
         user_id: user.id,
         email: user.email,
@@ -50,7 +57,9 @@ pub async fn app_with(mut config: Config) -> TestApp {
         config.mailbox_dir = dir.path().join("mailbox").display().to_string();
     }
     let state = AppState::new(store.clone(), config, quantdesk_server::ops::metrics_handle());
-    let token = user_with_key(&state, "admin@test.example", quantdesk_store::auth::Role::Admin, &["read", "jobs", "admin"]).await;
+    let token =
+        user_with_key(&state, "admin@test.example", quantdesk_store::auth::Role::Admin, &["read", "jobs", "admin"])
+            .await;
     TestApp { router: quantdesk_server::router(state.clone()), state, store, token, _dir: dir }
 }
 
