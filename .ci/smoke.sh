@@ -21,6 +21,21 @@ for _ in $(seq 1 120); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sl
 curl -fsS "$base/healthz" >/dev/null || { cat "$work/server.log"; exit 1; }
 grep -q "listening on http://127.0.0.1:$port" "$work/stdout.log"
 
+# accounts: serve --demo prints the demo account; anonymous callers are refused; a key from the
+# command line (shown once) authenticates everything below, through curl's config file
+grep -q "demo account: demo@quantdesk.local  password: " "$work/stdout.log" && echo "ok: demo account printed" || fail "demo account printed"
+demo_password=$(sed -n 's/.*demo account: demo@quantdesk.local  password: //p' "$work/stdout.log")
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$base/api/v1/instruments")
+[ "$code" = 401 ] && echo "ok: anonymous API call refused" || fail "anonymous API call answered $code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'accept: text/html' "$base/jobs")
+[ "$code" = 303 ] && echo "ok: anonymous page sent to sign-in" || fail "anonymous page answered $code"
+curl -fsS -c "$work/cookies" -H 'content-type: application/json' \
+  -d "{\"email\": \"demo@quantdesk.local\", \"password\": \"$demo_password\"}" "$base/api/v1/auth/login" | grep -q '"role":"admin"' \
+  && curl -fsS -b "$work/cookies" "$base/settings" | grep -q 'demo@quantdesk.local' && echo "ok: demo login and settings page" || fail "demo login"
+export QD_TOKEN=$("$bin" key create --email demo@quantdesk.local --name smoke --scopes read,jobs,admin 2>/dev/null)
+printf 'header = "Authorization: Bearer %s"\n' "$QD_TOKEN" >"$work/.curlrc"
+export CURL_HOME=$work
+
 check() { # check NAME URL PYTHON-ASSERTION-ON-v
   local body
   body=$(curl -fsS "$base$2")
@@ -48,7 +63,10 @@ check api-bars      "/api/v1/bars/000998.SH?resolution=1M&limit=12" 'len(v["bars
 
 "$bin" import bars "$fixtures/cn/sh000001_1d.csv" --symbol 000001.SH --resolution 1D
 python3 - "$base" "$fixtures/cn/sh000001_1d.csv" <<'PY'
-import csv, datetime, json, sys, urllib.request
+import csv, datetime, json, os, sys, urllib.request
+opener = urllib.request.build_opener()
+opener.addheaders = [("Authorization", "Bearer " + os.environ["QD_TOKEN"])]
+urllib.request.install_opener(opener)
 base, path = sys.argv[1], sys.argv[2]
 v = json.load(urllib.request.urlopen(f"{base}/udf/history?symbol=000001.SH&resolution=1D&from=0&to=4102444800"))
 rows = list(csv.DictReader(open(path)))
@@ -95,6 +113,8 @@ done
 grep -q 'route="/udf/history"' <<<"$metrics" && echo "ok: metrics" || fail "metrics"
 # JSON logs carry the request id on request lines
 grep '"path":"/udf/config"' "$work/server.log" | grep -q '"request_id":"' || { echo "FAILED: no request id on request log lines"; exit 1; }
+! grep -q "$QD_TOKEN\|$demo_password" "$work/server.log" || fail "a secret reached the log"
+echo "ok: no key or password in the log"
 echo "ok: request ids on JSON log lines"
 
 kill -TERM "$pid"

@@ -4,21 +4,32 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const BASE = process.env.BASE_URL;
 const ARTIFACTS = process.env.ARTIFACTS || '.';
 let browser;
+/** The demo account's signed-in browser state (its session cookie), made once by the sign-in form. */
+let signedIn;
 
 before(async () => {
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
   });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${BASE}/login`);
+  await page.fill('input[name=email]', process.env.DEMO_EMAIL);
+  await page.fill('input[name=password]', process.env.DEMO_PASSWORD);
+  await Promise.all([page.waitForURL(/\/chart/), page.click('#login-form button[type=submit]')]);
+  signedIn = await context.storageState();
+  await context.close();
 });
 after(async () => { await browser.close(); });
 
-async function newPage(locale = 'en-US', viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ locale, viewport, extraHTTPHeaders: { 'Accept-Language': locale } });
+async function newPage(locale = 'en-US', viewport = { width: 1280, height: 800 }, storageState = signedIn) {
+  const context = await browser.newContext({ locale, viewport, storageState, extraHTTPHeaders: { 'Accept-Language': locale } });
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
@@ -26,7 +37,8 @@ async function newPage(locale = 'en-US', viewport = { width: 1280, height: 800 }
   return page;
 }
 
-const api = async (path) => (await fetch(BASE + path)).json();
+const AUTH = { authorization: `Bearer ${process.env.QD_TOKEN}` };
+const api = async (path) => (await fetch(BASE + path, { headers: AUTH })).json();
 
 async function chartReady(page, expect = {}) {
   await page.waitForFunction((e) => {
@@ -192,7 +204,7 @@ test('Chinese and English pages render, and the switch remembers the choice', as
 
 test('the jobs page follows a running job live, and cancels another', async () => {
   const submit = async (params) => (await (await fetch(`${BASE}/api/v1/jobs`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'echo', params }),
+    method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ kind: 'echo', params }),
   })).json()).id;
   const quick = await submit({ sleep_ms: 1500, value: 'done' });
   const slow = await submit({ sleep_ms: 120000 });
@@ -209,7 +221,7 @@ test('the jobs page follows a running job live, and cancels another', async () =
   await page.waitForFunction((id) => document.querySelector(`tr[data-job="${id}"]`).dataset.state === 'cancelled', slow, { timeout: 30000 });
   await page.screenshot({ path: `${ARTIFACTS}/jobs.png` });
   // a schedule switched off from the page
-  await fetch(`${BASE}/api/v1/schedules/nightly-echo`, { method: 'PUT', headers: { 'content-type': 'application/json' },
+  await fetch(`${BASE}/api/v1/schedules/nightly-echo`, { method: 'PUT', headers: { 'content-type': 'application/json', ...AUTH },
     body: JSON.stringify({ cron: '0 2 * * *', kind: 'echo', params: {} }) });
   await page.goto(`${BASE}/jobs`);
   await page.click('tr[data-schedule="nightly-echo"] input[data-action="toggle"]');
@@ -250,4 +262,46 @@ test('a backtest from the form: progress, equity and drawdown, metrics, trades, 
   await page.goto(`${BASE}/backtests`);
   assert.match(await page.textContent('table.jobs'), new RegExp(`#${id}`));
   assert.deepEqual(page.errors, []);
+});
+
+test('sign up with the mailed code, sign in, make an API key, sign out', async () => {
+  const page = await newPage('en-US', { width: 1280, height: 800 }, { cookies: [], origins: [] });
+  // Signed out, a page leads to the sign-in form, and from there to sign-up.
+  await page.goto(`${BASE}/backtests`);
+  assert.match(page.url(), /\/login\?next=\/backtests$/);
+  await page.click('a[href="/signup"]');
+  const email = `new-${Date.now()}@example.com`;
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', 'password');
+  await page.click('#signup-form button[type=submit]');
+  assert.match(await page.textContent('#auth-error'), /most commonly used/);
+  await page.fill('input[name=password]', 'granite-tulip-93');
+  await Promise.all([page.waitForURL(/\/verify\?/), page.click('#signup-form button[type=submit]')]);
+  // The code comes from the development mailbox, as it would from an inbox.
+  const files = readdirSync(process.env.MAILBOX).filter((f) => f.includes(email.replace(/[^A-Za-z0-9.]/g, '_'))).sort();
+  const message = readFileSync(`${process.env.MAILBOX}/${files.at(-1)}`, 'utf8');
+  const code = message.match(/code is (\d{6})/)[1];
+  await page.fill('input[name=code]', code);
+  await Promise.all([page.waitForURL(/\/login\?/), page.click('#verify-form button[type=submit]')]);
+  assert.match(await page.textContent('.notice'), /confirmed/);
+  await page.fill('input[name=password]', 'granite-tulip-93');
+  await Promise.all([page.waitForURL(/\/chart/), page.click('#login-form button[type=submit]')]);
+  assert.equal(await page.textContent('#current-user'), email);
+  // A new account sees none of the demo account's jobs.
+  await page.goto(`${BASE}/jobs`);
+  assert.equal(await page.locator('tr[data-job]').count(), 0);
+  // An API key: shown once, and it works.
+  await page.goto(`${BASE}/settings`);
+  await page.fill('#key-form input[name=name]', 'notebook');
+  await page.click('#key-form button[type=submit]');
+  const token = (await page.textContent('#new-token')).trim();
+  const me = await (await fetch(`${BASE}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })).json();
+  assert.equal(me.email, email);
+  assert.deepEqual(me.scopes, ['read']);
+  await page.screenshot({ path: `${ARTIFACTS}/settings.png` });
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await page.goto(`${BASE}/settings`);
+  assert.match(page.url(), /\/login\?next=\/settings$/);
+  // The refused common password answered 400, which the browser reports; nothing else went wrong.
+  assert.deepEqual(page.errors.filter((e) => !/status of 400/.test(e)), []);
 });

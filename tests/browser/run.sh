@@ -22,10 +22,15 @@ fi
 
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-QUANTDESK_DATABASE_URL="sqlite://$work/q.db" QUANTDESK_LOG_LEVEL=warn "$bin" serve --demo --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+export QUANTDESK_DATABASE_URL="sqlite://$work/q.db" QUANTDESK_MAILBOX_DIR="$work/mail" QUANTDESK_DEMO_PASSWORD=browser-demo-pw-1
+QUANTDESK_LOG_LEVEL=warn "$bin" serve --demo --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
 export BASE_URL="http://127.0.0.1:$port"
+# The tests sign in through the form as the demo account; their own API calls use a key.
+export DEMO_EMAIL=demo@quantdesk.local DEMO_PASSWORD=$QUANTDESK_DEMO_PASSWORD MAILBOX="$work/mail"
+QD_TOKEN=$("$bin" key create --email "$DEMO_EMAIL" --name browser-tests --scopes read,jobs,admin 2>/dev/null)
+export QD_TOKEN
 export QUANTDESK_FIXTURES=${QUANTDESK_FIXTURES:-}
 node --test --test-concurrency=1 "$here"/*.test.mjs
