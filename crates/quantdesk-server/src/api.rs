@@ -1,11 +1,11 @@
 //! The JSON API under `/api/v1`, described by the OpenAPI document at `/api/v1/openapi.json`.
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate};
-use extract::{ApiMultipart, ApiQuery};
+use extract::{ApiMultipart, ApiPath, ApiQuery};
 use quantdesk_core::{Adjustment, Instrument, Resolution};
 use quantdesk_ingest::{BarImportOptions, ColumnMap};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,36 @@ pub(crate) mod extract {
 
     pub struct ApiQuery<T>(pub T);
 
+    /// `543.0` is an integer to JSON Schema; make it one to serde too.
+    fn integral_floats(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                if let Some(f) = n.as_f64()
+                    && f.fract() == 0.0
+                    && f.abs() < 9.0e15
+                {
+                    *v = serde_json::Value::from(f as i64);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats),
+            serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats),
+            _ => {}
+        }
+    }
+
+    /// Path parameters; a value of the wrong type is a JSON 400.
+    pub struct ApiPath<T>(pub T);
+
+    impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+        type Rejection = ApiError;
+        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+            axum::extract::Path::<T>::from_request_parts(parts, state)
+                .await
+                .map(|axum::extract::Path(v)| ApiPath(v))
+                .map_err(ApiError::from)
+        }
+    }
+
     /// A JSON body; anything unreadable is a 400 with serde's explanation.
     pub struct ApiJson<T>(pub T);
 
@@ -53,7 +83,13 @@ pub(crate) mod extract {
                     e.body_text(),
                 )
             })?;
-            serde_json::from_slice(&bytes)
+            let mut value: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+            if !value.is_object() {
+                return Err(ApiError::bad_request("the body must be a JSON object"));
+            }
+            integral_floats(&mut value);
+            serde_json::from_value(value)
                 .map(ApiJson)
                 .map_err(|e| ApiError::bad_request(format!("the body is not valid: {e}")))
         }
@@ -85,7 +121,7 @@ pub(crate) mod extract {
         crate::auth::api::Message, crate::auth::api::Credentials, crate::auth::api::VerifyInput, crate::auth::api::EmailInput,
         crate::auth::api::ResetInput, crate::auth::api::PasswordChange, crate::auth::api::Me, crate::auth::api::KeyDto,
         crate::auth::api::NewKey, crate::auth::api::CreatedKey, crate::auth::api::UserDto, crate::auth::api::UserUpdate,
-        crate::auth::api::AuditDto)),
+        crate::auth::api::AuditDto, crate::auth::api::KeyScope)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
     tags((name = "market", description = "Instruments and bars"), (name = "imports", description = "CSV imports"),
@@ -202,7 +238,9 @@ pub struct InstrumentParams {
     /// Listed on or before this date (YYYY-MM-DD).
     pub listed_to: Option<NaiveDate>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    #[param(minimum = 0, maximum = 1000000000)]
     pub offset: Option<u32>,
 }
 
@@ -216,6 +254,9 @@ async fn list_instruments(
     let limit = p.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    if p.offset.is_some_and(|o| o > 1_000_000_000) {
+        return Err(ApiError::bad_request("offset must be at most 1000000000"));
     }
     let q = quantdesk_store::InstrumentQuery {
         text: p.q,
@@ -232,15 +273,26 @@ async fn list_instruments(
     Ok(Json(InstrumentPage { items: items.iter().map(InstrumentDto::from).collect(), total, limit, offset: q.offset }))
 }
 
+/// A symbol from a path: 400 when it breaks the documented pattern, 404 when it matches the
+/// pattern but names no possible instrument.
+fn path_symbol(raw: &str) -> Result<quantdesk_core::Symbol, ApiError> {
+    let shaped = (1..=32).contains(&raw.len())
+        && raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '^' | '=' | '&'));
+    if !shaped {
+        return Err(ApiError::bad_request(format!("{raw:?} is not a symbol: 1 to 32 letters, digits or . _ - ^ = &")));
+    }
+    parse_symbol(raw).map_err(|_| ApiError::not_found(format!("no instrument {raw}")))
+}
+
 /// One instrument.
 #[utoipa::path(get, path = "/api/v1/instruments/{symbol}", tag = "market",
-    params(("symbol" = String, Path, description = "e.g. 600519.SH")),
-    responses((status = 200, body = InstrumentDto), (status = 404, body = ErrorBody)))]
+    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9._^=&-]{1,32}$")),
+    responses((status = 200, body = InstrumentDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_instrument(
     State(state): State<AppState>,
-    Path(symbol): Path<String>,
+    ApiPath(symbol): ApiPath<String>,
 ) -> Result<Json<InstrumentDto>, ApiError> {
-    let symbol = parse_symbol(&symbol).map_err(|e| ApiError::bad_request(e.0))?;
+    let symbol = path_symbol(&symbol)?;
     match state.symbol_meta(&symbol).await? {
         Some(m) => Ok(Json(InstrumentDto::from(&m.instrument))),
         None => Err(ApiError::not_found(format!("no instrument {symbol}"))),
@@ -275,14 +327,17 @@ pub struct BarsResponse {
 #[into_params(parameter_in = Query)]
 pub struct BarParams {
     /// 1, 5, 15, 30, 60, 1D, 1W or 1M (default 1D).
+    #[param(pattern = "^(1|5|15|30|60|1D|1W|1M)$")]
     pub resolution: Option<String>,
     /// none (default), qfq or hfq.
+    #[param(pattern = "^(none|qfq|hfq)$")]
     pub adjustment: Option<String>,
     /// Inclusive start: Unix seconds, a date or an RFC 3339 time.
     pub from: Option<String>,
     /// Exclusive end: Unix seconds, a date or an RFC 3339 time.
     pub to: Option<String>,
     /// The latest N bars in range, 1 to 100000 (default 1000).
+    #[param(minimum = 1, maximum = 100000)]
     pub limit: Option<u32>,
 }
 
@@ -295,30 +350,40 @@ fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
         return Ok(quantdesk_core::resample::date_stamp(d));
     }
     DateTime::parse_from_rfc3339(s).map(|d| d.timestamp()).map_err(|_| {
-        ApiError::bad_request(format!(
-            "{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {s:?}"
-        ))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_instant",
+            format!("{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {s:?}"),
+        )
     })
 }
 
 /// Bars at any resolution, derived from what is stored, optionally adjusted.
 #[utoipa::path(get, path = "/api/v1/bars/{symbol}", tag = "market",
-    params(("symbol" = String, Path, description = "e.g. 600519.SH"), BarParams),
-    responses((status = 200, body = BarsResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9._^=&-]{1,32}$"), BarParams),
+    responses((status = 200, body = BarsResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_bars(
     State(state): State<AppState>,
-    Path(symbol): Path<String>,
+    ApiPath(symbol): ApiPath<String>,
     ApiQuery(p): ApiQuery<BarParams>,
 ) -> Result<Json<BarsResponse>, ApiError> {
-    let symbol = parse_symbol(&symbol).map_err(|e| ApiError::bad_request(e.0))?;
-    let resolution =
-        Resolution::parse(p.resolution.as_deref().unwrap_or("1D")).map_err(|e| ApiError::bad_request(e.0))?;
-    let adjustment =
-        Adjustment::parse(p.adjustment.as_deref().unwrap_or("none")).map_err(|e| ApiError::bad_request(e.0))?;
+    let symbol = path_symbol(&symbol)?;
+    let res = p.resolution.as_deref().unwrap_or("1D");
+    if !["1", "5", "15", "30", "60", "1D", "1W", "1M"].contains(&res) {
+        return Err(ApiError::bad_request(format!(
+            "unsupported resolution {res:?}; use one of 1, 5, 15, 30, 60, 1D, 1W, 1M"
+        )));
+    }
+    let resolution = Resolution::parse(res).map_err(|e| ApiError::bad_request(e.0))?;
+    let adj = p.adjustment.as_deref().unwrap_or("none");
+    if !["none", "qfq", "hfq"].contains(&adj) {
+        return Err(ApiError::bad_request(format!("unsupported adjustment {adj:?}; use none, qfq or hfq")));
+    }
+    let adjustment = Adjustment::parse(adj).map_err(|e| ApiError::bad_request(e.0))?;
     let from = p.from.as_deref().map(|s| parse_instant("from", s)).transpose()?.unwrap_or(i64::MIN);
     let to = p.to.as_deref().map(|s| parse_instant("to", s)).transpose()?.unwrap_or(i64::MAX);
     if from > to {
-        return Err(ApiError::bad_request("from must not be after to"));
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_range", "from must not be after to"));
     }
     let limit = p.limit.unwrap_or(1000);
     if !(1..=100_000).contains(&limit) {
@@ -352,14 +417,17 @@ async fn get_bars(
 
 /// The multipart form of a bar import.
 #[allow(dead_code)]
-#[derive(ToSchema)]
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BarUpload {
     /// The CSV file.
     #[schema(format = Binary, content_media_type = "text/csv")]
     file: String,
     /// 1, 5, 15, 30, 60 or 1D.
+    #[schema(pattern = "^(1|5|15|30|60|1D)$")]
     resolution: String,
     /// The symbol of every row, for single-symbol files.
+    #[schema(pattern = "^([A-Za-z0-9._^=&-]{1,32})?$")]
     symbol: Option<String>,
     /// The column holding symbols, for multi-symbol files (detected when absent).
     symbol_column: Option<String>,
@@ -377,7 +445,8 @@ pub struct BarUpload {
 
 /// The multipart form of an instrument import.
 #[allow(dead_code)]
-#[derive(ToSchema)]
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InstrumentUpload {
     #[schema(format = Binary, content_media_type = "text/csv")]
     file: String,
@@ -395,7 +464,9 @@ struct Upload {
     fields: std::collections::HashMap<String, String>,
 }
 
-async fn read_upload(ApiMultipart(mut form): ApiMultipart) -> Result<Upload, ApiError> {
+/// Reads a multipart upload: one `file` and the text fields named in `known` (any other field is
+/// a 400, as the schema says).
+async fn read_upload(ApiMultipart(mut form): ApiMultipart, known: &[&str]) -> Result<Upload, ApiError> {
     let mut file = None;
     let mut fields = std::collections::HashMap::new();
     while let Some(field) = form.next_field().await? {
@@ -403,8 +474,10 @@ async fn read_upload(ApiMultipart(mut form): ApiMultipart) -> Result<Upload, Api
         if name == "file" {
             let file_name = field.file_name().unwrap_or("upload.csv").to_string();
             file = Some((file_name, field.bytes().await?.to_vec()));
-        } else if !name.is_empty() {
+        } else if known.contains(&name.as_str()) {
             fields.insert(name, field.text().await?);
+        } else {
+            return Err(ApiError::bad_request(format!("the form has an unknown field {name:?}")));
         }
     }
     let (file_name, bytes) = file.ok_or_else(|| ApiError::bad_request("the form has no file field"))?;
@@ -424,14 +497,37 @@ fn import_error(e: ImportFailure) -> ApiError {
     responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "the file is invalid; nothing was written")))]
 async fn import_bars(State(state): State<AppState>, form: ApiMultipart) -> Result<Json<ImportReport>, ApiError> {
-    let up = read_upload(form).await?;
+    const FIELDS: [&str; 12] = [
+        "resolution",
+        "symbol",
+        "symbol_column",
+        "timezone",
+        "time_column",
+        "open_column",
+        "high_column",
+        "low_column",
+        "close_column",
+        "volume_column",
+        "amount_column",
+        "adj_factor_column",
+    ];
+    let up = read_upload(form, &FIELDS).await?;
     let field = |n: &str| up.fields.get(n).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let resolution =
-        Resolution::parse(&field("resolution").ok_or_else(|| ApiError::bad_request("resolution is required"))?)
-            .map_err(|e| ApiError::bad_request(e.0))?;
-    let symbol = field("symbol").map(|s| parse_symbol(&s)).transpose().map_err(|e| ApiError::bad_request(e.0))?;
+    let res = field("resolution").ok_or_else(|| ApiError::bad_request("resolution is required"))?;
+    if !["1", "5", "15", "30", "60", "1D"].contains(&res.as_str()) {
+        return Err(ApiError::bad_request(format!("resolution {res:?} is not one of 1, 5, 15, 30, 60, 1D")));
+    }
+    let resolution = Resolution::parse(&res).map_err(|e| ApiError::bad_request(e.0))?;
+    let symbol = field("symbol")
+        .map(|s| parse_symbol(&s))
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", e.0))?;
     let timezone = field("timezone")
-        .map(|t| t.parse::<chrono_tz::Tz>().map_err(|_| ApiError::bad_request(format!("unknown time zone {t:?}"))))
+        .map(|t| {
+            t.parse::<chrono_tz::Tz>().map_err(|_| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", format!("unknown time zone {t:?}"))
+            })
+        })
         .transpose()?;
     let columns = ColumnMap {
         time: field("time_column"),
@@ -461,7 +557,7 @@ async fn import_instruments(
     State(state): State<AppState>,
     form: ApiMultipart,
 ) -> Result<Json<InstrumentImportReport>, ApiError> {
-    let up = read_upload(form).await?;
+    let up = read_upload(form, &[]).await?;
     let n = import_instruments_bytes(state.store.clone(), up.bytes, up.file_name).await.map_err(import_error)?;
     state.invalidate();
     Ok(Json(InstrumentImportReport { instruments: n }))
@@ -469,7 +565,8 @@ async fn import_instruments(
 
 /// The multipart form of a preview: the start of a CSV file.
 #[allow(dead_code)]
-#[derive(ToSchema)]
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PreviewUpload {
     /// The first bytes of the file (up to 1 MiB); a partial last line is ignored.
     #[schema(format = Binary, content_media_type = "text/csv")]
@@ -495,7 +592,7 @@ pub struct ImportPreview {
     request_body(content = PreviewUpload, content_type = "multipart/form-data"),
     responses((status = 200, body = ImportPreview), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn import_preview(form: ApiMultipart) -> Result<Json<ImportPreview>, ApiError> {
-    let up = read_upload(form).await?;
+    let up = read_upload(form, &["complete"]).await?;
     let complete = up.fields.get("complete").is_some_and(|v| v == "true" || v == "1");
     let mut bytes = up.bytes;
     if !complete && let Some(end) = bytes.iter().rposition(|b| *b == b'\n') {

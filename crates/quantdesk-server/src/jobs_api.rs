@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +17,7 @@ use quantdesk_store::jobs::{Job, JobFilter, JobState, NewJob};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::extract::ApiQuery;
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -47,6 +47,7 @@ fn iso(ms: i64) -> String {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateJob {
     /// backtest, sweep, decide, import or echo.
+    #[schema(pattern = "^(backtest|sweep|decide|import|echo)$")]
     pub kind: String,
     /// The kind's parameters (see the docs of each kind).
     #[schema(value_type = Object)]
@@ -54,10 +55,13 @@ pub struct CreateJob {
     /// Higher runs first (default 0).
     pub priority: Option<i32>,
     /// Submitting the same key again returns the first job.
+    #[schema(min_length = 1, max_length = 200)]
     pub idempotency_key: Option<String>,
     /// Attempts for transient failures (default 3, at most 10).
+    #[schema(minimum = 1, maximum = 10)]
     pub max_attempts: Option<u32>,
     /// Time limit of one attempt in seconds (default 3600).
+    #[schema(minimum = 1, maximum = 86400)]
     pub timeout_secs: Option<u32>,
 }
 
@@ -150,11 +154,13 @@ pub struct JobPage {
 #[into_params(parameter_in = Query)]
 pub struct JobParams {
     /// queued, running, succeeded, failed or cancelled.
+    #[param(pattern = "^(queued|running|succeeded|failed|cancelled)$")]
     pub state: Option<String>,
     pub kind: Option<String>,
     /// Jobs with a smaller id (the next page).
     pub before: Option<i64>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -164,10 +170,8 @@ pub struct JobParams {
 pub async fn create_job(
     State(state): State<AppState>,
     p: Principal,
-    body: axum::body::Bytes,
+    ApiJson(req): ApiJson<CreateJob>,
 ) -> Result<Response, ApiError> {
-    let req: CreateJob = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a valid job: {e}")))?;
     if !JOB_KINDS.contains(&req.kind.as_str()) {
         return Err(ApiError::bad_request(format!(
             "unknown job kind {:?}; use one of {}",
@@ -212,7 +216,7 @@ pub async fn list_jobs(
     who: Principal,
     ApiQuery(p): ApiQuery<JobParams>,
 ) -> Result<Json<JobPage>, ApiError> {
-    let state_filter = match p.state.as_deref().filter(|s| !s.is_empty()) {
+    let state_filter = match p.state.as_deref() {
         Some(s) => Some(JobState::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown state {s:?}")))?),
         None => None,
     };
@@ -238,11 +242,11 @@ pub async fn find(state: &AppState, p: &Principal, id: i64) -> Result<Job, ApiEr
 
 /// One job with its log tail and artifacts.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = i64, Path)),
-    responses((status = 200, body = JobDetail), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = JobDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_job(
     State(state): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<JobDetail>, ApiError> {
     let job = find(&state, &p, id).await?;
     let log =
@@ -264,11 +268,11 @@ pub async fn get_job(
 
 /// Cancel a job: at once when queued; a running job is asked to stop.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = i64, Path)),
-    responses((status = 200, body = JobDto), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = JobDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn cancel_job(
     State(state): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<JobDto>, ApiError> {
     find(&state, &p, id).await?;
     state.store.cancel(id, now_ms()).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
@@ -277,11 +281,11 @@ pub async fn cancel_job(
 
 /// Run a failed or cancelled job again.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "jobs", params(("id" = i64, Path)),
-    responses((status = 200, body = JobDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = JobDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn retry_job(
     State(state): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<JobDto>, ApiError> {
     let job = find(&state, &p, id).await?;
     if !state.store.retry(id, now_ms()).await? {
@@ -296,11 +300,11 @@ pub async fn retry_job(
 
 /// Progress as Server-Sent Events: a `job` event whenever the job changes, then `end`.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs", params(("id" = i64, Path)),
-    responses((status = 200, description = "text/event-stream of `job` events (a JobDto each) and a final `end`"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "text/event-stream of `job` events (a JobDto each) and a final `end`", content_type = "text/event-stream"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn job_events(
     State(state): State<AppState>,
     p: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     find(&state, &p, id).await?;
     let stream = futures_util::stream::unfold((state, None::<String>, false), move |(state, last, ended)| async move {
@@ -331,11 +335,11 @@ pub async fn job_events(
 /// Download an artifact of a job.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/artifacts/{name}", tag = "jobs",
     params(("id" = i64, Path), ("name" = String, Path)),
-    responses((status = 200, description = "the file"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn artifact(
     State(state): State<AppState>,
     p: Principal,
-    Path((id, name)): Path<(i64, String)>,
+    ApiPath((id, name)): ApiPath<(i64, String)>,
 ) -> Result<Response, ApiError> {
     find(&state, &p, id).await?;
     let (content_type, data) = state

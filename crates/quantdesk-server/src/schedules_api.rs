@@ -2,13 +2,14 @@
 //! only admins may change them.)
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use quantdesk_store::jobs::Schedule;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::extract::{ApiJson, ApiPath};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -39,9 +40,11 @@ pub struct ScheduleDto {
 /// A schedule to create or replace.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ScheduleInput {
+    /// minute hour day month weekday (a sixth leading field adds seconds); checked by the scheduler's parser (422 when it cannot read it).
     pub cron: String,
-    /// Default Asia/Shanghai.
+    /// IANA time zone, default Asia/Shanghai (422 when unknown).
     pub timezone: Option<String>,
+    #[schema(pattern = "^(backtest|sweep|decide|import|echo)$")]
     pub kind: String,
     #[schema(value_type = Object)]
     pub params: Option<serde_json::Value>,
@@ -69,16 +72,14 @@ pub async fn list(State(state): State<AppState>, p: Principal) -> Result<Json<Ve
 }
 
 /// Create or replace a schedule (its history is kept).
-#[utoipa::path(put, path = "/api/v1/schedules/{name}", tag = "jobs", params(("name" = String, Path)), request_body = ScheduleInput,
-    responses((status = 200, body = ScheduleDto), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/schedules/{name}", tag = "jobs", params(("name" = String, Path, pattern = "^[A-Za-z0-9._-]{1,100}$")), request_body = ScheduleInput,
+    responses((status = 200, body = ScheduleDto), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn upsert(
     State(state): State<AppState>,
     p: Principal,
-    Path(name): Path<String>,
-    body: axum::body::Bytes,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(input): ApiJson<ScheduleInput>,
 ) -> Result<Json<ScheduleDto>, ApiError> {
-    let input: ScheduleInput = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a valid schedule: {e}")))?;
     if name.is_empty()
         || name.len() > 100
         || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -136,11 +137,20 @@ pub async fn upsert(
 /// Validates a cron expression and time zone the way the scheduler reads them.
 fn croner_check(cron: &str, timezone: &str) -> Result<String, ApiError> {
     if timezone.parse::<chrono_tz::Tz>().is_err() {
-        return Err(ApiError::bad_request(format!("unknown time zone {timezone:?}")));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_schedule",
+            format!("unknown time zone {timezone:?}"),
+        ));
     }
     let normalised = cron.split_whitespace().collect::<Vec<_>>().join(" ");
-    <croner::Cron as std::str::FromStr>::from_str(&normalised)
-        .map_err(|e| ApiError::bad_request(format!("{cron:?} is not a valid cron expression: {e}")))?;
+    <croner::Cron as std::str::FromStr>::from_str(&normalised).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_schedule",
+            format!("{cron:?} is not a valid cron expression: {e}"),
+        )
+    })?;
     Ok(normalised)
 }
 
@@ -150,7 +160,7 @@ fn croner_check(cron: &str, timezone: &str) -> Result<String, ApiError> {
 pub async fn remove(
     State(state): State<AppState>,
     p: Principal,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let mine = state.store.schedules().await?.into_iter().any(|x| x.name == name && p.sees(&x.owner));
     if mine && state.store.remove_schedule(&name).await? {

@@ -125,7 +125,12 @@ async fn api_errors_are_json_with_stable_codes() {
         ("/api/v1/instruments?limit=0", 400, "bad_request"),
         ("/api/v1/instruments?limit=abc", 400, "bad_request"),
         ("/api/v1/bars/600519.SH?resolution=7", 400, "bad_request"),
-        ("/api/v1/bars/600519.SH?from=yesterday", 400, "bad_request"),
+        // Well-formed strings that mean nothing are 422, not 400: the schema cannot say which
+        // strings are instants.
+        ("/api/v1/bars/600519.SH?from=yesterday", 422, "bad_instant"),
+        ("/api/v1/bars/600519.SH?from=2024-02-01&to=2024-01-01", 422, "bad_range"),
+        ("/api/v1/bars/600519.SH?adjustment=", 400, "bad_request"),
+        ("/api/v1/jobs/abc", 400, "bad_request"),
         ("/api/v1/bars/bad%20symbol", 400, "bad_request"),
         ("/api/v1/bars/600519.SH", 404, "not_found"),
         ("/api/v1/nothing-here", 404, "not_found"),

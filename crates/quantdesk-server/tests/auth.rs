@@ -108,7 +108,7 @@ async fn signup_verify_login_and_the_code_never_shows() {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let (s, h, v) =
         call(&t, "POST", "/api/v1/auth/verify", &[], json!({"email": "new@example.com", "code": wrong})).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_code")));
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_code")));
     seen += &format!("{h:?}{v}");
     let (s, h, v) =
         call(&t, "POST", "/api/v1/auth/verify", &[], json!({"email": "new@example.com", "code": code})).await;
@@ -116,7 +116,7 @@ async fn signup_verify_login_and_the_code_never_shows() {
     seen += &format!("{h:?}{v}");
     let (s, h, v) =
         call(&t, "POST", "/api/v1/auth/verify", &[], json!({"email": "new@example.com", "code": code})).await;
-    assert_eq!(s, 400, "a code works once: {v}");
+    assert_eq!(s, 422, "a code works once: {v}");
     seen += &format!("{h:?}{v}");
     let (cookie, _) = login(&t, "new@example.com", "tulip-granite-42").await;
     let (s, h, me) = call(&t, "GET", "/api/v1/auth/me", &[("cookie", &cookie)], Value::Null).await;
@@ -162,10 +162,10 @@ async fn a_code_dies_after_five_wrong_guesses() {
     for _ in 0..5 {
         let (s, _, _) =
             call(&t, "POST", "/api/v1/auth/verify", &[], json!({"email": "g@example.com", "code": wrong})).await;
-        assert_eq!(s, 400);
+        assert_eq!(s, 422);
     }
     let (s, _, _) = call(&t, "POST", "/api/v1/auth/verify", &[], json!({"email": "g@example.com", "code": code})).await;
-    assert_eq!(s, 400, "the right code is refused once the guesses are spent");
+    assert_eq!(s, 422, "the right code is refused once the guesses are spent");
 }
 
 #[tokio::test]
@@ -271,7 +271,11 @@ async fn sessions_need_csrf_and_end_on_logout_and_password_change() {
     let csrf = me["csrf_token"].as_str().unwrap().to_string();
     let (s, _, v) =
         call(&t, "POST", "/api/v1/auth/password/change", &[("cookie", &fresh), ("x-csrf-token", &csrf)], weak).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("weak_password")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password")),
+        "common passwords"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! `/api/v1/keys` (the caller's API keys) and `/api/v1/admin/*` (users, all keys, audit log).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ClientIp, Principal, Scope, service, session_cookie};
-use crate::api::extract::{ApiJson, ApiQuery};
+use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -50,32 +50,44 @@ fn message(status: StatusCode, text: &str) -> Response {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Credentials {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 8 to 256 characters; very common passwords are refused (422).
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyInput {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// The 6-digit code from the e-mail.
+    /// The 6-digit code from the e-mail (422 when wrong or expired).
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailInput {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetInput {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
+    #[schema(min_length = 8, max_length = 256)]
     pub new_password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordChange {
+    /// 422 when wrong.
+    #[schema(max_length = 256)]
     pub current_password: String,
+    #[schema(min_length = 8, max_length = 256)]
     pub new_password: String,
 }
 
@@ -110,7 +122,7 @@ fn me_of(p: &Principal) -> Me {
 
 /// Start a sign-up: a 6-digit code is mailed to the address (valid 10 minutes).
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = Credentials, security(()),
-    responses((status = 202, body = Message), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 202, body = Message), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -122,7 +134,7 @@ pub async fn signup(
 
 /// Confirm an address with the mailed code.
 #[utoipa::path(post, path = "/api/v1/auth/verify", tag = "auth", request_body = VerifyInput, security(()),
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -170,7 +182,7 @@ pub async fn me(p: Principal) -> Json<Me> {
 
 /// Change the password: ends every session (a browser caller gets a fresh one).
 #[utoipa::path(post, path = "/api/v1/auth/password/change", tag = "auth", request_body = PasswordChange,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -199,7 +211,7 @@ pub async fn request_reset(
 
 /// Set a new password with the mailed reset code; ends every session.
 #[utoipa::path(post, path = "/api/v1/auth/password/reset/confirm", tag = "auth", request_body = ResetInput, security(()),
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn confirm_reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -242,11 +254,24 @@ impl From<&ApiKeyRow> for KeyDto {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewKey {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
-    /// Any of read, jobs, admin; at most what the caller's role allows.
+    /// Any of read, jobs, admin; at most what the caller's role allows (403 otherwise).
+    #[schema(min_items = 1, inline, value_type = Vec<KeyScope>)]
     pub scopes: Vec<String>,
     /// Days until the key stops working (default 90, at most 3650).
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
+}
+
+/// What a key may do.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum KeyScope {
+    Read,
+    Jobs,
+    Admin,
 }
 
 /// A new key with its token: shown this once.
@@ -284,7 +309,7 @@ pub async fn revoke_key(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     p: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     service::revoke_key(&state, &ip, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -325,6 +350,7 @@ pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserDt
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserUpdate {
     /// admin, analyst or viewer.
+    #[schema(pattern = "^(admin|analyst|viewer)$")]
     pub role: Option<String>,
     pub disabled: Option<bool>,
 }
@@ -336,7 +362,7 @@ pub async fn update_user(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     p: Principal,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(u): ApiJson<UserUpdate>,
 ) -> Result<Json<UserDto>, ApiError> {
     let role = match u.role.as_deref() {
@@ -354,6 +380,7 @@ pub async fn all_keys(State(state): State<AppState>) -> Result<Json<Vec<KeyDto>>
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Only this event (login, login_failed, key_created, …).
     pub event: Option<String>,
@@ -362,6 +389,7 @@ pub struct AuditParams {
     /// Events with a smaller id (the next page).
     pub before: Option<i64>,
     /// 1 to 500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -370,6 +398,8 @@ pub struct AuditParams {
 pub struct AuditDto {
     pub id: i64,
     pub at: String,
+    /// The acting user, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
     pub actor: String,
     pub event: String,

@@ -82,8 +82,12 @@ impl Mailbox {
     }
 }
 
+/// A file-name-safe tag for an address: a readable prefix and a hash, so that any address (up to
+/// 254 characters) makes a short, distinct name.
 fn file_tag(to: &str) -> String {
-    to.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect()
+    let readable: String =
+        to.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
+    format!("{readable}-{}", &crate::auth::secrets::sha256_hex(to)[..12])
 }
 
 #[async_trait]

@@ -37,7 +37,9 @@ pub fn normalize_email(raw: &str) -> Result<String, ApiError> {
 }
 
 fn weak(e: secrets::PasswordProblem) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "weak_password", e.to_string())
+    let status =
+        if e == secrets::PasswordProblem::Common { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
+    ApiError::new(status, "weak_password", e.to_string())
 }
 
 /// Records a security event. A failure to record is logged, never shown.
@@ -102,7 +104,11 @@ async fn send_code(state: &AppState, email: &str, purpose: &str) -> Result<(), A
 /// Checks a code; a wrong guess counts, and a code dies after [`CODE_ATTEMPTS`] of them.
 async fn take_code(state: &AppState, email: &str, purpose: &str, code: &str) -> Result<(), ApiError> {
     let invalid = || {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_code", "the code is wrong or has expired; ask for a new one")
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_code",
+            "the code is wrong or has expired; ask for a new one",
+        )
     };
     let Some(stored) = state.store.email_code(email, purpose).await? else { return Err(invalid()) };
     if stored.expires_at <= now_ms() || stored.attempts >= CODE_ATTEMPTS {
@@ -242,7 +248,11 @@ pub async fn change_password(
     let user = state.store.user(p.user_id).await?.ok_or_else(super::unauthenticated)?;
     if !verify_blocking(current.to_string(), user.password_hash.clone()).await? {
         audit(state, who(p), "password_change_failed", &p.email, ip, "").await;
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_credentials", "the current password is wrong"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_credentials",
+            "the current password is wrong",
+        ));
     }
     check_password(new).map_err(weak)?;
     let hash = hash_blocking(new.to_string()).await?;
