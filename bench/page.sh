@@ -13,6 +13,9 @@ bin=$CARGO_TARGET_DIR/release/quantdesk
 work=$(mktemp -d)
 export QUANTDESK_DATABASE_URL="sqlite://$work/q.db" QUANTDESK_LOG_LEVEL=warn
 "$bin" import bars "${QUANTDESK_FIXTURES:?}/cn/sh000001_1d.csv" --symbol 000001.SH --resolution 1D
+# perf.mjs signs in through the form (the cookie is set once per context, before measuring)
+export QD_EMAIL=bench@quantdesk.test QD_PASSWORD=bench-page-pw-1
+QUANTDESK_USER_PASSWORD=$QD_PASSWORD "$bin" user create --email "$QD_EMAIL" --role viewer >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" serve --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 pid=$!

@@ -1,5 +1,5 @@
 // Chart page speed, a measurement not a test (see docs/benchmarks.md):
-//   node tests/browser/perf.mjs BASE_URL SYMBOL [RUNS]
+//   QD_EMAIL=… QD_PASSWORD=… node tests/browser/perf.mjs BASE_URL SYMBOL [RUNS]   (bench/page.sh sets them)
 // Prints, per run, the time from navigation start to the chart's first paint with data (the
 // frame after the chart drew its first bars: chart.js marks it), and the bytes transferred.
 // Cold runs use a fresh browser context (empty cache); a warm run reloads in the same context.
@@ -33,6 +33,12 @@ const cold = [], warm = [];
 for (let i = 0; i < Number(runs); i++) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
+  // Sign in first (not measured): the session cookie is then part of every request, as for a user.
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=email]', process.env.QD_EMAIL);
+  await page.fill('input[name=password]', process.env.QD_PASSWORD);
+  await Promise.all([page.waitForURL(/\/chart/), page.click('#login-form button[type=submit]')]);
+  await page.evaluate(() => performance.clearResourceTimings());
   const c = await measure(page);
   const w = await measure(page);
   cold.push(c.paint); warm.push(w.paint);
