@@ -302,6 +302,6 @@ test('sign up with the mailed code, sign in, make an API key, sign out', async (
   await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
   await page.goto(`${BASE}/settings`);
   assert.match(page.url(), /\/login\?next=\/settings$/);
-  // The refused common password answered 400, which the browser reports; nothing else went wrong.
-  assert.deepEqual(page.errors.filter((e) => !/status of 400/.test(e)), []);
+  // The refused common password answered 422, which the browser reports; nothing else went wrong.
+  assert.deepEqual(page.errors.filter((e) => !/status of 422/.test(e)), []);
 });
