@@ -35,11 +35,10 @@ pub fn router() -> crate::Routes {
         .route("/jobs/{id}/artifacts/{name}", get(artifact))
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+use crate::auth::now_ms;
 
-fn iso(ms: i64) -> String {
+/// Unix milliseconds as RFC 3339.
+pub(crate) fn iso(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_default()
 }
 

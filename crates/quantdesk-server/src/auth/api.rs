@@ -1,12 +1,12 @@
 //! The account API: `/api/v1/auth/*` (sign-up, verification, login, logout, passwords),
 //! `/api/v1/keys` (the caller's API keys) and `/api/v1/admin/*` (users, all keys, audit log).
 
+use crate::jobs_api::iso;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
-use chrono::DateTime;
 use quantdesk_store::auth::{ApiKeyRow, AuditEvent, AuditFilter, Role, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -32,10 +32,6 @@ pub fn router() -> crate::Routes {
         .route("/admin/users/{id}", patch(update_user))
         .route("/admin/keys", get(all_keys))
         .route("/admin/audit", get(audit_log))
-}
-
-fn iso(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_default()
 }
 
 /// A sentence saying what happened.
