@@ -45,6 +45,11 @@ impl Exchange {
 }
 
 impl Symbol {
+    /// The characters a symbol may contain: ASCII letters, digits and `. _ - ^ = &`.
+    pub fn is_symbol_char(c: char) -> bool {
+        c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '^' | '=' | '&')
+    }
+
     /// Parses and normalises a symbol.
     pub fn new(raw: &str) -> Result<Self, InvalidValue> {
         let s = raw.trim();
@@ -54,9 +59,7 @@ impl Symbol {
         if s.len() > 32 {
             return Err(InvalidValue(format!("symbol {s:?} is longer than 32 characters")));
         }
-        if let Some(bad) =
-            s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '^' | '=' | '&')))
-        {
+        if let Some(bad) = s.chars().find(|c| !Symbol::is_symbol_char(*c)) {
             return Err(InvalidValue(format!("symbol {s:?} contains the character {bad:?}")));
         }
         let normalised = match s.rsplit_once('.') {

@@ -276,8 +276,7 @@ async fn list_instruments(
 /// A symbol from a path: 400 when it breaks the documented pattern, 404 when it matches the
 /// pattern but names no possible instrument.
 fn path_symbol(raw: &str) -> Result<quantdesk_core::Symbol, ApiError> {
-    let shaped = (1..=32).contains(&raw.len())
-        && raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '^' | '=' | '&'));
+    let shaped = (1..=32).contains(&raw.len()) && raw.chars().all(quantdesk_core::Symbol::is_symbol_char);
     if !shaped {
         return Err(ApiError::bad_request(format!("{raw:?} is not a symbol: 1 to 32 letters, digits or . _ - ^ = &")));
     }

@@ -154,6 +154,19 @@ pub fn router_with(state: AppState, extra: Routes) -> Router {
         .layer(CompressionLayer::new().gzip(true))
 }
 
+/// Percent-encodes `s` for a URL, keeping RFC 3986's unreserved characters and the bytes in `keep`.
+pub fn percent_encode(s: &str, keep: &[u8]) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || keep.contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,

@@ -158,24 +158,15 @@ pub async fn signup(
     Form(f): Form<SignupForm>,
 ) -> Response {
     match service::signup(&state, &ip, &f.email, &f.password).await {
-        Ok(()) => Redirect::to(&format!("/verify?email={}&done=sent", urlencode(f.email.trim()))).into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("/verify?email={}&done=sent", quantdesk_server::percent_encode(f.email.trim(), b"@")))
+                .into_response()
+        }
         Err(e) => {
             let error = explain(lang.lang.account(), &e);
             auth_page(&lang, "signup", f.email, String::new(), String::new(), error, e.status)
         }
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~@".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 pub async fn verify_page(lang: ReqLang, Query(q): Query<AuthQuery>) -> Response {
@@ -197,7 +188,11 @@ pub async fn verify(
     Form(f): Form<CodeForm>,
 ) -> Response {
     match service::verify(&state, &ip, &f.email, f.code.as_deref().unwrap_or("")).await {
-        Ok(()) => Redirect::to(&format!("/login?email={}&done=verified", urlencode(f.email.trim()))).into_response(),
+        Ok(()) => Redirect::to(&format!(
+            "/login?email={}&done=verified",
+            quantdesk_server::percent_encode(f.email.trim(), b"@")
+        ))
+        .into_response(),
         Err(e) => {
             let error = explain(lang.lang.account(), &e);
             auth_page(&lang, "verify", f.email, String::new(), String::new(), error, e.status)
@@ -224,9 +219,13 @@ pub async fn reset(
     };
     match result {
         Ok(()) if mode == "reset-confirm" => {
-            Redirect::to(&format!("/login?email={}&done=reset", urlencode(f.email.trim()))).into_response()
+            Redirect::to(&format!("/login?email={}&done=reset", quantdesk_server::percent_encode(f.email.trim(), b"@")))
+                .into_response()
         }
-        Ok(()) => Redirect::to(&format!("/reset?email={}&done=sent", urlencode(f.email.trim()))).into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("/reset?email={}&done=sent", quantdesk_server::percent_encode(f.email.trim(), b"@")))
+                .into_response()
+        }
         Err(e) => {
             let error = explain(lang.lang.account(), &e);
             auth_page(&lang, mode, f.email, String::new(), String::new(), error, e.status)

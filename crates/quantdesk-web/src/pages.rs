@@ -300,15 +300,12 @@ pub struct InstrumentParams {
 const PAGE_SIZE: u64 = 50;
 
 fn query_string(pairs: &[(&str, &str)]) -> String {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={}", enc(v))).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", quantdesk_server::percent_encode(v, b"")))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `/instruments`: the full page, or just the results when htmx asks.

@@ -338,16 +338,7 @@ fn is_page_request(path: &str, headers: &HeaderMap) -> bool {
 }
 
 fn login_redirect(path_and_query: &str) -> Response {
-    let next: String = path_and_query
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let next = crate::percent_encode(path_and_query, b"/");
     Redirect::to(&format!("/login?next={next}")).into_response()
 }
 
@@ -393,21 +384,23 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     let exempt = probe || path.starts_with("/assets/") || path == "/metrics";
     if !exempt && let Err(wait) = state.auth.limiter.check(&format!("ip:{ip}"), state.config.rate_limit_ip_per_minute) {
-        return throttle::too_many(wait, "too many requests from this address");
+        return ApiError::rate_limited(wait, "too many requests from this address").into_response();
     }
-    let principal = match authenticate(&state, req.headers()).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
+    // Probes, metrics and assets are public and hot: they need no caller, so no lookup.
+    let principal = match exempt {
+        true => None,
+        false => match authenticate(&state, req.headers()).await {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        },
     };
-    if let Some(p) = &principal
-        && !exempt
-    {
+    if let Some(p) = &principal {
         let key = match &p.via {
             Via::Key { id, .. } => format!("key:{id}"),
             Via::Session { .. } => format!("user:{}", p.user_id),
         };
         if let Err(wait) = state.auth.limiter.check(&key, state.config.rate_limit_per_minute) {
-            return throttle::too_many(wait, "too many requests for this key");
+            return ApiError::rate_limited(wait, "too many requests for this key").into_response();
         }
     }
     let method = req.method().clone();

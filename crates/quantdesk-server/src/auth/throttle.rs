@@ -4,15 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::response::{IntoResponse, Response};
-
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// A 429 answer with `Retry-After` (whole seconds, at least 1).
-pub fn too_many(wait_ms: i64, message: &str) -> Response {
-    ApiError::rate_limited(wait_ms, message).into_response()
-}
 
 /// A generic cell rate limiter (GCRA) per key: `per_minute` requests a minute on average, with
 /// bursts of up to a tenth of a minute's allowance (at least 10). Each replica limits on its
