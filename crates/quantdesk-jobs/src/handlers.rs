@@ -318,3 +318,44 @@ impl Handler for Import {
         Ok(json!({ "files": reports }))
     }
 }
+
+/// `backup`: a backup of the whole database into the worker's `backup_dir`, then retention. The
+/// folder comes from the worker's configuration, never from the job, so no user can point a
+/// backup at a path; the job runs on the `backup` queue, which only workers that have the backup
+/// volume take.
+pub struct Backup {
+    /// `None` on a worker without `backup_dir`: the job fails with an explanation.
+    pub dir: Option<std::path::PathBuf>,
+    pub keep_daily: usize,
+    pub keep_weekly: usize,
+}
+
+#[async_trait]
+impl Handler for Backup {
+    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+        use quantdesk_store::backup::{BackupError, archive::WriteInfo, backup_to_dir};
+        let Some(dir) = &self.dir else {
+            return Err(permanent("this worker has no backup_dir; run the backup queue on a worker that has one"));
+        };
+        ctx.progress(0, 1, "writing the archive");
+        let info = WriteInfo { now_ms: crate::now_ms(), quantdesk_version: quantdesk_server::ops::VERSION.into() };
+        let (path, written, deleted) =
+            backup_to_dir(&*ctx.store, dir, self.keep_daily, self.keep_weekly, &info).await.map_err(|e| match e {
+                BackupError::Refused(m) => JobError::Permanent(m),
+                other => JobError::Transient(other.to_string()),
+            })?;
+        ctx.progress(1, 1, "done");
+        ctx.log(&format!("wrote {} ({} bytes, {} rows)", path.display(), written.bytes, written.manifest.total_rows))
+            .await;
+        if !deleted.is_empty() {
+            ctx.log(&format!("retention deleted {}", deleted.join(", "))).await;
+        }
+        Ok(json!({
+            "file": path.display().to_string(),
+            "bytes": written.bytes,
+            "rows": written.manifest.total_rows,
+            "sha256": written.sha256,
+            "deleted": deleted,
+        }))
+    }
+}

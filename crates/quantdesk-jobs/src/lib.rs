@@ -24,6 +24,12 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// The queue a job of `kind` goes to: backups to `backup` (taken by the workers that have the
+/// backup folder), everything else to `default`.
+pub fn queue_for(kind: &str) -> &'static str {
+    if kind == "backup" { "backup" } else { "default" }
+}
+
 /// Why a handler failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum JobError {

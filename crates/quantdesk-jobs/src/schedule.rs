@@ -71,7 +71,7 @@ pub async fn tick(store: &dyn Store, now: i64) -> Vec<i64> {
                 let job = NewJob {
                     owner: s.owner.clone(),
                     kind: s.kind.clone(),
-                    queue: "default".into(),
+                    queue: crate::queue_for(&s.kind).into(),
                     params: s.params.clone(),
                     priority: 0,
                     max_attempts: 3,
@@ -108,10 +108,38 @@ pub async fn run_scheduler(store: Arc<dyn Store>, mut shutdown: tokio::sync::wat
     }
 }
 
+/// The name of the schedule `backup_cron` configures.
+pub const BACKUP_SCHEDULE: &str = "backup";
+
+/// Creates or updates the `backup` schedule from the configuration's `backup_cron` (read in UTC);
+/// an empty `cron` leaves any existing schedule as it is.
+pub async fn ensure_backup_schedule(store: &dyn Store, cron: &str, now: i64) {
+    let cron = cron.trim();
+    if cron.is_empty() {
+        return;
+    }
+    let s = Schedule {
+        id: 0,
+        owner: String::new(),
+        name: BACKUP_SCHEDULE.into(),
+        cron: cron.into(),
+        timezone: "UTC".into(),
+        kind: "backup".into(),
+        params: "{}".into(),
+        enabled: true,
+        catch_up: true,
+        last_fire: None,
+        created_at: now,
+    };
+    if let Err(e) = store.upsert_schedule(&s).await {
+        tracing::warn!(error = %e, "could not set up the backup schedule");
+    }
+}
+
 /// The built-in schedules, created switched off the first time a scheduler meets a database:
 /// refreshing market data after the A-share close (import the files a data drop leaves), and the
-/// voting engine before the open. (Nightly backups join when backups exist.) Configure one with `quantdesk schedule add` under
-/// the same name (which keeps its history).
+/// voting engine before the open. Configure one with `quantdesk schedule add` under the same name
+/// (which keeps its history). Backups are scheduled by `backup_cron` ([`ensure_backup_schedule`]).
 pub async fn ensure_builtin(store: &dyn Store, now: i64) {
     let builtins = [
         ("refresh-market-data", "0 18 * * 1-5", "import", r#"{"files": []}"#),

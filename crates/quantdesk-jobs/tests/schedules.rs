@@ -1,10 +1,11 @@
 //! Schedules fire each tick exactly once, in their time zone, with catch-up when asked.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use quantdesk_jobs::schedule::{Due, due, tick, validate};
 use quantdesk_store::Store;
-use quantdesk_store::jobs::{JobFilter, Schedule};
+use quantdesk_store::jobs::{JobFilter, JobState, Schedule};
 
 async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -116,4 +117,65 @@ async fn built_in_schedules_are_created_switched_off_once() {
     assert_eq!((all[1].name.as_str(), all[1].kind.as_str(), all[1].enabled), ("refresh-market-data", "import", false));
     assert!(tick(&*s, ms("2026-11-23T01:20:10Z")).await.is_empty(), "switched off: nothing fires");
     assert!(tick(&*s, ms("2026-11-23T10:00:10Z")).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_backup_schedule_fires_backup_jobs_that_a_backup_worker_runs() {
+    use quantdesk_jobs::handlers::Backup;
+    use quantdesk_jobs::{Registry, WorkerConfig, run_worker};
+    let (s, _d) = store().await;
+    quantdesk_jobs::schedule::ensure_backup_schedule(&*s, "", ms("2026-11-19T00:00:00Z")).await;
+    assert!(s.schedules().await.unwrap().is_empty(), "no cron, no schedule");
+    quantdesk_jobs::schedule::ensure_backup_schedule(&*s, "0 2 * * *", ms("2026-11-19T00:00:00Z")).await;
+    let ids = tick(&*s, ms("2026-11-20T02:00:05Z")).await;
+    assert_eq!(ids.len(), 1);
+    let job = s.job(ids[0]).await.unwrap().unwrap();
+    assert_eq!((job.kind.as_str(), job.queue.as_str()), ("backup", "backup"));
+
+    // A worker of the default queue leaves it alone; one on the backup queue without a folder
+    // fails it permanently; one with a folder writes the archive.
+    let dir = tempfile::tempdir().unwrap();
+    let run = |queues: &[&str], dir: Option<std::path::PathBuf>| {
+        let s = s.clone();
+        let queues: Vec<String> = queues.iter().map(|q| q.to_string()).collect();
+        async move {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let cfg = WorkerConfig {
+                id: "w".into(),
+                concurrency: 1,
+                queues,
+                lease: Duration::from_secs(5),
+                heartbeat: Duration::from_millis(100),
+                poll: Duration::from_millis(20),
+            };
+            let registry = Registry::standard().with("backup", Backup { dir, keep_daily: 7, keep_weekly: 4 });
+            let worker = tokio::spawn(run_worker(s, registry, cfg, rx));
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            tx.send(true).unwrap();
+            worker.await.unwrap();
+        }
+    };
+    run(&["default"], None).await;
+    assert_eq!(s.job(ids[0]).await.unwrap().unwrap().state, JobState::Queued);
+    run(&["backup"], None).await;
+    let failed = s.job(ids[0]).await.unwrap().unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert!(failed.error.unwrap_or_default().contains("backup_dir"));
+
+    let ids = tick(&*s, ms("2026-11-21T02:00:05Z")).await;
+    assert_eq!(ids.len(), 1);
+    for _ in 0..20 {
+        run(&["backup"], Some(dir.path().to_path_buf())).await;
+        if s.job(ids[0]).await.unwrap().unwrap().state.is_final() {
+            break;
+        }
+    }
+    let done = s.job(ids[0]).await.unwrap().unwrap();
+    assert_eq!(done.state, JobState::Succeeded, "{:?}", done.error);
+    let result: serde_json::Value = serde_json::from_str(done.result.as_deref().unwrap()).unwrap();
+    let file = std::path::PathBuf::from(result["file"].as_str().unwrap());
+    assert!(file.starts_with(dir.path()));
+    let manifest = quantdesk_store::backup::archive::verify(&file).unwrap();
+    assert!(manifest.tables.iter().any(|t| t.name == "jobs" && t.rows >= 2));
+    assert_eq!(s.last_backup().await.unwrap().unwrap().sha256, result["sha256"].as_str().unwrap());
 }

@@ -109,6 +109,15 @@ pub struct Config {
     pub mailbox_dir: String,
     /// Password of the demo account `serve --demo` creates; random (and printed) when empty.
     pub demo_password: Secret,
+    /// Folder of scheduled backups (and the default of `quantdesk backup --dir`); empty: none.
+    pub backup_dir: String,
+    /// When scheduled backups run: a cron expression read in UTC, e.g. `0 2 * * *`; empty: never.
+    /// Needs `backup_dir`. The job runs on the `backup` queue.
+    pub backup_cron: String,
+    /// Retention: the newest backup of each of this many most recent days is kept…
+    pub backup_keep_daily: usize,
+    /// …and of each of this many most recent ISO weeks.
+    pub backup_keep_weekly: usize,
 }
 
 impl Default for Config {
@@ -143,6 +152,10 @@ impl Default for Config {
             mail_from: "quantdesk <noreply@quantdesk.localhost>".into(),
             mailbox_dir: "./data/mailbox".into(),
             demo_password: Secret::new(""),
+            backup_dir: String::new(),
+            backup_cron: String::new(),
+            backup_keep_daily: 7,
+            backup_keep_weekly: 4,
         }
     }
 }
@@ -319,6 +332,18 @@ impl Config {
         if let Some(v) = get("QUANTDESK_DEMO_PASSWORD")? {
             self.demo_password = Secret::new(v);
         }
+        if let Some(v) = get("QUANTDESK_BACKUP_DIR")? {
+            self.backup_dir = v;
+        }
+        if let Some(v) = get("QUANTDESK_BACKUP_CRON")? {
+            self.backup_cron = v;
+        }
+        if let Some(v) = get("QUANTDESK_BACKUP_KEEP_DAILY")? {
+            self.backup_keep_daily = parse("QUANTDESK_BACKUP_KEEP_DAILY", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_BACKUP_KEEP_WEEKLY")? {
+            self.backup_keep_weekly = parse("QUANTDESK_BACKUP_KEEP_WEEKLY", &v)?;
+        }
         Ok(())
     }
 
@@ -350,6 +375,14 @@ impl Config {
         }
         if self.session_idle_mins == 0 || self.session_max_hours == 0 {
             return Err(ConfigError("session_idle_mins and session_max_hours must be at least 1".into()));
+        }
+        if !self.backup_cron.trim().is_empty() {
+            if self.backup_dir.trim().is_empty() {
+                return Err(ConfigError("backup_cron needs backup_dir: the folder the scheduled backups go to".into()));
+            }
+            <croner::Cron as std::str::FromStr>::from_str(&self.backup_cron).map_err(|e| {
+                ConfigError(format!("backup_cron {:?} is not a cron expression: {e}", self.backup_cron))
+            })?;
         }
         if self.max_upload_bytes < 1024 {
             return Err(ConfigError("max_upload_bytes must be at least 1024".into()));

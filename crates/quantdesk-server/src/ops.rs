@@ -122,8 +122,32 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             }
         }
     }
+    business_gauges(&state).await;
     state.metrics.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+}
+
+/// Figures read from the database at scrape time, so every replica reports the same: the newest
+/// backup's time and age, users, and sessions active within the idle timeout.
+async fn business_gauges(state: &AppState) {
+    let now = crate::auth::now_ms();
+    match state.store.last_backup().await {
+        Ok(last) => {
+            let at = last.as_ref().map_or(0.0, |b| b.at as f64 / 1000.0);
+            // No backup ever: an infinite age, so "age > threshold" alerts fire.
+            let age = last.map_or(f64::INFINITY, |b| ((now - b.at) as f64 / 1000.0).max(0.0));
+            metrics::gauge!("quantdesk_backup_last_success_timestamp_seconds").set(at);
+            metrics::gauge!("quantdesk_backup_age_seconds").set(age);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the newest backup"),
+    }
+    if let Ok(n) = state.store.count_users().await {
+        metrics::gauge!("quantdesk_users").set(n as f64);
+    }
+    let idle_ms = state.config.session_idle_mins.saturating_mul(60_000) as i64;
+    if let Ok(n) = state.store.count_active_sessions(now - idle_ms).await {
+        metrics::gauge!("quantdesk_active_sessions").set(n as f64);
+    }
 }
 
 pub async fn version(State(state): State<AppState>) -> Json<serde_json::Value> {

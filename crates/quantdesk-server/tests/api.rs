@@ -228,6 +228,24 @@ async fn metrics_count_requests_by_route() {
     assert!(text.contains("quantdesk_build_info"));
     assert!(text.contains("db_pool_max_connections"));
     assert!(text.contains("db_pool_connections{state=\"idle\"}"));
+
+    // Business figures, read at scrape time. No backup yet: an infinite age, so alerts fire.
+    let gauge = |text: &str, name: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("no {name}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(gauge(&text, "quantdesk_backup_age_seconds"), f64::INFINITY);
+    assert_eq!(gauge(&text, "quantdesk_backup_last_success_timestamp_seconds"), 0.0);
+    assert!(gauge(&text, "quantdesk_users") >= 1.0, "the test's admin");
+    assert!(gauge(&text, "quantdesk_active_sessions") >= 0.0);
+    let at = quantdesk_server::auth::now_ms() - 90_000;
+    let rec = quantdesk_store::backup::BackupRecord { at, file: "b.tar".into(), bytes: 1, rows: 1, sha256: "x".into() };
+    t.state.store.record_backup(&rec).await.unwrap();
+    let (_, body) = t.get("/metrics").await;
+    let text = String::from_utf8(body).unwrap();
+    let age = gauge(&text, "quantdesk_backup_age_seconds");
+    assert!((90.0..600.0).contains(&age), "{age}");
+    assert_eq!(gauge(&text, "quantdesk_backup_last_success_timestamp_seconds"), at as f64 / 1000.0);
 }
 
 #[tokio::test]

@@ -140,6 +140,8 @@ pub trait AuthStore: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
     async fn users(&self) -> Result<Vec<User>>;
     async fn count_users(&self) -> Result<u64>;
+    /// Sessions seen at or after `since` (Unix ms): the signed-in users of the last while.
+    async fn count_active_sessions(&self, since: i64) -> Result<u64>;
     async fn set_role(&self, id: i64, role: Role) -> Result<bool>;
     async fn set_disabled(&self, id: i64, disabled: bool) -> Result<bool>;
     async fn set_verified(&self, id: i64) -> Result<bool>;
@@ -269,6 +271,14 @@ macro_rules! auth_store_impl {
 
             async fn count_users(&self) -> $crate::Result<u64> {
                 let n: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(&self.pool).await?;
+                Ok(n as u64)
+            }
+
+            async fn count_active_sessions(&self, since: i64) -> $crate::Result<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM sessions WHERE last_seen >= $1")
+                    .bind(since)
+                    .fetch_one(&self.pool)
+                    .await?;
                 Ok(n as u64)
             }
 

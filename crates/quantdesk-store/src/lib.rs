@@ -6,6 +6,7 @@
 //! One conformance suite (`tests/suite.rs`) runs against both.
 
 pub mod auth;
+pub mod backup;
 mod common;
 pub mod jobs;
 mod postgres;
@@ -161,10 +162,11 @@ pub trait MarketStore: Send + Sync + 'static {
     async fn bar_count(&self) -> Result<u64>;
 }
 
-/// Everything quantdesk stores: market data, the job queue and accounts, in one database.
-pub trait Store: MarketStore + jobs::JobStore + auth::AuthStore {}
+/// Everything quantdesk stores: market data, the job queue and accounts, in one database, and
+/// the backup port over all of it.
+pub trait Store: MarketStore + jobs::JobStore + auth::AuthStore + backup::BackupStore {}
 
-impl<T: MarketStore + jobs::JobStore + auth::AuthStore> Store for T {}
+impl<T: MarketStore + jobs::JobStore + auth::AuthStore + backup::BackupStore> Store for T {}
 
 /// Opens (creating if needed) and migrates the store named by `url`:
 /// `sqlite://PATH` (or `sqlite::memory:`) or `postgres://…`.

@@ -44,6 +44,7 @@ impl PgStore {
             ("jobs", include_str!("../migrations/postgres/0002_jobs.sql")),
             ("schedules", include_str!("../migrations/postgres/0003_schedules.sql")),
             ("accounts", include_str!("../migrations/postgres/0004_auth.sql")),
+            ("backups", include_str!("../migrations/postgres/0005_backups.sql")),
         ])
         .run(&pool)
         .await?;
@@ -129,3 +130,10 @@ crate::jobs::job_store_impl!(
 );
 
 crate::auth::auth_store_impl!(PgStore);
+
+crate::backup::backup_store_impl!(
+    PgStore,
+    pg = true,
+    columns_sql = "SELECT table_name::text, column_name::text FROM information_schema.columns \
+     WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations' ORDER BY table_name, ordinal_position"
+);

@@ -87,6 +87,7 @@ impl SqliteStore {
             ("jobs", include_str!("../migrations/sqlite/0002_jobs.sql")),
             ("schedules", include_str!("../migrations/sqlite/0003_schedules.sql")),
             ("accounts", include_str!("../migrations/sqlite/0004_auth.sql")),
+            ("backups", include_str!("../migrations/sqlite/0005_backups.sql")),
         ])
         .run(&pool)
         .await?;
@@ -168,3 +169,10 @@ crate::jobs::job_store_impl!(
 );
 
 crate::auth::auth_store_impl!(SqliteStore);
+
+crate::backup::backup_store_impl!(
+    SqliteStore,
+    pg = false,
+    columns_sql = "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations' ORDER BY m.name, p.cid"
+);

@@ -87,9 +87,45 @@ enum Command {
     Key(KeyCommand),
     /// Apply database migrations and exit.
     Migrate,
+    /// Back up everything stored (market data, accounts, jobs and their artifacts, schedules) to
+    /// a portable archive while the server keeps running; or check an archive with --verify.
+    Backup(BackupArgs),
+    /// Load an archive written by `backup` into the configured database (SQLite or PostgreSQL),
+    /// all or nothing. Refuses a database that holds data unless --replace.
+    Restore {
+        file: PathBuf,
+        /// Delete everything in the target database first (in the same transaction).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Exit 0 when the server answers its liveness probe, 1 otherwise (for container HEALTHCHECKs).
+    Healthcheck {
+        /// The probe to ask (default: /healthz on the configured listen address).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// Write the archive to this file (never replacing an existing one).
+    #[arg(long, value_name = "FILE", group = "what")]
+    output: Option<PathBuf>,
+    /// Write a time-named archive into this folder and apply retention (default: backup_dir).
+    #[arg(long, value_name = "DIR", group = "what")]
+    dir: Option<PathBuf>,
+    /// Check an archive (structure, row counts, checksums) without restoring it.
+    #[arg(long, value_name = "FILE", group = "what")]
+    verify: Option<PathBuf>,
+    /// With --dir: days whose newest backup is kept (default: backup_keep_daily).
+    #[arg(long)]
+    keep_daily: Option<usize>,
+    /// With --dir: ISO weeks whose newest backup is kept (default: backup_keep_weekly).
+    #[arg(long)]
+    keep_weekly: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -326,6 +362,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Worker { concurrency, queues } => worker(cfg, concurrency, queues).await,
         Command::Scheduler => {
             let store = open_store(&cfg).await?;
+            quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &cfg.backup_cron, quantdesk_jobs::now_ms()).await;
             let (tx, rx) = tokio::sync::watch::channel(false);
             let task = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store, rx));
             quantdesk_server::shutdown_signal().await;
@@ -353,21 +390,149 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
             println!("imported {n} instruments from {}", file.display());
             Ok(())
         }
+        Command::Backup(args) => backup(&cfg, args).await,
+        Command::Restore { file, replace } => restore(&cfg, &file, replace).await,
+        Command::Healthcheck { url } => healthcheck(&cfg, url).await,
         Command::Config(_) => Ok(()),
     }
 }
 
+fn write_info() -> quantdesk_store::backup::archive::WriteInfo {
+    quantdesk_store::backup::archive::WriteInfo {
+        now_ms: quantdesk_jobs::now_ms(),
+        quantdesk_version: quantdesk_server::ops::VERSION.into(),
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+async fn backup(cfg: &Config, args: BackupArgs) -> Result<()> {
+    use quantdesk_store::backup::{archive, backup_to_dir, backup_to_file};
+    if let Some(file) = args.verify {
+        let started = std::time::Instant::now();
+        let m = archive::verify(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for t in &m.tables {
+            println!("{:<18} {:>12} rows  sha256 {}", t.name, t.rows, t.sha256);
+        }
+        println!(
+            "{} is intact: {} rows in {} tables, schema version {}, from {} at {} (checked in {:.1} s)",
+            file.display(),
+            m.total_rows,
+            m.tables.len(),
+            m.schema_version,
+            m.source_backend,
+            m.created_at,
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    let store = open_store(cfg).await?;
+    let started = std::time::Instant::now();
+    let dir = args.dir.or_else(|| (!cfg.backup_dir.is_empty()).then(|| PathBuf::from(&cfg.backup_dir)));
+    let (path, written, deleted) = match (args.output, dir) {
+        (Some(file), _) => {
+            let w = backup_to_file(&*store, &file, &write_info()).await.map_err(|e| anyhow::anyhow!(e))?;
+            (file, w, Vec::new())
+        }
+        (None, Some(dir)) => backup_to_dir(
+            &*store,
+            &dir,
+            args.keep_daily.unwrap_or(cfg.backup_keep_daily),
+            args.keep_weekly.unwrap_or(cfg.backup_keep_weekly),
+            &write_info(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?,
+        (None, None) => bail!("say where: --output FILE or --dir DIR (or set backup_dir), or --verify FILE"),
+    };
+    println!(
+        "backup written: {} ({} rows in {} tables, {}, sha256 {}) in {:.1} s",
+        path.display(),
+        written.manifest.total_rows,
+        written.manifest.tables.len(),
+        megabytes(written.bytes),
+        written.sha256,
+        started.elapsed().as_secs_f64()
+    );
+    for name in deleted {
+        println!("retention deleted {name}");
+    }
+    Ok(())
+}
+
+async fn restore(cfg: &Config, file: &std::path::Path, replace: bool) -> Result<()> {
+    let store = open_store(cfg).await?;
+    let started = std::time::Instant::now();
+    let m = quantdesk_store::backup::archive::restore(&*store, file, replace)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    println!(
+        "restored {} rows in {} tables from {} (written by {} at {}) into {} in {:.1} s",
+        m.total_rows,
+        m.tables.len(),
+        file.display(),
+        m.source_backend,
+        m.created_at,
+        store.backend(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// GET the probe over plain HTTP/1.1 with a 5 s deadline: 200 is healthy. No HTTP client crate,
+/// no TLS: the probe is local to the container.
+async fn healthcheck(cfg: &Config, url: Option<String>) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = url.unwrap_or_else(|| {
+        let mut addr = cfg.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}/healthz")
+    });
+    let rest = url.strip_prefix("http://").ok_or_else(|| anyhow::anyhow!("--url must start with http://"))?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let probe = async {
+        let mut conn = tokio::net::TcpStream::connect(host).await?;
+        conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+        let mut head = vec![0u8; 64];
+        let n = conn.read(&mut head).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&head[..n]).into_owned())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), probe).await {
+        Ok(Ok(head)) if head.starts_with("HTTP/1.1 200") => {
+            println!("healthy: {url}");
+            Ok(())
+        }
+        Ok(Ok(head)) => bail!("unhealthy: {url} answered {:?}", head.lines().next().unwrap_or("")),
+        Ok(Err(e)) => bail!("unhealthy: {url}: {e}"),
+        Err(_) => bail!("unhealthy: {url} did not answer within 5 s"),
+    }
+}
+
 /// Starts a job worker and a scheduler in this process; returns their stop switch and task.
-fn start_worker(
+async fn start_worker(
     store: Arc<dyn quantdesk_store::Store>,
     concurrency: usize,
     queues: Vec<String>,
-    lease_secs: u64,
+    config: &Config,
 ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let cfg = quantdesk_jobs::WorkerConfig::with_lease(concurrency, queues, std::time::Duration::from_secs(lease_secs));
+    let lease = std::time::Duration::from_secs(config.job_lease_secs);
+    let cfg = quantdesk_jobs::WorkerConfig::with_lease(concurrency, queues, lease);
+    quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &config.backup_cron, quantdesk_jobs::now_ms()).await;
     let scheduler = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store.clone(), rx.clone()));
-    let worker = quantdesk_jobs::run_worker(store, quantdesk_jobs::Registry::standard(), cfg, rx);
+    let registry = quantdesk_jobs::Registry::standard().with(
+        "backup",
+        quantdesk_jobs::handlers::Backup {
+            dir: (!config.backup_dir.is_empty()).then(|| PathBuf::from(&config.backup_dir)),
+            keep_daily: config.backup_keep_daily,
+            keep_weekly: config.backup_keep_weekly,
+        },
+    );
+    let worker = quantdesk_jobs::run_worker(store, registry, cfg, rx);
     let task = tokio::spawn(async move {
         worker.await;
         let _ = scheduler.await;
@@ -435,7 +600,7 @@ async fn schedule(cfg: &Config, c: ScheduleCommand) -> Result<()> {
 
 async fn worker(cfg: Config, concurrency: Option<usize>, queues: Vec<String>) -> Result<()> {
     let store = open_store(&cfg).await?;
-    let (stop, task) = start_worker(store, concurrency.unwrap_or(cfg.worker_concurrency), queues, cfg.job_lease_secs);
+    let (stop, task) = start_worker(store, concurrency.unwrap_or(cfg.worker_concurrency), queues, &cfg).await;
     quantdesk_server::shutdown_signal().await;
     let _ = stop.send(true);
     task.await?;
@@ -534,14 +699,16 @@ async fn serve(cfg: Config, workers: bool, concurrency: Option<usize>) -> Result
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let worker = workers.then(|| {
-        start_worker(
-            store.clone(),
-            concurrency.unwrap_or(cfg.worker_concurrency),
-            vec!["default".into()],
-            cfg.job_lease_secs,
-        )
-    });
+    // The one-process default also runs the backup queue when it has a backup folder.
+    let mut queues = vec!["default".to_string()];
+    if !cfg.backup_dir.is_empty() {
+        queues.push("backup".into());
+    }
+    let worker = if workers {
+        Some(start_worker(store.clone(), concurrency.unwrap_or(cfg.worker_concurrency), queues, &cfg).await)
+    } else {
+        None
+    };
     let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
     let app = quantdesk_web::app(state);
     println!("quantdesk {} listening on http://{addr}", quantdesk_server::ops::VERSION);
