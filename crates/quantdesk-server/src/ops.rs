@@ -30,13 +30,69 @@ pub fn metrics_handle() -> PrometheusHandle {
                     b.set_buckets_for_metric(Matcher::Full("model_execution_duration_seconds".into()), &buckets)
                 })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
-            match builder.install_recorder() {
+            let handle = match builder.install_recorder() {
                 Ok(h) => h,
                 // Another recorder is already installed (only in unusual embeddings): render ours anyway.
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
-            }
+            };
+            describe();
+            handle
         })
         .clone()
+}
+
+/// Help text for every metric quantdesk exports (the one list: the dashboards and alerts under
+/// deploy/monitoring use these names).
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("http_requests_total", "HTTP requests answered, by method, matched route and status.");
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method and matched route."
+    );
+    describe_gauge!("db_pool_connections", "Database pool connections, by state (idle, in_use).");
+    describe_gauge!("db_pool_max_connections", "The database pool's connection limit.");
+    describe_gauge!("quantdesk_build_info", "Always 1; the labels carry the version and the database backend.");
+    describe_gauge!("jobs_queued", "Jobs waiting to run, by kind (0 for kinds with none).");
+    describe_counter!("jobs_total", "Jobs finished by this process, by kind and final state.");
+    describe_histogram!("job_duration_seconds", Unit::Seconds, "Run time of jobs finished by this process, by kind.");
+    describe_counter!("job_retries_total", "Job attempts that failed transiently and were scheduled again, by kind.");
+    describe_counter!("schedule_runs_total", "Schedule ticks this process fired, by schedule.");
+    describe_histogram!(
+        "model_execution_duration_seconds",
+        Unit::Seconds,
+        "Time one signal model of the voting engine took, by model."
+    );
+    describe_counter!("redis_errors_total", "Failed or late calls to the shared Redis cache.");
+    describe_gauge!(
+        "quantdesk_backup_last_success_timestamp_seconds",
+        Unit::Seconds,
+        "Unix time of the newest recorded backup; 0 when there is none."
+    );
+    describe_gauge!(
+        "quantdesk_backup_age_seconds",
+        Unit::Seconds,
+        "Age of the newest recorded backup; +Inf when there is none."
+    );
+    describe_gauge!("quantdesk_users", "User accounts.");
+    describe_gauge!("quantdesk_active_sessions", "Browser sessions used within the idle timeout.");
+}
+
+/// The probe and metrics endpoints alone, for `worker` and `scheduler` processes (which serve no
+/// API): `/healthz` and `/metrics` of the jobs this process runs.
+pub fn probe_router(handle: PrometheusHandle) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new().route("/healthz", get(healthz)).route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                handle.run_upkeep();
+                ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+            }
+        }),
+    )
 }
 
 /// Counts and times every request by method, matched route and status.
@@ -116,10 +172,21 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("db_pool_max_connections").set(f64::from(pool.max));
     metrics::gauge!("quantdesk_build_info", "version" => VERSION, "backend" => state.store.backend()).set(1.0);
     if let Ok(counts) = state.store.job_counts().await {
-        for (kind, st, n) in counts {
-            if st == quantdesk_store::jobs::JobState::Queued {
-                metrics::gauge!("jobs_queued", "kind" => kind).set(n as f64);
+        // Every known kind, so a kind whose queue emptied reads 0 rather than its last value.
+        let mut kinds: Vec<String> = crate::jobs_api::JOB_KINDS.iter().map(|k| k.to_string()).collect();
+        kinds.push("backup".into());
+        for (kind, _, _) in &counts {
+            if !kinds.contains(kind) {
+                kinds.push(kind.clone());
             }
+        }
+        for kind in kinds {
+            let n: i64 = counts
+                .iter()
+                .filter(|(k, st, _)| *k == kind && *st == quantdesk_store::jobs::JobState::Queued)
+                .map(|c| c.2)
+                .sum();
+            metrics::gauge!("jobs_queued", "kind" => kind).set(n as f64);
         }
     }
     business_gauges(&state).await;

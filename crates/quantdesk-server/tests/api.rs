@@ -246,6 +246,29 @@ async fn metrics_count_requests_by_route() {
     let age = gauge(&text, "quantdesk_backup_age_seconds");
     assert!((90.0..600.0).contains(&age), "{age}");
     assert_eq!(gauge(&text, "quantdesk_backup_last_success_timestamp_seconds"), at as f64 / 1000.0);
+    assert!(text.contains("# HELP http_requests_total "), "every metric has help text");
+    assert!(text.contains("# HELP quantdesk_backup_age_seconds "));
+
+    // The backlog gauge follows the queue down to zero (a kind with no queued jobs reads 0).
+    let queued = |text: &str, kind: &str| gauge(text, &format!("jobs_queued{{kind=\"{kind}\"}}"));
+    let job = quantdesk_store::jobs::NewJob {
+        owner: String::new(),
+        kind: "echo".into(),
+        queue: "default".into(),
+        params: "{}".into(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 1000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    let (id, _) = t.state.store.enqueue(&job, 1).await.unwrap();
+    let (_, body) = t.get("/metrics").await;
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!((queued(&text, "echo"), queued(&text, "sweep")), (1.0, 0.0));
+    t.state.store.cancel(id, 2).await.unwrap();
+    let (_, body) = t.get("/metrics").await;
+    assert_eq!(queued(&String::from_utf8(body).unwrap(), "echo"), 0.0);
 }
 
 #[tokio::test]

@@ -47,7 +47,11 @@ enum Command {
         concurrency: Option<usize>,
     },
     /// Fire schedules only (no HTTP, no jobs), until SIGTERM. Any number may run: each tick fires once.
-    Scheduler,
+    Scheduler {
+        /// Serve /healthz and /metrics on this address (for probes and Prometheus).
+        #[arg(long, env = "QUANTDESK_METRICS_LISTEN", value_name = "ADDR")]
+        metrics_listen: Option<SocketAddr>,
+    },
     /// Manage schedules (cron in a time zone that enqueue jobs).
     #[command(subcommand)]
     Schedule(ScheduleCommand),
@@ -59,6 +63,9 @@ enum Command {
         /// Queues to take jobs from, comma-separated.
         #[arg(long, default_value = "default", value_delimiter = ',')]
         queues: Vec<String>,
+        /// Serve /healthz and /metrics (this worker's job counters) on this address.
+        #[arg(long, env = "QUANTDESK_METRICS_LISTEN", value_name = "ADDR")]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Import data from CSV files.
     #[command(subcommand)]
@@ -359,8 +366,12 @@ async fn open_store(cfg: &Config) -> Result<Arc<dyn quantdesk_store::Store>> {
 async fn run(command: Command, cfg: Config) -> Result<()> {
     match command {
         Command::Serve { no_workers, concurrency, .. } => serve(cfg, !no_workers, concurrency).await,
-        Command::Worker { concurrency, queues } => worker(cfg, concurrency, queues).await,
-        Command::Scheduler => {
+        Command::Worker { concurrency, queues, metrics_listen } => {
+            serve_probes(metrics_listen).await?;
+            worker(cfg, concurrency, queues).await
+        }
+        Command::Scheduler { metrics_listen } => {
+            serve_probes(metrics_listen).await?;
             let store = open_store(&cfg).await?;
             quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &cfg.backup_cron, quantdesk_jobs::now_ms()).await;
             let (tx, rx) = tokio::sync::watch::channel(false);
@@ -395,6 +406,20 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Healthcheck { url } => healthcheck(&cfg, url).await,
         Command::Config(_) => Ok(()),
     }
+}
+
+/// For processes without the API: /healthz and /metrics on `addr`, in the background.
+async fn serve_probes(addr: Option<SocketAddr>) -> Result<()> {
+    let Some(addr) = addr else { return Ok(()) };
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let app = quantdesk_server::ops::probe_router(quantdesk_server::ops::metrics_handle());
+    tracing::info!(addr = %listener.local_addr()?, "serving /healthz and /metrics");
+    tokio::spawn(async move {
+        if let Err(e) = quantdesk_server::serve(listener, app, std::future::pending()).await {
+            tracing::error!(error = %e, "the probe server stopped");
+        }
+    });
+    Ok(())
 }
 
 fn write_info() -> quantdesk_store::backup::archive::WriteInfo {
