@@ -106,7 +106,7 @@ pub(crate) mod extract {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "quantdesk API", description = "Market data, imports and (later) research jobs. Errors are `{\"error\": {\"code\", \"message\"}}`."),
-    paths(list_instruments, get_instrument, get_bars, import_bars, import_instruments, import_preview,
+    paths(list_instruments, get_instrument, get_bars, crate::chan::get_chan, import_bars, import_instruments, import_preview,
         crate::jobs_api::create_job, crate::jobs_api::list_jobs, crate::jobs_api::get_job, crate::jobs_api::cancel_job,
         crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact,
         crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove,
@@ -121,10 +121,13 @@ pub(crate) mod extract {
         crate::auth::api::Message, crate::auth::api::Credentials, crate::auth::api::VerifyInput, crate::auth::api::EmailInput,
         crate::auth::api::ResetInput, crate::auth::api::PasswordChange, crate::auth::api::Me, crate::auth::api::KeyDto,
         crate::auth::api::NewKey, crate::auth::api::CreatedKey, crate::auth::api::UserDto, crate::auth::api::UserUpdate,
-        crate::auth::api::AuditDto, crate::auth::api::KeyScope)),
+        crate::auth::api::AuditDto, crate::auth::api::KeyScope,
+        crate::chan::ChanAnalysis, crate::chan::ChanProfile, crate::chan::Direction, crate::chan::FractalKind, crate::chan::Level,
+        crate::chan::Side, crate::chan::MergedBar, crate::chan::Fractal, crate::chan::Stroke, crate::chan::Segment,
+        crate::chan::Pivot, crate::chan::Signal)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
-    tags((name = "market", description = "Instruments and bars"), (name = "imports", description = "CSV imports"),
+    tags((name = "market", description = "Instruments and bars"), (name = "chan", description = "Chan-theory (缠论) structures and buy/sell points"), (name = "imports", description = "CSV imports"),
         (name = "jobs", description = "Background jobs: backtests, sweeps"),
         (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys and the audit log (admins)"))
 )]
@@ -157,6 +160,7 @@ pub fn router(max_upload: usize) -> crate::Routes {
         .route("/instruments", get(list_instruments))
         .route("/instruments/{symbol}", get(get_instrument))
         .route("/bars/{symbol}", get(get_bars))
+        .merge(crate::chan::router())
         .route("/imports/bars", post(import_bars).layer(DefaultBodyLimit::max(max_upload)))
         .route("/imports/instruments", post(import_instruments).layer(DefaultBodyLimit::max(max_upload)))
         .route("/imports/preview", post(import_preview))
@@ -275,7 +279,7 @@ async fn list_instruments(
 
 /// A symbol from a path: 400 when it breaks the documented pattern, 404 when it matches the
 /// pattern but names no possible instrument.
-fn path_symbol(raw: &str) -> Result<quantdesk_core::Symbol, ApiError> {
+pub(crate) fn path_symbol(raw: &str) -> Result<quantdesk_core::Symbol, ApiError> {
     let shaped = (1..=32).contains(&raw.len()) && raw.chars().all(quantdesk_core::Symbol::is_symbol_char);
     if !shaped {
         return Err(ApiError::bad_request(format!("{raw:?} is not a symbol: 1 to 32 letters, digits or . _ - ^ = &")));
@@ -340,7 +344,7 @@ pub struct BarParams {
     pub limit: Option<u32>,
 }
 
-fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
+pub(crate) fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
     let s = raw.trim();
     if let Ok(n) = s.parse::<i64>() {
         return Ok(n);
@@ -401,7 +405,7 @@ async fn get_bars(
             .bars
             .iter()
             .map(|b| BarDto {
-                time: DateTime::from_timestamp(b.time, 0).map(|d| d.to_rfc3339()).unwrap_or_default(),
+                time: crate::iso_secs(b.time),
                 t: b.time,
                 open: b.open,
                 high: b.high,

@@ -12,7 +12,6 @@ use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::DateTime;
 use quantdesk_store::jobs::{Job, JobFilter, JobState, NewJob};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -38,9 +37,7 @@ pub fn router() -> crate::Routes {
 use crate::auth::now_ms;
 
 /// Unix milliseconds as RFC 3339.
-pub(crate) fn iso(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339()).unwrap_or_default()
-}
+pub(crate) use crate::iso_ms as iso;
 
 /// A job to submit.
 #[derive(Debug, Deserialize, ToSchema)]

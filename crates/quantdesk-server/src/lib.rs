@@ -4,6 +4,8 @@
 pub mod api;
 pub mod auth;
 pub mod blocks;
+pub mod chan;
+pub mod chanvis;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -81,6 +83,7 @@ fn server_routes(max_upload: usize) -> Routes {
         .route("/version", get(ops::version))
         .nest("/udf", udf::router())
         .nest("/api/v1", api::router(max_upload))
+        .merge(chanvis::router())
 }
 
 /// Every path the application serves with `extra` (the pages) merged in.
@@ -199,4 +202,19 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Unix seconds as RFC 3339 in UTC with `Z` and whole seconds (`2024-01-02T00:00:00Z`): the one
+/// format of instants in the API's and the CLI's output.
+pub fn iso_secs(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Unix milliseconds in the same format, with the milliseconds when there are any.
+pub fn iso_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_default()
 }

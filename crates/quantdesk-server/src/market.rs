@@ -79,6 +79,28 @@ pub async fn read_bars(
     series: &[SeriesInfo],
     req: &BarRequest,
 ) -> Result<BarAnswer, StoreError> {
+    read_bars_clipped(source, instrument, series, req, false).await
+}
+
+/// [`read_bars`] as of `req.to`: derived bars are built only from stored bars before `req.to`, so
+/// the last one may be partial (a week in progress), exactly as it looked at that instant. Nothing
+/// stored at or after `req.to` influences the answer (what a replay cursor needs).
+pub async fn read_bars_before(
+    source: BarSource<'_>,
+    instrument: &Instrument,
+    series: &[SeriesInfo],
+    req: &BarRequest,
+) -> Result<BarAnswer, StoreError> {
+    read_bars_clipped(source, instrument, series, req, true).await
+}
+
+async fn read_bars_clipped(
+    source: BarSource<'_>,
+    instrument: &Instrument,
+    series: &[SeriesInfo],
+    req: &BarRequest,
+    clip: bool,
+) -> Result<BarAnswer, StoreError> {
     let store = source.store;
     let Some(base) = choose_base(series, req.resolution) else {
         return Ok(BarAnswer::default());
@@ -108,6 +130,9 @@ pub async fn read_bars(
         _ => store.bars(symbol, base, from, to, limit).await?,
     };
     let truncated = limit.is_some_and(|l| raw.len() as u64 >= u64::from(l));
+    if clip {
+        raw.retain(|b| b.time < req.to);
+    }
 
     let factors = if req.adjustment == Adjustment::None { Vec::new() } else { store.adj_factors(symbol).await? };
     if !factors.is_empty() {

@@ -61,7 +61,7 @@ fn dto(s: &Schedule) -> ScheduleDto {
         params: serde_json::from_str(&s.params).unwrap_or(serde_json::Value::Null),
         enabled: s.enabled,
         catch_up: s.catch_up,
-        last_fire: s.last_fire.and_then(chrono::DateTime::from_timestamp_millis).map(|d| d.to_rfc3339()),
+        last_fire: s.last_fire.map(crate::iso_ms),
     }
 }
 

@@ -16,6 +16,7 @@ use quantdesk_core::{Adjustment, Instrument, Resolution};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::chan::{ChanFailure, ChanProfile, ChanRequest, analyze_stored, signal_classes, signal_label};
 use crate::market::{BarRequest, bar_time_before, parse_symbol, read_bars};
 use crate::state::{AppState, SymbolMeta};
 
@@ -333,8 +334,31 @@ fn range_params(p: &HashMap<String, String>) -> Result<(i64, i64), UdfError> {
     Ok((from, to))
 }
 
+/// Bars the Chan marks analyse: the last ones before `to` (for daily bars, eighty years).
+const CHAN_MARK_BARS: u32 = 20_000;
+
+/// Limit-up/down closes and the Chan buy/sell points (`quantdesk_chan`, chan.py's rules or
+/// `profile=czsc`) of the requested `resolution` (default 1D) whose bar opens in `[from, to)`, in
+/// the UDF table form (one array per field). The Chan analysis reads only bars before `to`, with
+/// the same `adjustment` as `/history` (default none) so the marks sit on the candles drawn.
+/// Colours follow the A-share habit, red up and buy, green down and sell; `colours=green-up`
+/// swaps them (the chart page's setting).
 async fn marks(State(state): State<AppState>, Query(p): Params) -> UdfResult {
     let (from, to) = range_params(&p)?;
+    let resolution = match p.get("resolution").map(|r| r.trim()).filter(|r| !r.is_empty()) {
+        Some(r) => Resolution::parse(r).map_err(|e| udf_error(e.0))?,
+        None => Resolution::Day,
+    };
+    let adjustment = match p.get("adjustment") {
+        Some(a) => Adjustment::parse(a).map_err(|e| udf_error(e.0))?,
+        None => Adjustment::None,
+    };
+    let profile = match p.get("profile") {
+        Some(name) => ChanProfile::parse(name).ok_or_else(|| udf_error("profile must be chanpy or czsc"))?,
+        None => ChanProfile::Chanpy,
+    };
+    let (up_colour, down_colour) =
+        if p.get("colours").is_some_and(|c| c == "green-up") { ("green", "red") } else { ("red", "green") };
     let meta = lookup(&state, p.get("symbol")).await?;
     let bars = daily_window(&state, &meta, from, to).await?;
     let found = limit_marks(&meta.instrument, &bars, from);
@@ -343,12 +367,38 @@ async fn marks(State(state): State<AppState>, Query(p): Params) -> UdfResult {
     for (t, up) in &found {
         id.push(json!(format!("limit-{t}")));
         time.push(*t);
-        // A-share habit: red is up, green is down.
-        color.push(if *up { "red" } else { "green" });
-        text.push(if *up { "涨停 limit up" } else { "跌停 limit down" });
-        label.push(if *up { "U" } else { "D" });
+        color.push(if *up { up_colour } else { down_colour });
+        text.push((if *up { "涨停 limit up" } else { "跌停 limit down" }).to_string());
+        label.push((if *up { "U" } else { "D" }).to_string());
         label_color.push("white");
         min_size.push(14);
+    }
+    let req =
+        ChanRequest { resolution, adjustment, from: i64::MIN, until: to, countback: Some(CHAN_MARK_BARS), profile };
+    let (_, analysis) =
+        analyze_stored(state.bars(), &meta.instrument, &meta.series, &req).await.map_err(|e| match e {
+            ChanFailure::Store(e) => internal(e),
+            ChanFailure::Engine(e) => udf_error(format!("the bars cannot be analysed: {e}")),
+        })?;
+    for s in analysis.signals.iter().filter(|s| s.time >= from && s.time < to) {
+        let buy = s.side == quantdesk_chan::Side::Buy;
+        let (level, level_zh) = match s.level {
+            quantdesk_chan::Level::Stroke => ("stroke", "笔"),
+            quantdesk_chan::Level::Segment => ("segment", "线段"),
+        };
+        let side = if buy { "买点 buy" } else { "卖点 sell" };
+        id.push(json!(format!("chan-{level}-{}-{}", if buy { "buy" } else { "sell" }, s.time)));
+        time.push(s.time);
+        color.push(if buy { up_colour } else { down_colour });
+        text.push(format!(
+            "{} {side} ({level_zh} {level}), classes [{}]. {}",
+            signal_label(s),
+            signal_classes(s).join(", "),
+            s.rule
+        ));
+        label.push(signal_label(s));
+        label_color.push("white");
+        min_size.push(if s.level == quantdesk_chan::Level::Segment { 22 } else { 16 });
     }
     Ok(Json(json!({
         "id": id, "time": time, "color": color, "text": text,

@@ -27,7 +27,7 @@ async fn import_over_http_then_read_back() {
     assert_eq!(v["adjustment"], "none");
     let bars = v["bars"].as_array().unwrap();
     assert_eq!(bars.len(), 3);
-    assert_eq!(bars[0]["time"], "2024-01-02T00:00:00+00:00");
+    assert_eq!(bars[0]["time"], "2024-01-02T00:00:00Z");
     assert_eq!(bars[0]["t"], day("2024-01-02"));
     assert_eq!(bars[1]["close"], 11.0);
     // range and limit

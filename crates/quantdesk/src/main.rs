@@ -70,6 +70,9 @@ enum Command {
     /// Import data from CSV files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Chan-theory (缠论) analysis of a CSV file or of stored bars: merged bars, fractals, strokes,
+    /// segments, pivots and buy/sell points.
+    Chan(Box<ChanArgs>),
     /// Backtest a strategy on a CSV file or on stored bars.
     Backtest(Box<BacktestArgs>),
     /// Run a strategy over a grid (or a random sample) of parameters on every core, or walk forward.
@@ -174,6 +177,33 @@ struct BarsArgs {
     amount_column: Option<String>,
     #[arg(long)]
     adj_factor_column: Option<String>,
+}
+
+#[derive(Args)]
+struct ChanArgs {
+    /// A CSV file of bars (as `import bars` reads them); without it, stored bars of --symbol.
+    file: Option<PathBuf>,
+    /// The symbol: the name of a single-symbol file's rows, or the stored symbol to analyse.
+    #[arg(long)]
+    symbol: Option<String>,
+    /// Rules: chanpy (chan.py's defaults) or czsc (czsc's stroke rule).
+    #[arg(long, default_value = "chanpy")]
+    profile: String,
+    /// Bar resolution of the file, or of the stored bars to read (1, 5, 15, 30, 60, 1D, 1W, 1M).
+    #[arg(long, default_value = "1D")]
+    resolution: String,
+    /// Price adjustment of stored bars: none, qfq (default) or hfq.
+    #[arg(long, default_value = "qfq")]
+    adjustment: String,
+    /// Analyse only bars before this instant (a date, an RFC 3339 time or Unix seconds).
+    #[arg(long, value_name = "ISO")]
+    until: Option<String>,
+    /// Output: json (default) or table.
+    #[arg(long, default_value = "json")]
+    format: String,
+    /// With --format table: how many of the last strokes and signals to list.
+    #[arg(long, default_value_t = 10)]
+    last: usize,
 }
 
 #[derive(Args, Clone)]
@@ -390,6 +420,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
             Ok(())
         }
         Command::Import(ImportCommand::Bars(args)) => import_bars(&cfg, args).await,
+        Command::Chan(args) => chan(&cfg, *args).await,
         Command::Backtest(args) => backtest(&cfg, *args).await,
         Command::Sweep(args) => sweep(&cfg, *args).await,
         Command::Decide { symbol, threshold, format } => decide(&cfg, &symbol, threshold, &format).await,
@@ -926,7 +957,7 @@ async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
-    let iso = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
+    let iso = quantdesk_server::iso_secs;
     match a.format.as_str() {
         "json" => {
             let mut v = serde_json::to_value(&result)?;
@@ -973,6 +1004,145 @@ async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
         other => bail!("unknown format {other:?}: use table or json"),
     }
     Ok(())
+}
+
+/// An instant for `--until`: a date (00:00 UTC, the stamp of that day's bar), an RFC 3339 time or
+/// Unix seconds.
+fn parse_until(raw: &str) -> Result<i64> {
+    let s = raw.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    if let Ok(d) = s.parse::<chrono::NaiveDate>() {
+        return Ok(quantdesk_core::resample::date_stamp(d));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp())
+        .map_err(|_| anyhow::anyhow!("--until {s:?} is not a date (YYYY-MM-DD), an RFC 3339 time or Unix seconds"))
+}
+
+async fn chan(cfg: &Config, a: ChanArgs) -> Result<()> {
+    use quantdesk_server::chan::{ChanProfile, ChanRequest, analyze_stored, to_api};
+    let resolution = Resolution::parse(&a.resolution).map_err(|e| anyhow::anyhow!(e.0))?;
+    let profile = ChanProfile::parse(&a.profile)
+        .with_context(|| format!("unknown profile {:?}: use chanpy or czsc", a.profile))?;
+    if !["json", "table"].contains(&a.format.as_str()) {
+        bail!("unknown format {:?}: use json or table", a.format);
+    }
+    let until = a.until.as_deref().map(parse_until).transpose()?.unwrap_or(i64::MAX);
+    let report = if let Some(file) = &a.file {
+        let symbol = a.symbol.as_deref().map(Symbol::new).transpose().map_err(|e| anyhow::anyhow!(e.0))?;
+        let opts = BarImportOptions {
+            file_name: file.display().to_string(),
+            symbol,
+            resolution,
+            timezone: None,
+            columns: ColumnMap::default(),
+        };
+        let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let parsed = quantdesk_ingest::parse_bars(std::io::BufReader::new(f), &opts, &mut |_| {})?;
+        let mut series = parsed.series.into_iter();
+        let (sym, data) = match (series.next(), series.next()) {
+            (Some(one), None) => one,
+            (None, _) => bail!("{} holds no bars", file.display()),
+            (Some(_), Some(_)) => bail!("{} holds several symbols; analyse one at a time", file.display()),
+        };
+        let bars: Vec<quantdesk_core::Bar> = data.bars.into_iter().filter(|b| b.time < until).collect();
+        if bars.is_empty() {
+            bail!("no bars of {sym} before --until");
+        }
+        let analysis = quantdesk_chan::analyze(&bars, &profile.engine().config())?;
+        to_api(sym.as_str(), resolution, profile, quantdesk_core::Adjustment::None, &bars, &analysis)
+    } else {
+        let Some(raw) = &a.symbol else { bail!("give a CSV file or --symbol for stored bars") };
+        let symbol = Symbol::new(raw).map_err(|e| anyhow::anyhow!(e.0))?;
+        let adjustment = quantdesk_core::Adjustment::parse(&a.adjustment).map_err(|e| anyhow::anyhow!(e.0))?;
+        let store = open_store(cfg).await?;
+        let instrument =
+            store.instrument(&symbol).await?.with_context(|| format!("no instrument {symbol} in the database"))?;
+        let series = store.series(&symbol).await?;
+        let req = ChanRequest { resolution, adjustment, from: i64::MIN, until, countback: None, profile };
+        let source = quantdesk_server::market::BarSource { store: &*store, blocks: None };
+        let (bars, analysis) = analyze_stored(source, &instrument, &series, &req).await?;
+        if bars.is_empty() {
+            bail!("no {resolution} bars can be built for {symbol}");
+        }
+        to_api(symbol.as_str(), resolution, profile, adjustment, &bars, &analysis)
+    };
+    if a.format == "json" {
+        return print_all(&(serde_json::to_string_pretty(&report)? + "\n"));
+    }
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let r = &report;
+    writeln!(
+        out,
+        "{} {} ({}, {}): {} bars from {} to {}",
+        r.symbol,
+        r.resolution,
+        r.profile.as_str(),
+        r.adjustment,
+        r.bars,
+        r.first_bar.as_deref().unwrap_or("-"),
+        r.last_bar.as_deref().unwrap_or("-")
+    )?;
+    let confirmed = |n: usize, total: usize| format!("{total:>7}  ({n} confirmed)");
+    writeln!(
+        out,
+        "merged bars {}",
+        confirmed(r.merged_bars.iter().filter(|x| x.confirmed).count(), r.merged_bars.len())
+    )?;
+    writeln!(out, "fractals    {}", confirmed(r.fractals.iter().filter(|x| x.confirmed).count(), r.fractals.len()))?;
+    writeln!(out, "strokes     {}", confirmed(r.strokes.iter().filter(|x| x.confirmed).count(), r.strokes.len()))?;
+    writeln!(out, "segments    {}", confirmed(r.segments.iter().filter(|x| x.confirmed).count(), r.segments.len()))?;
+    writeln!(
+        out,
+        "seg. of seg.{}",
+        confirmed(r.segments_of_segments.iter().filter(|x| x.confirmed).count(), r.segments_of_segments.len())
+    )?;
+    writeln!(out, "pivots      {}", confirmed(r.pivots.iter().filter(|x| x.confirmed).count(), r.pivots.len()))?;
+    writeln!(out, "signals     {}", confirmed(r.signals.iter().filter(|x| x.confirmed).count(), r.signals.len()))?;
+    let word = |c: bool| if c { "" } else { "  provisional" };
+    writeln!(out, "\nlast strokes")?;
+    for s in &r.strokes[r.strokes.len().saturating_sub(a.last)..] {
+        writeln!(
+            out,
+            "  #{:<5} {:<4} {} {:>12.4} -> {} {:>12.4}{}",
+            s.index,
+            if s.direction == quantdesk_server::chan::Direction::Up { "up" } else { "down" },
+            s.begin_time,
+            s.begin_price,
+            s.end_time,
+            s.end_price,
+            word(s.confirmed)
+        )?;
+    }
+    let mut signals: Vec<&quantdesk_server::chan::Signal> = r.signals.iter().collect();
+    signals.sort_by(|x, y| x.time.cmp(&y.time));
+    writeln!(out, "\nlast signals")?;
+    for s in &signals[signals.len().saturating_sub(a.last)..] {
+        writeln!(
+            out,
+            "  {:<3} {} {:>12.4}  {:<7} classes {:<8} {}{}",
+            s.label,
+            s.time,
+            s.price,
+            if s.level == quantdesk_server::chan::Level::Stroke { "stroke" } else { "segment" },
+            s.classes.join(","),
+            s.rule,
+            word(s.confirmed)
+        )?;
+    }
+    print_all(&out)
+}
+
+/// Writes `text` to stdout; a reader that went away (`| head`) is not an error.
+fn print_all(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 async fn decide(cfg: &Config, symbols: &[String], threshold: f64, format: &str) -> Result<()> {
