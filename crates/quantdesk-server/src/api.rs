@@ -107,7 +107,7 @@ pub(crate) mod extract {
 #[openapi(
     info(title = "quantdesk API", description = "Market data, imports and (later) research jobs. Errors are `{\"error\": {\"code\", \"message\"}}`."),
     paths(list_instruments, get_instrument, get_bars, crate::chan::get_chan, import_bars, import_instruments, import_preview,
-        crate::jobs_api::create_job, crate::jobs_api::list_jobs, crate::jobs_api::get_job, crate::jobs_api::cancel_job,
+        crate::jobs_api::create_job, crate::jobs_api::list_jobs, crate::jobs_api::get_job, crate::jobs_api::delete_job, crate::jobs_api::cancel_job,
         crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact,
         crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove,
         crate::auth::api::signup, crate::auth::api::verify, crate::auth::api::login, crate::auth::api::logout, crate::auth::api::me,

@@ -27,7 +27,7 @@ pub const JOB_KINDS: [&str; 5] = ["backtest", "sweep", "decide", "import", "echo
 pub fn router() -> crate::Routes {
     crate::Routes::new()
         .route("/jobs", post(create_job).get(list_jobs))
-        .route("/jobs/{id}", get(get_job))
+        .route("/jobs/{id}", get(get_job).delete(delete_job))
         .route("/jobs/{id}/cancel", post(cancel_job))
         .route("/jobs/{id}/retry", post(retry_job))
         .route("/jobs/{id}/events", get(job_events))
@@ -273,6 +273,25 @@ pub async fn cancel_job(
     find(&state, &p, id).await?;
     state.store.cancel(id, now_ms()).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     Ok(Json(JobDto::from(&find(&state, &p, id).await?)))
+}
+
+/// Delete a finished job with its log and artifacts (a backtest's results go with it).
+#[utoipa::path(delete, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = i64, Path)),
+    responses((status = 204, description = "deleted"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_job(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    let job = find(&state, &p, id).await?;
+    if !state.store.delete_job(id).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("job {id} is {}; cancel it before deleting it", job.state.as_str()),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Run a failed or cancelled job again.

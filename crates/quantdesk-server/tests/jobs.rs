@@ -146,3 +146,36 @@ async fn schedules_are_listed_saved_and_removed() {
     let (s, _, _) = t.request(Request::delete("/api/v1/schedules/close").body(Body::empty()).unwrap()).await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn own_finished_runs_can_be_deleted() {
+    let t = app().await;
+    let delete = |uri: String, token: Option<String>| {
+        let mut req = Request::delete(uri);
+        if let Some(tok) = token {
+            req = req.header("authorization", format!("Bearer {tok}"));
+        }
+        let req = req.body(Body::empty()).unwrap();
+        async { t.request(req).await }
+    };
+    let (s, v) = post_json(&t, "/api/v1/jobs", json!({"kind": "echo", "params": {"value": 1}})).await;
+    assert_eq!(s, 202, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    // Queued: refused with a conflict that says what to do.
+    let (s, _, b) = delete(format!("/api/v1/jobs/{id}"), None).await;
+    assert_eq!(s, 409);
+    assert!(String::from_utf8_lossy(&b).contains("cancel it"));
+    let (s, _) = post_json(&t, &format!("/api/v1/jobs/{id}/cancel"), json!({})).await;
+    assert_eq!(s, 200);
+    // Another user cannot see it, so cannot delete it: the same 404 as a missing job.
+    let other =
+        common::user_with_key(&t.state, "other@x.test", quantdesk_store::auth::Role::Analyst, &["read", "jobs"]).await;
+    let (s, _, _) = delete(format!("/api/v1/jobs/{id}"), Some(other)).await;
+    assert_eq!(s, 404);
+    let (s, _, b) = delete(format!("/api/v1/jobs/{id}"), None).await;
+    assert_eq!(s, 204, "{}", String::from_utf8_lossy(&b));
+    let (s, _) = t.get(&format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(s, 404);
+    let (s, _, _) = delete(format!("/api/v1/jobs/{id}"), None).await;
+    assert_eq!(s, 404);
+}

@@ -168,6 +168,10 @@ pub trait JobStore: Send + Sync + 'static {
     async fn cancel(&self, id: i64, now: i64) -> Result<Option<JobState>>;
     /// Puts a failed or cancelled job back in the queue with fresh attempts.
     async fn retry(&self, id: i64, now: i64) -> Result<bool>;
+    /// Deletes a finished job (succeeded, failed or cancelled) with its log and artifacts, in one
+    /// transaction; a schedule run that made it keeps its tick without the job. `false` when the
+    /// job does not exist or has not finished (cancel it first).
+    async fn delete_job(&self, id: i64) -> Result<bool>;
     /// Requeues (or fails, when out of attempts) running jobs whose lease has expired.
     async fn requeue_expired(&self, now: i64) -> Result<u64>;
     async fn append_log(&self, id: i64, at: i64, line: &str) -> Result<()>;
@@ -389,6 +393,22 @@ macro_rules! job_store_impl {
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn delete_job(&self, id: i64) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query("DELETE FROM jobs WHERE id = $1 AND state IN ('succeeded', 'failed', 'cancelled')")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    sqlx::query("DELETE FROM job_logs WHERE job_id = $1").bind(id).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM job_artifacts WHERE job_id = $1").bind(id).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE schedule_runs SET job_id = NULL WHERE job_id = $1").bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 Ok(n == 1)
             }
 

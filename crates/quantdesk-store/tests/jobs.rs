@@ -185,3 +185,33 @@ async fn logs_are_bounded_and_artifacts_kept() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn only_finished_jobs_are_deleted_with_their_logs_and_artifacts() {
+    each_backend(|s| async move {
+        let (queued, _) = s.enqueue(&job("echo"), 1).await.unwrap();
+        let (done, _) = s.enqueue(&job("echo"), 2).await.unwrap();
+        let claimed = s.claim("w", &q(), 10, 1000).await.unwrap().unwrap();
+        assert_eq!(claimed.id, queued);
+        assert!(!s.delete_job(queued).await.unwrap(), "running: not deleted");
+        let claimed = s.claim("w", &q(), 10, 1000).await.unwrap().unwrap();
+        assert_eq!(claimed.id, done);
+        s.append_log(done, 11, "a line").await.unwrap();
+        s.put_artifact(done, "out.csv", "text/csv", b"a\n").await.unwrap();
+        s.finish(done, "w", &Outcome::Succeeded("{}".into()), 12).await.unwrap();
+        let (other, _) = s.enqueue(&job("echo"), 3).await.unwrap();
+        s.append_log(other, 13, "kept").await.unwrap();
+
+        assert!(s.delete_job(done).await.unwrap());
+        assert!(s.job(done).await.unwrap().is_none());
+        assert!(s.job_logs(done, 10).await.unwrap().is_empty());
+        assert!(s.artifacts(done).await.unwrap().is_empty());
+        assert!(!s.delete_job(done).await.unwrap(), "already gone");
+        assert_eq!(s.job_logs(other, 10).await.unwrap().len(), 1, "other jobs' logs stay");
+        assert_eq!(s.job(queued).await.unwrap().unwrap().state, JobState::Running);
+        assert!(!s.delete_job(other).await.unwrap(), "queued: not deleted");
+        s.cancel(other, 14).await.unwrap();
+        assert!(s.delete_job(other).await.unwrap(), "cancelled: deleted");
+    })
+    .await;
+}

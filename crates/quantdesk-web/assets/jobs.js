@@ -1,4 +1,5 @@
-// The jobs pages: rows follow their job live (Server-Sent Events), and cancel/retry act in place.
+// The jobs pages: rows follow their job live (Server-Sent Events), and cancel/retry/delete act in
+// place (delete only once the job has finished; on a job's own page it returns to the list).
 function follow(row) {
   const id = row.dataset.job;
   if (['succeeded', 'failed', 'cancelled'].includes(row.dataset.state)) return;
@@ -18,6 +19,7 @@ function update(row, job) {
   const final = ['succeeded', 'failed', 'cancelled'].includes(job.state);
   row.querySelector('[data-action="cancel"]').hidden = final;
   row.querySelector('[data-action="retry"]').hidden = !(job.state === 'failed' || job.state === 'cancelled');
+  row.querySelector('[data-action="delete"]').hidden = !final;
 }
 
 for (const row of document.querySelectorAll('tr[data-job]')) {
@@ -25,6 +27,12 @@ for (const row of document.querySelectorAll('tr[data-job]')) {
   row.addEventListener('click', async (e) => {
     const action = e.target.dataset && e.target.dataset.action;
     if (!action) return;
+    if (action === 'delete') {
+      const res = await fetch(`/api/v1/jobs/${row.dataset.job}`, { method: 'DELETE' });
+      if (res.ok && row.closest('.job-page')) window.location.assign('/jobs');
+      else if (res.ok) row.remove();
+      return;
+    }
     const res = await fetch(`/api/v1/jobs/${row.dataset.job}/${action}`, { method: 'POST' });
     if (res.ok) {
       const job = await res.json();

@@ -454,6 +454,7 @@ pub struct JobRow {
     pub created: String,
     pub can_cancel: bool,
     pub can_retry: bool,
+    pub can_delete: bool,
 }
 
 impl From<&quantdesk_store::jobs::Job> for JobRow {
@@ -471,6 +472,7 @@ impl From<&quantdesk_store::jobs::Job> for JobRow {
                 .unwrap_or_default(),
             can_cancel: !j.state.is_final(),
             can_retry: matches!(j.state, JobState::Failed | JobState::Cancelled),
+            can_delete: j.state.is_final(),
         }
     }
 }
