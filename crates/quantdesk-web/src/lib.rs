@@ -22,6 +22,7 @@ pub fn routes() -> Routes {
         .route("/instruments", get(pages::instruments))
         .route("/import", get(pages::import_page))
         .route("/backtests", get(pages::backtests))
+        .route("/backtests/compare", get(pages::compare_backtests))
         .route("/backtests/{id}", get(pages::backtest))
         .route("/jobs", get(pages::jobs))
         .route("/jobs/{id}", get(pages::job))

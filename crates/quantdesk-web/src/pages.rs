@@ -697,6 +697,126 @@ pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response
     )
 }
 
+/// One row of the comparison: a label and one cell per run, the best marked.
+pub struct CompareRow {
+    pub label: String,
+    pub cells: Vec<(String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "compare.html")]
+struct ComparePage {
+    page: PageCtx,
+    ids: Vec<i64>,
+    rows: Vec<CompareRow>,
+}
+
+/// The most runs one comparison shows.
+const COMPARE_MAX: usize = 6;
+
+/// `/backtests/compare?ids=1&ids=2` (or `ids=1,2`): finished runs side by side: their settings,
+/// every metric with the best marked, and (drawn by compare.js) their equity rebased to 100.
+/// Runs that are not the caller's, not backtests or not finished are left out.
+pub async fn compare_backtests(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    axum::extract::Query(pairs): axum::extract::Query<Vec<(String, String)>>,
+) -> Response {
+    let t = lang.lang.strings();
+    let mut ids: Vec<i64> = Vec::new();
+    for (k, v) in pairs {
+        if k == "ids" {
+            for id in v.split(',').filter_map(|s| s.trim().parse::<i64>().ok()) {
+                if !ids.contains(&id) && ids.len() < COMPARE_MAX {
+                    ids.push(id);
+                }
+            }
+        }
+    }
+    let mut runs = Vec::new();
+    for id in ids {
+        match state.store.job(id).await {
+            Ok(Some(j))
+                if j.kind == "backtest"
+                    && lang.sees(&j.owner)
+                    && j.state == quantdesk_store::jobs::JobState::Succeeded =>
+            {
+                runs.push(j)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "compare page failed");
+                return error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text);
+            }
+        }
+    }
+    let parsed: Vec<(serde_json::Value, serde_json::Value)> = runs
+        .iter()
+        .map(|j| {
+            (
+                serde_json::from_str(&j.params).unwrap_or_default(),
+                j.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let text_row = |label: &str, f: &dyn Fn(&serde_json::Value) -> String| CompareRow {
+        label: label.to_string(),
+        cells: parsed.iter().map(|(p, _)| (f(p), false)).collect(),
+    };
+    let mut rows = vec![
+        text_row(t.symbol, &|p| {
+            p["symbols"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        }),
+        text_row(t.bt_strategy, &|p| p["strategy"].as_str().unwrap_or("sma_cross").to_string()),
+        text_row(t.bt_params, &|p| {
+            p["params"]
+                .as_object()
+                .map(|o| o.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        }),
+        text_row(t.bt_market, &|p| p["config"]["market"]["profile"].as_str().unwrap_or("generic").to_string()),
+    ];
+    // (label, path into the result, scale, digits, larger is better)
+    let metrics: [(&str, &[&str], f64, usize, bool); 12] = [
+        (t.bt_final_equity, &["final_equity"], 1.0, 2, true),
+        (t.bt_return, &["metrics", "total_return"], 100.0, 2, true),
+        ("CAGR %", &["metrics", "cagr"], 100.0, 2, true),
+        ("Sharpe", &["metrics", "sharpe"], 1.0, 3, true),
+        ("Sortino", &["metrics", "sortino"], 1.0, 3, true),
+        ("Calmar", &["metrics", "calmar"], 1.0, 3, true),
+        (t.bt_max_drawdown, &["metrics", "max_drawdown", "depth"], 100.0, 2, true),
+        ("Volatility %", &["metrics", "annual_volatility"], 100.0, 2, false),
+        (t.bt_trades, &["metrics", "trades"], 1.0, 0, true),
+        (t.bt_win_rate, &["metrics", "win_rate"], 100.0, 1, true),
+        ("Profit factor", &["metrics", "profit_factor"], 1.0, 3, true),
+        ("Exposure %", &["metrics", "exposure"], 100.0, 1, false),
+    ];
+    for (label, path, scale, digits, larger_better) in metrics {
+        let values: Vec<Option<f64>> =
+            parsed.iter().map(|(_, r)| path.iter().fold(r, |v, k| &v[*k]).as_f64().filter(|x| x.is_finite())).collect();
+        let best = values.iter().flatten().copied().reduce(|a, b| if (b > a) == larger_better { b } else { a });
+        // Trades count has no better direction: mark nothing.
+        let mark = label != t.bt_trades && values.iter().flatten().count() > 1;
+        rows.push(CompareRow {
+            label: label.to_string(),
+            cells: values
+                .iter()
+                .map(|v| match v {
+                    Some(x) => (format!("{:.*}", digits, x * scale), mark && Some(*x) == best),
+                    None => ("—".to_string(), false),
+                })
+                .collect(),
+        });
+    }
+    html(
+        StatusCode::OK,
+        ComparePage { page: lang.ctx("backtests"), ids: runs.iter().map(|j| j.id).collect(), rows }.render(),
+    )
+}
+
 #[derive(Template)]
 #[template(path = "backtest.html")]
 struct BacktestPage {

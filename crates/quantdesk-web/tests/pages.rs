@@ -262,3 +262,52 @@ async fn sign_in_forms_keys_and_the_admin_page() {
     let (s, _, _) = get(&a, "/settings", &[("cookie", cookie.as_str()), ("accept", "text/html")]).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn finished_runs_compare_side_by_side() {
+    let a = app().await;
+    let job = |owner: &str| quantdesk_store::jobs::NewJob {
+        owner: owner.into(),
+        kind: "backtest".into(),
+        queue: "default".into(),
+        params: r#"{"symbols":["600519.SH"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#.into(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    // Three finished runs with different Sharpe ratios (one of another user), and one still queued.
+    let mut ids = Vec::new();
+    for (owner, sharpe) in [("", 0.5), ("", 1.25), ("someone-else", 9.0)] {
+        let (id, _) = a.store.enqueue(&job(owner), 0).await.unwrap();
+        let claimed = a.store.claim("w", &["default".to_string()], 1, 60_000).await.unwrap().unwrap();
+        assert_eq!(claimed.id, id);
+        let result = format!(
+            r#"{{"final_equity": 100000, "metrics": {{"sharpe": {sharpe}, "total_return": 0.1, "trades": 3}}}}"#
+        );
+        a.store.finish(id, "w", &quantdesk_store::jobs::Outcome::Succeeded(result), 2).await.unwrap();
+        ids.push(id);
+    }
+    let (queued, _) = a.store.enqueue(&job(""), 0).await.unwrap();
+    let (s, _, list) = get(&a, "/backtests", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(list.contains(&format!(r#"name="ids" value="{}""#, ids[0])), "finished runs can be picked");
+    assert!(!list.contains(&format!(r#"name="ids" value="{queued}""#)), "a queued run cannot");
+    assert!(list.contains(r#"action="/backtests/compare""#) && list.contains("Compare selected"));
+
+    let uri = format!("/backtests/compare?ids={}&ids={},{},{queued}", ids[0], ids[1], ids[2]);
+    let (s, _, body) = get(&a, &uri, &[("accept-language", "en")]).await;
+    assert_eq!(s, 200, "{body}");
+    // An admin sees every user's runs (others' are left out for everyone else, as on every
+    // page: `ReqLang::sees`); the queued run is not a result yet.
+    assert!(body.contains(&format!(r#"data-ids="{},{},{}""#, ids[0], ids[1], ids[2])), "finished runs only: {body}");
+    assert!(body.contains("<td class=\"best\">9.000</td>"), "the best Sharpe is marked: {body}");
+    assert!(body.contains("<td>0.500</td>") && body.contains("<td>1.250</td>"));
+    assert!(body.contains("sma_cross") && body.contains("fast=5 slow=20"));
+    assert!(body.contains(r#"src="/assets/"#) && body.contains("compare.js"));
+
+    let (s, _, body) = get(&a, &format!("/backtests/compare?ids={}", ids[0]), &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("Pick two to six"), "one run is not a comparison");
+}
