@@ -40,6 +40,10 @@ pub(crate) const BAR_UPSERT_TAIL: &str = " ON CONFLICT (series_id, ts) DO UPDATE
 pub(crate) const FACTOR_UPSERT_TAIL: &str = " ON CONFLICT (symbol, date) DO UPDATE SET factor = excluded.factor";
 
 /// The migrator for one backend's schema: one embedded SQL file per version, in order.
+///
+/// Migrations only add (tables, columns with defaults, indexes), so an older binary still works
+/// against a database a newer one migrated: it ignores the versions it does not know. That is
+/// what lets blue/green and rolling upgrades roll back, and an old pod restart mid-rollout.
 pub(crate) fn migrator(versions: &[(&'static str, &'static str)]) -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};
     let migrations = versions
@@ -49,7 +53,7 @@ pub(crate) fn migrator(versions: &[(&'static str, &'static str)]) -> sqlx::migra
             Migration::new(i as i64 + 1, (*name).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
         })
         .collect();
-    Migrator { migrations: std::borrow::Cow::Owned(migrations), ..Migrator::DEFAULT }
+    Migrator { migrations: std::borrow::Cow::Owned(migrations), ignore_missing: true, ..Migrator::DEFAULT }
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
