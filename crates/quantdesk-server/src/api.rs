@@ -152,6 +152,19 @@ impl utoipa::Modify for Security {
         );
         components
             .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("qd_session"))));
+        // The access guard may answer any operation 429 (rate limits, with Retry-After).
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let too_many = ResponseBuilder::new()
+            .description("Too many requests from this address, key or user; Retry-After says when to try again")
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build();
+        for item in doc.paths.paths.values_mut() {
+            for op in
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                op.responses.responses.entry("429".into()).or_insert_with(|| too_many.clone().into());
+            }
+        }
     }
 }
 

@@ -163,6 +163,15 @@ async fn openapi_document_lists_the_api() {
         assert!(v["paths"][p].is_object(), "{p} missing");
     }
     assert!(v["components"]["schemas"]["ErrorBody"].is_object());
+    // Every operation documents the guard's 429.
+    let mut operations = 0;
+    for (path, item) in v["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(op["responses"]["429"].is_object(), "{method} {path} does not document 429");
+            operations += 1;
+        }
+    }
+    assert!(operations > 20, "{operations}");
 }
 
 #[tokio::test]
