@@ -1,11 +1,15 @@
 // The chart page: candles, volume, moving averages and MACD over the UDF datafeed, with search,
 // resolution and adjustment switches, history that loads while scrolling left, a refreshing last
 // bar during trading hours, keyboard shortcuts, themes and A-share colours. Overlays plug in
-// through window.quantdesk.addOverlay (see overlays.js).
+// through window.quantdesk.addOverlay (see overlays.js); Chan layers are one (chan.js). A replay
+// (replay.js) clips everything drawn to its cursor: candles, volume, indicators and overlays only
+// ever see the bars up to it.
 import {
   createChart, createSeriesMarkers, CandlestickSeries, HistogramSeries, LineSeries, CrosshairMode,
 } from './vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs';
 import { limitMarksOverlay, tradesOverlay } from './overlays.js';
+import { chanOverlay } from './chan.js';
+import { setupReplay } from './replay.js';
 
 const cfg = JSON.parse(document.getElementById('chart-config').textContent);
 const el = document.getElementById('chart');
@@ -116,33 +120,47 @@ function ema(values, n) {
   values.forEach((v, i) => { out[i] = i === 0 ? v : v * k + out[i - 1] * (1 - k); });
   return out;
 }
+// ---- replay: while active, only bars opening at or before the cursor (a UTC instant) are shown
+const replay = { active: false, cursor: null };
+function shownCount() {
+  if (!replay.active || replay.cursor === null) return state.bars.length;
+  let lo = 0, hi = state.bars.length;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (state.bars[m].utc <= replay.cursor) lo = m + 1; else hi = m; }
+  return Math.max(1, lo);
+}
+let shown = [];
+
 function renderIndicators() {
-  const closes = state.bars.map((b) => b.close);
+  const bars = shown;
+  const closes = bars.map((b) => b.close);
   maSeries.forEach((s) => chart.removeSeries(s));
   maSeries = state.maPeriods.map((n, i) => {
     const s = chart.addSeries(LineSeries, { color: MA_COLOURS[i % MA_COLOURS.length], lineWidth: 1, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, title: `MA${n}` }, 0);
     const m = sma(closes, n);
-    s.setData(state.bars.map((b, j) => (m[j] === undefined ? { time: b.time } : { time: b.time, value: m[j] })));
+    s.setData(bars.map((b, j) => (m[j] === undefined ? { time: b.time } : { time: b.time, value: m[j] })));
     return s;
   });
   const fast = ema(closes, 12), slow = ema(closes, 26);
   const dif = closes.map((_, i) => fast[i] - slow[i]);
   const dea = ema(dif, 9);
   const c = colours();
-  macdLine.setData(state.bars.map((b, i) => ({ time: b.time, value: dif[i] })));
-  macdSignal.setData(state.bars.map((b, i) => ({ time: b.time, value: dea[i] })));
-  macdHist.setData(state.bars.map((b, i) => { const h = 2 * (dif[i] - dea[i]); return { time: b.time, value: h, color: h >= 0 ? c.up : c.down }; }));
+  macdLine.setData(bars.map((b, i) => ({ time: b.time, value: dif[i] })));
+  macdSignal.setData(bars.map((b, i) => ({ time: b.time, value: dea[i] })));
+  macdHist.setData(bars.map((b, i) => { const h = 2 * (dif[i] - dea[i]); return { time: b.time, value: h, color: h >= 0 ? c.up : c.down }; }));
 }
 
 function render() {
   const c = colours();
-  candles.setData(state.bars.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
-  volume.setData(state.bars.map((b) => ({ time: b.time, value: b.volume, color: b.close >= b.open ? c.up + '99' : c.down + '99' })));
+  shown = state.bars.slice(0, shownCount());
+  candles.setData(shown.map(({ time, open, high, low, close }) => ({ time, open, high, low, close })));
+  volume.setData(shown.map((b) => ({ time: b.time, value: b.volume, color: b.close >= b.open ? c.up + '99' : c.down + '99' })));
   renderIndicators();
-  overlays.forEach((o) => o.setData && o.setData(state.bars));
-  el.dataset.bars = String(state.bars.length);
-  el.dataset.firstTime = state.bars.length ? String(state.bars[0].utc) : '';
-  el.dataset.lastTime = state.bars.length ? String(state.bars[state.bars.length - 1].utc) : '';
+  overlays.forEach((o) => o.setData && o.setData(shown));
+  el.dataset.bars = String(shown.length);
+  el.dataset.loaded = String(state.bars.length);
+  el.dataset.replay = replay.active ? String(replay.cursor) : '';
+  el.dataset.firstTime = shown.length ? String(shown[0].utc) : '';
+  el.dataset.lastTime = shown.length ? String(shown[shown.length - 1].utc) : '';
   el.dataset.symbol = state.symbol;
   el.dataset.resolution = state.resolution;
   el.dataset.adjustment = state.adjustment;
@@ -176,9 +194,10 @@ async function load() {
     if (gen !== state.generation) return;
     state.bars = bars;
     state.exhausted = bars.length < PAGE;
+    replayCtl.restore();
     render();
     chart.timeScale().fitContent();
-    if (bars.length > 150) chart.timeScale().setVisibleLogicalRange({ from: bars.length - 150, to: bars.length + 4 });
+    if (shown.length > 150) chart.timeScale().setVisibleLogicalRange({ from: shown.length - 150, to: shown.length + 4 });
     el.dataset.state = bars.length ? 'ready' : 'empty';
     if (!performance.getEntriesByName('quantdesk:first-paint').length) {
       requestAnimationFrame(() => performance.mark('quantdesk:first-paint'));
@@ -242,9 +261,11 @@ setInterval(async () => {
       if (b.utc === last.utc) state.bars[state.bars.length - 1] = b;
       else if (b.utc > last.utc) state.bars.push(b);
       else continue;
+      if (replay.active) continue;
       candles.update({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close });
+      shown = state.bars;
     }
-    el.dataset.lastTime = String(state.bars[state.bars.length - 1].utc);
+    if (!replay.active) el.dataset.lastTime = String(state.bars[state.bars.length - 1].utc);
   } catch { /* the next tick tries again */ }
 }, 5000);
 
@@ -256,11 +277,11 @@ function formatVolume(v) {
   return String(v);
 }
 function showLegend(param) {
-  let idx = state.bars.length - 1;
-  if (param && param.time !== undefined) idx = state.bars.findIndex((b) => b.time === param.time);
-  const b = state.bars[idx];
+  let idx = shown.length - 1;
+  if (param && param.time !== undefined) idx = shown.findIndex((b) => b.time === param.time);
+  const b = shown[idx];
   if (!b) { legend.textContent = ''; return; }
-  const prev = idx > 0 ? state.bars[idx - 1].close : b.open;
+  const prev = idx > 0 ? shown[idx - 1].close : b.open;
   const chg = b.close - prev, pct = prev ? (chg / prev) * 100 : 0;
   const cls = chg >= 0 ? 'up' : 'down';
   const vol = formatVolume(b.volume);
@@ -372,16 +393,39 @@ document.addEventListener('keydown', (e) => {
 
 // ---- overlays: the plug-in point for Chan structures, trades and regime bands
 const overlays = new Map();
-const ctx = { chart, candles, lib: { createSeriesMarkers, LineSeries, HistogramSeries }, symbol: () => state.symbol, resolution: () => state.resolution, colours, dayOf, displayTime, strings: S };
+const ctx = {
+  chart, candles, lib: { createSeriesMarkers, LineSeries, HistogramSeries }, symbol: () => state.symbol, resolution: () => state.resolution,
+  adjustment: () => state.adjustment, colours, dayOf, displayTime, strings: S, precision,
+  // the exclusive end of what may be analysed: during a replay, the opening of the bar after the cursor
+  until: () => {
+    if (!replay.active || replay.cursor === null) return null;
+    const next = state.bars[shownCount()];
+    return next ? next.utc : null; // at the newest bar there is no future to hide
+  },
+};
 function addOverlay(overlay) {
   removeOverlay(overlay.name);
   overlay.attach(ctx);
   overlays.set(overlay.name, overlay);
-  if (state.bars.length && overlay.setData) overlay.setData(state.bars);
+  if (shown.length && overlay.setData) overlay.setData(shown);
 }
 function removeOverlay(name) { const o = overlays.get(name); if (o) { o.detach(); overlays.delete(name); } }
-window.quantdesk = { chart, candles, addOverlay, removeOverlay, state };
+// ---- replay controls (replay.js): they move the cursor; the chart redraws what it clips
+function setReplay(active, cursor) {
+  const range = chart.timeScale().getVisibleLogicalRange();
+  const following = range && range.to >= shown.length - 1;
+  replay.active = active; replay.cursor = active ? cursor : null;
+  render();
+  // keep the newest shown bar in view while stepping, unless the user scrolled away
+  if (following) chart.timeScale().scrollToPosition(4, false);
+  showLegend(null);
+}
+const replayCtl = setupReplay({ state, replay, setReplay, loadOlder, displayTime, strings: S });
+window.quantdesk = { chart, candles, addOverlay, removeOverlay, state, replay };
 addOverlay(limitMarksOverlay());
+const chan = chanOverlay();
+addOverlay(chan);
+window.quantdesk.chan = chan;
 const backtest = new URLSearchParams(location.search).get('backtest');
 if (backtest) addOverlay(tradesOverlay(backtest));
 

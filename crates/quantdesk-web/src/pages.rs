@@ -223,6 +223,13 @@ pub async fn chart(
             "open": t.open, "high": t.high, "low": t.low, "close": t.close,
             "change": t.change, "volume": t.volume, "loading": t.loading, "noData": t.no_data,
             "limitUp": t.limit_up, "limitDown": t.limit_down,
+            "chanLoading": t.chan_loading, "chanError": t.chan_error, "chanSummary": t.chan_summary,
+            "chanStroke": t.chan_stroke, "chanSegment": t.chan_segment, "chanPivot": t.chan_pivot,
+            "chanStrokeLevel": t.chan_stroke_level, "chanSegmentLevel": t.chan_segment_level,
+            "chanHigherLevel": t.chan_higher_level, "chanForming": t.chan_forming, "chanTop": t.chan_top,
+            "chanBottom": t.chan_bottom, "chanUp": t.chan_up, "chanDown": t.chan_down,
+            "chanNoHigher": t.chan_no_higher,
+            "replayPlay": t.replay_play, "replayPause": t.replay_pause, "replayStatus": t.replay_status,
         },
     });
     // `</` cannot appear inside the JSON island.

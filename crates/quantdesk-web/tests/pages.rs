@@ -82,6 +82,55 @@ async fn chart_page_in_both_languages_with_strict_headers() {
 }
 
 #[tokio::test]
+async fn chart_page_has_the_chan_panel_and_replay_bar_in_both_languages() {
+    let a = app().await;
+    let (_, _, zh) = get(&a, "/chart/000858.SZ?res=60", &[("accept-language", "zh-CN")]).await;
+    for label in ["缠论", "笔", "线段", "中枢", "分型", "买卖点", "高级别中枢", "回放", "退出回放", "步长（根）"]
+    {
+        assert!(zh.contains(label), "zh-CN chart page lacks {label}");
+    }
+    let (_, _, en) = get(&a, "/chart/000858.SZ?res=60", &[("accept-language", "en")]).await;
+    for label in [
+        "Chan",
+        "Strokes",
+        "Segments",
+        "Pivots",
+        "Fractals",
+        "Buy/sell points",
+        "Higher-level pivots",
+        "Replay",
+        "Exit replay",
+    ] {
+        assert!(en.contains(label), "en chart page lacks {label}");
+    }
+    for id in [
+        r#"id="chan-on""#,
+        r#"data-layer="strokes""#,
+        r#"id="chan-profile""#,
+        r#"id="replay-seek""#,
+        r#"id="chan-info""#,
+    ] {
+        assert!(en.contains(id), "{id}");
+    }
+    // the scripts get their strings through the JSON island, in the page's language
+    let island = |body: &str| {
+        let start = body.find(r#"id="chart-config">"#).unwrap() + r#"id="chart-config">"#.len();
+        let end = start + body[start..].find("</script>").unwrap();
+        serde_json::from_str::<serde_json::Value>(&body[start..end]).unwrap()
+    };
+    assert_eq!(island(&zh)["strings"]["chanPivot"], "中枢");
+    assert_eq!(island(&en)["strings"]["chanPivot"], "Pivot");
+    assert_eq!(island(&en)["strings"]["replayPause"], "Pause");
+    // the modules load from files under the versioned prefix
+    assert!(en.contains(&quantdesk_web::assets::asset_url("chan.js")));
+    let (s, _, js) = get(&a, &quantdesk_web::assets::asset_url("chan.js"), &[]).await;
+    assert_eq!(s, 200);
+    assert!(js.contains("/api/v1/chan/"));
+    let (s, _, _) = get(&a, &quantdesk_web::assets::asset_url("replay.js"), &[]).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
 async fn unknown_symbols_and_paths_are_readable_pages_for_people_and_json_for_programs() {
     let a = app().await;
     let (s, _, body) = get(&a, "/chart/NOPE.SH", &[("accept", "text/html")]).await;
