@@ -7,6 +7,7 @@ use quantdesk_core::{Bar, Instrument, Resolution, Symbol};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{BacktestConfig, FillMode, Market};
+use crate::metrics::TradeStats;
 use crate::money::Money;
 use crate::order::{Order, OrderKind, Side, Size, TimeInForce};
 
@@ -174,6 +175,10 @@ struct Book<'a> {
     fills: Vec<Fill>,
     trades: Vec<Trade>,
     rejections: Vec<(i64, Symbol, Rejection)>,
+    /// Whether fills, trades and rejections are kept (or only counted into `stats`).
+    record: bool,
+    fill_count: usize,
+    stats: TradeStats,
 }
 
 /// Runs `strategy` over `series` with `cfg`.
@@ -187,21 +192,7 @@ pub fn run(cfg: &BacktestConfig, series: &[Series], strategy: &mut dyn Strategy)
         t.dedup();
         t
     };
-    let mut book = Book {
-        cfg,
-        series,
-        cash: Money::from_f64(cfg.cash),
-        positions: vec![0; n],
-        last_close: vec![f64::NAN; n],
-        prev_day_close: vec![None; n],
-        day: vec![None; n],
-        tz: series.iter().map(|s| s.instrument.tz()).collect(),
-        bought_today: vec![0; n],
-        open_trades: vec![None; n],
-        fills: Vec::new(),
-        trades: Vec::new(),
-        rejections: Vec::new(),
-    };
+    let mut book = Book::new(cfg, series);
     let mut seen = vec![0usize; n];
     let mut pending: Vec<Pending> = Vec::new();
     let mut equity_curve = Vec::with_capacity(times.len());
@@ -234,7 +225,7 @@ pub fn run(cfg: &BacktestConfig, series: &[Series], strategy: &mut dyn Strategy)
         }
         // The strategy sees the completed bars.
         let equity = book.equity();
-        let fills_before = book.fills.len();
+        let fills_before = book.fill_count;
         let mut ctx = Context {
             time: t,
             series,
@@ -260,42 +251,142 @@ pub fn run(cfg: &BacktestConfig, series: &[Series], strategy: &mut dyn Strategy)
             exposed_steps += 1;
         }
         // Equity changes after the strategy only if an order filled at this bar's close.
-        let filled_now = book.fills.len() != fills_before;
+        let filled_now = book.fill_count != fills_before;
         equity_curve.push((t, if filled_now { book.equity() } else { equity }));
     }
-    // Open trades are reported marked to the last close.
-    for (i, s) in series.iter().enumerate() {
-        if let Some(open) = book.open_trades[i].clone() {
-            let qty = book.positions[i].unsigned_abs();
-            let price = book.last_close[i];
-            let avg_entry = open.entry_avg;
-            let unrealised = Money::from_f64(f64::from(open.direction) * (price - avg_entry) * qty as f64);
-            book.trades.push(Trade {
-                symbol: s.instrument.symbol.clone(),
-                direction: open.direction,
-                entry_time: open.entry_time,
-                entry_price: avg_entry,
-                exit_time: None,
-                exit_price: Some(price),
-                quantity: open.entry_qty,
-                pnl: open.realised + unrealised - open.costs,
-                costs: open.costs,
-            });
-        }
-    }
-    let final_equity = book.equity();
-    RunOutput {
-        final_cash: book.cash,
-        final_equity,
-        equity_curve,
-        exposed_steps,
-        fills: book.fills,
-        trades: book.trades,
-        rejections: book.rejections,
-    }
+    book.finish(equity_curve, exposed_steps)
 }
 
-impl Book<'_> {
+/// The single-series loop for per-symbol rules ([`crate::strategy::PerSymbol`]): on each bar `k`
+/// of the one series, `signal(k)` is asked after the bar, and a `Buy` when flat buys all-in, a
+/// `Sell` when long closes the position, with market orders filled as [`run`] fills them. The
+/// results are those of [`run`] with a `PerSymbol` strategy, bit for bit, without the general
+/// loop's per-step work (merging times, the strategy's context, the order book). `curve` is a
+/// buffer for the equity curve (emptied first), so repeated runs need not allocate it. Without
+/// `record`, fills, trades and rejections are only counted into the returned statistics (all
+/// that the metrics need), and the output's lists stay empty.
+pub(crate) fn run_signals(
+    cfg: &BacktestConfig,
+    series: &[Series],
+    mut signal: impl FnMut(usize) -> crate::strategy::Signal,
+    mut curve: Vec<(i64, f64)>,
+    record: bool,
+) -> (RunOutput, TradeStats) {
+    use crate::strategy::Signal;
+    assert_eq!(series.len(), 1, "run_signals runs a single series");
+    let s = &series[0];
+    let mut book = Book::new(cfg, series);
+    book.record = record;
+    let buy = Order::market(&s.instrument.symbol, Side::Buy, Size::AllIn);
+    let close = Order::market(&s.instrument.symbol, Side::Sell, Size::Close);
+    let at_close = cfg.fill == FillMode::Close;
+    // At most one order is ever pending: a market order for the next bar only.
+    let mut pending: Option<&Order> = None;
+    curve.clear();
+    curve.reserve(s.bars.len());
+    let mut exposed_steps = 0;
+    let intraday = s.resolution.is_intraday();
+    // The trading day matters only to the A-share rules (T+1 and price limits).
+    let track_days = matches!(cfg.market, Market::CnA(_));
+    // Cash and position change only when an order fills: kept here between fills.
+    let mut cash = book.cash.to_f64();
+    let mut position = 0;
+    for (k, bar) in s.bars.iter().enumerate() {
+        if track_days {
+            // `day_key`, with the resolution's test out of the loop.
+            let day = if intraday { book.day_key(0, bar.time) } else { bar.time.div_euclid(86_400) };
+            book.start_day(0, day);
+        }
+        if let Some(order) = pending.take() {
+            book.try_fill(0, order, bar, false);
+            (cash, position) = (book.cash.to_f64(), book.positions[0]);
+        }
+        book.last_close[0] = bar.close;
+        // `Book::equity` for one series: adding the empty sum of held values leaves cash as is.
+        let mut equity = if position != 0 { cash + position as f64 * bar.close } else { cash };
+        let order = match signal(k) {
+            Signal::Buy if position == 0 => Some(&buy),
+            Signal::Sell if position > 0 => Some(&close),
+            _ => None,
+        };
+        if let Some(order) = order {
+            if at_close {
+                let fills_before = book.fill_count;
+                book.try_fill(0, order, bar, true);
+                (cash, position) = (book.cash.to_f64(), book.positions[0]);
+                // Equity changes after the signal only if the order filled at this bar's close.
+                if book.fill_count != fills_before {
+                    equity = if position != 0 { cash + position as f64 * bar.close } else { cash };
+                }
+            } else {
+                pending = Some(order);
+            }
+        }
+        exposed_steps += usize::from(position != 0);
+        curve.push((bar.time, equity));
+    }
+    let stats = book.stats;
+    (book.finish(curve, exposed_steps), stats)
+}
+
+impl<'a> Book<'a> {
+    fn new(cfg: &'a BacktestConfig, series: &'a [Series]) -> Self {
+        let n = series.len();
+        Book {
+            cfg,
+            series,
+            cash: Money::from_f64(cfg.cash),
+            positions: vec![0; n],
+            last_close: vec![f64::NAN; n],
+            prev_day_close: vec![None; n],
+            day: vec![None; n],
+            tz: series.iter().map(|s| s.instrument.tz()).collect(),
+            bought_today: vec![0; n],
+            open_trades: vec![None; n],
+            fills: Vec::new(),
+            trades: Vec::new(),
+            rejections: Vec::new(),
+            record: true,
+            fill_count: 0,
+            stats: TradeStats::new(),
+        }
+    }
+
+    /// Reports open trades marked to the last close (when recording), and hands over everything
+    /// booked.
+    fn finish(mut self, equity_curve: Vec<(i64, f64)>, exposed_steps: usize) -> RunOutput {
+        let series = if self.record { self.series } else { &[] };
+        for (i, s) in series.iter().enumerate() {
+            if let Some(open) = self.open_trades[i].clone() {
+                let qty = self.positions[i].unsigned_abs();
+                let price = self.last_close[i];
+                let avg_entry = open.entry_avg;
+                let unrealised = Money::from_f64(f64::from(open.direction) * (price - avg_entry) * qty as f64);
+                self.trades.push(Trade {
+                    symbol: s.instrument.symbol.clone(),
+                    direction: open.direction,
+                    entry_time: open.entry_time,
+                    entry_price: avg_entry,
+                    exit_time: None,
+                    exit_price: Some(price),
+                    quantity: open.entry_qty,
+                    pnl: open.realised + unrealised - open.costs,
+                    costs: open.costs,
+                });
+            }
+        }
+        let final_equity = self.equity();
+        RunOutput {
+            final_cash: self.cash,
+            final_equity,
+            equity_curve,
+            exposed_steps,
+            fills: self.fills,
+            trades: self.trades,
+            rejections: self.rejections,
+        }
+    }
+
     fn equity(&self) -> f64 {
         let held: f64 =
             self.positions.iter().zip(&self.last_close).filter(|(p, _)| **p != 0).map(|(p, c)| *p as f64 * c).sum();
@@ -319,6 +410,12 @@ impl Book<'_> {
     /// Day bookkeeping before a bar's orders fill.
     fn start_bar(&mut self, i: usize, bar: &Bar) {
         let d = self.day_key(i, bar.time);
+        self.start_day(i, d);
+    }
+
+    /// Day bookkeeping before a bar of trading day `d` (see `day_key`).
+    #[inline]
+    fn start_day(&mut self, i: usize, d: i64) {
         if self.day[i] != Some(d) {
             if self.day[i].is_some() && self.last_close[i].is_finite() {
                 self.prev_day_close[i] = Some(self.last_close[i]);
@@ -329,7 +426,9 @@ impl Book<'_> {
     }
 
     fn reject(&mut self, t: i64, i: usize, why: Rejection) {
-        self.rejections.push((t, self.series[i].instrument.symbol.clone(), why));
+        if self.record {
+            self.rejections.push((t, self.series[i].instrument.symbol.clone(), why));
+        }
     }
 
     /// The price limit band for series `i` on `date`, if the rules apply.
@@ -424,7 +523,11 @@ impl Book<'_> {
     fn try_fill(&mut self, i: usize, order: &Order, bar: &Bar, at_close: bool) -> bool {
         let t = bar.time;
         let Some(raw) = Self::fill_price(order, bar, at_close) else { return false };
-        let date = self.trading_day(i, t);
+        // Only the A-share rules (price limits, stamp duty) depend on the trading date.
+        let date = match self.cfg.market {
+            Market::CnA(_) => self.trading_day(i, t),
+            Market::Generic => NaiveDate::MIN,
+        };
         let inst = &self.series[i].instrument;
         let pos = self.positions[i];
 
@@ -545,14 +648,25 @@ impl Book<'_> {
         }
         self.book_trade(i, t, signed, price, commission + taxes);
         self.positions[i] += signed;
-        self.fills.push(Fill { symbol: inst.symbol.clone(), time: t, side, quantity: qty, price, commission, taxes });
+        self.fill_count += 1;
+        self.stats.fill(price, qty);
+        if self.record {
+            self.fills.push(Fill {
+                symbol: inst.symbol.clone(),
+                time: t,
+                side,
+                quantity: qty,
+                price,
+                commission,
+                taxes,
+            });
+        }
         true
     }
 
     /// Updates round trips for a fill of `signed` shares at `price`.
     fn book_trade(&mut self, i: usize, t: i64, signed: i64, price: f64, costs: Money) {
         let pos = self.positions[i];
-        let symbol = self.series[i].instrument.symbol.clone();
         let opening = pos == 0 || pos.signum() == signed.signum();
         if opening {
             let open = self.open_trades[i].get_or_insert(OpenTrade {
@@ -587,17 +701,20 @@ impl Book<'_> {
             open.realised += Money::from_f64(f64::from(open.direction) * (price - avg) * closing as f64);
             if pos.unsigned_abs() == closing {
                 let done = self.open_trades[i].take().unwrap_or_else(|| unreachable!("checked above"));
-                self.trades.push(Trade {
-                    symbol: symbol.clone(),
-                    direction: done.direction,
-                    entry_time: done.entry_time,
-                    entry_price: done.entry_avg,
-                    exit_time: Some(t),
-                    exit_price: Some(done.exit_avg),
-                    quantity: done.entry_qty,
-                    pnl: done.realised - done.costs,
-                    costs: done.costs,
-                });
+                self.stats.closed_trade((done.realised - done.costs).to_f64());
+                if self.record {
+                    self.trades.push(Trade {
+                        symbol: self.series[i].instrument.symbol.clone(),
+                        direction: done.direction,
+                        entry_time: done.entry_time,
+                        entry_price: done.entry_avg,
+                        exit_time: Some(t),
+                        exit_price: Some(done.exit_avg),
+                        quantity: done.entry_qty,
+                        pnl: done.realised - done.costs,
+                        costs: done.costs,
+                    });
+                }
             }
         }
         if rest > 0 {

@@ -79,13 +79,21 @@ pub fn periods_per_year(series: &[Series]) -> f64 {
     }
 }
 
-/// Runs a built-in strategy by name.
+/// Runs a built-in strategy by name. A per-symbol strategy on a single series takes the engine's
+/// single-series loop, with the same results as the general loop.
 pub fn backtest(
     config: &BacktestConfig,
     series: &[Series],
     strategy: &str,
     params: &strategy::Params,
 ) -> Result<BacktestResult, String> {
+    let built_in = strategy::BuiltIn::parse(strategy, params)?;
+    if let [one] = series {
+        let closes: Vec<f64> = one.bars.iter().map(|b| b.close).collect();
+        if let Some((out, _)) = built_in.run_single(config, series, &closes, Vec::new(), true) {
+            return Ok(result(config, series, strategy, params, out, None));
+        }
+    }
     let mut s = strategy::build(strategy, params)?;
     Ok(run_with(config, series, strategy, params, &mut *s, None))
 }
@@ -101,6 +109,18 @@ pub fn run_with(
     fingerprint: Option<&str>,
 ) -> BacktestResult {
     let out = engine::run(config, series, strategy);
+    result(config, series, name, params, out, fingerprint)
+}
+
+/// A result from a run's output: its metrics, and the data's fingerprint unless given.
+fn result(
+    config: &BacktestConfig,
+    series: &[Series],
+    name: &str,
+    params: &strategy::Params,
+    out: engine::RunOutput,
+    fingerprint: Option<&str>,
+) -> BacktestResult {
     let metrics = metrics::compute(
         &out.equity_curve,
         config.cash,

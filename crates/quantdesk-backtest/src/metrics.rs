@@ -68,16 +68,60 @@ impl Metrics {
     }
 }
 
-fn mean(x: &[f64]) -> f64 {
-    if x.is_empty() { 0.0 } else { x.iter().sum::<f64>() / x.len() as f64 }
+/// `Iterator::sum`'s starting value for `f64`, so that sums accumulated step by step equal the
+/// `sum()`s of the definitions bit for bit.
+fn empty_sum() -> f64 {
+    std::iter::empty::<f64>().sum()
 }
 
-fn std1(x: &[f64]) -> f64 {
-    if x.len() < 2 {
-        return 0.0;
+/// What the metrics need of a run's fills and trades, accumulated in their order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TradeStats {
+    /// Sum of price × quantity over the fills.
+    traded: f64,
+    /// Closed trades, and their net P&L split into wins (> 0) and losses (<= 0).
+    closed: usize,
+    wins: usize,
+    win_sum: f64,
+    losses: usize,
+    loss_sum: f64,
+}
+
+impl TradeStats {
+    pub(crate) fn new() -> Self {
+        let z = empty_sum();
+        TradeStats { traded: z, closed: 0, wins: 0, win_sum: z, losses: 0, loss_sum: z }
     }
-    let m = mean(x);
-    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
+
+    pub(crate) fn fill(&mut self, price: f64, quantity: u64) {
+        self.traded += price * quantity as f64;
+    }
+
+    pub(crate) fn closed_trade(&mut self, pnl: f64) {
+        self.closed += 1;
+        if pnl > 0.0 {
+            self.wins += 1;
+            self.win_sum += pnl;
+        } else if pnl <= 0.0 {
+            self.losses += 1;
+            self.loss_sum += pnl;
+        }
+    }
+
+    fn of(trades: &[Trade], fills: &[Fill]) -> Self {
+        let mut stats = TradeStats::new();
+        for f in fills {
+            stats.fill(f.price, f.quantity);
+        }
+        for t in trades.iter().filter(|t| t.exit_time.is_some()) {
+            stats.closed_trade(t.pnl.to_f64());
+        }
+        stats
+    }
+}
+
+fn mean(x: &[f64]) -> f64 {
+    if x.is_empty() { 0.0 } else { x.iter().sum::<f64>() / x.len() as f64 }
 }
 
 /// VaR and CVaR at cutoff `q` % as positive losses, in linear time. VaR is numpy's default
@@ -124,13 +168,18 @@ pub fn max_drawdown(curve: &[(i64, f64)]) -> Drawdown {
             best = Drawdown { depth: dd, start: peak_t, trough: t, recovery: None, duration_days: 0.0 };
         }
     }
-    if best.depth < 0.0 {
-        let peak_equity = curve.iter().find(|(t, _)| *t == best.start).map(|p| p.1).unwrap_or(e0);
-        best.recovery = curve.iter().find(|(t, e)| *t > best.trough && *e >= peak_equity).map(|p| p.0);
-        let end = best.recovery.unwrap_or(curve[curve.len() - 1].0);
-        best.duration_days = (end - best.start) as f64 / 86_400.0;
-    }
+    finish_drawdown(curve, &mut best);
     best
+}
+
+/// The recovery and duration of the deepest drawdown `dd` of a non-empty `curve`.
+fn finish_drawdown(curve: &[(i64, f64)], dd: &mut Drawdown) {
+    if dd.depth < 0.0 {
+        let peak_equity = curve.iter().find(|(t, _)| *t == dd.start).map(|p| p.1).unwrap_or(curve[0].1);
+        dd.recovery = curve.iter().find(|(t, e)| *t > dd.trough && *e >= peak_equity).map(|p| p.0);
+        let end = dd.recovery.unwrap_or(curve[curve.len() - 1].0);
+        dd.duration_days = (end - dd.start) as f64 / 86_400.0;
+    }
 }
 
 /// All metrics of a run.
@@ -143,12 +192,78 @@ pub fn compute(
     periods_per_year: f64,
     risk_free: f64,
 ) -> Metrics {
+    let stats = TradeStats::of(trades, fills);
+    compute_with(curve, initial, &stats, exposed_steps, periods_per_year, risk_free, &mut Vec::new())
+}
+
+/// [`compute`] from the trades' statistics, with a buffer for the returns, so repeated calls (a
+/// sweep's runs) need not allocate. The passes of the definitions above are fused (one over the
+/// curve, one over the returns) with each sum still taken in the same order, so the values are
+/// bit-identical.
+pub(crate) fn compute_with(
+    curve: &[(i64, f64)],
+    initial: f64,
+    stats: &TradeStats,
+    exposed_steps: usize,
+    periods_per_year: f64,
+    risk_free: f64,
+    scratch: &mut Vec<f64>,
+) -> Metrics {
+    let empty_sum = empty_sum();
     let final_equity = curve.last().map(|p| p.1).unwrap_or(initial);
-    let r = returns(curve);
+
+    // The returns, in a loop the compiler vectorises.
+    let r = scratch;
+    r.clear();
+    let step = |(a, b): (&(i64, f64), &(i64, f64))| if a.1 == 0.0 { 0.0 } else { b.1 / a.1 - 1.0 };
+    r.extend(curve.iter().zip(curve.iter().skip(1)).map(step));
+    // One pass over the curve: the sums of returns and of equity, the deepest drawdown.
+    let (mut sum_r, mut sum_equity) = (empty_sum, empty_sum);
+    let mut dd = Drawdown { depth: 0.0, start: 0, trough: 0, recovery: None, duration_days: 0.0 };
+    if let Some(&(t0, e0)) = curve.first() {
+        dd.start = t0;
+        dd.trough = t0;
+        let (mut peak, mut peak_t) = (e0, t0);
+        let mut prev = f64::NAN;
+        for (k, &(t, e)) in curve.iter().enumerate() {
+            if k > 0 {
+                sum_r += r[k - 1];
+            }
+            sum_equity += e;
+            // Equal to the previous step's equity (flat): the peak and the drawdown are the
+            // previous step's, already taken into account.
+            if e == prev {
+                continue;
+            }
+            prev = e;
+            if e > peak {
+                peak = e;
+                peak_t = t;
+            }
+            let d = if peak > 0.0 { e / peak - 1.0 } else { 0.0 };
+            if d < dd.depth {
+                dd = Drawdown { depth: d, start: peak_t, trough: t, recovery: None, duration_days: 0.0 };
+            }
+        }
+        finish_drawdown(curve, &mut dd);
+    }
+
     let rf = risk_free / periods_per_year;
     let n = r.len().max(1) as f64;
-    let m = mean(&r);
-    let sd = std1(&r);
+    let m = if r.is_empty() { 0.0 } else { sum_r / r.len() as f64 };
+    // One pass for the standard deviation, the downside deviation and the central moments.
+    let (mut sq, mut down2, mut m2, mut m3, mut m4) = (empty_sum, 0.0, 0.0, 0.0, 0.0);
+    for x in r.iter() {
+        sq += (x - m).powi(2);
+        let e = (x - rf).min(0.0);
+        down2 += e * e;
+        let d = x - m;
+        let d2 = d * d;
+        m2 += d2;
+        m3 += d2 * d;
+        m4 += d2 * d2;
+    }
+    let sd = if r.len() < 2 { 0.0 } else { (sq / (r.len() - 1) as f64).sqrt() };
     let mean_excess = m - rf;
     let days = match (curve.first(), curve.last()) {
         (Some(a), Some(b)) => (b.0 - a.0) as f64 / 86_400.0,
@@ -160,28 +275,12 @@ pub fn compute(
     } else {
         0.0
     };
-    // One pass for the downside deviation and the central moments.
-    let (mut down2, mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0, 0.0);
-    for x in &r {
-        let e = (x - rf).min(0.0);
-        down2 += e * e;
-        let d = x - m;
-        let d2 = d * d;
-        m2 += d2;
-        m3 += d2 * d;
-        m4 += d2 * d2;
-    }
     let (m2, m3, m4) = (m2 / n, m3 / n, m4 / n);
     let downside = (down2 / n).sqrt() * periods_per_year.sqrt();
-    let dd = max_drawdown(curve);
-    let closed: Vec<&Trade> = trades.iter().filter(|t| t.exit_time.is_some()).collect();
-    let wins: Vec<f64> = closed.iter().map(|t| t.pnl.to_f64()).filter(|p| *p > 0.0).collect();
-    let losses: Vec<f64> = closed.iter().map(|t| t.pnl.to_f64()).filter(|p| *p <= 0.0).collect();
-    let mut scratch = r;
-    let (var_95, cvar_95) = tail_risk(&mut scratch, 5.0);
-    let (var_99, cvar_99) = tail_risk(&mut scratch, 1.0);
-    let traded: f64 = fills.iter().map(|f| f.price * f.quantity as f64).sum();
-    let mean_equity = if curve.is_empty() { 0.0 } else { curve.iter().map(|p| p.1).sum::<f64>() / curve.len() as f64 };
+    let (var_95, cvar_95) = tail_risk(r, 5.0);
+    let (var_99, cvar_99) = tail_risk(r, 1.0);
+    let average = |sum: f64, count: usize| if count == 0 { 0.0 } else { sum / count as f64 };
+    let mean_equity = if curve.is_empty() { 0.0 } else { sum_equity / curve.len() as f64 };
     Metrics {
         total_return,
         cagr,
@@ -190,13 +289,13 @@ pub fn compute(
         sortino: ratio(mean_excess * periods_per_year, downside),
         calmar: ratio(cagr, dd.depth.abs()),
         max_drawdown: dd,
-        trades: closed.len(),
-        win_rate: ratio(wins.len() as f64, closed.len() as f64),
-        profit_factor: ratio(wins.iter().sum::<f64>(), losses.iter().sum::<f64>().abs()),
-        average_win: mean(&wins),
-        average_loss: mean(&losses),
+        trades: stats.closed,
+        win_rate: ratio(stats.wins as f64, stats.closed as f64),
+        profit_factor: ratio(stats.win_sum, stats.loss_sum.abs()),
+        average_win: average(stats.win_sum, stats.wins),
+        average_loss: average(stats.loss_sum, stats.losses),
         exposure: ratio(exposed_steps as f64, curve.len() as f64),
-        turnover: ratio(traded, mean_equity),
+        turnover: ratio(stats.traded, mean_equity),
         var_95,
         cvar_95,
         var_99,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Series;
 use crate::metrics::{self, Metrics};
-use crate::strategy::Params;
+use crate::strategy::{BuiltIn, Params};
 use crate::{BacktestConfig, backtest, periods_per_year};
 
 /// One parameter's values: `name=start:stop:step` (inclusive) or `name=a,b,c`.
@@ -130,19 +130,55 @@ pub fn sweep(
     threads: usize,
 ) -> Result<Vec<SweepRow>, String> {
     let print = crate::fingerprint(series);
+    // A per-symbol strategy on one series takes the single-series loop; its closes are copied
+    // once into one contiguous array that every run reads.
+    let closes: Vec<f64> = match series {
+        [one] => one.bars.iter().map(|b| b.close).collect(),
+        _ => Vec::new(),
+    };
+    let periods = periods_per_year(series);
     let next = AtomicUsize::new(0);
     let rows: Mutex<Vec<(usize, Result<SweepRow, String>)>> = Mutex::new(Vec::with_capacity(points.len()));
     std::thread::scope(|scope| {
-        for _ in 0..threads.max(1) {
+        for _ in 0..threads.clamp(1, points.len().max(1)) {
             scope.spawn(|| {
+                // Buffers each run of this worker reuses: memory does not grow with the runs.
+                let (mut curve, mut returns) = (Vec::new(), Vec::new());
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(point) = points.get(i) else { break };
                     let mut params = base.clone();
                     params.extend(point.iter().map(|(k, v)| (k.clone(), *v)));
-                    let row = crate::strategy::build(strategy, &params).map(|mut s| {
-                        let r = crate::run_with(config, series, strategy, &params, &mut *s, Some(&print));
-                        SweepRow { params, final_equity: r.final_equity, metrics: r.metrics }
+                    let row = BuiltIn::parse(strategy, &params).map(|built_in| {
+                        let single = match series {
+                            [_] => {
+                                // Only the metrics are kept: the fills and trades are only counted.
+                                built_in.run_single(config, series, &closes, std::mem::take(&mut curve), false)
+                            }
+                            _ => None,
+                        };
+                        let Some((out, stats)) = single else {
+                            let r = crate::run_with(
+                                config,
+                                series,
+                                strategy,
+                                &params,
+                                &mut *built_in.build(),
+                                Some(&print),
+                            );
+                            return SweepRow { params, final_equity: r.final_equity, metrics: r.metrics };
+                        };
+                        let metrics = metrics::compute_with(
+                            &out.equity_curve,
+                            config.cash,
+                            &stats,
+                            out.exposed_steps,
+                            periods,
+                            0.0,
+                            &mut returns,
+                        );
+                        curve = out.equity_curve;
+                        SweepRow { params, final_equity: out.final_equity, metrics }
                     });
                     rows.lock().unwrap_or_else(|e| e.into_inner()).push((i, row));
                 }

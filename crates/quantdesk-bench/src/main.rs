@@ -6,7 +6,9 @@
 //!   reads. Used by `bench/udf.sh`.
 //! - `cargo run --release -p quantdesk-bench -- backtest` times the backtest engine: one SMA-cross
 //!   run over 1,000,000 bars, and a sweep of 100 parameter pairs over 100,000 bars on every core,
-//!   with the peak memory before and after the sweep.
+//!   with the peak memory before and after the sweep. `backtest single` runs the single run once
+//!   and `backtest sweep N` one sweep of N parameter pairs (for profilers and for checking that
+//!   peak memory does not grow with the number of runs).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -20,7 +22,7 @@ use quantdesk_core::rng::Rng;
 fn main() -> Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("backtest") => return backtest_bench(),
+        Some("backtest") => return backtest_bench(&args[1..]),
         Some("data") => {
             args.remove(0);
         }
@@ -61,7 +63,7 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-fn backtest_bench() -> Result<()> {
+fn backtest_bench(args: &[String]) -> Result<()> {
     use quantdesk_backtest::{BacktestConfig, Costs, Series, backtest};
     use quantdesk_core::{Instrument, InstrumentKind, Resolution, Symbol};
     let symbol = Symbol::new("WALK").map_err(|e| anyhow::anyhow!(e.0))?;
@@ -73,8 +75,15 @@ fn backtest_bench() -> Result<()> {
         BacktestConfig { costs: Costs { commission_rate: 0.001, ..Costs::default() }, ..BacktestConfig::default() };
     let params = |f: f64, s: f64| [("fast".to_string(), f), ("slow".to_string(), s)].into_iter().collect();
 
-    let big = series(walk(1_000_000, 1))?;
-    for run in 0..3 {
+    let mode = args.first().map(String::as_str);
+    let single_runs = match mode {
+        None => 3,
+        Some("single") => 1,
+        Some("sweep") => 0,
+        Some(other) => anyhow::bail!("unknown backtest mode {other:?}: use single or sweep N"),
+    };
+    let big = series(walk(if single_runs > 0 { 1_000_000 } else { 0 }, 1))?;
+    for run in 0..single_runs {
         let t = std::time::Instant::now();
         let r = backtest(&cfg, &big, "sma_cross", &params(10.0, 20.0)).map_err(|e| anyhow::anyhow!(e))?;
         let secs = t.elapsed().as_secs_f64();
@@ -89,13 +98,23 @@ fn backtest_bench() -> Result<()> {
     }
     drop(big);
 
+    if mode == Some("single") {
+        return Ok(());
+    }
+    let (runs, rounds) = match mode {
+        Some("sweep") => (args.get(1).map(|n| n.parse()).transpose()?.unwrap_or(100usize), 1),
+        _ => (100, 3),
+    };
+
     let data = series(walk(100_000, 2))?;
+    // 10 fast lengths (5..=14) times runs / 10 slow lengths (20, 23, 26, …).
     let pairs: Vec<(f64, f64)> =
-        (0..10).flat_map(|f| (0..10).map(move |s| (5.0 + f as f64, 20.0 + 3.0 * s as f64))).collect();
+        (0..10).flat_map(|f| (0..runs.div_ceil(10)).map(move |s| (5.0 + f as f64, 20.0 + 3.0 * s as f64))).collect();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let rss_before = peak_rss_kb();
-    let points: Vec<quantdesk_backtest::strategy::Params> = pairs.iter().map(|(f, s)| params(*f, *s)).collect();
-    for round in 0..3 {
+    let points: Vec<quantdesk_backtest::strategy::Params> =
+        pairs.iter().take(runs).map(|(f, s)| params(*f, *s)).collect();
+    for round in 0..rounds {
         let t = std::time::Instant::now();
         // The product's sweep: every core, rows kept (params and metrics only), in order.
         let rows = quantdesk_backtest::sweep::sweep(&cfg, &data, "sma_cross", &Default::default(), &points, threads)
@@ -111,7 +130,12 @@ fn backtest_bench() -> Result<()> {
             best.map(|r| &r.params)
         );
     }
-    println!("peak RSS: {} kB before the sweeps, {} kB after three sweeps of 100 runs", rss_before, peak_rss_kb());
+    println!(
+        "peak RSS: {} kB before the sweeps, {} kB after {rounds} sweep(s) of {} runs",
+        rss_before,
+        peak_rss_kb(),
+        points.len()
+    );
     Ok(())
 }
 
