@@ -106,7 +106,7 @@ pub(crate) mod extract {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "quantdesk API", description = "Market data, imports and (later) research jobs. Errors are `{\"error\": {\"code\", \"message\"}}`."),
-    paths(list_instruments, get_instrument, get_bars, crate::chan::get_chan, import_bars, import_instruments, import_preview,
+    paths(list_instruments, get_instrument, get_bars, crate::chan::get_chan, crate::chan::get_nest, import_bars, import_instruments, import_preview,
         crate::jobs_api::create_job, crate::jobs_api::list_jobs, crate::jobs_api::get_job, crate::jobs_api::delete_job, crate::jobs_api::cancel_job,
         crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact,
         crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove,
@@ -122,7 +122,7 @@ pub(crate) mod extract {
         crate::auth::api::ResetInput, crate::auth::api::PasswordChange, crate::auth::api::Me, crate::auth::api::KeyDto,
         crate::auth::api::NewKey, crate::auth::api::CreatedKey, crate::auth::api::UserDto, crate::auth::api::UserUpdate,
         crate::auth::api::AuditDto, crate::auth::api::KeyScope,
-        crate::chan::ChanAnalysis, crate::chan::ChanProfile, crate::chan::Direction, crate::chan::FractalKind, crate::chan::Level,
+        crate::chan::ChanAnalysis, crate::chan::ChanNest, crate::chan::NestItem, crate::chan::ChanProfile, crate::chan::Direction, crate::chan::FractalKind, crate::chan::Level,
         crate::chan::Side, crate::chan::MergedBar, crate::chan::Fractal, crate::chan::Stroke, crate::chan::Segment,
         crate::chan::Pivot, crate::chan::Signal)),
     modifiers(&Security),
@@ -609,7 +609,16 @@ pub struct ImportPreview {
     responses((status = 200, body = ImportPreview), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn import_preview(form: ApiMultipart) -> Result<Json<ImportPreview>, ApiError> {
     let up = read_upload(form, &["complete"]).await?;
-    let complete = up.fields.get("complete").is_some_and(|v| v == "true" || v == "1");
+    let complete = match up.fields.get("complete").map(String::as_str) {
+        None | Some("false") | Some("0") | Some("null") | Some("") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "complete must be true or false, not {:?}",
+                other.chars().take(40).collect::<String>()
+            )));
+        }
+    };
     let mut bytes = up.bytes;
     if !complete && let Some(end) = bytes.iter().rposition(|b| *b == b'\n') {
         bytes.truncate(end + 1);

@@ -456,7 +456,7 @@ pub async fn analyze_stored(
 }
 
 pub fn router() -> crate::Routes {
-    crate::Routes::new().route("/chan/{symbol}", get(get_chan))
+    crate::Routes::new().route("/chan/{symbol}", get(get_chan)).route("/chan/{symbol}/nest", get(get_nest))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -493,13 +493,32 @@ async fn get_chan(
     ApiQuery(p): ApiQuery<ChanParams>,
 ) -> Result<Json<ChanAnalysis>, ApiError> {
     let symbol = crate::api::path_symbol(&symbol)?;
-    let res = p.resolution.as_deref().unwrap_or("1D");
+    let (req, meta) = request(&state, &symbol, &p, p.resolution.as_deref()).await?;
+    let (bars, analysis) = analyze_stored(state.bars(), &meta.instrument, &meta.series, &req).await?;
+    if bars.is_empty() {
+        return Err(ApiError::not_found(format!("no {} bars of {symbol} in range", req.resolution.as_udf())));
+    }
+    Ok(Json(to_api(symbol.as_str(), req.resolution, req.profile, req.adjustment, &bars, &analysis)))
+}
+
+/// A resolution parameter: one of the eight the chart offers.
+fn resolution_param(res: &str) -> Result<Resolution, ApiError> {
     if !["1", "5", "15", "30", "60", "1D", "1W", "1M"].contains(&res) {
         return Err(ApiError::bad_request(format!(
             "unsupported resolution {res:?}; use one of 1, 5, 15, 30, 60, 1D, 1W, 1M"
         )));
     }
-    let resolution = Resolution::parse(res).map_err(|e| ApiError::bad_request(e.0))?;
+    Resolution::parse(res).map_err(|e| ApiError::bad_request(e.0))
+}
+
+/// The analysis a query asks for (at `resolution`, default 1D), and the instrument's metadata.
+async fn request(
+    state: &AppState,
+    symbol: &quantdesk_core::Symbol,
+    p: &ChanParams,
+    resolution: Option<&str>,
+) -> Result<(ChanRequest, std::sync::Arc<crate::state::SymbolMeta>), ApiError> {
+    let resolution = resolution_param(resolution.unwrap_or("1D"))?;
     let prof = p.profile.as_deref().unwrap_or("chanpy");
     let profile = ChanProfile::parse(prof)
         .ok_or_else(|| ApiError::bad_request(format!("unknown profile {prof:?}; use chanpy or czsc")))?;
@@ -514,11 +533,144 @@ async fn get_chan(
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_range", "from must not be after until"));
     }
     let meta =
-        state.symbol_meta(&symbol).await?.ok_or_else(|| ApiError::not_found(format!("no instrument {symbol}")))?;
-    let req = ChanRequest { resolution, adjustment, from, until, countback: None, profile };
-    let (bars, analysis) = analyze_stored(state.bars(), &meta.instrument, &meta.series, &req).await?;
-    if bars.is_empty() {
-        return Err(ApiError::not_found(format!("no {} bars of {symbol} in range", resolution.as_udf())));
+        state.symbol_meta(symbol).await?.ok_or_else(|| ApiError::not_found(format!("no instrument {symbol}")))?;
+    Ok((ChanRequest { resolution, adjustment, from, until, countback: None, profile }, meta))
+}
+
+/// The analysis parameters plus the higher resolution of a nesting.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NestParams {
+    /// The lower resolution: 1, 5, 15, 30, 60, 1D or 1W (default 1D).
+    #[param(pattern = "^(1|5|15|30|60|1D|1W)$")]
+    pub resolution: Option<String>,
+    /// chanpy (default) or czsc, for both levels.
+    #[param(pattern = "^(chanpy|czsc)$")]
+    pub profile: Option<String>,
+    /// none, qfq (default) or hfq, for both levels.
+    #[param(pattern = "^(none|qfq|hfq)$")]
+    pub adjustment: Option<String>,
+    /// Inclusive start of the bars analysed (Unix seconds, a date or an RFC 3339 time).
+    pub from: Option<String>,
+    /// Exclusive end: only bars before it are analysed, at both levels.
+    pub until: Option<String>,
+    /// The higher resolution whose structures hold the lower ones (default 1W over 1D, 1D over
+    /// intraday); it must be coarser than `resolution`.
+    #[param(pattern = "^(5|15|30|60|1D|1W|1M)$")]
+    pub higher: Option<String>,
+}
+
+/// One higher-level structure and the lower-level strokes inside its span (区间套).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NestItem {
+    /// `stroke`, `segment` or `pivot`.
+    pub structure: &'static str,
+    /// For pivots: built from strokes or from segments.
+    pub level: Option<Level>,
+    /// Index in the higher analysis' list of that structure.
+    pub index: usize,
+    pub begin_time: String,
+    pub end_time: String,
+    /// Indices into the lower analysis' strokes, in time order.
+    pub lower_strokes: Vec<usize>,
+}
+
+/// Two levels of one symbol analysed together.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChanNest {
+    pub symbol: String,
+    pub higher: ChanAnalysis,
+    pub lower: ChanAnalysis,
+    /// Every higher stroke, segment and pivot with the lower strokes inside it.
+    pub nests: Vec<NestItem>,
+}
+
+/// Length of one bar of `r` for nesting, in seconds: a month counts 28 days, so a lower stroke is
+/// never placed in a month it does not fall in.
+fn bar_seconds(r: Resolution) -> i64 {
+    match r {
+        Resolution::Minutes(n) => i64::from(n) * 60,
+        Resolution::Day => 86_400,
+        Resolution::Week => 7 * 86_400,
+        Resolution::Month => 28 * 86_400,
     }
-    Ok(Json(to_api(symbol.as_str(), resolution, profile, adjustment, &bars, &analysis)))
+}
+
+fn order(r: Resolution) -> i64 {
+    match r {
+        Resolution::Month => 31 * 86_400,
+        other => bar_seconds(other),
+    }
+}
+
+/// Multi-level analysis (多级别联立): the structures of `higher` and of `resolution` over the same
+/// span, and which lower strokes lie inside each higher stroke, segment and pivot.
+#[utoipa::path(get, path = "/api/v1/chan/{symbol}/nest", tag = "chan",
+    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9._^=&-]{1,32}$"), NestParams),
+    responses((status = 200, body = ChanNest),
+        (status = 400, body = ErrorBody, description = "a parameter breaks the schema"),
+        (status = 404, body = ErrorBody, description = "no such instrument, or no bars in range"),
+        (status = 422, body = ErrorBody, description = "higher is not coarser than resolution, from/until is no instant, or the bars cannot be analysed")))]
+async fn get_nest(
+    State(state): State<AppState>,
+    ApiPath(symbol): ApiPath<String>,
+    ApiQuery(p): ApiQuery<NestParams>,
+) -> Result<Json<ChanNest>, ApiError> {
+    let symbol = crate::api::path_symbol(&symbol)?;
+    let analysis = ChanParams {
+        resolution: p.resolution.clone(),
+        profile: p.profile.clone(),
+        adjustment: p.adjustment.clone(),
+        from: p.from.clone(),
+        until: p.until.clone(),
+    };
+    let lower_res = p.resolution.as_deref().unwrap_or("1D");
+    if lower_res == "1M" {
+        return Err(ApiError::bad_request("resolution 1M has no higher level; use 1, 5, 15, 30, 60, 1D or 1W"));
+    }
+    if p.higher.as_deref() == Some("1") {
+        return Err(ApiError::bad_request("higher 1 is no higher level; use 5, 15, 30, 60, 1D, 1W or 1M"));
+    }
+    let default_higher = if resolution_param(lower_res)?.is_intraday() { "1D" } else { "1W" };
+    let higher_res = p.higher.as_deref().unwrap_or(default_higher);
+    let (lower_req, meta) = request(&state, &symbol, &analysis, Some(lower_res)).await?;
+    let higher = resolution_param(higher_res)?;
+    if order(higher) <= order(lower_req.resolution) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_level",
+            format!("higher ({higher_res}) must be coarser than resolution ({lower_res})"),
+        ));
+    }
+    let higher_req = ChanRequest { resolution: higher, ..lower_req.clone() };
+    let (lower_bars, lower) = analyze_stored(state.bars(), &meta.instrument, &meta.series, &lower_req).await?;
+    let (higher_bars, upper) = analyze_stored(state.bars(), &meta.instrument, &meta.series, &higher_req).await?;
+    if lower_bars.is_empty() || higher_bars.is_empty() {
+        return Err(ApiError::not_found(format!("no {lower_res} or {higher_res} bars of {symbol} in range")));
+    }
+    let nests = engine::multilevel::nest(&upper, &lower, bar_seconds(higher))
+        .into_iter()
+        .map(|n| {
+            let (structure, level) = match n.structure {
+                engine::multilevel::Structure::Stroke => ("stroke", None),
+                engine::multilevel::Structure::Segment => ("segment", None),
+                engine::multilevel::Structure::Pivot(l) => ("pivot", Some(Level::from(l))),
+            };
+            NestItem {
+                structure,
+                level,
+                index: n.index,
+                begin_time: iso(n.begin_time),
+                end_time: iso(n.end_time),
+                lower_strokes: n.lower_strokes,
+            }
+        })
+        .collect();
+    let (profile, adjustment) = (lower_req.profile, lower_req.adjustment);
+    Ok(Json(ChanNest {
+        symbol: symbol.to_string(),
+        higher: to_api(symbol.as_str(), higher, profile, adjustment, &higher_bars, &upper),
+        lower: to_api(symbol.as_str(), lower_req.resolution, profile, adjustment, &lower_bars, &lower),
+        nests,
+    }))
 }

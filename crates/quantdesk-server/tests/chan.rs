@@ -401,3 +401,45 @@ async fn real_index_history_matches_the_engine() {
     instants(&v, &mut times);
     assert!(times.iter().all(|&x| x < cut));
 }
+
+#[tokio::test]
+async fn two_levels_nest_lower_strokes_inside_higher_structures() {
+    let t = app().await;
+    import(&t, &waves_csv(2400, None)).await;
+    let q = "resolution=1D&higher=1W&adjustment=none&profile=chanpy";
+    let (s, v) = t.get_json(&format!("/api/v1/chan/{SYMBOL}/nest?{q}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Both levels are exactly what the single-level endpoint answers.
+    let (_, daily) = t.get_json(&format!("/api/v1/chan/{SYMBOL}?resolution=1D&adjustment=none")).await;
+    let (_, weekly) = t.get_json(&format!("/api/v1/chan/{SYMBOL}?resolution=1W&adjustment=none")).await;
+    assert_eq!(v["lower"], daily);
+    assert_eq!(v["higher"], weekly);
+    let time = |x: &Value| chrono::DateTime::parse_from_rfc3339(x.as_str().unwrap()).unwrap().timestamp();
+    let lower: Vec<(i64, i64)> =
+        daily["strokes"].as_array().unwrap().iter().map(|s| (time(&s["begin_time"]), time(&s["end_time"]))).collect();
+    let nests = v["nests"].as_array().unwrap();
+    let kinds = |k: &str| nests.iter().filter(|n| n["structure"] == k).count();
+    assert_eq!(kinds("stroke"), weekly["strokes"].as_array().unwrap().len());
+    assert_eq!(kinds("segment"), weekly["segments"].as_array().unwrap().len());
+    assert_eq!(kinds("pivot"), weekly["pivots"].as_array().unwrap().len());
+    assert!(kinds("stroke") > 2, "the weekly level has strokes: {weekly}");
+    // Each nest lists exactly the daily strokes inside its span (the span's last week included).
+    let mut nested = 0;
+    for n in nests {
+        let (begin, end) = (time(&n["begin_time"]), time(&n["end_time"]) + 7 * 86_400);
+        let want: Vec<usize> =
+            lower.iter().enumerate().filter(|(_, (b, e))| *b >= begin && *e < end).map(|(i, _)| i).collect();
+        let got: Vec<usize> =
+            n["lower_strokes"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+        assert_eq!(got, want, "{n}");
+        nested += got.len();
+    }
+    assert!(nested > 0, "some daily strokes lie inside weekly structures");
+
+    let (s, v) = t.get_json(&format!("/api/v1/chan/{SYMBOL}/nest?resolution=1W&higher=1D")).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("bad_level")));
+    let (s, _) = t.get_json(&format!("/api/v1/chan/{SYMBOL}/nest?resolution=1M")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = t.get_json("/api/v1/chan/000001.SZ/nest").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
