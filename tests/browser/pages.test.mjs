@@ -240,6 +240,9 @@ test('a backtest from the form: progress, equity and drawdown, metrics, trades, 
   await page.fill('input[name="symbols"]', '000858.SZ');
   await page.selectOption('select[name="strategy"]', 'sma_cross');
   await page.fill('input[name="params"]', 'fast=5 slow=20');
+  await page.fill('input[name="from"]', '2023-01-01');
+  await page.fill('input[name="to"]', '2024-12-31');
+  await page.fill('input[name="benchmark"]', '000998.SH');
   await page.click('#backtest-form button[type="submit"]');
   await page.waitForURL(/\/backtests\/\d+$/);
   await page.waitForFunction(() => document.querySelector('.backtest-page').dataset.ready === 'true', null, { timeout: 60000 });
@@ -253,6 +256,16 @@ test('a backtest from the form: progress, equity and drawdown, metrics, trades, 
   assert.equal(trades, job.result.trades);
   const canvases = await page.evaluate(() => document.querySelectorAll('#bt-equity canvas').length);
   assert.ok(canvases > 0);
+  // The run used only its dates, and the page shows the benchmark and a year per monthly row.
+  assert.equal(job.params.from, '2023-01-01');
+  assert.equal(job.params.benchmark, '000998.SH');
+  const result = await api(`/api/v1/jobs/${id}/artifacts/result.json`);
+  assert.ok(result.equity_curve[0][0] >= Date.UTC(2023, 0, 1) / 1000);
+  assert.ok(result.equity_curve.at(-1)[0] < Date.UTC(2025, 0, 1) / 1000);
+  assert.equal(result.benchmark.symbol, '000998.SH');
+  const years = await page.locator('#bt-monthly tbody tr th, #bt-monthly tbody tr td:first-child').allTextContents();
+  assert.deepEqual(years, ['2023', '2024']);
+  assert.equal(await page.locator('#bt-monthly thead th').count(), 14);
   await page.screenshot({ path: `${ARTIFACTS}/backtest.png`, fullPage: true });
   await page.click('#bt-on-chart');
   await chartReady(page, { symbol: '000858.SZ' });

@@ -28,6 +28,44 @@ struct RunSpec {
     adjustment: String,
     #[serde(default)]
     config: Option<BacktestConfig>,
+    /// First day (or instant) of the bars used: `YYYY-MM-DD`, RFC 3339 or Unix seconds.
+    #[serde(default)]
+    from: Option<String>,
+    /// Last day used (a date includes that whole day), or an exclusive instant.
+    #[serde(default)]
+    to: Option<String>,
+    /// A stored symbol whose buy-and-hold is drawn beside the equity and gives alpha and beta.
+    #[serde(default)]
+    benchmark: Option<String>,
+}
+
+/// An instant of a run's range: a date (its 00:00 UTC; with `end`, the next day's), an RFC 3339
+/// time or Unix seconds.
+fn instant(name: &str, s: &str, end: bool) -> Result<i64, JobError> {
+    let s = s.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(0));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp());
+    }
+    s.parse::<i64>()
+        .map_err(|_| permanent(format!("{name} {s:?} is not a date (YYYY-MM-DD), an RFC 3339 time or Unix seconds")))
+}
+
+impl RunSpec {
+    /// The `[from, to)` range of bars the run uses.
+    fn range(&self) -> Result<(i64, i64), JobError> {
+        let from =
+            self.from.as_deref().filter(|s| !s.trim().is_empty()).map(|s| instant("from", s, false)).transpose()?;
+        let to = self.to.as_deref().filter(|s| !s.trim().is_empty()).map(|s| instant("to", s, true)).transpose()?;
+        let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+        if from >= to {
+            return Err(permanent("from must be before to"));
+        }
+        Ok((from, to))
+    }
 }
 
 fn default_strategy() -> String {
@@ -41,20 +79,25 @@ fn default_adjustment() -> String {
 }
 
 async fn load(ctx: &JobContext, spec: &RunSpec) -> Result<Vec<Series>, JobError> {
-    if spec.symbols.is_empty() {
+    load_symbols(ctx, spec, &spec.symbols).await
+}
+
+async fn load_symbols(ctx: &JobContext, spec: &RunSpec, symbols: &[String]) -> Result<Vec<Series>, JobError> {
+    if symbols.is_empty() {
         return Err(permanent("symbols is empty"));
     }
+    let (from, to) = spec.range()?;
     let resolution = Resolution::parse(&spec.resolution).map_err(|e| permanent(e.0))?;
     let adjustment = Adjustment::parse(&spec.adjustment).map_err(|e| permanent(e.0))?;
     let mut out = Vec::new();
-    for raw in &spec.symbols {
+    for raw in symbols {
         let symbol = Symbol::new(raw).map_err(|e| permanent(e.0))?;
         let store = &*ctx.store;
         let t = |e: quantdesk_store::StoreError| JobError::Transient(e.to_string());
         let instrument =
             store.instrument(&symbol).await.map_err(t)?.ok_or_else(|| permanent(format!("no instrument {symbol}")))?;
         let series = store.series(&symbol).await.map_err(t)?;
-        let req = BarRequest { resolution, adjustment, from: i64::MIN, to: i64::MAX, countback: None };
+        let req = BarRequest { resolution, adjustment, from, to, countback: None };
         let bars = read_bars(BarSource { store, blocks: None }, &instrument, &series, &req).await.map_err(t)?.bars;
         if bars.is_empty() {
             return Err(permanent(format!("no {resolution} bars can be built for {symbol}")));
@@ -98,14 +141,32 @@ impl Handler for Backtest {
         let config = spec.config.clone().unwrap_or_default();
         let (strategy, params) = (spec.strategy.clone(), spec.params.clone());
         let data = series.clone();
-        let result =
+        let mut result =
             tokio::task::spawn_blocking(move || quantdesk_backtest::backtest(&config, &data, &strategy, &params))
                 .await
                 .map_err(|e| JobError::Transient(e.to_string()))?
                 .map_err(permanent)?;
+        // The benchmark: alpha and beta in the metrics, and its buy-and-hold rebased to the
+        // starting equity, for the equity chart.
+        let mut benchmark = Value::Null;
+        if let Some(b) = spec.benchmark.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            let bench = load_symbols(ctx, &spec, &[b.to_string()]).await?;
+            let closes: Vec<(i64, f64)> = bench[0].bars.iter().map(|b| (b.time, b.close)).collect();
+            quantdesk_backtest::attach_benchmark(&mut result, &closes, quantdesk_backtest::periods_per_year(&series));
+            let start = result.equity_curve.first().map(|e| e.0).unwrap_or(i64::MIN);
+            let base = closes.iter().rev().find(|c| c.0 <= start).or(closes.first()).map(|c| c.1).unwrap_or(1.0);
+            let equity = result.equity_curve.first().map(|e| e.1).unwrap_or(0.0);
+            let curve: Vec<(i64, f64)> =
+                closes.iter().filter(|c| c.0 >= start).map(|c| (c.0, c.1 / base * equity)).collect();
+            benchmark = json!({ "symbol": b, "curve": curve });
+        }
         ctx.progress(2, 3, "saving");
         let title = format!("Backtest: {} on {}", spec.strategy, spec.symbols.join(", "));
-        ctx.artifact("result.json", "application/json", &serde_json::to_vec(&result).map_err(permanent)?).await?;
+        let mut full = serde_json::to_value(&result).map_err(permanent)?;
+        if let Some(o) = full.as_object_mut() {
+            o.insert("benchmark".into(), benchmark);
+        }
+        ctx.artifact("result.json", "application/json", &serde_json::to_vec(&full).map_err(permanent)?).await?;
         ctx.artifact("trades.csv", "text/csv", trades_csv(&result).as_bytes()).await?;
         ctx.artifact("report.html", "text/html", report::html(&result, &title).as_bytes()).await?;
         ctx.progress(3, 3, "done");
@@ -232,6 +293,9 @@ impl Handler for Decide {
                 resolution: "1D".into(),
                 adjustment: "qfq".into(),
                 config: None,
+                from: None,
+                to: None,
+                benchmark: None,
             };
             let series = load(ctx, &spec).await?;
             let bars = &series[0].bars[series[0].bars.len().saturating_sub(500)..];

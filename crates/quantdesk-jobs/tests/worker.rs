@@ -167,6 +167,35 @@ async fn backtest_and_sweep_jobs_on_demo_data() {
 }
 
 #[tokio::test]
+async fn backtests_use_only_their_date_range_and_draw_a_benchmark() {
+    let (s, _d) = store().await;
+    quantdesk_server::demo::load(&*s, "2026-11-20".parse().unwrap()).await.unwrap();
+    let bt = r#"{"symbols": ["000858.SZ"], "strategy": "sma_cross", "params": {"fast": 5, "slow": 20},
+                 "from": "2024-01-01", "to": "2024-12-31", "benchmark": "000998.SH"}"#;
+    let (a, _) = s.enqueue(&NewJob { kind: "backtest".into(), ..echo(bt) }, now_ms()).await.unwrap();
+    let bad = r#"{"symbols": ["000858.SZ"], "from": "2024-06-01", "to": "2024-01-01"}"#;
+    let (b, _) = s.enqueue(&NewJob { kind: "backtest".into(), ..echo(bad) }, now_ms()).await.unwrap();
+    drain(&s, fast("w1", 2), &[a, b]).await;
+    let j = s.job(a).await.unwrap().unwrap();
+    assert_eq!(j.state, JobState::Succeeded, "{:?}", j.error);
+    let (_, raw) = s.artifact(a, "result.json").await.unwrap().unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let curve = r["equity_curve"].as_array().unwrap();
+    let (first, last) = (curve[0][0].as_i64().unwrap(), curve[curve.len() - 1][0].as_i64().unwrap());
+    assert!(first >= 1_704_067_200, "starts in 2024: {first}");
+    assert!(last < 1_735_689_600, "ends within 2024 (the whole last day included): {last}");
+    assert!(last >= 1_735_516_800, "the last trading days of 2024 are in: {last}");
+    assert_eq!(r["benchmark"]["symbol"], "000998.SH");
+    let bench = r["benchmark"]["curve"].as_array().unwrap();
+    assert!(bench.len() > 200);
+    assert_eq!(bench[0][1].as_f64().unwrap(), curve[0][1].as_f64().unwrap(), "rebased to the starting equity");
+    assert!(r["metrics"]["beta"].as_f64().is_some(), "alpha and beta against the benchmark");
+    let j = s.job(b).await.unwrap().unwrap();
+    assert_eq!(j.state, JobState::Failed);
+    assert!(j.error.unwrap_or_default().contains("from must be before to"));
+}
+
+#[tokio::test]
 async fn import_jobs_land_whole_or_not_at_all() {
     let (s, dir) = store().await;
     let good = dir.path().join("good.csv");

@@ -18,6 +18,11 @@ async function show() {
   const chart = createChart(document.getElementById('bt-equity'), { autoSize: true, timeScale: { timeVisible: false } });
   const equity = chart.addSeries(LineSeries, { color: '#1971c2', lineWidth: 2 });
   equity.setData(r.equity_curve.map(([t, e]) => ({ time: t, value: e })));
+  if (r.benchmark && r.benchmark.curve && r.benchmark.curve.length) {
+    const bench = chart.addSeries(LineSeries, { color: '#868e96', lineWidth: 1, lineStyle: 2, title: `${S.benchmark} ${r.benchmark.symbol}` });
+    bench.setData(r.benchmark.curve.map(([t, v]) => ({ time: t, value: v })));
+  }
+  monthly(r.equity_curve);
   let peak = -Infinity;
   const dd = chart.addSeries(AreaSeries, { lineColor: '#e03131', topColor: 'rgba(224,49,49,0.05)', bottomColor: 'rgba(224,49,49,0.4)' }, 1);
   dd.setData(r.equity_curve.map(([t, e]) => { peak = Math.max(peak, e); return { time: t, value: (e / peak - 1) * 100 }; }));
@@ -43,6 +48,39 @@ async function show() {
   const first = r.trades[0] ? r.trades[0].symbol : null;
   if (first) document.getElementById('bt-on-chart').href = `/chart/${encodeURIComponent(first)}?res=1D&backtest=${id}`;
   document.querySelector('.backtest-page').dataset.ready = 'true';
+}
+
+/** Returns by calendar month (UTC) of the equity curve: the month's last equity over the
+ * previous month's last (the first month over the starting equity), one row per year. */
+function sign(x) { return x > 0.005 ? 'up' : x < -0.005 ? 'down' : ''; }
+
+function monthly(curve) {
+  if (!curve.length) return;
+  const last = new Map();
+  for (const [t, e] of curve) {
+    const d = new Date(t * 1000);
+    last.set(`${d.getUTCFullYear()}-${d.getUTCMonth()}`, e);
+  }
+  const years = [...new Set(curve.map(([t]) => new Date(t * 1000).getUTCFullYear()))];
+  const table = document.getElementById('bt-monthly');
+  const head = table.createTHead().insertRow();
+  for (const h of ['', ...Array.from({ length: 12 }, (_, i) => String(i + 1)), 'Σ']) { const th = document.createElement('th'); th.textContent = h; head.append(th); }
+  const body = table.createTBody();
+  let prev = curve[0][1];
+  for (const y of years) {
+    const tr = body.insertRow();
+    cell(tr, String(y));
+    const startOfYear = prev;
+    for (let m = 0; m < 12; m++) {
+      const e = last.get(`${y}-${m}`);
+      if (e === undefined) { cell(tr, ''); continue; }
+      const ret = (e / prev - 1) * 100;
+      cell(tr, ret.toFixed(2), sign(ret));
+      prev = e;
+    }
+    const year = (prev / startOfYear - 1) * 100;
+    cell(tr, year.toFixed(2), sign(year));
+  }
 }
 
 function fail(message) {

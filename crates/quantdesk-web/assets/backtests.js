@@ -16,6 +16,9 @@ form.addEventListener('submit', async (e) => {
       strategy: f.get('strategy'),
       params,
       adjustment: f.get('adjustment'),
+      from: f.get('from') || null,
+      to: f.get('to') || null,
+      benchmark: String(f.get('benchmark') || '').trim() || null,
       config: {
         cash: Number(f.get('cash')),
         fill: f.get('fill'),

@@ -841,6 +841,7 @@ pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Pa
             let config = serde_json::json!({
                 "strings": {
                     "finalEquity": t.bt_final_equity, "totalReturn": t.bt_return, "maxDrawdown": t.bt_max_drawdown,
+                    "benchmark": t.bt_benchmark, "monthly": t.bt_monthly,
                     "trades": t.bt_trades, "winRate": t.bt_win_rate, "tradeColumns": t.bt_trade_columns,
                 }
             });
