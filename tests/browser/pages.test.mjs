@@ -277,6 +277,21 @@ test('a backtest from the form: progress, equity and drawdown, metrics, trades, 
   assert.deepEqual(page.errors, []);
 });
 
+test('decide now: the voting engine on a watchlist, today\'s decision with every vote', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/decisions`);
+  await page.fill('#decide-form input[name="symbols"]', '000858.SZ, 600900.SH');
+  await page.click('#decide-form button[type="submit"]');
+  await page.waitForSelector('table.decisions tbody tr', { timeout: 60000 });
+  const rows = await page.locator('table.decisions tbody tr').allTextContents();
+  assert.equal(rows.length, 2);
+  for (const r of rows) assert.match(r, /(BUY|SELL|HOLD)/);
+  assert.match(rows.join(' '), /000858\.SZ/);
+  assert.ok((await page.locator('table.decisions tbody tr td:last-child').first().textContent()).includes(':'), 'votes listed');
+  await page.screenshot({ path: `${ARTIFACTS}/decisions.png` });
+  assert.deepEqual(page.errors, []);
+});
+
 test('sign up with the mailed code, sign in, make an API key, sign out', async () => {
   const page = await newPage('en-US', { width: 1280, height: 800 }, { cookies: [], origins: [] });
   // Signed out, a page leads to the sign-in form, and from there to sign-up.

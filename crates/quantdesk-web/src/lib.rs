@@ -24,6 +24,7 @@ pub fn routes() -> Routes {
         .route("/backtests", get(pages::backtests))
         .route("/backtests/compare", get(pages::compare_backtests))
         .route("/backtests/{id}", get(pages::backtest))
+        .route("/decisions", get(pages::decisions))
         .route("/jobs", get(pages::jobs))
         .route("/jobs/{id}", get(pages::job))
         .route("/lang/{tag}", get(pages::set_lang))

@@ -360,3 +360,50 @@ async fn finished_runs_compare_side_by_side() {
     assert_eq!(s, 200);
     assert!(body.contains("Pick two to six"), "one run is not a comparison");
 }
+
+#[tokio::test]
+async fn decisions_show_the_latest_per_symbol_and_the_history() {
+    let a = app().await;
+    let (s, _, body) = get(&a, "/decisions", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("No decisions yet"), "{body}");
+    // Two runs of the voting engine, in the shape the `decide` job stores; the newer one last.
+    let run = |action: &str, score: f64| {
+        format!(
+            r#"{{"decisions": [{{"symbol": "000858.SZ", "date": "2026-11-20", "risk_level": "medium",
+                 "decision": {{"action": "{action}", "score": {score}, "votes": [
+                   {{"model": "ma_cross", "action": "{action}", "confidence": 0.8}},
+                   {{"model": "rsi", "action": "HOLD", "confidence": 0.5}}]}}}}]}}"#
+        )
+    };
+    for (action, score) in [("SELL", 0.6), ("BUY", 0.75)] {
+        let job = quantdesk_store::jobs::NewJob {
+            owner: String::new(),
+            kind: "decide".into(),
+            queue: "default".into(),
+            params: r#"{"symbols": ["000858.SZ"]}"#.into(),
+            priority: 0,
+            max_attempts: 1,
+            timeout_ms: 60_000,
+            run_at: None,
+            idempotency_key: None,
+        };
+        let (id, _) = a.store.enqueue(&job, 0).await.unwrap();
+        a.store.claim("w", &["default".to_string()], 1, 60_000).await.unwrap().unwrap();
+        let outcome = quantdesk_store::jobs::Outcome::Succeeded(run(action, score));
+        a.store.finish(id, "w", &outcome, 2).await.unwrap();
+    }
+    let (s, _, body) = get(&a, "/decisions", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    let latest = &body[body.find("<h1>").unwrap()..body.find("History").unwrap()];
+    assert!(latest.contains(r#"<td class="up"><strong>BUY</strong></td>"#), "the newest run wins: {latest}");
+    assert!(!latest.contains("SELL"));
+    assert!(
+        latest.contains("ma_cross: BUY 0.80; rsi: HOLD 0.50") && latest.contains("0.75") && latest.contains("medium")
+    );
+    let history = &body[body.find("History").unwrap()..];
+    assert!(history.contains(r#"<td class="down">SELL</td>"#) && history.contains(r#"<td class="up">BUY</td>"#));
+    assert!(body.contains(r#"aria-current="page">Decisions"#));
+    let (_, _, zh) = get(&a, "/decisions", &[("accept-language", "zh-CN")]).await;
+    assert!(zh.contains("今日决策") && zh.contains("立即决策"));
+}
