@@ -292,6 +292,38 @@ test('decide now: the voting engine on a watchlist, today\'s decision with every
   assert.deepEqual(page.errors, []);
 });
 
+test('a sweep\'s runs sort by any column and fill a heat map over two parameters', async () => {
+  const res = await fetch(`${BASE}/api/v1/jobs`, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...AUTH },
+    body: JSON.stringify({ kind: 'sweep', params: { symbols: ['000858.SZ'], grid: ['fast=5:9:2', 'slow=20,30,40'], metric: 'sharpe' } }),
+  });
+  const { id } = await res.json();
+  for (let i = 0; i < 600; i++) {
+    if ((await api(`/api/v1/jobs/${id}`)).state === 'succeeded') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const page = await newPage();
+  await page.goto(`${BASE}/jobs/${id}`);
+  await page.click(`a[href="/sweeps/${id}"]`);
+  await page.waitForFunction(() => document.querySelector('.sweep-page').dataset.ready === '9', null, { timeout: 30000 });
+  assert.equal(await page.locator('#sw-rows tbody tr').count(), 9);
+  assert.equal(await page.getAttribute('.sweep-page', 'data-heat-cells'), '9', '3 fast × 3 slow');
+  assert.equal(await page.locator('#sw-heat tbody tr').count(), 3);
+  // Sorted by the sweep's metric, best first; one click on "fast" sorts by it (descending), another ascending.
+  const rows = JSON.parse(await (await fetch(`${BASE}/api/v1/jobs/${id}/artifacts/sweep.json`, { headers: AUTH })).text());
+  const best = Math.max(...rows.map((r) => r.metrics.sharpe)).toFixed(3);
+  const sharpeCol = await page.evaluate(() => [...document.querySelectorAll('#sw-rows thead th')].findIndex((th) => th.textContent === 'Sharpe'));
+  assert.equal(await page.locator(`#sw-rows tbody tr:first-child td:nth-child(${sharpeCol + 1})`).textContent(), best);
+  await page.click('#sw-rows thead th:first-child');
+  assert.equal(await page.locator('#sw-rows tbody tr:first-child td:first-child').textContent(), '9');
+  await page.click('#sw-rows thead th:first-child');
+  assert.equal(await page.locator('#sw-rows tbody tr:first-child td:first-child').textContent(), '5');
+  await page.selectOption('#sw-axes select[name="metric"]', 'total_return');
+  assert.equal(await page.getAttribute('.sweep-page', 'data-heat-cells'), '9');
+  await page.screenshot({ path: `${ARTIFACTS}/sweep.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
+});
+
 test('sign up with the mailed code, sign in, make an API key, sign out', async () => {
   const page = await newPage('en-US', { width: 1280, height: 800 }, { cookies: [], origins: [] });
   // Signed out, a page leads to the sign-in form, and from there to sign-up.

@@ -25,6 +25,7 @@ pub fn routes() -> Routes {
         .route("/backtests/compare", get(pages::compare_backtests))
         .route("/backtests/{id}", get(pages::backtest))
         .route("/decisions", get(pages::decisions))
+        .route("/sweeps/{id}", get(pages::sweep))
         .route("/jobs", get(pages::jobs))
         .route("/jobs/{id}", get(pages::job))
         .route("/lang/{tag}", get(pages::set_lang))

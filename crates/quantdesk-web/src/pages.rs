@@ -704,6 +704,51 @@ pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response
     )
 }
 
+#[derive(Template)]
+#[template(path = "sweep.html")]
+struct SweepPage {
+    page: PageCtx,
+    id: i64,
+    metric: String,
+    config_json: String,
+}
+
+/// `/sweeps/{id}`: a finished sweep's runs as a sortable table and a heat map of a metric over two
+/// parameters (drawn by sweep.js from the job's `sweep.json`).
+pub async fn sweep(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i64>) -> Response {
+    let t = lang.lang.strings();
+    match state.store.job(id).await {
+        Ok(Some(job))
+            if job.kind == "sweep"
+                && lang.sees(&job.owner)
+                && job.state == quantdesk_store::jobs::JobState::Succeeded =>
+        {
+            let params: serde_json::Value = serde_json::from_str(&job.params).unwrap_or_default();
+            let config = serde_json::json!({
+                "strings": {
+                    "finalEquity": t.bt_final_equity, "totalReturn": t.bt_return, "maxDrawdown": t.bt_max_drawdown,
+                    "trades": t.bt_trades, "winRate": t.bt_win_rate,
+                }
+            });
+            html(
+                StatusCode::OK,
+                SweepPage {
+                    page: lang.ctx("jobs"),
+                    id,
+                    metric: params["metric"].as_str().unwrap_or("sharpe").to_string(),
+                    config_json: json_island(&config),
+                }
+                .render(),
+            )
+        }
+        Ok(_) => error_page(&lang, StatusCode::NOT_FOUND, t.not_found_title, t.job_not_found),
+        Err(e) => {
+            tracing::error!(error = %e, "sweep page failed");
+            error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text)
+        }
+    }
+}
+
 /// One decision on the decisions page.
 pub struct DecisionRow {
     pub job: i64,

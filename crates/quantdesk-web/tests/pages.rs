@@ -407,3 +407,32 @@ async fn decisions_show_the_latest_per_symbol_and_the_history() {
     let (_, _, zh) = get(&a, "/decisions", &[("accept-language", "zh-CN")]).await;
     assert!(zh.contains("今日决策") && zh.contains("立即决策"));
 }
+
+#[tokio::test]
+async fn sweep_pages_exist_for_finished_sweeps_only() {
+    let a = app().await;
+    let job = |kind: &str| quantdesk_store::jobs::NewJob {
+        owner: String::new(),
+        kind: kind.into(),
+        queue: "default".into(),
+        params: r#"{"symbols": ["000858.SZ"], "grid": ["fast=5,7"], "metric": "sortino"}"#.into(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    let (queued, _) = a.store.enqueue(&job("sweep"), 0).await.unwrap();
+    let (s, _, _) = get(&a, &format!("/sweeps/{queued}"), &[("accept", "text/html")]).await;
+    assert_eq!(s, 404, "not finished: nothing to show yet");
+    a.store.claim("w", &["default".to_string()], 1, 60_000).await.unwrap().unwrap();
+    a.store.finish(queued, "w", &quantdesk_store::jobs::Outcome::Succeeded("{}".into()), 2).await.unwrap();
+    let (s, _, body) = get(&a, &format!("/sweeps/{queued}"), &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains(r#"data-metric="sortino""#) && body.contains("sweep.js") && body.contains("Heat map"));
+    let (_, _, job_page) = get(&a, &format!("/jobs/{queued}"), &[("accept-language", "en")]).await;
+    assert!(job_page.contains(&format!(r#"href="/sweeps/{queued}""#)), "the job page links its results");
+    let (echo, _) = a.store.enqueue(&job("echo"), 0).await.unwrap();
+    let (s, _, _) = get(&a, &format!("/sweeps/{echo}"), &[("accept", "text/html")]).await;
+    assert_eq!(s, 404);
+}
