@@ -263,6 +263,14 @@ test('a replay shows nothing after its cursor, steps, and survives a reload', as
   ds = await chartReady(page, { replay: paused });
   assert.equal(ds.lastTime, paused);
   assert.equal(await page.isHidden('#replay-bar'), false);
+  // and follows the user to another browser (kept on the server, not only in localStorage)
+  const pref = await (await fetch(`${BASE}/api/v1/auth/prefs/quantdesk.replay.000858.SZ.1D`, { headers: AUTH })).json();
+  assert.equal(JSON.parse(pref.value).cursor, Number(paused));
+  const elsewhere = await newPage();
+  await elsewhere.goto(`${BASE}/chart/000858.SZ?res=1D&adj=qfq`);
+  const there = await chartReady(elsewhere, { replay: paused });
+  assert.equal(there.lastTime, paused);
+  await elsewhere.context().close();
   // a start time picked in the past
   const day = new Date(history.t[50] * 1000).toISOString().slice(0, 16);
   await page.fill('#replay-start', day);

@@ -497,3 +497,40 @@ async fn the_udf_datafeed_can_be_public_read_only() {
     assert_eq!(open.request_as_is(req()).await.0, 200);
     assert_eq!(open.request_as_is(Request::get("/api/v1/instruments").body(Body::empty()).unwrap()).await.0, 401);
 }
+
+#[tokio::test]
+async fn settings_follow_their_user() {
+    let t = common::app().await;
+    let put = |name: &str, body: &str, token: Option<&str>| {
+        let mut req =
+            axum::http::Request::put(format!("/api/v1/auth/prefs/{name}")).header("content-type", "application/json");
+        if let Some(tok) = token {
+            req = req.header("authorization", format!("Bearer {tok}"));
+        }
+        let req = req.body(axum::body::Body::from(body.to_string())).unwrap();
+        async { t.request(req).await }
+    };
+    let (s, _, b) = put("replay.600519.SH.1D", r#"{"value": "{\"cursor\": 1700000000}"}"#, None).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+    let (s, v) = t.get_json("/api/v1/auth/prefs/replay.600519.SH.1D").await;
+    assert_eq!((s.as_u16(), v["value"].as_str()), (200, Some(r#"{"cursor": 1700000000}"#)));
+    // Another user has their own settings (a viewer may keep settings too).
+    let other = common::user_with_key(&t.state, "viewer@x.test", quantdesk_store::auth::Role::Viewer, &["read"]).await;
+    let req = axum::http::Request::get("/api/v1/auth/prefs/replay.600519.SH.1D")
+        .header("authorization", format!("Bearer {other}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (s, _, b) = t.request(req).await;
+    assert_eq!((s.as_u16(), String::from_utf8_lossy(&b).as_ref()), (200, r#"{"value":null}"#), "never set");
+    let (s, _, _) = put("replay.600519.SH.1D", r#"{"value": "mine"}"#, Some(&other)).await;
+    assert_eq!(s, 200);
+    let (_, v) = t.get_json("/api/v1/auth/prefs/replay.600519.SH.1D").await;
+    assert_eq!(v["value"], r#"{"cursor": 1700000000}"#, "untouched by the other user");
+    let (s, _, _) = put("bad%20name", r#"{"value": "x"}"#, None).await;
+    assert_eq!(s, 400);
+    let (s, _, _) = put("ok", &format!(r#"{{"value": "{}"}}"#, "x".repeat(5000)), None).await;
+    assert_eq!(s, 400);
+    let req = axum::http::Request::get("/api/v1/auth/prefs/ok").body(axum::body::Body::empty()).unwrap();
+    let (s, _, _) = t.request_as_is(req).await;
+    assert_eq!(s, 401);
+}

@@ -140,6 +140,11 @@ pub trait AuthStore: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
     async fn users(&self) -> Result<Vec<User>>;
     async fn count_users(&self) -> Result<u64>;
+    /// A user's setting, if set.
+    async fn pref(&self, user_id: i64, name: &str) -> Result<Option<String>>;
+    /// Sets a user's setting; `false` (nothing written) when the user already has `max` other
+    /// settings.
+    async fn put_pref(&self, user_id: i64, name: &str, value: &str, now: i64, max: u64) -> Result<bool>;
     /// Sessions seen at or after `since` (Unix ms): the signed-in users of the last while.
     async fn count_active_sessions(&self, since: i64) -> Result<u64>;
     async fn set_role(&self, id: i64, role: Role) -> Result<bool>;
@@ -272,6 +277,39 @@ macro_rules! auth_store_impl {
             async fn count_users(&self) -> $crate::Result<u64> {
                 let n: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(&self.pool).await?;
                 Ok(n as u64)
+            }
+
+            async fn pref(&self, user_id: i64, name: &str) -> $crate::Result<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT value FROM user_prefs WHERE user_id = $1 AND name = $2")
+                    .bind(user_id)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn put_pref(&self, user_id: i64, name: &str, value: &str, now: i64, max: u64) -> $crate::Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let others: i64 =
+                    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM user_prefs WHERE user_id = $1 AND name <> $2")
+                        .bind(user_id)
+                        .bind(name)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if others as u64 >= max {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO user_prefs (user_id, name, value, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                )
+                .bind(user_id)
+                .bind(name)
+                .bind(value)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn count_active_sessions(&self, since: i64) -> $crate::Result<u64> {

@@ -45,6 +45,7 @@ impl PgStore {
             ("schedules", include_str!("../migrations/postgres/0003_schedules.sql")),
             ("accounts", include_str!("../migrations/postgres/0004_auth.sql")),
             ("backups", include_str!("../migrations/postgres/0005_backups.sql")),
+            ("preferences", include_str!("../migrations/postgres/0006_prefs.sql")),
         ])
         .run(&pool)
         .await?;

@@ -88,6 +88,7 @@ impl SqliteStore {
             ("schedules", include_str!("../migrations/sqlite/0003_schedules.sql")),
             ("accounts", include_str!("../migrations/sqlite/0004_auth.sql")),
             ("backups", include_str!("../migrations/sqlite/0005_backups.sql")),
+            ("preferences", include_str!("../migrations/sqlite/0006_prefs.sql")),
         ])
         .run(&pool)
         .await?;

@@ -183,3 +183,21 @@ async fn schedules_remember_their_owner() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn preferences_are_per_user_replaced_and_bounded() {
+    each_backend(|s| async move {
+        let a = s.create_user("a@x.test", "h", Role::Analyst, true, 0).await.unwrap().unwrap();
+        let b = s.create_user("b@x.test", "h", Role::Analyst, true, 0).await.unwrap().unwrap();
+        assert_eq!(s.pref(a, "replay").await.unwrap(), None);
+        assert!(s.put_pref(a, "replay", "1", 1, 2).await.unwrap());
+        assert!(s.put_pref(a, "replay", "2", 2, 2).await.unwrap(), "replacing is not another setting");
+        assert_eq!(s.pref(a, "replay").await.unwrap().as_deref(), Some("2"));
+        assert_eq!(s.pref(b, "replay").await.unwrap(), None, "per user");
+        assert!(s.put_pref(a, "other", "x", 3, 2).await.unwrap());
+        assert!(!s.put_pref(a, "third", "x", 4, 2).await.unwrap(), "at most 2");
+        assert_eq!(s.pref(a, "third").await.unwrap(), None);
+        assert!(s.put_pref(b, "third", "x", 4, 2).await.unwrap(), "the bound is per user");
+    })
+    .await;
+}

@@ -69,6 +69,7 @@ async fn fill(store: &dyn Store) {
     let viewer = store.create_user("观众@x.test", "h2", Role::Viewer, false, 1001).await.unwrap().unwrap();
     store.set_disabled(viewer, true).await.unwrap();
     store.record_login(admin, 5000).await.unwrap();
+    assert!(store.put_pref(admin, "replay.600519.SH.1D", "{\"cursor\":1700000000}", 6, 100).await.unwrap());
     store
         .create_session(&SessionRow {
             id_hash: "s-hash".into(),

@@ -1,8 +1,9 @@
 // Replay (回放): a cursor over the loaded bars. While it is on, the chart shows only the bars
 // opening at or before the cursor, and the Chan layers are analysed with `until` = the opening of
 // the next bar, so nothing from the future is drawn. Controls: a start time, step back/forward by N
-// bars, play/pause at a speed, and a seek slider. The cursor is kept per symbol and resolution in
-// this browser's localStorage, so it survives a reload.
+// bars, play/pause at a speed, and a seek slider. The cursor is kept per symbol and resolution for
+// the signed-in user (the server's /api/v1/auth/prefs, so it follows the user to another browser)
+// and in this browser's localStorage (so a reload shows it at once); the newer of the two wins.
 
 const storeKey = (symbol, res) => `quantdesk.replay.${symbol}.${res}`;
 const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ''));
@@ -27,11 +28,21 @@ export function setupReplay({ state, replay, setReplay, loadOlder, strings: S })
   // bar times as the chart shows them (exchange time for intraday bars) in the start picker
   const toInput = (b) => new Date(b.time * 1000).toISOString().slice(0, 16);
 
+  const prefUrl = (k) => `/api/v1/auth/prefs/${encodeURIComponent(k)}`;
+  let pushTimer = null;
   function save() {
-    try {
-      if (replay.active) localStorage.setItem(key(), JSON.stringify({ cursor: replay.cursor, step: step(), speed: speedSel.value }));
-      else localStorage.removeItem(key());
-    } catch { /* private mode */ }
+    const value = replay.active
+      ? { cursor: replay.cursor, step: step(), speed: speedSel.value, at: Date.now() }
+      : { cursor: null, at: Date.now() };
+    try { localStorage.setItem(key(), JSON.stringify(value)); } catch { /* private mode */ }
+    // To the server at once (keepalive: a reload right after still sends it); while playing,
+    // after a pause, so playing does not send a request per bar.
+    const k = key();
+    const send = () => fetch(prefUrl(k), {
+      method: 'PUT', keepalive: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: JSON.stringify(value) }),
+    }).catch(() => {});
+    clearTimeout(pushTimer);
+    if (timer !== null) pushTimer = setTimeout(send, 1000); else send();
   }
   function sync() {
     toggle.setAttribute('aria-pressed', String(replay.active));
@@ -50,7 +61,8 @@ export function setupReplay({ state, replay, setReplay, loadOlder, strings: S })
     setReplay(true, state.bars[i].utc);
     save(); sync();
   }
-  function pause() { if (timer !== null) { clearInterval(timer); timer = null; } sync(); }
+  // Pausing stores the cursor at once (while playing, saves wait for a pause in the steps).
+  function pause() { if (timer !== null) { clearInterval(timer); timer = null; save(); } sync(); }
   function stepBy(n) {
     go(current() + n);
     if (timer !== null && current() >= state.bars.length - 1) pause();
@@ -95,6 +107,24 @@ export function setupReplay({ state, replay, setReplay, loadOlder, strings: S })
       if (timer !== null) { clearInterval(timer); timer = null; }
       let saved = null;
       try { saved = JSON.parse(localStorage.getItem(key()) || 'null'); } catch { saved = null; }
+      apply(saved);
+      // The user's cursor on the server, if newer (set in another browser).
+      const k = key();
+      fetch(prefUrl(k)).then((r) => (r.ok ? r.json() : null)).then((p) => {
+        let remote = null;
+        try { remote = p && p.value ? JSON.parse(p.value) : null; } catch { remote = null; }
+        if (!remote || k !== key() || (remote.at || 0) <= ((saved && saved.at) || 0)) return;
+        try { localStorage.setItem(k, JSON.stringify(remote)); } catch { /* private mode */ }
+        apply(remote);
+        // The bars are drawn already: redraw them at the cursor (or in full).
+        setReplay(replay.active, replay.active ? replay.cursor : null);
+        sync();
+      }).catch(() => {});
+    },
+  };
+
+  function apply(saved) {
+      if (timer !== null) { clearInterval(timer); timer = null; }
       if (saved && Number.isFinite(saved.cursor) && state.bars.length) {
         replay.active = true; replay.cursor = saved.cursor;
         if (saved.step) stepInput.value = String(saved.step);
@@ -105,6 +135,5 @@ export function setupReplay({ state, replay, setReplay, loadOlder, strings: S })
         }
       } else { replay.active = false; replay.cursor = null; }
       sync();
-    },
-  };
+  }
 }

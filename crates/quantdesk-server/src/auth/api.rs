@@ -23,6 +23,7 @@ pub fn router() -> crate::Routes {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/auth/me", get(me))
+        .route("/auth/prefs/{name}", get(get_pref).put(put_pref))
         .route("/auth/password/change", post(change_password))
         .route("/auth/password/reset", post(request_reset))
         .route("/auth/password/reset/confirm", post(confirm_reset))
@@ -174,6 +175,67 @@ pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, p: Pr
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(p: Principal) -> Json<Me> {
     Json(me_of(&p))
+}
+
+/// A setting of the caller's that follows them between browsers (the chart's replay cursor).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Pref {
+    /// Any text up to 4 KiB (the pages store JSON).
+    #[schema(max_length = 4096)]
+    pub value: String,
+}
+
+/// A setting as read: `null` when it was never set.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrefRead {
+    pub value: Option<String>,
+}
+
+/// Settings one user may keep.
+const MAX_PREFS: u64 = 200;
+
+fn pref_name(name: &str) -> Result<&str, ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if ok { Ok(name) } else { Err(ApiError::bad_request("a setting's name is 1 to 100 of A-Z a-z 0-9 . _ : -")) }
+}
+
+/// One of the caller's settings (`null` when never set).
+#[utoipa::path(get, path = "/api/v1/auth/prefs/{name}", tag = "auth",
+    params(("name" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,100}$")),
+    responses((status = 200, body = PrefRead), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn get_pref(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<PrefRead>, ApiError> {
+    let name = pref_name(&name)?;
+    Ok(Json(PrefRead { value: state.store.pref(p.user_id, name).await? }))
+}
+
+/// Set one of the caller's settings (at most 200 per user).
+#[utoipa::path(put, path = "/api/v1/auth/prefs/{name}", tag = "auth", request_body = Pref,
+    params(("name" = String, Path, pattern = "^[A-Za-z0-9._:-]{1,100}$")),
+    responses((status = 200, body = Pref), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_pref(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(pref): ApiJson<Pref>,
+) -> Result<Json<Pref>, ApiError> {
+    let name = pref_name(&name)?;
+    if pref.value.chars().count() > 4096 {
+        return Err(ApiError::bad_request("a setting's value is at most 4096 characters"));
+    }
+    if !state.store.put_pref(p.user_id, name, &pref.value, super::now_ms(), MAX_PREFS).await? {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_settings",
+            format!("at most {MAX_PREFS} settings per user"),
+        ));
+    }
+    Ok(Json(pref))
 }
 
 /// Change the password: ends every session (a browser caller gets a fresh one).

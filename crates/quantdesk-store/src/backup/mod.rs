@@ -160,6 +160,12 @@ pub static TABLES: &[Table] = &[
         identity: true,
     },
     Table {
+        name: "user_prefs",
+        columns: &[c("user_id", Int), c("name", Text), c("value", Text), c("updated_at", Int)],
+        key: &["user_id", "name"],
+        identity: false,
+    },
+    Table {
         name: "email_codes",
         columns: &[
             c("email", Text),
