@@ -15,6 +15,10 @@
 //! - `batch`: `analyze` (push every bar, one snapshot at the end: everything chan.py computes).
 //! - `stream_push`: `Analyzer::push` of every bar (merged bars, fractals, strokes kept current);
 //!   the time per element is the cost of one streaming update.
+//! - `stream_push_update`: [`Analyzer::push_and_update`] of every bar, reading the up-to-date
+//!   structures after each one through the borrowing [`Analyzer::structures`]: merged bars,
+//!   fractals, strokes, segments, pivots and signals current after every bar; the time per element
+//!   is the cost of one streaming update with everything.
 //! - `stream_snapshot_every_100`: push every bar and take a full snapshot every 100 bars.
 
 use std::hint::black_box;
@@ -108,6 +112,19 @@ fn run(c: &mut Criterion, sizes: &[usize]) {
                         an.push(black_box(bar)).map_err(|e| e.to_string())?;
                     }
                     Ok::<_, String>(black_box(an.counts()))
+                })
+            });
+            g.bench_with_input(BenchmarkId::new("stream_push_update", n), bars, |b, bars| {
+                b.iter(|| {
+                    let mut an = Analyzer::new(cfg.clone()).map_err(|e| e.to_string())?;
+                    let mut k = 0;
+                    for bar in bars {
+                        an.push_and_update(black_box(bar)).map_err(|e| e.to_string())?;
+                        let s = an.structures();
+                        k +=
+                            s.segments.len() + s.stroke_pivots.len() + s.stroke_signals.len() + s.segment_signals.len();
+                    }
+                    Ok::<_, String>(black_box(k))
                 })
             });
             if n <= 10_000 {

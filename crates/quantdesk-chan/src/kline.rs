@@ -152,13 +152,23 @@ pub(crate) struct KlineState {
     pub raws: Vec<Raw>,
     pub klcs: Vec<Klc>,
     pub bis: Vec<BiRec>,
+    /// Lowest index of `bis` changed (or removed) since the incremental engine last looked: the
+    /// stroke rules only ever touch the last two strokes.
+    pub bis_low_water: usize,
     free: Vec<usize>,
     macd: Macd,
 }
 
 impl KlineState {
     pub fn new(macd: &MacdConfig) -> KlineState {
-        KlineState { raws: Vec::new(), klcs: Vec::new(), bis: Vec::new(), free: Vec::new(), macd: Macd::new(macd) }
+        KlineState {
+            raws: Vec::new(),
+            klcs: Vec::new(),
+            bis: Vec::new(),
+            bis_low_water: 0,
+            free: Vec::new(),
+            macd: Macd::new(macd),
+        }
     }
 
     /// chan.py `add_single_klu` for a validated bar.
@@ -207,18 +217,23 @@ impl KlineState {
             self.klcs[n - 2].fx = fx;
         }
         if n >= 2 {
+            self.bis_low_water = self.bis_low_water.min(self.bis.len().saturating_sub(2));
             update_bi_sure(&mut self.bis, &mut self.free, &self.klcs, n - 2, cfg);
         }
     }
 
-    /// The strokes chan.py shows after its last bar: the confirmed ones plus the provisional
-    /// (virtual) stroke `try_add_virtual_bi` draws to the last merged bar.
-    pub fn strokes_with_virtual(&self, cfg: &BiConfig) -> Vec<BiRec> {
-        let mut bis = self.bis.clone();
+    /// The strokes chan.py shows after its last bar, the confirmed ones plus the provisional
+    /// (virtual) stroke `try_add_virtual_bi` draws to the last merged bar, from index `s` on, for
+    /// `s = bis.len() - 3` (or 0): the provisional stroke only touches the last two confirmed
+    /// strokes, so the rest are `bis[..s]`.
+    pub fn virtual_tail(&self, cfg: &BiConfig, bis: &mut Vec<BiRec>) -> usize {
+        let s = self.bis.len().saturating_sub(3);
+        bis.clear();
+        bis.extend_from_slice(&self.bis[s..]);
         if let Some(last) = self.klcs.len().checked_sub(1) {
-            try_add_virtual_bi(&mut bis, &self.klcs, last, cfg);
+            try_add_virtual_bi(bis, &self.klcs, last, cfg);
         }
-        bis
+        s
     }
 }
 

@@ -7,11 +7,13 @@
 //! strokes keep pointing at dropped segments as `parent_seg`). Several rules read those pointers,
 //! so lines live in an arena ([`LineSet::arena`]) and the list proper is [`LineSet::live`].
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::config::LeftMethod;
 use crate::kline::{Fx, KDir, test_combine};
 
 /// One line (stroke or segment) with what the later stages read of it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Line {
     /// chan.py `idx`: the position in its list when created.
     pub idx: usize,
@@ -48,12 +50,55 @@ impl Line {
 pub(crate) struct LineSet {
     pub arena: Vec<Line>,
     pub live: Vec<usize>,
+    /// Read horizon for the incremental segment builder: one past the highest live index (or
+    /// arena id) read since it was last set; `usize::MAX` once a decision depended on where the
+    /// list ends. See [`SegCache`].
+    pub hz: Horizon,
+}
+
+/// A `Cell<usize>` that keeps the analyzer `Sync` (relaxed atomics compile to plain moves).
+#[derive(Debug, Default)]
+pub(crate) struct Horizon(AtomicUsize);
+
+impl Horizon {
+    #[inline]
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+    #[inline]
+    pub fn set(&self, v: usize) {
+        self.0.store(v, Ordering::Relaxed)
+    }
+}
+
+impl Clone for Horizon {
+    fn clone(&self) -> Horizon {
+        Horizon(AtomicUsize::new(self.get()))
+    }
 }
 
 impl LineSet {
     #[inline]
     pub fn get(&self, i: usize) -> &Line {
+        self.mark(i);
         &self.arena[self.live[i]]
+    }
+    /// A line by arena id (following `pre`/`next`), recorded in the read horizon.
+    #[inline]
+    pub fn at(&self, id: usize) -> &Line {
+        self.mark(id);
+        &self.arena[id]
+    }
+    #[inline]
+    pub fn mark(&self, i: usize) {
+        if i >= self.hz.get() {
+            self.hz.set(i.saturating_add(1));
+        }
+    }
+    /// Records that a decision depended on the length of the list.
+    #[inline]
+    pub fn mark_end(&self) {
+        self.hz.set(usize::MAX);
     }
     #[inline]
     pub fn len(&self) -> usize {
@@ -245,8 +290,8 @@ impl EigenFx {
             return true;
         }
         let b = ls.get(e2.lst[0]);
-        let n1 = b.next.map(|x| &ls.arena[x]);
-        let n2 = n1.and_then(|x| x.next).map(|x| &ls.arena[x]);
+        let n1 = b.next.map(|x| ls.at(x));
+        let n2 = n1.and_then(|x| x.next).map(|x| ls.at(x));
         match (n1, n2) {
             (Some(_), Some(n2)) => {
                 if b.down() {
@@ -300,7 +345,11 @@ impl EigenFx {
     }
 
     fn find_revert_fx(&mut self, ls: &LineSet, begin: usize, depth: usize) -> Tri {
-        if begin >= ls.len() || depth > MAX_DEPTH {
+        if depth > MAX_DEPTH {
+            return Tri::None;
+        }
+        if begin >= ls.len() {
+            ls.mark_end();
             return Tri::None;
         }
         let first_up = ls.get(begin).up;
@@ -326,6 +375,7 @@ impl EigenFx {
             }
             i += 2;
         }
+        ls.mark_end();
         Tri::None
     }
 }
@@ -338,11 +388,15 @@ pub(crate) struct SegRec {
     pub end: usize,
     pub is_sure: bool,
     pub up: bool,
-    pub pre: Option<usize>,
     pub next: Option<usize>,
 }
 
 impl SegRec {
+    /// Equal but for the arena link.
+    fn same(&self, o: &SegRec) -> bool {
+        (self.idx, self.start, self.end, self.is_sure, self.up) == (o.idx, o.start, o.end, o.is_sure, o.up)
+    }
+
     pub fn bi_cnt(&self) -> usize {
         (self.end + 1).saturating_sub(self.start)
     }
@@ -373,26 +427,138 @@ struct Builder<'a> {
     /// there; this only guards against a porting slip turning into a hang).
     fuel: usize,
     depth: usize,
+    /// Iterations of `cal_seg_sure` so far and the checkpoint after each (see [`SegCache`]).
+    iters: usize,
+    ck: Vec<Ck>,
 }
 
-/// chan.py `CSegListChan.update` on a fresh list, followed by `cal_seg`'s `seg_idx` assignment.
-pub(crate) fn build_segments(ls: &LineSet, left: LeftMethod) -> SegList {
-    let n = ls.len();
-    let mut b =
-        Builder { ls, left, out: SegList { parent: vec![None; n], ..SegList::default() }, fuel: 4 * n + 64, depth: 0 };
-    b.cal_seg_sure(0);
-    b.collect_left_seg();
-    let mut out = b.out;
-    let nseg = out.live.len();
-    let mut seg_idx = vec![nseg; n];
-    for (si, &a) in out.live.iter().enumerate() {
-        let s = out.arena[a];
-        for x in seg_idx.iter_mut().take(s.end + 1).skip(s.start) {
-            *x = si;
+/// State of `cal_seg_sure` at the start of one of its iterations.
+#[derive(Debug, Clone, Copy)]
+struct Ck {
+    begin: usize,
+    arena_len: usize,
+    live_len: usize,
+    iters: usize,
+    /// Read horizon of every iteration before this one: they read only lines below it.
+    hz: usize,
+}
+
+/// What `collect_left_seg` changed in the state `cal_seg_sure` left, to undo it.
+#[derive(Debug, Clone, Default)]
+struct Undo {
+    arena_len: usize,
+    tail_pos: usize,
+    live_tail: Vec<usize>,
+    next: Vec<(usize, Option<usize>)>,
+    parent_from: usize,
+    parent: Vec<Option<usize>>,
+}
+
+/// Segments over a list of lines (chan.py `CSegListChan.update` on a fresh list, followed by
+/// `cal_seg`'s `seg_idx` assignment), kept across calls: a default cache updated once is the
+/// batch computation.
+///
+/// `cal_seg_sure` is a loop whose iterations each start from (`begin`, the segments so far) and
+/// read lines through [`LineSet`], which records the highest one read (the horizon) and whether a
+/// decision depended on where the list ends. The state at the start of every iteration is a
+/// checkpoint with the horizon of all iterations before it. When the lines below `first_changed`
+/// are unchanged, every checkpoint whose horizon is at most `first_changed` is exactly what a
+/// fresh run over the new lines would reach (same inputs, same deterministic steps), so the run
+/// resumes from the last such checkpoint. `collect_left_seg` (the provisional tail) is undone and
+/// redone every time.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SegCache {
+    pub out: SegList,
+    ck: Vec<Ck>,
+    undo: Option<Undo>,
+}
+
+impl SegCache {
+    /// Brings the segments up to date with `ls`, whose lines below `first_changed` (live indices)
+    /// are those of the previous call. Returns the number of leading live segments that are the
+    /// same as after the previous call (their `next` pointer aside).
+    pub fn update(&mut self, ls: &LineSet, first_changed: usize, left: LeftMethod) -> usize {
+        let n = ls.len();
+        let mut common = usize::MAX;
+        if self.ck.is_empty() {
+            self.ck.push(Ck { begin: 0, arena_len: 0, live_len: 0, iters: 0, hz: 0 });
         }
+        let k = self.ck.partition_point(|c| c.hz <= first_changed).max(1) - 1;
+        let c = self.ck[k];
+        // The previous result from where it may change, to tell afterwards which segments did.
+        let p0 = self.undo.as_ref().map_or(0, |u| u.tail_pos).min(c.live_len).min(self.out.live.len());
+        let prev: Vec<SegRec> = self.out.live[p0..].iter().map(|&a| self.out.arena[a]).collect();
+        let out = &mut self.out;
+        if let Some(u) = self.undo.take() {
+            common = u.tail_pos;
+            out.arena.truncate(u.arena_len);
+            out.live.truncate(u.tail_pos);
+            out.live.extend_from_slice(&u.live_tail);
+            for (id, nx) in u.next {
+                out.arena[id].next = nx;
+            }
+            out.parent.truncate(u.parent_from);
+            out.parent.extend_from_slice(&u.parent);
+        }
+        self.ck.truncate(k + 1);
+        common = common.min(c.live_len);
+        out.arena.truncate(c.arena_len);
+        out.live.truncate(c.live_len);
+        if let Some(&l) = out.live.last() {
+            out.arena[l].next = None;
+        }
+        let lastend = out.last().map_or(0, |s| s.end + 1);
+        out.parent.truncate(lastend);
+        out.parent.resize(n, None);
+        ls.hz.set(c.hz);
+        let mut b = Builder {
+            ls,
+            left,
+            out: std::mem::take(out),
+            fuel: (4 * n + 64).saturating_sub(c.iters),
+            depth: 0,
+            iters: c.iters,
+            ck: std::mem::take(&mut self.ck),
+        };
+        b.cal_seg_sure(c.begin);
+        // Stash what collect_left_seg may change: it pops only unsure segments from the end, links
+        // new ones after the remaining last, and assigns lines after it.
+        let o = &b.out;
+        let tail_pos = o.live.iter().rposition(|&a| o.arena[a].is_sure).map_or(0, |p| p + 1);
+        let parent_from = if tail_pos > 0 { o.arena[o.live[tail_pos - 1]].end + 1 } else { 0 };
+        let undo = Undo {
+            arena_len: o.arena.len(),
+            tail_pos,
+            live_tail: o.live[tail_pos..].to_vec(),
+            next: o.live[tail_pos.saturating_sub(1)..].iter().map(|&a| (a, o.arena[a].next)).collect(),
+            parent_from,
+            parent: o.parent[parent_from.min(n)..].to_vec(),
+        };
+        b.collect_left_seg();
+        self.ck = b.ck;
+        self.out = b.out;
+        self.undo = Some(undo);
+        let out = &mut self.out;
+        let mut common = common.min(tail_pos).min(out.live.len());
+        // Segments recomputed the same as before count as unchanged (their `next` aside).
+        while common < out.live.len()
+            && common >= p0
+            && prev.get(common - p0).is_some_and(|o| o.same(&out.arena[out.live[common]]))
+        {
+            common += 1;
+        }
+        let line0 = if common == 0 { 0 } else { out.arena[out.live[common - 1]].end + 1 };
+        let nseg = out.live.len();
+        out.seg_idx.truncate(line0);
+        out.seg_idx.resize(n, nseg);
+        for (si, &a) in out.live.iter().enumerate().skip(common) {
+            let s = out.arena[a];
+            for x in out.seg_idx.iter_mut().take(s.end + 1).skip(s.start) {
+                *x = si;
+            }
+        }
+        common
     }
-    out.seg_idx = seg_idx;
-    out
 }
 
 impl Builder<'_> {
@@ -435,10 +601,21 @@ impl Builder<'_> {
                     break;
                 }
             }
+            if next_begin.is_none() {
+                ls.mark_end();
+            }
             match next_begin {
                 Some(b) if self.fuel > 0 => {
                     self.fuel -= 1;
+                    self.iters += 1;
                     begin = b;
+                    self.ck.push(Ck {
+                        begin,
+                        arena_len: self.out.arena.len(),
+                        live_len: self.out.live.len(),
+                        iters: self.iters,
+                        hz: ls.hz.get(),
+                    });
                 }
                 _ => return,
             }
@@ -475,8 +652,10 @@ impl Builder<'_> {
     ) -> bool {
         let ls = self.ls;
         if end >= ls.len() {
+            ls.mark_end();
             return false;
         }
+        ls.get(end);
         if self.out.live.is_empty() && split_first && end >= 3 && depth < MAX_DEPTH {
             let is_high = ls.get(end).down();
             if let Some(p) = find_peak_bi(ls, (0..=end - 3).rev(), is_high) {
@@ -494,6 +673,7 @@ impl Builder<'_> {
             Some(s) => s.end + 1,
         };
         if start >= ls.len() {
+            ls.mark_end();
             return false;
         }
         let mut sure = is_sure;
@@ -510,7 +690,7 @@ impl Builder<'_> {
         }
         let id = self.out.arena.len();
         let pre = self.out.live.last().copied();
-        self.out.arena.push(SegRec { idx: self.out.live.len(), start, end, is_sure: sure, up, pre, next: None });
+        self.out.arena.push(SegRec { idx: self.out.live.len(), start, end, is_sure: sure, up, next: None });
         if let Some(p) = pre {
             self.out.arena[p].next = Some(id);
         }
@@ -648,8 +828,8 @@ fn find_peak_bi(ls: &LineSet, it: impl Iterator<Item = usize>, is_high: bool) ->
     for i in it {
         let b = ls.get(i);
         if (is_high && b.end_val >= peak_val && b.up) || (!is_high && b.end_val <= peak_val && b.down()) {
-            if let Some(pp) = b.pre.and_then(|p| ls.arena[p].pre) {
-                let v = ls.arena[pp].end_val;
+            if let Some(pp) = b.pre.and_then(|p| ls.at(p).pre) {
+                let v = ls.at(pp).end_val;
                 if (is_high && v > b.end_val) || (!is_high && v < b.end_val) {
                     continue;
                 }

@@ -173,40 +173,70 @@ impl ZsList<'_> {
     }
 }
 
-/// Pivots over `ls` given its segments, and each live segment's pivots (indexed by arena id).
-pub(crate) fn build_pivots(ls: &LineSet, segs: &SegList, cfg: &ZsConfig) -> (Vec<Zs>, Vec<Vec<usize>>) {
-    let mut zl = ZsList { ls, seg_idx: &segs.seg_idx, cfg, zs: Vec::new(), free: Vec::new() };
-    for &a in &segs.live {
-        let s = segs.arena[a];
-        zl.free.clear();
-        zl.add_from_range(s.start..(s.end + 1).max(s.start), s.up, s.is_sure);
-    }
-    if let Some(last) = segs.last() {
-        zl.free.clear();
-        zl.add_from_range((last.end + 1).min(ls.len())..ls.len(), !last.up, false);
-    }
-    let mut zs = zl.zs;
-    // update_zs_in_seg
-    let mut seg_zs = vec![Vec::new(); segs.arena.len()];
-    let n = ls.len();
-    for &a in segs.live.iter().rev() {
-        let s = segs.arena[a];
-        let start_klu = ls.get(s.start).begin_klu;
-        let mut inside = Vec::new();
-        for (zi, z) in zs.iter_mut().enumerate().rev() {
-            if z.end_klu < start_klu {
-                break;
-            }
-            if s.start <= z.begin && z.begin <= s.end {
-                inside.push(zi);
-            }
-            z.bi_in = z.begin.checked_sub(1);
-            if z.end + 1 < n {
-                z.bi_out = Some(z.end + 1);
+/// Pivots over `ls` given its segments, kept across updates.
+///
+/// chan.py builds the pivots segment by segment with a fresh free list each time, and a pivot only
+/// absorbs or combines with pivots of its own segment (`seg_idx` differs otherwise), so the pivots
+/// of a segment depend only on that segment (its range, direction, `is_sure`) and its lines. The
+/// pivots of unchanged segments over unchanged lines are kept.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ZsCache {
+    pub zs: Vec<Zs>,
+    /// Per live segment (and one past the last, for the pivots of the lines after it): the index
+    /// of its first pivot. The pivots of live segment `p` are `start[p]..start[p + 1]` (chan.py
+    /// `update_zs_in_seg`).
+    pub start: Vec<usize>,
+}
+
+impl ZsCache {
+    /// `common`: leading live segments unchanged since the last update; `first_changed`: lines
+    /// below it unchanged. Returns the number of leading segments kept (unchanged, on unchanged
+    /// lines) and the index of the first pivot recomputed.
+    pub fn update(
+        &mut self,
+        ls: &LineSet,
+        segs: &SegList,
+        cfg: &ZsConfig,
+        common: usize,
+        first_changed: usize,
+    ) -> (usize, usize) {
+        let nseg = segs.live.len();
+        let q = common.min(nseg).min(self.start.len().saturating_sub(1));
+        // A kept pivot's `bi_out` (the line after it, if any) must not change either: the line
+        // after the segment is below first_changed, so it existed before and exists now.
+        let q = segs.live[..q].partition_point(|&a| segs.arena[a].end + 1 < first_changed);
+        let z0 = self.start.get(q).copied().unwrap_or(0);
+        self.zs.truncate(z0);
+        self.start.truncate(q);
+        let mut zl = ZsList { ls, seg_idx: &segs.seg_idx, cfg, zs: std::mem::take(&mut self.zs), free: Vec::new() };
+        for &a in &segs.live[q..] {
+            self.start.push(zl.zs.len());
+            let s = segs.arena[a];
+            zl.free.clear();
+            zl.add_from_range(s.start..(s.end + 1).max(s.start), s.up, s.is_sure);
+        }
+        self.start.push(zl.zs.len());
+        if let Some(last) = segs.last() {
+            zl.free.clear();
+            zl.add_from_range((last.end + 1).min(ls.len())..ls.len(), !last.up, false);
+        }
+        self.zs = zl.zs;
+        // update_zs_in_seg: with at least one segment every pivot is visited.
+        if nseg > 0 {
+            let n = ls.len();
+            for z in &mut self.zs[z0..] {
+                z.bi_in = z.begin.checked_sub(1);
+                if z.end + 1 < n {
+                    z.bi_out = Some(z.end + 1);
+                }
             }
         }
-        inside.reverse();
-        seg_zs[a] = inside;
+        (q, z0)
     }
-    (zs, seg_zs)
+
+    /// The pivots of the segment with arena id `a` (none if it is not live).
+    pub fn of_seg(&self, segs: &SegList, a: usize) -> std::ops::Range<usize> {
+        let p = segs.arena[a].idx;
+        if segs.live.get(p) == Some(&a) { self.start[p]..self.start[p + 1] } else { 0..0 }
+    }
 }

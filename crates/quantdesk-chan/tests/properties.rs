@@ -83,19 +83,33 @@ fn check_invariants(a: &Analysis, cfg: &ChanConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// Streaming snapshots after every `step`-th prefix equal batch runs; settled structures never change.
+/// Streaming snapshots after every `step`-th prefix equal batch runs, and so do the incremental
+/// structures (updated after every `update_every`-th push and at every check); settled structures
+/// never change.
 fn check_stream(bars: &[Bar], cfg: &ChanConfig, step: usize) -> Result<(), String> {
+    check_stream_updating(bars, cfg, step, 1)
+}
+
+fn check_stream_updating(bars: &[Bar], cfg: &ChanConfig, step: usize, update_every: usize) -> Result<(), String> {
     let mut an = Analyzer::new(cfg.clone()).unwrap();
     let mut prev: Option<Analysis> = None;
     for (i, b) in bars.iter().enumerate() {
-        an.push(b).unwrap();
+        if (i + 1) % update_every == 0 {
+            an.push_and_update(b).unwrap();
+        } else {
+            an.push(b).unwrap();
+        }
         if (i + 1) % step != 0 && i + 1 != bars.len() {
             continue;
         }
+        an.update();
         let snap = an.snapshot();
         let batch = analyze(&bars[..=i], cfg).unwrap();
         if snap != batch {
             return Err(format!("snapshot after {} bars differs from the batch run", i + 1));
+        }
+        if an.current() != batch {
+            return Err(format!("incremental structures after {} bars differ from the batch run", i + 1));
         }
         check_invariants(&snap, cfg).map_err(|e| format!("after {} bars: {e}", i + 1))?;
         if let Some(p) = &prev {
@@ -138,6 +152,13 @@ proptest! {
     }
 
     #[test]
+    fn incremental_updates_at_random_intervals_equal_batch(seed in any::<u64>(), n in 20usize..600, every in 1usize..6) {
+        let bars = random_walk(seed, n);
+        let r = check_stream_updating(&bars, &ChanConfig::default(), 1, every);
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    #[test]
     fn long_random_walks_keep_invariants(seed in any::<u64>()) {
         let bars = random_walk(seed, 3000);
         let a = analyze(&bars, &ChanConfig::default()).unwrap();
@@ -155,6 +176,27 @@ fn real_data_streams_like_batch() {
         check_stream(&bars[..400], &ChanConfig::default(), 1).unwrap();
         check_stream(&bars, &ChanConfig::default(), 37).unwrap();
         check_stream(&bars, &Profile::Czsc.config(), 53).unwrap();
+    }
+}
+
+/// Long walks reach segments of segments and their signals: the incremental structures, updated
+/// after every bar, equal batch runs at sampled prefixes, and the borrowed structures are the
+/// same as the copied ones.
+#[test]
+fn long_random_walks_update_like_batch() {
+    for seed in [3u64, 11] {
+        let bars = random_walk(seed, 6000);
+        let cfg = ChanConfig::default();
+        let mut an = Analyzer::new(cfg.clone()).unwrap();
+        for (i, b) in bars.iter().enumerate() {
+            an.push_and_update(b).unwrap();
+            if (i + 1) % 250 == 0 || i + 1 == bars.len() {
+                let batch = analyze(&bars[..=i], &cfg).unwrap();
+                assert_eq!(an.current(), batch, "seed {seed}: structures after {} bars differ from batch", i + 1);
+                assert_eq!(an.structures().to_analysis(), batch);
+            }
+        }
+        assert!(!an.structures().segments_of_segments.is_empty(), "a 6000-bar walk has segments of segments");
     }
 }
 
