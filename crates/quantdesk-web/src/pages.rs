@@ -647,11 +647,18 @@ struct BacktestsPage {
 }
 
 /// `/backtests`: the form that starts a backtest job, and the recent runs.
-pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response {
-    let t = lang.lang.strings();
+/// The caller's latest 50 jobs of `kind` (only those in `state` when given), and the symbol a
+/// form should offer first; an error page when the store fails.
+async fn recent_runs(
+    state: &AppState,
+    lang: &ReqLang,
+    kind: &str,
+    job_state: Option<quantdesk_store::jobs::JobState>,
+) -> Result<(Vec<quantdesk_store::jobs::Job>, Option<quantdesk_core::Symbol>), Response> {
     let filter = quantdesk_store::jobs::JobFilter {
-        kind: Some("backtest".into()),
+        kind: Some(kind.into()),
         owner: lang.owner_filter(),
+        state: job_state,
         limit: 50,
         ..Default::default()
     };
@@ -662,12 +669,17 @@ pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response
         ))
     }
     .await;
-    let (jobs, busiest) = match found {
+    found.map_err(|e| {
+        tracing::error!(error = %e, kind, "a runs page failed");
+        let t = lang.lang.strings();
+        error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text)
+    })
+}
+
+pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response {
+    let (jobs, busiest) = match recent_runs(&state, &lang, "backtest", None).await {
         Ok(x) => x,
-        Err(e) => {
-            tracing::error!(error = %e, "backtests page failed");
-            return error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text);
-        }
+        Err(page) => return page,
     };
     let runs = jobs
         .iter()
@@ -775,28 +787,11 @@ struct DecisionsPage {
 /// `/decisions`: the voting engine's latest BUY/SELL/HOLD per symbol with every model's vote, and
 /// the history of earlier runs (each `decide` job's result, newest first).
 pub async fn decisions(State(state): State<AppState>, lang: ReqLang) -> Response {
-    let t = lang.lang.strings();
-    let filter = quantdesk_store::jobs::JobFilter {
-        kind: Some("decide".into()),
-        owner: lang.owner_filter(),
-        state: Some(quantdesk_store::jobs::JobState::Succeeded),
-        limit: 50,
-        ..Default::default()
-    };
-    let found = async {
-        Ok::<_, quantdesk_store::StoreError>((
-            state.store.list_jobs(&filter).await?,
-            state.store.busiest_symbol().await?,
-        ))
-    }
-    .await;
-    let (jobs, busiest) = match found {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::error!(error = %e, "decisions page failed");
-            return error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text);
-        }
-    };
+    let (jobs, busiest) =
+        match recent_runs(&state, &lang, "decide", Some(quantdesk_store::jobs::JobState::Succeeded)).await {
+            Ok(x) => x,
+            Err(page) => return page,
+        };
     let mut history = Vec::new();
     for j in &jobs {
         let result: serde_json::Value =

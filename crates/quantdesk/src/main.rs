@@ -855,15 +855,7 @@ async fn backtest_series(
             [one] => Some(Symbol::new(one).map_err(|e| anyhow::anyhow!(e.0))?),
             _ => bail!("a file is read with at most one --symbol (multi-symbol files carry a symbol column)"),
         };
-        let opts = BarImportOptions {
-            file_name: file.display().to_string(),
-            symbol,
-            resolution,
-            timezone: None,
-            columns: ColumnMap::default(),
-        };
-        let file = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-        let parsed = quantdesk_ingest::parse_bars(std::io::BufReader::new(file), &opts, &mut |_| {})?;
+        let parsed = read_bar_file(file, symbol, resolution)?;
         return Ok(parsed
             .series
             .into_iter()
@@ -1032,15 +1024,7 @@ async fn chan(cfg: &Config, a: ChanArgs) -> Result<()> {
     let until = a.until.as_deref().map(parse_until).transpose()?.unwrap_or(i64::MAX);
     let report = if let Some(file) = &a.file {
         let symbol = a.symbol.as_deref().map(Symbol::new).transpose().map_err(|e| anyhow::anyhow!(e.0))?;
-        let opts = BarImportOptions {
-            file_name: file.display().to_string(),
-            symbol,
-            resolution,
-            timezone: None,
-            columns: ColumnMap::default(),
-        };
-        let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-        let parsed = quantdesk_ingest::parse_bars(std::io::BufReader::new(f), &opts, &mut |_| {})?;
+        let parsed = read_bar_file(file, symbol, resolution)?;
         let mut series = parsed.series.into_iter();
         let (sym, data) = match (series.next(), series.next()) {
             (Some(one), None) => one,
@@ -1309,4 +1293,22 @@ async fn sweep(cfg: &Config, s: SweepArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A bar file as `import bars` reads it (columns detected from the header), for commands that
+/// analyse a file without storing it.
+fn read_bar_file(
+    file: &std::path::Path,
+    symbol: Option<Symbol>,
+    resolution: Resolution,
+) -> Result<quantdesk_ingest::ParsedBars> {
+    let opts = BarImportOptions {
+        file_name: file.display().to_string(),
+        symbol,
+        resolution,
+        timezone: None,
+        columns: ColumnMap::default(),
+    };
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    Ok(quantdesk_ingest::parse_bars(std::io::BufReader::new(f), &opts, &mut |_| {})?)
 }
