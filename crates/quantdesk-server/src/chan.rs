@@ -537,23 +537,10 @@ async fn request(
     Ok((ChanRequest { resolution, adjustment, from, until, countback: None, profile }, meta))
 }
 
-/// The analysis parameters plus the higher resolution of a nesting.
+/// The higher resolution of a nesting (the rest of the query is [`ChanParams`], for both levels).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct NestParams {
-    /// The lower resolution: 1, 5, 15, 30, 60, 1D or 1W (default 1D).
-    #[param(pattern = "^(1|5|15|30|60|1D|1W)$")]
-    pub resolution: Option<String>,
-    /// chanpy (default) or czsc, for both levels.
-    #[param(pattern = "^(chanpy|czsc)$")]
-    pub profile: Option<String>,
-    /// none, qfq (default) or hfq, for both levels.
-    #[param(pattern = "^(none|qfq|hfq)$")]
-    pub adjustment: Option<String>,
-    /// Inclusive start of the bars analysed (Unix seconds, a date or an RFC 3339 time).
-    pub from: Option<String>,
-    /// Exclusive end: only bars before it are analysed, at both levels.
-    pub until: Option<String>,
+pub struct HigherParam {
     /// The higher resolution whose structures hold the lower ones (default 1W over 1D, 1D over
     /// intraday); it must be coarser than `resolution`.
     #[param(pattern = "^(5|15|30|60|1D|1W|1M)$")]
@@ -606,34 +593,25 @@ fn order(r: Resolution) -> i64 {
 /// Multi-level analysis (多级别联立): the structures of `higher` and of `resolution` over the same
 /// span, and which lower strokes lie inside each higher stroke, segment and pivot.
 #[utoipa::path(get, path = "/api/v1/chan/{symbol}/nest", tag = "chan",
-    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9._^=&-]{1,32}$"), NestParams),
+    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9._^=&-]{1,32}$"), ChanParams, HigherParam),
     responses((status = 200, body = ChanNest),
         (status = 400, body = ErrorBody, description = "a parameter breaks the schema"),
         (status = 404, body = ErrorBody, description = "no such instrument, or no bars in range"),
-        (status = 422, body = ErrorBody, description = "higher is not coarser than resolution, from/until is no instant, or the bars cannot be analysed")))]
+        (status = 422, body = ErrorBody, description = "higher is not coarser than resolution (1M has none), from/until is no instant, or the bars cannot be analysed")))]
 async fn get_nest(
     State(state): State<AppState>,
     ApiPath(symbol): ApiPath<String>,
-    ApiQuery(p): ApiQuery<NestParams>,
+    ApiQuery(p): ApiQuery<ChanParams>,
+    ApiQuery(h): ApiQuery<HigherParam>,
 ) -> Result<Json<ChanNest>, ApiError> {
     let symbol = crate::api::path_symbol(&symbol)?;
-    let analysis = ChanParams {
-        resolution: p.resolution.clone(),
-        profile: p.profile.clone(),
-        adjustment: p.adjustment.clone(),
-        from: p.from.clone(),
-        until: p.until.clone(),
-    };
     let lower_res = p.resolution.as_deref().unwrap_or("1D");
-    if lower_res == "1M" {
-        return Err(ApiError::bad_request("resolution 1M has no higher level; use 1, 5, 15, 30, 60, 1D or 1W"));
-    }
-    if p.higher.as_deref() == Some("1") {
+    if h.higher.as_deref() == Some("1") {
         return Err(ApiError::bad_request("higher 1 is no higher level; use 5, 15, 30, 60, 1D, 1W or 1M"));
     }
     let default_higher = if resolution_param(lower_res)?.is_intraday() { "1D" } else { "1W" };
-    let higher_res = p.higher.as_deref().unwrap_or(default_higher);
-    let (lower_req, meta) = request(&state, &symbol, &analysis, Some(lower_res)).await?;
+    let higher_res = h.higher.as_deref().unwrap_or(default_higher);
+    let (lower_req, meta) = request(&state, &symbol, &p, Some(lower_res)).await?;
     let higher = resolution_param(higher_res)?;
     if order(higher) <= order(lower_req.resolution) {
         return Err(ApiError::new(

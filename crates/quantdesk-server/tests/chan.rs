@@ -438,7 +438,13 @@ async fn two_levels_nest_lower_strokes_inside_higher_structures() {
 
     let (s, v) = t.get_json(&format!("/api/v1/chan/{SYMBOL}/nest?resolution=1W&higher=1D")).await;
     assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("bad_level")));
-    let (s, _) = t.get_json(&format!("/api/v1/chan/{SYMBOL}/nest?resolution=1M")).await;
+    let (s, v) = t.get_json(&format!("/api/v1/chan/{SYMBOL}/nest?resolution=1M")).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("bad_level")),
+        "1M has no higher level"
+    );
+    let (s, _) = t.get_json(&format!("/api/v1/chan/{SYMBOL}/nest?higher=1")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = t.get_json("/api/v1/chan/000001.SZ/nest").await;
     assert_eq!(s, StatusCode::NOT_FOUND);

@@ -288,28 +288,22 @@ macro_rules! auth_store_impl {
             }
 
             async fn put_pref(&self, user_id: i64, name: &str, value: &str, now: i64, max: u64) -> $crate::Result<bool> {
-                let mut tx = self.pool.begin().await?;
-                let others: i64 =
-                    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM user_prefs WHERE user_id = $1 AND name <> $2")
-                        .bind(user_id)
-                        .bind(name)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                if others as u64 >= max {
-                    return Ok(false);
-                }
-                sqlx::query(
-                    "INSERT INTO user_prefs (user_id, name, value, updated_at) VALUES ($1, $2, $3, $4) \
+                // One statement: a read then a write in one SQLite transaction fails at once when
+                // another connection wrote in between (SQLITE_BUSY_SNAPSHOT).
+                let n = sqlx::query(
+                    "INSERT INTO user_prefs (user_id, name, value, updated_at) SELECT $1, $2, $3, $4 \
+                     WHERE (SELECT COUNT(*) FROM user_prefs WHERE user_id = $1 AND name <> $2) < $5 \
                      ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 )
                 .bind(user_id)
                 .bind(name)
                 .bind(value)
                 .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
+                .bind(i64::try_from(max).unwrap_or(i64::MAX))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
             }
 
             async fn count_active_sessions(&self, since: i64) -> $crate::Result<u64> {

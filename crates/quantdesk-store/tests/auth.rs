@@ -198,6 +198,14 @@ async fn preferences_are_per_user_replaced_and_bounded() {
         assert!(!s.put_pref(a, "third", "x", 4, 2).await.unwrap(), "at most 2");
         assert_eq!(s.pref(a, "third").await.unwrap(), None);
         assert!(s.put_pref(b, "third", "x", 4, 2).await.unwrap(), "the bound is per user");
+        // Writers at once: each lands (no "database is locked" from a read-then-write).
+        let writes = (0..16).map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move { s.put_pref(b, &format!("k{}", i % 4), &i.to_string(), 5, 200).await })
+        });
+        for w in writes {
+            assert!(w.await.unwrap().unwrap());
+        }
     })
     .await;
 }
