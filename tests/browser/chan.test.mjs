@@ -4,52 +4,19 @@
 // a switched-off layer disappears, and the switches survive a reload; the higher level's pivots;
 // the details of a buy/sell point under the pointer; a replay clips bars and structures to its
 // cursor, steps, and survives a reload.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-
-const BASE = process.env.BASE_URL;
-const ARTIFACTS = process.env.ARTIFACTS || '.';
-const AUTH = { authorization: `Bearer ${process.env.QD_TOKEN}` };
-const api = async (path) => (await fetch(BASE + path, { headers: AUTH })).json();
-let browser, signedIn;
-
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${BASE}/login`);
-  await page.fill('input[name=email]', process.env.DEMO_EMAIL);
-  await page.fill('input[name=password]', process.env.DEMO_PASSWORD);
-  await Promise.all([page.waitForURL(/\/chart/), page.click('#login-form button[type=submit]')]);
-  signedIn = await context.storageState();
-  await context.close();
-});
-after(async () => { await browser.close(); });
+import { ARTIFACTS, AUTH, BASE, api, chartReady, newPage as plainPage } from './common.mjs';
 
 /** A signed-in page (one browser context: localStorage survives reloads) that records Chan requests. */
 async function newPage(locale = 'en-US') {
-  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 800 }, storageState: signedIn, extraHTTPHeaders: { 'Accept-Language': locale } });
-  const page = await context.newPage();
-  page.errors = [];
+  const page = await plainPage(locale);
   page.chanRequests = [];
-  page.on('pageerror', (e) => page.errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
   page.on('request', (r) => { if (r.url().includes('/api/v1/chan/')) page.chanRequests.push(new URL(r.url())); });
   return page;
 }
 
 const dataset = (page) => page.evaluate(() => ({ ...document.getElementById('chart').dataset }));
-async function chartReady(page, expect = {}) {
-  await page.waitForFunction((e) => {
-    const el = document.getElementById('chart');
-    return el && el.dataset.state === 'ready' && Object.entries(e).every(([k, v]) => el.dataset[k] === v);
-  }, expect, { timeout: 15000 });
-  return dataset(page);
-}
 /** Waits until the Chan layer has drawn what the current settings ask for. */
 async function chanReady(page) {
   await page.waitForFunction(() => document.getElementById('chart').dataset.chanState === 'ready', null, { timeout: 15000 });

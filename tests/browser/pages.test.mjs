@@ -1,53 +1,10 @@
 // Browser tests against a running quantdesk with demo data (see run.sh): the chart draws, switches
 // symbol and resolution, loads older bars when scrolled; the import page reports a line-numbered
 // error and imports a good file; the instruments table filters; both languages render.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
 import { readdirSync, readFileSync } from 'node:fs';
-
-const BASE = process.env.BASE_URL;
-const ARTIFACTS = process.env.ARTIFACTS || '.';
-let browser;
-/** The demo account's signed-in browser state (its session cookie), made once by the sign-in form. */
-let signedIn;
-
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${BASE}/login`);
-  await page.fill('input[name=email]', process.env.DEMO_EMAIL);
-  await page.fill('input[name=password]', process.env.DEMO_PASSWORD);
-  await Promise.all([page.waitForURL(/\/chart/), page.click('#login-form button[type=submit]')]);
-  signedIn = await context.storageState();
-  await context.close();
-});
-after(async () => { await browser.close(); });
-
-async function newPage(locale = 'en-US', viewport = { width: 1280, height: 800 }, storageState = signedIn) {
-  const context = await browser.newContext({ locale, viewport, storageState, extraHTTPHeaders: { 'Accept-Language': locale } });
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
-  return page;
-}
-
-const AUTH = { authorization: `Bearer ${process.env.QD_TOKEN}` };
-const api = async (path) => (await fetch(BASE + path, { headers: AUTH })).json();
-
-async function chartReady(page, expect = {}) {
-  await page.waitForFunction((e) => {
-    const el = document.getElementById('chart');
-    if (!el || el.dataset.state !== 'ready') return false;
-    return Object.entries(e).every(([k, v]) => el.dataset[k] === v);
-  }, expect, { timeout: 15000 });
-  return page.evaluate(() => ({ ...document.getElementById('chart').dataset }));
-}
+import { ARTIFACTS, AUTH, BASE, api, chartReady, newPage } from './common.mjs';
 
 /** Pixels of the candle colours on the chart's canvases: a blank chart has none. */
 async function candlePixels(page) {
