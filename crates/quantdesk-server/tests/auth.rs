@@ -4,62 +4,11 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use common::{TestApp, app, app_with, user_with_key};
+use axum::http::{Request, StatusCode};
+use common::{TestApp, app, app_with, bearer, call, login, mailed_code, session_of, user_with_key};
 use quantdesk_server::Config;
 use quantdesk_store::auth::Role;
 use serde_json::{Value, json};
-
-fn json_req(method: &str, uri: &str, body: &Value) -> axum::http::request::Builder {
-    let _ = body;
-    Request::builder().method(method).uri(uri).header("content-type", "application/json")
-}
-
-/// Sends JSON with exactly the given headers (no credentials added).
-async fn call(
-    t: &TestApp,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: Value,
-) -> (StatusCode, HeaderMap, Value) {
-    let mut req = json_req(method, uri, &body);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
-    let (s, h, b) = t.request_as_is(req.body(body).unwrap()).await;
-    let v = if b.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&b).unwrap_or(Value::String(String::from_utf8_lossy(&b).into()))
-    };
-    (s, h, v)
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-/// The session cookie pair (`qd_session=…`) from a response.
-fn session_of(h: &HeaderMap) -> String {
-    let c = h.get("set-cookie").expect("a cookie").to_str().unwrap();
-    c.split(';').next().unwrap().to_string()
-}
-
-/// The last code mailed to `to`.
-fn mailed_code(t: &TestApp, to: &str) -> String {
-    let mailbox = quantdesk_server::auth::mailer::Mailbox::new(&t.state.config.mailbox_dir, "x@y.z");
-    let last = mailbox.messages_to(to).pop().expect("a message");
-    let i = last.find("code is ").expect("a code in the message") + "code is ".len();
-    last[i..i + 6].to_string()
-}
-
-async fn login(t: &TestApp, email: &str, password: &str) -> (String, String) {
-    let (s, h, v) = call(t, "POST", "/api/v1/auth/login", &[], json!({"email": email, "password": password})).await;
-    assert_eq!(s, 200, "{v}");
-    (session_of(&h), v["csrf_token"].as_str().unwrap().to_string())
-}
 
 #[tokio::test]
 async fn signup_verify_login_and_the_code_never_shows() {
@@ -310,16 +259,21 @@ async fn keys_are_shown_once_scoped_and_revocable() {
     let t = app().await;
     let analyst = user_with_key(&t.state, "an@example.com", Role::Analyst, &["read", "jobs"]).await;
     let auth = bearer(&analyst);
+    // Keys are managed from a session (or an admin-scoped key): a key without admin cannot
+    // mint or delete keys.
     let (s, _, v) =
         call(&t, "POST", "/api/v1/keys", &[("authorization", &auth)], json!({"name": "ro", "scopes": ["read"]})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{v}");
+    let (cookie, csrf) = login(&t, "an@example.com", "tulip-granite-41").await;
+    let session: &[(&str, &str)] = &[("cookie", &cookie), ("x-csrf-token", &csrf)];
+    let (s, _, v) = call(&t, "POST", "/api/v1/keys", session, json!({"name": "ro", "scopes": ["read"]})).await;
     assert_eq!(s, 201, "{v}");
     let ro = v["token"].as_str().unwrap().to_string();
     assert!(ro.starts_with("qd_"));
     let (_, _, list) = call(&t, "GET", "/api/v1/keys", &[("authorization", &auth)], Value::Null).await;
     assert!(!list.to_string().contains(&ro[16..]), "lists never show the secret");
     assert_eq!(list.as_array().unwrap().len(), 2);
-    let (s, _, v) =
-        call(&t, "POST", "/api/v1/keys", &[("authorization", &auth)], json!({"name": "x", "scopes": ["admin"]})).await;
+    let (s, _, v) = call(&t, "POST", "/api/v1/keys", session, json!({"name": "x", "scopes": ["admin"]})).await;
     assert_eq!(s, 403, "no scope beyond the role: {v}");
 
     // Too small a scope is refused, with a reason.
@@ -333,6 +287,8 @@ async fn keys_are_shown_once_scoped_and_revocable() {
     // Revoked, tampered and malformed keys are refused.
     let id = v_id(&t, &auth, "ro").await;
     let (s, _, _) = call(&t, "DELETE", &format!("/api/v1/keys/{id}"), &[("authorization", &auth)], Value::Null).await;
+    assert_eq!(s, 403, "a key without admin cannot delete keys");
+    let (s, _, _) = call(&t, "DELETE", &format!("/api/v1/keys/{id}"), session, Value::Null).await;
     assert_eq!(s, 204);
     let (s, _, v) = call(&t, "GET", "/api/v1/instruments", &[("authorization", &bearer(&ro))], Value::Null).await;
     assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
@@ -346,9 +302,16 @@ async fn keys_are_shown_once_scoped_and_revocable() {
     assert_eq!(call(&t, "GET", "/api/v1/instruments", &[("authorization", "Basic abc")], Value::Null).await.0, 401);
 
     // Another user's key is not theirs to revoke; a disabled user's keys stop working.
-    let other = user_with_key(&t.state, "other@example.com", Role::Analyst, &["read"]).await;
-    let (s, _, _) =
-        call(&t, "DELETE", &format!("/api/v1/keys/{id}"), &[("authorization", &bearer(&other))], Value::Null).await;
+    user_with_key(&t.state, "other@example.com", Role::Analyst, &["read"]).await;
+    let (other_cookie, other_csrf) = login(&t, "other@example.com", "tulip-granite-41").await;
+    let (s, _, _) = call(
+        &t,
+        "DELETE",
+        &format!("/api/v1/keys/{id}"),
+        &[("cookie", &other_cookie), ("x-csrf-token", &other_csrf)],
+        Value::Null,
+    )
+    .await;
     assert_eq!(s, 404);
     let u = t.state.store.user_by_email("an@example.com").await.unwrap().unwrap();
     let (s, _, v) = call(

@@ -96,6 +96,17 @@ pub struct EmailCode {
     pub sent_at: i64,
     pub expires_at: i64,
     pub attempts: i64,
+    /// What confirming the code sets: a sign-up's password hash (empty for other purposes).
+    pub secret: String,
+}
+
+/// An abuse-limit counter: attempts taken in the window that began at `window_start`, the last
+/// at `last_at`. The caller decides the policy; the store only compares and sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    pub window_start: i64,
+    pub n: i64,
+    pub last_at: i64,
 }
 
 /// One security event.
@@ -185,6 +196,19 @@ pub trait AuthStore: Send + Sync + 'static {
     async fn failures(&self, key: &str, since: i64) -> Result<(u64, Option<i64>)>;
     async fn clear_failures(&self, key: &str) -> Result<()>;
     async fn prune_failures(&self, before: i64) -> Result<u64>;
+
+    /// The counter of `key`, if any.
+    async fn counter(&self, key: &str) -> Result<Option<Counter>>;
+    /// Sets the counter of `key` to `new` only if it is still `expected` (`None`: absent).
+    /// False when another writer got there first; concurrent callers never both succeed.
+    async fn cas_counter(&self, key: &str, expected: Option<&Counter>, new: &Counter) -> Result<bool>;
+    /// Sets the counter of `key`, whatever it was.
+    async fn put_counter(&self, key: &str, c: &Counter) -> Result<()>;
+    async fn delete_counter(&self, key: &str) -> Result<()>;
+    /// Forgets counters whose key is LIKE `pattern` and whose last attempt is before `before`.
+    async fn prune_counters(&self, pattern: &str, before: i64) -> Result<u64>;
+    /// Revokes every live key of a user; returns how many.
+    async fn revoke_user_api_keys(&self, user_id: i64, now: i64) -> Result<u64>;
 
     async fn audit(&self, e: &AuditEvent) -> Result<()>;
     async fn audit_log(&self, f: &AuditFilter) -> Result<Vec<AuditEvent>>;
@@ -469,9 +493,9 @@ macro_rules! auth_store_impl {
                 resend_after: i64,
             ) -> $crate::Result<bool> {
                 let n = sqlx::query(
-                    "INSERT INTO email_codes (email, purpose, code_hash, sent_at, expires_at, attempts) VALUES ($1, $2, $3, $4, $5, 0) \
+                    "INSERT INTO email_codes (email, purpose, code_hash, sent_at, expires_at, attempts, secret) VALUES ($1, $2, $3, $4, $5, 0, $7) \
                      ON CONFLICT (email, purpose) DO UPDATE SET code_hash = excluded.code_hash, sent_at = excluded.sent_at, \
-                     expires_at = excluded.expires_at, attempts = 0 WHERE email_codes.sent_at <= $6",
+                     expires_at = excluded.expires_at, attempts = 0, secret = excluded.secret WHERE email_codes.sent_at <= $6",
                 )
                 .bind(email)
                 .bind(purpose)
@@ -479,6 +503,7 @@ macro_rules! auth_store_impl {
                 .bind(c.sent_at)
                 .bind(c.expires_at)
                 .bind(resend_after)
+                .bind(&c.secret)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -486,14 +511,14 @@ macro_rules! auth_store_impl {
             }
 
             async fn email_code(&self, email: &str, purpose: &str) -> $crate::Result<Option<$crate::auth::EmailCode>> {
-                let row: Option<(String, i64, i64, i64)> = sqlx::query_as(
-                    "SELECT code_hash, sent_at, expires_at, attempts FROM email_codes WHERE email = $1 AND purpose = $2",
+                let row: Option<(String, i64, i64, i64, String)> = sqlx::query_as(
+                    "SELECT code_hash, sent_at, expires_at, attempts, secret FROM email_codes WHERE email = $1 AND purpose = $2",
                 )
                 .bind(email)
                 .bind(purpose)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(|r| $crate::auth::EmailCode { code_hash: r.0, sent_at: r.1, expires_at: r.2, attempts: r.3 }))
+                Ok(row.map(|r| $crate::auth::EmailCode { code_hash: r.0, sent_at: r.1, expires_at: r.2, attempts: r.3, secret: r.4 }))
             }
 
             async fn bump_email_code(&self, email: &str, purpose: &str) -> $crate::Result<i64> {
@@ -538,6 +563,88 @@ macro_rules! auth_store_impl {
 
             async fn prune_failures(&self, before: i64) -> $crate::Result<u64> {
                 Ok(sqlx::query("DELETE FROM auth_failures WHERE at < $1").bind(before).execute(&self.pool).await?.rows_affected())
+            }
+
+            async fn counter(&self, key: &str) -> $crate::Result<Option<$crate::auth::Counter>> {
+                let row: Option<(i64, i64, i64)> =
+                    sqlx::query_as("SELECT window_start, n, last_at FROM auth_counters WHERE key = $1")
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|r| $crate::auth::Counter { window_start: r.0, n: r.1, last_at: r.2 }))
+            }
+
+            async fn cas_counter(
+                &self,
+                key: &str,
+                expected: Option<&$crate::auth::Counter>,
+                new: &$crate::auth::Counter,
+            ) -> $crate::Result<bool> {
+                let n = match expected {
+                    None => sqlx::query(
+                        "INSERT INTO auth_counters (key, window_start, n, last_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (key) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(new.window_start)
+                    .bind(new.n)
+                    .bind(new.last_at)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected(),
+                    Some(old) => sqlx::query(
+                        "UPDATE auth_counters SET window_start = $2, n = $3, last_at = $4 \
+                         WHERE key = $1 AND window_start = $5 AND n = $6 AND last_at = $7",
+                    )
+                    .bind(key)
+                    .bind(new.window_start)
+                    .bind(new.n)
+                    .bind(new.last_at)
+                    .bind(old.window_start)
+                    .bind(old.n)
+                    .bind(old.last_at)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected(),
+                };
+                Ok(n == 1)
+            }
+
+            async fn put_counter(&self, key: &str, c: &$crate::auth::Counter) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO auth_counters (key, window_start, n, last_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, n = excluded.n, last_at = excluded.last_at",
+                )
+                .bind(key)
+                .bind(c.window_start)
+                .bind(c.n)
+                .bind(c.last_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_counter(&self, key: &str) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM auth_counters WHERE key = $1").bind(key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn prune_counters(&self, pattern: &str, before: i64) -> $crate::Result<u64> {
+                Ok(sqlx::query("DELETE FROM auth_counters WHERE key LIKE $1 AND last_at < $2")
+                    .bind(pattern)
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn revoke_user_api_keys(&self, user_id: i64, now: i64) -> $crate::Result<u64> {
+                Ok(sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
 
             async fn audit(&self, e: &$crate::auth::AuditEvent) -> $crate::Result<()> {

@@ -46,6 +46,7 @@ impl PgStore {
             ("accounts", include_str!("../migrations/postgres/0004_auth.sql")),
             ("backups", include_str!("../migrations/postgres/0005_backups.sql")),
             ("preferences", include_str!("../migrations/postgres/0006_prefs.sql")),
+            ("auth limits", include_str!("../migrations/postgres/0007_auth_limits.sql")),
         ])
         .run(&pool)
         .await?;

@@ -89,6 +89,7 @@ impl SqliteStore {
             ("accounts", include_str!("../migrations/sqlite/0004_auth.sql")),
             ("backups", include_str!("../migrations/sqlite/0005_backups.sql")),
             ("preferences", include_str!("../migrations/sqlite/0006_prefs.sql")),
+            ("auth limits", include_str!("../migrations/sqlite/0007_auth_limits.sql")),
         ])
         .run(&pool)
         .await?;

@@ -100,8 +100,13 @@ async fn api_keys_are_found_by_prefix_and_revoked_by_their_owner() {
 #[tokio::test]
 async fn email_codes_are_not_resent_too_soon_and_count_guesses() {
     each_backend(|s| async move {
-        let code =
-            |h: &str, at: i64| EmailCode { code_hash: h.into(), sent_at: at, expires_at: at + 600_000, attempts: 0 };
+        let code = |h: &str, at: i64| EmailCode {
+            code_hash: h.into(),
+            sent_at: at,
+            expires_at: at + 600_000,
+            attempts: 0,
+            secret: format!("pw-{h}"),
+        };
         assert!(s.put_email_code("a@x.test", "signup", &code("c1", 1000), 1000 - 60_000).await.unwrap());
         assert!(!s.put_email_code("a@x.test", "signup", &code("c2", 30_000), 30_000 - 60_000).await.unwrap());
         assert_eq!(s.email_code("a@x.test", "signup").await.unwrap().unwrap().code_hash, "c1", "too soon: kept");
@@ -113,10 +118,77 @@ async fn email_codes_are_not_resent_too_soon_and_count_guesses() {
         assert_eq!(s.bump_email_code("a@x.test", "signup").await.unwrap(), 2);
         assert!(s.put_email_code("a@x.test", "signup", &code("c3", 70_000), 70_000 - 60_000).await.unwrap());
         let c = s.email_code("a@x.test", "signup").await.unwrap().unwrap();
-        assert_eq!((c.code_hash.as_str(), c.attempts, c.sent_at), ("c3", 0, 70_000));
+        assert_eq!((c.code_hash.as_str(), c.attempts, c.sent_at, c.secret.as_str()), ("c3", 0, 70_000, "pw-c3"));
         s.delete_email_code("a@x.test", "signup").await.unwrap();
         assert!(s.email_code("a@x.test", "signup").await.unwrap().is_none());
         assert_eq!(s.bump_email_code("a@x.test", "signup").await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn counters_are_compared_and_set_so_concurrent_takers_never_both_win() {
+    use quantdesk_store::auth::Counter;
+    each_backend(|s| async move {
+        let c1 = Counter { window_start: 10, n: 1, last_at: 10 };
+        assert!(s.counter("login:a").await.unwrap().is_none());
+        assert!(s.cas_counter("login:a", None, &c1).await.unwrap());
+        assert!(!s.cas_counter("login:a", None, &c1).await.unwrap(), "exists already");
+        assert_eq!(s.counter("login:a").await.unwrap(), Some(c1));
+        let c2 = Counter { window_start: 10, n: 2, last_at: 20 };
+        assert!(s.cas_counter("login:a", Some(&c1), &c2).await.unwrap());
+        assert!(!s.cas_counter("login:a", Some(&c1), &c2).await.unwrap(), "stale expectation");
+        assert_eq!(s.counter("login:a").await.unwrap(), Some(c2));
+
+        // Many takers racing from the same expectation: exactly one wins each round.
+        let mut wins = 0;
+        for round in 0..5i64 {
+            let cur = s.counter("race").await.unwrap();
+            let next = Counter { window_start: 0, n: round + 1, last_at: round };
+            let attempts = (0..8).map(|_| {
+                let s = s.clone();
+                async move { s.cas_counter("race", cur.as_ref(), &next).await.unwrap() }
+            });
+            let won = futures_util::future::join_all(attempts).await.into_iter().filter(|w| *w).count();
+            assert_eq!(won, 1, "round {round}");
+            wins += won;
+        }
+        assert_eq!(s.counter("race").await.unwrap().unwrap().n, wins as i64);
+
+        s.put_counter("known:a|1.2.3.4", &Counter { window_start: 5, n: 1, last_at: 5 }).await.unwrap();
+        s.put_counter("known:a|1.2.3.4", &Counter { window_start: 50, n: 1, last_at: 50 }).await.unwrap();
+        assert_eq!(s.counter("known:a|1.2.3.4").await.unwrap().unwrap().last_at, 50, "put replaces");
+        assert_eq!(s.prune_counters("login:%", 15).await.unwrap(), 0, "login:a was last taken at 20");
+        assert_eq!(s.prune_counters("%", 30).await.unwrap(), 2, "login:a and race go, known stays");
+        assert!(s.counter("known:a|1.2.3.4").await.unwrap().is_some());
+        s.delete_counter("known:a|1.2.3.4").await.unwrap();
+        assert!(s.counter("known:a|1.2.3.4").await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_users_keys_are_revoked_together() {
+    each_backend(|s| async move {
+        let a = s.create_user("a@x.test", "h", Role::Analyst, true, 1).await.unwrap().unwrap();
+        let b = s.create_user("b@x.test", "h", Role::Analyst, true, 1).await.unwrap().unwrap();
+        let key = |user_id, prefix: &str| NewApiKey {
+            user_id,
+            name: "k".into(),
+            prefix: prefix.into(),
+            secret_hash: "s".into(),
+            scopes: "read".into(),
+            expires_at: None,
+        };
+        let k1 = s.create_api_key(&key(a, "p1"), 1).await.unwrap();
+        s.create_api_key(&key(a, "p2"), 1).await.unwrap();
+        s.create_api_key(&key(b, "p3"), 1).await.unwrap();
+        assert!(s.revoke_api_key(k1, None, 5).await.unwrap());
+        assert_eq!(s.revoke_user_api_keys(a, 9).await.unwrap(), 1, "only the live one");
+        let keys = s.api_keys(None).await.unwrap();
+        let revoked: Vec<_> = keys.iter().map(|k| (k.prefix.as_str(), k.revoked_at)).collect();
+        assert!(revoked.contains(&("p1", Some(5))) && revoked.contains(&("p2", Some(9))));
+        assert!(revoked.contains(&("p3", None)), "another user's key lives");
     })
     .await;
 }

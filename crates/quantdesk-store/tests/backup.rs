@@ -90,10 +90,13 @@ async fn fill(store: &dyn Store) {
     };
     let key_id = store.create_api_key(&key, 10).await.unwrap();
     store.revoke_api_key(key_id, None, 20).await.unwrap();
-    let code = EmailCode { code_hash: "ch".into(), sent_at: 1, expires_at: 2, attempts: 1 };
+    let code =
+        EmailCode { code_hash: "ch".into(), sent_at: 1, expires_at: 2, attempts: 1, secret: "$argon2id$…".into() };
     store.put_email_code("new@x.test", "signup", &code, 0).await.unwrap();
     store.record_failure("ip:127.0.0.1", 7).await.unwrap();
     store.record_failure("ip:127.0.0.1", 7).await.unwrap();
+    let counter = quantdesk_store::auth::Counter { window_start: 3, n: 2, last_at: 4 };
+    store.put_counter("known:观众@x.test|::1", &counter).await.unwrap();
     let event = AuditEvent {
         id: 0,
         at: 3,

@@ -342,6 +342,8 @@ pub async fn settings(
 pub struct PasswordForm {
     current_password: String,
     new_password: String,
+    #[serde(default)]
+    revoke_keys: Option<String>,
 }
 
 pub async fn change_password(
@@ -351,7 +353,8 @@ pub async fn change_password(
     p: Principal,
     Form(f): Form<PasswordForm>,
 ) -> Response {
-    match service::change_password(&state, &ip, &p, &f.current_password, &f.new_password).await {
+    match service::change_password(&state, &ip, &p, &f.current_password, &f.new_password, f.revoke_keys.is_some()).await
+    {
         Ok(fresh) => {
             let mut res = Redirect::to("/settings?done=password").into_response();
             if let Some((id, _)) = fresh {

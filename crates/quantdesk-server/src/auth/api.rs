@@ -86,6 +86,9 @@ pub struct PasswordChange {
     pub current_password: String,
     #[schema(min_length = 8, max_length = 256)]
     pub new_password: String,
+    /// Also revoke every API key of the account (default false). A reset always does.
+    #[serde(default)]
+    pub revoke_keys: bool,
 }
 
 /// The signed-in caller.
@@ -129,9 +132,10 @@ pub async fn signup(
     Ok(message(StatusCode::ACCEPTED, "if this address can be registered, a 6-digit code is on its way to it"))
 }
 
-/// Confirm an address with the mailed code.
+/// Confirm an address with the mailed code: creates the account with the sign-up's password.
+/// Guesses are limited per address across all its codes (429).
 #[utoipa::path(post, path = "/api/v1/auth/verify", tag = "auth", request_body = VerifyInput, security(()),
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -238,7 +242,8 @@ pub async fn put_pref(
     Ok(Json(pref))
 }
 
-/// Change the password: ends every session (a browser caller gets a fresh one).
+/// Change the password: ends every session (a browser caller gets a fresh one); with
+/// `revoke_keys`, revokes every API key too.
 #[utoipa::path(post, path = "/api/v1/auth/password/change", tag = "auth", request_body = PasswordChange,
     responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn change_password(
@@ -247,8 +252,13 @@ pub async fn change_password(
     p: Principal,
     ApiJson(c): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let fresh = service::change_password(&state, &ip, &p, &c.current_password, &c.new_password).await?;
-    let mut res = message(StatusCode::OK, "the password is changed; every other session has ended");
+    let fresh = service::change_password(&state, &ip, &p, &c.current_password, &c.new_password, c.revoke_keys).await?;
+    let text = if c.revoke_keys {
+        "the password is changed; every other session has ended and every API key is revoked"
+    } else {
+        "the password is changed; every other session has ended"
+    };
+    let mut res = message(StatusCode::OK, text);
     if let Some((id, _)) = fresh {
         res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state.config, Some(&id)));
     }
@@ -267,9 +277,11 @@ pub async fn request_reset(
     Ok(message(StatusCode::ACCEPTED, "if this address has an account, a reset code is on its way to it"))
 }
 
-/// Set a new password with the mailed reset code; ends every session.
+/// Set a new password with the mailed reset code. This is account recovery: every session ends
+/// and every API key is revoked (the owner is told by mail). Guesses are limited per address
+/// across all its codes (429).
 #[utoipa::path(post, path = "/api/v1/auth/password/reset/confirm", tag = "auth", request_body = ResetInput, security(()),
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn confirm_reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -346,7 +358,8 @@ pub async fn list_keys(State(state): State<AppState>, p: Principal) -> Result<Js
     Ok(Json(state.store.api_keys(Some(p.user_id)).await?.iter().map(KeyDto::from).collect()))
 }
 
-/// Create an API key. The token is in this answer only.
+/// Create an API key. The token is in this answer only. Needs a signed-in session or a key with
+/// the admin scope (403 otherwise); a key never makes a key that outlives it.
 #[utoipa::path(post, path = "/api/v1/keys", tag = "auth", request_body = NewKey,
     responses((status = 201, body = CreatedKey), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create_key(
@@ -360,9 +373,10 @@ pub async fn create_key(
     Ok((StatusCode::CREATED, Json(CreatedKey { key: KeyDto::from(&row), token })).into_response())
 }
 
-/// Revoke one of the caller's keys (admins: any key).
+/// Revoke one of the caller's keys (admins: any key). Needs a signed-in session or a key with the
+/// admin scope (403 otherwise).
 #[utoipa::path(delete, path = "/api/v1/keys/{id}", tag = "auth", params(("id" = i64, Path)),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_key(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -67,8 +67,8 @@ impl Scope {
 pub enum Via {
     /// A browser session: state changes need its CSRF token.
     Session { id_hash: String, csrf: String },
-    /// An API key with its own scopes.
-    Key { id: i64, scopes: Vec<Scope> },
+    /// An API key with its own scopes, and when it expires (Unix ms).
+    Key { id: i64, scopes: Vec<Scope>, expires_at: Option<i64> },
 }
 
 /// The authenticated caller, put into request extensions by [`guard`].
@@ -296,7 +296,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Pr
             state.store.touch_api_key(key.id, now).await?;
         }
         let scopes = key.scopes.split(',').filter_map(Scope::parse).collect();
-        return Ok(Some(Principal::from_user(&user, Via::Key { id: key.id, scopes })));
+        return Ok(Some(Principal::from_user(&user, Via::Key { id: key.id, scopes, expires_at: key.expires_at })));
     }
     let Some(id) = cookie_value(headers, cookie_name(state.config.tls)) else { return Ok(None) };
     let id_hash = secrets::sha256_hex(id);
@@ -394,14 +394,11 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             Err(e) => return e.into_response(),
         },
     };
-    if let Some(p) = &principal {
-        let key = match &p.via {
-            Via::Key { id, .. } => format!("key:{id}"),
-            Via::Session { .. } => format!("user:{}", p.user_id),
-        };
-        if let Err(wait) = state.auth.limiter.check(&key, state.config.rate_limit_per_minute) {
-            return ApiError::rate_limited(wait, "too many requests for this key").into_response();
-        }
+    // One allowance per user, however many keys and sessions they spread requests over.
+    if let Some(p) = &principal
+        && let Err(wait) = state.auth.limiter.check(&format!("user:{}", p.user_id), state.config.rate_limit_per_minute)
+    {
+        return ApiError::rate_limited(wait, "too many requests for this account").into_response();
     }
     let method = req.method().clone();
     let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -538,7 +535,7 @@ mod tests {
     #[test]
     fn scopes_narrow_roles() {
         let p = |role, via| Principal { user_id: 1, email: "a@x".into(), role, via };
-        let key = |scopes: &[Scope]| Via::Key { id: 1, scopes: scopes.to_vec() };
+        let key = |scopes: &[Scope]| Via::Key { id: 1, scopes: scopes.to_vec(), expires_at: None };
         assert!(p(Role::Admin, key(&[Scope::Read])).can(Scope::Read));
         assert!(!p(Role::Admin, key(&[Scope::Read])).is_admin());
         assert!(!p(Role::Viewer, key(&Scope::ALL)).can(Scope::Jobs), "a key cannot exceed its role");

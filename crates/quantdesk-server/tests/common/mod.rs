@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use quantdesk_server::{AppState, Config};
 use quantdesk_store::MarketStore;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 pub struct TestApp {
@@ -120,6 +120,59 @@ impl TestApp {
         let (s, _, b) = self.request(req).await;
         (s, serde_json::from_slice(&b).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&b))))
     }
+}
+
+// Account helpers shared by the access tests.
+
+fn json_req(method: &str, uri: &str, body: &Value) -> axum::http::request::Builder {
+    let _ = body;
+    Request::builder().method(method).uri(uri).header("content-type", "application/json")
+}
+
+/// Sends JSON with exactly the given headers (no credentials added).
+pub async fn call(
+    t: &TestApp,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> (StatusCode, HeaderMap, Value) {
+    let mut req = json_req(method, uri, &body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
+    let (s, h, b) = t.request_as_is(req.body(body).unwrap()).await;
+    let v = if b.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&b).unwrap_or(Value::String(String::from_utf8_lossy(&b).into()))
+    };
+    (s, h, v)
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The session cookie pair (`qd_session=…`) from a response.
+pub fn session_of(h: &HeaderMap) -> String {
+    let c = h.get("set-cookie").expect("a cookie").to_str().unwrap();
+    c.split(';').next().unwrap().to_string()
+}
+
+/// The last code mailed to `to`.
+pub fn mailed_code(t: &TestApp, to: &str) -> String {
+    let mailbox = quantdesk_server::auth::mailer::Mailbox::new(&t.state.config.mailbox_dir, "x@y.z");
+    let last = mailbox.messages_to(to).pop().expect("a message");
+    let i = last.find("code is ").expect("a code in the message") + "code is ".len();
+    last[i..i + 6].to_string()
+}
+
+pub async fn login(t: &TestApp, email: &str, password: &str) -> (String, String) {
+    let (s, h, v) = call(t, "POST", "/api/v1/auth/login", &[], json!({"email": email, "password": password})).await;
+    assert_eq!(s, 200, "{v}");
+    (session_of(&h), v["csrf_token"].as_str().unwrap().to_string())
 }
 
 /// The fixtures folder, when `QUANTDESK_FIXTURES` is set.

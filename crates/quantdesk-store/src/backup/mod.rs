@@ -174,11 +174,18 @@ pub static TABLES: &[Table] = &[
             c("sent_at", Int),
             c("expires_at", Int),
             c("attempts", Int),
+            c("secret", Text),
         ],
         key: &["email", "purpose"],
         identity: false,
     },
     Table { name: "auth_failures", columns: &[c("key", Text), c("at", Int)], key: &["key", "at"], identity: false },
+    Table {
+        name: "auth_counters",
+        columns: &[c("key", Text), c("window_start", Int), c("n", Int), c("last_at", Int)],
+        key: &["key"],
+        identity: false,
+    },
     Table {
         name: "audit_log",
         columns: &[
