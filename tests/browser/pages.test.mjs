@@ -3,6 +3,7 @@
 // error and imports a good file; the instruments table filters; both languages render.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { ARTIFACTS, AUTH, BASE, api, chartReady, newPage } from './common.mjs';
 
@@ -294,8 +295,10 @@ test('sign up with the mailed code, sign in, make an API key, sign out', async (
   assert.match(await page.textContent('#auth-error'), /most commonly used/);
   await page.fill('input[name=password]', 'granite-tulip-93');
   await Promise.all([page.waitForURL(/\/verify\?/), page.click('#signup-form button[type=submit]')]);
-  // The code comes from the development mailbox, as it would from an inbox.
-  const files = readdirSync(process.env.MAILBOX).filter((f) => f.includes(email.replace(/[^A-Za-z0-9.]/g, '_'))).sort();
+  // The code comes from the development mailbox, as it would from an inbox. Its files are named
+  // by a hash of the address (Mailbox::file_tag), never the address itself.
+  const tag = createHash('sha256').update(email.trim().toLowerCase()).digest('hex').slice(0, 32);
+  const files = readdirSync(process.env.MAILBOX).filter((f) => f.endsWith(`-${tag}.eml`)).sort();
   const message = readFileSync(`${process.env.MAILBOX}/${files.at(-1)}`, 'utf8');
   const code = message.match(/code is (\d{6})/)[1];
   await page.fill('input[name=code]', code);

@@ -133,6 +133,16 @@ pub struct WorkerConfig {
     pub lease: Duration,
     pub heartbeat: Duration,
     pub poll: Duration,
+    /// Fair share: the running jobs one owner may have at once, counted over every worker that
+    /// shares the database; this worker passes over the jobs of an owner at the cap. Jobs without
+    /// an owner (built-in schedules, backups) are not capped. See [`default_per_owner`].
+    pub per_owner: u32,
+}
+
+/// The per-owner cap when none is configured: half of this process's concurrency, at least 1,
+/// so that on a default `serve` (2 slots) one person's jobs always leave a slot for someone else.
+pub fn default_per_owner(concurrency: usize) -> u32 {
+    u32::try_from(concurrency / 2).unwrap_or(u32::MAX).max(1)
 }
 
 impl WorkerConfig {
@@ -143,14 +153,21 @@ impl WorkerConfig {
 
     pub fn new(concurrency: usize, queues: Vec<String>) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+        let concurrency = concurrency.max(1);
         WorkerConfig {
             id: format!("{host}-{}-{}", std::process::id(), now_ms()),
-            concurrency: concurrency.max(1),
+            concurrency,
             queues,
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(5),
             poll: Duration::from_millis(500),
+            per_owner: default_per_owner(concurrency),
         }
+    }
+
+    /// With a per-owner cap of `n` (0 keeps [`default_per_owner`]).
+    pub fn with_per_owner(self, n: u32) -> Self {
+        if n == 0 { self } else { WorkerConfig { per_owner: n, ..self } }
     }
 }
 
@@ -169,7 +186,13 @@ pub async fn run_worker(
     let slots = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     let mut last_sweep = 0i64;
-    tracing::info!(worker = %cfg.id, concurrency = cfg.concurrency, queues = ?cfg.queues, "worker started");
+    tracing::info!(
+        worker = %cfg.id,
+        concurrency = cfg.concurrency,
+        per_owner = cfg.per_owner,
+        queues = ?cfg.queues,
+        "worker started"
+    );
     loop {
         if *shutdown.borrow() {
             break;
@@ -186,7 +209,8 @@ pub async fn run_worker(
         }
         let mut claimed = false;
         if let Ok(permit) = slots.clone().try_acquire_owned() {
-            match store.claim(&cfg.id, &cfg.queues, now, cfg.lease.as_millis() as i64).await {
+            let per_owner = Some(cfg.per_owner.max(1));
+            match store.claim(&cfg.id, &cfg.queues, now, cfg.lease.as_millis() as i64, per_owner).await {
                 Ok(Some(job)) => {
                     claimed = true;
                     let (store, registry, cfg) = (store.clone(), registry.clone(), cfg.clone());
@@ -282,4 +306,18 @@ async fn run_one(store: Arc<dyn Store>, registry: Registry, cfg: WorkerConfig, j
     }
     metrics::counter!("jobs_total", "kind" => kind.clone(), "state" => state).increment(1);
     metrics::histogram!("job_duration_seconds", "kind" => kind).record(started.elapsed().as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_cap_leaves_a_slot_for_someone_else() {
+        assert_eq!([1, 2, 3, 4, 8].map(default_per_owner), [1, 1, 1, 2, 4]);
+        let serve = WorkerConfig::new(2, vec!["default".into()]);
+        assert!(serve.per_owner < 2, "a default serve (2 slots) never gives both to one owner");
+        assert_eq!(serve.clone().with_per_owner(0).per_owner, serve.per_owner, "0 keeps the default");
+        assert_eq!(serve.with_per_owner(5).per_owner, 5);
+    }
 }

@@ -147,6 +147,7 @@ async fn the_backup_schedule_fires_backup_jobs_that_a_backup_worker_runs() {
                 lease: Duration::from_secs(5),
                 heartbeat: Duration::from_millis(100),
                 poll: Duration::from_millis(20),
+                per_owner: 1,
             };
             let registry = Registry::standard().with("backup", Backup { dir, keep_daily: 7, keep_weekly: 4 });
             let worker = tokio::spawn(run_worker(s, registry, cfg, rx));

@@ -1,11 +1,13 @@
 //! Workers against a real store: retries, cancellation, timeouts, dead workers, handlers.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use quantdesk_jobs::{Registry, WorkerConfig, now_ms, run_worker};
+use async_trait::async_trait;
+use quantdesk_jobs::{Handler, JobContext, JobError, Registry, WorkerConfig, now_ms, run_worker};
 use quantdesk_store::Store;
-use quantdesk_store::jobs::{JobState, NewJob};
+use quantdesk_store::jobs::{JobFilter, JobState, NewJob};
 
 async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -21,6 +23,8 @@ fn fast(id: &str, concurrency: usize) -> WorkerConfig {
         lease: Duration::from_millis(1500),
         heartbeat: Duration::from_millis(100),
         poll: Duration::from_millis(20),
+        // No effective cap: these tests are about other things.
+        per_owner: concurrency as u32,
     }
 }
 
@@ -127,7 +131,7 @@ async fn a_dead_workers_job_is_run_again_by_another() {
     let (s, _d) = store().await;
     let (id, _) = s.enqueue(&echo(r#"{"value": 7}"#), now_ms()).await.unwrap();
     // A worker claims it with a short lease and dies (never heartbeats, never finishes).
-    let claimed = s.claim("dead-worker", &["default".to_string()], now_ms(), 200).await.unwrap().unwrap();
+    let claimed = s.claim("dead-worker", &["default".to_string()], now_ms(), 200, None).await.unwrap().unwrap();
     assert_eq!(claimed.id, id);
     drain(&s, fast("alive", 1), &[id]).await;
     let j = s.job(id).await.unwrap().unwrap();
@@ -216,4 +220,114 @@ async fn import_jobs_land_whole_or_not_at_all() {
     assert_eq!((j.state, j.attempts), (JobState::Failed, 1), "a bad file is not retried");
     assert!(j.error.unwrap().contains("bad.csv:3"));
     assert_eq!(s.bar_count().await.unwrap(), 2, "only the good file's bars");
+}
+
+/// `gate` jobs run until the test opens the gate; the handler counts its running jobs per owner.
+#[derive(Clone)]
+struct Gate {
+    open: tokio::sync::watch::Receiver<bool>,
+    running: Arc<Mutex<HashMap<String, usize>>>,
+    most: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+#[async_trait]
+impl Handler for Gate {
+    async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
+        let owner = ctx.job.owner.clone();
+        {
+            let mut running = self.running.lock().unwrap();
+            let n = running.entry(owner.clone()).or_default();
+            *n += 1;
+            let mut most = self.most.lock().unwrap();
+            let m = most.entry(owner.clone()).or_default();
+            *m = (*m).max(*n);
+        }
+        let mut open = self.open.clone();
+        while !*open.borrow_and_update() {
+            if ctx.is_cancelled() || open.changed().await.is_err() {
+                break;
+            }
+        }
+        *self.running.lock().unwrap().get_mut(&owner).unwrap() -= 1;
+        Ok(serde_json::json!({}))
+    }
+}
+
+/// Waits (a bounded number of polls) until `cond` holds for the store; false if it never did.
+async fn eventually<F, Fut>(store: &Arc<dyn Store>, cond: F) -> bool
+where
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..1000 {
+        if cond(store.clone()).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+async fn running_of(store: &Arc<dyn Store>, owner: &str) -> Vec<i64> {
+    let f = JobFilter { owner: Some(owner.into()), state: Some(JobState::Running), limit: 100, ..Default::default() };
+    store.list_jobs(&f).await.unwrap().into_iter().map(|j| j.id).collect()
+}
+
+/// Two workers with the per-owner cap of a default `serve`: an analyst's long top-priority jobs
+/// take one slot, never both, so an admin's later, lower-priority job starts while they run.
+#[tokio::test]
+async fn an_analysts_top_priority_jobs_leave_a_worker_for_the_admin() {
+    let (s, _d) = store().await;
+    let (open_tx, open) = tokio::sync::watch::channel(false);
+    let gate = Gate { open, running: Default::default(), most: Default::default() };
+    let registry = Registry::standard().with("gate", gate.clone());
+    // What `serve` runs with when nothing is configured.
+    let defaults = quantdesk_server::Config::default();
+    let per_owner = WorkerConfig::new(defaults.worker_concurrency, vec!["default".into()]).per_owner;
+    let gated =
+        |owner: &str, priority: i32| NewJob { owner: owner.into(), kind: "gate".into(), priority, ..echo("{}") };
+
+    let mut analyst = Vec::new();
+    for _ in 0..2 {
+        analyst.push(s.enqueue(&gated("analyst", 100), now_ms()).await.unwrap().0);
+    }
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = ["w1", "w2"]
+        .into_iter()
+        .map(|id| {
+            let cfg = WorkerConfig { per_owner, ..fast(id, 1) };
+            tokio::spawn(run_worker(s.clone(), registry.clone(), cfg, rx.clone()))
+        })
+        .collect();
+    assert!(eventually(&s, |s| async move { !running_of(&s, "analyst").await.is_empty() }).await);
+    for _ in 0..2 {
+        analyst.push(s.enqueue(&gated("analyst", 100), now_ms()).await.unwrap().0);
+    }
+    let (admin, _) = s.enqueue(&gated("admin", 0), now_ms()).await.unwrap();
+
+    let started = eventually(&s, |s| async move { s.job(admin).await.unwrap().unwrap().state == JobState::Running });
+    assert!(started.await, "the admin's job never started: {:?}", running_of(&s, "analyst").await);
+    let still = running_of(&s, "analyst").await;
+    assert_eq!(still.len(), 1, "the analyst holds one worker, the admin the other: {still:?}");
+    assert!(still.iter().all(|id| analyst.contains(id)));
+
+    open_tx.send(true).unwrap();
+    let all: Vec<i64> = analyst.iter().copied().chain([admin]).collect();
+    let done = eventually(&s, |s| {
+        let all = all.clone();
+        async move {
+            for id in all {
+                if s.job(id).await.unwrap().unwrap().state != JobState::Succeeded {
+                    return false;
+                }
+            }
+            true
+        }
+    });
+    assert!(done.await, "every job ends");
+    stop.send(true).unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert_eq!(gate.most.lock().unwrap()["analyst"], 1, "never more than the cap at once");
 }

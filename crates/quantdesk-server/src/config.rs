@@ -75,6 +75,11 @@ pub struct Config {
     pub demo: bool,
     /// Jobs a process runs at once (`serve` without `--no-workers`, and `worker`).
     pub worker_concurrency: usize,
+    /// Fair share: jobs one owner may have running at once, counted over every worker sharing
+    /// the database; a worker passes over the jobs of an owner at the cap (jobs without an owner,
+    /// such as backups, are not capped). 0: half of the process's `worker_concurrency`, at least
+    /// 1, so on a default `serve` (2 workers) one person's jobs always leave one for others.
+    pub jobs_per_owner: u32,
     /// Seconds a worker's claim on a job lasts without a heartbeat: how soon a dead worker's job
     /// runs elsewhere. Heartbeats come every sixth of it.
     pub job_lease_secs: u64,
@@ -136,6 +141,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             demo: false,
             worker_concurrency: 2,
+            jobs_per_owner: 0,
             job_lease_secs: 30,
             tls: false,
             session_idle_mins: 8 * 60,
@@ -280,6 +286,9 @@ impl Config {
         }
         if let Some(v) = get("QUANTDESK_WORKER_CONCURRENCY")? {
             self.worker_concurrency = parse("QUANTDESK_WORKER_CONCURRENCY", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_JOBS_PER_OWNER")? {
+            self.jobs_per_owner = parse("QUANTDESK_JOBS_PER_OWNER", &v)?;
         }
         if let Some(v) = get("QUANTDESK_JOB_LEASE_SECS")? {
             self.job_lease_secs = parse("QUANTDESK_JOB_LEASE_SECS", &v)?;
@@ -433,6 +442,21 @@ mod tests {
         assert!(!printed.contains("hunter22"), "{printed}");
         assert!(printed.contains("database_url = \"***\""));
         assert!(!format!("{c:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn jobs_per_owner_is_automatic_by_default_and_layered() {
+        assert_eq!(Config::default().jobs_per_owner, 0, "0: derived from the worker concurrency");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "jobs_per_owner = 3\n").unwrap();
+        let c = Config::load(Some(&file), &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.jobs_per_owner, 3);
+        let c =
+            Config::load(Some(&file), &env_of(&[("QUANTDESK_JOBS_PER_OWNER", "5")]), &Overrides::default()).unwrap();
+        assert_eq!(c.jobs_per_owner, 5, "env beats file");
+        let e = Config::load(None, &env_of(&[("QUANTDESK_JOBS_PER_OWNER", "-1")]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("QUANTDESK_JOBS_PER_OWNER"));
     }
 
     #[test]

@@ -22,6 +22,26 @@ pub fn demo_end(today: NaiveDate) -> NaiveDate {
     d
 }
 
+/// The demo account's password: the configured `demo_password`, or a new random one when none
+/// is configured, with whether it was generated.
+pub fn demo_password(configured: &crate::config::Secret) -> (String, bool) {
+    match configured.expose() {
+        "" => (crate::auth::secrets::random_hex(8), true),
+        p => (p.to_string(), false),
+    }
+}
+
+/// The line `serve --demo` prints about the demo account: the password only when it was just
+/// generated (nobody else knows it); a configured one is a secret like any other and never
+/// printed.
+pub fn demo_account_line(email: &str, password: &str, generated: bool) -> String {
+    if generated {
+        format!("demo account: {email}  password: {password}")
+    } else {
+        format!("demo account: {email}  (password from demo_password)")
+    }
+}
+
 /// Generates the demo market ending at `end` and writes it: instruments, daily bars with the
 /// calendar and adjustment factors, then 1-minute bars. Each resolution lands in one transaction.
 pub async fn load(store: &dyn MarketStore, end: NaiveDate) -> Result<DemoSummary, StoreError> {

@@ -24,6 +24,11 @@ use crate::state::AppState;
 /// Job kinds the workers know.
 pub const JOB_KINDS: [&str; 5] = ["backtest", "sweep", "decide", "import", "echo"];
 
+/// The highest priority a caller without the admin scope may give a job: others may lower their
+/// jobs' priority, not raise it above the default, so among their jobs fair share (the workers'
+/// per-owner cap, fewer running jobs first) decides. Admins may use up to 100.
+pub const USER_MAX_PRIORITY: i32 = 0;
+
 pub fn router() -> crate::Routes {
     crate::Routes::new()
         .route("/jobs", post(create_job).get(list_jobs))
@@ -48,7 +53,8 @@ pub struct CreateJob {
     /// The kind's parameters (see the docs of each kind).
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
-    /// Higher runs first (default 0).
+    /// Higher runs first (default 0; -100 to 100, beyond is taken as the nearest bound). Above 0
+    /// only for callers with the admin scope: others get 403 `forbidden`.
     pub priority: Option<i32>,
     /// Submitting the same key again returns the first job.
     #[schema(min_length = 1, max_length = 200)]
@@ -162,7 +168,8 @@ pub struct JobParams {
 
 /// Submit a job.
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = CreateJob,
-    responses((status = 202, body = Created), (status = 400, body = ErrorBody)))]
+    responses((status = 202, body = Created), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "a priority above 0 without the admin scope")))]
 pub async fn create_job(
     State(state): State<AppState>,
     p: Principal,
@@ -189,12 +196,20 @@ pub async fn create_job(
     if req.idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 200) {
         return Err(ApiError::bad_request("idempotency_key must be 1 to 200 characters"));
     }
+    // Who asks decides, as with a missing scope: 403. The request itself is valid (not 400), and
+    // the same request from an admin is accepted (a permission, not a rule on the content: not 422).
+    let priority = req.priority.unwrap_or(0).clamp(-100, 100);
+    if priority > USER_MAX_PRIORITY && !p.is_admin() {
+        return Err(crate::auth::forbidden(format!(
+            "priorities above {USER_MAX_PRIORITY} are for administrators; use {USER_MAX_PRIORITY} or less"
+        )));
+    }
     let job = NewJob {
         owner: p.owner(),
         kind: req.kind,
         queue: "default".into(),
         params: req.params.to_string(),
-        priority: req.priority.unwrap_or(0).clamp(-100, 100),
+        priority,
         max_attempts,
         timeout_ms: i64::from(timeout) * 1000,
         run_at: None,

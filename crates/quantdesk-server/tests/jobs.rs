@@ -72,7 +72,7 @@ async fn events_stream_until_the_job_ends_and_artifacts_download() {
     let store = t.state.store.clone();
     let worker = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let job = store.claim("w", &["default".to_string()], now_ms(), 60_000).await.unwrap().unwrap();
+        let job = store.claim("w", &["default".to_string()], now_ms(), 60_000, None).await.unwrap().unwrap();
         store.heartbeat(job.id, "w", now_ms() + 60_000, (1, 2, "half way")).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         store.put_artifact(job.id, "out.csv", "text/csv", b"a\n1\n").await.unwrap();
@@ -178,4 +178,39 @@ async fn own_finished_runs_can_be_deleted() {
     assert_eq!(s, 404);
     let (s, _, _) = delete(format!("/api/v1/jobs/{id}"), None).await;
     assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn priorities_above_the_default_are_for_admins_only() {
+    use quantdesk_store::auth::Role;
+    let t = app().await;
+    let analyst = common::user_with_key(&t.state, "analyst@test.example", Role::Analyst, &["read", "jobs"]).await;
+    // An admin's key without the admin scope acts as a non-admin.
+    let narrow = common::user_with_key(&t.state, "admin2@test.example", Role::Admin, &["read", "jobs"]).await;
+    let submit = |token: String, priority: i64| {
+        let body = json!({"kind": "echo", "params": {}, "priority": priority}).to_string();
+        let req = Request::post("/api/v1/jobs")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body))
+            .unwrap();
+        async { t.request(req).await }
+    };
+    for (token, priority) in [(&analyst, 1), (&analyst, 100), (&analyst, 5000), (&narrow, 50)] {
+        let (s, _, b) = submit(token.clone(), priority).await;
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (403, Some("forbidden")), "priority {priority}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("administrators"), "{v}");
+    }
+    let (_, list) = t.get_json("/api/v1/jobs").await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "nothing was enqueued: {list}");
+    // The default and below are everyone's; admins go up to 100.
+    for (token, priority, stored) in [(&analyst, 0, 0), (&analyst, -5, -5), (&t.token, 100, 100), (&t.token, 900, 100)]
+    {
+        let (s, _, b) = submit(token.clone(), priority).await;
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(s.as_u16(), 202, "priority {priority}: {v}");
+        let (_, job) = t.get_json(&format!("/api/v1/jobs/{}", v["id"])).await;
+        assert_eq!(job["priority"], stored, "{job}");
+    }
 }

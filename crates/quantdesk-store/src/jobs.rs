@@ -152,7 +152,22 @@ pub trait JobStore: Send + Sync + 'static {
     async fn job(&self, id: i64) -> Result<Option<Job>>;
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
     /// Claims the most urgent due job of `queues` for `worker`, leasing it until `now + lease_ms`.
-    async fn claim(&self, worker: &str, queues: &[String], now: i64, lease_ms: i64) -> Result<Option<Job>>;
+    ///
+    /// With `per_owner = Some(n)`, the jobs of an owner who already has `n` running jobs (on any
+    /// worker) are passed over, so one person's jobs cannot take every worker; jobs without an
+    /// owner (`""`: built-in schedules, backups, the command line's) are not capped. Among due
+    /// jobs of equal priority, those of owners with fewer running jobs come first. The cap is
+    /// exact on both backends: SQLite's single writer runs the whole claim as one write, and on
+    /// PostgreSQL capped claims take a transaction-scoped advisory lock first, so two workers
+    /// cannot both see an owner below the cap and both claim past it.
+    async fn claim(
+        &self,
+        worker: &str,
+        queues: &[String],
+        now: i64,
+        lease_ms: i64,
+        per_owner: Option<u32>,
+    ) -> Result<Option<Job>>;
     /// Renews the lease and records progress. `None` when the worker no longer holds the job;
     /// otherwise whether cancellation was requested.
     async fn heartbeat(
@@ -262,9 +277,11 @@ macro_rules! bind_new_job {
 }
 
 /// Implements [`JobStore`] for a backend; `$claim` is its claim statement (`$1` worker, `$2`
-/// lease end, `$3` now, `$4` queues as a JSON array), which differs between SQLite and PostgreSQL.
+/// lease end, `$3` now, `$4` queues as a JSON array, `$5` the per-owner cap or NULL), which
+/// differs between SQLite and PostgreSQL; `$claim_lock`, when given, is run first in the same
+/// transaction by claims with a cap, to serialize them (PostgreSQL).
 macro_rules! job_store_impl {
-    ($store:ty, $claim:expr) => {
+    ($store:ty, $claim:expr, $claim_lock:expr) => {
         #[async_trait::async_trait]
         impl $crate::jobs::JobStore for $store {
             async fn enqueue(&self, j: &$crate::jobs::NewJob, now: i64) -> $crate::Result<(i64, bool)> {
@@ -308,16 +325,35 @@ macro_rules! job_store_impl {
                 rows.iter().map($crate::jobs::job_from_row).collect()
             }
 
-            async fn claim(&self, worker: &str, queues: &[String], now: i64, lease_ms: i64) -> $crate::Result<Option<$crate::jobs::Job>> {
+            async fn claim(
+                &self,
+                worker: &str,
+                queues: &[String],
+                now: i64,
+                lease_ms: i64,
+                per_owner: Option<u32>,
+            ) -> $crate::Result<Option<$crate::jobs::Job>> {
                 let queues = format!("[{}]", queues.iter().map(|q| format!("{q:?}")).collect::<Vec<_>>().join(","));
                 let sql = sqlx::AssertSqlSafe(format!("{} RETURNING {}", $claim, $crate::jobs::JOB_COLUMNS));
-                let row = sqlx::query(sql)
+                let query = sqlx::query(sql)
                     .bind(worker)
                     .bind(now + lease_ms)
                     .bind(now)
                     .bind(queues)
-                    .fetch_optional(&self.pool)
-                    .await?;
+                    .bind(per_owner.map(i64::from));
+                let lock: Option<&'static str> = $claim_lock;
+                let row = match (lock, per_owner) {
+                    (Some(lock), Some(_)) => {
+                        // The lock is taken before the claim's statement starts, so its snapshot
+                        // sees every claim committed by the previous holder.
+                        let mut tx = self.pool.begin().await?;
+                        sqlx::query(lock).execute(&mut *tx).await?;
+                        let row = query.fetch_optional(&mut *tx).await?;
+                        tx.commit().await?;
+                        row
+                    }
+                    _ => query.fetch_optional(&self.pool).await?,
+                };
                 row.as_ref().map($crate::jobs::job_from_row).transpose()
             }
 

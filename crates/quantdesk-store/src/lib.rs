@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod backup;
 mod common;
+pub mod files;
 pub mod jobs;
 mod postgres;
 mod sqlite;

@@ -121,14 +121,22 @@ impl PgStore {
 
 market_store_impl!(PgStore, PgImport, "postgres");
 
-// SKIP LOCKED: concurrent workers each take a different job instead of queueing on one row.
+// SKIP LOCKED: concurrent workers each take a different job instead of queueing on one row. A
+// claim with a per-owner cap first takes a transaction-scoped advisory lock (one per schema):
+// without it two workers could both count an owner's running jobs below the cap, lock two of its
+// jobs and both claim, passing the cap by up to the number of simultaneous claimers. Claims are
+// one short statement, so serializing them costs little.
 crate::jobs::job_store_impl!(
     PgStore,
     "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $1, lease_until = $2, \
      started_at = COALESCE(started_at, $3), cancel_requested = 0 \
-     WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
-       AND queue IN (SELECT jsonb_array_elements_text($4::jsonb)) ORDER BY priority DESC, run_at, id LIMIT 1 \
-       FOR UPDATE SKIP LOCKED) AND state = 'queued'"
+     WHERE id = (SELECT j.id FROM jobs j \
+       LEFT JOIN (SELECT owner, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner) r ON r.owner = j.owner \
+       WHERE j.state = 'queued' AND j.run_at <= $3 AND j.queue IN (SELECT jsonb_array_elements_text($4::jsonb)) \
+         AND ($5::BIGINT IS NULL OR j.owner = '' OR COALESCE(r.n, 0) < $5::BIGINT) \
+       ORDER BY j.priority DESC, COALESCE(r.n, 0), j.run_at, j.id LIMIT 1 \
+       FOR UPDATE OF j SKIP LOCKED) AND state = 'queued'",
+    Some("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.quantdesk.jobs.claim'))")
 );
 
 crate::auth::auth_store_impl!(PgStore);

@@ -55,15 +55,33 @@ const CALENDAR_TAIL: &str = " ON CONFLICT (exchange, date) DO NOTHING";
 
 impl SqliteStore {
     /// Opens `sqlite://PATH` (creating the file and its folder) or `sqlite::memory:`, and migrates.
+    ///
+    /// A new database file is created here, 0600, before SQLite opens it (SQLite would make it
+    /// 0644 less the umask), and a new folder 0700; SQLite gives the `-wal` and `-shm` files the
+    /// database file's mode.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
         let memory = url.contains(":memory:");
         if !memory {
+            let io = |e| crate::StoreError::Database(sqlx::Error::Io(e));
             let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or(path);
-            if let Some(dir) = std::path::Path::new(path).parent()
+            let path = std::path::Path::new(path.split('?').next().unwrap_or(path));
+            if let Some(dir) = path.parent()
                 && !dir.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(dir).map_err(|e| crate::StoreError::Database(sqlx::Error::Io(e)))?;
+                crate::files::create_private_dir_all(dir).map_err(io)?;
+            }
+            // An empty file is an empty database to SQLite.
+            match crate::files::create_private_file(path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if crate::files::readable_by_others(path) {
+                        tracing::warn!(
+                            path = %path.display(),
+                            "the database file can be read by other users; chmod 600 it (and its -wal and -shm files)"
+                        );
+                    }
+                }
+                Err(e) => return Err(io(e)),
             }
         }
         let opts = SqliteConnectOptions::from_str(url)?
@@ -161,13 +179,18 @@ impl SqliteStore {
 
 market_store_impl!(SqliteStore, SqliteImport, "sqlite");
 
-// SQLite has one writer at a time, so an UPDATE … WHERE id = (SELECT …) claims atomically.
+// SQLite has one writer at a time, so an UPDATE … WHERE id = (SELECT …) claims atomically: the
+// running jobs it counts for the per-owner cap cannot change before it writes.
 crate::jobs::job_store_impl!(
     SqliteStore,
     "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $1, lease_until = $2, \
      started_at = COALESCE(started_at, $3), cancel_requested = 0 \
-     WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
-       AND queue IN (SELECT value FROM json_each($4)) ORDER BY priority DESC, run_at, id LIMIT 1) AND state = 'queued'"
+     WHERE id = (SELECT j.id FROM jobs j \
+       LEFT JOIN (SELECT owner, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner) r ON r.owner = j.owner \
+       WHERE j.state = 'queued' AND j.run_at <= $3 AND j.queue IN (SELECT value FROM json_each($4)) \
+         AND ($5 IS NULL OR j.owner = '' OR COALESCE(r.n, 0) < $5) \
+       ORDER BY j.priority DESC, COALESCE(r.n, 0), j.run_at, j.id LIMIT 1) AND state = 'queued'",
+    None
 );
 
 crate::auth::auth_store_impl!(SqliteStore);

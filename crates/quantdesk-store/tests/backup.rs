@@ -122,7 +122,7 @@ async fn fill(store: &dyn Store) {
     };
     let (done, _) = store.enqueue(&job("backtest", Some("k1")), 100).await.unwrap();
     store.enqueue(&job("echo", None), 101).await.unwrap();
-    let claimed = store.claim("w1", &["default".to_string()], 200, 1000).await.unwrap().unwrap();
+    let claimed = store.claim("w1", &["default".to_string()], 200, 1000, None).await.unwrap().unwrap();
     store.append_log(claimed.id, 201, "line one\twith tab").await.unwrap();
     store.put_artifact(claimed.id, "result.bin", "application/octet-stream", &[0, 1, 2, 255, 0]).await.unwrap();
     store.finish(claimed.id, "w1", &Outcome::Succeeded("{\"ok\":true}".into()), 300).await.unwrap();

@@ -330,7 +330,7 @@ async fn finished_runs_compare_side_by_side() {
     let mut ids = Vec::new();
     for (owner, sharpe) in [("", 0.5), ("", 1.25), ("someone-else", 9.0)] {
         let (id, _) = a.store.enqueue(&job(owner), 0).await.unwrap();
-        let claimed = a.store.claim("w", &["default".to_string()], 1, 60_000).await.unwrap().unwrap();
+        let claimed = a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
         assert_eq!(claimed.id, id);
         let result = format!(
             r#"{{"final_equity": 100000, "metrics": {{"sharpe": {sharpe}, "total_return": 0.1, "trades": 3}}}}"#
@@ -389,7 +389,7 @@ async fn decisions_show_the_latest_per_symbol_and_the_history() {
             idempotency_key: None,
         };
         let (id, _) = a.store.enqueue(&job, 0).await.unwrap();
-        a.store.claim("w", &["default".to_string()], 1, 60_000).await.unwrap().unwrap();
+        a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
         let outcome = quantdesk_store::jobs::Outcome::Succeeded(run(action, score));
         a.store.finish(id, "w", &outcome, 2).await.unwrap();
     }
@@ -425,7 +425,7 @@ async fn sweep_pages_exist_for_finished_sweeps_only() {
     let (queued, _) = a.store.enqueue(&job("sweep"), 0).await.unwrap();
     let (s, _, _) = get(&a, &format!("/sweeps/{queued}"), &[("accept", "text/html")]).await;
     assert_eq!(s, 404, "not finished: nothing to show yet");
-    a.store.claim("w", &["default".to_string()], 1, 60_000).await.unwrap().unwrap();
+    a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
     a.store.finish(queued, "w", &quantdesk_store::jobs::Outcome::Succeeded("{}".into()), 2).await.unwrap();
     let (s, _, body) = get(&a, &format!("/sweeps/{queued}"), &[("accept-language", "en")]).await;
     assert_eq!(s, 200);

@@ -45,6 +45,10 @@ enum Command {
         /// Jobs this process runs at once (default: the configuration's worker_concurrency).
         #[arg(long)]
         concurrency: Option<usize>,
+        /// Jobs one owner may have running at once, over all workers (default: the
+        /// configuration's jobs_per_owner; 0 there: half of the concurrency, at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        jobs_per_owner: Option<u32>,
     },
     /// Fire schedules only (no HTTP, no jobs), until SIGTERM. Any number may run: each tick fires once.
     Scheduler {
@@ -60,6 +64,10 @@ enum Command {
         /// Jobs run at once.
         #[arg(long)]
         concurrency: Option<usize>,
+        /// Jobs one owner may have running at once, over all workers (default: the
+        /// configuration's jobs_per_owner; 0 there: half of the concurrency, at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        jobs_per_owner: Option<u32>,
         /// Queues to take jobs from, comma-separated.
         #[arg(long, default_value = "default", value_delimiter = ',')]
         queues: Vec<String>,
@@ -395,10 +403,12 @@ async fn open_store(cfg: &Config) -> Result<Arc<dyn quantdesk_store::Store>> {
 
 async fn run(command: Command, cfg: Config) -> Result<()> {
     match command {
-        Command::Serve { no_workers, concurrency, .. } => serve(cfg, !no_workers, concurrency).await,
-        Command::Worker { concurrency, queues, metrics_listen } => {
+        Command::Serve { no_workers, concurrency, jobs_per_owner, .. } => {
+            serve(cfg, !no_workers, Slots { concurrency, per_owner: jobs_per_owner }).await
+        }
+        Command::Worker { concurrency, queues, metrics_listen, jobs_per_owner } => {
             serve_probes(metrics_listen).await?;
-            worker(cfg, concurrency, queues).await
+            worker(cfg, Slots { concurrency, per_owner: jobs_per_owner }, queues).await
         }
         Command::Scheduler { metrics_listen } => {
             serve_probes(metrics_listen).await?;
@@ -568,16 +578,24 @@ async fn healthcheck(cfg: &Config, url: Option<String>) -> Result<()> {
     }
 }
 
+/// The worker flags of `serve` and `worker`; `None` leaves the configuration in force.
+struct Slots {
+    concurrency: Option<usize>,
+    per_owner: Option<u32>,
+}
+
 /// Starts a job worker and a scheduler in this process; returns their stop switch and task.
 async fn start_worker(
     store: Arc<dyn quantdesk_store::Store>,
-    concurrency: usize,
+    slots: Slots,
     queues: Vec<String>,
     config: &Config,
 ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let lease = std::time::Duration::from_secs(config.job_lease_secs);
-    let cfg = quantdesk_jobs::WorkerConfig::with_lease(concurrency, queues, lease);
+    let concurrency = slots.concurrency.unwrap_or(config.worker_concurrency);
+    let cfg = quantdesk_jobs::WorkerConfig::with_lease(concurrency, queues, lease)
+        .with_per_owner(slots.per_owner.unwrap_or(config.jobs_per_owner));
     quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &config.backup_cron, quantdesk_jobs::now_ms()).await;
     let scheduler = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store.clone(), rx.clone()));
     let registry = quantdesk_jobs::Registry::standard().with(
@@ -654,9 +672,9 @@ async fn schedule(cfg: &Config, c: ScheduleCommand) -> Result<()> {
     Ok(())
 }
 
-async fn worker(cfg: Config, concurrency: Option<usize>, queues: Vec<String>) -> Result<()> {
+async fn worker(cfg: Config, slots: Slots, queues: Vec<String>) -> Result<()> {
     let store = open_store(&cfg).await?;
-    let (stop, task) = start_worker(store, concurrency.unwrap_or(cfg.worker_concurrency), queues, &cfg).await;
+    let (stop, task) = start_worker(store, slots, queues, &cfg).await;
     quantdesk_server::shutdown_signal().await;
     let _ = stop.send(true);
     task.await?;
@@ -727,7 +745,7 @@ async fn key(cfg: Config, c: KeyCommand) -> Result<()> {
 /// The demo account `serve --demo` creates (an admin, so every page can be explored).
 const DEMO_EMAIL: &str = "demo@quantdesk.local";
 
-async fn serve(cfg: Config, workers: bool, concurrency: Option<usize>) -> Result<()> {
+async fn serve(cfg: Config, workers: bool, slots: Slots) -> Result<()> {
     let store = open_store(&cfg).await?;
     tracing::info!(backend = store.backend(), database = %quantdesk_store::redact_url(cfg.database_url.expose()), "database ready");
     if cfg.demo {
@@ -743,14 +761,11 @@ async fn serve(cfg: Config, workers: bool, concurrency: Option<usize>) -> Result
         } else {
             tracing::info!("the database already has data; demo data not loaded");
         }
-        let password = match cfg.demo_password.expose() {
-            "" => quantdesk_server::auth::secrets::random_hex(8),
-            p => p.to_string(),
-        };
+        let (password, generated) = quantdesk_server::demo::demo_password(&cfg.demo_password);
         quantdesk_server::auth::service::ensure_user(&*store, DEMO_EMAIL, &password, Role::Admin, true)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the demo account: {e}"))?;
-        println!("demo account: {DEMO_EMAIL}  password: {password}");
+        println!("{}", quantdesk_server::demo::demo_account_line(DEMO_EMAIL, &password, generated));
     }
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -760,11 +775,7 @@ async fn serve(cfg: Config, workers: bool, concurrency: Option<usize>) -> Result
     if !cfg.backup_dir.is_empty() {
         queues.push("backup".into());
     }
-    let worker = if workers {
-        Some(start_worker(store.clone(), concurrency.unwrap_or(cfg.worker_concurrency), queues, &cfg).await)
-    } else {
-        None
-    };
+    let worker = if workers { Some(start_worker(store.clone(), slots, queues, &cfg).await) } else { None };
     let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
     let app = quantdesk_web::app(state);
     println!("quantdesk {} listening on http://{addr}", quantdesk_server::ops::VERSION);

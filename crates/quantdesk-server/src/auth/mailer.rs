@@ -1,6 +1,6 @@
 //! Sending e-mail: SMTP when `smtp_url` is set, otherwise a development mailbox that writes each
 //! message to a file in `mailbox_dir` and logs where it went (never what it says: messages carry
-//! codes that must not reach a log).
+//! codes that must not reach a log; and the address only masked).
 
 use std::path::PathBuf;
 
@@ -94,6 +94,10 @@ impl Mailer for Smtp {
 
 /// Writes messages as `.eml` files into a folder: the sign-up and reset flows work with no mail
 /// server, and the person running quantdesk reads the codes from there.
+///
+/// Files are named `{nanoseconds}-{random}-{tag}.eml`, where the tag is a hash of the address
+/// ([`Mailbox::file_tag`]), so neither the names nor the log show who was written to. The folder
+/// is created 0700 and each file 0600 (on Unix): they hold codes in clear.
 pub struct Mailbox {
     dir: PathBuf,
     from: String,
@@ -110,7 +114,7 @@ impl Mailbox {
             .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();
         files.sort();
-        let tag = file_tag(to);
+        let tag = Self::file_tag(to);
         files
             .into_iter()
             .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains(&tag)))
@@ -119,28 +123,35 @@ impl Mailbox {
     }
 }
 
-/// A file-name-safe tag for an address: a readable prefix and a hash, so that any address (up to
-/// 254 characters) makes a short, distinct name.
-fn file_tag(to: &str) -> String {
-    let readable: String =
-        to.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
-    format!("{readable}-{}", &crate::auth::secrets::sha256_hex(to)[..12])
+impl Mailbox {
+    /// The part of a message's file name that says who it is to: the first 32 hex digits of the
+    /// SHA-256 of the address, trimmed and lower-cased (addresses are stored lower-cased).
+    pub fn file_tag(to: &str) -> String {
+        crate::auth::secrets::sha256_hex(&to.trim().to_lowercase())[..32].to_string()
+    }
 }
 
 #[async_trait]
 impl Mailer for Mailbox {
     async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String> {
         let msg = message(&self.from, to, subject, body)?;
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        quantdesk_store::files::create_private_dir_all(&self.dir)
+            .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let path = self.dir.join(format!(
             "{:020}-{}-{}.eml",
             now.as_nanos(),
             crate::auth::secrets::random_hex(4),
-            file_tag(to)
+            Self::file_tag(to)
         ));
-        std::fs::write(&path, msg.formatted()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        // The path and subject only: the body holds a code.
+        let write = |path: &std::path::Path| -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = quantdesk_store::files::create_private_file(path)?;
+            f.write_all(&msg.formatted())?;
+            f.sync_all()
+        };
+        write(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        // The masked address, the subject and the path (named by a hash) only: the body holds a code.
         tracing::info!(to = %crate::auth::mask_email(to), subject, path = %path.display(), "mail written to the development mailbox");
         Ok(())
     }

@@ -266,7 +266,8 @@ pub async fn write(store: &dyn Store, path: &Path, info: &WriteInfo) -> BResult<
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).map_err(|e| io(&format!("creating {}", dir.display()), e))?;
+    // Owner only: the archive holds every account's data (password hashes, API key hashes).
+    crate::files::create_private_dir_all(&dir).map_err(|e| io(&format!("creating {}", dir.display()), e))?;
     if let Some(diff) = super::schema_difference(&store.schema_columns().await?) {
         return Err(BackupError::Refused(diff));
     }
@@ -321,11 +322,13 @@ pub async fn write(store: &dyn Store, path: &Path, info: &WriteInfo) -> BResult<
 
 fn assemble(path: &Path, dir: &Path, manifest: &Manifest, staged: Vec<Staged>) -> BResult<(u64, String)> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "backup".into());
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(|e| io("creating the archive", e))?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".partial");
+    // 0600, said here rather than left to tempfile's default: the rename keeps the mode.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
+    let tmp = builder.tempfile_in(dir).map_err(|e| io("creating the archive", e))?;
     let out = Hashing {
         inner: BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(|e| io("", e))?),
         hasher: Sha256::new(),
