@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end checks of the account fixes against a running quantdesk: the attacks that worked
 before (V1 guessing codes by asking again, V2 racing the login throttle, V3 overwriting a pending
-sign-up, V5 telling accounts apart by asking twice) must fail against the real binary.
+sign-up, V4 redirecting elsewhere through `next`, V5 telling accounts apart by asking twice) must fail
+against the real binary.
 
 Usage: security_e2e_accounts.py BASE_URL MAILBOX_DIR QUANTDESK_BINARY
 The server must use MAILBOX_DIR as its development mailbox (no SMTP) and the same database the
@@ -9,12 +10,14 @@ binary sees through QUANTDESK_DATABASE_URL (accounts are made with `quantdesk us
 """
 
 import concurrent.futures
+import http.client
 import json
 import os
 import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 BASE, MAILBOX, BIN = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -135,6 +138,33 @@ s, _ = post("/api/v1/auth/password/reset/confirm",
             {"email": "v3b@e2e.test", "code": last_code("v3b@e2e.test"), "new_password": "v3b-new-password-2"})
 check("V3 the reset succeeds", s == 200, s)
 check("V3 a reset revokes the keys", get("/api/v1/auth/me", {"authorization": f"Bearer {token}"})[0] == 401)
+
+# V4: `next` never leads to another site: a tab (which browsers drop: `/\t/host` is `//host`) or
+# CR/LF is a 400 without a Location, on GET /lang, GET /login and POST /login; other origins are
+# replaced by a local path.
+def raw(method, path, body=None, headers=None):
+    """One request, redirects not followed: (status, Location or None)."""
+    u = urllib.parse.urlsplit(BASE)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status, r.getheader("location")
+
+
+for path in ["/lang/en?next=/%09/127.0.0.1:18182/landed", "/lang/en?next=/%0d%0aSet-Cookie:%20x=1",
+             "/login?next=/%09/127.0.0.1:18182/landed", "/login?next=/%0aLocation:%20//evil.example"]:
+    got = raw("GET", path, headers={"accept": "text/html"})
+    check(f"V4 {path} is refused", got == (400, None), got)
+form = "email=v5%40e2e.test&password=x&next=" + urllib.parse.quote("/\t/evil.example/", safe="")
+got = raw("POST", "/login", form, {"content-type": "application/x-www-form-urlencoded", "accept": "text/html",
+                                   "origin": BASE})
+check("V4 POST /login with a tab in next is refused", got == (400, None), got)
+for path, to in [("/lang/en?next=//evil.example/", "/"), ("/lang/en?next=/%5C/evil.example", "/"),
+                 ("/lang/en?next=https://evil.example/", "/"), ("/lang/en?next=/instruments", "/instruments")]:
+    got = raw("GET", path)
+    check(f"V4 {path} stays here", got == (303, to), got)
 
 # V5: asking twice answers alike for an existing and a new address, for sign-up and for reset.
 user("v5@e2e.test", "v5-owner-password-1")

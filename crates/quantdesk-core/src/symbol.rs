@@ -8,8 +8,9 @@ use crate::InvalidValue;
 
 /// A validated instrument symbol.
 ///
-/// Allowed: 1 to 32 characters from `A-Z a-z 0-9 . _ - ^ = &`. Chinese exchange suffixes are
-/// normalised to upper case (`600519.sh` becomes `600519.SH`).
+/// Allowed: 1 to 32 characters from `A-Z a-z 0-9 . _ - ^ = &`, the first a letter, a digit or
+/// `^` (so a symbol never starts like a spreadsheet formula: `=`, `-`, `&`…). Chinese exchange
+/// suffixes are normalised to upper case (`600519.sh` becomes `600519.SH`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Symbol(String);
@@ -50,6 +51,19 @@ impl Symbol {
         c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '^' | '=' | '&')
     }
 
+    /// The characters a symbol may start with: ASCII letters, digits and `^` (Yahoo's indices).
+    pub fn is_first_char(c: char) -> bool {
+        c.is_ascii_alphanumeric() || c == '^'
+    }
+
+    /// True when `s` has a symbol's shape: 1 to 32 symbol characters, the first one of
+    /// [`Symbol::is_first_char`].
+    pub fn is_well_formed(s: &str) -> bool {
+        (1..=32).contains(&s.len())
+            && s.chars().all(Symbol::is_symbol_char)
+            && s.chars().next().is_some_and(Symbol::is_first_char)
+    }
+
     /// Parses and normalises a symbol.
     pub fn new(raw: &str) -> Result<Self, InvalidValue> {
         let s = raw.trim();
@@ -61,6 +75,9 @@ impl Symbol {
         }
         if let Some(bad) = s.chars().find(|c| !Symbol::is_symbol_char(*c)) {
             return Err(InvalidValue(format!("symbol {s:?} contains the character {bad:?}")));
+        }
+        if !s.starts_with(Symbol::is_first_char) {
+            return Err(InvalidValue(format!("symbol {s:?} must start with a letter, a digit or ^")));
         }
         let normalised = match s.rsplit_once('.') {
             Some((code, suffix)) if matches!(suffix.to_ascii_uppercase().as_str(), "SH" | "SZ" | "BJ") => {
@@ -144,5 +161,17 @@ mod tests {
         assert!(Symbol::new("6005 19.SH").is_err());
         assert!(Symbol::new("x".repeat(33).as_str()).is_err());
         assert!(Symbol::new("a'; drop table bars").is_err());
+    }
+
+    #[test]
+    fn symbols_never_start_like_a_formula() {
+        for bad in ["=A1&B1", "-2+3", "&x", ".SH", "_x", "=HYPERLINK(x)"] {
+            assert!(Symbol::new(bad).is_err(), "{bad}");
+            assert!(!Symbol::is_well_formed(bad), "{bad}");
+        }
+        for good in ["^GSPC", "EURUSD=X", "BRK-B", "M&M.NS", "600519.SH", "GC=F"] {
+            assert!(Symbol::new(good).is_ok(), "{good}");
+            assert!(Symbol::is_well_formed(good), "{good}");
+        }
     }
 }

@@ -383,6 +383,15 @@ mod tests {
         assert_eq!(p.series[&Symbol::new("600016.SH").unwrap()].bars[0].time, 1464748200);
     }
 
+    /// W4: a symbol shaped like a spreadsheet formula never gets into the store.
+    #[test]
+    fn formula_symbols_are_refused_with_their_line() {
+        let text = "date,symbol,open,high,low,close\n2024-01-02,AAPL,1,1,1,1\n2024-01-02,=A1&B1,1,1,1,1\n";
+        let e = parse(text, &opts(None, "D")).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("symbol")), "{e}");
+        assert!(e.reason.contains("must start with a letter"), "{e}");
+    }
+
     #[test]
     fn adj_close_becomes_factor() {
         let text = "date,symbol,open,high,low,close,adj_close\n2020-01-02,AAPL,74,75,73,75,73.5\n";

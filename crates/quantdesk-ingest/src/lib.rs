@@ -6,11 +6,13 @@
 
 mod bars;
 mod columns;
+mod export;
 mod instruments;
 mod time;
 
 pub use bars::{BarImportOptions, BarParser, ParsedBars, SeriesData, parse_bars};
 pub use columns::{ColumnMap, DetectedColumns, detect_columns};
+pub use export::text_cell;
 pub use instruments::parse_instruments;
 
 use std::fmt;

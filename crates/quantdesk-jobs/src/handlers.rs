@@ -107,13 +107,15 @@ async fn load_symbols(ctx: &JobContext, spec: &RunSpec, symbols: &[String]) -> R
     Ok(out)
 }
 
+/// The trades as CSV. Text cells go through [`quantdesk_ingest::text_cell`] (no formula can reach a
+/// spreadsheet); the numbers are quantdesk's own.
 fn trades_csv(r: &quantdesk_backtest::BacktestResult) -> String {
     let day = |t: i64| quantdesk_core::resample::trading_date(t, Resolution::Day, chrono_tz::UTC).to_string();
     let mut s = String::from("symbol,direction,entry_time,entry_price,exit_time,exit_price,quantity,costs,pnl\n");
     for t in &r.trades {
         s.push_str(&format!(
             "{},{},{},{},{},{},{},{},{}\n",
-            t.symbol,
+            quantdesk_ingest::text_cell(t.symbol.as_str()),
             if t.direction > 0 { "long" } else { "short" },
             day(t.entry_time),
             t.entry_price,

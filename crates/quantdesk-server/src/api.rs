@@ -293,16 +293,17 @@ async fn list_instruments(
 /// A symbol from a path: 400 when it breaks the documented pattern, 404 when it matches the
 /// pattern but names no possible instrument.
 pub(crate) fn path_symbol(raw: &str) -> Result<quantdesk_core::Symbol, ApiError> {
-    let shaped = (1..=32).contains(&raw.len()) && raw.chars().all(quantdesk_core::Symbol::is_symbol_char);
-    if !shaped {
-        return Err(ApiError::bad_request(format!("{raw:?} is not a symbol: 1 to 32 letters, digits or . _ - ^ = &")));
+    if !quantdesk_core::Symbol::is_well_formed(raw) {
+        return Err(ApiError::bad_request(format!(
+            "{raw:?} is not a symbol: 1 to 32 letters, digits or . _ - ^ = &, starting with a letter, a digit or ^"
+        )));
     }
     parse_symbol(raw).map_err(|_| ApiError::not_found(format!("no instrument {raw}")))
 }
 
 /// One instrument.
 #[utoipa::path(get, path = "/api/v1/instruments/{symbol}", tag = "market",
-    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9._^=&-]{1,32}$")),
+    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$")),
     responses((status = 200, body = InstrumentDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_instrument(
     State(state): State<AppState>,
@@ -376,7 +377,7 @@ pub(crate) fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
 
 /// Bars at any resolution, derived from what is stored, optionally adjusted.
 #[utoipa::path(get, path = "/api/v1/bars/{symbol}", tag = "market",
-    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9._^=&-]{1,32}$"), BarParams),
+    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$"), BarParams),
     responses((status = 200, body = BarsResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_bars(
     State(state): State<AppState>,
@@ -443,7 +444,7 @@ pub struct BarUpload {
     #[schema(pattern = "^(1|5|15|30|60|1D)$")]
     resolution: String,
     /// The symbol of every row, for single-symbol files.
-    #[schema(pattern = "^([A-Za-z0-9._^=&-]{1,32})?$")]
+    #[schema(pattern = "^([A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31})?$")]
     symbol: Option<String>,
     /// The column holding symbols, for multi-symbol files (detected when absent).
     symbol_column: Option<String>,

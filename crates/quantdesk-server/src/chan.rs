@@ -482,7 +482,7 @@ pub struct ChanParams {
 /// Chan-theory structures of stored bars: merged bars, fractals, strokes, segments, pivots and
 /// buy/sell points, with ISO 8601 times in UTC.
 #[utoipa::path(get, path = "/api/v1/chan/{symbol}", tag = "chan",
-    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9._^=&-]{1,32}$"), ChanParams),
+    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$"), ChanParams),
     responses((status = 200, body = ChanAnalysis),
         (status = 400, body = ErrorBody, description = "a parameter breaks the schema"),
         (status = 404, body = ErrorBody, description = "no such instrument, or no bars in range"),
@@ -593,7 +593,7 @@ fn order(r: Resolution) -> i64 {
 /// Multi-level analysis (多级别联立): the structures of `higher` and of `resolution` over the same
 /// span, and which lower strokes lie inside each higher stroke, segment and pivot.
 #[utoipa::path(get, path = "/api/v1/chan/{symbol}/nest", tag = "chan",
-    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9._^=&-]{1,32}$"), ChanParams, HigherParam),
+    params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$"), ChanParams, HigherParam),
     responses((status = 200, body = ChanNest),
         (status = 400, body = ErrorBody, description = "a parameter breaks the schema"),
         (status = 404, body = ErrorBody, description = "no such instrument, or no bars in range"),

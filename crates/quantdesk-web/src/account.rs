@@ -21,14 +21,38 @@ fn fmt_ms(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
 }
 
-/// A local path to return to after signing in; anything else (another site) becomes `/chart`.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/login") => {
-            n.to_string()
-        }
-        _ => "/chart".into(),
+/// Where to go back to after signing in: a path on this site (see [`local_path`]), never the
+/// sign-in page itself; anything else becomes `/chart`.
+fn safe_next(next: Option<&str>) -> Result<String, BadNext> {
+    let n = local_path(next, "/chart")?;
+    Ok(if n.starts_with("/login") { "/chart".into() } else { n })
+}
+
+/// A `next` parameter holding control characters (tab, CR, LF…): a 400, not a redirect.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadNext;
+
+impl BadNext {
+    pub fn page(&self, lang: &ReqLang) -> Response {
+        let t = lang.lang.strings();
+        crate::pages::error_page(lang, StatusCode::BAD_REQUEST, t.bad_next_title, t.bad_next_text)
     }
+}
+
+/// A same-origin path to redirect to, or `fallback`. Control characters anywhere are refused
+/// (browsers drop a tab or newline, so `/\t/host` would become `//host`); the path must start
+/// with a single `/` (not `//`, not `/\`), hold no backslash, and parse as a path and query.
+pub fn local_path(next: Option<&str>, fallback: &str) -> Result<String, BadNext> {
+    let Some(n) = next else { return Ok(fallback.into()) };
+    if n.chars().any(char::is_control) {
+        return Err(BadNext);
+    }
+    let local = n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.contains('\\')
+        && n.parse::<axum::http::uri::PathAndQuery>().is_ok()
+        && HeaderValue::from_str(n).is_ok();
+    Ok(if local { n.to_string() } else { fallback.into() })
 }
 
 /// The sentence to show for an account error, in the page's language.
@@ -95,19 +119,15 @@ fn notice_for(a: &AccountStrings, done: Option<&str>) -> String {
 }
 
 pub async fn login_page(lang: ReqLang, Query(q): Query<AuthQuery>) -> Response {
+    let next = match safe_next(q.next.as_deref()) {
+        Ok(n) => n,
+        Err(e) => return e.page(&lang),
+    };
     if lang.who.is_some() {
-        return Redirect::to(&safe_next(q.next.as_deref())).into_response();
+        return Redirect::to(&next).into_response();
     }
     let notice = notice_for(lang.lang.account(), q.done.as_deref());
-    auth_page(
-        &lang,
-        "login",
-        q.email.unwrap_or_default(),
-        safe_next(q.next.as_deref()),
-        notice,
-        String::new(),
-        StatusCode::OK,
-    )
+    auth_page(&lang, "login", q.email.unwrap_or_default(), next, notice, String::new(), StatusCode::OK)
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +143,10 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    let next = safe_next(f.next.as_deref());
+    let next = match safe_next(f.next.as_deref()) {
+        Ok(n) => n,
+        Err(e) => return e.page(&lang),
+    };
     match service::login(&state, &ip, &f.email, &f.password).await {
         Ok((_, id, _)) => {
             let mut res = Redirect::to(&next).into_response();
@@ -560,11 +583,26 @@ pub async fn update_user(
 mod tests {
     #[test]
     fn next_stays_on_this_site() {
-        use super::safe_next;
-        assert_eq!(safe_next(Some("/jobs?state=failed")), "/jobs?state=failed");
-        for bad in ["https://evil.example/", "//evil.example", "/\\evil.example", "/login?next=/x"] {
-            assert_eq!(safe_next(Some(bad)), "/chart", "{bad}");
+        use super::{BadNext, local_path, safe_next};
+        assert_eq!(safe_next(Some("/jobs?state=failed")).unwrap(), "/jobs?state=failed");
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "/login?next=/x",
+            "\\/evil.example",
+            "/x\\y",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(Some(bad)).unwrap(), "/chart", "{bad}");
         }
-        assert_eq!(safe_next(None), "/chart");
+        assert_eq!(safe_next(None).unwrap(), "/chart");
+        // a browser drops tabs and newlines: `/\t/host` would be `//host`, so they are refused
+        for bad in ["/\t/127.0.0.1:18182/landed", "/\r\nSet-Cookie: x=1", "/a\nb", "/\u{7f}x", "/\u{85}x"] {
+            assert_eq!(safe_next(Some(bad)), Err(BadNext), "{bad:?}");
+            assert_eq!(local_path(Some(bad), "/"), Err(BadNext), "{bad:?}");
+        }
+        assert_eq!(local_path(Some("//evil"), "/").unwrap(), "/");
+        assert_eq!(local_path(Some("/instruments?q=ys"), "/").unwrap(), "/instruments?q=ys");
     }
 }

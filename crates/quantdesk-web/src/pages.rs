@@ -425,13 +425,13 @@ pub struct NextParam {
 }
 
 /// `/lang/{tag}?next=/path`: remembers the language in a cookie and goes back.
-pub async fn set_lang(Path(tag): Path<String>, Query(p): Query<NextParam>) -> Response {
+pub async fn set_lang(req: ReqLang, Path(tag): Path<String>, Query(p): Query<NextParam>) -> Response {
     let lang = Lang::from_tag(&tag).unwrap_or(Lang::En);
     // Only local paths: never an open redirect.
-    let next = p
-        .next
-        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or_else(|| "/".into());
+    let next = match crate::account::local_path(p.next.as_deref(), "/") {
+        Ok(n) => n,
+        Err(e) => return e.page(&req),
+    };
     let mut res = Redirect::to(&next).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.tag())) {
         res.headers_mut().insert(header::SET_COOKIE, v);
@@ -1011,19 +1011,32 @@ pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Pa
     }
 }
 
-/// JSON for a `<script type="application/json">` island: `</` is escaped so no value can close the
-/// script element early.
-fn json_island(value: &serde_json::Value) -> String {
-    value.to_string().replace("</", "<\\/")
+/// JSON for a `<script type="application/json">` island. `<`, `>` and `&` become `\u003c`,
+/// `\u003e` and `\u0026` (they can only occur inside strings, where JSON reads the escape as the
+/// same character), so no value can close the script element (`</script>`) or switch the HTML
+/// parser into its double-escaped state (`<!--<script>`), which would swallow the rest of the page.
+pub(crate) fn json_island(value: &serde_json::Value) -> String {
+    let json = value.to_string();
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn json_islands_cannot_close_their_script_element() {
-        let v = serde_json::json!({ "s": "</script><script>alert(1)</script>" });
+        let v = serde_json::json!({ "s": "</script><script>alert(1)</script>", "t": "</script><!--<script>x & y >" });
         let island = super::json_island(&v);
         assert!(!island.contains("</"));
+        assert!(!island.contains('<') && !island.contains('>') && !island.contains('&'), "{island}");
         assert_eq!(serde_json::from_str::<serde_json::Value>(&island).unwrap(), v, "still the same JSON");
     }
 }

@@ -174,6 +174,81 @@ async fn language_switch_sets_a_cookie_and_refuses_open_redirects() {
     assert_eq!(h[header::LOCATION], "/");
 }
 
+/// W5: an instrument name that would close a JSON island (`</script>`) or put the HTML parser in
+/// its double-escaped state (`<!--<script>`) changes nothing else on any page that shows names.
+#[tokio::test]
+async fn hostile_instrument_names_stay_inside_their_element() {
+    let a = app().await;
+    let name = "</script><!--<script>x";
+    let sym = quantdesk_core::Symbol::new("000858.SZ").unwrap();
+    let mut inst = a.store.instrument(&sym).await.unwrap().unwrap();
+    inst.name = name.into();
+    a.store.upsert_instruments(&[inst]).await.unwrap();
+    for uri in ["/chart/000858.SZ", "/instruments", "/instruments?q=000858", "/decisions", "/backtests"] {
+        let en = format!("lang=en; {}", a.cookie);
+        let (s, _, body) = get(&a, uri, &[("cookie", en.as_str())]).await;
+        let (s2, _, body2) = get(&a, uri, &[("cookie", a.cookie.as_str()), ("accept-language", "zh-CN")]).await;
+        assert_eq!((s, s2), (StatusCode::OK, StatusCode::OK), "{uri}");
+        for body in [&body, &body2] {
+            assert!(!body.contains("<!--<script"), "{uri}: the raw name reached the page");
+            assert_eq!(body.matches("<script").count(), body.matches("</script>").count(), "{uri}: unbalanced scripts");
+            assert!(body.trim_end().ends_with("</html>"), "{uri}: the page is whole");
+            for island in body.split(r#"type="application/json""#).skip(1) {
+                let json = &island[island.find('>').unwrap() + 1..island.find("</script>").unwrap()];
+                let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{uri}: {e}: {json}"));
+                if uri.starts_with("/chart") && v.get("name").is_some() {
+                    assert_eq!(v["name"], name, "the island still holds the real name");
+                }
+            }
+        }
+        if uri.starts_with("/instruments") || uri.starts_with("/chart") {
+            assert!(body.contains("&#60;/script&#62;&#60;!--&#60;script&#62;x"), "{uri}: the name is shown, escaped");
+        }
+    }
+}
+
+/// V4: `next` holding a tab (which browsers drop, making `/\t/host` a protocol-relative
+/// `//host`) or CR/LF is a 400 on every redirecting page, never a redirect and never a 500; a
+/// `next` to another origin becomes a local default.
+#[tokio::test]
+async fn next_parameters_never_leave_the_site() {
+    let a = app().await;
+    let anon = [("cookie", "lang=en")];
+    for uri in [
+        "/lang/en?next=/%09/127.0.0.1:18182/landed",
+        "/lang/en?next=/%0d%0aSet-Cookie:%20x=1",
+        "/login?next=/%09/127.0.0.1:18182/landed",
+        "/login?next=/x%0aLocation:%20//evil",
+    ] {
+        let (s, h, body) = get(&a, uri, &anon).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(h.get(header::LOCATION).is_none(), "{uri}");
+        assert!(body.contains("control characters"), "{uri}: {body}");
+        // signed in, GET /login redirects to `next`: the same refusal
+        let (s, h, _) = get(&a, uri, &[]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri} signed in");
+        assert!(h.get(header::LOCATION).is_none());
+    }
+    let (s, _, _) = post_form(
+        &a,
+        "/login",
+        "",
+        "email=admin%40test.example&password=tulip-granite-41&next=%2F%09%2Fevil.example%2F",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "POST /login with a tab in next");
+    for (uri, to) in [
+        ("/lang/en?next=/%5C/evil.example", "/"),
+        ("/lang/en?next=%5C%5Cevil.example", "/"),
+        ("/lang/en?next=https://evil.example/", "/"),
+        ("/lang/en?next=/%2F/evil.example", "/"),
+        ("/login?next=//evil.example", "/chart"),
+    ] {
+        let (s, h, _) = get(&a, uri, &[]).await;
+        assert_eq!((s, h[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, to), "{uri}");
+    }
+}
+
 #[tokio::test]
 async fn assets_are_versioned_and_cached_for_a_year() {
     let a = app().await;
