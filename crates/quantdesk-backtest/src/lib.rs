@@ -79,6 +79,14 @@ pub fn periods_per_year(series: &[Series]) -> f64 {
     }
 }
 
+/// Why a backtest could not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BacktestError {
+    /// The strategy is unknown, or its parameters are not valid for it.
+    #[error("{0}")]
+    InvalidStrategy(String),
+}
+
 /// Runs a built-in strategy by name. A per-symbol strategy on a single series takes the engine's
 /// single-series loop, with the same results as the general loop.
 pub fn backtest(
@@ -86,15 +94,15 @@ pub fn backtest(
     series: &[Series],
     strategy: &str,
     params: &strategy::Params,
-) -> Result<BacktestResult, String> {
-    let built_in = strategy::BuiltIn::parse(strategy, params)?;
+) -> Result<BacktestResult, BacktestError> {
+    let built_in = strategy::BuiltIn::parse(strategy, params).map_err(BacktestError::InvalidStrategy)?;
     if let [one] = series {
         let closes: Vec<f64> = one.bars.iter().map(|b| b.close).collect();
         if let Some((out, _)) = built_in.run_single(config, series, &closes, Vec::new(), true) {
             return Ok(result(config, series, strategy, params, out, None));
         }
     }
-    let mut s = strategy::build(strategy, params)?;
+    let mut s = strategy::build(strategy, params).map_err(BacktestError::InvalidStrategy)?;
     Ok(run_with(config, series, strategy, params, &mut *s, None))
 }
 

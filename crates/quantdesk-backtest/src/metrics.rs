@@ -153,23 +153,52 @@ pub fn returns(curve: &[(i64, f64)]) -> Vec<f64> {
 
 /// The deepest drawdown of an equity curve.
 pub fn max_drawdown(curve: &[(i64, f64)]) -> Drawdown {
-    let mut best = Drawdown { depth: 0.0, start: 0, trough: 0, recovery: None, duration_days: 0.0 };
-    let Some(&(t0, e0)) = curve.first() else { return best };
-    best.start = t0;
-    best.trough = t0;
-    let (mut peak, mut peak_t) = (e0, t0);
+    let Some(&first) = curve.first() else { return DrawdownScan::new(0, 0.0).dd };
+    let mut scan = DrawdownScan::new(first.0, first.1);
     for &(t, e) in curve {
-        if e > peak {
-            peak = e;
-            peak_t = t;
+        scan.push(t, e);
+    }
+    scan.finish(curve)
+}
+
+/// The one definition of the maximum drawdown, step by step: the running peak and the deepest
+/// fall from it. [`max_drawdown`] and the fused pass of [`compute_with`] both feed it.
+struct DrawdownScan {
+    peak: f64,
+    peak_t: i64,
+    prev: f64,
+    dd: Drawdown,
+}
+
+impl DrawdownScan {
+    fn new(t0: i64, e0: f64) -> Self {
+        let dd = Drawdown { depth: 0.0, start: t0, trough: t0, recovery: None, duration_days: 0.0 };
+        DrawdownScan { peak: e0, peak_t: t0, prev: f64::NAN, dd }
+    }
+
+    #[inline]
+    fn push(&mut self, t: i64, e: f64) {
+        // Equal to the previous step's equity (flat): the peak and the drawdown are the previous
+        // step's, already taken into account.
+        if e == self.prev {
+            return;
         }
-        let dd = if peak > 0.0 { e / peak - 1.0 } else { 0.0 };
-        if dd < best.depth {
-            best = Drawdown { depth: dd, start: peak_t, trough: t, recovery: None, duration_days: 0.0 };
+        self.prev = e;
+        if e > self.peak {
+            self.peak = e;
+            self.peak_t = t;
+        }
+        let d = if self.peak > 0.0 { e / self.peak - 1.0 } else { 0.0 };
+        if d < self.dd.depth {
+            self.dd = Drawdown { depth: d, start: self.peak_t, trough: t, recovery: None, duration_days: 0.0 };
         }
     }
-    finish_drawdown(curve, &mut best);
-    best
+
+    /// The deepest drawdown with its recovery and duration; `curve` is the one pushed.
+    fn finish(mut self, curve: &[(i64, f64)]) -> Drawdown {
+        finish_drawdown(curve, &mut self.dd);
+        self.dd
+    }
 }
 
 /// The recovery and duration of the deepest drawdown `dd` of a non-empty `curve`.
@@ -221,31 +250,15 @@ pub(crate) fn compute_with(
     let (mut sum_r, mut sum_equity) = (empty_sum, empty_sum);
     let mut dd = Drawdown { depth: 0.0, start: 0, trough: 0, recovery: None, duration_days: 0.0 };
     if let Some(&(t0, e0)) = curve.first() {
-        dd.start = t0;
-        dd.trough = t0;
-        let (mut peak, mut peak_t) = (e0, t0);
-        let mut prev = f64::NAN;
+        let mut scan = DrawdownScan::new(t0, e0);
         for (k, &(t, e)) in curve.iter().enumerate() {
             if k > 0 {
                 sum_r += r[k - 1];
             }
             sum_equity += e;
-            // Equal to the previous step's equity (flat): the peak and the drawdown are the
-            // previous step's, already taken into account.
-            if e == prev {
-                continue;
-            }
-            prev = e;
-            if e > peak {
-                peak = e;
-                peak_t = t;
-            }
-            let d = if peak > 0.0 { e / peak - 1.0 } else { 0.0 };
-            if d < dd.depth {
-                dd = Drawdown { depth: d, start: peak_t, trough: t, recovery: None, duration_days: 0.0 };
-            }
+            scan.push(t, e);
         }
-        finish_drawdown(curve, &mut dd);
+        dd = scan.finish(curve);
     }
 
     let rf = risk_free / periods_per_year;

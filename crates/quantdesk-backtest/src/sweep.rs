@@ -267,7 +267,8 @@ pub fn walk_forward(
             }
         }
         let Some((is_score, best_row)) = best else { return Err("no parameter set produced a finite score".into()) };
-        let run = backtest(config, &slice(series, t_is, t_end), strategy, &best_row.params)?;
+        let run =
+            backtest(config, &slice(series, t_is, t_end), strategy, &best_row.params).map_err(|e| e.to_string())?;
         let oos: Vec<(i64, f64)> = run.equity_curve.iter().copied().filter(|(t, _)| *t >= t_oos).collect();
         let before = run.equity_curve.iter().rev().find(|(t, _)| *t < t_oos).map(|p| p.1).unwrap_or(config.cash);
         let mut prev = before;

@@ -335,8 +335,8 @@ fn unknown_strategies_and_parameters_are_refused() {
     let s = vec![random_walk(1, 10)];
     let cfg = BacktestConfig::default();
     let p = |k: &str, v: f64| [(k.to_string(), v)].into_iter().collect::<BTreeMap<_, _>>();
-    assert!(backtest(&cfg, &s, "moon_phase", &BTreeMap::new()).unwrap_err().contains("unknown strategy"));
-    assert!(backtest(&cfg, &s, "sma_cross", &p("fsat", 3.0)).unwrap_err().contains("no parameter"));
-    assert!(backtest(&cfg, &s, "sma_cross", &p("fast", 30.0)).unwrap_err().contains("shorter"));
-    assert!(backtest(&cfg, &s, "rsi", &p("period", 0.5)).unwrap_err().contains("whole number"));
+    assert!(backtest(&cfg, &s, "moon_phase", &BTreeMap::new()).unwrap_err().to_string().contains("unknown strategy"));
+    assert!(backtest(&cfg, &s, "sma_cross", &p("fsat", 3.0)).unwrap_err().to_string().contains("no parameter"));
+    assert!(backtest(&cfg, &s, "sma_cross", &p("fast", 30.0)).unwrap_err().to_string().contains("shorter"));
+    assert!(backtest(&cfg, &s, "rsi", &p("period", 0.5)).unwrap_err().to_string().contains("whole number"));
 }
