@@ -76,8 +76,22 @@ impl IntoResponse for ApiError {
 }
 
 impl From<quantdesk_store::StoreError> for ApiError {
+    /// A missing row is a 404 and a broken unique key (a concurrent writer) a 409; the database's
+    /// own words are logged, never shown.
     fn from(e: quantdesk_store::StoreError) -> Self {
-        ApiError::internal(e)
+        if e.is_not_found() {
+            tracing::debug!(error = %e, "not found in the store");
+            ApiError::not_found("not found")
+        } else if e.is_conflict() {
+            tracing::info!(error = %e, "store conflict");
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the change conflicts with stored data; reload and try again",
+            )
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 

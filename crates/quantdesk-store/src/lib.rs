@@ -27,7 +27,13 @@ pub use sqlite::{SqliteImport, SqliteStore};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// A row the operation needs does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The write breaks a unique or foreign key: someone else wrote first, or the row is in use.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]
@@ -40,6 +46,40 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    /// Unique and foreign key violations are conflicts and a missing row is not found, on both
+    /// backends; everything else is a database error.
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound("no such row".into()),
+            sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation() => {
+                StoreError::Conflict(d.message().to_string())
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// True for [`StoreError::NotFound`], also when shared by a cache.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            StoreError::NotFound(_) => true,
+            StoreError::Shared(e) => e.is_not_found(),
+            _ => false,
+        }
+    }
+
+    /// True for [`StoreError::Conflict`], also when shared by a cache.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::Shared(e) => e.is_conflict(),
+            _ => false,
+        }
+    }
+}
 
 /// Filters for listing instruments.
 #[derive(Debug, Clone, Default)]
@@ -199,5 +239,36 @@ mod tests {
         assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact_url("sqlite://./data/q.db"), "sqlite://./data/q.db");
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::StoreError;
+
+    /// Both backends' unique violations and missing rows become the two kinds callers can act on.
+    #[tokio::test]
+    async fn unique_violations_are_conflicts_and_missing_rows_not_found() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY)").execute(&pool).await.unwrap();
+        sqlx::query("INSERT INTO t VALUES ('a')").execute(&pool).await.unwrap();
+        let dup = sqlx::query("INSERT INTO t VALUES ('a')").execute(&pool).await.unwrap_err();
+        assert!(StoreError::from(dup).is_conflict());
+        let missing = sqlx::query("SELECT k FROM t WHERE k = 'b'").fetch_one(&pool).await.unwrap_err();
+        let e = StoreError::from(missing);
+        assert!(e.is_not_found() && !e.is_conflict(), "{e}");
+        let shared = StoreError::Shared(std::sync::Arc::new(StoreError::Conflict("x".into())));
+        assert!(shared.is_conflict());
+        let syntax = sqlx::query("SELEKT 1").execute(&pool).await.unwrap_err();
+        assert!(matches!(StoreError::from(syntax), StoreError::Database(_)));
+
+        if let Ok(url) = std::env::var("QUANTDESK_TEST_POSTGRES_URL") {
+            let pg = sqlx::PgPool::connect(&url).await.unwrap();
+            let mut tx = pg.begin().await.unwrap();
+            sqlx::query("CREATE TEMPORARY TABLE qd_err_t (k TEXT PRIMARY KEY)").execute(&mut *tx).await.unwrap();
+            sqlx::query("INSERT INTO qd_err_t VALUES ('a')").execute(&mut *tx).await.unwrap();
+            let dup = sqlx::query("INSERT INTO qd_err_t VALUES ('a')").execute(&mut *tx).await.unwrap_err();
+            assert!(StoreError::from(dup).is_conflict());
+        }
     }
 }
