@@ -31,8 +31,8 @@ async function show() {
   // a ratio without a defined value (no variance, no trades) arrives as null
   const num = (x, digits) => (typeof x === 'number' ? x.toFixed(digits) : '—');
   const pct = (x) => (typeof x === 'number' ? `${num(x * 100, 2)} %` : '—');
-  const rows = [[S.finalEquity, num(r.final_equity, 2)], [S.totalReturn, pct(m.total_return)], ['CAGR', pct(m.cagr)], ['Sharpe', num(m.sharpe, 3)],
-    ['Sortino', num(m.sortino, 3)], [S.maxDrawdown, pct(m.max_drawdown && m.max_drawdown.depth)], [S.trades, String(m.trades)], [S.winRate, pct(m.win_rate)]];
+  const rows = [[S.finalEquity, num(r.final_equity, 2)], [S.totalReturn, pct(m.total_return)], [S.cagr, pct(m.cagr)], [S.sharpe, num(m.sharpe, 3)],
+    [S.sortino, num(m.sortino, 3)], [S.maxDrawdown, pct(m.max_drawdown && m.max_drawdown.depth)], [S.trades, String(m.trades)], [S.winRate, pct(m.win_rate)]];
   const table = document.getElementById('bt-metrics');
   for (const [k, v] of rows) { const tr = table.insertRow(); cell(tr, k); cell(tr, v); }
   const trades = document.getElementById('bt-trades');

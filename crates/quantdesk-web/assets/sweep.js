@@ -5,10 +5,10 @@ const id = page.dataset.job;
 const S = JSON.parse(document.getElementById('sw-config').textContent).strings;
 // metric key, label, scale, digits, larger is better
 const METRICS = [
-  ['sharpe', 'Sharpe', 1, 3, true], ['sortino', 'Sortino', 1, 3, true], ['calmar', 'Calmar', 1, 3, true],
-  ['total_return', `${S.totalReturn} %`, 100, 2, true], ['cagr', 'CAGR %', 100, 2, true],
+  ['sharpe', S.sharpe, 1, 3, true], ['sortino', S.sortino, 1, 3, true], ['calmar', S.calmar, 1, 3, true],
+  ['total_return', `${S.totalReturn} %`, 100, 2, true], ['cagr', `${S.cagr} %`, 100, 2, true],
   ['max_drawdown', `${S.maxDrawdown} %`, 100, 2, true], ['win_rate', `${S.winRate} %`, 100, 1, true],
-  ['profit_factor', 'Profit factor', 1, 3, true], ['trades', S.trades, 1, 0, true],
+  ['profit_factor', S.profitFactor, 1, 3, true], ['trades', S.trades, 1, 0, true],
 ];
 const value = (row, key) => {
   const v = key === 'max_drawdown' ? row.metrics.max_drawdown && row.metrics.max_drawdown.depth : row.metrics[key];

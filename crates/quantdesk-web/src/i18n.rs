@@ -232,6 +232,13 @@ pub struct Strings {
     pub bt_final_equity: &'static str,
     pub bt_max_drawdown: &'static str,
     pub bt_win_rate: &'static str,
+    pub bt_cagr: &'static str,
+    pub bt_sharpe: &'static str,
+    pub bt_sortino: &'static str,
+    pub bt_calmar: &'static str,
+    pub bt_volatility: &'static str,
+    pub bt_profit_factor: &'static str,
+    pub bt_exposure: &'static str,
     pub bt_trade_columns: [&'static str; 7],
 }
 
@@ -404,6 +411,13 @@ pub static EN: Strings = Strings {
     bt_final_equity: "Final equity",
     bt_max_drawdown: "Max drawdown",
     bt_win_rate: "Win rate",
+    bt_cagr: "CAGR",
+    bt_sharpe: "Sharpe",
+    bt_sortino: "Sortino",
+    bt_calmar: "Calmar",
+    bt_volatility: "Volatility",
+    bt_profit_factor: "Profit factor",
+    bt_exposure: "Exposure",
     bt_trade_columns: ["Symbol", "Entry", "Price", "Exit", "Price", "Quantity", "P&L"],
 };
 
@@ -576,6 +590,13 @@ pub static ZH_CN: Strings = Strings {
     bt_final_equity: "期末权益",
     bt_max_drawdown: "最大回撤",
     bt_win_rate: "胜率",
+    bt_cagr: "年化收益率",
+    bt_sharpe: "夏普比率",
+    bt_sortino: "索提诺比率",
+    bt_calmar: "卡玛比率",
+    bt_volatility: "年化波动率",
+    bt_profit_factor: "盈亏比",
+    bt_exposure: "持仓占比",
     bt_trade_columns: ["代码", "买入", "价格", "卖出", "价格", "数量", "盈亏"],
 };
 

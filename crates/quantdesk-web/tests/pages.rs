@@ -430,6 +430,18 @@ async fn finished_runs_compare_side_by_side() {
     assert!(body.contains("<td>0.500</td>") && body.contains("<td>1.250</td>"));
     assert!(body.contains("sma_cross") && body.contains("fast=5 slow=20"));
     assert!(body.contains(r#"src="/assets/"#) && body.contains("compare.js"));
+    // every metric label in the reader's language
+    for label in ["CAGR %", "Sharpe", "Sortino", "Calmar", "Volatility %", "Profit factor", "Exposure %"] {
+        assert!(body.contains(&format!(r#"<th scope="row">{label}</th>"#)), "{label}");
+    }
+    let (_, _, zh) = get(&a, &uri, &[("accept-language", "zh-CN")]).await;
+    for label in ["年化收益率 %", "夏普比率", "索提诺比率", "卡玛比率", "年化波动率 %", "盈亏比", "持仓占比 %"]
+    {
+        assert!(zh.contains(label), "{label} in Chinese");
+    }
+    for english in ["Sharpe", "Sortino", "Calmar", "Profit factor", "CAGR", "Volatility", "Exposure"] {
+        assert!(!zh.contains(&format!(">{english}")), "{english} left in English on the Chinese page");
+    }
 
     let (s, _, body) = get(&a, &format!("/backtests/compare?ids={}", ids[0]), &[("accept-language", "en")]).await;
     assert_eq!(s, 200);

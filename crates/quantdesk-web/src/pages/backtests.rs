@@ -1,0 +1,310 @@
+//! `/backtests`, `/backtests/{id}`, `/backtests/compare` and `/sweeps/{id}`.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use quantdesk_server::AppState;
+
+use super::{JobRow, PageCtx, ReqLang, error_page, html, json_island};
+
+/// A run in the list of recent backtests.
+pub struct RunRow {
+    pub id: i64,
+    pub state: &'static str,
+    pub symbols: String,
+    pub strategy: String,
+    pub total_return: String,
+    pub sharpe: String,
+    pub created: String,
+}
+
+#[derive(Template)]
+#[template(path = "backtests.html")]
+struct BacktestsPage {
+    page: PageCtx,
+    strategies: Vec<&'static str>,
+    default_symbol: String,
+    runs: Vec<RunRow>,
+}
+
+/// `/backtests`: the form that starts a backtest job, and the recent runs.
+/// The caller's latest 50 jobs of `kind` (only those in `state` when given), and the symbol a
+/// form should offer first; an error page when the store fails.
+pub(super) async fn recent_runs(
+    state: &AppState,
+    lang: &ReqLang,
+    kind: &str,
+    job_state: Option<quantdesk_store::jobs::JobState>,
+) -> Result<(Vec<quantdesk_store::jobs::Job>, Option<quantdesk_core::Symbol>), Response> {
+    let filter = quantdesk_store::jobs::JobFilter {
+        kind: Some(kind.into()),
+        owner: lang.owner_filter(),
+        state: job_state,
+        limit: 50,
+        ..Default::default()
+    };
+    let found = async {
+        Ok::<_, quantdesk_store::StoreError>((
+            state.store.list_jobs(&filter).await?,
+            state.store.busiest_symbol().await?,
+        ))
+    }
+    .await;
+    found.map_err(|e| {
+        tracing::error!(error = %e, kind, "a runs page failed");
+        let t = lang.lang.strings();
+        error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text)
+    })
+}
+
+pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response {
+    let (jobs, busiest) = match recent_runs(&state, &lang, "backtest", None).await {
+        Ok(x) => x,
+        Err(page) => return page,
+    };
+    let runs = jobs
+        .iter()
+        .map(|j| {
+            let params: serde_json::Value = serde_json::from_str(&j.params).unwrap_or_default();
+            let result: serde_json::Value =
+                j.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+            let num = |v: &serde_json::Value, scale: f64, digits: usize| {
+                v.as_f64().map(|x| format!("{:.*}", digits, x * scale)).unwrap_or_default()
+            };
+            RunRow {
+                id: j.id,
+                state: j.state.as_str(),
+                symbols: params["symbols"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default(),
+                strategy: params["strategy"].as_str().unwrap_or("sma_cross").to_string(),
+                total_return: num(&result["metrics"]["total_return"], 100.0, 2),
+                sharpe: num(&result["metrics"]["sharpe"], 1.0, 3),
+                created: JobRow::from(j).created,
+            }
+        })
+        .collect();
+    html(
+        StatusCode::OK,
+        BacktestsPage {
+            page: lang.ctx("backtests"),
+            strategies: vec!["sma_cross", "macd", "rsi", "bollinger", "voting", "buy_and_hold"],
+            default_symbol: busiest.map(|s| s.to_string()).unwrap_or_default(),
+            runs,
+        }
+        .render(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "sweep.html")]
+struct SweepPage {
+    page: PageCtx,
+    id: i64,
+    metric: String,
+    config_json: String,
+}
+
+/// `/sweeps/{id}`: a finished sweep's runs as a sortable table and a heat map of a metric over two
+/// parameters (drawn by sweep.js from the job's `sweep.json`).
+pub async fn sweep(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i64>) -> Response {
+    let t = lang.lang.strings();
+    match state.store.job(id).await {
+        Ok(Some(job))
+            if job.kind == "sweep"
+                && lang.sees(&job.owner)
+                && job.state == quantdesk_store::jobs::JobState::Succeeded =>
+        {
+            let params: serde_json::Value = serde_json::from_str(&job.params).unwrap_or_default();
+            let config = serde_json::json!({
+                "strings": {
+                    "finalEquity": t.bt_final_equity, "totalReturn": t.bt_return, "maxDrawdown": t.bt_max_drawdown,
+                    "trades": t.bt_trades, "winRate": t.bt_win_rate,
+                    "cagr": t.bt_cagr, "sharpe": t.bt_sharpe, "sortino": t.bt_sortino, "calmar": t.bt_calmar,
+                    "profitFactor": t.bt_profit_factor,
+                }
+            });
+            html(
+                StatusCode::OK,
+                SweepPage {
+                    page: lang.ctx("jobs"),
+                    id,
+                    metric: params["metric"].as_str().unwrap_or("sharpe").to_string(),
+                    config_json: json_island(&config),
+                }
+                .render(),
+            )
+        }
+        Ok(_) => error_page(&lang, StatusCode::NOT_FOUND, t.not_found_title, t.job_not_found),
+        Err(e) => {
+            tracing::error!(error = %e, "sweep page failed");
+            error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text)
+        }
+    }
+}
+
+/// One row of the comparison: a label and one cell per run, the best marked.
+pub struct CompareRow {
+    pub label: String,
+    pub cells: Vec<(String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "compare.html")]
+struct ComparePage {
+    page: PageCtx,
+    ids: Vec<i64>,
+    rows: Vec<CompareRow>,
+}
+
+/// The most runs one comparison shows.
+const COMPARE_MAX: usize = 6;
+
+/// `/backtests/compare?ids=1&ids=2` (or `ids=1,2`): finished runs side by side: their settings,
+/// every metric with the best marked, and (drawn by compare.js) their equity rebased to 100.
+/// Runs that are not the caller's, not backtests or not finished are left out.
+pub async fn compare_backtests(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    axum::extract::Query(pairs): axum::extract::Query<Vec<(String, String)>>,
+) -> Response {
+    let t = lang.lang.strings();
+    let mut ids: Vec<i64> = Vec::new();
+    for (k, v) in pairs {
+        if k == "ids" {
+            for id in v.split(',').filter_map(|s| s.trim().parse::<i64>().ok()) {
+                if !ids.contains(&id) && ids.len() < COMPARE_MAX {
+                    ids.push(id);
+                }
+            }
+        }
+    }
+    let mut runs = Vec::new();
+    for id in ids {
+        match state.store.job(id).await {
+            Ok(Some(j))
+                if j.kind == "backtest"
+                    && lang.sees(&j.owner)
+                    && j.state == quantdesk_store::jobs::JobState::Succeeded =>
+            {
+                runs.push(j)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "compare page failed");
+                return error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text);
+            }
+        }
+    }
+    let parsed: Vec<(serde_json::Value, serde_json::Value)> = runs
+        .iter()
+        .map(|j| {
+            (
+                serde_json::from_str(&j.params).unwrap_or_default(),
+                j.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let text_row = |label: &str, f: &dyn Fn(&serde_json::Value) -> String| CompareRow {
+        label: label.to_string(),
+        cells: parsed.iter().map(|(p, _)| (f(p), false)).collect(),
+    };
+    let mut rows = vec![
+        text_row(t.symbol, &|p| {
+            p["symbols"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        }),
+        text_row(t.bt_strategy, &|p| p["strategy"].as_str().unwrap_or("sma_cross").to_string()),
+        text_row(t.bt_params, &|p| {
+            p["params"]
+                .as_object()
+                .map(|o| o.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        }),
+        text_row(t.bt_market, &|p| p["config"]["market"]["profile"].as_str().unwrap_or("generic").to_string()),
+    ];
+    // (label, path into the result, scale, digits, larger is better)
+    let (cagr, volatility, exposure) =
+        (format!("{} %", t.bt_cagr), format!("{} %", t.bt_volatility), format!("{} %", t.bt_exposure));
+    let metrics: [(&str, &[&str], f64, usize, bool); 12] = [
+        (t.bt_final_equity, &["final_equity"], 1.0, 2, true),
+        (t.bt_return, &["metrics", "total_return"], 100.0, 2, true),
+        (&cagr, &["metrics", "cagr"], 100.0, 2, true),
+        (t.bt_sharpe, &["metrics", "sharpe"], 1.0, 3, true),
+        (t.bt_sortino, &["metrics", "sortino"], 1.0, 3, true),
+        (t.bt_calmar, &["metrics", "calmar"], 1.0, 3, true),
+        (t.bt_max_drawdown, &["metrics", "max_drawdown", "depth"], 100.0, 2, true),
+        (&volatility, &["metrics", "annual_volatility"], 100.0, 2, false),
+        (t.bt_trades, &["metrics", "trades"], 1.0, 0, true),
+        (t.bt_win_rate, &["metrics", "win_rate"], 100.0, 1, true),
+        (t.bt_profit_factor, &["metrics", "profit_factor"], 1.0, 3, true),
+        (&exposure, &["metrics", "exposure"], 100.0, 1, false),
+    ];
+    for (label, path, scale, digits, larger_better) in metrics {
+        let values: Vec<Option<f64>> =
+            parsed.iter().map(|(_, r)| path.iter().fold(r, |v, k| &v[*k]).as_f64().filter(|x| x.is_finite())).collect();
+        let best = values.iter().flatten().copied().reduce(|a, b| if (b > a) == larger_better { b } else { a });
+        // Trades count has no better direction: mark nothing.
+        let mark = label != t.bt_trades && values.iter().flatten().count() > 1;
+        rows.push(CompareRow {
+            label: label.to_string(),
+            cells: values
+                .iter()
+                .map(|v| match v {
+                    Some(x) => (format!("{:.*}", digits, x * scale), mark && Some(*x) == best),
+                    None => ("—".to_string(), false),
+                })
+                .collect(),
+        });
+    }
+    html(
+        StatusCode::OK,
+        ComparePage { page: lang.ctx("backtests"), ids: runs.iter().map(|j| j.id).collect(), rows }.render(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "backtest.html")]
+struct BacktestPage {
+    page: PageCtx,
+    id: i64,
+    state: &'static str,
+    config_json: String,
+}
+
+/// `/backtests/{id}`: a run's progress, then its equity, drawdown, metrics and trades.
+pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i64>) -> Response {
+    let t = lang.lang.strings();
+    match state.store.job(id).await {
+        Ok(Some(job)) if job.kind == "backtest" && lang.sees(&job.owner) => {
+            let config = serde_json::json!({
+                "strings": {
+                    "finalEquity": t.bt_final_equity, "totalReturn": t.bt_return, "maxDrawdown": t.bt_max_drawdown,
+                    "benchmark": t.bt_benchmark, "monthly": t.bt_monthly,
+                    "trades": t.bt_trades, "winRate": t.bt_win_rate, "tradeColumns": t.bt_trade_columns,
+                    "cagr": t.bt_cagr, "sharpe": t.bt_sharpe, "sortino": t.bt_sortino, "calmar": t.bt_calmar,
+                    "profitFactor": t.bt_profit_factor,
+                }
+            });
+            html(
+                StatusCode::OK,
+                BacktestPage {
+                    page: lang.ctx("backtests"),
+                    id,
+                    state: job.state.as_str(),
+                    config_json: json_island(&config),
+                }
+                .render(),
+            )
+        }
+        Ok(_) => error_page(&lang, StatusCode::NOT_FOUND, t.not_found_title, t.job_not_found),
+        Err(e) => {
+            tracing::error!(error = %e, "backtest page failed");
+            error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text)
+        }
+    }
+}

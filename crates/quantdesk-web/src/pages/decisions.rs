@@ -1,0 +1,100 @@
+//! `/decisions`: today's voting decisions and their history.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use quantdesk_server::AppState;
+
+use super::backtests::recent_runs;
+use super::{PageCtx, ReqLang, html};
+
+/// One decision on the decisions page.
+pub struct DecisionRow {
+    pub job: i64,
+    pub symbol: String,
+    pub date: String,
+    /// BUY, SELL or HOLD.
+    pub action: String,
+    /// `up`, `down` or empty: the colour class of the action.
+    pub class: &'static str,
+    pub score: String,
+    pub risk: String,
+    pub votes: String,
+}
+
+#[derive(Template)]
+#[template(path = "decisions.html")]
+struct DecisionsPage {
+    page: PageCtx,
+    latest: Vec<DecisionRow>,
+    history: Vec<DecisionRow>,
+    default_symbols: String,
+}
+
+/// `/decisions`: the voting engine's latest BUY/SELL/HOLD per symbol with every model's vote, and
+/// the history of earlier runs (each `decide` job's result, newest first).
+pub async fn decisions(State(state): State<AppState>, lang: ReqLang) -> Response {
+    let (jobs, busiest) =
+        match recent_runs(&state, &lang, "decide", Some(quantdesk_store::jobs::JobState::Succeeded)).await {
+            Ok(x) => x,
+            Err(page) => return page,
+        };
+    let mut history = Vec::new();
+    for j in &jobs {
+        let result: serde_json::Value =
+            j.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+        for d in result["decisions"].as_array().into_iter().flatten() {
+            let action = d["decision"]["action"].as_str().unwrap_or("HOLD").to_string();
+            let votes = d["decision"]["votes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| {
+                    format!(
+                        "{}: {} {:.2}",
+                        v["model"].as_str().unwrap_or("?"),
+                        v["action"].as_str().unwrap_or("?"),
+                        v["confidence"].as_f64().unwrap_or(0.0)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            history.push(DecisionRow {
+                job: j.id,
+                symbol: d["symbol"].as_str().unwrap_or("").to_string(),
+                date: d["date"].as_str().unwrap_or("").to_string(),
+                class: match action.as_str() {
+                    "BUY" => "up",
+                    "SELL" => "down",
+                    _ => "",
+                },
+                action,
+                score: d["decision"]["score"].as_f64().map(|x| format!("{x:.2}")).unwrap_or_default(),
+                risk: d["risk_level"].as_str().map(str::to_string).unwrap_or_else(|| d["risk_level"].to_string()),
+                votes,
+            });
+        }
+    }
+    // The newest run's answer per symbol (jobs come newest first).
+    let mut latest: Vec<DecisionRow> = Vec::new();
+    for row in &history {
+        if !latest.iter().any(|r| r.symbol == row.symbol) {
+            latest.push(DecisionRow {
+                job: row.job,
+                symbol: row.symbol.clone(),
+                date: row.date.clone(),
+                action: row.action.clone(),
+                class: row.class,
+                score: row.score.clone(),
+                risk: row.risk.clone(),
+                votes: row.votes.clone(),
+            });
+        }
+    }
+    latest.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    let default_symbols = latest.iter().map(|r| r.symbol.clone()).collect::<Vec<_>>().join(", ");
+    let default_symbols =
+        if default_symbols.is_empty() { busiest.map(|s| s.to_string()).unwrap_or_default() } else { default_symbols };
+    html(StatusCode::OK, DecisionsPage { page: lang.ctx("decisions"), latest, history, default_symbols }.render())
+}

@@ -1,0 +1,186 @@
+//! `/jobs` with the schedules, and `/jobs/{id}`.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use quantdesk_server::AppState;
+use serde::Deserialize;
+
+use super::{PageCtx, ReqLang, error_page, html};
+
+/// A job row on the jobs pages.
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub state: &'static str,
+    pub done: i64,
+    pub total: i64,
+    pub message: String,
+    pub created: String,
+    pub can_cancel: bool,
+    pub can_retry: bool,
+    pub can_delete: bool,
+}
+
+impl From<&quantdesk_store::jobs::Job> for JobRow {
+    fn from(j: &quantdesk_store::jobs::Job) -> Self {
+        use quantdesk_store::jobs::JobState;
+        JobRow {
+            id: j.id,
+            kind: j.kind.clone(),
+            state: j.state.as_str(),
+            done: j.progress_done,
+            total: j.progress_total.max(1),
+            message: j.progress_message.clone(),
+            created: chrono::DateTime::from_timestamp_millis(j.created_at)
+                .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default(),
+            can_cancel: !j.state.is_final(),
+            can_retry: matches!(j.state, JobState::Failed | JobState::Cancelled),
+            can_delete: j.state.is_final(),
+        }
+    }
+}
+
+/// A schedule row on the jobs page.
+pub struct ScheduleRow {
+    pub name: String,
+    pub cron: String,
+    pub timezone: String,
+    pub kind: String,
+    pub enabled: bool,
+    pub last: String,
+    /// What the page sends back when switching it on or off.
+    pub json: String,
+}
+
+#[derive(Template)]
+#[template(path = "jobs.html")]
+struct JobsPage {
+    page: PageCtx,
+    schedules: Vec<ScheduleRow>,
+    jobs: Vec<JobRow>,
+    states: Vec<&'static str>,
+    state: String,
+}
+
+#[derive(Deserialize)]
+pub struct JobsParams {
+    state: Option<String>,
+}
+
+/// `/jobs`: the latest 100 jobs, live.
+pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<JobsParams>) -> Response {
+    let t = lang.lang.strings();
+    let filter_state = p.state.as_deref().and_then(quantdesk_store::jobs::JobState::parse);
+    let filter = quantdesk_store::jobs::JobFilter {
+        state: filter_state,
+        owner: lang.owner_filter(),
+        limit: 100,
+        ..Default::default()
+    };
+    let found = async {
+        let schedules = state.store.schedules().await?.into_iter().filter(|s| lang.sees(&s.owner)).collect::<Vec<_>>();
+        Ok::<_, quantdesk_store::StoreError>((state.store.list_jobs(&filter).await?, schedules))
+    }
+    .await;
+    match found {
+        Ok((list, schedules)) => html(
+            StatusCode::OK,
+            JobsPage {
+                page: lang.ctx("jobs"),
+                schedules: schedules
+                    .iter()
+                    .map(|s| ScheduleRow {
+                        name: s.name.clone(),
+                        cron: s.cron.clone(),
+                        timezone: s.timezone.clone(),
+                        kind: s.kind.clone(),
+                        enabled: s.enabled,
+                        last: s
+                            .last_fire
+                            .and_then(chrono::DateTime::from_timestamp_millis)
+                            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                            .unwrap_or_else(|| "—".into()),
+                        json: serde_json::json!({
+                            "cron": s.cron, "timezone": s.timezone, "kind": s.kind,
+                            "params": serde_json::from_str::<serde_json::Value>(&s.params).unwrap_or_default(),
+                            "enabled": s.enabled, "catch_up": s.catch_up,
+                        })
+                        .to_string(),
+                    })
+                    .collect(),
+                jobs: list.iter().map(JobRow::from).collect(),
+                states: vec!["queued", "running", "succeeded", "failed", "cancelled"],
+                state: filter_state.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            }
+            .render(),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "jobs page failed");
+            error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "job.html")]
+struct JobPage {
+    page: PageCtx,
+    job: JobRow,
+    error: Option<String>,
+    result: Option<String>,
+    /// (name, url)
+    artifacts: Vec<(String, String)>,
+    log: Vec<String>,
+}
+
+/// `/jobs/{id}`: one job with its result, files and log.
+pub async fn job(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i64>) -> Response {
+    let t = lang.lang.strings();
+    let found = async {
+        let Some(job) = state.store.job(id).await?.filter(|j| lang.sees(&j.owner)) else { return Ok(None) };
+        let logs = state.store.job_logs(id, 200).await?;
+        let artifacts = state.store.artifacts(id).await?;
+        Ok::<_, quantdesk_store::StoreError>(Some((job, logs, artifacts)))
+    }
+    .await;
+    match found {
+        Ok(Some((job, logs, artifacts))) => {
+            let result = job
+                .result
+                .as_deref()
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+                .and_then(|v| serde_json::to_string_pretty(&v).ok());
+            html(
+                StatusCode::OK,
+                JobPage {
+                    page: lang.ctx("jobs"),
+                    error: job.error.clone(),
+                    result,
+                    artifacts: artifacts
+                        .into_iter()
+                        .map(|(n, _, _)| (n.clone(), format!("/api/v1/jobs/{id}/artifacts/{n}")))
+                        .collect(),
+                    log: logs
+                        .into_iter()
+                        .map(|(at, line)| {
+                            let when = chrono::DateTime::from_timestamp_millis(at)
+                                .map(|d| d.format("%H:%M:%S").to_string())
+                                .unwrap_or_default();
+                            format!("{when}  {line}")
+                        })
+                        .collect(),
+                    job: JobRow::from(&job),
+                }
+                .render(),
+            )
+        }
+        Ok(None) => error_page(&lang, StatusCode::NOT_FOUND, t.not_found_title, t.job_not_found),
+        Err(e) => {
+            tracing::error!(error = %e, "job page failed");
+            error_page(&lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title, t.error_text)
+        }
+    }
+}
