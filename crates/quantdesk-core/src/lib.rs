@@ -8,6 +8,7 @@ pub mod adjust;
 pub mod bar;
 pub mod demo;
 pub mod indicators;
+pub mod instant;
 pub mod instrument;
 pub mod resample;
 pub mod resolution;

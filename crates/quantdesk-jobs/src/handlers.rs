@@ -39,19 +39,13 @@ struct RunSpec {
     benchmark: Option<String>,
 }
 
-/// An instant of a run's range: a date (its 00:00 UTC; with `end`, the next day's), an RFC 3339
-/// time or Unix seconds.
+/// An instant of a run's range: a date (its 00:00 UTC; with `end`, the next day's: the whole day
+/// included), an RFC 3339 time or Unix seconds ([`quantdesk_core::instant`]).
 fn instant(name: &str, s: &str, end: bool) -> Result<i64, JobError> {
-    let s = s.trim();
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
-        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(0));
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp());
-    }
-    s.parse::<i64>()
-        .map_err(|_| permanent(format!("{name} {s:?} is not a date (YYYY-MM-DD), an RFC 3339 time or Unix seconds")))
+    use quantdesk_core::instant::{parse_instant, parse_range_end};
+    (if end { parse_range_end(s) } else { parse_instant(s) }).map_err(|e| {
+        permanent(format!("{name} {:?} is not a date (YYYY-MM-DD), an RFC 3339 time or Unix seconds", e.0))
+    })
 }
 
 impl RunSpec {

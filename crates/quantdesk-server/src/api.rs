@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use extract::{ApiMultipart, ApiPath, ApiQuery};
 use quantdesk_core::{Adjustment, Instrument, Resolution};
 use quantdesk_ingest::{BarImportOptions, ColumnMap};
@@ -358,19 +358,14 @@ pub struct BarParams {
     pub limit: Option<u32>,
 }
 
+/// An instant parameter (`from`, `to`, `until`): Unix seconds, an RFC 3339 time or a date, which
+/// is its 00:00 UTC ([`quantdesk_core::instant::parse_instant`]).
 pub(crate) fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
-    let s = raw.trim();
-    if let Ok(n) = s.parse::<i64>() {
-        return Ok(n);
-    }
-    if let Ok(d) = s.parse::<NaiveDate>() {
-        return Ok(quantdesk_core::resample::date_stamp(d));
-    }
-    DateTime::parse_from_rfc3339(s).map(|d| d.timestamp()).map_err(|_| {
+    quantdesk_core::instant::parse_instant(raw).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_instant",
-            format!("{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {s:?}"),
+            format!("{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {:?}", e.0),
         )
     })
 }

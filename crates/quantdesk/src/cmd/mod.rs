@@ -1,0 +1,13 @@
+//! The commands, one module per group, and what they share. `main.rs` parses and dispatches.
+
+pub mod accounts;
+pub mod backtest;
+pub mod backup;
+pub mod chan;
+pub mod common;
+pub mod import;
+pub mod ops;
+pub mod options;
+pub mod schedule;
+pub mod series;
+pub mod serve;

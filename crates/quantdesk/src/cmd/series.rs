@@ -1,0 +1,129 @@
+//! The one series loader of the commands that analyse bars (`chan`, `backtest`, `sweep`,
+//! `decide`): a CSV file read as `import bars` reads it, without storing it, or stored bars at any
+//! resolution through `quantdesk_server::market`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use quantdesk_backtest::Series;
+use quantdesk_core::{Adjustment, Instrument, InstrumentKind, Resolution, Symbol};
+use quantdesk_ingest::{BarImportOptions, ColumnMap};
+use quantdesk_server::Config;
+use quantdesk_server::market::{BarRequest, BarSource, read_bars, read_bars_before};
+use quantdesk_store::MarketStore;
+
+use super::common::open_store;
+
+/// Which bars to load.
+#[derive(Debug, Clone)]
+pub struct BarQuery<'a> {
+    /// A CSV file of bars; without it, stored bars of `symbols`.
+    pub file: Option<&'a Path>,
+    /// With a file, at most one: the symbol of a single-symbol file's rows (multi-symbol files
+    /// carry a symbol column). Without, the stored symbols to read, at least one.
+    pub symbols: &'a [String],
+    /// The file's resolution, or the resolution to build from what is stored.
+    pub resolution: Resolution,
+    /// Price adjustment of stored bars (a file's bars are taken as they are).
+    pub adjustment: Adjustment,
+    /// Only bars before this instant, as they looked then: derived bars are built from stored
+    /// bars before it only (a week in progress is the partial week).
+    pub until: Option<i64>,
+    /// Only the last N stored bars.
+    pub countback: Option<u32>,
+    /// Refuse a stored symbol of which no bar can be built.
+    pub require_bars: bool,
+}
+
+impl<'a> BarQuery<'a> {
+    /// All bars of `file` or of the stored `symbols`, qfq-adjusted when stored.
+    pub fn new(file: Option<&'a Path>, symbols: &'a [String], resolution: Resolution) -> Self {
+        BarQuery {
+            file,
+            symbols,
+            resolution,
+            adjustment: Adjustment::Qfq,
+            until: None,
+            countback: None,
+            require_bars: true,
+        }
+    }
+}
+
+/// The series `q` names: one per symbol of the file, or one per stored symbol in order.
+pub async fn load(cfg: &Config, q: &BarQuery<'_>) -> Result<Vec<Series>> {
+    if let Some(file) = q.file {
+        return from_file(file, q);
+    }
+    if q.symbols.is_empty() {
+        bail!("give a CSV file or --symbol for stored bars");
+    }
+    let store = open_store(cfg).await?;
+    let mut out = Vec::with_capacity(q.symbols.len());
+    for raw in q.symbols {
+        out.push(stored(&*store, raw, q).await?);
+    }
+    Ok(out)
+}
+
+/// The bars of a CSV file, clipped to `q.until`.
+fn from_file(file: &Path, q: &BarQuery<'_>) -> Result<Vec<Series>> {
+    let symbol = match q.symbols {
+        [] => None,
+        [one] => Some(Symbol::new(one).map_err(|e| anyhow::anyhow!(e.0))?),
+        _ => bail!("a file is read with at most one --symbol (multi-symbol files carry a symbol column)"),
+    };
+    let parsed = read_bar_file(file, symbol, q.resolution)?;
+    Ok(parsed
+        .series
+        .into_iter()
+        .map(|(sym, data)| {
+            let mut bars = data.bars;
+            if let Some(until) = q.until {
+                bars.retain(|b| b.time < until);
+            }
+            Series {
+                instrument: Instrument::with_defaults(sym, "", InstrumentKind::Stock),
+                resolution: q.resolution,
+                bars,
+            }
+        })
+        .collect())
+}
+
+/// The stored bars of one symbol as `q` asks for them.
+pub async fn stored(store: &dyn MarketStore, raw: &str, q: &BarQuery<'_>) -> Result<Series> {
+    let symbol = Symbol::new(raw).map_err(|e| anyhow::anyhow!(e.0))?;
+    let instrument =
+        store.instrument(&symbol).await?.with_context(|| format!("no instrument {symbol} in the database"))?;
+    let series = store.series(&symbol).await?;
+    let req = BarRequest {
+        resolution: q.resolution,
+        adjustment: q.adjustment,
+        from: i64::MIN,
+        to: q.until.unwrap_or(i64::MAX),
+        countback: q.countback,
+    };
+    let source = BarSource { store, blocks: None };
+    let bars = match q.until {
+        Some(_) => read_bars_before(source, &instrument, &series, &req).await?.bars,
+        None => read_bars(source, &instrument, &series, &req).await?.bars,
+    };
+    if q.require_bars && bars.is_empty() {
+        bail!("no {} bars can be built for {symbol}", q.resolution);
+    }
+    Ok(Series { instrument, resolution: q.resolution, bars })
+}
+
+/// A bar file as `import bars` reads it (columns detected from the header).
+fn read_bar_file(file: &Path, symbol: Option<Symbol>, resolution: Resolution) -> Result<quantdesk_ingest::ParsedBars> {
+    let opts = BarImportOptions {
+        file_name: file.display().to_string(),
+        symbol,
+        resolution,
+        timezone: None,
+        columns: ColumnMap::default(),
+    };
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    Ok(quantdesk_ingest::parse_bars(std::io::BufReader::new(f), &opts, &mut |_| {})?)
+}
