@@ -23,38 +23,64 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Fill, Trade};
 
+/// A metric read back from JSON: `null` is how JSON writes a number that is not finite (NaN or an
+/// infinity), so it reads back as NaN rather than failing the whole result.
+fn f64_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// A drawdown episode.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Drawdown {
     /// Negative fraction, e.g. −0.25.
+    #[serde(deserialize_with = "f64_or_null")]
     pub depth: f64,
     pub start: i64,
     pub trough: i64,
     pub recovery: Option<i64>,
+    #[serde(deserialize_with = "f64_or_null")]
     pub duration_days: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
+    #[serde(deserialize_with = "f64_or_null")]
     pub total_return: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub cagr: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub annual_volatility: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub sharpe: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub sortino: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub calmar: f64,
     pub max_drawdown: Drawdown,
     pub trades: usize,
+    #[serde(deserialize_with = "f64_or_null")]
     pub win_rate: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub profit_factor: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub average_win: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub average_loss: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub exposure: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub turnover: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub var_95: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub cvar_95: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub var_99: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub cvar_99: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub skew: f64,
+    #[serde(deserialize_with = "f64_or_null")]
     pub kurtosis: f64,
     /// Against the benchmark, when one was given.
     pub alpha: Option<f64>,
@@ -338,6 +364,19 @@ pub fn alpha_beta(r: &[f64], b: &[f64], periods_per_year: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_finite_metrics_survive_json() {
+        let mut m = Metrics::zeroed();
+        m.skew = f64::NAN;
+        m.profit_factor = f64::INFINITY;
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(json.contains(r#""skew":null"#) && json.contains(r#""profit_factor":null"#), "{json}");
+        let back: Metrics = serde_json::from_str(&json).unwrap();
+        assert!(back.skew.is_nan() && back.profit_factor.is_nan());
+        assert_eq!(back.sharpe, m.sharpe);
+        assert!(serde_json::from_str::<Metrics>(r#"{"sharpe": 1}"#).is_err(), "a metric missing is an error");
+    }
 
     #[test]
     fn drawdown_by_hand() {

@@ -17,6 +17,17 @@ pub enum Action {
     Hold,
 }
 
+impl Action {
+    /// BUY, SELL or HOLD, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Buy => "BUY",
+            Action::Sell => "SELL",
+            Action::Hold => "HOLD",
+        }
+    }
+}
+
 /// One model's vote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vote {
@@ -238,6 +249,17 @@ pub enum RiskLevel {
     Low,
     Medium,
     High,
+}
+
+impl RiskLevel {
+    /// low, medium or high, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+        }
+    }
 }
 
 pub fn risk_level(bars: &[Bar]) -> RiskLevel {

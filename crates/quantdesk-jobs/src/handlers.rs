@@ -1,42 +1,20 @@
 //! The product's job handlers.
 
 use async_trait::async_trait;
+use quantdesk_app::jobs::{
+    BacktestOutcome, BacktestParams, BackupOutcome, BackupParams, DecideOutcome, DecideParams, DecisionRecord,
+    EchoOutcome, EchoParams, ImportOutcome, ImportParams, ImportedFile, SweepOutcome, SweepParams,
+};
 use quantdesk_backtest::sweep::{Axis, grid, random, score, sweep};
-use quantdesk_backtest::{BacktestConfig, Series, report};
+use quantdesk_backtest::{Series, report};
 use quantdesk_core::{Adjustment, Resolution, Symbol};
 use quantdesk_server::market::{BarRequest, BarSource, read_bars};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{Handler, JobContext, JobError};
+use crate::{JobContext, JobError, TypedHandler};
 
 fn permanent(e: impl std::fmt::Display) -> JobError {
     JobError::Permanent(e.to_string())
-}
-
-/// What to run on: stored bars of some symbols.
-#[derive(Debug, Deserialize)]
-struct RunSpec {
-    symbols: Vec<String>,
-    #[serde(default = "default_strategy")]
-    strategy: String,
-    #[serde(default)]
-    params: quantdesk_backtest::strategy::Params,
-    #[serde(default = "default_resolution")]
-    resolution: String,
-    #[serde(default = "default_adjustment")]
-    adjustment: String,
-    #[serde(default)]
-    config: Option<BacktestConfig>,
-    /// First day (or instant) of the bars used: `YYYY-MM-DD`, RFC 3339 or Unix seconds.
-    #[serde(default)]
-    from: Option<String>,
-    /// Last day used (a date includes that whole day), or an exclusive instant.
-    #[serde(default)]
-    to: Option<String>,
-    /// A stored symbol whose buy-and-hold is drawn beside the equity and gives alpha and beta.
-    #[serde(default)]
-    benchmark: Option<String>,
 }
 
 /// An instant of a run's range: a date (its 00:00 UTC; with `end`, the next day's: the whole day
@@ -48,39 +26,26 @@ fn instant(name: &str, s: &str, end: bool) -> Result<i64, JobError> {
     })
 }
 
-impl RunSpec {
-    /// The `[from, to)` range of bars the run uses.
-    fn range(&self) -> Result<(i64, i64), JobError> {
-        let from =
-            self.from.as_deref().filter(|s| !s.trim().is_empty()).map(|s| instant("from", s, false)).transpose()?;
-        let to = self.to.as_deref().filter(|s| !s.trim().is_empty()).map(|s| instant("to", s, true)).transpose()?;
-        let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
-        if from >= to {
-            return Err(permanent("from must be before to"));
-        }
-        Ok((from, to))
+/// The `[from, to)` range of bars a run uses.
+fn range(spec: &BacktestParams) -> Result<(i64, i64), JobError> {
+    let from = spec.from.as_deref().filter(|s| !s.trim().is_empty()).map(|s| instant("from", s, false)).transpose()?;
+    let to = spec.to.as_deref().filter(|s| !s.trim().is_empty()).map(|s| instant("to", s, true)).transpose()?;
+    let (from, to) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+    if from >= to {
+        return Err(permanent("from must be before to"));
     }
+    Ok((from, to))
 }
 
-fn default_strategy() -> String {
-    "sma_cross".into()
-}
-fn default_resolution() -> String {
-    "1D".into()
-}
-fn default_adjustment() -> String {
-    "qfq".into()
-}
-
-async fn load(ctx: &JobContext, spec: &RunSpec) -> Result<Vec<Series>, JobError> {
+async fn load(ctx: &JobContext, spec: &BacktestParams) -> Result<Vec<Series>, JobError> {
     load_symbols(ctx, spec, &spec.symbols).await
 }
 
-async fn load_symbols(ctx: &JobContext, spec: &RunSpec, symbols: &[String]) -> Result<Vec<Series>, JobError> {
+async fn load_symbols(ctx: &JobContext, spec: &BacktestParams, symbols: &[String]) -> Result<Vec<Series>, JobError> {
     if symbols.is_empty() {
         return Err(permanent("symbols is empty"));
     }
-    let (from, to) = spec.range()?;
+    let (from, to) = range(spec)?;
     let resolution = Resolution::parse(&spec.resolution).map_err(|e| permanent(e.0))?;
     let adjustment = Adjustment::parse(&spec.adjustment).map_err(|e| permanent(e.0))?;
     let mut out = Vec::new();
@@ -127,9 +92,9 @@ fn trades_csv(r: &quantdesk_backtest::BacktestResult) -> String {
 pub struct Backtest;
 
 #[async_trait]
-impl Handler for Backtest {
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let spec: RunSpec = serde_json::from_value(ctx.params.clone()).map_err(permanent)?;
+impl TypedHandler for Backtest {
+    type Spec = BacktestParams;
+    async fn run(&self, ctx: &JobContext, spec: BacktestParams) -> Result<BacktestOutcome, JobError> {
         ctx.progress(0, 3, "loading bars");
         let series = load(ctx, &spec).await?;
         ctx.check()?;
@@ -144,7 +109,7 @@ impl Handler for Backtest {
                 .map_err(permanent)?;
         // The benchmark: alpha and beta in the metrics, and its buy-and-hold rebased to the
         // starting equity, for the equity chart.
-        let mut benchmark = Value::Null;
+        let mut benchmark = serde_json::Value::Null;
         if let Some(b) = spec.benchmark.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
             let bench = load_symbols(ctx, &spec, &[b.to_string()]).await?;
             let closes: Vec<(i64, f64)> = bench[0].bars.iter().map(|b| (b.time, b.close)).collect();
@@ -167,31 +132,14 @@ impl Handler for Backtest {
         ctx.artifact("report.html", "text/html", report::html(&result, &title).as_bytes()).await?;
         ctx.progress(3, 3, "done");
         ctx.log(&format!("{} trades, final equity {:.2}", result.trades.len(), result.final_equity)).await;
-        Ok(json!({
-            "final_equity": result.final_equity,
-            "metrics": result.metrics,
-            "trades": result.trades.len(),
-            "data_fingerprint": result.data_fingerprint,
-            "engine_version": result.engine_version,
-        }))
+        Ok(BacktestOutcome {
+            final_equity: result.final_equity,
+            trades: result.trades.len(),
+            data_fingerprint: result.data_fingerprint,
+            engine_version: result.engine_version,
+            metrics: result.metrics,
+        })
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct SweepSpec {
-    #[serde(flatten)]
-    run: RunSpec,
-    grid: Vec<String>,
-    #[serde(default)]
-    random: Option<usize>,
-    #[serde(default)]
-    seed: Option<u64>,
-    #[serde(default = "default_metric")]
-    metric: String,
-}
-
-fn default_metric() -> String {
-    "sharpe".into()
 }
 
 /// `sweep`: a grid (or a sample of it) in chunks, with progress and cancellation between chunks;
@@ -199,9 +147,9 @@ fn default_metric() -> String {
 pub struct Sweep;
 
 #[async_trait]
-impl Handler for Sweep {
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let spec: SweepSpec = serde_json::from_value(ctx.params.clone()).map_err(permanent)?;
+impl TypedHandler for Sweep {
+    type Spec = SweepParams;
+    async fn run(&self, ctx: &JobContext, spec: SweepParams) -> Result<SweepOutcome, JobError> {
         let axes = spec.grid.iter().map(|g| Axis::parse(g)).collect::<Result<Vec<_>, _>>().map_err(permanent)?;
         let points = match spec.random {
             Some(n) => random(&axes, n, spec.seed.unwrap_or(1)),
@@ -232,7 +180,9 @@ impl Handler for Sweep {
             y.total_cmp(&x)
         });
         ctx.artifact("sweep.json", "application/json", &serde_json::to_vec(&rows).map_err(permanent)?).await?;
-        Ok(json!({ "runs": rows.len(), "metric": spec.metric, "top": rows.iter().take(20).collect::<Vec<_>>() }))
+        let runs = rows.len();
+        rows.truncate(20);
+        Ok(SweepOutcome { runs, metric: spec.metric, top: rows })
     }
 }
 
@@ -241,10 +191,11 @@ impl Handler for Sweep {
 pub struct Echo;
 
 #[async_trait]
-impl Handler for Echo {
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let sleep_ms = ctx.params.get("sleep_ms").and_then(Value::as_u64).unwrap_or(0);
-        let fail_times = ctx.params.get("fail_times").and_then(Value::as_u64).unwrap_or(0);
+impl TypedHandler for Echo {
+    type Spec = EchoParams;
+    async fn run(&self, ctx: &JobContext, spec: EchoParams) -> Result<EchoOutcome, JobError> {
+        let sleep_ms = spec.sleep_ms.unwrap_or(0);
+        let fail_times = spec.fail_times.unwrap_or(0);
         let steps = (sleep_ms / 50).max(1);
         for i in 0..steps {
             ctx.check()?;
@@ -255,7 +206,7 @@ impl Handler for Echo {
         if u64::from(ctx.job.attempts) <= fail_times {
             return Err(JobError::Transient(format!("failing on purpose (attempt {})", ctx.job.attempts)));
         }
-        Ok(json!({ "value": ctx.params.get("value").cloned().unwrap_or(Value::Null), "attempt": ctx.job.attempts }))
+        Ok(EchoOutcome { value: spec.value.unwrap_or(serde_json::Value::Null), attempt: ctx.job.attempts })
     }
 }
 
@@ -265,35 +216,21 @@ impl Handler for Echo {
 pub struct Decide;
 
 #[async_trait]
-impl Handler for Decide {
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+impl TypedHandler for Decide {
+    type Spec = DecideParams;
+    async fn run(&self, ctx: &JobContext, spec: DecideParams) -> Result<DecideOutcome, JobError> {
         use quantdesk_backtest::voting::{Combiner, risk_level, standard_models};
-        let symbols: Vec<String> = ctx
-            .params
-            .get("symbols")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .ok_or_else(|| permanent("params.symbols must be a list of symbols"))?;
+        let symbols = spec.symbols;
         if symbols.is_empty() {
             return Err(permanent("params.symbols is empty: configure the watchlist"));
         }
-        let threshold = ctx.params.get("threshold").and_then(Value::as_f64).unwrap_or(0.5);
+        let threshold = spec.threshold.unwrap_or(0.5);
         let combiner = Combiner::Confidence { threshold };
         let mut out = Vec::new();
         for (i, raw) in symbols.iter().enumerate() {
             ctx.check()?;
             ctx.progress(i as i64, symbols.len() as i64, raw);
-            let spec = RunSpec {
-                symbols: vec![raw.clone()],
-                strategy: String::new(),
-                params: Default::default(),
-                resolution: "1D".into(),
-                adjustment: "qfq".into(),
-                config: None,
-                from: None,
-                to: None,
-                benchmark: None,
-            };
-            let series = load(ctx, &spec).await?;
+            let series = load(ctx, &BacktestParams::daily(vec![raw.clone()])).await?;
             let bars = &series[0].bars[series[0].bars.len().saturating_sub(500)..];
             // Each model over the bars, timed.
             let mut votes = Vec::new();
@@ -311,21 +248,11 @@ impl Handler for Decide {
             let date = bars
                 .last()
                 .map(|b| quantdesk_core::resample::trading_date(b.time, Resolution::Day, chrono_tz::UTC).to_string());
-            out.push(json!({ "symbol": raw, "date": date, "decision": decision, "risk_level": risk_level(bars) }));
+            out.push(DecisionRecord { symbol: raw.clone(), date, decision, risk_level: risk_level(bars) });
         }
         ctx.progress(symbols.len() as i64, symbols.len() as i64, "done");
-        Ok(json!({ "decisions": out }))
+        Ok(DecideOutcome { decisions: out })
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct ImportFile {
-    path: String,
-    symbol: Option<String>,
-    symbol_column: Option<String>,
-    #[serde(default = "default_resolution")]
-    resolution: String,
-    timezone: Option<String>,
 }
 
 /// `import`: imports bar files from the worker's file system, each whole or not at all. The
@@ -333,12 +260,10 @@ struct ImportFile {
 pub struct Import;
 
 #[async_trait]
-impl Handler for Import {
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let files: Vec<ImportFile> =
-            ctx.params.get("files").and_then(|v| serde_json::from_value(v.clone()).ok()).ok_or_else(|| {
-                permanent("params.files must be a list of {path, resolution, symbol | symbol_column}")
-            })?;
+impl TypedHandler for Import {
+    type Spec = ImportParams;
+    async fn run(&self, ctx: &JobContext, spec: ImportParams) -> Result<ImportOutcome, JobError> {
+        let files = spec.files;
         if files.is_empty() {
             return Err(permanent("params.files is empty: configure the files to import"));
         }
@@ -372,10 +297,10 @@ impl Handler for Import {
                 quantdesk_server::market::ImportFailure::Store(e) => JobError::Transient(e.to_string()),
             })?;
             ctx.log(&format!("{}: {} bars for {} symbol(s)", f.path, report.bars, report.symbols)).await;
-            reports.push(json!({ "path": f.path, "report": report }));
+            reports.push(ImportedFile { path: f.path.clone(), report });
         }
         ctx.progress(files.len() as i64, files.len() as i64, "done");
-        Ok(json!({ "files": reports }))
+        Ok(ImportOutcome { files: reports })
     }
 }
 
@@ -391,8 +316,9 @@ pub struct Backup {
 }
 
 #[async_trait]
-impl Handler for Backup {
-    async fn run(&self, ctx: &JobContext) -> Result<Value, JobError> {
+impl TypedHandler for Backup {
+    type Spec = BackupParams;
+    async fn run(&self, ctx: &JobContext, _spec: BackupParams) -> Result<BackupOutcome, JobError> {
         use quantdesk_store::backup::{BackupError, archive::WriteInfo, backup_to_dir};
         let Some(dir) = &self.dir else {
             return Err(permanent("this worker has no backup_dir; run the backup queue on a worker that has one"));
@@ -410,12 +336,12 @@ impl Handler for Backup {
         if !deleted.is_empty() {
             ctx.log(&format!("retention deleted {}", deleted.join(", "))).await;
         }
-        Ok(json!({
-            "file": path.display().to_string(),
-            "bytes": written.bytes,
-            "rows": written.manifest.total_rows,
-            "sha256": written.sha256,
-            "deleted": deleted,
-        }))
+        Ok(BackupOutcome {
+            file: path.display().to_string(),
+            bytes: written.bytes,
+            rows: written.manifest.total_rows,
+            sha256: written.sha256,
+            deleted,
+        })
     }
 }

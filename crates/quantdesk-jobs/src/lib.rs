@@ -19,15 +19,12 @@ use async_trait::async_trait;
 use quantdesk_store::Store;
 use quantdesk_store::jobs::{Job, Outcome};
 
-/// Unix milliseconds now. The runtime is the only place jobs read the clock.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+pub use quantdesk_app::clock::now_ms;
+use quantdesk_app::jobs::{JobKind, JobSpec};
 
-/// The queue a job of `kind` goes to: backups to `backup` (taken by the workers that have the
-/// backup folder), everything else to `default`.
+/// The queue a job of `kind` goes to (see [`JobKind::queue`]); unknown kinds go to `default`.
 pub fn queue_for(kind: &str) -> &'static str {
-    if kind == "backup" { "backup" } else { "default" }
+    JobKind::parse(kind).map(JobKind::queue).unwrap_or("default")
 }
 
 /// Why a handler failed.
@@ -87,6 +84,26 @@ impl JobContext {
     }
 }
 
+/// Runs jobs of one kind of the catalogue, with its typed parameters and result.
+#[async_trait]
+pub trait TypedHandler: Send + Sync {
+    type Spec: JobSpec;
+    async fn run(&self, ctx: &JobContext, spec: Self::Spec) -> Result<<Self::Spec as JobSpec>::Output, JobError>;
+}
+
+/// A [`TypedHandler`] as a [`Handler`]: parameters that do not fit the kind fail permanently.
+struct Typed<H>(H);
+
+#[async_trait]
+impl<H: TypedHandler> Handler for Typed<H> {
+    async fn run(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
+        let spec: H::Spec = serde_json::from_value(ctx.params.clone())
+            .map_err(|e| JobError::Permanent(format!("params of a {} job: {e}", H::Spec::KIND)))?;
+        let out = self.0.run(ctx, spec).await?;
+        serde_json::to_value(out).map_err(|e| JobError::Permanent(e.to_string()))
+    }
+}
+
 /// Runs jobs of one kind.
 #[async_trait]
 pub trait Handler: Send + Sync {
@@ -106,6 +123,11 @@ impl Registry {
         self
     }
 
+    /// Registers a handler of the catalogue under its kind.
+    pub fn with_typed<H: TypedHandler + 'static>(self, handler: H) -> Self {
+        self.with(H::Spec::KIND.as_str(), Typed(handler))
+    }
+
     pub fn kinds(&self) -> Vec<&str> {
         let mut k: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
         k.sort_unstable();
@@ -115,11 +137,11 @@ impl Registry {
     /// Every kind the server accepts, with the product's handlers.
     pub fn standard() -> Self {
         Registry::default()
-            .with("backtest", handlers::Backtest)
-            .with("sweep", handlers::Sweep)
-            .with("echo", handlers::Echo)
-            .with("decide", handlers::Decide)
-            .with("import", handlers::Import)
+            .with_typed(handlers::Backtest)
+            .with_typed(handlers::Sweep)
+            .with_typed(handlers::Echo)
+            .with_typed(handlers::Decide)
+            .with_typed(handlers::Import)
     }
 }
 
@@ -319,5 +341,21 @@ mod tests {
         assert!(serve.per_owner < 2, "a default serve (2 slots) never gives both to one owner");
         assert_eq!(serve.clone().with_per_owner(0).per_owner, serve.per_owner, "0 keeps the default");
         assert_eq!(serve.with_per_owner(5).per_owner, 5);
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use quantdesk_app::jobs::JobKind;
+
+    /// Every kind people can submit has its handler, and nothing else is registered by default
+    /// (backups are added by processes that have a backup folder).
+    #[test]
+    fn the_standard_registry_is_the_catalogue() {
+        let mut want: Vec<&str> = JobKind::SUBMITTABLE.iter().map(|k| k.as_str()).collect();
+        want.sort_unstable();
+        assert_eq!(super::Registry::standard().kinds(), want);
+        assert_eq!(super::queue_for("backup"), "backup");
+        assert_eq!(super::queue_for("backtest"), "default");
     }
 }

@@ -149,7 +149,7 @@ async fn the_backup_schedule_fires_backup_jobs_that_a_backup_worker_runs() {
                 poll: Duration::from_millis(20),
                 per_owner: 1,
             };
-            let registry = Registry::standard().with("backup", Backup { dir, keep_daily: 7, keep_weekly: 4 });
+            let registry = Registry::standard().with_typed(Backup { dir, keep_daily: 7, keep_weekly: 4 });
             let worker = tokio::spawn(run_worker(s, registry, cfg, rx));
             tokio::time::sleep(Duration::from_millis(400)).await;
             tx.send(true).unwrap();

@@ -21,13 +21,20 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-/// Job kinds the workers know.
-pub const JOB_KINDS: [&str; 5] = ["backtest", "sweep", "decide", "import", "echo"];
+/// Job kinds people submit: the catalogue's ([`JobKind::SUBMITTABLE`]).
+pub use quantdesk_app::jobs::JobKind;
 
 /// The highest priority a caller without the admin scope may give a job: others may lower their
 /// jobs' priority, not raise it above the default, so among their jobs fair share (the workers'
 /// per-owner cap, fewer running jobs first) decides. Admins may use up to 100.
 pub const USER_MAX_PRIORITY: i32 = 0;
+
+/// Parameters that do not fit their kind: 422 `invalid_params` (the schema cannot tie a kind to
+/// its parameters, so a schema-valid request can still be refused here).
+pub(crate) fn check_params(kind: JobKind, params: &serde_json::Value) -> Result<(), ApiError> {
+    kind.check_params(params)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", e.to_string()))
+}
 
 pub fn router() -> crate::Routes {
     crate::Routes::new()
@@ -50,7 +57,8 @@ pub struct CreateJob {
     /// backtest, sweep, decide, import or echo.
     #[schema(pattern = "^(backtest|sweep|decide|import|echo)$")]
     pub kind: String,
-    /// The kind's parameters (see the docs of each kind).
+    /// The kind's parameters: the schemas BacktestParams, SweepParams, DecideParams, ImportParams
+    /// and EchoParams. Parameters that do not fit the kind answer 422 `invalid_params`.
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
     /// Higher runs first (default 0; -100 to 100, beyond is taken as the nearest bound). Above 0
@@ -169,22 +177,18 @@ pub struct JobParams {
 /// Submit a job.
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = CreateJob,
     responses((status = 202, body = Created), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody, description = "a priority above 0 without the admin scope")))]
+        (status = 403, body = ErrorBody, description = "a priority above 0 without the admin scope"),
+        (status = 422, body = ErrorBody, description = "the params do not fit the kind")))]
 pub async fn create_job(
     State(state): State<AppState>,
     p: Principal,
     ApiJson(req): ApiJson<CreateJob>,
 ) -> Result<Response, ApiError> {
-    if !JOB_KINDS.contains(&req.kind.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "unknown job kind {:?}; use one of {}",
-            req.kind,
-            JOB_KINDS.join(", ")
-        )));
-    }
+    let kind = JobKind::parse_submittable(&req.kind).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if !req.params.is_object() {
         return Err(ApiError::bad_request("params must be a JSON object"));
     }
+    check_params(kind, &req.params)?;
     let max_attempts = req.max_attempts.unwrap_or(3);
     if !(1..=10).contains(&max_attempts) {
         return Err(ApiError::bad_request("max_attempts must be between 1 and 10"));
@@ -206,8 +210,8 @@ pub async fn create_job(
     }
     let job = NewJob {
         owner: p.owner(),
-        kind: req.kind,
-        queue: "default".into(),
+        kind: kind.as_str().into(),
+        queue: kind.queue().into(),
         params: req.params.to_string(),
         priority,
         max_attempts,

@@ -222,16 +222,8 @@ pub enum ImportFailure {
     Store(#[from] StoreError),
 }
 
-/// The outcome of a bar import.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct ImportReport {
-    pub rows: u64,
-    pub symbols: u64,
-    pub bars: u64,
-    pub factors: u64,
-    pub instruments_created: u64,
-    pub resolution: String,
-}
+/// The outcome of a bar import (one type for the API, the CLI and the `import` job's result).
+pub use quantdesk_app::jobs::ImportReport;
 
 /// The exchange whose trading calendar learns the dates of a symbol's daily bars, if any.
 fn calendar_exchange(symbol: &Symbol) -> Option<String> {

@@ -88,15 +88,14 @@ pub async fn upsert(
     }
     let timezone = input.timezone.unwrap_or_else(|| "Asia/Shanghai".into());
     let cron = croner_check(&input.cron, &timezone)?;
-    if !crate::jobs_api::JOB_KINDS.contains(&input.kind.as_str()) {
-        return Err(ApiError::bad_request(format!("unknown job kind {:?}", input.kind)));
-    }
+    let kind =
+        crate::jobs_api::JobKind::parse_submittable(&input.kind).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let params = input.params.unwrap_or_else(|| serde_json::json!({}));
     if !params.is_object() {
         return Err(ApiError::bad_request("params must be a JSON object"));
     }
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    crate::jobs_api::check_params(kind, &params)?;
+    let now = quantdesk_app::clock::now_ms();
     // Names are global: someone else's schedule of that name is not the caller's to replace.
     let existing = state.store.schedules().await?.into_iter().find(|x| x.name == name);
     let owner = match &existing {

@@ -39,6 +39,19 @@ async fn submit_list_inspect_cancel_retry() {
         assert_eq!(s, 400);
         assert!(v["error"]["message"].as_str().unwrap().contains(why), "{v}");
     }
+    // Well-formed requests whose params do not fit their kind (the job catalogue's types): 422,
+    // and nothing is queued.
+    for (body, why) in [
+        (json!({"kind": "backtest", "params": {"symbols": "600519.SH"}}), "params of a backtest job"),
+        (json!({"kind": "sweep", "params": {"symbols": ["600519.SH"]}}), "missing field `grid`"),
+        (json!({"kind": "import", "params": {"files": [{"resolution": "1D"}]}}), "missing field `path`"),
+        (json!({"kind": "echo", "params": {"sleep_ms": "soon"}}), "params of a echo job"),
+        (json!({"kind": "backup", "params": {}}), "unknown job kind"),
+    ] {
+        let (s, v) = post_json(&t, "/api/v1/jobs", body).await;
+        assert_eq!(s, if why == "unknown job kind" { 400 } else { 422 }, "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(why), "{v}");
+    }
     let (_, list) = t.get_json("/api/v1/jobs?state=queued").await;
     assert_eq!(list["items"][0]["id"].as_i64(), Some(id));
     assert_eq!(list["items"][0]["params"], json!({"value": 1}));
@@ -132,6 +145,7 @@ async fn schedules_are_listed_saved_and_removed() {
         (json!({"cron": "61 * * * *", "kind": "echo"}), "not a valid cron", 422),
         (json!({"cron": "* * * * *", "kind": "echo", "timezone": "Mars/Base"}), "time zone", 422),
         (json!({"cron": "* * * * *", "kind": "astrology"}), "unknown job kind", 400),
+        (json!({"cron": "* * * * *", "kind": "decide", "params": {"symbols": 5}}), "params of a decide job", 422),
     ] {
         let (s, _, b) = put("x", body).await;
         assert_eq!(s, status, "{why}");

@@ -407,9 +407,16 @@ async fn finished_runs_compare_side_by_side() {
         let (id, _) = a.store.enqueue(&job(owner), 0).await.unwrap();
         let claimed = a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
         assert_eq!(claimed.id, id);
-        let result = format!(
-            r#"{{"final_equity": 100000, "metrics": {{"sharpe": {sharpe}, "total_return": 0.1, "trades": 3}}}}"#
-        );
+        // A result in the shape the `backtest` job stores (quantdesk_app::jobs::BacktestOutcome).
+        let metrics = quantdesk_backtest::Metrics {
+            sharpe,
+            total_return: 0.1,
+            trades: 3,
+            ..quantdesk_backtest::Metrics::zeroed()
+        };
+        let result = serde_json::json!({"final_equity": 100000, "metrics": metrics, "trades": 3,
+            "data_fingerprint": "0", "engine_version": "test"})
+        .to_string();
         a.store.finish(id, "w", &quantdesk_store::jobs::Outcome::Succeeded(result), 2).await.unwrap();
         ids.push(id);
     }

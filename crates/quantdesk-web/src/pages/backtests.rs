@@ -4,6 +4,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use quantdesk_app::jobs::{BacktestOutcome, BacktestParams, SweepParams, read_params, read_result};
+use quantdesk_backtest::Market;
 use quantdesk_server::AppState;
 
 use super::{JobRow, PageCtx, ReqLang, error_page, html, json_island};
@@ -66,22 +68,18 @@ pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response
     let runs = jobs
         .iter()
         .map(|j| {
-            let params: serde_json::Value = serde_json::from_str(&j.params).unwrap_or_default();
-            let result: serde_json::Value =
-                j.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
-            let num = |v: &serde_json::Value, scale: f64, digits: usize| {
-                v.as_f64().map(|x| format!("{:.*}", digits, x * scale)).unwrap_or_default()
+            let params = read_params::<BacktestParams>(&j.params);
+            let result = read_result::<BacktestParams>(j.result.as_deref());
+            let num = |v: Option<f64>, scale: f64, digits: usize| {
+                v.filter(|x| x.is_finite()).map(|x| format!("{:.*}", digits, x * scale)).unwrap_or_default()
             };
             RunRow {
                 id: j.id,
                 state: j.state.as_str(),
-                symbols: params["symbols"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default(),
-                strategy: params["strategy"].as_str().unwrap_or("sma_cross").to_string(),
-                total_return: num(&result["metrics"]["total_return"], 100.0, 2),
-                sharpe: num(&result["metrics"]["sharpe"], 1.0, 3),
+                symbols: params.as_ref().map(|p| p.symbols.join(", ")).unwrap_or_default(),
+                strategy: params.map(|p| p.strategy).unwrap_or_else(|| "sma_cross".into()),
+                total_return: num(result.as_ref().map(|r| r.metrics.total_return), 100.0, 2),
+                sharpe: num(result.as_ref().map(|r| r.metrics.sharpe), 1.0, 3),
                 created: JobRow::from(j).created,
             }
         })
@@ -117,7 +115,7 @@ pub async fn sweep(State(state): State<AppState>, lang: ReqLang, Path(id): Path<
                 && lang.sees(&job.owner)
                 && job.state == quantdesk_store::jobs::JobState::Succeeded =>
         {
-            let params: serde_json::Value = serde_json::from_str(&job.params).unwrap_or_default();
+            let metric = read_params::<SweepParams>(&job.params).map(|p| p.metric);
             let config = serde_json::json!({
                 "strings": {
                     "finalEquity": t.bt_final_equity, "totalReturn": t.bt_return, "maxDrawdown": t.bt_max_drawdown,
@@ -131,7 +129,7 @@ pub async fn sweep(State(state): State<AppState>, lang: ReqLang, Path(id): Path<
                 SweepPage {
                     page: lang.ctx("jobs"),
                     id,
-                    metric: params["metric"].as_str().unwrap_or("sharpe").to_string(),
+                    metric: metric.unwrap_or_else(|| "sharpe".into()),
                     config_json: json_island(&config),
                 }
                 .render(),
@@ -198,55 +196,44 @@ pub async fn compare_backtests(
             }
         }
     }
-    let parsed: Vec<(serde_json::Value, serde_json::Value)> = runs
+    let parsed: Vec<(Option<BacktestParams>, Option<BacktestOutcome>)> = runs
         .iter()
-        .map(|j| {
-            (
-                serde_json::from_str(&j.params).unwrap_or_default(),
-                j.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default(),
-            )
-        })
+        .map(|j| (read_params::<BacktestParams>(&j.params), read_result::<BacktestParams>(j.result.as_deref())))
         .collect();
-    let text_row = |label: &str, f: &dyn Fn(&serde_json::Value) -> String| CompareRow {
+    let text_row = |label: &str, f: &dyn Fn(&BacktestParams) -> String| CompareRow {
         label: label.to_string(),
-        cells: parsed.iter().map(|(p, _)| (f(p), false)).collect(),
+        cells: parsed.iter().map(|(p, _)| (p.as_ref().map(f).unwrap_or_default(), false)).collect(),
     };
     let mut rows = vec![
-        text_row(t.symbol, &|p| {
-            p["symbols"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default()
+        text_row(t.symbol, &|p| p.symbols.join(", ")),
+        text_row(t.bt_strategy, &|p| p.strategy.clone()),
+        text_row(t.bt_params, &|p| p.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")),
+        text_row(t.bt_market, &|p| match p.config.as_ref().map(|c| c.market) {
+            Some(Market::CnA(_)) => "cn-a".into(),
+            _ => "generic".into(),
         }),
-        text_row(t.bt_strategy, &|p| p["strategy"].as_str().unwrap_or("sma_cross").to_string()),
-        text_row(t.bt_params, &|p| {
-            p["params"]
-                .as_object()
-                .map(|o| o.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
-                .unwrap_or_default()
-        }),
-        text_row(t.bt_market, &|p| p["config"]["market"]["profile"].as_str().unwrap_or("generic").to_string()),
     ];
-    // (label, path into the result, scale, digits, larger is better)
     let (cagr, volatility, exposure) =
         (format!("{} %", t.bt_cagr), format!("{} %", t.bt_volatility), format!("{} %", t.bt_exposure));
-    let metrics: [(&str, &[&str], f64, usize, bool); 12] = [
-        (t.bt_final_equity, &["final_equity"], 1.0, 2, true),
-        (t.bt_return, &["metrics", "total_return"], 100.0, 2, true),
-        (&cagr, &["metrics", "cagr"], 100.0, 2, true),
-        (t.bt_sharpe, &["metrics", "sharpe"], 1.0, 3, true),
-        (t.bt_sortino, &["metrics", "sortino"], 1.0, 3, true),
-        (t.bt_calmar, &["metrics", "calmar"], 1.0, 3, true),
-        (t.bt_max_drawdown, &["metrics", "max_drawdown", "depth"], 100.0, 2, true),
-        (&volatility, &["metrics", "annual_volatility"], 100.0, 2, false),
-        (t.bt_trades, &["metrics", "trades"], 1.0, 0, true),
-        (t.bt_win_rate, &["metrics", "win_rate"], 100.0, 1, true),
-        (t.bt_profit_factor, &["metrics", "profit_factor"], 1.0, 3, true),
-        (&exposure, &["metrics", "exposure"], 100.0, 1, false),
+    // (label, the run's value, scale, digits, larger is better)
+    type Pick = fn(&BacktestOutcome) -> f64;
+    let metrics: [(&str, Pick, f64, usize, bool); 12] = [
+        (t.bt_final_equity, |r| r.final_equity, 1.0, 2, true),
+        (t.bt_return, |r| r.metrics.total_return, 100.0, 2, true),
+        (&cagr, |r| r.metrics.cagr, 100.0, 2, true),
+        (t.bt_sharpe, |r| r.metrics.sharpe, 1.0, 3, true),
+        (t.bt_sortino, |r| r.metrics.sortino, 1.0, 3, true),
+        (t.bt_calmar, |r| r.metrics.calmar, 1.0, 3, true),
+        (t.bt_max_drawdown, |r| r.metrics.max_drawdown.depth, 100.0, 2, true),
+        (&volatility, |r| r.metrics.annual_volatility, 100.0, 2, false),
+        (t.bt_trades, |r| r.metrics.trades as f64, 1.0, 0, true),
+        (t.bt_win_rate, |r| r.metrics.win_rate, 100.0, 1, true),
+        (t.bt_profit_factor, |r| r.metrics.profit_factor, 1.0, 3, true),
+        (&exposure, |r| r.metrics.exposure, 100.0, 1, false),
     ];
-    for (label, path, scale, digits, larger_better) in metrics {
+    for (label, pick, scale, digits, larger_better) in metrics {
         let values: Vec<Option<f64>> =
-            parsed.iter().map(|(_, r)| path.iter().fold(r, |v, k| &v[*k]).as_f64().filter(|x| x.is_finite())).collect();
+            parsed.iter().map(|(_, r)| r.as_ref().map(pick).filter(|x| x.is_finite())).collect();
         let best = values.iter().flatten().copied().reduce(|a, b| if (b > a) == larger_better { b } else { a });
         // Trades count has no better direction: mark nothing.
         let mark = label != t.bt_trades && values.iter().flatten().count() > 1;

@@ -4,6 +4,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use quantdesk_app::jobs::{DecideParams, read_result};
+use quantdesk_backtest::voting::Action;
 use quantdesk_server::AppState;
 
 use super::backtests::recent_runs;
@@ -42,36 +44,27 @@ pub async fn decisions(State(state): State<AppState>, lang: ReqLang) -> Response
         };
     let mut history = Vec::new();
     for j in &jobs {
-        let result: serde_json::Value =
-            j.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
-        for d in result["decisions"].as_array().into_iter().flatten() {
-            let action = d["decision"]["action"].as_str().unwrap_or("HOLD").to_string();
-            let votes = d["decision"]["votes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|v| {
-                    format!(
-                        "{}: {} {:.2}",
-                        v["model"].as_str().unwrap_or("?"),
-                        v["action"].as_str().unwrap_or("?"),
-                        v["confidence"].as_f64().unwrap_or(0.0)
-                    )
-                })
+        let Some(result) = read_result::<DecideParams>(j.result.as_deref()) else { continue };
+        for d in result.decisions {
+            let votes = d
+                .decision
+                .votes
+                .iter()
+                .map(|v| format!("{}: {} {:.2}", v.model, v.action.as_str(), v.confidence))
                 .collect::<Vec<_>>()
                 .join("; ");
             history.push(DecisionRow {
                 job: j.id,
-                symbol: d["symbol"].as_str().unwrap_or("").to_string(),
-                date: d["date"].as_str().unwrap_or("").to_string(),
-                class: match action.as_str() {
-                    "BUY" => "up",
-                    "SELL" => "down",
-                    _ => "",
+                symbol: d.symbol,
+                date: d.date.unwrap_or_default(),
+                class: match d.decision.action {
+                    Action::Buy => "up",
+                    Action::Sell => "down",
+                    Action::Hold => "",
                 },
-                action,
-                score: d["decision"]["score"].as_f64().map(|x| format!("{x:.2}")).unwrap_or_default(),
-                risk: d["risk_level"].as_str().map(str::to_string).unwrap_or_else(|| d["risk_level"].to_string()),
+                action: d.decision.action.as_str().to_string(),
+                score: format!("{:.2}", d.decision.score),
+                risk: d.risk_level.as_str().to_string(),
                 votes,
             });
         }

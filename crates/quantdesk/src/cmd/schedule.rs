@@ -60,13 +60,12 @@ pub async fn run(cfg: &Config, c: ScheduleCommand) -> Result<()> {
         }
         ScheduleCommand::Add { name, cron, kind, params, timezone, catch_up, disabled } => {
             quantdesk_jobs::schedule::validate(&cron, &timezone).map_err(|e| anyhow::anyhow!(e))?;
-            if !quantdesk_server::jobs_api::JOB_KINDS.contains(&kind.as_str()) {
-                bail!("unknown job kind {kind:?}; use one of {}", quantdesk_server::jobs_api::JOB_KINDS.join(", "));
-            }
+            let job_kind = quantdesk_app::jobs::JobKind::parse_submittable(&kind)?;
             let parsed: serde_json::Value = serde_json::from_str(&params).context("--params is not JSON")?;
             if !parsed.is_object() {
                 bail!("--params must be a JSON object");
             }
+            job_kind.check_params(&parsed)?;
             let s = Schedule {
                 id: 0,
                 owner: String::new(),

@@ -88,7 +88,7 @@ pub async fn serve(cfg: Config, a: ServeArgs) -> Result<()> {
     // The one-process default also runs the backup queue when it has a backup folder.
     let mut queues = vec!["default".to_string()];
     if !cfg.backup_dir.is_empty() {
-        queues.push("backup".into());
+        queues.push(quantdesk_app::jobs::JobKind::Backup.queue().into());
     }
     let worker = if workers { Some(start_worker(store.clone(), slots, queues, &cfg).await) } else { None };
     let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
@@ -161,14 +161,11 @@ async fn start_worker(
         .with_per_owner(slots.per_owner.unwrap_or(config.jobs_per_owner));
     quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &config.backup_cron, quantdesk_jobs::now_ms()).await;
     let scheduler = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store.clone(), rx.clone()));
-    let registry = quantdesk_jobs::Registry::standard().with(
-        "backup",
-        quantdesk_jobs::handlers::Backup {
-            dir: (!config.backup_dir.is_empty()).then(|| PathBuf::from(&config.backup_dir)),
-            keep_daily: config.backup_keep_daily,
-            keep_weekly: config.backup_keep_weekly,
-        },
-    );
+    let registry = quantdesk_jobs::Registry::standard().with_typed(quantdesk_jobs::handlers::Backup {
+        dir: (!config.backup_dir.is_empty()).then(|| PathBuf::from(&config.backup_dir)),
+        keep_daily: config.backup_keep_daily,
+        keep_weekly: config.backup_keep_weekly,
+    });
     let worker = quantdesk_jobs::run_worker(store, registry, cfg, rx);
     let task = tokio::spawn(async move {
         worker.await;
