@@ -2,12 +2,21 @@
 //! workers all call. It knows no HTTP (no axum, no status codes): services take an explicit
 //! actor and return [`AppError`], which each caller maps to its own answer in one place.
 //!
+//! - [`market`]: reading stored bars at any resolution and adjustment, streaming imports, through
+//!   the block cache of stored bars ([`blocks`]);
+//! - [`demo`]: loading the deterministic demo market;
 //! - [`jobs`]: the typed job catalogue, one kind with its parameters and its result each;
 //! - [`clock`]: the one wall clock of the upper floors;
 //! - [`error`]: the one error type of the services.
 
+pub mod blocks;
 pub mod clock;
+pub mod demo;
 pub mod error;
 pub mod jobs;
+pub mod market;
+
+/// The version of quantdesk, recorded in backups and shown by `/version` and the metrics.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use error::AppError;

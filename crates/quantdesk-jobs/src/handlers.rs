@@ -5,10 +5,10 @@ use quantdesk_app::jobs::{
     BacktestOutcome, BacktestParams, BackupOutcome, BackupParams, DecideOutcome, DecideParams, DecisionRecord,
     EchoOutcome, EchoParams, ImportOutcome, ImportParams, ImportedFile, SweepOutcome, SweepParams,
 };
+use quantdesk_app::market::{BarRequest, BarSource, read_bars};
 use quantdesk_backtest::sweep::{Axis, grid, random, score, sweep};
 use quantdesk_backtest::{Series, report};
 use quantdesk_core::{Adjustment, Resolution, Symbol};
-use quantdesk_server::market::{BarRequest, BarSource, read_bars};
 use serde_json::json;
 
 use crate::{JobContext, JobError, TypedHandler};
@@ -285,7 +285,7 @@ impl TypedHandler for Import {
                 columns: quantdesk_ingest::ColumnMap { symbol: f.symbol_column.clone(), ..Default::default() },
             };
             let file = std::fs::File::open(&f.path).map_err(|e| permanent(format!("cannot open {}: {e}", f.path)))?;
-            let report = quantdesk_server::market::import_bars_stream(
+            let report = quantdesk_app::market::import_bars_stream(
                 &*ctx.store,
                 std::io::BufReader::new(file),
                 opts,
@@ -293,8 +293,8 @@ impl TypedHandler for Import {
             )
             .await
             .map_err(|e| match e {
-                quantdesk_server::market::ImportFailure::Invalid(e) => permanent(e),
-                quantdesk_server::market::ImportFailure::Store(e) => JobError::Transient(e.to_string()),
+                quantdesk_app::market::ImportFailure::Invalid(e) => permanent(e),
+                quantdesk_app::market::ImportFailure::Store(e) => JobError::Transient(e.to_string()),
             })?;
             ctx.log(&format!("{}: {} bars for {} symbol(s)", f.path, report.bars, report.symbols)).await;
             reports.push(ImportedFile { path: f.path.clone(), report });
@@ -324,7 +324,7 @@ impl TypedHandler for Backup {
             return Err(permanent("this worker has no backup_dir; run the backup queue on a worker that has one"));
         };
         ctx.progress(0, 1, "writing the archive");
-        let info = WriteInfo { now_ms: crate::now_ms(), quantdesk_version: quantdesk_server::ops::VERSION.into() };
+        let info = WriteInfo { now_ms: crate::now_ms(), quantdesk_version: quantdesk_app::VERSION.into() };
         let (path, written, deleted) =
             backup_to_dir(&*ctx.store, dir, self.keep_daily, self.keep_weekly, &info).await.map_err(|e| match e {
                 BackupError::Refused(m) => JobError::Permanent(m),

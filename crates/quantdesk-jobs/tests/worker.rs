@@ -143,7 +143,7 @@ async fn a_dead_workers_job_is_run_again_by_another() {
 #[tokio::test]
 async fn backtest_and_sweep_jobs_on_demo_data() {
     let (s, _d) = store().await;
-    quantdesk_server::demo::load(&*s, "2026-11-20".parse().unwrap()).await.unwrap();
+    quantdesk_app::demo::load(&*s, "2026-11-20".parse().unwrap()).await.unwrap();
     // every config field has a default: an A-share run needs only the profile
     let bt = r#"{"symbols": ["000858.SZ"], "strategy": "sma_cross", "params": {"fast": 5, "slow": 20},
                  "config": {"costs": {"commission_rate": 0.0003}, "market": {"profile": "cn-a"}}}"#;
@@ -173,7 +173,7 @@ async fn backtest_and_sweep_jobs_on_demo_data() {
 #[tokio::test]
 async fn backtests_use_only_their_date_range_and_draw_a_benchmark() {
     let (s, _d) = store().await;
-    quantdesk_server::demo::load(&*s, "2026-11-20".parse().unwrap()).await.unwrap();
+    quantdesk_app::demo::load(&*s, "2026-11-20".parse().unwrap()).await.unwrap();
     let bt = r#"{"symbols": ["000858.SZ"], "strategy": "sma_cross", "params": {"fast": 5, "slow": 20},
                  "from": "2024-01-01", "to": "2024-12-31", "benchmark": "000998.SH"}"#;
     let (a, _) = s.enqueue(&NewJob { kind: "backtest".into(), ..echo(bt) }, now_ms()).await.unwrap();

@@ -3,14 +3,12 @@
 
 pub mod api;
 pub mod auth;
-pub mod blocks;
 pub mod chan;
 pub mod chanvis;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod jobs_api;
-pub mod market;
 pub mod ops;
 pub mod schedules_api;
 pub mod shared_cache;
@@ -33,6 +31,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use config::Config;
+/// Market services live in the application layer; the HTTP handlers reach them here.
+pub use quantdesk_app::{blocks, market};
 pub use state::AppState;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

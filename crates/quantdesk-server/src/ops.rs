@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::state::AppState;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use quantdesk_app::VERSION;
 
 /// The process-wide Prometheus recorder (installed once; later calls share it).
 pub fn metrics_handle() -> PrometheusHandle {

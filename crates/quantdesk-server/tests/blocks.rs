@@ -10,7 +10,7 @@ use quantdesk_server::blocks::BarBlocks;
 async fn block_reads_equal_store_reads() {
     let t = common::app().await;
     let end = "2026-11-20".parse().unwrap();
-    quantdesk_server::demo::load(&*t.store, end).await.unwrap();
+    quantdesk_app::demo::load(&*t.store, end).await.unwrap();
     let blocks = BarBlocks::new(1 << 20); // small: eviction happens during the test
     let mut rng = Rng::new(99);
     for symbol in ["000858.SZ", "688111.SH"] {

@@ -17,7 +17,7 @@ async fn app() -> App {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = quantdesk_store::open(&url, 4).await.unwrap();
-    quantdesk_server::demo::load(&*store, "2026-11-20".parse().unwrap()).await.unwrap();
+    quantdesk_app::demo::load(&*store, "2026-11-20".parse().unwrap()).await.unwrap();
     let config = Config { mailbox_dir: dir.path().join("mail").display().to_string(), ..Config::default() };
     let state = AppState::new(store.clone(), config, quantdesk_server::ops::metrics_handle());
     let (user, _) = quantdesk_server::auth::service::ensure_user(

@@ -66,7 +66,7 @@ pub async fn serve(cfg: Config, a: ServeArgs) -> Result<()> {
     if cfg.demo {
         if store.bar_count().await? == 0 {
             let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
-            let s = quantdesk_server::demo::load(&*store, quantdesk_server::demo::demo_end(today)).await?;
+            let s = quantdesk_app::demo::load(&*store, quantdesk_app::demo::demo_end(today)).await?;
             tracing::info!(
                 instruments = s.instruments,
                 daily_bars = s.daily_bars,
@@ -80,7 +80,7 @@ pub async fn serve(cfg: Config, a: ServeArgs) -> Result<()> {
         quantdesk_server::auth::service::ensure_user(&*store, DEMO_EMAIL, &password, Role::Admin, true)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the demo account: {e}"))?;
-        println!("{}", quantdesk_server::demo::demo_account_line(DEMO_EMAIL, &password, generated));
+        println!("{}", quantdesk_app::demo::demo_account_line(DEMO_EMAIL, &password, generated));
     }
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;

@@ -223,7 +223,7 @@ pub enum ImportFailure {
 }
 
 /// The outcome of a bar import (one type for the API, the CLI and the `import` job's result).
-pub use quantdesk_app::jobs::ImportReport;
+pub use crate::jobs::ImportReport;
 
 /// The exchange whose trading calendar learns the dates of a symbol's daily bars, if any.
 fn calendar_exchange(symbol: &Symbol) -> Option<String> {
