@@ -5,171 +5,17 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::NaiveDate;
-use extract::{ApiMultipart, ApiPath, ApiQuery};
 use quantdesk_core::{Adjustment, Instrument, Resolution};
 use quantdesk_ingest::{BarImportOptions, ColumnMap};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiMultipart, ApiPath, ApiQuery, parse_instant, path_symbol};
 use crate::market::{
     BarRequest, ImportFailure, ImportReport, import_bars_bytes, import_instruments_bytes, parse_symbol, read_bars,
 };
 use crate::state::AppState;
-
-/// Extractors whose failures are JSON [`ApiError`]s.
-pub(crate) mod extract {
-    use axum::extract::{FromRequest, FromRequestParts, Multipart, Query, Request};
-    use axum::http::request::Parts;
-    use serde::de::DeserializeOwned;
-
-    use crate::error::ApiError;
-
-    pub struct ApiMultipart(pub Multipart);
-
-    impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
-        type Rejection = ApiError;
-        async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-            Multipart::from_request(req, state).await.map(ApiMultipart).map_err(ApiError::from)
-        }
-    }
-
-    pub struct ApiQuery<T>(pub T);
-
-    /// `543.0` is an integer to JSON Schema; make it one to serde too.
-    fn integral_floats(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Number(n) if n.is_f64() => {
-                if let Some(f) = n.as_f64()
-                    && f.fract() == 0.0
-                    && f.abs() < 9.0e15
-                {
-                    *v = serde_json::Value::from(f as i64);
-                }
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats),
-            serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats),
-            _ => {}
-        }
-    }
-
-    /// Path parameters; a value of the wrong type is a JSON 400.
-    pub struct ApiPath<T>(pub T);
-
-    impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
-        type Rejection = ApiError;
-        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-            axum::extract::Path::<T>::from_request_parts(parts, state)
-                .await
-                .map(|axum::extract::Path(v)| ApiPath(v))
-                .map_err(ApiError::from)
-        }
-    }
-
-    /// A JSON body; anything unreadable is a 400 with serde's explanation.
-    pub struct ApiJson<T>(pub T);
-
-    impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-        type Rejection = ApiError;
-        async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-            let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-                ApiError::new(
-                    e.status(),
-                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                        "payload_too_large"
-                    } else {
-                        "bad_request"
-                    },
-                    e.body_text(),
-                )
-            })?;
-            let mut value: serde_json::Value = serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-            if !value.is_object() {
-                return Err(ApiError::bad_request("the body must be a JSON object"));
-            }
-            integral_floats(&mut value);
-            serde_json::from_value(value)
-                .map(ApiJson)
-                .map_err(|e| ApiError::bad_request(format!("the body is not valid: {e}")))
-        }
-    }
-
-    impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
-        type Rejection = ApiError;
-        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-            Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| ApiQuery(v)).map_err(ApiError::from)
-        }
-    }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "quantdesk API", description = "Market data, imports and (later) research jobs. Errors are `{\"error\": {\"code\", \"message\"}}`."),
-    paths(list_instruments, get_instrument, get_bars, crate::chan::get_chan, crate::chan::get_nest, import_bars, import_instruments, import_preview,
-        crate::jobs_api::create_job, crate::jobs_api::list_jobs, crate::jobs_api::get_job, crate::jobs_api::delete_job, crate::jobs_api::cancel_job,
-        crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact,
-        crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove,
-        crate::auth::api::signup, crate::auth::api::verify, crate::auth::api::login, crate::auth::api::logout, crate::auth::api::me, crate::auth::api::get_pref, crate::auth::api::put_pref,
-        crate::auth::api::change_password, crate::auth::api::request_reset, crate::auth::api::confirm_reset,
-        crate::auth::api::list_keys, crate::auth::api::create_key, crate::auth::api::revoke_key,
-        crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log),
-    components(schemas(InstrumentDto, InstrumentPage, BarDto, BarsResponse, ImportReport, InstrumentImportReport, ErrorBody, BarUpload,
-        InstrumentUpload, PreviewUpload, ImportPreview, crate::jobs_api::CreateJob, crate::jobs_api::Created, crate::jobs_api::JobDto,
-        crate::jobs_api::JobDetail, crate::jobs_api::JobPage, crate::jobs_api::Progress, crate::jobs_api::Artifact, crate::jobs_api::LogLine,
-        crate::schedules_api::ScheduleDto, crate::schedules_api::ScheduleInput,
-        quantdesk_app::jobs::JobKind, quantdesk_app::jobs::BacktestParams, quantdesk_app::jobs::SweepParams,
-        quantdesk_app::jobs::DecideParams, quantdesk_app::jobs::ImportParams, quantdesk_app::jobs::ImportFileParams,
-        quantdesk_app::jobs::EchoParams,
-        crate::auth::api::Message, crate::auth::api::Pref, crate::auth::api::PrefRead, crate::auth::api::Credentials, crate::auth::api::VerifyInput, crate::auth::api::EmailInput,
-        crate::auth::api::ResetInput, crate::auth::api::PasswordChange, crate::auth::api::Me, crate::auth::api::KeyDto,
-        crate::auth::api::NewKey, crate::auth::api::CreatedKey, crate::auth::api::UserDto, crate::auth::api::UserUpdate,
-        crate::auth::api::AuditDto, crate::auth::api::KeyScope,
-        crate::chan::ChanAnalysis, crate::chan::ChanNest, crate::chan::NestItem, crate::chan::ChanProfile, crate::chan::Direction, crate::chan::FractalKind, crate::chan::Level,
-        crate::chan::Side, crate::chan::MergedBar, crate::chan::Fractal, crate::chan::Stroke, crate::chan::Segment,
-        crate::chan::Pivot, crate::chan::Signal)),
-    modifiers(&Security),
-    security(("api_key" = []), ("session" = [])),
-    tags((name = "market", description = "Instruments and bars"), (name = "chan", description = "Chan-theory (缠论) structures and buy/sell points"), (name = "imports", description = "CSV imports"),
-        (name = "jobs", description = "Background jobs: backtests, sweeps"),
-        (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys and the audit log (admins)"))
-)]
-pub struct ApiDoc;
-
-/// Declares the two ways to authenticate: an API key as a bearer token, or the session cookie.
-struct Security;
-
-impl utoipa::Modify for Security {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("qd_<prefix>_<secret>")
-                    .description(Some("An API key from Settings or POST /api/v1/keys"))
-                    .build(),
-            ),
-        );
-        components
-            .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("qd_session"))));
-        // The access guard may answer any operation 429 (rate limits, with Retry-After).
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let too_many = ResponseBuilder::new()
-            .description("Too many requests from this address, key or user; Retry-After says when to try again")
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
-            .build();
-        for item in doc.paths.paths.values_mut() {
-            for op in
-                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
-            {
-                op.responses.responses.entry("429".into()).or_insert_with(|| too_many.clone().into());
-            }
-        }
-    }
-}
 
 pub fn router(max_upload: usize) -> crate::Routes {
     crate::Routes::new()
@@ -187,7 +33,7 @@ pub fn router(max_upload: usize) -> crate::Routes {
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(crate::openapi::ApiDoc::openapi())
 }
 
 /// An instrument.
@@ -293,17 +139,6 @@ async fn list_instruments(
     Ok(Json(InstrumentPage { items: items.iter().map(InstrumentDto::from).collect(), total, limit, offset: q.offset }))
 }
 
-/// A symbol from a path: 400 when it breaks the documented pattern, 404 when it matches the
-/// pattern but names no possible instrument.
-pub(crate) fn path_symbol(raw: &str) -> Result<quantdesk_core::Symbol, ApiError> {
-    if !quantdesk_core::Symbol::is_well_formed(raw) {
-        return Err(ApiError::bad_request(format!(
-            "{raw:?} is not a symbol: 1 to 32 letters, digits or . _ - ^ = &, starting with a letter, a digit or ^"
-        )));
-    }
-    parse_symbol(raw).map_err(|_| ApiError::not_found(format!("no instrument {raw}")))
-}
-
 /// One instrument.
 #[utoipa::path(get, path = "/api/v1/instruments/{symbol}", tag = "market",
     params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$")),
@@ -359,18 +194,6 @@ pub struct BarParams {
     /// The latest N bars in range, 1 to 100000 (default 1000).
     #[param(minimum = 1, maximum = 100000)]
     pub limit: Option<u32>,
-}
-
-/// An instant parameter (`from`, `to`, `until`): Unix seconds, an RFC 3339 time or a date, which
-/// is its 00:00 UTC ([`quantdesk_core::instant::parse_instant`]).
-pub(crate) fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
-    quantdesk_core::instant::parse_instant(raw).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_instant",
-            format!("{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {:?}", e.0),
-        )
-    })
 }
 
 /// Bars at any resolution, derived from what is stored, optionally adjusted.

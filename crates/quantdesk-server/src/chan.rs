@@ -17,8 +17,8 @@ use quantdesk_store::{SeriesInfo, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::extract::{ApiPath, ApiQuery};
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiPath, ApiQuery};
 use crate::market::{BarRequest, BarSource, read_bars_before};
 use crate::state::AppState;
 
@@ -492,7 +492,7 @@ async fn get_chan(
     ApiPath(symbol): ApiPath<String>,
     ApiQuery(p): ApiQuery<ChanParams>,
 ) -> Result<Json<ChanAnalysis>, ApiError> {
-    let symbol = crate::api::path_symbol(&symbol)?;
+    let symbol = crate::extract::path_symbol(&symbol)?;
     let (req, meta) = request(&state, &symbol, &p, p.resolution.as_deref()).await?;
     let (bars, analysis) = analyze_stored(state.bars(), &meta.instrument, &meta.series, &req).await?;
     if bars.is_empty() {
@@ -527,8 +527,8 @@ async fn request(
         return Err(ApiError::bad_request(format!("unsupported adjustment {adj:?}; use none, qfq or hfq")));
     }
     let adjustment = Adjustment::parse(adj).map_err(|e| ApiError::bad_request(e.0))?;
-    let from = p.from.as_deref().map(|s| crate::api::parse_instant("from", s)).transpose()?.unwrap_or(i64::MIN);
-    let until = p.until.as_deref().map(|s| crate::api::parse_instant("until", s)).transpose()?.unwrap_or(i64::MAX);
+    let from = p.from.as_deref().map(|s| crate::extract::parse_instant("from", s)).transpose()?.unwrap_or(i64::MIN);
+    let until = p.until.as_deref().map(|s| crate::extract::parse_instant("until", s)).transpose()?.unwrap_or(i64::MAX);
     if from > until {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_range", "from must not be after until"));
     }
@@ -604,7 +604,7 @@ async fn get_nest(
     ApiQuery(p): ApiQuery<ChanParams>,
     ApiQuery(h): ApiQuery<HigherParam>,
 ) -> Result<Json<ChanNest>, ApiError> {
-    let symbol = crate::api::path_symbol(&symbol)?;
+    let symbol = crate::extract::path_symbol(&symbol)?;
     let lower_res = p.resolution.as_deref().unwrap_or("1D");
     if h.higher.as_deref() == Some("1") {
         return Err(ApiError::bad_request("higher 1 is no higher level; use 5, 15, 30, 60, 1D, 1W or 1M"));

@@ -47,9 +47,9 @@ use quantdesk_chan as engine;
 use quantdesk_core::{Adjustment, Bar, Resolution};
 use serde_json::{Value, json};
 
-use crate::api::extract::ApiQuery;
 use crate::chan::{ChanProfile, ChanRequest, analyze_stored, signal_classes, signal_label};
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 pub fn router() -> crate::Routes {
@@ -119,7 +119,7 @@ async fn load(state: &AppState, p: &HashMap<String, String>, res: Resolution) ->
     let adjustment =
         Adjustment::parse(param(p, "adjustment").unwrap_or("none")).map_err(|e| ApiError::bad_request(e.0))?;
     let until = match param(p, "until") {
-        Some(s) => crate::api::parse_instant("until", s)?,
+        Some(s) => crate::extract::parse_instant("until", s)?,
         None => i64::MAX,
     };
     let meta =

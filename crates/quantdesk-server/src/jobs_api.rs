@@ -16,9 +16,9 @@ use quantdesk_store::jobs::{Job, JobFilter, JobState, NewJob};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 /// Job kinds people submit: the catalogue's ([`JobKind::SUBMITTABLE`]).
@@ -28,13 +28,6 @@ pub use quantdesk_app::jobs::JobKind;
 /// jobs' priority, not raise it above the default, so among their jobs fair share (the workers'
 /// per-owner cap, fewer running jobs first) decides. Admins may use up to 100.
 pub const USER_MAX_PRIORITY: i32 = 0;
-
-/// Parameters that do not fit their kind: 422 `invalid_params` (the schema cannot tie a kind to
-/// its parameters, so a schema-valid request can still be refused here).
-pub(crate) fn check_params(kind: JobKind, params: &serde_json::Value) -> Result<(), ApiError> {
-    kind.check_params(params)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", e.to_string()))
-}
 
 pub fn router() -> crate::Routes {
     crate::Routes::new()
@@ -188,7 +181,7 @@ pub async fn create_job(
     if !req.params.is_object() {
         return Err(ApiError::bad_request("params must be a JSON object"));
     }
-    check_params(kind, &req.params)?;
+    crate::extract::check_params(kind, &req.params)?;
     let max_attempts = req.max_attempts.unwrap_or(3);
     if !(1..=10).contains(&max_attempts) {
         return Err(ApiError::bad_request("max_attempts must be between 1 and 10"));

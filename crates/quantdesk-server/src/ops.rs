@@ -173,7 +173,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("quantdesk_build_info", "version" => VERSION, "backend" => state.store.backend()).set(1.0);
     if let Ok(counts) = state.store.job_counts().await {
         // Every known kind, so a kind whose queue emptied reads 0 rather than its last value.
-        let mut kinds: Vec<String> = crate::jobs_api::JobKind::ALL.iter().map(|k| k.to_string()).collect();
+        let mut kinds: Vec<String> = quantdesk_app::jobs::JobKind::ALL.iter().map(|k| k.to_string()).collect();
         for (kind, _, _) in &counts {
             if !kinds.contains(kind) {
                 kinds.push(kind.clone());

@@ -9,9 +9,9 @@ use quantdesk_store::jobs::Schedule;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::extract::{ApiJson, ApiPath};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
 pub fn router() -> crate::Routes {
@@ -88,13 +88,13 @@ pub async fn upsert(
     }
     let timezone = input.timezone.unwrap_or_else(|| "Asia/Shanghai".into());
     let cron = croner_check(&input.cron, &timezone)?;
-    let kind =
-        crate::jobs_api::JobKind::parse_submittable(&input.kind).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let kind = quantdesk_app::jobs::JobKind::parse_submittable(&input.kind)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let params = input.params.unwrap_or_else(|| serde_json::json!({}));
     if !params.is_object() {
         return Err(ApiError::bad_request("params must be a JSON object"));
     }
-    crate::jobs_api::check_params(kind, &params)?;
+    crate::extract::check_params(kind, &params)?;
     let now = quantdesk_app::clock::now_ms();
     // Names are global: someone else's schedule of that name is not the caller's to replace.
     let existing = state.store.schedules().await?.into_iter().find(|x| x.name == name);

@@ -1,7 +1,7 @@
 //! The account API: `/api/v1/auth/*` (sign-up, verification, login, logout, passwords),
 //! `/api/v1/keys` (the caller's API keys) and `/api/v1/admin/*` (users, all keys, audit log).
 
-use crate::jobs_api::iso;
+use crate::iso_ms as iso;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ClientIp, Principal, Scope, service, session_cookie};
-use crate::api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 pub fn router() -> crate::Routes {

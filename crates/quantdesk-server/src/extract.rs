@@ -1,0 +1,116 @@
+//! Extractors whose failures are JSON [`ApiError`]s: every API module takes its path, query, body
+//! and uploads through these, so a malformed request answers the same way everywhere. They live
+//! apart from the API modules so that none of those imports another.
+
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Query, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+pub struct ApiMultipart(pub Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Multipart::from_request(req, state).await.map(ApiMultipart).map_err(ApiError::from)
+    }
+}
+
+pub struct ApiQuery<T>(pub T);
+
+/// `543.0` is an integer to JSON Schema; make it one to serde too.
+fn integral_floats(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats),
+        _ => {}
+    }
+}
+
+/// Path parameters; a value of the wrong type is a JSON 400.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(ApiError::from)
+    }
+}
+
+/// A JSON body; anything unreadable is a 400 with serde's explanation.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::new(
+                e.status(),
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    "payload_too_large"
+                } else {
+                    "bad_request"
+                },
+                e.body_text(),
+            )
+        })?;
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ApiError::bad_request("the body must be a JSON object"));
+        }
+        integral_floats(&mut value);
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::bad_request(format!("the body is not valid: {e}")))
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| ApiQuery(v)).map_err(ApiError::from)
+    }
+}
+
+/// A symbol from a path: 400 when it breaks the documented pattern, 404 when it matches the
+/// pattern but names no possible instrument.
+pub(crate) fn path_symbol(raw: &str) -> Result<quantdesk_core::Symbol, ApiError> {
+    if !quantdesk_core::Symbol::is_well_formed(raw) {
+        return Err(ApiError::bad_request(format!(
+            "{raw:?} is not a symbol: 1 to 32 letters, digits or . _ - ^ = &, starting with a letter, a digit or ^"
+        )));
+    }
+    quantdesk_app::market::parse_symbol(raw).map_err(|_| ApiError::not_found(format!("no instrument {raw}")))
+}
+
+/// An instant parameter (`from`, `to`, `until`): Unix seconds, an RFC 3339 time or a date, which
+/// is its 00:00 UTC ([`quantdesk_core::instant::parse_instant`]).
+pub(crate) fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
+    quantdesk_core::instant::parse_instant(raw).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_instant",
+            format!("{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {:?}", e.0),
+        )
+    })
+}
+
+/// Parameters that do not fit their kind: 422 `invalid_params` (the schema cannot tie a kind to
+/// its parameters, so a schema-valid request can still be refused here).
+pub(crate) fn check_params(kind: quantdesk_app::jobs::JobKind, params: &serde_json::Value) -> Result<(), ApiError> {
+    kind.check_params(params)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", e.to_string()))
+}

@@ -1,0 +1,74 @@
+//! The OpenAPI document: every path and schema of the API registered in one place (the API
+//! modules register nothing themselves, so none of them depends on another), and the security
+//! schemes with the guard's 429 on every operation.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "quantdesk API", description = "Market data, imports and (later) research jobs. Errors are `{\"error\": {\"code\", \"message\"}}`."),
+    paths(crate::api::list_instruments, crate::api::get_instrument, crate::api::get_bars, crate::chan::get_chan, crate::chan::get_nest, crate::api::import_bars, crate::api::import_instruments, crate::api::import_preview,
+        crate::jobs_api::create_job, crate::jobs_api::list_jobs, crate::jobs_api::get_job, crate::jobs_api::delete_job, crate::jobs_api::cancel_job,
+        crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact,
+        crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove,
+        crate::auth::api::signup, crate::auth::api::verify, crate::auth::api::login, crate::auth::api::logout, crate::auth::api::me, crate::auth::api::get_pref, crate::auth::api::put_pref,
+        crate::auth::api::change_password, crate::auth::api::request_reset, crate::auth::api::confirm_reset,
+        crate::auth::api::list_keys, crate::auth::api::create_key, crate::auth::api::revoke_key,
+        crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log),
+    components(schemas(crate::api::InstrumentDto, crate::api::InstrumentPage, crate::api::BarDto, crate::api::BarsResponse,
+        quantdesk_app::jobs::ImportReport, crate::api::InstrumentImportReport, crate::error::ErrorBody, crate::api::BarUpload,
+        crate::api::InstrumentUpload, crate::api::PreviewUpload, crate::api::ImportPreview, crate::jobs_api::CreateJob, crate::jobs_api::Created, crate::jobs_api::JobDto,
+        crate::jobs_api::JobDetail, crate::jobs_api::JobPage, crate::jobs_api::Progress, crate::jobs_api::Artifact, crate::jobs_api::LogLine,
+        crate::schedules_api::ScheduleDto, crate::schedules_api::ScheduleInput,
+        quantdesk_app::jobs::JobKind, quantdesk_app::jobs::BacktestParams, quantdesk_app::jobs::SweepParams,
+        quantdesk_app::jobs::DecideParams, quantdesk_app::jobs::ImportParams, quantdesk_app::jobs::ImportFileParams,
+        quantdesk_app::jobs::EchoParams,
+        crate::auth::api::Message, crate::auth::api::Pref, crate::auth::api::PrefRead, crate::auth::api::Credentials, crate::auth::api::VerifyInput, crate::auth::api::EmailInput,
+        crate::auth::api::ResetInput, crate::auth::api::PasswordChange, crate::auth::api::Me, crate::auth::api::KeyDto,
+        crate::auth::api::NewKey, crate::auth::api::CreatedKey, crate::auth::api::UserDto, crate::auth::api::UserUpdate,
+        crate::auth::api::AuditDto, crate::auth::api::KeyScope,
+        crate::chan::ChanAnalysis, crate::chan::ChanNest, crate::chan::NestItem, crate::chan::ChanProfile, crate::chan::Direction, crate::chan::FractalKind, crate::chan::Level,
+        crate::chan::Side, crate::chan::MergedBar, crate::chan::Fractal, crate::chan::Stroke, crate::chan::Segment,
+        crate::chan::Pivot, crate::chan::Signal)),
+    modifiers(&Security),
+    security(("api_key" = []), ("session" = [])),
+    tags((name = "market", description = "Instruments and bars"), (name = "chan", description = "Chan-theory (缠论) structures and buy/sell points"), (name = "imports", description = "CSV imports"),
+        (name = "jobs", description = "Background jobs: backtests, sweeps"),
+        (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys and the audit log (admins)"))
+)]
+pub struct ApiDoc;
+
+/// Declares the two ways to authenticate: an API key as a bearer token, or the session cookie.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("qd_<prefix>_<secret>")
+                    .description(Some("An API key from Settings or POST /api/v1/keys"))
+                    .build(),
+            ),
+        );
+        components
+            .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("qd_session"))));
+        // The access guard may answer any operation 429 (rate limits, with Retry-After).
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let too_many = ResponseBuilder::new()
+            .description("Too many requests from this address, key or user; Retry-After says when to try again")
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build();
+        for item in doc.paths.paths.values_mut() {
+            for op in
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                op.responses.responses.entry("429".into()).or_insert_with(|| too_many.clone().into());
+            }
+        }
+    }
+}
