@@ -328,9 +328,22 @@ pub async fn import_instruments_bytes(
     bytes: Vec<u8>,
     file_name: String,
 ) -> Result<u64, ImportFailure> {
-    let items = tokio::task::spawn_blocking(move || quantdesk_ingest::parse_instruments(bytes.as_slice(), &file_name))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))??;
+    import_instruments_reader(store, std::io::Cursor::new(bytes), file_name, usize::MAX).await
+}
+
+/// Parses an instrument master of at most `max_rows` rows from `input` on a blocking thread, then
+/// writes it in one transaction. Every instrument is held until the last row is read: `max_rows`
+/// bounds the memory.
+pub async fn import_instruments_reader<R: std::io::Read + Send + 'static>(
+    store: Arc<dyn MarketStore>,
+    input: R,
+    file_name: String,
+    max_rows: usize,
+) -> Result<u64, ImportFailure> {
+    let items =
+        tokio::task::spawn_blocking(move || quantdesk_ingest::parse_instruments_at_most(input, &file_name, max_rows))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("import task failed: {e}")))??;
     Ok(store.upsert_instruments(&items).await?)
 }
 

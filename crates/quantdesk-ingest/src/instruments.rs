@@ -9,6 +9,16 @@ use crate::{ImportError, csv_error, reader};
 
 /// Parses and validates an instrument master. Later rows for the same symbol are an error.
 pub fn parse_instruments<R: Read>(input: R, file: &str) -> Result<Vec<Instrument>, ImportError> {
+    parse_instruments_at_most(input, file, usize::MAX)
+}
+
+/// [`parse_instruments`], refusing a file of more than `max_rows` rows (every instrument is held
+/// until the file is read, so this bounds the memory a file can take).
+pub fn parse_instruments_at_most<R: Read>(
+    input: R,
+    file: &str,
+    max_rows: usize,
+) -> Result<Vec<Instrument>, ImportError> {
     let mut rdr = reader(input);
     let header: Vec<String> = match rdr.headers() {
         Ok(h) => h.iter().map(|s| s.trim_start_matches('\u{feff}').trim().to_ascii_lowercase()).collect(),
@@ -44,6 +54,10 @@ pub fn parse_instruments<R: Read>(input: R, file: &str) -> Result<Vec<Instrument
             Err(e) => return Err(csv_error(file, e)),
         }
         let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if out.len() >= max_rows {
+            let reason = format!("the file has more than {max_rows} instruments; split it");
+            return Err(ImportError::new(file, Some(line), None, reason));
+        }
         let err = |col: usize, reason: String| ImportError::new(file, Some(line), Some(&header[col]), reason);
         let get = |c: Option<usize>| c.map(|i| record.get(i).unwrap_or("").trim()).filter(|s| !s.is_empty());
         let symbol = Symbol::new(&record[symbol_col]).map_err(|e| err(symbol_col, e.0))?;
@@ -136,5 +150,14 @@ mod tests {
         let e = parse_instruments("ts_code,name,timezone\nX,x,Nowhere\n".as_bytes(), "i.csv").unwrap_err();
         assert!(e.reason.contains("time zone"));
         assert!(parse_instruments("".as_bytes(), "i.csv").is_err());
+    }
+
+    #[test]
+    fn a_row_cap_refuses_longer_files() {
+        let text = "ts_code,name\n600000.SH,a\n600001.SH,b\n600002.SH,c\n";
+        assert_eq!(parse_instruments_at_most(text.as_bytes(), "i.csv", 3).unwrap().len(), 3);
+        let e = parse_instruments_at_most(text.as_bytes(), "i.csv", 2).unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert!(e.reason.contains("more than 2 instruments"), "{}", e.reason);
     }
 }

@@ -13,7 +13,7 @@ mod time;
 pub use bars::{BarImportOptions, BarParser, ParsedBars, SeriesData, parse_bars};
 pub use columns::{ColumnMap, DetectedColumns, detect_columns};
 pub use export::text_cell;
-pub use instruments::parse_instruments;
+pub use instruments::{parse_instruments, parse_instruments_at_most};
 
 use std::fmt;
 

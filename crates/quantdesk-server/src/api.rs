@@ -10,12 +10,14 @@ use quantdesk_ingest::{BarImportOptions, ColumnMap};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiMultipart, ApiPath, ApiQuery, parse_instant, path_symbol};
 use crate::market::{
-    BarRequest, ImportFailure, ImportReport, import_bars_bytes, import_instruments_bytes, parse_symbol, read_bars,
+    BarRequest, ImportFailure, ImportReport, import_bars_stream, import_instruments_reader, parse_symbol, read_bars,
 };
 use crate::state::AppState;
+use crate::uploads::{Spooled, read_upload};
 
 pub fn router(max_upload: usize) -> crate::Routes {
     crate::Routes::new()
@@ -268,16 +270,26 @@ pub struct BarUpload {
     #[schema(pattern = "^([A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31})?$")]
     symbol: Option<String>,
     /// The column holding symbols, for multi-symbol files (detected when absent).
+    #[schema(max_length = 256)]
     symbol_column: Option<String>,
     /// IANA zone of local times in intraday files (default: the exchange's).
+    #[schema(max_length = 256)]
     timezone: Option<String>,
+    #[schema(max_length = 256)]
     time_column: Option<String>,
+    #[schema(max_length = 256)]
     open_column: Option<String>,
+    #[schema(max_length = 256)]
     high_column: Option<String>,
+    #[schema(max_length = 256)]
     low_column: Option<String>,
+    #[schema(max_length = 256)]
     close_column: Option<String>,
+    #[schema(max_length = 256)]
     volume_column: Option<String>,
+    #[schema(max_length = 256)]
     amount_column: Option<String>,
+    #[schema(max_length = 256)]
     adj_factor_column: Option<String>,
 }
 
@@ -296,32 +308,6 @@ pub struct InstrumentImportReport {
     pub instruments: u64,
 }
 
-struct Upload {
-    file_name: String,
-    bytes: Vec<u8>,
-    fields: std::collections::HashMap<String, String>,
-}
-
-/// Reads a multipart upload: one `file` and the text fields named in `known` (any other field is
-/// a 400, as the schema says).
-async fn read_upload(ApiMultipart(mut form): ApiMultipart, known: &[&str]) -> Result<Upload, ApiError> {
-    let mut file = None;
-    let mut fields = std::collections::HashMap::new();
-    while let Some(field) = form.next_field().await? {
-        let name = field.name().unwrap_or("").to_string();
-        if name == "file" {
-            let file_name = field.file_name().unwrap_or("upload.csv").to_string();
-            file = Some((file_name, field.bytes().await?.to_vec()));
-        } else if known.contains(&name.as_str()) {
-            fields.insert(name, field.text().await?);
-        } else {
-            return Err(ApiError::bad_request(format!("the form has an unknown field {name:?}")));
-        }
-    }
-    let (file_name, bytes) = file.ok_or_else(|| ApiError::bad_request("the form has no file field"))?;
-    Ok(Upload { file_name, bytes, fields })
-}
-
 fn import_error(e: ImportFailure) -> ApiError {
     match e {
         ImportFailure::Invalid(e) => e.into(),
@@ -329,12 +315,19 @@ fn import_error(e: ImportFailure) -> ApiError {
     }
 }
 
-/// Import bars from a CSV upload. All rows land or none do.
+/// Import bars from a CSV upload. All rows land or none do. The file is spooled to disk as it
+/// arrives, then parsed from there; a user runs at most `imports_per_user` imports at once.
 #[utoipa::path(post, path = "/api/v1/imports/bars", tag = "imports",
     request_body(content = BarUpload, content_type = "multipart/form-data"),
     responses((status = 200, body = ImportReport), (status = 400, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "the file is invalid; nothing was written")))]
-async fn import_bars(State(state): State<AppState>, form: ApiMultipart) -> Result<Json<ImportReport>, ApiError> {
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "the file is invalid; nothing was written"),
+        (status = 429, body = ErrorBody, description = "this user already has `imports_per_user` imports running (nothing was read or written), or a request rate limit was reached: code `rate_limited`; Retry-After says when to try again",
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again")))))]
+async fn import_bars(
+    State(state): State<AppState>,
+    who: Principal,
+    form: ApiMultipart,
+) -> Result<Json<ImportReport>, ApiError> {
     const FIELDS: [&str; 12] = [
         "resolution",
         "symbol",
@@ -349,7 +342,8 @@ async fn import_bars(State(state): State<AppState>, form: ApiMultipart) -> Resul
         "amount_column",
         "adj_factor_column",
     ];
-    let up = read_upload(form, &FIELDS).await?;
+    let _slot = state.imports.take(who.user_id, state.config.imports_per_user)?;
+    let up = read_upload::<Spooled>(form, &FIELDS).await?;
     let field = |n: &str| up.fields.get(n).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let res = field("resolution").ok_or_else(|| ApiError::bad_request("resolution is required"))?;
     if !["1", "5", "15", "30", "60", "1D"].contains(&res.as_str()) {
@@ -380,23 +374,44 @@ async fn import_bars(State(state): State<AppState>, form: ApiMultipart) -> Resul
         symbol: field("symbol_column"),
     };
     let opts = BarImportOptions { file_name: up.file_name, symbol, resolution, timezone, columns };
-    let report = import_bars_bytes(state.store.clone(), up.bytes, opts).await.map_err(import_error)?;
+    let bytes = up.file.len;
+    let report = import_bars_stream(
+        &*state.store,
+        std::io::BufReader::with_capacity(1 << 16, up.file.file),
+        opts,
+        Box::new(|_| {}),
+    )
+    .await
+    .map_err(import_error)?;
     state.invalidate();
-    tracing::info!(bars = report.bars, symbols = report.symbols, "bars imported over HTTP");
+    tracing::info!(bars = report.bars, symbols = report.symbols, bytes, "bars imported over HTTP");
     Ok(Json(report))
 }
 
-/// Import an instrument master from a CSV upload. All rows land or none do.
+/// Rows an instrument master uploaded over HTTP may have: every instrument is held in memory
+/// (about half a kilobyte each) until the file has been read and checked for repeated symbols.
+pub const MAX_INSTRUMENT_ROWS: usize = 200_000;
+
+/// Import an instrument master (at most 200,000 rows) from a CSV upload. All rows land or none
+/// do. The file is spooled to disk as it arrives; a user runs at most `imports_per_user` imports
+/// at once.
 #[utoipa::path(post, path = "/api/v1/imports/instruments", tag = "imports",
     request_body(content = InstrumentUpload, content_type = "multipart/form-data"),
     responses((status = 200, body = InstrumentImportReport), (status = 400, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "the file is invalid or has more than 200,000 rows; nothing was written"),
+        (status = 429, body = ErrorBody, description = "this user already has `imports_per_user` imports running (nothing was read or written), or a request rate limit was reached: code `rate_limited`; Retry-After says when to try again",
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again")))))]
 async fn import_instruments(
     State(state): State<AppState>,
+    who: Principal,
     form: ApiMultipart,
 ) -> Result<Json<InstrumentImportReport>, ApiError> {
-    let up = read_upload(form, &[]).await?;
-    let n = import_instruments_bytes(state.store.clone(), up.bytes, up.file_name).await.map_err(import_error)?;
+    let _slot = state.imports.take(who.user_id, state.config.imports_per_user)?;
+    let up = read_upload::<Spooled>(form, &[]).await?;
+    let input = std::io::BufReader::with_capacity(1 << 16, up.file.file);
+    let n = import_instruments_reader(state.store.clone(), input, up.file_name, MAX_INSTRUMENT_ROWS)
+        .await
+        .map_err(import_error)?;
     state.invalidate();
     Ok(Json(InstrumentImportReport { instruments: n }))
 }
@@ -430,7 +445,7 @@ pub struct ImportPreview {
     request_body(content = PreviewUpload, content_type = "multipart/form-data"),
     responses((status = 200, body = ImportPreview), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn import_preview(form: ApiMultipart) -> Result<Json<ImportPreview>, ApiError> {
-    let up = read_upload(form, &["complete"]).await?;
+    let up = read_upload::<Vec<u8>>(form, &["complete"]).await?;
     let complete = match up.fields.get("complete").map(String::as_str) {
         None | Some("false") | Some("0") | Some("null") | Some("") => false,
         Some("true") | Some("1") => true,
@@ -441,7 +456,7 @@ async fn import_preview(form: ApiMultipart) -> Result<Json<ImportPreview>, ApiEr
             )));
         }
     };
-    let mut bytes = up.bytes;
+    let mut bytes = up.file;
     if !complete && let Some(end) = bytes.iter().rposition(|b| *b == b'\n') {
         bytes.truncate(end + 1);
     }

@@ -65,6 +65,10 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Largest accepted request body other than uploads, in bytes.
     pub max_body_bytes: u64,
+    /// Imports (`/api/v1/imports/bars`, `/api/v1/imports/instruments`) one user may run at once
+    /// in this process; more are answered 429. Uploads are spooled to the temporary folder
+    /// (`TMPDIR`), so it needs up to this many times `max_upload_bytes` per importing user.
+    pub imports_per_user: u32,
     /// Seconds a computed datafeed response may be served from the in-process cache (0: no cache).
     pub cache_ttl_secs: u64,
     /// Megabytes of stored bars kept in memory by the block cache (0: no cache).
@@ -136,6 +140,7 @@ impl Default for Config {
             log_level: "info".into(),
             max_upload_bytes: 256 * 1024 * 1024,
             max_body_bytes: 1024 * 1024,
+            imports_per_user: 2,
             cache_ttl_secs: 2,
             bar_cache_mb: 256,
             request_timeout_secs: 30,
@@ -275,6 +280,9 @@ impl Config {
         if let Some(v) = get("QUANTDESK_MAX_BODY_BYTES")? {
             self.max_body_bytes = parse("QUANTDESK_MAX_BODY_BYTES", &v)?;
         }
+        if let Some(v) = get("QUANTDESK_IMPORTS_PER_USER")? {
+            self.imports_per_user = parse("QUANTDESK_IMPORTS_PER_USER", &v)?;
+        }
         if let Some(v) = get("QUANTDESK_CACHE_TTL_SECS")? {
             self.cache_ttl_secs = parse("QUANTDESK_CACHE_TTL_SECS", &v)?;
         }
@@ -396,6 +404,9 @@ impl Config {
         if self.max_upload_bytes < 1024 {
             return Err(ConfigError("max_upload_bytes must be at least 1024".into()));
         }
+        if self.imports_per_user == 0 {
+            return Err(ConfigError("imports_per_user must be at least 1".into()));
+        }
         Ok(())
     }
 
@@ -457,6 +468,23 @@ mod tests {
         assert_eq!(c.jobs_per_owner, 5, "env beats file");
         let e = Config::load(None, &env_of(&[("QUANTDESK_JOBS_PER_OWNER", "-1")]), &Overrides::default()).unwrap_err();
         assert!(e.0.contains("QUANTDESK_JOBS_PER_OWNER"));
+    }
+
+    #[test]
+    fn imports_per_user_defaults_to_two_and_is_layered() {
+        assert_eq!(Config::default().imports_per_user, 2);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "imports_per_user = 3\n").unwrap();
+        let c = Config::load(Some(&file), &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.imports_per_user, 3);
+        let c =
+            Config::load(Some(&file), &env_of(&[("QUANTDESK_IMPORTS_PER_USER", "5")]), &Overrides::default()).unwrap();
+        assert_eq!(c.imports_per_user, 5, "env beats file");
+        let e = Config::load(None, &env_of(&[("QUANTDESK_IMPORTS_PER_USER", "0")]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("imports_per_user"), "{}", e.0);
+        let e = Config::load(None, &env_of(&[("QUANTDESK_IMPORTS_PER_USER", "x")]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("QUANTDESK_IMPORTS_PER_USER"), "{}", e.0);
     }
 
     #[test]

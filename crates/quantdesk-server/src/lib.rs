@@ -16,6 +16,7 @@ pub mod schedules_api;
 pub mod shared_cache;
 pub mod state;
 pub mod udf;
+pub mod uploads;
 
 use std::future::Future;
 use std::time::Duration;

@@ -34,6 +34,8 @@ pub struct AppState {
     pub symbols: moka::future::Cache<Symbol, Option<Arc<SymbolMeta>>>,
     /// Access settings, the rate limiter and the mailer.
     pub auth: Arc<crate::auth::AuthRuntime>,
+    /// The imports each user is running in this process (at most `imports_per_user`).
+    pub imports: crate::uploads::ImportSlots,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
                 .max_capacity(100_000)
                 .time_to_live((ttl * 5).max(Duration::from_secs(5)))
                 .build(),
+            imports: crate::uploads::ImportSlots::default(),
             config: Arc::new(config),
         }
     }
