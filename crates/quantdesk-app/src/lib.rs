@@ -6,11 +6,13 @@
 //!   the block cache of stored bars ([`blocks`]);
 //! - [`demo`]: loading the deterministic demo market;
 //! - [`jobs`]: the typed job catalogue, one kind with its parameters and its result each;
+//! - [`config`]: configuration in layers (defaults, TOML, `QUANTDESK_*` variables, flags);
 //! - [`clock`]: the one wall clock of the upper floors;
 //! - [`error`]: the one error type of the services.
 
 pub mod blocks;
 pub mod clock;
+pub mod config;
 pub mod demo;
 pub mod error;
 pub mod jobs;

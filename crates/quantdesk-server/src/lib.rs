@@ -5,7 +5,6 @@ pub mod api;
 pub mod auth;
 pub mod chan;
 pub mod chanvis;
-pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
@@ -33,7 +32,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-pub use config::Config;
+/// Configuration is the application layer's; the server reads it from there.
+pub use quantdesk_app::config::{self, Config};
 /// Market services live in the application layer; the HTTP handlers reach them here.
 pub use quantdesk_app::{blocks, market};
 pub use state::AppState;
