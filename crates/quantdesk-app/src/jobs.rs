@@ -52,10 +52,10 @@ impl JobKind {
         JobKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// A submittable kind by name; the error names them all.
+    /// A submittable kind by name; the error (malformed: the schema lists the kinds) names them all.
     pub fn parse_submittable(s: &str) -> Result<JobKind, AppError> {
         JobKind::parse(s).filter(|k| JobKind::SUBMITTABLE.contains(k)).ok_or_else(|| {
-            AppError::invalid(format!("unknown job kind {s:?}; use one of {}", JobKind::submittable_names()))
+            AppError::malformed(format!("unknown job kind {s:?}; use one of {}", JobKind::submittable_names()))
         })
     }
 
@@ -75,11 +75,13 @@ impl JobKind {
 
     /// Checks `params` against the kind's parameter type: the shape (fields and their types),
     /// not the rules a worker judges on the data (a symbol with no bars, an empty watchlist).
+    /// Parameters that do not fit are invalid (`invalid_params`): the schema cannot tie a kind to
+    /// its parameters, so a schema-valid request can still be refused here.
     pub fn check_params(self, params: &serde_json::Value) -> Result<(), AppError> {
         fn check<T: DeserializeOwned>(kind: JobKind, v: &serde_json::Value) -> Result<(), AppError> {
-            T::deserialize(v)
-                .map(|_| ())
-                .map_err(|e| AppError::invalid(format!("params of a {} job: {e}", kind.as_str())))
+            T::deserialize(v).map(|_| ()).map_err(|e| {
+                AppError::invalid(format!("params of a {} job: {e}", kind.as_str())).with_code("invalid_params")
+            })
         }
         match self {
             JobKind::Backtest => check::<BacktestParams>(self, params),
@@ -356,6 +358,7 @@ pub fn read_params<S: JobSpec>(params: &str) -> Option<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
     use serde_json::json;
 
     #[test]
@@ -375,7 +378,8 @@ mod tests {
     fn params_are_checked_by_shape() {
         assert!(JobKind::Backtest.check_params(&json!({"symbols": ["600519.SH"]})).is_ok());
         let e = JobKind::Backtest.check_params(&json!({"symbols": "600519.SH"})).unwrap_err();
-        assert!(matches!(&e, AppError::Invalid(m) if m.contains("params of a backtest job")), "{e}");
+        assert!(e.kind() == ErrorKind::Invalid && e.message().contains("params of a backtest job"), "{e}");
+        assert_eq!(e.code(), "invalid_params");
         assert!(JobKind::Sweep.check_params(&json!({"symbols": ["X"]})).is_err(), "a sweep needs a grid");
         assert!(JobKind::Sweep.check_params(&json!({"symbols": ["X"], "grid": ["fast=5:10:5"]})).is_ok());
         assert!(JobKind::Decide.check_params(&json!({"symbols": []})).is_ok(), "emptiness is the worker's rule");

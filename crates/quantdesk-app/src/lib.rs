@@ -2,6 +2,8 @@
 //! workers all call. It knows no HTTP (no axum, no status codes): services take an explicit
 //! actor and return [`AppError`], which each caller maps to its own answer in one place.
 //!
+//! - [`accounts`]: account operations (sign-up, login, passwords, API keys, users), the actor
+//!   they act for, password and token hashing, the abuse counters and the mailer;
 //! - [`market`]: reading stored bars at any resolution and adjustment, streaming imports, through
 //!   the block cache of stored bars ([`blocks`]);
 //! - [`demo`]: loading the deterministic demo market;
@@ -10,6 +12,7 @@
 //! - [`clock`]: the one wall clock of the upper floors;
 //! - [`error`]: the one error type of the services.
 
+pub mod accounts;
 pub mod blocks;
 pub mod clock;
 pub mod config;
@@ -21,4 +24,4 @@ pub mod market;
 /// The version of quantdesk, recorded in backups and shown by `/version` and the metrics.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub use error::AppError;
+pub use error::{AppError, ErrorKind};

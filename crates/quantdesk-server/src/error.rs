@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use quantdesk_app::{AppError, ErrorKind};
 use serde::Serialize;
 
 /// An error answer.
@@ -43,11 +44,7 @@ impl ApiError {
     }
     /// 429 with `Retry-After`.
     pub fn rate_limited(wait_ms: i64, message: &str) -> Self {
-        let secs = ((wait_ms + 999) / 1000).max(1);
-        ApiError {
-            retry_after: Some(secs as u64),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("{message}; try again in {secs} s"))
-        }
+        AppError::rate_limited(wait_ms, message).into()
     }
     /// A failure whose details go to the log only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
@@ -75,23 +72,32 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<AppError> for ApiError {
+    /// The one mapping of the application layer's errors to answers: the kind decides the
+    /// status; the code, the message and when to retry are kept. Internal errors are logged
+    /// and answered without their details.
+    fn from(e: AppError) -> Self {
+        let status = match e.kind() {
+            ErrorKind::Malformed => StatusCode::BAD_REQUEST,
+            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => return ApiError::internal(e.message()),
+        };
+        let (code, retry_after) = (e.code(), e.retry_after_secs());
+        ApiError { status, code, message: e.into_message(), retry_after }
+    }
+}
+
 impl From<quantdesk_store::StoreError> for ApiError {
     /// A missing row is a 404 and a broken unique key (a concurrent writer) a 409; the database's
-    /// own words are logged, never shown.
+    /// own words are logged, never shown (`AppError`'s reading of store errors).
     fn from(e: quantdesk_store::StoreError) -> Self {
-        if e.is_not_found() {
-            tracing::debug!(error = %e, "not found in the store");
-            ApiError::not_found("not found")
-        } else if e.is_conflict() {
-            tracing::info!(error = %e, "store conflict");
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "the change conflicts with stored data; reload and try again",
-            )
-        } else {
-            ApiError::internal(e)
-        }
+        AppError::from(e).into()
     }
 }
 
@@ -127,5 +133,38 @@ impl From<axum::extract::multipart::MultipartError> for ApiError {
 impl From<axum::extract::multipart::MultipartRejection> for ApiError {
     fn from(e: axum::extract::multipart::MultipartRejection) -> Self {
         ApiError::bad_request(e.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_errors_keep_their_code_and_message_and_get_the_status_of_their_kind() {
+        let cases = [
+            (AppError::malformed("m").with_code("weak_password"), 400, "weak_password"),
+            (AppError::invalid("m").with_code("weak_password"), 422, "weak_password"),
+            (AppError::invalid("m").with_code("invalid_code"), 422, "invalid_code"),
+            (AppError::unauthenticated("m").with_code("invalid_credentials"), 401, "invalid_credentials"),
+            (AppError::invalid("m").with_code("invalid_credentials"), 422, "invalid_credentials"),
+            (AppError::forbidden("m").with_code("unverified"), 403, "unverified"),
+            (AppError::forbidden("m").with_code("account_disabled"), 403, "account_disabled"),
+            (AppError::forbidden("m"), 403, "forbidden"),
+            (AppError::not_found("m"), 404, "not_found"),
+            (AppError::conflict("m"), 409, "conflict"),
+            (AppError::malformed("m"), 400, "bad_request"),
+            (AppError::unavailable("m"), 503, "unavailable"),
+        ];
+        for (e, status, code) in cases {
+            let a = ApiError::from(e);
+            assert_eq!((a.status.as_u16(), a.code, a.message.as_str(), a.retry_after), (status, code, "m", None));
+        }
+        let a = ApiError::from(AppError::rate_limited(4_500, "too many failed sign-in attempts"));
+        assert_eq!((a.status.as_u16(), a.code, a.retry_after), (429, "rate_limited", Some(5)));
+        assert_eq!(a.message, "too many failed sign-in attempts; try again in 5 s");
+        let a = ApiError::from(AppError::internal("the database is on fire"));
+        assert_eq!((a.status.as_u16(), a.code), (500, "internal"));
+        assert!(!a.message.contains("fire"), "internal details stay in the log: {}", a.message);
     }
 }

@@ -32,7 +32,7 @@ pub struct AppState {
     pub blocks: Option<crate::blocks::BarBlocks>,
     /// Instrument metadata by symbol; short-lived, cleared on import.
     pub symbols: moka::future::Cache<Symbol, Option<Arc<SymbolMeta>>>,
-    /// Access settings, the rate limiter and the mailer.
+    /// Access settings, the rate limiter and the account services.
     pub auth: Arc<crate::auth::AuthRuntime>,
     /// The imports each user is running in this process (at most `imports_per_user`).
     pub imports: crate::uploads::ImportSlots,
@@ -60,7 +60,7 @@ impl AppState {
         let blocks =
             (config.bar_cache_mb > 0).then(|| crate::blocks::BarBlocks::new(config.bar_cache_mb * 1024 * 1024));
         AppState {
-            auth: Arc::new(crate::auth::AuthRuntime::new(&config)),
+            auth: Arc::new(crate::auth::AuthRuntime::new(store.clone(), &config)),
             store,
             metrics,
             responses,
@@ -89,6 +89,11 @@ impl AppState {
         };
         self.symbols.insert(symbol.clone(), meta.clone()).await;
         Ok(meta)
+    }
+
+    /// The account services (sign-up, login, passwords, keys, users).
+    pub fn accounts(&self) -> &quantdesk_app::accounts::Accounts {
+        &self.auth.accounts
     }
 
     /// Where handlers read bars from.

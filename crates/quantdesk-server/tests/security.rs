@@ -6,8 +6,8 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{TestApp, app, app_with, bearer, call, login, mailed_code, user_with_key};
+use quantdesk_app::accounts::throttle;
 use quantdesk_server::Config;
-use quantdesk_server::auth::throttle;
 use quantdesk_store::auth::{AuditFilter, Role};
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ async fn audited(t: &TestApp, event: &str) -> Vec<quantdesk_store::auth::AuditEv
 }
 
 fn messages_to(t: &TestApp, to: &str) -> Vec<String> {
-    quantdesk_server::auth::mailer::Mailbox::new(&t.state.config.mailbox_dir, "x@y.z").messages_to(to)
+    quantdesk_app::accounts::mailer::Mailbox::new(&t.state.config.mailbox_dir, "x@y.z").messages_to(to)
 }
 
 /// V1: 20 cycles of "ask for a reset code, guess it five times" used to succeed eventually.

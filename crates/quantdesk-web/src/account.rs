@@ -1,7 +1,8 @@
 //! Account pages: sign-in, sign-up with an e-mail code, password reset, settings (password and
 //! API keys) and administration (users, keys, audit log, status). Plain HTML forms that post
 //! back and redirect; they work without JavaScript. The work is done by
-//! `quantdesk_server::auth::service`, the same code the JSON API uses.
+//! `quantdesk_app::accounts`, the same services the JSON API and the command line use; their
+//! errors are read through the API's one mapping (`ApiError::from`), so pages and API agree.
 
 use askama::Template;
 use axum::Form;
@@ -9,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use quantdesk_server::AppState;
-use quantdesk_server::auth::{ClientIp, Principal, Scope, service, session_cookie};
+use quantdesk_server::auth::{ClientIp, Principal, session_cookie};
 use quantdesk_server::error::ApiError;
 use quantdesk_store::auth::{AuditFilter, Role};
 use serde::Deserialize;
@@ -147,7 +148,7 @@ pub async fn login(
         Ok(n) => n,
         Err(e) => return e.page(&lang),
     };
-    match service::login(&state, &ip, &f.email, &f.password).await {
+    match state.accounts().login(&ip, &f.email, &f.password).await.map_err(ApiError::from) {
         Ok((_, id, _)) => {
             let mut res = Redirect::to(&next).into_response();
             res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state.config, Some(&id)));
@@ -180,7 +181,7 @@ pub async fn signup(
     ClientIp(ip): ClientIp,
     Form(f): Form<SignupForm>,
 ) -> Response {
-    match service::signup(&state, &ip, &f.email, &f.password).await {
+    match state.accounts().signup(&ip, &f.email, &f.password).await.map_err(ApiError::from) {
         Ok(()) => {
             Redirect::to(&format!("/verify?email={}&done=sent", quantdesk_server::percent_encode(f.email.trim(), b"@")))
                 .into_response()
@@ -210,7 +211,7 @@ pub async fn verify(
     ClientIp(ip): ClientIp,
     Form(f): Form<CodeForm>,
 ) -> Response {
-    match service::verify(&state, &ip, &f.email, f.code.as_deref().unwrap_or("")).await {
+    match state.accounts().verify(&ip, &f.email, f.code.as_deref().unwrap_or("")).await.map_err(ApiError::from) {
         Ok(()) => Redirect::to(&format!(
             "/login?email={}&done=verified",
             quantdesk_server::percent_encode(f.email.trim(), b"@")
@@ -237,10 +238,10 @@ pub async fn reset(
     Form(f): Form<CodeForm>,
 ) -> Response {
     let (mode, result) = match (&f.code, &f.new_password) {
-        (Some(code), Some(pw)) => ("reset-confirm", service::confirm_reset(&state, &ip, &f.email, code, pw).await),
-        _ => ("reset-request", service::request_reset(&state, &ip, &f.email).await),
+        (Some(code), Some(pw)) => ("reset-confirm", state.accounts().confirm_reset(&ip, &f.email, code, pw).await),
+        _ => ("reset-request", state.accounts().request_reset(&ip, &f.email).await),
     };
-    match result {
+    match result.map_err(ApiError::from) {
         Ok(()) if mode == "reset-confirm" => {
             Redirect::to(&format!("/login?email={}&done=reset", quantdesk_server::percent_encode(f.email.trim(), b"@")))
                 .into_response()
@@ -257,8 +258,8 @@ pub async fn reset(
 }
 
 pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, p: Principal) -> Response {
-    if let Err(e) = service::logout(&state, &ip, &p).await {
-        return e.into_response();
+    if let Err(e) = state.accounts().logout(&ip, &p).await {
+        return ApiError::from(e).into_response();
     }
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state.config, None));
@@ -337,7 +338,7 @@ async fn settings_response(
         a,
         email: p.email.clone(),
         role: p.role.as_str(),
-        scopes: Scope::ALL.iter().filter(|s| p.can(**s)).map(|s| s.as_str()).collect(),
+        scopes: p.scopes().into_iter().map(|s| s.as_str()).collect(),
         keys: key_rows(&keys, &owners, a.never),
         new_token,
         notice,
@@ -376,8 +377,9 @@ pub async fn change_password(
     p: Principal,
     Form(f): Form<PasswordForm>,
 ) -> Response {
-    match service::change_password(&state, &ip, &p, &f.current_password, &f.new_password, f.revoke_keys.is_some()).await
-    {
+    let changed =
+        state.accounts().change_password(&ip, &p, &f.current_password, &f.new_password, f.revoke_keys.is_some());
+    match changed.await.map_err(ApiError::from) {
         Ok(fresh) => {
             let mut res = Redirect::to("/settings?done=password").into_response();
             if let Some((id, _)) = fresh {
@@ -417,7 +419,7 @@ pub async fn create_key(
         .filter(|(_, v)| v.is_some())
         .map(|(s, _)| s.to_string())
         .collect();
-    match service::create_key(&state, &ip, &p, &f.name, &scopes, f.days.unwrap_or(90)).await {
+    match state.accounts().create_key(&ip, &p, &f.name, &scopes, f.days.unwrap_or(90)).await.map_err(ApiError::from) {
         Ok((_, token)) => {
             settings_response(&state, &lang, &p, token, String::new(), String::new(), StatusCode::OK).await
         }
@@ -435,9 +437,9 @@ pub async fn revoke_key(
     Path(id): Path<i64>,
 ) -> Response {
     let back = if p.is_admin() { "/admin" } else { "/settings?done=revoked" };
-    match service::revoke_key(&state, &ip, &p, id).await {
+    match state.accounts().revoke_key(&ip, &p, id).await {
         Ok(()) => Redirect::to(back).into_response(),
-        Err(e) => e.into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -550,7 +552,7 @@ pub async fn admin(
             (a.users, users.len().to_string()),
             (a.stored_bars, bars.to_string()),
             (a.queued_jobs, queued.to_string()),
-            (a.mail, state.auth.mailer.kind().to_string()),
+            (a.mail, state.accounts().mailer_kind().to_string()),
         ],
         notice: if q.done.as_deref() == Some("saved") { a.saved.into() } else { String::new() },
     };
@@ -573,9 +575,9 @@ pub async fn update_user(
     let Some(role) = Role::parse(&f.role) else {
         return ApiError::bad_request("role must be admin, analyst or viewer").into_response();
     };
-    match service::update_user(&state, &ip, &p, id, Some(role), Some(f.disabled.is_some())).await {
+    match state.accounts().update_user(&ip, &p, id, Some(role), Some(f.disabled.is_some())).await {
         Ok(_) => Redirect::to("/admin?done=saved").into_response(),
-        Err(e) => e.into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

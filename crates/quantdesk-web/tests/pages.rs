@@ -8,6 +8,7 @@ use tower::ServiceExt;
 struct App {
     router: axum::Router,
     store: std::sync::Arc<dyn quantdesk_store::Store>,
+    accounts: quantdesk_app::accounts::Accounts,
     /// An admin's session cookie; [`get`] sends it.
     cookie: String,
     _dir: tempfile::TempDir,
@@ -20,17 +21,13 @@ async fn app() -> App {
     quantdesk_app::demo::load(&*store, "2026-11-20".parse().unwrap()).await.unwrap();
     let config = Config { mailbox_dir: dir.path().join("mail").display().to_string(), ..Config::default() };
     let state = AppState::new(store.clone(), config, quantdesk_server::ops::metrics_handle());
-    let (user, _) = quantdesk_server::auth::service::ensure_user(
-        &*store,
-        "admin@test.example",
-        "tulip-granite-41",
-        quantdesk_store::auth::Role::Admin,
-        true,
-    )
-    .await
-    .unwrap();
-    let (id, _) = quantdesk_server::auth::service::open_session(&state, &user).await.unwrap();
-    App { router: quantdesk_web::app(state), store, cookie: format!("qd_session={id}"), _dir: dir }
+    let accounts = state.accounts().clone();
+    let (user, _) = accounts
+        .ensure_user("admin@test.example", "tulip-granite-41", quantdesk_store::auth::Role::Admin, true)
+        .await
+        .unwrap();
+    let (id, _) = accounts.open_session(&user).await.unwrap();
+    App { router: quantdesk_web::app(state), store, accounts, cookie: format!("qd_session={id}"), _dir: dir }
 }
 
 async fn get(app: &App, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -366,15 +363,10 @@ async fn sign_in_forms_keys_and_the_admin_page() {
     let (s, _, admin) = get(&a, "/admin", &[("cookie", cookie.as_str()), ("accept-language", "en")]).await;
     assert_eq!(s, StatusCode::OK);
     assert!(admin.contains("admin@test.example") && admin.contains("key_created") && admin.contains(">login<"));
-    quantdesk_server::auth::service::ensure_user(
-        &*a.store,
-        "v@test.example",
-        "tulip-granite-41",
-        quantdesk_store::auth::Role::Viewer,
-        true,
-    )
-    .await
-    .unwrap();
+    a.accounts
+        .ensure_user("v@test.example", "tulip-granite-41", quantdesk_store::auth::Role::Viewer, true)
+        .await
+        .unwrap();
     let (_, h, _) = post_form(&a, "/login", "", "email=v%40test.example&password=tulip-granite-41").await;
     let viewer = h[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
     let (s, _, _) = get(&a, "/admin", &[("cookie", viewer.as_str())]).await;

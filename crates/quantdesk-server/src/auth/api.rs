@@ -11,7 +11,7 @@ use quantdesk_store::auth::{ApiKeyRow, AuditEvent, AuditFilter, Role, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ClientIp, Principal, Scope, service, session_cookie};
+use super::{Actor, ClientIp, Principal, session_cookie};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -106,16 +106,13 @@ pub struct Me {
     pub csrf_token: Option<String>,
 }
 
-fn me_of(p: &Principal) -> Me {
+fn me_of(p: &Actor) -> Me {
     Me {
         id: p.user_id,
         email: p.email.clone(),
         role: p.role.as_str().into(),
-        scopes: Scope::ALL.iter().filter(|s| p.can(**s)).map(|s| s.as_str().to_string()).collect(),
-        via: match p.via {
-            super::Via::Session { .. } => "session".into(),
-            super::Via::Key { .. } => "key".into(),
-        },
+        scopes: p.scopes().iter().map(|s| s.as_str().to_string()).collect(),
+        via: p.via.as_str().into(),
         csrf_token: p.csrf().map(String::from),
     }
 }
@@ -128,7 +125,7 @@ pub async fn signup(
     ClientIp(ip): ClientIp,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    service::signup(&state, &ip, &c.email, &c.password).await?;
+    state.accounts().signup(&ip, &c.email, &c.password).await?;
     Ok(message(StatusCode::ACCEPTED, "if this address can be registered, a 6-digit code is on its way to it"))
 }
 
@@ -141,7 +138,7 @@ pub async fn verify(
     ClientIp(ip): ClientIp,
     ApiJson(v): ApiJson<VerifyInput>,
 ) -> Result<Response, ApiError> {
-    service::verify(&state, &ip, &v.email, &v.code).await?;
+    state.accounts().verify(&ip, &v.email, &v.code).await?;
     Ok(message(StatusCode::OK, "the address is confirmed; sign in"))
 }
 
@@ -153,13 +150,8 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let (user, id, csrf) = service::login(&state, &ip, &c.email, &c.password).await?;
-    let p = Principal {
-        user_id: user.id,
-        email: user.email,
-        role: user.role,
-        via: super::Via::Session { id_hash: String::new(), csrf },
-    };
+    let (user, id, csrf) = state.accounts().login(&ip, &c.email, &c.password).await?;
+    let p = Actor::of_user(&user, super::Via::Session { id_hash: String::new(), csrf });
     let mut res = Json(me_of(&p)).into_response();
     res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state.config, Some(&id)));
     Ok(res)
@@ -169,7 +161,7 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, ClientIp(ip): ClientIp, p: Principal) -> Result<Response, ApiError> {
-    service::logout(&state, &ip, &p).await?;
+    state.accounts().logout(&ip, &p).await?;
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state.config, None));
     Ok(res)
@@ -252,7 +244,7 @@ pub async fn change_password(
     p: Principal,
     ApiJson(c): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let fresh = service::change_password(&state, &ip, &p, &c.current_password, &c.new_password, c.revoke_keys).await?;
+    let fresh = state.accounts().change_password(&ip, &p, &c.current_password, &c.new_password, c.revoke_keys).await?;
     let text = if c.revoke_keys {
         "the password is changed; every other session has ended and every API key is revoked"
     } else {
@@ -273,7 +265,7 @@ pub async fn request_reset(
     ClientIp(ip): ClientIp,
     ApiJson(e): ApiJson<EmailInput>,
 ) -> Result<Response, ApiError> {
-    service::request_reset(&state, &ip, &e.email).await?;
+    state.accounts().request_reset(&ip, &e.email).await?;
     Ok(message(StatusCode::ACCEPTED, "if this address has an account, a reset code is on its way to it"))
 }
 
@@ -287,7 +279,7 @@ pub async fn confirm_reset(
     ClientIp(ip): ClientIp,
     ApiJson(r): ApiJson<ResetInput>,
 ) -> Result<Response, ApiError> {
-    service::confirm_reset(&state, &ip, &r.email, &r.code, &r.new_password).await?;
+    state.accounts().confirm_reset(&ip, &r.email, &r.code, &r.new_password).await?;
     Ok(message(StatusCode::OK, "the password is changed; sign in with it"))
 }
 
@@ -369,7 +361,7 @@ pub async fn create_key(
     ApiJson(k): ApiJson<NewKey>,
 ) -> Result<Response, ApiError> {
     let (row, token) =
-        service::create_key(&state, &ip, &p, &k.name, &k.scopes, k.expires_in_days.unwrap_or(90)).await?;
+        state.accounts().create_key(&ip, &p, &k.name, &k.scopes, k.expires_in_days.unwrap_or(90)).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key: KeyDto::from(&row), token })).into_response())
 }
 
@@ -383,7 +375,7 @@ pub async fn revoke_key(
     p: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    service::revoke_key(&state, &ip, &p, id).await?;
+    state.accounts().revoke_key(&ip, &p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -441,7 +433,7 @@ pub async fn update_user(
         Some(r) => Some(Role::parse(r).ok_or_else(|| ApiError::bad_request("role must be admin, analyst or viewer"))?),
         None => None,
     };
-    let user = service::update_user(&state, &ip, &p, id, role, u.disabled).await?;
+    let user = state.accounts().update_user(&ip, &p, id, role, u.disabled).await?;
     Ok(Json(UserDto::from(&user)))
 }
 

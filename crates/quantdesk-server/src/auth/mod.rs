@@ -6,14 +6,19 @@
 //! what the path requires. Only the paths [`need`] names as public answer without credentials,
 //! so a route added later is protected without anyone remembering to protect it.
 //! `tests/auth.rs` enumerates the router to keep it so.
+//!
+//! The account operations themselves (sign-up, login, passwords, keys, users), the hashing of
+//! secrets, the limits on them and the mailer are the application layer's
+//! ([`quantdesk_app::accounts`]); handlers call them on [`AppState::accounts`] with the
+//! caller's [`Actor`].
 
 pub mod api;
-pub mod mailer;
-pub mod secrets;
-pub mod service;
 pub mod throttle;
 
+pub use quantdesk_app::accounts::{Actor, Scope, Via, secrets};
+
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -21,100 +26,22 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use quantdesk_store::auth::{Role, User};
+use quantdesk_app::accounts::{AccountSettings, Accounts, mailer};
+use quantdesk_store::Store;
+use quantdesk_store::auth::Role;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// What a caller may do. Keys carry a subset of their user's scopes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    /// Read market data and one's own objects.
-    Read,
-    /// Run jobs (backtests, sweeps, imports) and manage one's own schedules.
-    Jobs,
-    /// Administer users, keys and the system.
-    Admin,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Jobs, Scope::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Read => "read",
-            Scope::Jobs => "jobs",
-            Scope::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|x| x.as_str() == s.trim())
-    }
-
-    /// The scopes a role grants.
-    pub fn of_role(role: Role) -> &'static [Scope] {
-        match role {
-            Role::Viewer => &[Scope::Read],
-            Role::Analyst => &[Scope::Read, Scope::Jobs],
-            Role::Admin => &Scope::ALL,
-        }
-    }
-}
-
-/// How the caller proved who they are.
+/// The authenticated caller, put into request extensions by [`guard`]: the application's
+/// [`Actor`] (user, role, and the session or key they came with), which it dereferences to.
 #[derive(Debug, Clone)]
-pub enum Via {
-    /// A browser session: state changes need its CSRF token.
-    Session { id_hash: String, csrf: String },
-    /// An API key with its own scopes, and when it expires (Unix ms).
-    Key { id: i64, scopes: Vec<Scope>, expires_at: Option<i64> },
-}
+pub struct Principal(pub Actor);
 
-/// The authenticated caller, put into request extensions by [`guard`].
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub user_id: i64,
-    pub email: String,
-    pub role: Role,
-    pub via: Via,
-}
-
-impl Principal {
-    /// What this caller may do now: the role's scopes, narrowed by the key's.
-    pub fn can(&self, scope: Scope) -> bool {
-        let by_role = Scope::of_role(self.role).contains(&scope);
-        match &self.via {
-            Via::Session { .. } => by_role,
-            Via::Key { scopes, .. } => by_role && scopes.contains(&scope),
-        }
-    }
-
-    /// Admins see everything.
-    pub fn is_admin(&self) -> bool {
-        self.can(Scope::Admin)
-    }
-
-    /// The owner string stored on the caller's objects.
-    pub fn owner(&self) -> String {
-        self.user_id.to_string()
-    }
-
-    /// Whether an object owned by `owner` is visible to the caller.
-    pub fn sees(&self, owner: &str) -> bool {
-        self.is_admin() || owner == self.owner()
-    }
-
-    /// The session's CSRF token, for pages.
-    pub fn csrf(&self) -> Option<&str> {
-        match &self.via {
-            Via::Session { csrf, .. } => Some(csrf),
-            Via::Key { .. } => None,
-        }
-    }
-
-    fn from_user(u: &User, via: Via) -> Self {
-        Principal { user_id: u.id, email: u.email.clone(), role: u.role, via }
+impl std::ops::Deref for Principal {
+    type Target = Actor;
+    fn deref(&self) -> &Actor {
+        &self.0
     }
 }
 
@@ -201,17 +128,7 @@ pub fn forbidden(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// `a***@example.com`: enough to tell addresses apart in logs, not enough to harvest them.
-pub fn mask_email(email: &str) -> String {
-    match email.split_once('@') {
-        Some((user, domain)) => format!("{}***@{domain}", user.chars().next().unwrap_or('*')),
-        None => "***".into(),
-    }
-}
+pub use quantdesk_app::clock::now_ms;
 
 /// The session cookie's name: `__Host-` (which browsers accept only with `Secure`) over TLS.
 pub fn cookie_name(tls: bool) -> &'static str {
@@ -296,21 +213,19 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Pr
             state.store.touch_api_key(key.id, now).await?;
         }
         let scopes = key.scopes.split(',').filter_map(Scope::parse).collect();
-        return Ok(Some(Principal::from_user(&user, Via::Key { id: key.id, scopes, expires_at: key.expires_at })));
+        return Ok(Some(Principal(Actor::of_user(&user, Via::Key { id: key.id, scopes, expires_at: key.expires_at }))));
     }
     let Some(id) = cookie_value(headers, cookie_name(state.config.tls)) else { return Ok(None) };
     let id_hash = secrets::sha256_hex(id);
     let Some((session, user)) = state.store.session(&id_hash).await? else { return Ok(None) };
-    let idle = i64::try_from(state.config.session_idle_mins).unwrap_or(i64::MAX / 120_000) * 60_000;
-    let max = i64::try_from(state.config.session_max_hours).unwrap_or(i64::MAX / 7_200_000) * 3_600_000;
-    if now - session.last_seen > idle || now - session.created_at > max || user.disabled {
+    if !state.accounts().settings().session_live(&session, now) || user.disabled {
         state.store.delete_session(&id_hash).await?;
         return Ok(None);
     }
     if now - session.last_seen > 60_000 {
         state.store.touch_session(&id_hash, now).await?;
     }
-    Ok(Some(Principal::from_user(&user, Via::Session { id_hash, csrf: session.csrf })))
+    Ok(Some(Principal(Actor::of_user(&user, Via::Session { id_hash, csrf: session.csrf }))))
 }
 
 /// Whether the request comes from a page of this site (or from no browser at all).
@@ -434,7 +349,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         if cookie_auth && !same_origin(req.headers()) {
             return forbidden("cross-site requests are refused").into_response();
         }
-        if let Some(Principal { via: Via::Session { csrf, .. }, .. }) = &principal {
+        if let Some(Principal(Actor { via: Via::Session { csrf, .. }, .. })) = &principal {
             let max = usize::try_from(state.config.max_body_bytes).unwrap_or(usize::MAX);
             let (token, back) = match presented_csrf(req, max).await {
                 Ok(v) => v,
@@ -476,38 +391,45 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     res
 }
 
-/// Parsed access settings and the in-process rate limiter.
+/// What the account services need of the configuration.
+pub fn account_settings(cfg: &crate::Config) -> AccountSettings {
+    AccountSettings {
+        signup: cfg.signup,
+        signup_role: Role::parse(&cfg.signup_role).unwrap_or(Role::Viewer),
+        session_idle_mins: cfg.session_idle_mins,
+        session_max_hours: cfg.session_max_hours,
+    }
+}
+
+/// The account services over `store`, configured by `cfg` (its settings and its mailer), for
+/// callers without an [`AppState`]: the command line.
+pub fn accounts(store: Arc<dyn Store>, cfg: &crate::Config) -> Accounts {
+    let mailer = mailer::configured(cfg.smtp_url.expose(), &cfg.mailbox_dir, &cfg.mail_from);
+    Accounts::new(store, account_settings(cfg), mailer)
+}
+
+/// Parsed access settings, the in-process rate limiter and the account services.
 pub struct AuthRuntime {
     pub allow: Vec<ipnet::IpNet>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub limiter: throttle::RateLimiter,
-    pub mailer: std::sync::Arc<dyn mailer::Mailer>,
+    pub accounts: Accounts,
 }
 
 impl std::fmt::Debug for AuthRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthRuntime").field("allow", &self.allow).field("mailer", &self.mailer.kind()).finish()
+        f.debug_struct("AuthRuntime").field("allow", &self.allow).field("accounts", &self.accounts).finish()
     }
 }
 
 impl AuthRuntime {
-    pub fn new(cfg: &crate::Config) -> Self {
+    pub fn new(store: Arc<dyn Store>, cfg: &crate::Config) -> Self {
         let nets = |list: &[String]| list.iter().filter_map(|c| crate::config::parse_cidr(c).ok()).collect();
-        let mailer: std::sync::Arc<dyn mailer::Mailer> = match cfg.smtp_url.expose() {
-            "" => std::sync::Arc::new(mailer::Mailbox::new(&cfg.mailbox_dir, &cfg.mail_from)),
-            url => match mailer::Smtp::new(url, &cfg.mail_from) {
-                Ok(m) => std::sync::Arc::new(m),
-                Err(e) => {
-                    tracing::error!(error = %e, "mail cannot be sent by SMTP; writing it to the mailbox folder instead");
-                    std::sync::Arc::new(mailer::Mailbox::new(&cfg.mailbox_dir, &cfg.mail_from))
-                }
-            },
-        };
         AuthRuntime {
             allow: nets(&cfg.allow_cidrs),
             trusted_proxies: nets(&cfg.trusted_proxies),
             limiter: throttle::RateLimiter::default(),
-            mailer,
+            accounts: accounts(store, cfg),
         }
     }
 }
@@ -534,7 +456,7 @@ mod tests {
 
     #[test]
     fn scopes_narrow_roles() {
-        let p = |role, via| Principal { user_id: 1, email: "a@x".into(), role, via };
+        let p = |role, via| Principal(Actor { user_id: 1, email: "a@x".into(), role, via });
         let key = |scopes: &[Scope]| Via::Key { id: 1, scopes: scopes.to_vec(), expires_at: None };
         assert!(p(Role::Admin, key(&[Scope::Read])).can(Scope::Read));
         assert!(!p(Role::Admin, key(&[Scope::Read])).is_admin());
@@ -560,7 +482,6 @@ mod tests {
         assert!(same_origin(&h(&[])), "non-browser clients send neither");
         assert_eq!(cookie_value(&h(&[("cookie", "lang=en; qd_session=abc")]), "qd_session"), Some("abc"));
         assert_eq!(cookie_value(&h(&[("cookie", "qd_session_x=abc")]), "qd_session"), None);
-        assert_eq!(mask_email("alice@example.com"), "a***@example.com");
         assert_eq!(form_urlencoded_get(b"a=1&csrf=xyz&b=2", "csrf").as_deref(), Some("xyz"));
     }
 }

@@ -30,18 +30,11 @@ pub async fn user_with_key(
     role: quantdesk_store::auth::Role,
     scopes: &[&str],
 ) -> String {
-    let (user, _) = quantdesk_server::auth::service::ensure_user(&*state.store, email, "tulip-granite-41", role, true)
-        .await
-        .unwrap();
-    let p = quantdesk_server::auth::Principal {
-        user_id: user.id,
-        email: user.email,
-        role: user.role,
-        via: quantdesk_server::auth::Via::Session { id_hash: String::new(), csrf: String::new() },
-    };
+    let (user, _) = state.accounts().ensure_user(email, "tulip-granite-41", role, true).await.unwrap();
+    let actor = quantdesk_app::accounts::Actor::command_line(&user);
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
-    quantdesk_server::auth::service::create_key(state, &ip, &p, "test", &scopes, 1).await.unwrap().1
+    state.accounts().create_key(&ip, &actor, "test", &scopes, 1).await.unwrap().1
 }
 
 pub async fn app() -> TestApp {
@@ -163,7 +156,7 @@ pub fn session_of(h: &HeaderMap) -> String {
 
 /// The last code mailed to `to`.
 pub fn mailed_code(t: &TestApp, to: &str) -> String {
-    let mailbox = quantdesk_server::auth::mailer::Mailbox::new(&t.state.config.mailbox_dir, "x@y.z");
+    let mailbox = quantdesk_app::accounts::mailer::Mailbox::new(&t.state.config.mailbox_dir, "x@y.z");
     let last = mailbox.messages_to(to).pop().expect("a message");
     let i = last.find("code is ").expect("a code in the message") + "code is ".len();
     last[i..i + 6].to_string()

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use quantdesk_server::{AppState, Config};
+use quantdesk_app::accounts::{Actor, normalize_email, secrets};
+use quantdesk_server::Config;
 
 use super::common::open_store;
 use super::options::RoleArg;
@@ -59,12 +60,10 @@ pub async fn user(cfg: &Config, c: UserCommand) -> Result<()> {
                     false,
                 ),
                 (None, Some(p)) if !p.is_empty() => (p, false),
-                _ => (quantdesk_server::auth::secrets::random_hex(12), true),
+                _ => (secrets::random_hex(12), true),
             };
-            let (u, created) =
-                quantdesk_server::auth::service::ensure_user(&*store, &email, &password, role.into(), reset)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))?;
+            let accounts = quantdesk_server::auth::accounts(store.clone(), cfg);
+            let (u, created) = accounts.ensure_user(&email, &password, role.into(), reset).await?;
             println!("{} {} (role {})", if created { "created" } else { "reset" }, u.email, u.role.as_str());
             if generated {
                 println!("password: {password}");
@@ -89,19 +88,13 @@ pub async fn user(cfg: &Config, c: UserCommand) -> Result<()> {
 pub async fn key(cfg: Config, c: KeyCommand) -> Result<()> {
     let KeyCommand::Create { email, name, scopes, days } = c;
     let store = open_store(&cfg).await?;
-    let email = quantdesk_server::auth::service::normalize_email(&email).map_err(|e| anyhow::anyhow!(e.message))?;
+    let email = normalize_email(&email)?;
     let u = store.user_by_email(&email).await?.ok_or_else(|| anyhow::anyhow!("no account {email}"))?;
-    let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
-    let p = quantdesk_server::auth::Principal {
-        user_id: u.id,
-        email: u.email.clone(),
-        role: u.role,
-        via: quantdesk_server::auth::Via::Session { id_hash: String::new(), csrf: String::new() },
-    };
+    // The operator acts for the account, with its role: no session, no key.
+    let actor = Actor::command_line(&u);
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
-    let (row, token) = quantdesk_server::auth::service::create_key(&state, &ip, &p, &name, &scopes, days)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let accounts = quantdesk_server::auth::accounts(store, &cfg);
+    let (row, token) = accounts.create_key(&ip, &actor, &name, &scopes, days).await?;
     eprintln!("key {} for {} with scopes {} (shown once):", row.id, u.email, row.scopes);
     println!("{token}");
     Ok(())

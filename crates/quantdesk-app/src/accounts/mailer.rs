@@ -3,6 +3,7 @@
 //! codes that must not reach a log; and the address only masked).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use lettre::message::header::ContentType;
@@ -14,6 +15,21 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), String>;
     /// `smtp` or `mailbox`, for readiness and logs.
     fn kind(&self) -> &'static str;
+}
+
+/// The mailer a server is configured with: SMTP when `smtp_url` is set and usable, otherwise
+/// (and, with an error logged, when it is not usable) the development mailbox in `mailbox_dir`.
+pub fn configured(smtp_url: &str, mailbox_dir: &str, from: &str) -> Arc<dyn Mailer> {
+    match smtp_url {
+        "" => Arc::new(Mailbox::new(mailbox_dir, from)),
+        url => match Smtp::new(url, from) {
+            Ok(m) => Arc::new(m),
+            Err(e) => {
+                tracing::error!(error = %e, "mail cannot be sent by SMTP; writing it to the mailbox folder instead");
+                Arc::new(Mailbox::new(mailbox_dir, from))
+            }
+        },
+    }
 }
 
 /// Delivers through an SMTP server.
@@ -127,7 +143,7 @@ impl Mailbox {
     /// The part of a message's file name that says who it is to: the first 32 hex digits of the
     /// SHA-256 of the address, trimmed and lower-cased (addresses are stored lower-cased).
     pub fn file_tag(to: &str) -> String {
-        crate::auth::secrets::sha256_hex(&to.trim().to_lowercase())[..32].to_string()
+        super::secrets::sha256_hex(&to.trim().to_lowercase())[..32].to_string()
     }
 }
 
@@ -141,7 +157,7 @@ impl Mailer for Mailbox {
         let path = self.dir.join(format!(
             "{:020}-{}-{}.eml",
             now.as_nanos(),
-            crate::auth::secrets::random_hex(4),
+            super::secrets::random_hex(4),
             Self::file_tag(to)
         ));
         let write = |path: &std::path::Path| -> std::io::Result<()> {
@@ -152,7 +168,7 @@ impl Mailer for Mailbox {
         };
         write(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         // The masked address, the subject and the path (named by a hash) only: the body holds a code.
-        tracing::info!(to = %crate::auth::mask_email(to), subject, path = %path.display(), "mail written to the development mailbox");
+        tracing::info!(to = %super::mask_email(to), subject, path = %path.display(), "mail written to the development mailbox");
         Ok(())
     }
     fn kind(&self) -> &'static str {

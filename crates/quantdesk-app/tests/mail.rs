@@ -2,7 +2,7 @@
 //! reachable here): the envelope, the headers and the body arrive as sent. The development
 //! mailbox: files named by a hash of the address, only a masked address logged, owner-only modes.
 
-use quantdesk_server::auth::mailer::{Mailer, Smtp};
+use quantdesk_app::accounts::mailer::{Mailer, Smtp};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Accepts one SMTP session and returns everything the client said.
@@ -81,7 +81,7 @@ fn capture_logs() -> (std::sync::Arc<std::sync::Mutex<Vec<u8>>>, tracing::subscr
 
 #[tokio::test]
 async fn the_mailbox_names_files_by_a_hash_and_logs_only_a_masked_address() {
-    use quantdesk_server::auth::mailer::Mailbox;
+    use quantdesk_app::accounts::mailer::Mailbox;
     let (logs, _guard) = capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let mailbox = Mailbox::new(dir.path().join("mail"), "quantdesk <noreply@quantdesk.test>");
@@ -114,7 +114,7 @@ async fn mailbox_folders_and_messages_are_for_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("data").join("mailbox");
-    let mailbox = quantdesk_server::auth::mailer::Mailbox::new(&folder, "quantdesk <noreply@quantdesk.test>");
+    let mailbox = quantdesk_app::accounts::mailer::Mailbox::new(&folder, "quantdesk <noreply@quantdesk.test>");
     mailbox.send("carol@example.com", "Your code", "Your code is 654321.\n").await.unwrap();
     let mode = |p: &std::path::Path| format!("{:o}", std::fs::metadata(p).unwrap().permissions().mode() & 0o777);
     assert_eq!(mode(&dir.path().join("data")), "700", "a created parent folder");
