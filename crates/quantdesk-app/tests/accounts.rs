@@ -146,6 +146,28 @@ fn sessions_live_within_their_idle_and_total_times() {
 }
 
 #[test]
+fn settings_come_from_the_configuration() {
+    let cfg = quantdesk_app::config::Config {
+        signup: true,
+        signup_role: "analyst".into(),
+        session_idle_mins: 5,
+        session_max_hours: 7,
+        ..Default::default()
+    };
+    let s = AccountSettings::from_config(&cfg);
+    assert_eq!(
+        s,
+        AccountSettings { signup: true, signup_role: Role::Analyst, session_idle_mins: 5, session_max_hours: 7 }
+    );
+    let odd = quantdesk_app::config::Config { signup_role: "root".into(), ..Default::default() };
+    assert_eq!(
+        AccountSettings::from_config(&odd).signup_role,
+        Role::Viewer,
+        "an unknown role signs people up as viewers"
+    );
+}
+
+#[test]
 fn addresses_are_masked_for_logs() {
     assert_eq!(quantdesk_app::accounts::mask_email("alice@example.com"), "a***@example.com");
     assert_eq!(quantdesk_app::accounts::mask_email("nobody"), "***");

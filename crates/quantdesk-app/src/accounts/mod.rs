@@ -25,6 +25,7 @@ pub use actor::{Actor, Scope, Via};
 use secrets::{check_password, code_matches, hash_code, hash_password, six_digits, verify_password};
 
 use crate::clock::now_ms;
+use crate::config::Config;
 use crate::error::AppError;
 
 /// What the account operations need to know of the server's configuration.
@@ -41,6 +42,16 @@ pub struct AccountSettings {
 }
 
 impl AccountSettings {
+    /// The settings `cfg` gives (an unknown `signup_role` reads as viewer).
+    pub fn from_config(cfg: &Config) -> Self {
+        AccountSettings {
+            signup: cfg.signup,
+            signup_role: Role::parse(&cfg.signup_role).unwrap_or(Role::Viewer),
+            session_idle_mins: cfg.session_idle_mins,
+            session_max_hours: cfg.session_max_hours,
+        }
+    }
+
     /// Whether a session is still alive at `now`: used within the idle time, and younger than
     /// the longest a session lasts.
     pub fn session_live(&self, s: &SessionRow, now: i64) -> bool {
@@ -159,6 +170,13 @@ pub const MAX_KEY_DAYS: u32 = 3650;
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, settings: AccountSettings, mailer: Arc<dyn mailer::Mailer>) -> Self {
         Accounts { store, settings, mailer }
+    }
+
+    /// The account services over `store` as `cfg` configures them: its settings, and its mailer
+    /// (SMTP, or the development mailbox).
+    pub fn from_config(store: Arc<dyn Store>, cfg: &Config) -> Self {
+        let mailer = mailer::configured(cfg.smtp_url.expose(), &cfg.mailbox_dir, &cfg.mail_from);
+        Self::new(store, AccountSettings::from_config(cfg), mailer)
     }
 
     pub fn settings(&self) -> &AccountSettings {

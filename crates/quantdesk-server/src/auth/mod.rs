@@ -26,9 +26,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use quantdesk_app::accounts::{AccountSettings, Accounts, mailer};
+use quantdesk_app::accounts::Accounts;
 use quantdesk_store::Store;
-use quantdesk_store::auth::Role;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -391,23 +390,6 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     res
 }
 
-/// What the account services need of the configuration.
-pub fn account_settings(cfg: &crate::Config) -> AccountSettings {
-    AccountSettings {
-        signup: cfg.signup,
-        signup_role: Role::parse(&cfg.signup_role).unwrap_or(Role::Viewer),
-        session_idle_mins: cfg.session_idle_mins,
-        session_max_hours: cfg.session_max_hours,
-    }
-}
-
-/// The account services over `store`, configured by `cfg` (its settings and its mailer), for
-/// callers without an [`AppState`]: the command line.
-pub fn accounts(store: Arc<dyn Store>, cfg: &crate::Config) -> Accounts {
-    let mailer = mailer::configured(cfg.smtp_url.expose(), &cfg.mailbox_dir, &cfg.mail_from);
-    Accounts::new(store, account_settings(cfg), mailer)
-}
-
 /// Parsed access settings, the in-process rate limiter and the account services.
 pub struct AuthRuntime {
     pub allow: Vec<ipnet::IpNet>,
@@ -429,7 +411,7 @@ impl AuthRuntime {
             allow: nets(&cfg.allow_cidrs),
             trusted_proxies: nets(&cfg.trusted_proxies),
             limiter: throttle::RateLimiter::default(),
-            accounts: accounts(store, cfg),
+            accounts: Accounts::from_config(store, cfg),
         }
     }
 }
@@ -437,6 +419,7 @@ impl AuthRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use quantdesk_store::auth::Role;
 
     #[test]
     fn the_policy_is_default_deny() {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use quantdesk_app::accounts::{Actor, normalize_email, secrets};
+use quantdesk_app::accounts::{Accounts, Actor, normalize_email, secrets};
 use quantdesk_server::Config;
 
 use super::common::open_store;
@@ -62,7 +62,7 @@ pub async fn user(cfg: &Config, c: UserCommand) -> Result<()> {
                 (None, Some(p)) if !p.is_empty() => (p, false),
                 _ => (secrets::random_hex(12), true),
             };
-            let accounts = quantdesk_server::auth::accounts(store.clone(), cfg);
+            let accounts = Accounts::from_config(store.clone(), cfg);
             let (u, created) = accounts.ensure_user(&email, &password, role.into(), reset).await?;
             println!("{} {} (role {})", if created { "created" } else { "reset" }, u.email, u.role.as_str());
             if generated {
@@ -93,7 +93,7 @@ pub async fn key(cfg: Config, c: KeyCommand) -> Result<()> {
     // The operator acts for the account, with its role: no session, no key.
     let actor = Actor::command_line(&u);
     let ip = std::net::IpAddr::from([127, 0, 0, 1]);
-    let accounts = quantdesk_server::auth::accounts(store, &cfg);
+    let accounts = Accounts::from_config(store, &cfg);
     let (row, token) = accounts.create_key(&ip, &actor, &name, &scopes, days).await?;
     eprintln!("key {} for {} with scopes {} (shown once):", row.id, u.email, row.scopes);
     println!("{token}");

@@ -77,7 +77,7 @@ pub async fn serve(cfg: Config, a: ServeArgs) -> Result<()> {
             tracing::info!("the database already has data; demo data not loaded");
         }
         let (password, generated) = quantdesk_server::demo::demo_password(&cfg.demo_password);
-        quantdesk_server::auth::accounts(store.clone(), &cfg)
+        quantdesk_app::accounts::Accounts::from_config(store.clone(), &cfg)
             .ensure_user(DEMO_EMAIL, &password, Role::Admin, true)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the demo account: {e}"))?;
