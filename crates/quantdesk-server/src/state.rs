@@ -34,6 +34,8 @@ pub struct AppState {
     pub symbols: moka::future::Cache<Symbol, Option<Arc<SymbolMeta>>>,
     /// Access settings, the rate limiter and the mailer.
     pub auth: Arc<crate::auth::AuthRuntime>,
+    /// The bounded pool that CPU-heavy request work runs on (`cpu_workers`, `cpu_queue`).
+    pub cpu: crate::cpu::CpuPool,
 }
 
 impl AppState {
@@ -57,7 +59,9 @@ impl AppState {
         });
         let blocks =
             (config.bar_cache_mb > 0).then(|| crate::blocks::BarBlocks::new(config.bar_cache_mb * 1024 * 1024));
+        let cpu = crate::cpu::CpuPool::new(crate::cpu::CpuPool::workers_for(config.cpu_workers), config.cpu_queue);
         AppState {
+            cpu,
             auth: Arc::new(crate::auth::AuthRuntime::new(&config)),
             store,
             metrics,
