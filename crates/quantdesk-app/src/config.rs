@@ -75,6 +75,12 @@ pub struct Config {
     pub bar_cache_mb: u64,
     /// Seconds a request may take before it is answered with a timeout.
     pub request_timeout_secs: u64,
+    /// CPU-heavy request work (Chan analyses, nesting, marks, overlays) runs on this many
+    /// blocking threads at once, never on the async workers; 0: the number of cores.
+    pub cpu_workers: usize,
+    /// Heavy requests that may wait for a CPU worker; more are refused at once with 503 `busy`
+    /// and `Retry-After`.
+    pub cpu_queue: usize,
     /// Fill an empty database with demo data on start.
     pub demo: bool,
     /// Jobs a process runs at once (`serve` without `--no-workers`, and `worker`).
@@ -144,6 +150,8 @@ impl Default for Config {
             cache_ttl_secs: 2,
             bar_cache_mb: 256,
             request_timeout_secs: 30,
+            cpu_workers: 0,
+            cpu_queue: 32,
             demo: false,
             worker_concurrency: 2,
             jobs_per_owner: 0,
@@ -291,6 +299,12 @@ impl Config {
         }
         if let Some(v) = get("QUANTDESK_REQUEST_TIMEOUT_SECS")? {
             self.request_timeout_secs = parse("QUANTDESK_REQUEST_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_CPU_WORKERS")? {
+            self.cpu_workers = parse("QUANTDESK_CPU_WORKERS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_CPU_QUEUE")? {
+            self.cpu_queue = parse("QUANTDESK_CPU_QUEUE", &v)?;
         }
         if let Some(v) = get("QUANTDESK_WORKER_CONCURRENCY")? {
             self.worker_concurrency = parse("QUANTDESK_WORKER_CONCURRENCY", &v)?;
@@ -485,6 +499,22 @@ mod tests {
         assert!(e.0.contains("imports_per_user"), "{}", e.0);
         let e = Config::load(None, &env_of(&[("QUANTDESK_IMPORTS_PER_USER", "x")]), &Overrides::default()).unwrap_err();
         assert!(e.0.contains("QUANTDESK_IMPORTS_PER_USER"), "{}", e.0);
+    }
+
+    #[test]
+    fn cpu_pool_is_sized_by_cores_by_default_and_layered() {
+        let d = Config::default();
+        assert_eq!((d.cpu_workers, d.cpu_queue), (0, 32), "0: the number of cores");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "cpu_workers = 3\ncpu_queue = 8\n").unwrap();
+        let c = Config::load(Some(&file), &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!((c.cpu_workers, c.cpu_queue), (3, 8));
+        let env = env_of(&[("QUANTDESK_CPU_WORKERS", "1"), ("QUANTDESK_CPU_QUEUE", "0")]);
+        let c = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!((c.cpu_workers, c.cpu_queue), (1, 0), "env beats file");
+        let e = Config::load(None, &env_of(&[("QUANTDESK_CPU_QUEUE", "many")]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("QUANTDESK_CPU_QUEUE"));
     }
 
     #[test]

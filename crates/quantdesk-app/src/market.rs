@@ -101,12 +101,48 @@ async fn read_bars_clipped(
     req: &BarRequest,
     clip: bool,
 ) -> Result<BarAnswer, StoreError> {
+    Ok(fetch_bars(source, instrument, series, req, clip).await?.shape())
+}
+
+/// Stored bars and factors fetched for a request, before adjustment and resampling: the I/O half
+/// of [`read_bars`] / [`read_bars_before`] (`clip` for the latter). [`Fetched::shape`] is the CPU
+/// half, which can run on another thread.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    raw: Vec<Bar>,
+    factors: Vec<quantdesk_core::AdjFactor>,
+    base: Option<Resolution>,
+    truncated: bool,
+    clip: bool,
+    req: BarRequest,
+    session: quantdesk_core::Session,
+    tz: chrono_tz::Tz,
+}
+
+/// Fetches what [`Fetched::shape`] needs to answer `req`.
+pub async fn fetch_bars(
+    source: BarSource<'_>,
+    instrument: &Instrument,
+    series: &[SeriesInfo],
+    req: &BarRequest,
+    clip: bool,
+) -> Result<Fetched, StoreError> {
     let store = source.store;
+    let tz = instrument.tz();
+    let mut fetched = Fetched {
+        raw: Vec::new(),
+        factors: Vec::new(),
+        base: None,
+        truncated: false,
+        clip,
+        req: req.clone(),
+        session: instrument.session.clone(),
+        tz,
+    };
     let Some(base) = choose_base(series, req.resolution) else {
-        return Ok(BarAnswer::default());
+        return Ok(fetched);
     };
     let symbol = &instrument.symbol;
-    let tz = instrument.tz();
     let derived = base != req.resolution;
     // Fetch window in base bars.
     let (from, to, limit) = if derived {
@@ -125,59 +161,73 @@ async fn read_bars_clipped(
             None => (req.from, req.to, None),
         }
     };
-    let mut raw = match (source.blocks, series.iter().find(|s| s.resolution == base)) {
+    fetched.raw = match (source.blocks, series.iter().find(|s| s.resolution == base)) {
         (Some(blocks), Some(info)) => blocks.read(store, symbol, info, from, to, limit).await?,
         _ => store.bars(symbol, base, from, to, limit).await?,
     };
-    let truncated = limit.is_some_and(|l| raw.len() as u64 >= u64::from(l));
-    if clip {
-        raw.retain(|b| b.time < req.to);
-    }
+    fetched.truncated = limit.is_some_and(|l| fetched.raw.len() as u64 >= u64::from(l));
+    fetched.factors = if req.adjustment == Adjustment::None { Vec::new() } else { store.adj_factors(symbol).await? };
+    fetched.base = Some(base);
+    Ok(fetched)
+}
 
-    let factors = if req.adjustment == Adjustment::None { Vec::new() } else { store.adj_factors(symbol).await? };
-    if !factors.is_empty() {
-        for b in raw.iter_mut() {
-            let f = factor_on(&factors, trading_date(b.time, base, tz)).unwrap_or(1.0);
-            scale(b, f);
+impl Fetched {
+    /// Adjusts, resamples and clips the fetched bars: the answer of [`read_bars`] (or
+    /// [`read_bars_before`]).
+    pub fn shape(self) -> BarAnswer {
+        let Fetched { mut raw, factors, base, truncated, clip, req, session, tz } = self;
+        let Some(base) = base else {
+            return BarAnswer::default();
+        };
+        let derived = base != req.resolution;
+        if clip {
+            raw.retain(|b| b.time < req.to);
         }
-    }
 
-    let mut groups = resample_groups(&raw, base, req.resolution, &instrument.session, tz);
-    // Keep bars that open inside the requested range.
-    let lower = if req.countback.is_some() { i64::MIN } else { req.from };
-    groups.retain(|(b, _)| b.time >= lower && b.time < req.to);
-    if derived && truncated && !groups.is_empty() {
-        // The earliest bucket may be missing base bars cut off by the fetch limit.
-        groups.remove(0);
-    }
-    if let Some(n) = req.countback {
-        let n = n as usize;
-        if groups.len() > n {
-            groups.drain(..groups.len() - n);
-        }
-    }
-    if req.adjustment == Adjustment::Qfq
-        && !factors.is_empty()
-        && let Some((_, end)) = groups.last()
-    {
-        let reference = factor_on(&factors, trading_date(raw[end - 1].time, base, tz)).unwrap_or(1.0);
-        for (b, _) in groups.iter_mut() {
-            scale(b, 1.0 / reference);
-        }
-    }
-    let adjusted = req.adjustment != Adjustment::None && !factors.is_empty();
-    let bars = groups
-        .into_iter()
-        .map(|(mut b, _)| {
-            if adjusted {
-                for p in [&mut b.open, &mut b.high, &mut b.low, &mut b.close] {
-                    *p = round6(*p);
-                }
+        if !factors.is_empty() {
+            for b in raw.iter_mut() {
+                let f = factor_on(&factors, trading_date(b.time, base, tz)).unwrap_or(1.0);
+                scale(b, f);
             }
-            b
-        })
-        .collect();
-    Ok(BarAnswer { bars, base: Some(base) })
+        }
+
+        let mut groups = resample_groups(&raw, base, req.resolution, &session, tz);
+        // Keep bars that open inside the requested range.
+        let lower = if req.countback.is_some() { i64::MIN } else { req.from };
+        groups.retain(|(b, _)| b.time >= lower && b.time < req.to);
+        if derived && truncated && !groups.is_empty() {
+            // The earliest bucket may be missing base bars cut off by the fetch limit.
+            groups.remove(0);
+        }
+        if let Some(n) = req.countback {
+            let n = n as usize;
+            if groups.len() > n {
+                groups.drain(..groups.len() - n);
+            }
+        }
+        if req.adjustment == Adjustment::Qfq
+            && !factors.is_empty()
+            && let Some((_, end)) = groups.last()
+        {
+            let reference = factor_on(&factors, trading_date(raw[end - 1].time, base, tz)).unwrap_or(1.0);
+            for (b, _) in groups.iter_mut() {
+                scale(b, 1.0 / reference);
+            }
+        }
+        let adjusted = req.adjustment != Adjustment::None && !factors.is_empty();
+        let bars = groups
+            .into_iter()
+            .map(|(mut b, _)| {
+                if adjusted {
+                    for p in [&mut b.open, &mut b.high, &mut b.low, &mut b.close] {
+                        *p = round6(*p);
+                    }
+                }
+                b
+            })
+            .collect();
+        BarAnswer { bars, base: Some(base) }
+    }
 }
 
 fn scale(b: &mut Bar, f: f64) {

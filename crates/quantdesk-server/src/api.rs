@@ -201,12 +201,14 @@ pub struct BarParams {
 /// Bars at any resolution, derived from what is stored, optionally adjusted.
 #[utoipa::path(get, path = "/api/v1/bars/{symbol}", tag = "market",
     params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$"), BarParams),
-    responses((status = 200, body = BarsResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = BarsResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "busy: an answer of 5,000 bars or more is rendered on the CPU pool, and every worker and queue place is taken; retry after `Retry-After` seconds")))]
 async fn get_bars(
     State(state): State<AppState>,
+    accepts: crate::cpu::Accepts,
     ApiPath(symbol): ApiPath<String>,
     ApiQuery(p): ApiQuery<BarParams>,
-) -> Result<Json<BarsResponse>, ApiError> {
+) -> Result<crate::cpu::JsonBody, ApiError> {
     let symbol = path_symbol(&symbol)?;
     let res = p.resolution.as_deref().unwrap_or("1D");
     if !["1", "5", "15", "30", "60", "1D", "1W", "1M"].contains(&res) {
@@ -234,25 +236,31 @@ async fn get_bars(
     let req = BarRequest { resolution, adjustment, from, to, countback: Some(limit) };
     let mut answer = read_bars(state.bars(), &meta.instrument, &meta.series, &req).await?;
     answer.bars.retain(|b| b.time >= from);
-    Ok(Json(BarsResponse {
-        symbol: symbol.to_string(),
-        resolution: resolution.as_udf(),
-        adjustment: adjustment.as_str().into(),
-        bars: answer
-            .bars
-            .iter()
-            .map(|b| BarDto {
-                time: crate::iso_secs(b.time),
-                t: b.time,
-                open: b.open,
-                high: b.high,
-                low: b.low,
-                close: b.close,
-                volume: b.volume,
-                amount: b.amount,
-            })
-            .collect(),
-    }))
+    // A big answer is rendered (and compressed) on the CPU pool; the chart's windows right here.
+    let heavy = answer.bars.len() >= crate::cpu::HEAVY_ANSWER_BARS;
+    let accepts = if heavy { accepts } else { crate::cpu::Accepts::default() };
+    let render = move || {
+        accepts.json(&BarsResponse {
+            symbol: symbol.to_string(),
+            resolution: resolution.as_udf(),
+            adjustment: adjustment.as_str().into(),
+            bars: answer
+                .bars
+                .iter()
+                .map(|b| BarDto {
+                    time: crate::iso_secs(b.time),
+                    t: b.time,
+                    open: b.open,
+                    high: b.high,
+                    low: b.low,
+                    close: b.close,
+                    volume: b.volume,
+                    amount: b.amount,
+                })
+                .collect(),
+        })
+    };
+    state.cpu.run_if(heavy, render).await?
 }
 
 /// The multipart form of a bar import.

@@ -5,9 +5,10 @@
 //! same structures.
 //!
 //! Nothing is cached: the engine runs at millions of bars per second, and reading the bars goes
-//! through the block cache already.
+//! through the block cache already. Reading is I/O on the async workers; adjusting, resampling,
+//! analysing and rendering the answer is CPU work on the bounded pool ([`crate::cpu`]), which
+//! refuses with 503 `busy` when full.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -17,9 +18,10 @@ use quantdesk_store::{SeriesInfo, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::cpu::{Accepts, JsonBody};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery};
-use crate::market::{BarRequest, BarSource, read_bars_before};
+use crate::market::{BarRequest, BarSource, Fetched, fetch_bars};
 use crate::state::AppState;
 
 /// An instant as RFC 3339 in UTC with a `Z`, whole seconds: `2024-01-02T00:00:00Z` (daily bars are
@@ -436,13 +438,14 @@ impl From<ChanFailure> for ApiError {
     }
 }
 
-/// Reads the bars a request names (adjusted, at any resolution) and analyses them.
-pub async fn analyze_stored(
+/// Reads the stored bars a request names: the I/O half of [`analyze_stored`], which runs on the
+/// async workers.
+pub async fn fetch_stored(
     source: BarSource<'_>,
     instrument: &Instrument,
     series: &[SeriesInfo],
     req: &ChanRequest,
-) -> Result<(Vec<Bar>, engine::Analysis), ChanFailure> {
+) -> Result<Fetched, StoreError> {
     let bar_req = BarRequest {
         resolution: req.resolution,
         adjustment: req.adjustment,
@@ -450,9 +453,30 @@ pub async fn analyze_stored(
         to: req.until,
         countback: req.countback,
     };
-    let bars = read_bars_before(source, instrument, series, &bar_req).await?.bars;
-    let analysis = engine::analyze(&bars, &req.profile.engine().config())?;
+    fetch_bars(source, instrument, series, &bar_req, true).await
+}
+
+/// Adjusts, resamples and analyses fetched bars: the CPU half of [`analyze_stored`]. Servers run
+/// it on the CPU pool ([`crate::cpu::CpuPool`]), never on an async worker.
+pub fn analyze_fetched(
+    fetched: Fetched,
+    profile: ChanProfile,
+) -> Result<(Vec<Bar>, engine::Analysis), engine::ChanError> {
+    let bars = fetched.shape().bars;
+    let analysis = engine::analyze(&bars, &profile.engine().config())?;
     Ok((bars, analysis))
+}
+
+/// Reads the bars a request names (adjusted, at any resolution, only those before `until`) and
+/// analyses them, on the calling thread (the CLI's way; the server splits it over the pool).
+pub async fn analyze_stored(
+    source: BarSource<'_>,
+    instrument: &Instrument,
+    series: &[SeriesInfo],
+    req: &ChanRequest,
+) -> Result<(Vec<Bar>, engine::Analysis), ChanFailure> {
+    let fetched = fetch_stored(source, instrument, series, req).await?;
+    Ok(analyze_fetched(fetched, req.profile)?)
 }
 
 pub fn router() -> crate::Routes {
@@ -486,19 +510,27 @@ pub struct ChanParams {
     responses((status = 200, body = ChanAnalysis),
         (status = 400, body = ErrorBody, description = "a parameter breaks the schema"),
         (status = 404, body = ErrorBody, description = "no such instrument, or no bars in range"),
-        (status = 422, body = ErrorBody, description = "from/until is no instant, from is after until, or the bars cannot be analysed")))]
+        (status = 422, body = ErrorBody, description = "from/until is no instant, from is after until, or the bars cannot be analysed"),
+        (status = 503, body = ErrorBody, description = "busy: every CPU worker and queue place is taken (`cpu_workers`, `cpu_queue`); retry after `Retry-After` seconds")))]
 async fn get_chan(
     State(state): State<AppState>,
+    accepts: Accepts,
     ApiPath(symbol): ApiPath<String>,
     ApiQuery(p): ApiQuery<ChanParams>,
-) -> Result<Json<ChanAnalysis>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let symbol = crate::extract::path_symbol(&symbol)?;
     let (req, meta) = request(&state, &symbol, &p, p.resolution.as_deref()).await?;
-    let (bars, analysis) = analyze_stored(state.bars(), &meta.instrument, &meta.series, &req).await?;
-    if bars.is_empty() {
-        return Err(ApiError::not_found(format!("no {} bars of {symbol} in range", req.resolution.as_udf())));
-    }
-    Ok(Json(to_api(symbol.as_str(), req.resolution, req.profile, req.adjustment, &bars, &analysis)))
+    let ticket = state.cpu.admit()?;
+    let fetched = fetch_stored(state.bars(), &meta.instrument, &meta.series, &req).await?;
+    ticket
+        .run(move || {
+            let (bars, analysis) = analyze_fetched(fetched, req.profile).map_err(ChanFailure::from)?;
+            if bars.is_empty() {
+                return Err(ApiError::not_found(format!("no {} bars of {symbol} in range", req.resolution.as_udf())));
+            }
+            accepts.json(&to_api(symbol.as_str(), req.resolution, req.profile, req.adjustment, &bars, &analysis))
+        })
+        .await?
 }
 
 /// A resolution parameter: one of the eight the chart offers.
@@ -597,22 +629,24 @@ fn order(r: Resolution) -> i64 {
     responses((status = 200, body = ChanNest),
         (status = 400, body = ErrorBody, description = "a parameter breaks the schema"),
         (status = 404, body = ErrorBody, description = "no such instrument, or no bars in range"),
-        (status = 422, body = ErrorBody, description = "higher is not coarser than resolution (1M has none), from/until is no instant, or the bars cannot be analysed")))]
+        (status = 422, body = ErrorBody, description = "higher is not coarser than resolution (1M has none), from/until is no instant, or the bars cannot be analysed"),
+        (status = 503, body = ErrorBody, description = "busy: every CPU worker and queue place is taken (`cpu_workers`, `cpu_queue`); retry after `Retry-After` seconds")))]
 async fn get_nest(
     State(state): State<AppState>,
+    accepts: Accepts,
     ApiPath(symbol): ApiPath<String>,
     ApiQuery(p): ApiQuery<ChanParams>,
     ApiQuery(h): ApiQuery<HigherParam>,
-) -> Result<Json<ChanNest>, ApiError> {
+) -> Result<JsonBody, ApiError> {
     let symbol = crate::extract::path_symbol(&symbol)?;
     let lower_res = p.resolution.as_deref().unwrap_or("1D");
     if h.higher.as_deref() == Some("1") {
         return Err(ApiError::bad_request("higher 1 is no higher level; use 5, 15, 30, 60, 1D, 1W or 1M"));
     }
     let default_higher = if resolution_param(lower_res)?.is_intraday() { "1D" } else { "1W" };
-    let higher_res = h.higher.as_deref().unwrap_or(default_higher);
+    let higher_res = h.higher.as_deref().unwrap_or(default_higher).to_string();
     let (lower_req, meta) = request(&state, &symbol, &p, Some(lower_res)).await?;
-    let higher = resolution_param(higher_res)?;
+    let higher = resolution_param(&higher_res)?;
     if order(higher) <= order(lower_req.resolution) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -620,35 +654,43 @@ async fn get_nest(
             format!("higher ({higher_res}) must be coarser than resolution ({lower_res})"),
         ));
     }
+    let lower_res = lower_res.to_string();
     let higher_req = ChanRequest { resolution: higher, ..lower_req.clone() };
-    let (lower_bars, lower) = analyze_stored(state.bars(), &meta.instrument, &meta.series, &lower_req).await?;
-    let (higher_bars, upper) = analyze_stored(state.bars(), &meta.instrument, &meta.series, &higher_req).await?;
-    if lower_bars.is_empty() || higher_bars.is_empty() {
-        return Err(ApiError::not_found(format!("no {lower_res} or {higher_res} bars of {symbol} in range")));
-    }
-    let nests = engine::multilevel::nest(&upper, &lower, bar_seconds(higher))
-        .into_iter()
-        .map(|n| {
-            let (structure, level) = match n.structure {
-                engine::multilevel::Structure::Stroke => ("stroke", None),
-                engine::multilevel::Structure::Segment => ("segment", None),
-                engine::multilevel::Structure::Pivot(l) => ("pivot", Some(Level::from(l))),
-            };
-            NestItem {
-                structure,
-                level,
-                index: n.index,
-                begin_time: iso(n.begin_time),
-                end_time: iso(n.end_time),
-                lower_strokes: n.lower_strokes,
+    let ticket = state.cpu.admit()?;
+    let lower_fetched = fetch_stored(state.bars(), &meta.instrument, &meta.series, &lower_req).await?;
+    let higher_fetched = fetch_stored(state.bars(), &meta.instrument, &meta.series, &higher_req).await?;
+    ticket
+        .run(move || {
+            let (profile, adjustment) = (lower_req.profile, lower_req.adjustment);
+            let (lower_bars, lower) = analyze_fetched(lower_fetched, profile).map_err(ChanFailure::from)?;
+            let (higher_bars, upper) = analyze_fetched(higher_fetched, profile).map_err(ChanFailure::from)?;
+            if lower_bars.is_empty() || higher_bars.is_empty() {
+                return Err(ApiError::not_found(format!("no {lower_res} or {higher_res} bars of {symbol} in range")));
             }
+            let nests = engine::multilevel::nest(&upper, &lower, bar_seconds(higher))
+                .into_iter()
+                .map(|n| {
+                    let (structure, level) = match n.structure {
+                        engine::multilevel::Structure::Stroke => ("stroke", None),
+                        engine::multilevel::Structure::Segment => ("segment", None),
+                        engine::multilevel::Structure::Pivot(l) => ("pivot", Some(Level::from(l))),
+                    };
+                    NestItem {
+                        structure,
+                        level,
+                        index: n.index,
+                        begin_time: iso(n.begin_time),
+                        end_time: iso(n.end_time),
+                        lower_strokes: n.lower_strokes,
+                    }
+                })
+                .collect();
+            accepts.json(&ChanNest {
+                symbol: symbol.to_string(),
+                higher: to_api(symbol.as_str(), higher, profile, adjustment, &higher_bars, &upper),
+                lower: to_api(symbol.as_str(), lower_req.resolution, profile, adjustment, &lower_bars, &lower),
+                nests,
+            })
         })
-        .collect();
-    let (profile, adjustment) = (lower_req.profile, lower_req.adjustment);
-    Ok(Json(ChanNest {
-        symbol: symbol.to_string(),
-        higher: to_api(symbol.as_str(), higher, profile, adjustment, &higher_bars, &upper),
-        lower: to_api(symbol.as_str(), lower_req.resolution, profile, adjustment, &lower_bars, &lower),
-        nests,
-    }))
+        .await?
 }

@@ -36,18 +36,19 @@
 //!   so overlays sit on the candles the datafeed draws), `until` (replay cursor: only bars before it
 //!   are analysed). jqdata codes (`000001.XSHG`, `000001.XSHE`) are read as `.SH` / `.SZ`.
 //!
-//! They need the `read` scope like the rest of the API.
+//! They need the `read` scope like the rest of the API. The analysis and the rendering run on the
+//! CPU pool ([`crate::cpu`]): when it is full they answer 503 `busy` with `Retry-After`.
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
 use quantdesk_chan as engine;
 use quantdesk_core::{Adjustment, Bar, Resolution};
 use serde_json::{Value, json};
 
-use crate::chan::{ChanProfile, ChanRequest, analyze_stored, signal_classes, signal_label};
+use crate::chan::{ChanFailure, ChanProfile, ChanRequest, analyze_fetched, fetch_stored, signal_classes, signal_label};
+use crate::cpu::{Accepts, JsonBody};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
@@ -81,10 +82,6 @@ impl Loaded {
     }
 }
 
-fn ok(data: Vec<Value>) -> Json<Value> {
-    Json(json!({ "status": "ok", "data": data }))
-}
-
 fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     p.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
 }
@@ -111,7 +108,18 @@ fn symbol(p: &HashMap<String, String>) -> Result<quantdesk_core::Symbol, ApiErro
     crate::market::parse_symbol(&raw).map_err(|_| ApiError::not_found(format!("no instrument {raw}")))
 }
 
-async fn load(state: &AppState, p: &HashMap<String, String>, res: Resolution) -> Result<Loaded, ApiError> {
+/// Reads the bars `p` names at `res`, then on the CPU pool analyses them and renders
+/// `{"status": "ok", "data": data(analysed)}`.
+async fn overlay<F>(
+    state: &AppState,
+    accepts: Accepts,
+    p: &HashMap<String, String>,
+    res: Resolution,
+    data: F,
+) -> Result<JsonBody, ApiError>
+where
+    F: FnOnce(&Loaded) -> Vec<Value> + Send + 'static,
+{
     let symbol = symbol(p)?;
     let prof = param(p, "profile").unwrap_or("chanpy");
     let profile = ChanProfile::parse(prof)
@@ -125,8 +133,16 @@ async fn load(state: &AppState, p: &HashMap<String, String>, res: Resolution) ->
     let meta =
         state.symbol_meta(&symbol).await?.ok_or_else(|| ApiError::not_found(format!("no instrument {symbol}")))?;
     let req = ChanRequest { resolution: res, adjustment, from: i64::MIN, until, countback: None, profile };
-    let (bars, analysis) = analyze_stored(state.bars(), &meta.instrument, &meta.series, &req).await?;
-    Ok(Loaded { tz: meta.instrument.tz(), bars, analysis })
+    let ticket = state.cpu.admit()?;
+    let fetched = fetch_stored(state.bars(), &meta.instrument, &meta.series, &req).await?;
+    let tz = meta.instrument.tz();
+    ticket
+        .run(move || {
+            let (bars, analysis) = analyze_fetched(fetched, profile).map_err(ChanFailure::from)?;
+            let loaded = Loaded { tz, bars, analysis };
+            accepts.json(&json!({ "status": "ok", "data": data(&loaded) }))
+        })
+        .await?
 }
 
 /// The resolution of `bzxd_mark` / `bzzs_mark` (`tf`, chanvis's name; `resolution` also works).
@@ -206,89 +222,95 @@ fn unsupported(name: &str, mtype: &str, known: &str) -> ApiError {
 }
 
 /// chanvis `/api/bzxd_mark`: stroke and segment marks.
-async fn bzxd_mark(State(state): State<AppState>, ApiQuery(p): Params) -> Result<Json<Value>, ApiError> {
+async fn bzxd_mark(State(state): State<AppState>, accepts: Accepts, ApiQuery(p): Params) -> Result<JsonBody, ApiError> {
     const KNOWN: &str = "zzk, kline_dg, xd_dg, xdzs, bspoint";
     let mtype = param(&p, "mtype").unwrap_or("zzk").to_string();
     if !KNOWN.split(", ").any(|k| k == mtype) {
         return Err(unsupported("bzxd_mark", &mtype, KNOWN));
     }
-    let l = load(&state, &p, tf(&p)?).await?;
-    let a = &l.analysis;
-    let data = match mtype.as_str() {
-        "zzk" => a
-            .strokes
-            .iter()
-            .filter_map(|s| {
-                let b = l.bar(s.end_bar)?;
-                let direction = if s.direction == engine::Direction::Up { "down" } else { "up" };
-                Some(json!({ "dt": l.dt(s.end_time), "ts": s.end_time, "direction": direction,
+    overlay(&state, accepts, &p, tf(&p)?, move |l| {
+        let a = &l.analysis;
+        match mtype.as_str() {
+            "zzk" => a
+                .strokes
+                .iter()
+                .filter_map(|s| {
+                    let b = l.bar(s.end_bar)?;
+                    let direction = if s.direction == engine::Direction::Up { "down" } else { "up" };
+                    Some(json!({ "dt": l.dt(s.end_time), "ts": s.end_time, "direction": direction,
                     "high": b.high, "low": b.low, "confirmed": s.confirmed }))
-            })
-            .collect(),
-        "kline_dg" => a
-            .fractals
-            .iter()
-            .map(|f| {
-                json!({ "dt": l.dt(f.time), "ts": f.time, "vtype": vtype(f.kind == engine::FractalKind::Top),
+                })
+                .collect(),
+            "kline_dg" => a
+                .fractals
+                .iter()
+                .map(|f| {
+                    json!({ "dt": l.dt(f.time), "ts": f.time, "vtype": vtype(f.kind == engine::FractalKind::Top),
                     "value": f.price, "status": if f.confirmed { "ok" } else { "last" } })
-            })
-            .collect(),
-        "xd_dg" => segment_points(&l, &a.segments, "status", true),
-        "xdzs" => pivot_boxes(&l, engine::Level::Stroke, true),
-        _ => a
-            .signals
-            .iter()
-            .map(|s| {
-                let mut v = point(&l, s);
-                v["bstype"] = json!(if s.side == engine::Side::Buy { "long" } else { "short" });
-                v
-            })
-            .collect(),
-    };
-    Ok(ok(data))
+                })
+                .collect(),
+            "xd_dg" => segment_points(l, &a.segments, "status", true),
+            "xdzs" => pivot_boxes(l, engine::Level::Stroke, true),
+            _ => a
+                .signals
+                .iter()
+                .map(|s| {
+                    let mut v = point(l, s);
+                    v["bstype"] = json!(if s.side == engine::Side::Buy { "long" } else { "short" });
+                    v
+                })
+                .collect(),
+        }
+    })
+    .await
 }
 
 /// chanvis `/api/bzzs_mark`: segment-level marks.
-async fn bzzs_mark(State(state): State<AppState>, ApiQuery(p): Params) -> Result<Json<Value>, ApiError> {
+async fn bzzs_mark(State(state): State<AppState>, accepts: Accepts, ApiQuery(p): Params) -> Result<JsonBody, ApiError> {
     const KNOWN: &str = "czxd_dg, bzzs, 3_buysell";
     let mtype = param(&p, "mtype").unwrap_or("czxd_dg").to_string();
     if !KNOWN.split(", ").any(|k| k == mtype) {
         return Err(unsupported("bzzs_mark", &mtype, KNOWN));
     }
-    let l = load(&state, &p, tf(&p)?).await?;
-    let a = &l.analysis;
-    let data = match mtype.as_str() {
-        "czxd_dg" => segment_points(&l, &a.segments_of_segments, "is_valid_czxd", false),
-        "bzzs" => pivot_boxes(&l, engine::Level::Segment, false),
-        _ => a
-            .signals
-            .iter()
-            .filter(|s| s.classes.iter().any(|c| matches!(c, engine::BspClass::T3a | engine::BspClass::T3b)))
-            .map(|s| {
-                let mut v = point(&l, s);
-                v["3_buysell"] = json!(if s.side == engine::Side::Buy { "buy" } else { "sell" });
-                v
-            })
-            .collect(),
-    };
-    Ok(ok(data))
+    overlay(&state, accepts, &p, tf(&p)?, move |l| {
+        let a = &l.analysis;
+        match mtype.as_str() {
+            "czxd_dg" => segment_points(l, &a.segments_of_segments, "is_valid_czxd", false),
+            "bzzs" => pivot_boxes(l, engine::Level::Segment, false),
+            _ => a
+                .signals
+                .iter()
+                .filter(|s| s.classes.iter().any(|c| matches!(c, engine::BspClass::T3a | engine::BspClass::T3b)))
+                .map(|s| {
+                    let mut v = point(l, s);
+                    v["3_buysell"] = json!(if s.side == engine::Side::Buy { "buy" } else { "sell" });
+                    v
+                })
+                .collect(),
+        }
+    })
+    .await
 }
 
 /// chanvis `/api/get_bspoint`: every buy/sell point.
-async fn get_bspoint(State(state): State<AppState>, ApiQuery(p): Params) -> Result<Json<Value>, ApiError> {
+async fn get_bspoint(
+    State(state): State<AppState>,
+    accepts: Accepts,
+    ApiQuery(p): Params,
+) -> Result<JsonBody, ApiError> {
     let res = resolution(param(&p, "resolution"), "resolution")?;
-    let l = load(&state, &p, res).await?;
-    let data = l
-        .analysis
-        .signals
-        .iter()
-        .map(|s| {
-            let mut v = point(&l, s);
-            v["bs_type"] = json!(signal_label(s));
-            v
-        })
-        .collect();
-    Ok(ok(data))
+    overlay(&state, accepts, &p, res, |l| {
+        l.analysis
+            .signals
+            .iter()
+            .map(|s| {
+                let mut v = point(l, s);
+                v["bs_type"] = json!(signal_label(s));
+                v
+            })
+            .collect()
+    })
+    .await
 }
 
 /// The higher level chanvis's `fx_jibie` names, for `res`.
@@ -309,7 +331,11 @@ fn upper(res: Resolution, jibie: &str) -> Option<Resolution> {
 }
 
 /// chanvis `/api/get_upper_fx`: the fractals of a higher level, as zones to draw on this one.
-async fn get_upper_fx(State(state): State<AppState>, ApiQuery(p): Params) -> Result<Json<Value>, ApiError> {
+async fn get_upper_fx(
+    State(state): State<AppState>,
+    accepts: Accepts,
+    ApiQuery(p): Params,
+) -> Result<JsonBody, ApiError> {
     let res = resolution(param(&p, "resolution"), "resolution")?;
     let jibie = param(&p, "fx_jibie").unwrap_or("father");
     if !["father", "grandpa"].contains(&jibie) {
@@ -318,26 +344,26 @@ async fn get_upper_fx(State(state): State<AppState>, ApiQuery(p): Params) -> Res
     let higher = upper(res, jibie).ok_or_else(|| {
         ApiError::bad_request(format!("{} has no {jibie} level; use a finer resolution", res.as_udf()))
     })?;
-    let l = load(&state, &p, higher).await?;
-    let m = &l.analysis.merged_bars;
-    let data = l
-        .analysis
-        .fractals
-        .iter()
-        .filter_map(|f| {
-            let i = f.merged_index;
-            let (before, after) = (m.get(i.checked_sub(1)?)?, m.get(i + 1)?);
-            let zone = [before, m.get(i)?, after];
-            let high = zone.iter().map(|k| k.high).fold(f64::MIN, f64::max);
-            let low = zone.iter().map(|k| k.low).fold(f64::MAX, f64::min);
-            Some(json!({
-                "start_dt": l.dt(before.begin_time), "end_dt": l.dt(after.end_time),
-                "start_ts": before.begin_time, "end_ts": after.end_time,
-                "high": high, "low": low,
-                "fx": if f.kind == engine::FractalKind::Top { "top" } else { "bottom" },
-                "resolution": higher.as_udf(),
-            }))
-        })
-        .collect();
-    Ok(ok(data))
+    overlay(&state, accepts, &p, higher, move |l| {
+        let m = &l.analysis.merged_bars;
+        l.analysis
+            .fractals
+            .iter()
+            .filter_map(|f| {
+                let i = f.merged_index;
+                let (before, after) = (m.get(i.checked_sub(1)?)?, m.get(i + 1)?);
+                let zone = [before, m.get(i)?, after];
+                let high = zone.iter().map(|k| k.high).fold(f64::MIN, f64::max);
+                let low = zone.iter().map(|k| k.low).fold(f64::MAX, f64::min);
+                Some(json!({
+                    "start_dt": l.dt(before.begin_time), "end_dt": l.dt(after.end_time),
+                    "start_ts": before.begin_time, "end_ts": after.end_time,
+                    "high": high, "low": low,
+                    "fx": if f.kind == engine::FractalKind::Top { "top" } else { "bottom" },
+                    "resolution": higher.as_udf(),
+                }))
+            })
+            .collect()
+    })
+    .await
 }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod chan;
 pub mod chanvis;
+pub mod cpu;
 pub mod demo;
 pub mod error;
 pub mod extract;
@@ -27,6 +28,7 @@ use axum::routing::{MethodRouter, get};
 use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -157,7 +159,12 @@ pub fn router_with(state: AppState, extra: Routes) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
-        .layer(CompressionLayer::new().gzip(true))
+        .layer(CompressionLayer::new().gzip(true).compress_when(DefaultPredicate::new().and(
+            // Big answers are compressed on the CPU pool, or sent as they are when it is full.
+            |_: StatusCode, _: axum::http::Version, _: &axum::http::HeaderMap, ext: &axum::http::Extensions| {
+                ext.get::<cpu::Uncompressed>().is_none()
+            },
+        )))
 }
 
 /// Percent-encodes `s` for a URL, keeping RFC 3986's unreserved characters and the bytes in `keep`.

@@ -65,6 +65,9 @@ fn describe() {
         "Time one signal model of the voting engine took, by model."
     );
     describe_counter!("redis_errors_total", "Failed or late calls to the shared Redis cache.");
+    describe_gauge!("cpu_pool_running", "Heavy requests (Chan analyses, overlays) running on the CPU pool.");
+    describe_gauge!("cpu_pool_queued", "Heavy requests waiting for a CPU pool worker.");
+    describe_counter!("cpu_pool_refused_total", "Heavy requests refused with 503 busy because the CPU pool was full.");
     describe_gauge!(
         "quantdesk_backup_last_success_timestamp_seconds",
         Unit::Seconds,

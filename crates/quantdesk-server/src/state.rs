@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth: Arc<crate::auth::AuthRuntime>,
     /// The imports each user is running in this process (at most `imports_per_user`).
     pub imports: crate::uploads::ImportSlots,
+    /// The bounded pool that CPU-heavy request work runs on (`cpu_workers`, `cpu_queue`).
+    pub cpu: crate::cpu::CpuPool,
 }
 
 impl AppState {
@@ -59,7 +61,9 @@ impl AppState {
         });
         let blocks =
             (config.bar_cache_mb > 0).then(|| crate::blocks::BarBlocks::new(config.bar_cache_mb * 1024 * 1024));
+        let cpu = crate::cpu::CpuPool::new(crate::cpu::CpuPool::workers_for(config.cpu_workers), config.cpu_queue);
         AppState {
+            cpu,
             auth: Arc::new(crate::auth::AuthRuntime::new(store.clone(), &config)),
             store,
             metrics,

@@ -16,7 +16,8 @@ use quantdesk_core::{Adjustment, Instrument, Resolution};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::chan::{ChanFailure, ChanProfile, ChanRequest, analyze_stored, signal_classes, signal_label};
+use crate::chan::{ChanProfile, ChanRequest, analyze_fetched, fetch_stored, signal_classes, signal_label};
+use crate::cpu::Accepts;
 use crate::market::{BarRequest, bar_time_before, parse_symbol, read_bars};
 use crate::state::{AppState, SymbolMeta};
 
@@ -199,7 +200,7 @@ fn int_param(p: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Udf
     }
 }
 
-async fn history(State(state): State<AppState>, Query(p): Params) -> UdfResult {
+async fn history(State(state): State<AppState>, accepts: Accepts, Query(p): Params) -> UdfResult {
     let res = match p.get("resolution") {
         Some(r) => Resolution::parse(r).map_err(|e| udf_error(e.0))?,
         None => return Err(udf_error("resolution is required")),
@@ -247,6 +248,16 @@ async fn history(State(state): State<AppState>, Query(p): Params) -> UdfResult {
         Some(cache) => cache.try_get_with(key, render).await.map_err(|e: std::sync::Arc<UdfError>| (*e).clone())?,
         None => render.await?,
     };
+    if accepts.gzip && bytes.len() >= crate::cpu::HEAVY_BODY_BYTES {
+        // Compressing a big answer is CPU work: the pool's, or none when it is full.
+        let raw = bytes.clone();
+        if let Ok(Ok(body)) = state.cpu.run(move || accepts.body(raw)).await {
+            return Ok(body.into_response());
+        }
+        let mut res = json_bytes(bytes);
+        res.extensions_mut().insert(crate::cpu::Uncompressed);
+        return Ok(res);
+    }
     Ok(json_bytes(bytes))
 }
 
@@ -342,8 +353,9 @@ const CHAN_MARK_BARS: u32 = 20_000;
 /// the UDF table form (one array per field). The Chan analysis reads only bars before `to`, with
 /// the same `adjustment` as `/history` (default none) so the marks sit on the candles drawn.
 /// Colours follow the A-share habit, red up and buy, green down and sell; `colours=green-up`
-/// swaps them (the chart page's setting).
-async fn marks(State(state): State<AppState>, Query(p): Params) -> UdfResult {
+/// swaps them (the chart page's setting). The analysis runs on the CPU pool: when that is full the
+/// answer is 503 `busy` with `Retry-After`, in the API's error shape like the rate limiter's 429.
+async fn marks(State(state): State<AppState>, accepts: Accepts, Query(p): Params) -> UdfResult {
     let (from, to) = range_params(&p)?;
     let resolution = match p.get("resolution").map(|r| r.trim()).filter(|r| !r.is_empty()) {
         Some(r) => Resolution::parse(r).map_err(|e| udf_error(e.0))?,
@@ -360,51 +372,63 @@ async fn marks(State(state): State<AppState>, Query(p): Params) -> UdfResult {
     let (up_colour, down_colour) =
         if p.get("colours").is_some_and(|c| c == "green-up") { ("green", "red") } else { ("red", "green") };
     let meta = lookup(&state, p.get("symbol")).await?;
+    // The analysis and the table are CPU work: the pool's, or a quick 503 `busy` when it is full.
+    let ticket = match state.cpu.admit() {
+        Ok(t) => t,
+        Err(busy) => return Ok(crate::error::ApiError::from(busy).into_response()),
+    };
     let bars = daily_window(&state, &meta, from, to).await?;
     let found = limit_marks(&meta.instrument, &bars, from);
-    let (mut id, mut time, mut color, mut text, mut label, mut label_color, mut min_size) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    for (t, up) in &found {
-        id.push(json!(format!("limit-{t}")));
-        time.push(*t);
-        color.push(if *up { up_colour } else { down_colour });
-        text.push((if *up { "涨停 limit up" } else { "跌停 limit down" }).to_string());
-        label.push((if *up { "U" } else { "D" }).to_string());
-        label_color.push("white");
-        min_size.push(14);
-    }
     let req =
         ChanRequest { resolution, adjustment, from: i64::MIN, until: to, countback: Some(CHAN_MARK_BARS), profile };
-    let (_, analysis) =
-        analyze_stored(state.bars(), &meta.instrument, &meta.series, &req).await.map_err(|e| match e {
-            ChanFailure::Store(e) => internal(e),
-            ChanFailure::Engine(e) => udf_error(format!("the bars cannot be analysed: {e}")),
-        })?;
-    for s in analysis.signals.iter().filter(|s| s.time >= from && s.time < to) {
-        let buy = s.side == quantdesk_chan::Side::Buy;
-        let (level, level_zh) = match s.level {
-            quantdesk_chan::Level::Stroke => ("stroke", "笔"),
-            quantdesk_chan::Level::Segment => ("segment", "线段"),
-        };
-        let side = if buy { "买点 buy" } else { "卖点 sell" };
-        id.push(json!(format!("chan-{level}-{}-{}", if buy { "buy" } else { "sell" }, s.time)));
-        time.push(s.time);
-        color.push(if buy { up_colour } else { down_colour });
-        text.push(format!(
-            "{} {side} ({level_zh} {level}), classes [{}]. {}",
-            signal_label(s),
-            signal_classes(s).join(", "),
-            s.rule
-        ));
-        label.push(signal_label(s));
-        label_color.push("white");
-        min_size.push(if s.level == quantdesk_chan::Level::Segment { 22 } else { 16 });
+    let fetched = fetch_stored(state.bars(), &meta.instrument, &meta.series, &req).await.map_err(internal)?;
+    let rendered = ticket
+        .run(move || {
+            let (_, analysis) = analyze_fetched(fetched, profile)
+                .map_err(|e| udf_error(format!("the bars cannot be analysed: {e}")))?;
+            let (mut id, mut time, mut color, mut text, mut label, mut label_color, mut min_size) =
+                (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+            for (t, up) in &found {
+                id.push(json!(format!("limit-{t}")));
+                time.push(*t);
+                color.push(if *up { up_colour } else { down_colour });
+                text.push((if *up { "涨停 limit up" } else { "跌停 limit down" }).to_string());
+                label.push((if *up { "U" } else { "D" }).to_string());
+                label_color.push("white");
+                min_size.push(14);
+            }
+            for s in analysis.signals.iter().filter(|s| s.time >= from && s.time < to) {
+                let buy = s.side == quantdesk_chan::Side::Buy;
+                let (level, level_zh) = match s.level {
+                    quantdesk_chan::Level::Stroke => ("stroke", "笔"),
+                    quantdesk_chan::Level::Segment => ("segment", "线段"),
+                };
+                let side = if buy { "买点 buy" } else { "卖点 sell" };
+                id.push(json!(format!("chan-{level}-{}-{}", if buy { "buy" } else { "sell" }, s.time)));
+                time.push(s.time);
+                color.push(if buy { up_colour } else { down_colour });
+                text.push(format!(
+                    "{} {side} ({level_zh} {level}), classes [{}]. {}",
+                    signal_label(s),
+                    signal_classes(s).join(", "),
+                    s.rule
+                ));
+                label.push(signal_label(s));
+                label_color.push("white");
+                min_size.push(if s.level == quantdesk_chan::Level::Segment { 22 } else { 16 });
+            }
+            let body = json!({
+                "id": id, "time": time, "color": color, "text": text,
+                "label": label, "labelFontColor": label_color, "minSize": min_size
+            });
+            let body = serde_json::to_vec(&body).map_err(internal)?;
+            accepts.body(body).map_err(|e| udf_error(e.message))
+        })
+        .await;
+    match rendered {
+        Ok(body) => Ok(body?.into_response()),
+        Err(busy) => Ok(crate::error::ApiError::from(busy).into_response()),
     }
-    Ok(Json(json!({
-        "id": id, "time": time, "color": color, "text": text,
-        "label": label, "labelFontColor": label_color, "minSize": min_size
-    }))
-    .into_response())
 }
 
 async fn timescale_marks(State(state): State<AppState>, Query(p): Params) -> UdfResult {
