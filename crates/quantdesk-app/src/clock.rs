@@ -13,6 +13,21 @@ pub fn now_secs() -> i64 {
     now_ms().div_euclid(1000)
 }
 
+/// Unix seconds as RFC 3339 in UTC with `Z` and whole seconds (`2024-01-02T00:00:00Z`): the one
+/// format of instants in the API's and the CLI's output.
+pub fn iso_secs(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Unix milliseconds in the same format, with the milliseconds when there are any.
+pub fn iso_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

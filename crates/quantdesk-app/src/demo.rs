@@ -22,6 +22,15 @@ pub fn demo_end(today: NaiveDate) -> NaiveDate {
     d
 }
 
+/// The demo account's password: the configured `demo_password`, or a new random one when none
+/// is configured, with whether it was generated.
+pub fn demo_password(configured: &crate::config::Secret) -> (String, bool) {
+    match configured.expose() {
+        "" => (crate::accounts::secrets::random_hex(8), true),
+        p => (p.to_string(), false),
+    }
+}
+
 /// The line `serve --demo` prints about the demo account: the password only when it was just
 /// generated (nobody else knows it); a configured one is a secret like any other and never
 /// printed.

@@ -6,6 +6,7 @@
 //!   they act for, password and token hashing, the abuse counters and the mailer;
 //! - [`market`]: reading stored bars at any resolution and adjustment, streaming imports, through
 //!   the block cache of stored bars ([`blocks`]);
+//! - [`chan`]: Chan-theory analysis of stored bars and its one model for every surface;
 //! - [`demo`]: loading the deterministic demo market;
 //! - [`jobs`]: the typed job catalogue, one kind with its parameters and its result each;
 //! - [`config`]: configuration in layers (defaults, TOML, `QUANTDESK_*` variables, flags);
@@ -14,6 +15,7 @@
 
 pub mod accounts;
 pub mod blocks;
+pub mod chan;
 pub mod clock;
 pub mod config;
 pub mod demo;

@@ -5,7 +5,7 @@ mod common;
 use axum::body::Body;
 use axum::http::Request;
 use common::{app, app_with, day};
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 use serde_json::json;
 
 const GOOD: &str = "date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,10,11,200\n2024-01-04,11,11.5,10.5,11.2,150\n";
@@ -247,7 +247,7 @@ async fn metrics_count_requests_by_route() {
     assert_eq!(gauge(&text, "quantdesk_backup_last_success_timestamp_seconds"), 0.0);
     assert!(gauge(&text, "quantdesk_users") >= 1.0, "the test's admin");
     assert!(gauge(&text, "quantdesk_active_sessions") >= 0.0);
-    let at = quantdesk_server::auth::now_ms() - 90_000;
+    let at = quantdesk_app::clock::now_ms() - 90_000;
     let rec = quantdesk_store::backup::BackupRecord { at, file: "b.tar".into(), bytes: 1, rows: 1, sha256: "x".into() };
     t.state.store.record_backup(&rec).await.unwrap();
     let (_, body) = t.get("/metrics").await;

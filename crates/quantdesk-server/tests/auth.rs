@@ -6,7 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{TestApp, app, app_with, bearer, call, login, mailed_code, session_of, user_with_key};
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 use quantdesk_store::auth::Role;
 use serde_json::{Value, json};
 

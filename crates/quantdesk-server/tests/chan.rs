@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{TestApp, app, fixtures};
+use quantdesk_app::chan::{ChanProfile, iso, to_api};
 use quantdesk_chan::{Analysis, Profile, analyze};
 use quantdesk_core::{Adjustment, Bar, Resolution, Symbol};
-use quantdesk_server::chan::{ChanProfile, iso, to_api};
 use serde_json::Value;
 
 const SYMBOL: &str = "600519.SH";
@@ -261,7 +261,7 @@ async fn udf_marks_carry_one_mark_per_signal_in_range() {
         let buy = s.side == quantdesk_chan::Side::Buy;
         assert_eq!(v["color"][i], if buy { "red" } else { "green" });
         let label = v["label"][i].as_str().unwrap();
-        assert_eq!(label, quantdesk_server::chan::signal_label(s));
+        assert_eq!(label, quantdesk_app::chan::signal_label(s));
         assert!(label.starts_with(if buy { 'B' } else { 'S' }));
         let text = v["text"][i].as_str().unwrap();
         assert!(text.contains(&s.rule) && text.contains(s.classes[0].as_str()), "{text}");
@@ -335,7 +335,7 @@ async fn chanvis_endpoints_answer_chanvis_shapes() {
     assert_eq!(bsp.len(), a.signals.len());
     for (p, sig) in bsp.iter().zip(&a.signals) {
         assert!(dt_ok(&p["dt"]));
-        assert_eq!(p["bs_type"], quantdesk_server::chan::signal_label(sig));
+        assert_eq!(p["bs_type"], quantdesk_app::chan::signal_label(sig));
     }
     let (_, v) = t.get_json("/api/bzzs_mark?symbol=600519.SH&tf=1D&mtype=3_buysell").await;
     let third = data(&v);

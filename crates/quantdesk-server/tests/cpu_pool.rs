@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{TestApp, app_with};
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 use quantdesk_server::cpu::CpuPool;
 use serde_json::Value;
 

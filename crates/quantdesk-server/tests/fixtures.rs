@@ -7,9 +7,9 @@ use std::path::Path;
 
 use chrono::Datelike;
 use common::{app, fixtures};
+use quantdesk_app::market::write_bars;
 use quantdesk_core::{Resolution, Symbol};
 use quantdesk_ingest::{BarImportOptions, ColumnMap};
-use quantdesk_server::market::write_bars;
 
 struct Case {
     file: &'static str,
@@ -71,7 +71,7 @@ async fn every_fixture_file_imports_whole() {
     assert!(aapl.len() > 400 && aapl.iter().all(|f| f.factor > 0.9 && f.factor < 1.01), "{}", aapl.len());
 
     let master = root.join("cn/instruments.csv");
-    let n = quantdesk_server::market::import_instruments_bytes(
+    let n = quantdesk_app::market::import_instruments_bytes(
         t.store.clone(),
         std::fs::read(&master).unwrap(),
         "instruments.csv".into(),
@@ -82,7 +82,7 @@ async fn every_fixture_file_imports_whole() {
     let maotai = t.store.instrument(&Symbol::new("600519.SH").unwrap()).await.unwrap().unwrap();
     assert_eq!((maotai.name.as_str(), maotai.abbrev.as_str(), maotai.board.as_str()), ("贵州茅台", "GZMT", "main"));
     // re-importing changes nothing
-    let again = quantdesk_server::market::import_instruments_bytes(
+    let again = quantdesk_app::market::import_instruments_bytes(
         t.store.clone(),
         std::fs::read(&master).unwrap(),
         "instruments.csv".into(),

@@ -3,9 +3,9 @@
 mod common;
 
 use common::{app_with, day};
+use quantdesk_app::config::Config;
+use quantdesk_app::config::Secret;
 use quantdesk_core::{Bar, Resolution, Symbol};
-use quantdesk_server::Config;
-use quantdesk_server::config::Secret;
 use quantdesk_store::BarSeriesWrite;
 
 async fn seeded(redis_url: &str, symbol: &str) -> common::TestApp {

@@ -7,7 +7,7 @@ mod common;
 use axum::http::StatusCode;
 use common::{TestApp, app, app_with, bearer, call, login, mailed_code, user_with_key};
 use quantdesk_app::accounts::throttle;
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 use quantdesk_store::auth::{AuditFilter, Role};
 use serde_json::{Value, json};
 
@@ -278,7 +278,7 @@ async fn bad_addresses_and_unsendable_mail_store_nothing() {
     assert!(t.state.store.email_code(&hostile.to_lowercase(), "signup").await.unwrap().is_none());
     assert_eq!(t.state.store.count_users().await.unwrap(), 1, "only the test's admin");
 
-    let smtp = quantdesk_server::config::Secret::new("smtp://127.0.0.1:1");
+    let smtp = quantdesk_app::config::Secret::new("smtp://127.0.0.1:1");
     let t = app_with(Config { smtp_url: smtp, ..Config::default() }).await;
     let (s, _, _) =
         call(&t, "POST", "/api/v1/auth/signup", &[], json!({"email": "m@example.com", "password": "tulip-granite-99"}))

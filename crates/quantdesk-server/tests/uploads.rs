@@ -7,7 +7,7 @@ mod common;
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
 use common::{TestApp, app, app_with, bearer, user_with_key};
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 use quantdesk_store::auth::Role;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};

@@ -283,7 +283,7 @@ fn key_rows(
     owners: &std::collections::HashMap<i64, String>,
     never: &str,
 ) -> Vec<KeyRow> {
-    let now = quantdesk_server::auth::now_ms();
+    let now = quantdesk_app::clock::now_ms();
     keys.iter()
         .map(|k| KeyRow {
             id: k.id,

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use cmd::{accounts, backtest, backup, chan, import, ops, options, schedule, serve};
-use quantdesk_server::Config;
-use quantdesk_server::config::{LogFormat, Overrides};
+use quantdesk_app::config::Config;
+use quantdesk_app::config::{LogFormat, Overrides};
 
 #[derive(Parser)]
 #[command(name = "quantdesk", version, about = "Self-hosted stock research and strategy platform")]

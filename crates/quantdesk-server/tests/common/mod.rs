@@ -44,7 +44,7 @@ pub async fn app() -> TestApp {
 pub async fn app_with(mut config: Config) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    config.database_url = quantdesk_server::config::Secret::new(url.clone());
+    config.database_url = quantdesk_app::config::Secret::new(url.clone());
     let store = quantdesk_store::open(&url, 4).await.unwrap();
     if config.mailbox_dir == Config::default().mailbox_dir {
         config.mailbox_dir = dir.path().join("mailbox").display().to_string();

@@ -4,9 +4,9 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use quantdesk_app::market::parse_symbol;
 use quantdesk_core::{Adjustment, Resolution};
 use quantdesk_server::AppState;
-use quantdesk_server::market::parse_symbol;
 use serde::Deserialize;
 
 use super::{PageCtx, ReqLang, error_page, html, json_island};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use quantdesk_app::accounts::{Accounts, Actor, normalize_email, secrets};
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 
 use super::common::open_store;
 use super::options::RoleArg;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use quantdesk_app::config::Config;
 use quantdesk_core::{Adjustment, Resolution};
-use quantdesk_server::Config;
 
 use super::common::{open_store, utc_date};
 use super::options::{AdjustmentArg, FillArg, Lenient, MarketArg, MetricArg, OutputFormat, parse_resolution};
@@ -153,7 +153,7 @@ pub async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
-    let iso = quantdesk_server::iso_secs;
+    let iso = quantdesk_app::clock::iso_secs;
     match a.format {
         OutputFormat::Json => {
             let mut v = serde_json::to_value(&result)?;

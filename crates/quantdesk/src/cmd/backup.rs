@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 
 use super::common::open_store;
 
@@ -38,7 +38,7 @@ pub struct RestoreArgs {
 fn write_info() -> quantdesk_store::backup::archive::WriteInfo {
     quantdesk_store::backup::archive::WriteInfo {
         now_ms: quantdesk_jobs::now_ms(),
-        quantdesk_version: quantdesk_server::ops::VERSION.into(),
+        quantdesk_version: quantdesk_app::VERSION.into(),
     }
 }
 

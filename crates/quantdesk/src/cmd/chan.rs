@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use quantdesk_app::config::Config;
 use quantdesk_core::Resolution;
-use quantdesk_server::Config;
 
 use super::common::print_all;
 use super::options::{AdjustmentArg, ChanProfileArg, Lenient, OutputFormat, parse_resolution};
@@ -46,7 +46,7 @@ fn parse_until(s: &str) -> Result<i64, String> {
 }
 
 pub async fn run(cfg: &Config, a: ChanArgs) -> Result<()> {
-    use quantdesk_server::chan::{ChanProfile, to_api};
+    use quantdesk_app::chan::{ChanProfile, to_api};
     let (resolution, profile) = (a.resolution, ChanProfile::from(a.profile));
     let until = a.until.unwrap_or(i64::MAX);
     let query = BarQuery {
@@ -112,7 +112,7 @@ pub async fn run(cfg: &Config, a: ChanArgs) -> Result<()> {
             out,
             "  #{:<5} {:<4} {} {:>12.4} -> {} {:>12.4}{}",
             s.index,
-            if s.direction == quantdesk_server::chan::Direction::Up { "up" } else { "down" },
+            if s.direction == quantdesk_app::chan::Direction::Up { "up" } else { "down" },
             s.begin_time,
             s.begin_price,
             s.end_time,
@@ -120,7 +120,7 @@ pub async fn run(cfg: &Config, a: ChanArgs) -> Result<()> {
             word(s.confirmed)
         )?;
     }
-    let mut signals: Vec<&quantdesk_server::chan::Signal> = r.signals.iter().collect();
+    let mut signals: Vec<&quantdesk_app::chan::Signal> = r.signals.iter().collect();
     signals.sort_by(|x, y| x.time.cmp(&y.time));
     writeln!(out, "\nlast signals")?;
     for s in &signals[signals.len().saturating_sub(a.last)..] {
@@ -130,7 +130,7 @@ pub async fn run(cfg: &Config, a: ChanArgs) -> Result<()> {
             s.label,
             s.time,
             s.price,
-            if s.level == quantdesk_server::chan::Level::Stroke { "stroke" } else { "segment" },
+            if s.level == quantdesk_app::chan::Level::Stroke { "stroke" } else { "segment" },
             s.classes.join(","),
             s.rule,
             word(s.confirmed)

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 
 /// Opens (and migrates) the configured database.
 pub async fn open_store(cfg: &Config) -> Result<Arc<dyn quantdesk_store::Store>> {

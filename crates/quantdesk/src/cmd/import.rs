@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use quantdesk_app::config::Config;
 use quantdesk_core::{Resolution, Symbol};
 use quantdesk_ingest::{BarImportOptions, ColumnMap};
-use quantdesk_server::Config;
 
 use super::common::{byte_progress, open_store};
 use super::options::parse_resolution;
@@ -58,8 +58,7 @@ pub async fn run(cfg: &Config, c: ImportCommand) -> Result<()> {
         ImportCommand::Instruments { file } => {
             let store = open_store(cfg).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let n =
-                quantdesk_server::market::import_instruments_bytes(store, bytes, file.display().to_string()).await?;
+            let n = quantdesk_app::market::import_instruments_bytes(store, bytes, file.display().to_string()).await?;
             println!("imported {n} instruments from {}", file.display());
             Ok(())
         }
@@ -101,7 +100,7 @@ async fn bars(cfg: &Config, a: BarsArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
     let progress_bar = bar.clone();
-    let report = quantdesk_server::market::import_bars_stream(
+    let report = quantdesk_app::market::import_bars_stream(
         &*store,
         reader,
         opts,

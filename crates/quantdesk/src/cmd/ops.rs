@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 
 use super::common::open_store;
 

@@ -22,7 +22,7 @@ pub enum LogFormatArg {
     Json,
 }
 
-impl From<LogFormatArg> for quantdesk_server::config::LogFormat {
+impl From<LogFormatArg> for quantdesk_app::config::LogFormat {
     fn from(f: LogFormatArg) -> Self {
         match f {
             LogFormatArg::Text => Self::Text,
@@ -72,7 +72,7 @@ pub enum ChanProfileArg {
     Czsc,
 }
 
-impl From<ChanProfileArg> for quantdesk_server::chan::ChanProfile {
+impl From<ChanProfileArg> for quantdesk_app::chan::ChanProfile {
     fn from(p: ChanProfileArg) -> Self {
         match p {
             ChanProfileArg::Chanpy => Self::Chanpy,
@@ -238,7 +238,7 @@ mod tests {
         for bad in ["xml", "JSON", "Table", " json", ""] {
             refuses("format", bad);
         }
-        use quantdesk_server::config::LogFormat;
+        use quantdesk_app::config::LogFormat;
         assert!(matches!(accepts("log-format", "text").log_format.map(LogFormat::from), Some(LogFormat::Text)));
         assert!(matches!(accepts("log-format", "json").log_format.map(LogFormat::from), Some(LogFormat::Json)));
         for bad in ["Text", "logfmt", ""] {
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn chan_profiles() {
-        use quantdesk_server::chan::ChanProfile;
+        use quantdesk_app::chan::ChanProfile;
         for (s, p) in [("chanpy", ChanProfile::Chanpy), ("czsc", ChanProfile::Czsc)] {
             assert_eq!(accepts("profile", s).profile.map(ChanProfile::from), Some(p));
             // The same spellings as the API's `profile=`.

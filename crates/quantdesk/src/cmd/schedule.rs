@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use quantdesk_server::Config;
+use quantdesk_app::config::Config;
 
 use super::common::open_store;
 

@@ -1,15 +1,15 @@
 //! The one series loader of the commands that analyse bars (`chan`, `backtest`, `sweep`,
 //! `decide`): a CSV file read as `import bars` reads it, without storing it, or stored bars at any
-//! resolution through `quantdesk_server::market`.
+//! resolution through `quantdesk_app::market`.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use quantdesk_app::config::Config;
+use quantdesk_app::market::{BarRequest, BarSource, read_bars, read_bars_before};
 use quantdesk_backtest::Series;
 use quantdesk_core::{Adjustment, Instrument, InstrumentKind, Resolution, Symbol};
 use quantdesk_ingest::{BarImportOptions, ColumnMap};
-use quantdesk_server::Config;
-use quantdesk_server::market::{BarRequest, BarSource, read_bars, read_bars_before};
 use quantdesk_store::MarketStore;
 
 use super::common::open_store;

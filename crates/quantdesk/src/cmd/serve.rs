@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use quantdesk_server::{AppState, Config};
+use quantdesk_app::config::Config;
+use quantdesk_server::AppState;
 use quantdesk_store::auth::Role;
 
 use super::common::open_store;
@@ -76,7 +77,7 @@ pub async fn serve(cfg: Config, a: ServeArgs) -> Result<()> {
         } else {
             tracing::info!("the database already has data; demo data not loaded");
         }
-        let (password, generated) = quantdesk_server::demo::demo_password(&cfg.demo_password);
+        let (password, generated) = quantdesk_app::demo::demo_password(&cfg.demo_password);
         quantdesk_app::accounts::Accounts::from_config(store.clone(), &cfg)
             .ensure_user(DEMO_EMAIL, &password, Role::Admin, true)
             .await
@@ -94,7 +95,7 @@ pub async fn serve(cfg: Config, a: ServeArgs) -> Result<()> {
     let worker = if workers { Some(start_worker(store.clone(), slots, queues, &cfg).await) } else { None };
     let state = AppState::new(store, cfg, quantdesk_server::ops::metrics_handle());
     let app = quantdesk_web::app(state);
-    println!("quantdesk {} listening on http://{addr}", quantdesk_server::ops::VERSION);
+    println!("quantdesk {} listening on http://{addr}", quantdesk_app::VERSION);
     tracing::info!(%addr, workers, "listening");
     quantdesk_server::serve(listener, app, quantdesk_server::shutdown_signal()).await?;
     if let Some((stop, task)) = worker {
