@@ -46,21 +46,38 @@ pub enum LogFormat {
     Json,
 }
 
-/// The effective configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The effective configuration, one section per concern. In TOML each section is a table
+/// (`[server]`, `[database]`…); the variables keep their flat names (`QUANTDESK_LISTEN`,
+/// `QUANTDESK_DATABASE_URL`…).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Fill an empty database with demo data on start.
+    pub demo: bool,
+    /// How the server listens and what it accepts: limits, access, rate limits.
+    pub server: ServerConfig,
+    /// Where everything is stored.
+    pub database: DatabaseConfig,
+    /// Caches in the process and, with Redis, between replicas.
+    pub cache: CacheConfig,
+    /// Log output.
+    pub log: LogConfig,
+    /// Accounts and sessions.
+    pub auth: AuthConfig,
+    /// Outgoing mail (codes and notices).
+    pub mail: MailConfig,
+    /// Background job workers.
+    pub jobs: JobsConfig,
+    /// Scheduled backups and their retention.
+    pub backups: BackupsConfig,
+}
+
+/// How the server listens and what it accepts: limits, access, rate limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
     /// Address to serve HTTP on.
     pub listen: SocketAddr,
-    /// `sqlite://PATH` (the embedded default) or `postgres://…`. May hold a password: a secret.
-    pub database_url: Secret,
-    pub database_max_connections: u32,
-    /// `redis://…` to share caches between replicas; none by default. May hold a password.
-    pub redis_url: Secret,
-    /// `text` or `json`.
-    pub log_format: LogFormat,
-    /// A tracing filter, such as `info` or `quantdesk=debug,info`.
-    pub log_level: String,
     /// Largest accepted upload (CSV import), in bytes.
     pub max_upload_bytes: u64,
     /// Largest accepted request body other than uploads, in bytes.
@@ -69,10 +86,6 @@ pub struct Config {
     /// in this process; more are answered 429. Uploads are spooled to the temporary folder
     /// (`TMPDIR`), so it needs up to this many times `max_upload_bytes` per importing user.
     pub imports_per_user: u32,
-    /// Seconds a computed datafeed response may be served from the in-process cache (0: no cache).
-    pub cache_ttl_secs: u64,
-    /// Megabytes of stored bars kept in memory by the block cache (0: no cache).
-    pub bar_cache_mb: u64,
     /// Seconds a request may take before it is answered with a timeout.
     pub request_timeout_secs: u64,
     /// CPU-heavy request work (Chan analyses, nesting, marks, overlays) runs on this many
@@ -81,29 +94,9 @@ pub struct Config {
     /// Heavy requests that may wait for a CPU worker; more are refused at once with 503 `busy`
     /// and `Retry-After`.
     pub cpu_queue: usize,
-    /// Fill an empty database with demo data on start.
-    pub demo: bool,
-    /// Jobs a process runs at once (`serve` without `--no-workers`, and `worker`).
-    pub worker_concurrency: usize,
-    /// Fair share: jobs one owner may have running at once, counted over every worker sharing
-    /// the database; a worker passes over the jobs of an owner at the cap (jobs without an owner,
-    /// such as backups, are not capped). 0: half of the process's `worker_concurrency`, at least
-    /// 1, so on a default `serve` (2 workers) one person's jobs always leave one for others.
-    pub jobs_per_owner: u32,
-    /// Seconds a worker's claim on a job lasts without a heartbeat: how soon a dead worker's job
-    /// runs elsewhere. Heartbeats come every sixth of it.
-    pub job_lease_secs: u64,
     /// The site is reached over HTTPS (directly or through a TLS-terminating proxy): session
     /// cookies become `__Host-` and `Secure`, and responses carry HSTS.
     pub tls: bool,
-    /// Minutes a browser session lasts without use.
-    pub session_idle_mins: u64,
-    /// Hours a browser session lasts at most, however much it is used.
-    pub session_max_hours: u64,
-    /// Whether anyone may sign up (with a verified e-mail address).
-    pub signup: bool,
-    /// The role of people who sign up: viewer, analyst or admin.
-    pub signup_role: String,
     /// Serve the UDF datafeed (`/udf/*`, read-only) without credentials, for chart embedding.
     pub udf_public: bool,
     /// CIDR ranges allowed to use the server; empty allows everyone. Health probes are exempt.
@@ -116,14 +109,154 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Requests per minute allowed from one client address.
     pub rate_limit_ip_per_minute: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_upload_bytes: 256 * 1024 * 1024,
+            max_body_bytes: 1024 * 1024,
+            imports_per_user: 2,
+            request_timeout_secs: 30,
+            cpu_workers: 0,
+            cpu_queue: 32,
+            tls: false,
+            udf_public: false,
+            allow_cidrs: Vec::new(),
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+            rate_limit_per_minute: 600,
+            rate_limit_ip_per_minute: 1200,
+        }
+    }
+}
+
+/// Where everything is stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (the embedded default) or `postgres://…`. May hold a password: a secret.
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { database_url: Secret::new("sqlite://./data/quantdesk.db"), database_max_connections: 8 }
+    }
+}
+
+/// Caches in the process and, with Redis, between replicas.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `redis://…` to share caches between replicas; none by default. May hold a password.
+    pub redis_url: Secret,
+    /// Seconds a computed datafeed response may be served from the in-process cache (0: no cache).
+    pub cache_ttl_secs: u64,
+    /// Megabytes of stored bars kept in memory by the block cache (0: no cache).
+    pub bar_cache_mb: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { redis_url: Secret::new(""), cache_ttl_secs: 2, bar_cache_mb: 256 }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter, such as `info` or `quantdesk=debug,info`.
+    pub log_level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { log_format: LogFormat::Text, log_level: "info".into() }
+    }
+}
+
+/// Accounts and sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Minutes a browser session lasts without use.
+    pub session_idle_mins: u64,
+    /// Hours a browser session lasts at most, however much it is used.
+    pub session_max_hours: u64,
+    /// Whether anyone may sign up (with a verified e-mail address).
+    pub signup: bool,
+    /// The role of people who sign up: viewer, analyst or admin.
+    pub signup_role: String,
+    /// Password of the demo account `serve --demo` creates; random (and printed) when empty.
+    pub demo_password: Secret,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_idle_mins: 8 * 60,
+            session_max_hours: 7 * 24,
+            signup: true,
+            signup_role: "analyst".into(),
+            demo_password: Secret::new(""),
+        }
+    }
+}
+
+/// Outgoing mail (codes and notices).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
     /// `smtps://user:pass@host` (or `smtp://…`) to send mail; empty writes mail to `mailbox_dir`.
     pub smtp_url: Secret,
     /// The sender of quantdesk's mail.
     pub mail_from: String,
     /// Where mail goes when no SMTP server is configured.
     pub mailbox_dir: String,
-    /// Password of the demo account `serve --demo` creates; random (and printed) when empty.
-    pub demo_password: Secret,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            smtp_url: Secret::new(""),
+            mail_from: "quantdesk <noreply@quantdesk.localhost>".into(),
+            mailbox_dir: "./data/mailbox".into(),
+        }
+    }
+}
+
+/// Background job workers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Jobs a process runs at once (`serve` without `--no-workers`, and `worker`).
+    pub worker_concurrency: usize,
+    /// Fair share: jobs one owner may have running at once, counted over every worker sharing
+    /// the database; a worker passes over the jobs of an owner at the cap (jobs without an owner,
+    /// such as backups, are not capped). 0: half of the process's `worker_concurrency`, at least
+    /// 1, so on a default `serve` (2 workers) one person's jobs always leave one for others.
+    pub jobs_per_owner: u32,
+    /// Seconds a worker's claim on a job lasts without a heartbeat: how soon a dead worker's job
+    /// runs elsewhere. Heartbeats come every sixth of it.
+    pub job_lease_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig { worker_concurrency: 2, jobs_per_owner: 0, job_lease_secs: 30 }
+    }
+}
+
+/// Scheduled backups and their retention.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupsConfig {
     /// Folder of scheduled backups (and the default of `quantdesk backup --dir`); empty: none.
     pub backup_dir: String,
     /// When scheduled backups run: a cron expression read in UTC, e.g. `0 2 * * *`; empty: never.
@@ -135,42 +268,9 @@ pub struct Config {
     pub backup_keep_weekly: usize,
 }
 
-impl Default for Config {
+impl Default for BackupsConfig {
     fn default() -> Self {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database_url: Secret::new("sqlite://./data/quantdesk.db"),
-            database_max_connections: 8,
-            redis_url: Secret::new(""),
-            log_format: LogFormat::Text,
-            log_level: "info".into(),
-            max_upload_bytes: 256 * 1024 * 1024,
-            max_body_bytes: 1024 * 1024,
-            imports_per_user: 2,
-            cache_ttl_secs: 2,
-            bar_cache_mb: 256,
-            request_timeout_secs: 30,
-            cpu_workers: 0,
-            cpu_queue: 32,
-            demo: false,
-            worker_concurrency: 2,
-            jobs_per_owner: 0,
-            job_lease_secs: 30,
-            tls: false,
-            session_idle_mins: 8 * 60,
-            session_max_hours: 7 * 24,
-            signup: true,
-            signup_role: "analyst".into(),
-            udf_public: false,
-            allow_cidrs: Vec::new(),
-            trusted_proxies: Vec::new(),
-            cors_origins: Vec::new(),
-            rate_limit_per_minute: 600,
-            rate_limit_ip_per_minute: 1200,
-            smtp_url: Secret::new(""),
-            mail_from: "quantdesk <noreply@quantdesk.localhost>".into(),
-            mailbox_dir: "./data/mailbox".into(),
-            demo_password: Secret::new(""),
+        BackupsConfig {
             backup_dir: String::new(),
             backup_cron: String::new(),
             backup_keep_daily: 7,
@@ -227,13 +327,13 @@ impl Config {
         };
         cfg.apply_env(env)?;
         if let Some(v) = flags.listen {
-            cfg.listen = v;
+            cfg.server.listen = v;
         }
         if let Some(v) = &flags.database_url {
-            cfg.database_url = Secret::new(v.clone());
+            cfg.database.database_url = Secret::new(v.clone());
         }
         if let Some(v) = flags.log_format {
-            cfg.log_format = v;
+            cfg.log.log_format = v;
         }
         if let Some(v) = flags.demo {
             cfg.demo = cfg.demo || v;
@@ -259,19 +359,19 @@ impl Config {
             v.trim().parse().map_err(|_| ConfigError(format!("{name}: {v:?} is not a valid value")))
         }
         if let Some(v) = get("QUANTDESK_LISTEN")? {
-            self.listen = parse("QUANTDESK_LISTEN", &v)?;
+            self.server.listen = parse("QUANTDESK_LISTEN", &v)?;
         }
         if let Some(v) = get("QUANTDESK_DATABASE_URL")? {
-            self.database_url = Secret::new(v);
+            self.database.database_url = Secret::new(v);
         }
         if let Some(v) = get("QUANTDESK_REDIS_URL")? {
-            self.redis_url = Secret::new(v);
+            self.cache.redis_url = Secret::new(v);
         }
         if let Some(v) = get("QUANTDESK_DATABASE_MAX_CONNECTIONS")? {
-            self.database_max_connections = parse("QUANTDESK_DATABASE_MAX_CONNECTIONS", &v)?;
+            self.database.database_max_connections = parse("QUANTDESK_DATABASE_MAX_CONNECTIONS", &v)?;
         }
         if let Some(v) = get("QUANTDESK_LOG_FORMAT")? {
-            self.log_format = match v.trim().to_ascii_lowercase().as_str() {
+            self.log.log_format = match v.trim().to_ascii_lowercase().as_str() {
                 "json" => LogFormat::Json,
                 "text" | "pretty" => LogFormat::Text,
                 _ => {
@@ -280,145 +380,147 @@ impl Config {
             };
         }
         if let Some(v) = get("QUANTDESK_LOG_LEVEL")? {
-            self.log_level = v;
+            self.log.log_level = v;
         }
         if let Some(v) = get("QUANTDESK_MAX_UPLOAD_BYTES")? {
-            self.max_upload_bytes = parse("QUANTDESK_MAX_UPLOAD_BYTES", &v)?;
+            self.server.max_upload_bytes = parse("QUANTDESK_MAX_UPLOAD_BYTES", &v)?;
         }
         if let Some(v) = get("QUANTDESK_MAX_BODY_BYTES")? {
-            self.max_body_bytes = parse("QUANTDESK_MAX_BODY_BYTES", &v)?;
+            self.server.max_body_bytes = parse("QUANTDESK_MAX_BODY_BYTES", &v)?;
         }
         if let Some(v) = get("QUANTDESK_IMPORTS_PER_USER")? {
-            self.imports_per_user = parse("QUANTDESK_IMPORTS_PER_USER", &v)?;
+            self.server.imports_per_user = parse("QUANTDESK_IMPORTS_PER_USER", &v)?;
         }
         if let Some(v) = get("QUANTDESK_CACHE_TTL_SECS")? {
-            self.cache_ttl_secs = parse("QUANTDESK_CACHE_TTL_SECS", &v)?;
+            self.cache.cache_ttl_secs = parse("QUANTDESK_CACHE_TTL_SECS", &v)?;
         }
         if let Some(v) = get("QUANTDESK_BAR_CACHE_MB")? {
-            self.bar_cache_mb = parse("QUANTDESK_BAR_CACHE_MB", &v)?;
+            self.cache.bar_cache_mb = parse("QUANTDESK_BAR_CACHE_MB", &v)?;
         }
         if let Some(v) = get("QUANTDESK_REQUEST_TIMEOUT_SECS")? {
-            self.request_timeout_secs = parse("QUANTDESK_REQUEST_TIMEOUT_SECS", &v)?;
+            self.server.request_timeout_secs = parse("QUANTDESK_REQUEST_TIMEOUT_SECS", &v)?;
         }
         if let Some(v) = get("QUANTDESK_CPU_WORKERS")? {
-            self.cpu_workers = parse("QUANTDESK_CPU_WORKERS", &v)?;
+            self.server.cpu_workers = parse("QUANTDESK_CPU_WORKERS", &v)?;
         }
         if let Some(v) = get("QUANTDESK_CPU_QUEUE")? {
-            self.cpu_queue = parse("QUANTDESK_CPU_QUEUE", &v)?;
+            self.server.cpu_queue = parse("QUANTDESK_CPU_QUEUE", &v)?;
         }
         if let Some(v) = get("QUANTDESK_WORKER_CONCURRENCY")? {
-            self.worker_concurrency = parse("QUANTDESK_WORKER_CONCURRENCY", &v)?;
+            self.jobs.worker_concurrency = parse("QUANTDESK_WORKER_CONCURRENCY", &v)?;
         }
         if let Some(v) = get("QUANTDESK_JOBS_PER_OWNER")? {
-            self.jobs_per_owner = parse("QUANTDESK_JOBS_PER_OWNER", &v)?;
+            self.jobs.jobs_per_owner = parse("QUANTDESK_JOBS_PER_OWNER", &v)?;
         }
         if let Some(v) = get("QUANTDESK_JOB_LEASE_SECS")? {
-            self.job_lease_secs = parse("QUANTDESK_JOB_LEASE_SECS", &v)?;
+            self.jobs.job_lease_secs = parse("QUANTDESK_JOB_LEASE_SECS", &v)?;
         }
         if let Some(v) = get("QUANTDESK_DEMO")? {
             self.demo = flag(&v);
         }
         if let Some(v) = get("QUANTDESK_TLS")? {
-            self.tls = flag(&v);
+            self.server.tls = flag(&v);
         }
         if let Some(v) = get("QUANTDESK_SESSION_IDLE_MINS")? {
-            self.session_idle_mins = parse("QUANTDESK_SESSION_IDLE_MINS", &v)?;
+            self.auth.session_idle_mins = parse("QUANTDESK_SESSION_IDLE_MINS", &v)?;
         }
         if let Some(v) = get("QUANTDESK_SESSION_MAX_HOURS")? {
-            self.session_max_hours = parse("QUANTDESK_SESSION_MAX_HOURS", &v)?;
+            self.auth.session_max_hours = parse("QUANTDESK_SESSION_MAX_HOURS", &v)?;
         }
         if let Some(v) = get("QUANTDESK_SIGNUP")? {
-            self.signup = flag(&v);
+            self.auth.signup = flag(&v);
         }
         if let Some(v) = get("QUANTDESK_SIGNUP_ROLE")? {
-            self.signup_role = v.trim().to_string();
+            self.auth.signup_role = v.trim().to_string();
         }
         if let Some(v) = get("QUANTDESK_UDF_PUBLIC")? {
-            self.udf_public = flag(&v);
+            self.server.udf_public = flag(&v);
         }
         if let Some(v) = get("QUANTDESK_ALLOW_CIDRS")? {
-            self.allow_cidrs = list(&v);
+            self.server.allow_cidrs = list(&v);
         }
         if let Some(v) = get("QUANTDESK_TRUSTED_PROXIES")? {
-            self.trusted_proxies = list(&v);
+            self.server.trusted_proxies = list(&v);
         }
         if let Some(v) = get("QUANTDESK_CORS_ORIGINS")? {
-            self.cors_origins = list(&v);
+            self.server.cors_origins = list(&v);
         }
         if let Some(v) = get("QUANTDESK_RATE_LIMIT_PER_MINUTE")? {
-            self.rate_limit_per_minute = parse("QUANTDESK_RATE_LIMIT_PER_MINUTE", &v)?;
+            self.server.rate_limit_per_minute = parse("QUANTDESK_RATE_LIMIT_PER_MINUTE", &v)?;
         }
         if let Some(v) = get("QUANTDESK_RATE_LIMIT_IP_PER_MINUTE")? {
-            self.rate_limit_ip_per_minute = parse("QUANTDESK_RATE_LIMIT_IP_PER_MINUTE", &v)?;
+            self.server.rate_limit_ip_per_minute = parse("QUANTDESK_RATE_LIMIT_IP_PER_MINUTE", &v)?;
         }
         if let Some(v) = get("QUANTDESK_SMTP_URL")? {
-            self.smtp_url = Secret::new(v);
+            self.mail.smtp_url = Secret::new(v);
         }
         if let Some(v) = get("QUANTDESK_MAIL_FROM")? {
-            self.mail_from = v;
+            self.mail.mail_from = v;
         }
         if let Some(v) = get("QUANTDESK_MAILBOX_DIR")? {
-            self.mailbox_dir = v;
+            self.mail.mailbox_dir = v;
         }
         if let Some(v) = get("QUANTDESK_DEMO_PASSWORD")? {
-            self.demo_password = Secret::new(v);
+            self.auth.demo_password = Secret::new(v);
         }
         if let Some(v) = get("QUANTDESK_BACKUP_DIR")? {
-            self.backup_dir = v;
+            self.backups.backup_dir = v;
         }
         if let Some(v) = get("QUANTDESK_BACKUP_CRON")? {
-            self.backup_cron = v;
+            self.backups.backup_cron = v;
         }
         if let Some(v) = get("QUANTDESK_BACKUP_KEEP_DAILY")? {
-            self.backup_keep_daily = parse("QUANTDESK_BACKUP_KEEP_DAILY", &v)?;
+            self.backups.backup_keep_daily = parse("QUANTDESK_BACKUP_KEEP_DAILY", &v)?;
         }
         if let Some(v) = get("QUANTDESK_BACKUP_KEEP_WEEKLY")? {
-            self.backup_keep_weekly = parse("QUANTDESK_BACKUP_KEEP_WEEKLY", &v)?;
+            self.backups.backup_keep_weekly = parse("QUANTDESK_BACKUP_KEEP_WEEKLY", &v)?;
         }
         Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let url = self.database_url.expose();
+        let url = self.database.database_url.expose();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ConfigError("database_url must start with sqlite: or postgres://".into()));
         }
-        let redis = self.redis_url.expose();
+        let redis = self.cache.redis_url.expose();
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(ConfigError("redis_url must start with redis://".into()));
         }
-        if self.database_max_connections == 0 {
+        if self.database.database_max_connections == 0 {
             return Err(ConfigError("database_max_connections must be at least 1".into()));
         }
-        if self.job_lease_secs < 2 {
+        if self.jobs.job_lease_secs < 2 {
             return Err(ConfigError("job_lease_secs must be at least 2".into()));
         }
-        if quantdesk_store::auth::Role::parse(&self.signup_role).is_none() {
+        if quantdesk_store::auth::Role::parse(&self.auth.signup_role).is_none() {
             return Err(ConfigError("signup_role must be viewer, analyst or admin".into()));
         }
-        for (name, list) in [("allow_cidrs", &self.allow_cidrs), ("trusted_proxies", &self.trusted_proxies)] {
+        for (name, list) in
+            [("allow_cidrs", &self.server.allow_cidrs), ("trusted_proxies", &self.server.trusted_proxies)]
+        {
             for c in list {
                 parse_cidr(c).map_err(|e| ConfigError(format!("{name}: {e}")))?;
             }
         }
-        if self.rate_limit_per_minute == 0 || self.rate_limit_ip_per_minute == 0 {
+        if self.server.rate_limit_per_minute == 0 || self.server.rate_limit_ip_per_minute == 0 {
             return Err(ConfigError("rate limits must be at least 1 request per minute".into()));
         }
-        if self.session_idle_mins == 0 || self.session_max_hours == 0 {
+        if self.auth.session_idle_mins == 0 || self.auth.session_max_hours == 0 {
             return Err(ConfigError("session_idle_mins and session_max_hours must be at least 1".into()));
         }
-        if !self.backup_cron.trim().is_empty() {
-            if self.backup_dir.trim().is_empty() {
+        if !self.backups.backup_cron.trim().is_empty() {
+            if self.backups.backup_dir.trim().is_empty() {
                 return Err(ConfigError("backup_cron needs backup_dir: the folder the scheduled backups go to".into()));
             }
-            <croner::Cron as std::str::FromStr>::from_str(&self.backup_cron).map_err(|e| {
-                ConfigError(format!("backup_cron {:?} is not a cron expression: {e}", self.backup_cron))
+            <croner::Cron as std::str::FromStr>::from_str(&self.backups.backup_cron).map_err(|e| {
+                ConfigError(format!("backup_cron {:?} is not a cron expression: {e}", self.backups.backup_cron))
             })?;
         }
-        if self.max_upload_bytes < 1024 {
+        if self.server.max_upload_bytes < 1024 {
             return Err(ConfigError("max_upload_bytes must be at least 1024".into()));
         }
-        if self.imports_per_user == 0 {
+        if self.server.imports_per_user == 0 {
             return Err(ConfigError("imports_per_user must be at least 1".into()));
         }
         Ok(())
@@ -445,13 +547,17 @@ mod tests {
     fn layers_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nlog_level = \"debug\"\ncache_ttl_secs = 7\n").unwrap();
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"0.0.0.0:9000\"\n[log]\nlog_level = \"debug\"\n[cache]\ncache_ttl_secs = 7\n",
+        )
+        .unwrap();
         let env = env_of(&[("QUANTDESK_LOG_LEVEL", "warn"), ("QUANTDESK_LISTEN", "127.0.0.1:9100")]);
         let flags = Overrides { listen: Some("127.0.0.1:9200".parse().unwrap()), ..Default::default() };
         let c = Config::load(Some(&file), &env, &flags).unwrap();
-        assert_eq!(c.cache_ttl_secs, 7, "file beats default");
-        assert_eq!(c.log_level, "warn", "env beats file");
-        assert_eq!(c.listen.port(), 9200, "flag beats env");
+        assert_eq!(c.cache.cache_ttl_secs, 7, "file beats default");
+        assert_eq!(c.log.log_level, "warn", "env beats file");
+        assert_eq!(c.server.listen.port(), 9200, "flag beats env");
     }
 
     #[test]
@@ -462,7 +568,7 @@ mod tests {
         let path = secret.display().to_string();
         let env = env_of(&[("QUANTDESK_DATABASE_URL_FILE", path.as_str())]);
         let c = Config::load(None, &env, &Overrides::default()).unwrap();
-        assert_eq!(c.database_url.expose(), "postgres://app:hunter22@db/quantdesk");
+        assert_eq!(c.database.database_url.expose(), "postgres://app:hunter22@db/quantdesk");
         let printed = c.to_redacted_toml();
         assert!(!printed.contains("hunter22"), "{printed}");
         assert!(printed.contains("database_url = \"***\""));
@@ -471,30 +577,30 @@ mod tests {
 
     #[test]
     fn jobs_per_owner_is_automatic_by_default_and_layered() {
-        assert_eq!(Config::default().jobs_per_owner, 0, "0: derived from the worker concurrency");
+        assert_eq!(Config::default().jobs.jobs_per_owner, 0, "0: derived from the worker concurrency");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
-        std::fs::write(&file, "jobs_per_owner = 3\n").unwrap();
+        std::fs::write(&file, "[jobs]\njobs_per_owner = 3\n").unwrap();
         let c = Config::load(Some(&file), &env_of(&[]), &Overrides::default()).unwrap();
-        assert_eq!(c.jobs_per_owner, 3);
+        assert_eq!(c.jobs.jobs_per_owner, 3);
         let c =
             Config::load(Some(&file), &env_of(&[("QUANTDESK_JOBS_PER_OWNER", "5")]), &Overrides::default()).unwrap();
-        assert_eq!(c.jobs_per_owner, 5, "env beats file");
+        assert_eq!(c.jobs.jobs_per_owner, 5, "env beats file");
         let e = Config::load(None, &env_of(&[("QUANTDESK_JOBS_PER_OWNER", "-1")]), &Overrides::default()).unwrap_err();
         assert!(e.0.contains("QUANTDESK_JOBS_PER_OWNER"));
     }
 
     #[test]
     fn imports_per_user_defaults_to_two_and_is_layered() {
-        assert_eq!(Config::default().imports_per_user, 2);
+        assert_eq!(Config::default().server.imports_per_user, 2);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
-        std::fs::write(&file, "imports_per_user = 3\n").unwrap();
+        std::fs::write(&file, "[server]\nimports_per_user = 3\n").unwrap();
         let c = Config::load(Some(&file), &env_of(&[]), &Overrides::default()).unwrap();
-        assert_eq!(c.imports_per_user, 3);
+        assert_eq!(c.server.imports_per_user, 3);
         let c =
             Config::load(Some(&file), &env_of(&[("QUANTDESK_IMPORTS_PER_USER", "5")]), &Overrides::default()).unwrap();
-        assert_eq!(c.imports_per_user, 5, "env beats file");
+        assert_eq!(c.server.imports_per_user, 5, "env beats file");
         let e = Config::load(None, &env_of(&[("QUANTDESK_IMPORTS_PER_USER", "0")]), &Overrides::default()).unwrap_err();
         assert!(e.0.contains("imports_per_user"), "{}", e.0);
         let e = Config::load(None, &env_of(&[("QUANTDESK_IMPORTS_PER_USER", "x")]), &Overrides::default()).unwrap_err();
@@ -504,15 +610,15 @@ mod tests {
     #[test]
     fn cpu_pool_is_sized_by_cores_by_default_and_layered() {
         let d = Config::default();
-        assert_eq!((d.cpu_workers, d.cpu_queue), (0, 32), "0: the number of cores");
+        assert_eq!((d.server.cpu_workers, d.server.cpu_queue), (0, 32), "0: the number of cores");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("q.toml");
-        std::fs::write(&file, "cpu_workers = 3\ncpu_queue = 8\n").unwrap();
+        std::fs::write(&file, "[server]\ncpu_workers = 3\ncpu_queue = 8\n").unwrap();
         let c = Config::load(Some(&file), &env_of(&[]), &Overrides::default()).unwrap();
-        assert_eq!((c.cpu_workers, c.cpu_queue), (3, 8));
+        assert_eq!((c.server.cpu_workers, c.server.cpu_queue), (3, 8));
         let env = env_of(&[("QUANTDESK_CPU_WORKERS", "1"), ("QUANTDESK_CPU_QUEUE", "0")]);
         let c = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
-        assert_eq!((c.cpu_workers, c.cpu_queue), (1, 0), "env beats file");
+        assert_eq!((c.server.cpu_workers, c.server.cpu_queue), (1, 0), "env beats file");
         let e = Config::load(None, &env_of(&[("QUANTDESK_CPU_QUEUE", "many")]), &Overrides::default()).unwrap_err();
         assert!(e.0.contains("QUANTDESK_CPU_QUEUE"));
     }

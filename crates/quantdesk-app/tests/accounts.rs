@@ -147,19 +147,21 @@ fn sessions_live_within_their_idle_and_total_times() {
 
 #[test]
 fn settings_come_from_the_configuration() {
-    let cfg = quantdesk_app::config::Config {
-        signup: true,
-        signup_role: "analyst".into(),
-        session_idle_mins: 5,
-        session_max_hours: 7,
-        ..Default::default()
-    };
+    let mut cfg = quantdesk_app::config::Config::default();
+    cfg.auth.signup = true;
+    cfg.auth.signup_role = "analyst".into();
+    cfg.auth.session_idle_mins = 5;
+    cfg.auth.session_max_hours = 7;
     let s = AccountSettings::from_config(&cfg);
     assert_eq!(
         s,
         AccountSettings { signup: true, signup_role: Role::Analyst, session_idle_mins: 5, session_max_hours: 7 }
     );
-    let odd = quantdesk_app::config::Config { signup_role: "root".into(), ..Default::default() };
+    let odd = {
+        let mut c = quantdesk_app::config::Config::default();
+        c.auth.signup_role = "root".into();
+        c
+    };
     assert_eq!(
         AccountSettings::from_config(&odd).signup_role,
         Role::Viewer,

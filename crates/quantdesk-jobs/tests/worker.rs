@@ -283,7 +283,7 @@ async fn an_analysts_top_priority_jobs_leave_a_worker_for_the_admin() {
     let registry = Registry::standard().with("gate", gate.clone());
     // What `serve` runs with when nothing is configured.
     let defaults = quantdesk_app::config::Config::default();
-    let per_owner = WorkerConfig::new(defaults.worker_concurrency, vec!["default".into()]).per_owner;
+    let per_owner = WorkerConfig::new(defaults.jobs.worker_concurrency, vec!["default".into()]).per_owner;
     let gated =
         |owner: &str, priority: i32| NewJob { owner: owner.into(), kind: "gate".into(), priority, ..echo("{}") };
 

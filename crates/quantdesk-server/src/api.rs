@@ -350,7 +350,7 @@ async fn import_bars(
         "amount_column",
         "adj_factor_column",
     ];
-    let _slot = state.imports.take(who.user_id, state.config.imports_per_user)?;
+    let _slot = state.imports.take(who.user_id, state.config.server.imports_per_user)?;
     let up = read_upload::<Spooled>(form, &FIELDS).await?;
     let field = |n: &str| up.fields.get(n).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let res = field("resolution").ok_or_else(|| ApiError::bad_request("resolution is required"))?;
@@ -414,7 +414,7 @@ async fn import_instruments(
     who: Principal,
     form: ApiMultipart,
 ) -> Result<Json<InstrumentImportReport>, ApiError> {
-    let _slot = state.imports.take(who.user_id, state.config.imports_per_user)?;
+    let _slot = state.imports.take(who.user_id, state.config.server.imports_per_user)?;
     let up = read_upload::<Spooled>(form, &[]).await?;
     let input = std::io::BufReader::with_capacity(1 << 16, up.file.file);
     let n = import_instruments_reader(state.store.clone(), input, up.file_name, MAX_INSTRUMENT_ROWS)

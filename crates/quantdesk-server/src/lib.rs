@@ -109,10 +109,11 @@ pub fn router(state: AppState) -> Router {
 /// ids, tracing, compression.
 pub fn router_with(state: AppState, extra: Routes) -> Router {
     let cfg = state.config.clone();
-    let max_upload = usize::try_from(cfg.max_upload_bytes).unwrap_or(usize::MAX);
-    let max_body = usize::try_from(cfg.max_body_bytes).unwrap_or(usize::MAX);
-    let cors = (!cfg.cors_origins.is_empty()).then(|| {
-        let origins: Vec<axum::http::HeaderValue> = cfg.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let max_upload = usize::try_from(cfg.server.max_upload_bytes).unwrap_or(usize::MAX);
+    let max_body = usize::try_from(cfg.server.max_body_bytes).unwrap_or(usize::MAX);
+    let cors = (!cfg.server.cors_origins.is_empty()).then(|| {
+        let origins: Vec<axum::http::HeaderValue> =
+            cfg.server.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
         tower_http::cors::CorsLayer::new()
             .allow_origin(origins)
             .allow_methods([
@@ -137,7 +138,7 @@ pub fn router_with(state: AppState, extra: Routes) -> Router {
         .layer(tower::util::option_layer(cors))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(cfg.request_timeout_secs.max(1)),
+            Duration::from_secs(cfg.server.request_timeout_secs.max(1)),
         ))
         .layer(CatchPanicLayer::custom(|_| {
             error::ApiError::new(

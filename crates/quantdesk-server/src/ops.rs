@@ -213,7 +213,7 @@ async fn business_gauges(state: &AppState) {
     if let Ok(n) = state.store.count_users().await {
         metrics::gauge!("quantdesk_users").set(n as f64);
     }
-    let idle_ms = state.config.session_idle_mins.saturating_mul(60_000) as i64;
+    let idle_ms = state.config.auth.session_idle_mins.saturating_mul(60_000) as i64;
     if let Ok(n) = state.store.count_active_sessions(now - idle_ms).await {
         metrics::gauge!("quantdesk_active_sessions").set(n as f64);
     }

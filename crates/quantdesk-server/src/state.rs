@@ -42,15 +42,15 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config, metrics: PrometheusHandle) -> Self {
-        let ttl = Duration::from_secs(config.cache_ttl_secs);
-        let responses = (config.cache_ttl_secs > 0).then(|| {
+        let ttl = Duration::from_secs(config.cache.cache_ttl_secs);
+        let responses = (config.cache.cache_ttl_secs > 0).then(|| {
             moka::future::Cache::builder()
                 .max_capacity(64 * 1024 * 1024)
                 .weigher(|k: &String, v: &Bytes| (k.len() + v.len()).try_into().unwrap_or(u32::MAX))
                 .time_to_live(ttl)
                 .build()
         });
-        let shared = Some(config.redis_url.expose()).filter(|u| !u.is_empty()).and_then(|u| {
+        let shared = Some(config.cache.redis_url.expose()).filter(|u| !u.is_empty()).and_then(|u| {
             match crate::shared_cache::SharedCache::new(u) {
                 Ok(c) => Some(c),
                 Err(e) => {
@@ -59,9 +59,12 @@ impl AppState {
                 }
             }
         });
-        let blocks =
-            (config.bar_cache_mb > 0).then(|| crate::blocks::BarBlocks::new(config.bar_cache_mb * 1024 * 1024));
-        let cpu = crate::cpu::CpuPool::new(crate::cpu::CpuPool::workers_for(config.cpu_workers), config.cpu_queue);
+        let blocks = (config.cache.bar_cache_mb > 0)
+            .then(|| crate::blocks::BarBlocks::new(config.cache.bar_cache_mb * 1024 * 1024));
+        let cpu = crate::cpu::CpuPool::new(
+            crate::cpu::CpuPool::workers_for(config.server.cpu_workers),
+            config.server.cpu_queue,
+        );
         AppState {
             cpu,
             auth: Arc::new(crate::auth::AuthRuntime::new(store.clone(), &config)),

@@ -227,7 +227,7 @@ async fn history(State(state): State<AppState>, accepts: Accepts, Query(p): Para
     let meta = lookup(&state, p.get("symbol")).await?;
     let key = format!("h|{}|{}|{}|{from}|{to}|{countback:?}", meta.instrument.symbol, res, adjustment.as_str());
     let shared = state.shared.clone();
-    let ttl = Duration::from_secs(state.config.cache_ttl_secs.max(1));
+    let ttl = Duration::from_secs(state.config.cache.cache_ttl_secs.max(1));
     let version: i64 = meta.series.iter().map(|s| s.version).sum();
     let shared_key = format!("qd:{version}:{key}");
     let render = async {

@@ -77,7 +77,12 @@ async fn bad_upload_is_422_with_line_and_writes_nothing() {
 
 #[tokio::test]
 async fn oversized_upload_is_413() {
-    let t = app_with(Config { max_upload_bytes: 2048, ..Config::default() }).await;
+    let t = app_with({
+        let mut c = Config::default();
+        c.server.max_upload_bytes = 2048;
+        c
+    })
+    .await;
     let mut big = String::from("date,open,high,low,close\n");
     for i in 0..200 {
         big.push_str(&format!("2024-01-{:02},1,1,1,1\n", 1 + i % 28));

@@ -394,7 +394,12 @@ async fn another_users_objects_answer_404_and_admins_see_everything() {
 
 #[tokio::test]
 async fn rate_limits_allow_lists_cors_and_headers() {
-    let t = app_with(Config { rate_limit_ip_per_minute: 60, ..Config::default() }).await;
+    let t = app_with({
+        let mut c = Config::default();
+        c.server.rate_limit_ip_per_minute = 60;
+        c
+    })
+    .await;
     let mut statuses = Vec::new();
     let mut retry = None;
     for _ in 0..12 {
@@ -410,13 +415,23 @@ async fn rate_limits_allow_lists_cors_and_headers() {
         "probes are exempt"
     );
 
-    let t = app_with(Config { allow_cidrs: vec!["10.0.0.0/8".into()], ..Config::default() }).await;
+    let t = app_with({
+        let mut c = Config::default();
+        c.server.allow_cidrs = vec!["10.0.0.0/8".into()];
+        c
+    })
+    .await;
     let (s, _, body) = t.request(Request::get("/api/v1/instruments").body(Body::empty()).unwrap()).await;
     assert_eq!(s, 403, "{}", String::from_utf8_lossy(&body));
     assert_eq!(t.request_as_is(Request::get("/healthz").body(Body::empty()).unwrap()).await.0, 200);
 
-    let t =
-        app_with(Config { cors_origins: vec!["https://charts.example".into()], tls: true, ..Config::default() }).await;
+    let t = app_with({
+        let mut c = Config::default();
+        c.server.cors_origins = vec!["https://charts.example".into()];
+        c.server.tls = true;
+        c
+    })
+    .await;
     let preflight = |origin: &'static str| {
         Request::options("/api/v1/instruments")
             .header("origin", origin)
@@ -456,7 +471,12 @@ async fn the_udf_datafeed_can_be_public_read_only() {
     let (s, h, _) = closed.request_as_is(req()).await;
     assert_eq!(s, 401);
     assert_eq!(h["www-authenticate"], "Bearer");
-    let open = app_with(Config { udf_public: true, ..Config::default() }).await;
+    let open = app_with({
+        let mut c = Config::default();
+        c.server.udf_public = true;
+        c
+    })
+    .await;
     assert_eq!(open.request_as_is(req()).await.0, 200);
     assert_eq!(open.request_as_is(Request::get("/api/v1/instruments").body(Body::empty()).unwrap()).await.0, 401);
 }

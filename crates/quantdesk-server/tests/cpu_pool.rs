@@ -39,7 +39,12 @@ fn waves_csv() -> String {
 }
 
 async fn app(workers: usize, queue: usize) -> TestApp {
-    let config = Config { cpu_workers: workers, cpu_queue: queue, ..Config::default() };
+    let config = {
+        let mut c = Config::default();
+        c.server.cpu_workers = workers;
+        c.server.cpu_queue = queue;
+        c
+    };
     let t = app_with(config).await;
     let csv = waves_csv();
     let (s, v) =

@@ -9,7 +9,12 @@ use quantdesk_core::{Bar, Resolution, Symbol};
 use quantdesk_store::BarSeriesWrite;
 
 async fn seeded(redis_url: &str, symbol: &str) -> common::TestApp {
-    let t = app_with(Config { redis_url: Secret::new(redis_url), ..Config::default() }).await;
+    let t = app_with({
+        let mut c = Config::default();
+        c.cache.redis_url = Secret::new(redis_url);
+        c
+    })
+    .await;
     let sym = Symbol::new(symbol).unwrap();
     let bars: Vec<Bar> = (0..5)
         .map(|i| Bar {

@@ -23,7 +23,7 @@ async fn audited(t: &TestApp, event: &str) -> Vec<quantdesk_store::auth::AuditEv
 }
 
 fn messages_to(t: &TestApp, to: &str) -> Vec<String> {
-    quantdesk_app::accounts::mailer::Mailbox::new(&t.state.config.mailbox_dir, "x@y.z").messages_to(to)
+    quantdesk_app::accounts::mailer::Mailbox::new(&t.state.config.mail.mailbox_dir, "x@y.z").messages_to(to)
 }
 
 /// V1: 20 cycles of "ask for a reset code, guess it five times" used to succeed eventually.
@@ -242,7 +242,12 @@ async fn a_key_never_mints_a_longer_lived_key() {
 /// signed in from before; an unknown address is held back by the account's ceiling.
 #[tokio::test]
 async fn strangers_cannot_lock_the_owner_out_of_a_known_address() {
-    let t = app_with(Config { trusted_proxies: vec!["127.0.0.1/32".into()], ..Config::default() }).await;
+    let t = app_with({
+        let mut c = Config::default();
+        c.server.trusted_proxies = vec!["127.0.0.1/32".into()];
+        c
+    })
+    .await;
     user_with_key(&t.state, "owner@example.com", Role::Analyst, &["read"]).await;
     let from = |ip: &str| [("x-forwarded-for", ip.to_string())];
     let try_login = async |ip: &str, password: &str| {
@@ -279,7 +284,12 @@ async fn bad_addresses_and_unsendable_mail_store_nothing() {
     assert_eq!(t.state.store.count_users().await.unwrap(), 1, "only the test's admin");
 
     let smtp = quantdesk_app::config::Secret::new("smtp://127.0.0.1:1");
-    let t = app_with(Config { smtp_url: smtp, ..Config::default() }).await;
+    let t = app_with({
+        let mut c = Config::default();
+        c.mail.smtp_url = smtp;
+        c
+    })
+    .await;
     let (s, _, _) =
         call(&t, "POST", "/api/v1/auth/signup", &[], json!({"email": "m@example.com", "password": "tulip-granite-99"}))
             .await;
@@ -291,7 +301,12 @@ async fn bad_addresses_and_unsendable_mail_store_nothing() {
 /// W8: one user with five keys gets one allowance, not five.
 #[tokio::test]
 async fn the_rate_limit_is_per_user_across_keys() {
-    let t = app_with(Config { rate_limit_per_minute: 60, ..Config::default() }).await;
+    let t = app_with({
+        let mut c = Config::default();
+        c.server.rate_limit_per_minute = 60;
+        c
+    })
+    .await;
     user_with_key(&t.state, "many@example.com", Role::Analyst, &["read"]).await;
     let mut keys = Vec::new();
     for _ in 0..5 {

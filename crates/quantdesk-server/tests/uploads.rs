@@ -149,7 +149,13 @@ async fn a_third_concurrent_import_of_a_user_is_429_and_others_are_not_affected(
 
 #[tokio::test]
 async fn an_import_gives_its_slot_back_however_it_ends() {
-    let t = app_with(Config { max_upload_bytes: 4096, imports_per_user: 1, ..Config::default() }).await;
+    let t = app_with({
+        let mut c = Config::default();
+        c.server.max_upload_bytes = 4096;
+        c.server.imports_per_user = 1;
+        c
+    })
+    .await;
     let carol = user_with_key(&t.state, "carol@test.example", Role::Analyst, &["read", "jobs"]).await;
     // With one slot, every failure below would leave the next request 429 if it kept the slot.
     let bad = form(&[("symbol", "600001.SH"), ("resolution", "1D")], "date,open,high,low,close\n2024-01-02,1,1,2,1\n");

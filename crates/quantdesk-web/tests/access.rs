@@ -53,11 +53,9 @@ async fn every_route_needs_credentials_unless_listed_public() {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = quantdesk_store::open(&url, 4).await.unwrap();
     // Hundreds of requests from one address: lift the rate limit, which is tested elsewhere.
-    let config = Config {
-        mailbox_dir: dir.path().join("mail").display().to_string(),
-        rate_limit_ip_per_minute: 1_000_000,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.mail.mailbox_dir = dir.path().join("mail").display().to_string();
+    config.server.rate_limit_ip_per_minute = 1_000_000;
     let state = AppState::new(store, config, quantdesk_server::ops::metrics_handle());
     let routes = quantdesk_web::routes();
     let paths = quantdesk_server::all_paths(&routes);

@@ -19,7 +19,11 @@ async fn app() -> App {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = quantdesk_store::open(&url, 4).await.unwrap();
     quantdesk_app::demo::load(&*store, "2026-11-20".parse().unwrap()).await.unwrap();
-    let config = Config { mailbox_dir: dir.path().join("mail").display().to_string(), ..Config::default() };
+    let config = {
+        let mut c = Config::default();
+        c.mail.mailbox_dir = dir.path().join("mail").display().to_string();
+        c
+    };
     let state = AppState::new(store.clone(), config, quantdesk_server::ops::metrics_handle());
     let accounts = state.accounts().clone();
     let (user, _) = accounts

@@ -45,10 +45,10 @@ impl AccountSettings {
     /// The settings `cfg` gives (an unknown `signup_role` reads as viewer).
     pub fn from_config(cfg: &Config) -> Self {
         AccountSettings {
-            signup: cfg.signup,
-            signup_role: Role::parse(&cfg.signup_role).unwrap_or(Role::Viewer),
-            session_idle_mins: cfg.session_idle_mins,
-            session_max_hours: cfg.session_max_hours,
+            signup: cfg.auth.signup,
+            signup_role: Role::parse(&cfg.auth.signup_role).unwrap_or(Role::Viewer),
+            session_idle_mins: cfg.auth.session_idle_mins,
+            session_max_hours: cfg.auth.session_max_hours,
         }
     }
 
@@ -175,7 +175,7 @@ impl Accounts {
     /// The account services over `store` as `cfg` configures them: its settings, and its mailer
     /// (SMTP, or the development mailbox).
     pub fn from_config(store: Arc<dyn Store>, cfg: &Config) -> Self {
-        let mailer = mailer::configured(cfg.smtp_url.expose(), &cfg.mailbox_dir, &cfg.mail_from);
+        let mailer = mailer::configured(cfg.mail.smtp_url.expose(), &cfg.mail.mailbox_dir, &cfg.mail.mail_from);
         Self::new(store, AccountSettings::from_config(cfg), mailer)
     }
 

@@ -145,14 +145,14 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// `Set-Cookie` for a new session, or (with `None`) one that deletes it.
 pub fn session_cookie(cfg: &crate::Config, id: Option<&str>) -> HeaderValue {
-    let secure = if cfg.tls { "; Secure" } else { "" };
+    let secure = if cfg.server.tls { "; Secure" } else { "" };
     let v = match id {
         Some(id) => format!(
             "{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            cookie_name(cfg.tls),
-            cfg.session_max_hours * 3600
+            cookie_name(cfg.server.tls),
+            cfg.auth.session_max_hours * 3600
         ),
-        None => format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(cfg.tls)),
+        None => format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(cfg.server.tls)),
     };
     HeaderValue::from_str(&v).expect("cookie values are ASCII")
 }
@@ -214,7 +214,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Pr
         let scopes = key.scopes.split(',').filter_map(Scope::parse).collect();
         return Ok(Some(Principal(Actor::of_user(&user, Via::Key { id: key.id, scopes, expires_at: key.expires_at }))));
     }
-    let Some(id) = cookie_value(headers, cookie_name(state.config.tls)) else { return Ok(None) };
+    let Some(id) = cookie_value(headers, cookie_name(state.config.server.tls)) else { return Ok(None) };
     let id_hash = secrets::sha256_hex(id);
     let Some((session, user)) = state.store.session(&id_hash).await? else { return Ok(None) };
     if !state.accounts().settings().session_live(&session, now) || user.disabled {
@@ -297,7 +297,9 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         return forbidden("this address may not use this server").into_response();
     }
     let exempt = probe || path.starts_with("/assets/") || path == "/metrics";
-    if !exempt && let Err(wait) = state.auth.limiter.check(&format!("ip:{ip}"), state.config.rate_limit_ip_per_minute) {
+    if !exempt
+        && let Err(wait) = state.auth.limiter.check(&format!("ip:{ip}"), state.config.server.rate_limit_ip_per_minute)
+    {
         return ApiError::rate_limited(wait, "too many requests from this address").into_response();
     }
     // Probes, metrics and assets are public and hot: they need no caller, so no lookup.
@@ -310,13 +312,14 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     };
     // One allowance per user, however many keys and sessions they spread requests over.
     if let Some(p) = &principal
-        && let Err(wait) = state.auth.limiter.check(&format!("user:{}", p.user_id), state.config.rate_limit_per_minute)
+        && let Err(wait) =
+            state.auth.limiter.check(&format!("user:{}", p.user_id), state.config.server.rate_limit_per_minute)
     {
         return ApiError::rate_limited(wait, "too many requests for this account").into_response();
     }
     let method = req.method().clone();
     let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-    match need(&method, &path, state.config.udf_public) {
+    match need(&method, &path, state.config.server.udf_public) {
         Need::Public => {}
         need => {
             let Some(p) = &principal else {
@@ -349,7 +352,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             return forbidden("cross-site requests are refused").into_response();
         }
         if let Some(Principal(Actor { via: Via::Session { csrf, .. }, .. })) = &principal {
-            let max = usize::try_from(state.config.max_body_bytes).unwrap_or(usize::MAX);
+            let max = usize::try_from(state.config.server.max_body_bytes).unwrap_or(usize::MAX);
             let (token, back) = match presented_csrf(req, max).await {
                 Ok(v) => v,
                 Err(e) => return e.into_response(),
@@ -384,7 +387,7 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     if api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if state.config.tls {
+    if state.config.server.tls {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     res
@@ -408,8 +411,8 @@ impl AuthRuntime {
     pub fn new(store: Arc<dyn Store>, cfg: &crate::Config) -> Self {
         let nets = |list: &[String]| list.iter().filter_map(|c| crate::config::parse_cidr(c).ok()).collect();
         AuthRuntime {
-            allow: nets(&cfg.allow_cidrs),
-            trusted_proxies: nets(&cfg.trusted_proxies),
+            allow: nets(&cfg.server.allow_cidrs),
+            trusted_proxies: nets(&cfg.server.trusted_proxies),
             limiter: throttle::RateLimiter::default(),
             accounts: Accounts::from_config(store, cfg),
         }

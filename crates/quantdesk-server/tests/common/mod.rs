@@ -44,10 +44,10 @@ pub async fn app() -> TestApp {
 pub async fn app_with(mut config: Config) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    config.database_url = quantdesk_app::config::Secret::new(url.clone());
+    config.database.database_url = quantdesk_app::config::Secret::new(url.clone());
     let store = quantdesk_store::open(&url, 4).await.unwrap();
-    if config.mailbox_dir == Config::default().mailbox_dir {
-        config.mailbox_dir = dir.path().join("mailbox").display().to_string();
+    if config.mail.mailbox_dir == Config::default().mail.mailbox_dir {
+        config.mail.mailbox_dir = dir.path().join("mailbox").display().to_string();
     }
     let state = AppState::new(store.clone(), config, quantdesk_server::ops::metrics_handle());
     let token =
@@ -156,7 +156,7 @@ pub fn session_of(h: &HeaderMap) -> String {
 
 /// The last code mailed to `to`.
 pub fn mailed_code(t: &TestApp, to: &str) -> String {
-    let mailbox = quantdesk_app::accounts::mailer::Mailbox::new(&t.state.config.mailbox_dir, "x@y.z");
+    let mailbox = quantdesk_app::accounts::mailer::Mailbox::new(&t.state.config.mail.mailbox_dir, "x@y.z");
     let last = mailbox.messages_to(to).pop().expect("a message");
     let i = last.find("code is ").expect("a code in the message") + "code is ".len();
     last[i..i + 6].to_string()

@@ -68,7 +68,7 @@ pub async fn backup(cfg: &Config, args: BackupArgs) -> Result<()> {
     }
     let store = open_store(cfg).await?;
     let started = std::time::Instant::now();
-    let dir = args.dir.or_else(|| (!cfg.backup_dir.is_empty()).then(|| PathBuf::from(&cfg.backup_dir)));
+    let dir = args.dir.or_else(|| (!cfg.backups.backup_dir.is_empty()).then(|| PathBuf::from(&cfg.backups.backup_dir)));
     let (path, written, deleted) = match (args.output, dir) {
         (Some(file), _) => {
             let w = backup_to_file(&*store, &file, &write_info()).await.map_err(|e| anyhow::anyhow!(e))?;
@@ -77,8 +77,8 @@ pub async fn backup(cfg: &Config, args: BackupArgs) -> Result<()> {
         (None, Some(dir)) => backup_to_dir(
             &*store,
             &dir,
-            args.keep_daily.unwrap_or(cfg.backup_keep_daily),
-            args.keep_weekly.unwrap_or(cfg.backup_keep_weekly),
+            args.keep_daily.unwrap_or(cfg.backups.backup_keep_daily),
+            args.keep_weekly.unwrap_or(cfg.backups.backup_keep_weekly),
             &write_info(),
         )
         .await

@@ -8,9 +8,9 @@ use quantdesk_app::config::Config;
 
 /// Opens (and migrates) the configured database.
 pub async fn open_store(cfg: &Config) -> Result<Arc<dyn quantdesk_store::Store>> {
-    quantdesk_store::open(cfg.database_url.expose(), cfg.database_max_connections)
-        .await
-        .with_context(|| format!("cannot open the database {}", quantdesk_store::redact_url(cfg.database_url.expose())))
+    quantdesk_store::open(cfg.database.database_url.expose(), cfg.database.database_max_connections).await.with_context(
+        || format!("cannot open the database {}", quantdesk_store::redact_url(cfg.database.database_url.expose())),
+    )
 }
 
 /// Writes `text` to stdout; a reader that went away (`| head`) is not an error.

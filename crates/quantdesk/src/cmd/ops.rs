@@ -35,7 +35,7 @@ pub async fn migrate(cfg: &Config) -> Result<()> {
 pub async fn healthcheck(cfg: &Config, a: HealthcheckArgs) -> Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let url = a.url.unwrap_or_else(|| {
-        let mut addr = cfg.listen;
+        let mut addr = cfg.server.listen;
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }

@@ -63,7 +63,7 @@ const DEMO_EMAIL: &str = "demo@quantdesk.local";
 pub async fn serve(cfg: Config, a: ServeArgs) -> Result<()> {
     let (workers, slots) = (!a.no_workers, Slots { concurrency: a.concurrency, per_owner: a.jobs_per_owner });
     let store = open_store(&cfg).await?;
-    tracing::info!(backend = store.backend(), database = %quantdesk_store::redact_url(cfg.database_url.expose()), "database ready");
+    tracing::info!(backend = store.backend(), database = %quantdesk_store::redact_url(cfg.database.database_url.expose()), "database ready");
     if cfg.demo {
         if store.bar_count().await? == 0 {
             let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
@@ -77,19 +77,20 @@ pub async fn serve(cfg: Config, a: ServeArgs) -> Result<()> {
         } else {
             tracing::info!("the database already has data; demo data not loaded");
         }
-        let (password, generated) = quantdesk_app::demo::demo_password(&cfg.demo_password);
+        let (password, generated) = quantdesk_app::demo::demo_password(&cfg.auth.demo_password);
         quantdesk_app::accounts::Accounts::from_config(store.clone(), &cfg)
             .ensure_user(DEMO_EMAIL, &password, Role::Admin, true)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the demo account: {e}"))?;
         println!("{}", quantdesk_app::demo::demo_account_line(DEMO_EMAIL, &password, generated));
     }
-    let listener =
-        tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.server.listen))?;
     let addr = listener.local_addr()?;
     // The one-process default also runs the backup queue when it has a backup folder.
     let mut queues = vec!["default".to_string()];
-    if !cfg.backup_dir.is_empty() {
+    if !cfg.backups.backup_dir.is_empty() {
         queues.push(quantdesk_app::jobs::JobKind::Backup.queue().into());
     }
     let worker = if workers { Some(start_worker(store.clone(), slots, queues, &cfg).await) } else { None };
@@ -120,7 +121,7 @@ pub async fn worker(cfg: Config, a: WorkerArgs) -> Result<()> {
 pub async fn scheduler(cfg: Config, a: SchedulerArgs) -> Result<()> {
     serve_probes(a.metrics_listen).await?;
     let store = open_store(&cfg).await?;
-    quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &cfg.backup_cron, quantdesk_jobs::now_ms()).await;
+    quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &cfg.backups.backup_cron, quantdesk_jobs::now_ms()).await;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store, rx));
     quantdesk_server::shutdown_signal().await;
@@ -157,16 +158,17 @@ async fn start_worker(
     config: &Config,
 ) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let lease = std::time::Duration::from_secs(config.job_lease_secs);
-    let concurrency = slots.concurrency.unwrap_or(config.worker_concurrency);
+    let lease = std::time::Duration::from_secs(config.jobs.job_lease_secs);
+    let concurrency = slots.concurrency.unwrap_or(config.jobs.worker_concurrency);
     let cfg = quantdesk_jobs::WorkerConfig::with_lease(concurrency, queues, lease)
-        .with_per_owner(slots.per_owner.unwrap_or(config.jobs_per_owner));
-    quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &config.backup_cron, quantdesk_jobs::now_ms()).await;
+        .with_per_owner(slots.per_owner.unwrap_or(config.jobs.jobs_per_owner));
+    quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &config.backups.backup_cron, quantdesk_jobs::now_ms())
+        .await;
     let scheduler = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store.clone(), rx.clone()));
     let registry = quantdesk_jobs::Registry::standard().with_typed(quantdesk_jobs::handlers::Backup {
-        dir: (!config.backup_dir.is_empty()).then(|| PathBuf::from(&config.backup_dir)),
-        keep_daily: config.backup_keep_daily,
-        keep_weekly: config.backup_keep_weekly,
+        dir: (!config.backups.backup_dir.is_empty()).then(|| PathBuf::from(&config.backups.backup_dir)),
+        keep_daily: config.backups.backup_keep_daily,
+        keep_weekly: config.backups.backup_keep_weekly,
     });
     let worker = quantdesk_jobs::run_worker(store, registry, cfg, rx);
     let task = tokio::spawn(async move {
