@@ -296,7 +296,7 @@ async fn history_body(state: &AppState, meta: &SymbolMeta, req: BarRequest) -> R
 }
 
 async fn time() -> Response {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = quantdesk_app::clock::now_secs();
     ([(header::CONTENT_TYPE, "text/plain")], now.to_string()).into_response()
 }
 
@@ -457,8 +457,7 @@ async fn quotes(State(state): State<AppState>, Query(p): Params) -> UdfResult {
     let Some(list) = p.get("symbols").filter(|s| !s.trim().is_empty()) else {
         return Err(udf_error("symbols is required"));
     };
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now = quantdesk_app::clock::now_secs();
     let mut out = Vec::new();
     for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()).take(100) {
         let meta = match lookup(&state, Some(&raw.to_string())).await {

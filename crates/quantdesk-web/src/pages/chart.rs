@@ -59,10 +59,7 @@ pub async fn chart(
     let adjustment = p.adj.as_deref().and_then(|a| Adjustment::parse(a).ok()).unwrap_or_default().as_str().to_string();
     let i = &meta.instrument;
     // The first history request, fixed here so the page can preload it: the end of the next UTC day.
-    let initial_to =
-        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) / 86_400
-            + 2)
-            * 86_400;
+    let initial_to = (quantdesk_app::clock::now_secs().max(0) as u64 / 86_400 + 2) * 86_400;
     let history_url = format!(
         "/udf/history?symbol={}&resolution={}&to={initial_to}&countback={CHART_PAGE}&adjustment={adjustment}",
         i.symbol, resolution
