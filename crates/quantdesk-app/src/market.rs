@@ -402,3 +402,34 @@ pub fn parse_symbol(raw: &str) -> Result<Symbol, quantdesk_core::InvalidValue> {
     let s = raw.rsplit_once(':').map(|(_, s)| s).unwrap_or(raw);
     Symbol::new(s)
 }
+
+/// The one series loader: one stored symbol's bars as `req` asks for them, as a series for the
+/// engines. `before` reads only stored bars before `req.to` (a bar in progress at that instant is
+/// built from what existed then: a replay's or a cursor's reading); otherwise bars are clipped to
+/// `[from, to)`. The CLI's analysing commands and the jobs call it, so they refuse the same
+/// things the same way: a malformed symbol, an unknown instrument, and (with `require_bars`) a
+/// symbol of which no bar at the resolution can be built.
+pub async fn stored_series(
+    source: BarSource<'_>,
+    raw: &str,
+    req: &BarRequest,
+    before: bool,
+    require_bars: bool,
+) -> Result<quantdesk_backtest::Series, crate::AppError> {
+    let symbol = Symbol::new(raw).map_err(|e| crate::AppError::invalid(e.0))?;
+    let instrument = source
+        .store
+        .instrument(&symbol)
+        .await?
+        .ok_or_else(|| crate::AppError::not_found(format!("no instrument {symbol}")))?;
+    let series = source.store.series(&symbol).await?;
+    let bars = if before {
+        read_bars_before(source, &instrument, &series, req).await?.bars
+    } else {
+        read_bars(source, &instrument, &series, req).await?.bars
+    };
+    if require_bars && bars.is_empty() {
+        return Err(crate::AppError::invalid(format!("no {} bars can be built for {symbol}", req.resolution)));
+    }
+    Ok(quantdesk_backtest::Series { instrument, resolution: req.resolution, bars })
+}

@@ -5,7 +5,7 @@ use quantdesk_app::jobs::{
     BacktestOutcome, BacktestParams, BackupOutcome, BackupParams, DecideOutcome, DecideParams, DecisionRecord,
     EchoOutcome, EchoParams, ImportOutcome, ImportParams, ImportedFile, SweepOutcome, SweepParams,
 };
-use quantdesk_app::market::{BarRequest, BarSource, read_bars};
+use quantdesk_app::market::{BarRequest, BarSource, stored_series};
 use quantdesk_backtest::sweep::{Axis, grid, random, score, sweep};
 use quantdesk_backtest::{Series, report};
 use quantdesk_core::{Adjustment, Resolution, Symbol};
@@ -48,20 +48,15 @@ async fn load_symbols(ctx: &JobContext, spec: &BacktestParams, symbols: &[String
     let (from, to) = range(spec)?;
     let resolution = Resolution::parse(&spec.resolution).map_err(|e| permanent(e.0))?;
     let adjustment = Adjustment::parse(&spec.adjustment).map_err(|e| permanent(e.0))?;
+    let req = BarRequest { resolution, adjustment, from, to, countback: None };
+    let source = BarSource { store: &*ctx.store, blocks: None };
     let mut out = Vec::new();
     for raw in symbols {
-        let symbol = Symbol::new(raw).map_err(|e| permanent(e.0))?;
-        let store = &*ctx.store;
-        let t = |e: quantdesk_store::StoreError| JobError::Transient(e.to_string());
-        let instrument =
-            store.instrument(&symbol).await.map_err(t)?.ok_or_else(|| permanent(format!("no instrument {symbol}")))?;
-        let series = store.series(&symbol).await.map_err(t)?;
-        let req = BarRequest { resolution, adjustment, from, to, countback: None };
-        let bars = read_bars(BarSource { store, blocks: None }, &instrument, &series, &req).await.map_err(t)?.bars;
-        if bars.is_empty() {
-            return Err(permanent(format!("no {resolution} bars can be built for {symbol}")));
-        }
-        out.push(Series { instrument, resolution, bars });
+        out.push(
+            stored_series(source, raw, &req, false, true)
+                .await
+                .map_err(|e| if e.is_transient() { JobError::Transient(e.to_string()) } else { permanent(e) })?,
+        );
     }
     Ok(out)
 }

@@ -186,3 +186,65 @@ async fn the_refusal_is_in_the_openapi_document() {
         assert!(busy["description"].as_str().unwrap().contains("busy"), "{path}: {busy}");
     }
 }
+
+/// `days` weekdays of a gentle wave from 1990-01-01.
+fn long_csv(days: usize) -> String {
+    let mut s = String::from("date,open,high,low,close,volume\n");
+    let mut d = chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
+    let mut i = 0;
+    while i < days {
+        use chrono::Datelike;
+        if d.weekday().num_days_from_monday() < 5 {
+            let c = 50.0 + 10.0 * (i as f64 / 40.0).sin();
+            writeln!(s, "{d},{c:.2},{:.2},{:.2},{c:.2},{}", c + 1.0, c - 1.0, 100 + i % 7).unwrap();
+            i += 1;
+        }
+        d = d.succ_opt().unwrap();
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_reads_are_rendered_on_the_pool_and_light_ones_never_wait() {
+    const LONG: &str = "000002.SZ";
+    const DAYS: usize = 8_000;
+    let t = app(1, 0).await;
+    let csv = long_csv(DAYS);
+    let (s, v) =
+        t.upload("/api/v1/imports/bars", &[("symbol", LONG), ("resolution", "1D")], "l.csv", csv.as_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let history = format!("/udf/history?symbol={LONG}&resolution=1D&from=0&to={FAR}");
+    let gzip = |uri: &str| Request::get(uri).header("accept-encoding", "gzip").body(Body::empty()).unwrap();
+    let (s, _, plain) = t.request(Request::get(&history).body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(plain.len() >= quantdesk_server::cpu::HEAVY_BODY_BYTES, "{} bytes", plain.len());
+
+    let pool = t.state.cpu.clone();
+    let (release, blockers) = occupy_workers(&pool).await;
+    // The chart's windows are read and rendered right here.
+    let (s, _, v) = get(&t, &format!("/api/v1/bars/{LONG}?resolution=1D&limit=1000")).await;
+    assert_eq!((s, v["bars"].as_array().map(Vec::len)), (StatusCode::OK, Some(1000)));
+    let (s, _, v) = get(&t, &format!("/udf/history?symbol={LONG}&resolution=1D&to={FAR}&countback=2000")).await;
+    assert_eq!((s, v["t"].as_array().map(Vec::len)), (StatusCode::OK, Some(2000)));
+    // An answer of thousands of bars waits for the pool, which is full.
+    let big = format!("/api/v1/bars/{LONG}?resolution=1D&limit={DAYS}");
+    assert_busy(&big, &get(&t, &big).await);
+    // A big cached datafeed answer is sent as it is rather than compressed on an async worker.
+    let (s, h, body) = t.request(gzip(&history)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h.get("content-encoding").is_none(), "{h:?}");
+    assert_eq!(body, plain);
+
+    release.send(()).unwrap();
+    for b in blockers {
+        b.await.unwrap();
+    }
+    let (s, _, v) = get(&t, &big).await;
+    assert_eq!((s, v["bars"].as_array().map(Vec::len)), (StatusCode::OK, Some(DAYS)));
+    // With the pool free it is compressed there, and decompresses to the same answer.
+    let (s, h, body) = t.request(gzip(&history)).await;
+    assert_eq!((s, h.get("content-encoding").map(|v| v.to_str().unwrap())), (StatusCode::OK, Some("gzip")));
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut unpacked).unwrap();
+    assert_eq!(unpacked, plain);
+}

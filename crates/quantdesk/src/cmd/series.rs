@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use quantdesk_app::config::Config;
-use quantdesk_app::market::{BarRequest, BarSource, read_bars, read_bars_before};
+use quantdesk_app::market::{BarRequest, BarSource, stored_series};
 use quantdesk_backtest::Series;
 use quantdesk_core::{Adjustment, Instrument, InstrumentKind, Resolution, Symbol};
 use quantdesk_ingest::{BarImportOptions, ColumnMap};
@@ -93,10 +93,6 @@ fn from_file(file: &Path, q: &BarQuery<'_>) -> Result<Vec<Series>> {
 
 /// The stored bars of one symbol as `q` asks for them.
 pub async fn stored(store: &dyn MarketStore, raw: &str, q: &BarQuery<'_>) -> Result<Series> {
-    let symbol = Symbol::new(raw).map_err(|e| anyhow::anyhow!(e.0))?;
-    let instrument =
-        store.instrument(&symbol).await?.with_context(|| format!("no instrument {symbol} in the database"))?;
-    let series = store.series(&symbol).await?;
     let req = BarRequest {
         resolution: q.resolution,
         adjustment: q.adjustment,
@@ -105,14 +101,7 @@ pub async fn stored(store: &dyn MarketStore, raw: &str, q: &BarQuery<'_>) -> Res
         countback: q.countback,
     };
     let source = BarSource { store, blocks: None };
-    let bars = match q.until {
-        Some(_) => read_bars_before(source, &instrument, &series, &req).await?.bars,
-        None => read_bars(source, &instrument, &series, &req).await?.bars,
-    };
-    if q.require_bars && bars.is_empty() {
-        bail!("no {} bars can be built for {symbol}", q.resolution);
-    }
-    Ok(Series { instrument, resolution: q.resolution, bars })
+    Ok(stored_series(source, raw, &req, q.until.is_some(), q.require_bars).await?)
 }
 
 /// A bar file as `import bars` reads it (columns detected from the header).
