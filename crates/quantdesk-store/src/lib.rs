@@ -262,7 +262,11 @@ mod error_tests {
         let syntax = sqlx::query("SELEKT 1").execute(&pool).await.unwrap_err();
         assert!(matches!(StoreError::from(syntax), StoreError::Database(_)));
 
-        if let Ok(url) = std::env::var("QUANTDESK_TEST_POSTGRES_URL") {
+        let pg = std::env::var("QUANTDESK_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+        if pg.is_none() && std::env::var_os("QUANTDESK_TEST_REQUIRE_ALL").is_some() {
+            panic!("QUANTDESK_TEST_POSTGRES_URL is not set, and QUANTDESK_TEST_REQUIRE_ALL forbids skipping");
+        }
+        if let Some(url) = pg {
             let pg = sqlx::PgPool::connect(&url).await.unwrap();
             let mut tx = pg.begin().await.unwrap();
             sqlx::query("CREATE TEMPORARY TABLE qd_err_t (k TEXT PRIMARY KEY)").execute(&mut *tx).await.unwrap();
