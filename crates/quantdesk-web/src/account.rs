@@ -59,6 +59,8 @@ pub fn local_path(next: Option<&str>, fallback: &str) -> Result<String, BadNext>
 /// The sentence to show for an account error, in the page's language.
 fn explain(a: &AccountStrings, e: &ApiError) -> String {
     let base = match e.code {
+        // A wrong current password (changing it while signed in) is a 422; a failed sign-in a 401.
+        "invalid_credentials" if e.status == StatusCode::UNPROCESSABLE_ENTITY => a.err_current_password,
         "invalid_credentials" => a.err_credentials,
         "rate_limited" => a.err_rate_limited,
         "weak_password" if e.message.contains("common") => a.err_common_password,

@@ -351,6 +351,18 @@ async fn sign_in_forms_keys_and_the_admin_page() {
     let csrf = page.split(r#"name="csrf" value=""#).nth(1).unwrap().split('"').next().unwrap().to_string();
     assert_eq!(csrf.len(), 64);
 
+    // A wrong current password says so, not that the e-mail address might be wrong (issue 21, 8).
+    let (s, _, page) = post_form(
+        &a,
+        "/settings/password",
+        &cookie,
+        &format!("csrf={csrf}&current_password=not-my-password-1&new_password=another-granite-77"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("The current password is wrong."), "{page}");
+    assert!(!page.contains("The e-mail address or the password is wrong."));
+
     // A form without its CSRF token is refused; with it, the key's token is shown once.
     let (s, _, _) = post_form(&a, "/settings/keys", &cookie, "name=ci&read=1&days=30").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
