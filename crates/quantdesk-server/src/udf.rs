@@ -371,21 +371,47 @@ async fn marks(State(state): State<AppState>, accepts: Accepts, Query(p): Params
     };
     let (up_colour, down_colour) =
         if p.get("colours").is_some_and(|c| c == "green-up") { ("green", "red") } else { ("red", "green") };
+    // `kinds=limit`, `kinds=chan` or both (the default): each mark's id starts with its kind
+    // (`limit-…`, `chan-…`), and a caller that wants one kind neither gets nor pays for the other.
+    let (want_limits, want_chan) = match p.get("kinds").map(|k| k.trim()).filter(|k| !k.is_empty()) {
+        None => (true, true),
+        Some(k) => {
+            let kinds: Vec<&str> = k.split(',').map(str::trim).collect();
+            if let Some(bad) = kinds.iter().find(|x| !matches!(**x, "limit" | "chan")) {
+                return Err(udf_error(format!("kinds takes limit and chan, not {bad:?}")));
+            }
+            (kinds.contains(&"limit"), kinds.contains(&"chan"))
+        }
+    };
     let meta = lookup(&state, p.get("symbol")).await?;
     // The analysis and the table are CPU work: the pool's, or a quick 503 `busy` when it is full.
     let ticket = match state.cpu.admit() {
         Ok(t) => t,
         Err(busy) => return Ok(crate::error::ApiError::from(busy).into_response()),
     };
-    let bars = daily_window(&state, &meta, from, to).await?;
-    let found = limit_marks(&meta.instrument, &bars, from);
+    let found = if want_limits {
+        let bars = daily_window(&state, &meta, from, to).await?;
+        limit_marks(&meta.instrument, &bars, from)
+    } else {
+        Vec::new()
+    };
     let req =
         ChanRequest { resolution, adjustment, from: i64::MIN, until: to, countback: Some(CHAN_MARK_BARS), profile };
-    let fetched = fetch_stored(state.bars(), &meta.instrument, &meta.series, &req).await.map_err(internal)?;
+    let fetched = match want_chan {
+        true => Some(fetch_stored(state.bars(), &meta.instrument, &meta.series, &req).await.map_err(internal)?),
+        false => None,
+    };
     let rendered = ticket
         .run(move || {
-            let (_, analysis) = analyze_fetched(fetched, profile)
-                .map_err(|e| udf_error(format!("the bars cannot be analysed: {e}")))?;
+            let signals = match fetched {
+                Some(fetched) => {
+                    analyze_fetched(fetched, profile)
+                        .map_err(|e| udf_error(format!("the bars cannot be analysed: {e}")))?
+                        .1
+                        .signals
+                }
+                None => Vec::new(),
+            };
             let (mut id, mut time, mut color, mut text, mut label, mut label_color, mut min_size) =
                 (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
             for (t, up) in &found {
@@ -397,7 +423,7 @@ async fn marks(State(state): State<AppState>, accepts: Accepts, Query(p): Params
                 label_color.push("white");
                 min_size.push(14);
             }
-            for s in analysis.signals.iter().filter(|s| s.time >= from && s.time < to) {
+            for s in signals.iter().filter(|s| s.time >= from && s.time < to) {
                 let buy = s.side == quantdesk_chan::Side::Buy;
                 let (level, level_zh) = match s.level {
                     quantdesk_chan::Level::Stroke => ("stroke", "笔"),

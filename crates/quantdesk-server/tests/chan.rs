@@ -274,6 +274,24 @@ async fn udf_marks_carry_one_mark_per_signal_in_range() {
         assert_eq!(g["color"][i], if buy { "green" } else { "red" });
     }
     // Protocol errors stay in the protocol.
+    // Each kind alone (issue 21, 4: the chart's limit-day overlay must not get Chan points and
+    // call them limit-down days): `kinds=limit` has no Chan mark, `kinds=chan` no limit mark.
+    let (_, limits) =
+        t.get_json(&format!("/udf/marks?symbol={SYMBOL}&from={from}&to={to}&resolution=1D&kinds=limit")).await;
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["id"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect()
+    };
+    assert!(ids(&limits).iter().all(|i| i.starts_with("limit-")), "{limits}");
+    let (_, chan_only) =
+        t.get_json(&format!("/udf/marks?symbol={SYMBOL}&from={from}&to={to}&resolution=1D&kinds=chan")).await;
+    assert_eq!(ids(&chan_only).len(), chan.len());
+    assert!(ids(&chan_only).iter().all(|i| i.starts_with("chan-")), "{chan_only}");
+    let (_, both) =
+        t.get_json(&format!("/udf/marks?symbol={SYMBOL}&from={from}&to={to}&resolution=1D&kinds=limit,chan")).await;
+    assert_eq!(both["id"], v["id"], "both kinds are the default");
+    let (_, bad) =
+        t.get_json(&format!("/udf/marks?symbol={SYMBOL}&from={from}&to={to}&resolution=1D&kinds=moon")).await;
+    assert_eq!(bad["s"], "error", "{bad}");
     let (s, e) = t.get_json(&format!("/udf/marks?symbol={SYMBOL}&from={from}&to={to}&resolution=7H")).await;
     assert_eq!((s, e["s"].as_str()), (StatusCode::OK, Some("error")));
 }

@@ -49,7 +49,8 @@ export function limitMarksOverlay() {
       if (abort) abort.abort();
       abort = new AbortController();
       const from = bars[0].utc, to = bars[bars.length - 1].utc + 86400;
-      const url = `/udf/marks?symbol=${encodeURIComponent(ctx.symbol())}&from=${from}&to=${to}&resolution=1D`;
+      // only this overlay's kind: Chan buy/sell points are the Chan layer's, never limit days
+      const url = `/udf/marks?symbol=${encodeURIComponent(ctx.symbol())}&from=${from}&to=${to}&resolution=1D&kinds=limit`;
       try {
         const m = await (await fetch(url, { signal: abort.signal })).json();
         if (!m.time) return;
@@ -57,7 +58,7 @@ export function limitMarksOverlay() {
         const list = [];
         m.time.forEach((t, i) => {
           const bar = bars.find((b) => ctx.dayOf(b.utc) === ctx.dayOf(t));
-          if (!bar || !shown.has(ctx.dayOf(t))) return;
+          if (!bar || !shown.has(ctx.dayOf(t)) || !String(m.id[i]).startsWith('limit-')) return;
           const up = m.label[i] === 'U';
           list.push({ time: bar.time, position: up ? 'aboveBar' : 'belowBar', shape: up ? 'arrowDown' : 'arrowUp',
             color: up ? ctx.colours().up : ctx.colours().down, text: up ? ctx.strings.limitUp : ctx.strings.limitDown });
