@@ -225,6 +225,8 @@ test('a backtest from the form: progress, equity and drawdown, metrics, trades, 
   assert.deepEqual(years, ['2023', '2024']);
   assert.equal(await page.locator('#bt-monthly thead th').count(), 14);
   await page.screenshot({ path: `${ARTIFACTS}/backtest.png`, fullPage: true });
+  // the chart shows the run's bars as it saw them (qfq daily), not unadjusted ones
+  assert.match(await page.getAttribute('#bt-on-chart', 'href'), /[?&]res=1D&adj=qfq&backtest=\d+$/);
   await page.click('#bt-on-chart');
   await chartReady(page, { symbol: '000858.SZ' });
   await page.waitForFunction(() => Number(document.getElementById('chart').dataset.tradeMarkers || 0) > 0, null, { timeout: 15000 });

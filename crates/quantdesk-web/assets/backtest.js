@@ -46,7 +46,9 @@ async function show() {
     cell(tr, t.exit_price == null ? '' : String(t.exit_price)); cell(tr, String(t.quantity)); cell(tr, t.pnl.toFixed(2), t.pnl >= 0 ? 'up' : 'down');
   }
   const first = r.trades[0] ? r.trades[0].symbol : null;
-  if (first) document.getElementById('bt-on-chart').href = `/chart/${encodeURIComponent(first)}?res=1D&backtest=${id}`;
+  // the run's bars as the run saw them: its resolution and adjustment
+  const q = new URLSearchParams({ res: cfg.resolution || '1D', adj: cfg.adjustment || 'qfq', backtest: id });
+  if (first) document.getElementById('bt-on-chart').href = `/chart/${encodeURIComponent(first)}?${q}`;
   document.querySelector('.backtest-page').dataset.ready = 'true';
 }
 

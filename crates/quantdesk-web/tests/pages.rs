@@ -301,7 +301,13 @@ async fn backtest_pages_list_runs_and_refuse_other_job_kinds() {
     };
     let (bt, _) = a
         .store
-        .enqueue(&job("backtest", r#"{"symbols":["600519.SH","000001.SZ"],"strategy":"macd"}"#), 0)
+        .enqueue(
+            &job(
+                "backtest",
+                r#"{"symbols":["600519.SH","000001.SZ"],"strategy":"macd","adjustment":"hfq","resolution":"60"}"#,
+            ),
+            0,
+        )
         .await
         .unwrap();
     let (echo, _) = a.store.enqueue(&job("echo", "{}"), 0).await.unwrap();
@@ -313,6 +319,8 @@ async fn backtest_pages_list_runs_and_refuse_other_job_kinds() {
     let (s, _, body) = get(&a, &format!("/backtests/{bt}"), &[]).await;
     assert_eq!(s, 200);
     assert!(body.contains("application/json"), "the page carries its strings as a JSON island");
+    // the link to the chart takes the run's resolution and adjustment (issue 21, item 15)
+    assert!(body.contains(r#""adjustment":"hfq""#) && body.contains(r#""resolution":"60""#), "{body}");
     let (s, _, _) = get(&a, &format!("/backtests/{echo}"), &[("accept", "text/html")]).await;
     assert_eq!(s, 404);
 }

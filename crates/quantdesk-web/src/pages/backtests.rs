@@ -268,7 +268,11 @@ pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Pa
     let t = lang.lang.strings();
     match state.store.job(id).await {
         Ok(Some(job)) if job.kind == "backtest" && lang.sees(&job.owner) => {
+            // The chart link shows the run's bars as the run saw them: its resolution and adjustment.
+            let run = read_params::<BacktestParams>(&job.params);
             let config = serde_json::json!({
+                "resolution": run.as_ref().map(|p| p.resolution.as_str()).unwrap_or("1D"),
+                "adjustment": run.as_ref().map(|p| p.adjustment.as_str()).unwrap_or("qfq"),
                 "strings": {
                     "finalEquity": t.bt_final_equity, "totalReturn": t.bt_return, "maxDrawdown": t.bt_max_drawdown,
                     "benchmark": t.bt_benchmark, "monthly": t.bt_monthly,
