@@ -107,10 +107,3 @@ pub(crate) fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
         )
     })
 }
-
-/// Parameters that do not fit their kind: 422 `invalid_params` (the schema cannot tie a kind to
-/// its parameters, so a schema-valid request can still be refused here).
-pub(crate) fn check_params(kind: quantdesk_app::jobs::JobKind, params: &serde_json::Value) -> Result<(), ApiError> {
-    kind.check_params(params)
-        .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", e.to_string()))
-}

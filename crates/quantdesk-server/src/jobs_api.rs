@@ -177,11 +177,13 @@ pub async fn create_job(
     p: Principal,
     ApiJson(req): ApiJson<CreateJob>,
 ) -> Result<Response, ApiError> {
-    let kind = JobKind::parse_submittable(&req.kind).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let kind = JobKind::parse_submittable(&req.kind)?;
     if !req.params.is_object() {
         return Err(ApiError::bad_request("params must be a JSON object"));
     }
-    crate::extract::check_params(kind, &req.params)?;
+    // params that do not fit the kind: 422 `invalid_params` (the schema cannot tie a kind to its
+    // parameters, so a schema-valid request can still be refused here)
+    kind.check_params(&req.params)?;
     let max_attempts = req.max_attempts.unwrap_or(3);
     if !(1..=10).contains(&max_attempts) {
         return Err(ApiError::bad_request("max_attempts must be between 1 and 10"));

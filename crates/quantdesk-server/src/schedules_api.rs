@@ -88,13 +88,12 @@ pub async fn upsert(
     }
     let timezone = input.timezone.unwrap_or_else(|| "Asia/Shanghai".into());
     let cron = croner_check(&input.cron, &timezone)?;
-    let kind = quantdesk_app::jobs::JobKind::parse_submittable(&input.kind)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let kind = quantdesk_app::jobs::JobKind::parse_submittable(&input.kind)?;
     let params = input.params.unwrap_or_else(|| serde_json::json!({}));
     if !params.is_object() {
         return Err(ApiError::bad_request("params must be a JSON object"));
     }
-    crate::extract::check_params(kind, &params)?;
+    kind.check_params(&params)?;
     let now = quantdesk_app::clock::now_ms();
     // Names are global: someone else's schedule of that name is not the caller's to replace.
     let existing = state.store.schedules().await?.into_iter().find(|x| x.name == name);
