@@ -413,8 +413,8 @@ pub enum ChanFailure {
     Engine(#[from] engine::ChanError),
 }
 
-/// Reads the stored bars a request names: the I/O half of [`analyze_stored`], which runs on the
-/// async workers.
+/// Reads the stored bars a request names: the I/O half of an analysis of stored bars, which runs
+/// on the async workers.
 pub async fn fetch_stored(
     source: BarSource<'_>,
     instrument: &Instrument,
@@ -431,8 +431,8 @@ pub async fn fetch_stored(
     fetch_bars(source, instrument, series, &bar_req, true).await
 }
 
-/// Adjusts, resamples and analyses fetched bars: the CPU half of [`analyze_stored`]. Servers run
-/// it on a bounded CPU pool, never on an async worker.
+/// Adjusts, resamples and analyses fetched bars: the CPU half of an analysis of stored bars.
+/// Servers run it on a bounded CPU pool, never on an async worker.
 pub fn analyze_fetched(
     fetched: Fetched,
     profile: ChanProfile,
@@ -440,16 +440,4 @@ pub fn analyze_fetched(
     let bars = fetched.shape().bars;
     let analysis = engine::analyze(&bars, &profile.engine().config())?;
     Ok((bars, analysis))
-}
-
-/// Reads the bars a request names (adjusted, at any resolution, only those before `until`) and
-/// analyses them, on the calling thread (the CLI's way; the server splits it over the pool).
-pub async fn analyze_stored(
-    source: BarSource<'_>,
-    instrument: &Instrument,
-    series: &[SeriesInfo],
-    req: &ChanRequest,
-) -> Result<(Vec<Bar>, engine::Analysis), ChanFailure> {
-    let fetched = fetch_stored(source, instrument, series, req).await?;
-    Ok(analyze_fetched(fetched, req.profile)?)
 }
