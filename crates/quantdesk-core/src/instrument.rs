@@ -72,6 +72,15 @@ pub struct Instrument {
     pub session: Session,
     /// IANA time-zone name of the exchange.
     pub timezone: String,
+    /// Industry as the source names it (TuShare's `industry`); empty when unknown.
+    #[serde(default)]
+    pub industry: String,
+    /// Region (TuShare's `area`); empty when unknown.
+    #[serde(default)]
+    pub area: String,
+    /// The actual controller (TuShare's `act_name`); empty when unknown.
+    #[serde(default)]
+    pub controller: String,
 }
 
 impl Instrument {
@@ -94,6 +103,9 @@ impl Instrument {
             delist_date: None,
             session: Session::always(),
             timezone: "UTC".into(),
+            industry: String::new(),
+            area: String::new(),
+            controller: String::new(),
             symbol,
         };
         if exchange.is_a_share() {

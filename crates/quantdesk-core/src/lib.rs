@@ -7,6 +7,7 @@
 pub mod adjust;
 pub mod bar;
 pub mod demo;
+pub mod financials;
 pub mod indicators;
 pub mod instant;
 pub mod instrument;
@@ -18,6 +19,7 @@ pub mod symbol;
 
 pub use adjust::{AdjFactor, Adjustment};
 pub use bar::Bar;
+pub use financials::{Statement, StatementRow};
 pub use instrument::{Instrument, InstrumentKind};
 pub use resolution::Resolution;
 pub use session::Session;

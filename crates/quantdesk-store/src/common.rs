@@ -140,6 +140,9 @@ where
         delist_date: row.try_get(11)?,
         session: Session::parse(&session).map_err(|e| StoreError::Corrupt(e.0))?,
         timezone: row.try_get(13)?,
+        industry: String::new(),
+        area: String::new(),
+        controller: String::new(),
     })
 }
 

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backup;
 mod common;
 pub mod files;
+pub mod financials;
 pub mod jobs;
 mod postgres;
 mod sqlite;
@@ -142,6 +143,12 @@ pub struct PoolStats {
 pub trait ImportSession: Send {
     /// Writes one symbol's bars and factors (a symbol may be written several times).
     async fn write(&mut self, series: &BarSeriesWrite<'_>) -> Result<()>;
+    /// Replaces `symbol`'s whole adjustment-factor history with `factors` (a source re-read it
+    /// after a new corporate action), in this import's transaction.
+    async fn replace_factors(&mut self, symbol: &Symbol, factors: &[AdjFactor]) -> Result<()> {
+        let _ = (symbol, factors);
+        Err(financials::not_yet())
+    }
     /// Bars written so far.
     fn written(&self) -> u64;
     /// Makes the import visible, all at once.
@@ -205,9 +212,15 @@ pub trait MarketStore: Send + Sync + 'static {
 
 /// Everything quantdesk stores: market data, the job queue and accounts, in one database, and
 /// the backup port over all of it.
-pub trait Store: MarketStore + jobs::JobStore + auth::AuthStore + backup::BackupStore {}
+pub trait Store:
+    MarketStore + financials::FinancialsStore + jobs::JobStore + auth::AuthStore + backup::BackupStore
+{
+}
 
-impl<T: MarketStore + jobs::JobStore + auth::AuthStore + backup::BackupStore> Store for T {}
+impl<T: MarketStore + financials::FinancialsStore + jobs::JobStore + auth::AuthStore + backup::BackupStore> Store
+    for T
+{
+}
 
 /// Opens (creating if needed) and migrates the store named by `url`:
 /// `sqlite://PATH` (or `sqlite::memory:`) or `postgres://…`.
