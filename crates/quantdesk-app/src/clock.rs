@@ -13,6 +13,14 @@ pub fn now_secs() -> i64 {
     now_ms().div_euclid(1000)
 }
 
+/// Today's date in Asia/Shanghai, the A-share exchanges' calendar day.
+pub fn today_shanghai() -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_millis(now_ms())
+        .unwrap_or_default()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+}
+
 /// Unix seconds as RFC 3339 in UTC with `Z` and whole seconds (`2024-01-02T00:00:00Z`): the one
 /// format of instants in the API's and the CLI's output.
 pub fn iso_secs(t: i64) -> String {

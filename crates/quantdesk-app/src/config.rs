@@ -70,6 +70,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// Scheduled backups and their retention.
     pub backups: BackupsConfig,
+    /// Outside market-data sources and the evening sync.
+    pub sources: SourcesConfig,
 }
 
 /// How the server listens and what it accepts: limits, access, rate limits.
@@ -279,6 +281,60 @@ impl Default for BackupsConfig {
     }
 }
 
+/// Outside market-data sources (TuShare Pro, Eastmoney, Yahoo) and the evening sync.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// TuShare Pro token (secret); empty: TuShare is skipped.
+    pub tushare_token: Secret,
+    /// TuShare's endpoint (a proxy, a mirror or a test server may stand in).
+    pub tushare_url: String,
+    /// Eastmoney's kline and quote host.
+    pub eastmoney_url: String,
+    /// Yahoo's chart API host.
+    pub yahoo_url: String,
+    /// Fallback order of sources; sources without credentials are skipped.
+    pub data_sources: Vec<String>,
+    /// TuShare calls per minute (the client-side rate limiter; 0 switches it off).
+    pub tushare_calls_per_minute: u32,
+    /// Eastmoney calls per minute (0: no limiter).
+    pub eastmoney_calls_per_minute: u32,
+    /// Yahoo calls per minute (0: no limiter).
+    pub yahoo_calls_per_minute: u32,
+    /// Seconds before a call to a source times out.
+    pub source_timeout_secs: u64,
+    /// Retries of a call after a timeout, a 5xx or a rate-limit answer.
+    pub source_retries: u32,
+    /// When the built-in `sync-daily` schedule runs `sync all`: a cron expression read in
+    /// Asia/Shanghai (`30 17 * * 1-5`: 17:30 on weekdays, skipped on days the calendar says
+    /// are closed); empty: the schedule is off.
+    pub sync_cron: String,
+    /// Seconds a live quote is cached.
+    pub quote_cache_secs: u64,
+    /// Live quotes for `/udf/quotes` and the chart legend from Eastmoney or Yahoo when configured.
+    pub live_quotes: bool,
+}
+
+impl Default for SourcesConfig {
+    fn default() -> Self {
+        SourcesConfig {
+            tushare_token: Secret::default(),
+            tushare_url: "http://api.tushare.pro".into(),
+            eastmoney_url: "https://push2his.eastmoney.com".into(),
+            yahoo_url: "https://query1.finance.yahoo.com".into(),
+            data_sources: vec!["tushare".into(), "eastmoney".into(), "yahoo".into()],
+            tushare_calls_per_minute: 200,
+            eastmoney_calls_per_minute: 120,
+            yahoo_calls_per_minute: 60,
+            source_timeout_secs: 20,
+            source_retries: 3,
+            sync_cron: String::new(),
+            quote_cache_secs: 5,
+            live_quotes: false,
+        }
+    }
+}
+
 /// Settings given on the command line; `None` leaves the layer below in force.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -475,6 +531,46 @@ impl Config {
         if let Some(v) = get("QUANTDESK_BACKUP_KEEP_WEEKLY")? {
             self.backups.backup_keep_weekly = parse("QUANTDESK_BACKUP_KEEP_WEEKLY", &v)?;
         }
+        let s = &mut self.sources;
+        if let Some(v) = get("QUANTDESK_TUSHARE_TOKEN")? {
+            s.tushare_token = Secret::new(v.trim());
+        }
+        if let Some(v) = get("QUANTDESK_TUSHARE_URL")? {
+            s.tushare_url = v;
+        }
+        if let Some(v) = get("QUANTDESK_EASTMONEY_URL")? {
+            s.eastmoney_url = v;
+        }
+        if let Some(v) = get("QUANTDESK_YAHOO_URL")? {
+            s.yahoo_url = v;
+        }
+        if let Some(v) = get("QUANTDESK_DATA_SOURCES")? {
+            s.data_sources = list(&v);
+        }
+        if let Some(v) = get("QUANTDESK_TUSHARE_CALLS_PER_MINUTE")? {
+            s.tushare_calls_per_minute = parse("QUANTDESK_TUSHARE_CALLS_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_EASTMONEY_CALLS_PER_MINUTE")? {
+            s.eastmoney_calls_per_minute = parse("QUANTDESK_EASTMONEY_CALLS_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_YAHOO_CALLS_PER_MINUTE")? {
+            s.yahoo_calls_per_minute = parse("QUANTDESK_YAHOO_CALLS_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_SOURCE_TIMEOUT_SECS")? {
+            s.source_timeout_secs = parse("QUANTDESK_SOURCE_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_SOURCE_RETRIES")? {
+            s.source_retries = parse("QUANTDESK_SOURCE_RETRIES", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_SYNC_CRON")? {
+            s.sync_cron = v;
+        }
+        if let Some(v) = get("QUANTDESK_QUOTE_CACHE_SECS")? {
+            s.quote_cache_secs = parse("QUANTDESK_QUOTE_CACHE_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_LIVE_QUOTES")? {
+            s.live_quotes = flag(&v);
+        }
         Ok(())
     }
 
@@ -522,6 +618,28 @@ impl Config {
         }
         if self.server.imports_per_user == 0 {
             return Err(ConfigError("imports_per_user must be at least 1".into()));
+        }
+        let s = &self.sources;
+        for name in &s.data_sources {
+            if !["tushare", "eastmoney", "yahoo"].contains(&name.as_str()) {
+                return Err(ConfigError(format!(
+                    "data_sources: unknown source {name:?} (expected tushare, eastmoney, yahoo)"
+                )));
+            }
+        }
+        for (name, url) in [("tushare_url", &s.tushare_url), ("eastmoney_url", &s.eastmoney_url), ("yahoo_url", &s.yahoo_url)]
+        {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError(format!("{name} must start with http:// or https://")));
+            }
+        }
+        if s.source_timeout_secs == 0 {
+            return Err(ConfigError("source_timeout_secs must be at least 1".into()));
+        }
+        if !s.sync_cron.trim().is_empty() {
+            <croner::Cron as std::str::FromStr>::from_str(&s.sync_cron).map_err(|e| {
+                ConfigError(format!("sync_cron {:?} is not a cron expression: {e}", s.sync_cron))
+            })?;
         }
         Ok(())
     }
@@ -621,6 +739,32 @@ mod tests {
         assert_eq!((c.server.cpu_workers, c.server.cpu_queue), (1, 0), "env beats file");
         let e = Config::load(None, &env_of(&[("QUANTDESK_CPU_QUEUE", "many")]), &Overrides::default()).unwrap_err();
         assert!(e.0.contains("QUANTDESK_CPU_QUEUE"));
+    }
+
+    #[test]
+    fn sources_are_layered_and_the_token_never_prints() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "tok-secret-123\n").unwrap();
+        let env = env_of(&[
+            ("QUANTDESK_TUSHARE_TOKEN_FILE", token_file.to_str().unwrap()),
+            ("QUANTDESK_TUSHARE_URL", "http://127.0.0.1:9/"),
+            ("QUANTDESK_DATA_SOURCES", "eastmoney, tushare"),
+        ]);
+        let cfg = Config::load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!(cfg.sources.tushare_token.expose(), "tok-secret-123");
+        assert_eq!(cfg.sources.tushare_url, "http://127.0.0.1:9/");
+        assert_eq!(cfg.sources.data_sources, vec!["eastmoney", "tushare"]);
+        assert_eq!(cfg.sources.tushare_calls_per_minute, 200);
+        let printed = cfg.to_redacted_toml();
+        assert!(!printed.contains("tok-secret-123") && !format!("{cfg:?}").contains("tok-secret-123"));
+        assert!(printed.contains("[sources]"), "{printed}");
+        let e = Config::load(None, &env_of(&[("QUANTDESK_DATA_SOURCES", "bloomberg")]), &Overrides::default())
+            .unwrap_err();
+        assert!(e.0.contains("bloomberg"), "{}", e.0);
+        let e = Config::load(None, &env_of(&[("QUANTDESK_SYNC_CRON", "every evening")]), &Overrides::default())
+            .unwrap_err();
+        assert!(e.0.contains("sync_cron"), "{}", e.0);
     }
 
     #[test]

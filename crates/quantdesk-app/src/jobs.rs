@@ -25,17 +25,25 @@ pub enum JobKind {
     Import,
     Echo,
     Backup,
+    Sync,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 6] =
-        [JobKind::Backtest, JobKind::Sweep, JobKind::Decide, JobKind::Import, JobKind::Echo, JobKind::Backup];
+    pub const ALL: [JobKind; 7] = [
+        JobKind::Backtest,
+        JobKind::Sweep,
+        JobKind::Decide,
+        JobKind::Import,
+        JobKind::Echo,
+        JobKind::Backup,
+        JobKind::Sync,
+    ];
 
     /// The kinds people submit (API, CLI, schedules). Backups are the operator's: they come from
     /// `backup_dir` and `backup_cron`, never from a request, so nobody points one at a path.
-    pub const SUBMITTABLE: [JobKind; 5] =
-        [JobKind::Backtest, JobKind::Sweep, JobKind::Decide, JobKind::Import, JobKind::Echo];
+    pub const SUBMITTABLE: [JobKind; 6] =
+        [JobKind::Backtest, JobKind::Sweep, JobKind::Decide, JobKind::Import, JobKind::Echo, JobKind::Sync];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,6 +53,7 @@ impl JobKind {
             JobKind::Import => "import",
             JobKind::Echo => "echo",
             JobKind::Backup => "backup",
+            JobKind::Sync => "sync",
         }
     }
 
@@ -90,6 +99,7 @@ impl JobKind {
             JobKind::Import => check::<ImportParams>(self, params),
             JobKind::Echo => check::<EchoParams>(self, params),
             JobKind::Backup => check::<BackupParams>(self, params),
+            JobKind::Sync => check::<crate::sync::SyncRequest>(self, params),
         }
     }
 }
@@ -105,6 +115,11 @@ pub trait JobSpec: Serialize + DeserializeOwned + Send + Sync + 'static {
     const KIND: JobKind;
     /// What a job of this kind returns (stored as its result).
     type Output: Serialize + DeserializeOwned + Send + 'static;
+}
+
+impl JobSpec for crate::sync::SyncRequest {
+    const KIND: JobKind = JobKind::Sync;
+    type Output = crate::sync::SyncReport;
 }
 
 /// `backtest` (and the data part of `sweep`): a built-in strategy over stored bars.

@@ -7,6 +7,9 @@
 //! - [`market`]: reading stored bars at any resolution and adjustment, streaming imports, through
 //!   the block cache of stored bars ([`blocks`]);
 //! - [`chan`]: Chan-theory analysis of stored bars and its one model for every surface;
+//! - [`financials`]: financial statements as of a date, and their CSV import;
+//! - [`sync`]: fetching market data, statements, the master and the calendar from outside
+//!   sources (`quantdesk-connectors`) into the store;
 //! - [`demo`]: loading the deterministic demo market;
 //! - [`jobs`]: the typed job catalogue, one kind with its parameters and its result each;
 //! - [`config`]: configuration in layers (defaults, TOML, `QUANTDESK_*` variables, flags);
@@ -20,8 +23,10 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod financials;
 pub mod jobs;
 pub mod market;
+pub mod sync;
 
 /// The version of quantdesk, recorded in backups and shown by `/version` and the metrics.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -340,3 +340,48 @@ impl TypedHandler for Backup {
         })
     }
 }
+
+/// `sync`: fetches from outside sources into the store (see `quantdesk_app::sync`). Symbols that
+/// fail are listed in the result with their reasons; the job fails only when nothing could run
+/// (no source, a bad request, the master or the calendar failing).
+pub struct Sync {
+    /// The worker's configured sources (none on a worker without `[sources]`).
+    pub sources: quantdesk_app::sync::Sources,
+    /// Calls per minute per source, for plans.
+    pub rate_limits: std::collections::HashMap<quantdesk_connectors::SourceId, u32>,
+}
+
+#[async_trait]
+impl TypedHandler for Sync {
+    type Spec = quantdesk_app::sync::SyncRequest;
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        spec: quantdesk_app::sync::SyncRequest,
+    ) -> Result<quantdesk_app::sync::SyncReport, JobError> {
+        let mut service =
+            quantdesk_app::sync::SyncService::new(&*ctx.store, &self.sources, quantdesk_app::clock::today_shanghai());
+        service.rate_limits = self.rate_limits.clone();
+        let progress = |f: f64, line: &str| ctx.progress((f * 1000.0) as i64, 1000, line);
+        let report = service.run(&spec, &progress).await.map_err(|e| {
+            if e.is_transient() { JobError::Transient(e.into_message()) } else { JobError::Permanent(e.into_message()) }
+        })?;
+        for f in &report.failed {
+            let what = f.statement.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
+            ctx.log(&format!("{}{what}: {} ({})", f.symbol, f.message, f.code)).await;
+        }
+        ctx.log(&format!(
+            "{} landed, {} up to date, {} failed; {} bars, {} factors, {} statement rows, {} instruments, {} calendar days",
+            report.landed.len(),
+            report.up_to_date.len(),
+            report.failed.len(),
+            report.bars,
+            report.factors,
+            report.statement_rows,
+            report.instruments,
+            report.calendar_days
+        ))
+        .await;
+        Ok(report)
+    }
+}

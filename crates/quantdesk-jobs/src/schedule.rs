@@ -136,14 +136,45 @@ pub async fn ensure_backup_schedule(store: &dyn Store, cron: &str, now: i64) {
     }
 }
 
+/// The name of the evening sync schedule.
+pub const SYNC_SCHEDULE: &str = "sync-daily";
+const SYNC_PARAMS: &str = r#"{"what": "all", "only_trading_days": true}"#;
+
+/// Switches the `sync-daily` schedule on with `cron` (read in Asia/Shanghai) when the
+/// configuration's `sync_cron` is set; an empty `cron` leaves the schedule as it is.
+pub async fn ensure_sync_schedule(store: &dyn Store, cron: &str, now: i64) {
+    let cron = cron.trim();
+    if cron.is_empty() {
+        return;
+    }
+    let s = Schedule {
+        id: 0,
+        owner: String::new(),
+        name: SYNC_SCHEDULE.into(),
+        cron: cron.into(),
+        timezone: "Asia/Shanghai".into(),
+        kind: "sync".into(),
+        params: SYNC_PARAMS.into(),
+        enabled: true,
+        catch_up: false,
+        last_fire: None,
+        created_at: now,
+    };
+    if let Err(e) = store.upsert_schedule(&s).await {
+        tracing::warn!(error = %e, "could not set up the sync schedule");
+    }
+}
+
 /// The built-in schedules, created switched off the first time a scheduler meets a database:
 /// refreshing market data after the A-share close (import the files a data drop leaves), and the
-/// voting engine before the open. Configure one with `quantdesk schedule add` under the same name
+/// voting engine before the open, and the evening sync from outside sources (17:30 on trading
+/// days; `sync_cron` switches it on). Configure one with `quantdesk schedule add` under the same name
 /// (which keeps its history). Backups are scheduled by `backup_cron` ([`ensure_backup_schedule`]).
 pub async fn ensure_builtin(store: &dyn Store, now: i64) {
     let builtins = [
         ("refresh-market-data", "0 18 * * 1-5", "import", r#"{"files": []}"#),
         ("decide-before-open", "20 9 * * 1-5", "decide", r#"{"symbols": [], "threshold": 0.5}"#),
+        (SYNC_SCHEDULE, "30 17 * * 1-5", "sync", SYNC_PARAMS),
     ];
     let existing: Vec<String> = match store.schedules().await {
         Ok(s) => s.into_iter().map(|s| s.name).collect(),

@@ -112,11 +112,34 @@ async fn built_in_schedules_are_created_switched_off_once() {
     quantdesk_jobs::schedule::ensure_builtin(&*s, ms("2026-11-22T00:00:00Z")).await;
     quantdesk_jobs::schedule::ensure_builtin(&*s, ms("2026-11-22T00:00:00Z")).await;
     let all = s.schedules().await.unwrap();
-    assert_eq!(all.len(), 2);
+    assert_eq!(all.len(), 3);
     assert_eq!((all[0].name.as_str(), all[0].kind.as_str(), all[0].enabled), ("decide-before-open", "decide", false));
     assert_eq!((all[1].name.as_str(), all[1].kind.as_str(), all[1].enabled), ("refresh-market-data", "import", false));
+    assert_eq!((all[2].name.as_str(), all[2].kind.as_str(), all[2].enabled), ("sync-daily", "sync", false));
+    assert_eq!((all[2].cron.as_str(), all[2].timezone.as_str()), ("30 17 * * 1-5", "Asia/Shanghai"));
     assert!(tick(&*s, ms("2026-11-23T01:20:10Z")).await.is_empty(), "switched off: nothing fires");
     assert!(tick(&*s, ms("2026-11-23T10:00:10Z")).await.is_empty());
+    assert!(tick(&*s, ms("2026-11-23T09:30:10Z")).await.is_empty());
+}
+
+#[tokio::test]
+async fn sync_cron_switches_the_evening_sync_on_at_1730_shanghai() {
+    let (s, _d) = store().await;
+    quantdesk_jobs::schedule::ensure_builtin(&*s, ms("2026-11-22T00:00:00Z")).await;
+    quantdesk_jobs::schedule::ensure_sync_schedule(&*s, "", ms("2026-11-22T00:00:00Z")).await;
+    assert!(s.schedules().await.unwrap().iter().all(|x| !x.enabled), "no sync_cron: stays off");
+    quantdesk_jobs::schedule::ensure_sync_schedule(&*s, "30 17 * * 1-5", ms("2026-11-22T00:00:00Z")).await;
+    let sync = s.schedules().await.unwrap().into_iter().find(|x| x.name == "sync-daily").unwrap();
+    assert!(sync.enabled);
+    // 17:30 in Shanghai is 09:30 UTC; Monday 2026-11-23.
+    let ids = tick(&*s, ms("2026-11-23T09:30:02Z")).await;
+    assert_eq!(ids.len(), 1);
+    let job = s.job(ids[0]).await.unwrap().unwrap();
+    assert_eq!(job.kind, "sync");
+    let params: serde_json::Value = serde_json::from_str(&job.params).unwrap();
+    assert_eq!(params["what"], "all");
+    assert_eq!(params["only_trading_days"], true);
+    assert!(tick(&*s, ms("2026-11-28T09:30:02Z")).await.is_empty(), "Saturday: nothing fires");
 }
 
 #[tokio::test]

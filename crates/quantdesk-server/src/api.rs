@@ -31,6 +31,7 @@ pub fn router(max_upload: usize) -> crate::Routes {
         .route("/openapi.json", get(openapi))
         .merge(crate::jobs_api::router())
         .merge(crate::schedules_api::router())
+        .merge(crate::data_api::router())
         .merge(crate::auth::api::router())
 }
 

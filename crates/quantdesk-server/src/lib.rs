@@ -6,6 +6,7 @@ pub mod auth;
 pub mod chan;
 pub mod chanvis;
 pub mod cpu;
+pub mod data_api;
 pub mod error;
 pub mod extract;
 pub mod jobs_api;

@@ -389,6 +389,18 @@ macro_rules! market_store_impl {
                 s.map(|s| quantdesk_core::Symbol::new(&s).map_err(|e| $crate::StoreError::Corrupt(e.0))).transpose()
             }
 
+            async fn symbols_with(&self, res: quantdesk_core::Resolution) -> $crate::Result<Vec<quantdesk_core::Symbol>> {
+                let rows: Vec<String> = sqlx::query_scalar(
+                    "SELECT symbol FROM series WHERE resolution = $1 AND bar_count > 0 ORDER BY symbol",
+                )
+                .bind(res.as_udf())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|s| quantdesk_core::Symbol::new(s).map_err(|e| $crate::StoreError::Corrupt(e.0)))
+                    .collect()
+            }
+
             async fn bar_count(&self) -> $crate::Result<u64> {
                 let n: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(bar_count), 0) AS BIGINT) FROM series").fetch_one(&self.pool).await?;
                 Ok(n as u64)

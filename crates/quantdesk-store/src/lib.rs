@@ -206,6 +206,9 @@ pub trait MarketStore: Send + Sync + 'static {
     /// The symbol to show first: an index if any has bars, else the symbol with the most bars.
     async fn busiest_symbol(&self) -> Result<Option<Symbol>>;
 
+    /// Symbols with stored bars at `res`, ascending.
+    async fn symbols_with(&self, res: Resolution) -> Result<Vec<Symbol>>;
+
     /// Total rows in bars, for "is the database empty" checks and status pages.
     async fn bar_count(&self) -> Result<u64>;
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use cmd::{accounts, backtest, backup, chan, import, ops, options, schedule, serve};
+use cmd::{accounts, backtest, backup, chan, import, ops, options, schedule, serve, sync};
 use quantdesk_app::config::Config;
 use quantdesk_app::config::{LogFormat, Overrides};
 
@@ -43,6 +43,10 @@ enum Command {
     /// Import data from CSV files.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Fetch market data, statements, the instrument master and the calendar from TuShare Pro,
+    /// Eastmoney or Yahoo.
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
     /// Chan-theory (缠论) analysis of a CSV file or of stored bars: merged bars, fractals, strokes,
     /// segments, pivots and buy/sell points.
     Chan(Box<chan::ChanArgs>),
@@ -111,6 +115,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Key(c) => accounts::key(cfg, c).await,
         Command::Migrate => ops::migrate(&cfg).await,
         Command::Import(c) => import::run(&cfg, c).await,
+        Command::Sync(c) => sync::run(&cfg, c).await,
         Command::Chan(a) => chan::run(&cfg, *a).await,
         Command::Backtest(a) => backtest::backtest(&cfg, *a).await,
         Command::Sweep(a) => backtest::sweep(&cfg, *a).await,

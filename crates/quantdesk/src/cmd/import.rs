@@ -17,6 +17,15 @@ pub enum ImportCommand {
     Bars(Box<BarsArgs>),
     /// Import an instrument master (ts_code,name,abbrev,type,list_date,delist_date,…).
     Instruments { file: PathBuf },
+    /// Import financial statements in TuShare's columns: a folder holding any of income.csv,
+    /// balancesheet.csv, cashflow.csv, fina_indicator.csv, dividend.csv, daily_basic.csv and
+    /// stock_basic.csv, or one file. All rows land or none do; revisions are kept.
+    Financials {
+        path: PathBuf,
+        /// The statement of a single file whose name does not say it (income, balancesheet, …).
+        #[arg(long)]
+        statement: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -55,6 +64,28 @@ pub struct BarsArgs {
 pub async fn run(cfg: &Config, c: ImportCommand) -> Result<()> {
     match c {
         ImportCommand::Bars(a) => bars(cfg, *a).await,
+        ImportCommand::Financials { path, statement } => {
+            let statement = statement
+                .as_deref()
+                .map(quantdesk_core::Statement::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!(e.0))?;
+            let store = open_store(cfg).await?;
+            let r = quantdesk_app::financials::import_path(&*store, &path, statement)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.into_message()))?;
+            for (file, n) in &r.files {
+                println!("  {file}: {n} rows");
+            }
+            println!(
+                "imported {} statement rows for {} and {} instruments from {}",
+                r.statement_rows,
+                if r.symbols.is_empty() { "no symbol".to_string() } else { r.symbols.join(", ") },
+                r.instruments,
+                path.display()
+            );
+            Ok(())
+        }
         ImportCommand::Instruments { file } => {
             let store = open_store(cfg).await?;
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;

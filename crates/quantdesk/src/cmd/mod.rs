@@ -11,3 +11,4 @@ pub mod options;
 pub mod schedule;
 pub mod series;
 pub mod serve;
+pub mod sync;

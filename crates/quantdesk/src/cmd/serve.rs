@@ -122,6 +122,7 @@ pub async fn scheduler(cfg: Config, a: SchedulerArgs) -> Result<()> {
     serve_probes(a.metrics_listen).await?;
     let store = open_store(&cfg).await?;
     quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &cfg.backups.backup_cron, quantdesk_jobs::now_ms()).await;
+    quantdesk_jobs::schedule::ensure_sync_schedule(&*store, &cfg.sources.sync_cron, quantdesk_jobs::now_ms()).await;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store, rx));
     quantdesk_server::shutdown_signal().await;
@@ -164,11 +165,16 @@ async fn start_worker(
         .with_per_owner(slots.per_owner.unwrap_or(config.jobs.jobs_per_owner));
     quantdesk_jobs::schedule::ensure_backup_schedule(&*store, &config.backups.backup_cron, quantdesk_jobs::now_ms())
         .await;
+    quantdesk_jobs::schedule::ensure_sync_schedule(&*store, &config.sources.sync_cron, quantdesk_jobs::now_ms()).await;
     let scheduler = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store.clone(), rx.clone()));
     let registry = quantdesk_jobs::Registry::standard().with_typed(quantdesk_jobs::handlers::Backup {
         dir: (!config.backups.backup_dir.is_empty()).then(|| PathBuf::from(&config.backups.backup_dir)),
         keep_daily: config.backups.backup_keep_daily,
         keep_weekly: config.backups.backup_keep_weekly,
+    })
+    .with_typed(quantdesk_jobs::handlers::Sync {
+        sources: quantdesk_app::sync::Sources::from_config(&config.sources),
+        rate_limits: quantdesk_app::sync::rate_limits(&config.sources),
     });
     let worker = quantdesk_jobs::run_worker(store, registry, cfg, rx);
     let task = tokio::spawn(async move {

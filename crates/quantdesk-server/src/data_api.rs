@@ -1,0 +1,157 @@
+//! Market data from outside sources over HTTP: statements as of a date, the sources' standing,
+//! and sync jobs. The services are the application layer's (`quantdesk_app::financials`,
+//! `quantdesk_app::sync`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::NaiveDate;
+use quantdesk_app::financials::{Period, StatementView};
+use quantdesk_app::jobs::JobKind;
+use quantdesk_app::sync::SyncRequest;
+use quantdesk_core::Statement;
+use quantdesk_store::jobs::NewJob;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, path_symbol};
+use crate::jobs_api::Created;
+use crate::state::AppState;
+
+pub fn router() -> crate::Routes {
+    crate::Routes::new()
+        .route("/financials/{symbol}", get(financials))
+        .route("/sources", get(sources))
+        .route("/sync", post(sync))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FinancialsParams {
+    /// income (default), balancesheet, cashflow, fina_indicator, dividend or daily_basic.
+    #[param(pattern = "^(income|balancesheet|cashflow|fina_indicator|dividend|daily_basic)$")]
+    pub statement: Option<String>,
+    /// annual (default: year-end reports) or quarterly (every period).
+    #[param(pattern = "^(annual|quarterly)$")]
+    pub period: Option<String>,
+    /// Only what was announced by this date (YYYY-MM-DD): a restatement announced later is not seen.
+    pub as_of: Option<NaiveDate>,
+}
+
+/// A statement of one symbol, one row per report period (the current revision as of the date).
+#[utoipa::path(get, path = "/api/v1/financials/{symbol}", tag = "market", params(
+        ("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$"),
+        FinancialsParams),
+    responses((status = 200, body = StatementView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn financials(
+    State(state): State<AppState>,
+    ApiPath(symbol): ApiPath<String>,
+    ApiQuery(p): ApiQuery<FinancialsParams>,
+) -> Result<Json<StatementView>, ApiError> {
+    let symbol = path_symbol(&symbol)?;
+    let statement = match p.statement.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Statement::parse(s).map_err(|e| ApiError::bad_request(e.0))?,
+        None => Statement::Income,
+    };
+    let period = Period::parse(p.period.as_deref().unwrap_or(""))?;
+    let view = quantdesk_app::financials::statement(&*state.store, &symbol, statement, period, p.as_of).await?;
+    if view.rows.is_empty() && state.symbol_meta(&symbol).await?.is_none() {
+        return Err(ApiError::not_found(format!("no instrument {symbol}")));
+    }
+    Ok(Json(view))
+}
+
+/// A configured source and its standing today.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SourceDto {
+    /// tushare, eastmoney or yahoo.
+    pub name: String,
+    /// In `data_sources` with what it needs (TuShare: a token).
+    pub configured: bool,
+    /// Position in the fallback order (0 first), when configured.
+    pub order: Option<u32>,
+    /// The base URL calls go to.
+    pub url: String,
+    /// Calls per minute of the client-side limiter (0: none).
+    pub calls_per_minute: u32,
+    /// Calls recorded today (UTC day of the server; Asia/Shanghai for the exchanges).
+    pub calls_today: u64,
+    pub last_success: Option<String>,
+    pub last_error_at: Option<String>,
+    /// The latest failure, never with a secret.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SourcesDto {
+    pub items: Vec<SourceDto>,
+}
+
+/// The outside data sources: which are configured, in what order, their latest success and
+/// failure, and the calls made today.
+#[utoipa::path(get, path = "/api/v1/sources", tag = "market",
+    responses((status = 200, body = SourcesDto)))]
+pub async fn sources(State(state): State<AppState>) -> Result<Json<SourcesDto>, ApiError> {
+    let cfg = &state.config.sources;
+    let today = quantdesk_app::clock::today_shanghai();
+    let status = state.store.source_status(today).await?;
+    let configured = quantdesk_app::sync::Sources::from_config(cfg);
+    let limits = quantdesk_app::sync::rate_limits(cfg);
+    let items = quantdesk_connectors::SourceId::ALL
+        .into_iter()
+        .map(|id| {
+            let st = status.iter().find(|s| s.source == id.as_str());
+            let order = configured.all().iter().position(|s| s.id() == id).map(|i| i as u32);
+            let url = match id {
+                quantdesk_connectors::SourceId::Tushare => &cfg.tushare_url,
+                quantdesk_connectors::SourceId::Eastmoney => &cfg.eastmoney_url,
+                quantdesk_connectors::SourceId::Yahoo => &cfg.yahoo_url,
+            };
+            SourceDto {
+                name: id.as_str().into(),
+                configured: order.is_some(),
+                order,
+                url: url.clone(),
+                calls_per_minute: limits.get(&id).copied().unwrap_or(0),
+                calls_today: st.map_or(0, |s| s.calls_today),
+                last_success: st.and_then(|s| s.last_success_ms).map(crate::iso_ms),
+                last_error_at: st.and_then(|s| s.last_error_ms).map(crate::iso_ms),
+                last_error: st.and_then(|s| s.last_error.clone()),
+            }
+        })
+        .collect();
+    Ok(Json(SourcesDto { items }))
+}
+
+/// Enqueue a sync job (the same as `POST /api/v1/jobs` with kind `sync`): the instrument master,
+/// the calendar, bars and factors, statements, or all of them. The job's result lists the
+/// symbols that landed and those that failed, with why.
+#[utoipa::path(post, path = "/api/v1/sync", tag = "jobs", request_body = SyncRequest,
+    responses((status = 202, body = Created), (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "an unknown source or symbol, dates out of order, no target")))]
+pub async fn sync(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiJson(req): ApiJson<SyncRequest>,
+) -> Result<Response, ApiError> {
+    req.check()?;
+    let kind = JobKind::Sync;
+    let params = serde_json::to_string(&req).map_err(|e| ApiError::internal(e))?;
+    let job = NewJob {
+        owner: p.owner(),
+        kind: kind.as_str().into(),
+        queue: kind.queue().into(),
+        params,
+        priority: 0,
+        max_attempts: 2,
+        timeout_ms: 6 * 3600 * 1000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    let (id, created) = state.store.enqueue(&job, crate::auth::now_ms()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Created { id, created })).into_response())
+}
