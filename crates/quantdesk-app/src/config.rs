@@ -324,7 +324,7 @@ impl Default for SourcesConfig {
             yahoo_url: "https://query1.finance.yahoo.com".into(),
             data_sources: vec!["tushare".into(), "eastmoney".into(), "yahoo".into()],
             tushare_calls_per_minute: 200,
-            eastmoney_calls_per_minute: 120,
+            eastmoney_calls_per_minute: 60,
             yahoo_calls_per_minute: 60,
             source_timeout_secs: 20,
             source_retries: 3,

@@ -8,6 +8,8 @@
 //!   the block cache of stored bars ([`blocks`]);
 //! - [`chan`]: Chan-theory analysis of stored bars and its one model for every surface;
 //! - [`financials`]: financial statements as of a date, and their CSV import;
+//! - [`quality`]: data-quality checks of stored series and statements, and source comparison;
+//! - [`quotes`]: the freshest price, stored or live;
 //! - [`sync`]: fetching market data, statements, the master and the calendar from outside
 //!   sources (`quantdesk-connectors`) into the store;
 //! - [`demo`]: loading the deterministic demo market;
@@ -26,6 +28,8 @@ pub mod error;
 pub mod financials;
 pub mod jobs;
 pub mod market;
+pub mod quality;
+pub mod quotes;
 pub mod sync;
 
 /// The version of quantdesk, recorded in backups and shown by `/version` and the metrics.

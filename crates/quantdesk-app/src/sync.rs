@@ -52,42 +52,45 @@ impl Sources {
         Sources { list }
     }
 
-    /// The sources of the configuration, in `data_sources` order; TuShare only with a token.
+    /// The sources of the configuration, in `data_sources` order; TuShare only with a token. A
+    /// source whose client cannot be built (no TLS roots, say) is left out with a log line.
     pub fn from_config(cfg: &crate::config::SourcesConfig) -> Self {
         use quantdesk_connectors::{eastmoney::Eastmoney, http::SourceSettings, tushare::Tushare, yahoo::Yahoo};
         let timeout = std::time::Duration::from_secs(cfg.source_timeout_secs.max(1));
-        let settings = |base: &str, per_minute: u32, token: Option<String>, mut defaults: SourceSettings| {
-            defaults.base_url = base.trim_end_matches('/').to_string();
-            defaults.calls_per_minute = per_minute;
-            defaults.timeout = timeout;
-            defaults.max_retries = cfg.source_retries;
-            defaults.token = token;
+        let settings = |id: SourceId, url: &str, per_minute: u32| {
+            let defaults = SourceSettings::for_source(id);
+            let backoff = defaults.backoff_base;
             defaults
+                .with_base_url(url)
+                .with_calls_per_minute(per_minute)
+                .with_timeout(timeout)
+                .with_retries(cfg.source_retries, backoff)
         };
         let mut list: Vec<Arc<dyn Source>> = Vec::new();
         for name in &cfg.data_sources {
-            match SourceId::parse(name) {
-                Ok(SourceId::Tushare) if !cfg.tushare_token.expose().is_empty() => {
-                    list.push(Arc::new(Tushare::new(settings(
-                        &cfg.tushare_url,
-                        cfg.tushare_calls_per_minute,
-                        Some(cfg.tushare_token.expose().to_string()),
-                        SourceSettings::tushare(),
-                    ))));
+            let built: Result<Arc<dyn Source>, SourceError> = match SourceId::parse(name) {
+                Ok(id @ SourceId::Tushare) => {
+                    if cfg.tushare_token.expose().trim().is_empty() {
+                        continue;
+                    }
+                    Tushare::new(
+                        settings(id, &cfg.tushare_url, cfg.tushare_calls_per_minute)
+                            .with_token(cfg.tushare_token.expose().trim()),
+                    )
+                    .map(|s| Arc::new(s) as Arc<dyn Source>)
                 }
-                Ok(SourceId::Eastmoney) => list.push(Arc::new(Eastmoney::new(settings(
-                    &cfg.eastmoney_url,
-                    cfg.eastmoney_calls_per_minute,
-                    None,
-                    SourceSettings::eastmoney(),
-                )))),
-                Ok(SourceId::Yahoo) => list.push(Arc::new(Yahoo::new(settings(
-                    &cfg.yahoo_url,
-                    cfg.yahoo_calls_per_minute,
-                    None,
-                    SourceSettings::yahoo(),
-                )))),
-                _ => {}
+                Ok(id @ SourceId::Eastmoney) => {
+                    Eastmoney::new(settings(id, &cfg.eastmoney_url, cfg.eastmoney_calls_per_minute))
+                        .map(|s| Arc::new(s) as Arc<dyn Source>)
+                }
+                Ok(id @ SourceId::Yahoo) => Yahoo::new(settings(id, &cfg.yahoo_url, cfg.yahoo_calls_per_minute))
+                    .map(|s| Arc::new(s) as Arc<dyn Source>),
+                Err(_) => continue,
+            };
+            match built {
+                Ok(s) if !list.iter().any(|x| x.id() == s.id()) => list.push(s),
+                Ok(_) => {}
+                Err(e) => tracing::error!(source = %name, error = %e, "the source cannot be used"),
             }
         }
         Sources { list }

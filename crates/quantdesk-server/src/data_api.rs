@@ -27,6 +27,90 @@ pub fn router() -> crate::Routes {
         .route("/financials/{symbol}", get(financials))
         .route("/sources", get(sources))
         .route("/sync", post(sync))
+        .route("/quality", get(quality))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QualityParams {
+    /// One symbol (default: every symbol with daily bars, at most 500).
+    pub symbol: Option<String>,
+    /// Open days without a bar before a symbol counts as stale (default 5).
+    #[param(minimum = 1, maximum = 250)]
+    pub stale_days: Option<u32>,
+}
+
+/// One data-quality finding.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FindingDto {
+    /// gap, closed_day_bar, ohlc, zero_volume, price_jump, stale, unordered or statement_missing.
+    pub kind: String,
+    /// error or warning.
+    pub severity: String,
+    pub symbol: String,
+    pub date: Option<String>,
+    pub until: Option<String>,
+    pub count: u32,
+    /// An English sentence; the page shows its own text per kind.
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QualityDto {
+    /// The day the check looked from (Asia/Shanghai).
+    pub today: String,
+    pub symbols_checked: u64,
+    /// True when more symbols have daily bars than one check looks at (500).
+    pub truncated: bool,
+    pub findings: Vec<FindingDto>,
+}
+
+/// Data-quality findings of stored daily series and statements.
+#[utoipa::path(get, path = "/api/v1/quality", tag = "market", params(QualityParams),
+    responses((status = 200, body = QualityDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn quality(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<QualityParams>,
+) -> Result<Json<QualityDto>, ApiError> {
+    const MAX: usize = 500;
+    let stale = p.stale_days.unwrap_or(5);
+    if !(1..=250).contains(&stale) {
+        return Err(ApiError::bad_request("stale_days must be between 1 and 250"));
+    }
+    let (symbols, truncated) = match p.symbol.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(s) => (vec![path_symbol(s)?], false),
+        None => {
+            let mut all = state.store.symbols_with(quantdesk_core::Resolution::Day).await?;
+            let truncated = all.len() > MAX;
+            all.truncate(MAX);
+            (all, truncated)
+        }
+    };
+    if symbols.is_empty() {
+        return Ok(Json(QualityDto {
+            today: quantdesk_app::clock::today_shanghai().to_string(),
+            symbols_checked: 0,
+            truncated: false,
+            findings: Vec::new(),
+        }));
+    }
+    let thresholds = quantdesk_core::quality::Thresholds { stale_trading_days: stale, ..Default::default() };
+    let today = quantdesk_app::clock::today_shanghai();
+    let report = quantdesk_app::quality::check(&*state.store, &symbols, today, &thresholds).await?;
+    let findings = report
+        .findings
+        .iter()
+        .map(|f| FindingDto {
+            kind: f.kind.as_str().into(),
+            severity: format!("{:?}", f.severity()).to_lowercase(),
+            symbol: f.symbol.to_string(),
+            date: f.date.map(|d| d.to_string()),
+            until: f.until.map(|d| d.to_string()),
+            count: f.count,
+            detail: f.detail.clone(),
+        })
+        .collect();
+    Ok(Json(QualityDto { today: report.today.to_string(), symbols_checked: report.symbols_checked, truncated, findings }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -38,6 +38,8 @@ pub struct AppState {
     pub imports: crate::uploads::ImportSlots,
     /// The bounded pool that CPU-heavy request work runs on (`cpu_workers`, `cpu_queue`).
     pub cpu: crate::cpu::CpuPool,
+    /// Live quotes from the configured sources, cached (`live_quotes`, `quote_cache_secs`).
+    pub quotes: quantdesk_app::quotes::QuoteService,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
         );
         AppState {
             cpu,
+            quotes: quantdesk_app::quotes::QuoteService::from_config(&config.sources),
             auth: Arc::new(crate::auth::AuthRuntime::new(store.clone(), &config)),
             store,
             metrics,

@@ -506,26 +506,34 @@ async fn quotes(State(state): State<AppState>, Query(p): Params) -> UdfResult {
             continue;
         };
         let prev = if bars.len() > 1 { bars[0].close } else { last.open };
-        let ch = last.close - prev;
         let i = &meta.instrument;
+        // The stored last bar, or a newer live quote when configured (`live_quotes`).
+        let q = state
+            .quotes
+            .freshest(i, Some((last, prev)))
+            .await
+            .unwrap_or_else(|| quantdesk_app::quotes::stored_quote(i, last, prev));
+        let ch = q.price - q.prev_close;
         out.push(json!({
             "s": "ok",
             "n": raw,
             "v": {
                 "ch": (ch * 1e6).round() / 1e6,
-                "chp": ((ch / prev * 100.0) * 100.0).round() / 100.0,
+                "chp": if q.prev_close != 0.0 { ((ch / q.prev_close * 100.0) * 100.0).round() / 100.0 } else { 0.0 },
                 "short_name": i.symbol.as_str(),
                 "exchange": i.exchange,
                 "description": i.name,
-                "lp": last.close,
-                "ask": last.close,
-                "bid": last.close,
+                "lp": q.price,
+                "ask": q.price,
+                "bid": q.price,
                 "spread": 0.0,
-                "open_price": last.open,
-                "high_price": last.high,
-                "low_price": last.low,
-                "prev_close_price": prev,
-                "volume": last.volume,
+                "open_price": q.open,
+                "high_price": q.high,
+                "low_price": q.low,
+                "prev_close_price": q.prev_close,
+                "volume": q.volume,
+                "source": q.source,
+                "time": q.time,
             }
         }));
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use cmd::{accounts, backtest, backup, chan, import, ops, options, schedule, serve, sync};
+use cmd::{accounts, backtest, backup, chan, data, import, ops, options, schedule, serve, sync};
 use quantdesk_app::config::Config;
 use quantdesk_app::config::{LogFormat, Overrides};
 
@@ -47,6 +47,9 @@ enum Command {
     /// Eastmoney or Yahoo.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
+    /// Data quality: check what is stored, compare two sources.
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Chan-theory (缠论) analysis of a CSV file or of stored bars: merged bars, fractals, strokes,
     /// segments, pivots and buy/sell points.
     Chan(Box<chan::ChanArgs>),
@@ -116,6 +119,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Migrate => ops::migrate(&cfg).await,
         Command::Import(c) => import::run(&cfg, c).await,
         Command::Sync(c) => sync::run(&cfg, c).await,
+        Command::Data(c) => data::run(&cfg, c).await,
         Command::Chan(a) => chan::run(&cfg, *a).await,
         Command::Backtest(a) => backtest::backtest(&cfg, *a).await,
         Command::Sweep(a) => backtest::sweep(&cfg, *a).await,

@@ -5,6 +5,7 @@ pub mod backtest;
 pub mod backup;
 pub mod chan;
 pub mod common;
+pub mod data;
 pub mod import;
 pub mod ops;
 pub mod options;
