@@ -391,16 +391,26 @@ fn jumps(input: &SeriesInput, t: &Thresholds, series: &[(NaiveDate, &Bar)], open
     };
     let mut factors = input.factors.to_vec();
     factors.sort_by_key(|f| f.date);
+    // The listing date and the last of the open days after it that are not checked.
+    let unchecked_until = inst.list_date.filter(|_| t.listing_days_unchecked > 0).map(|listed| {
+        let (mut d, mut seen) = (listed, 0);
+        loop {
+            if open.is_open(d) {
+                seen += 1;
+            }
+            if seen >= t.listing_days_unchecked || d >= listed + Duration::days(3660) {
+                break (listed, d);
+            }
+            d += Duration::days(1);
+        }
+    });
     for pair in series.windows(2) {
         let ((pd, prev), (cd, cur)) = (pair[0], pair[1]);
         let ok = |p: f64| p.is_finite() && p > 0.0;
         if !(ok(prev.close) && ok(cur.close)) {
             continue;
         }
-        if let Some(listed) = inst.list_date
-            && cd >= listed
-            && open.between(listed - Duration::days(1), cd).0 <= t.listing_days_unchecked
-        {
+        if unchecked_until.is_some_and(|(listed, last)| cd >= listed && cd <= last) {
             continue;
         }
         let change = cur.close / prev.close - 1.0;
