@@ -11,6 +11,7 @@ pub mod financials;
 pub mod indicators;
 pub mod instant;
 pub mod instrument;
+pub mod quality;
 pub mod resample;
 pub mod resolution;
 pub mod rng;

@@ -1,4 +1,5 @@
-//! Parsing and validating CSV imports: bars and instrument masters.
+//! Parsing and validating CSV imports: bars, instrument masters, and financial statements in
+//! TuShare's columns.
 //!
 //! Parsing is all-or-nothing: a file either yields a complete, validated set of rows or an
 //! [`ImportError`] naming the file, line, column and reason. Writing is the storage layer's job,
@@ -7,12 +8,17 @@
 mod bars;
 mod columns;
 mod export;
+mod financials;
 mod instruments;
 mod time;
 
 pub use bars::{BarImportOptions, BarParser, ParsedBars, SeriesData, parse_bars};
 pub use columns::{ColumnMap, DetectedColumns, detect_columns};
 pub use export::text_cell;
+pub use financials::{
+    STOCK_BASIC_FILE, parse_statement_csv, parse_statement_csv_named, parse_stock_basic_csv,
+    parse_stock_basic_csv_named, statement_for_file,
+};
 pub use instruments::{parse_instruments, parse_instruments_at_most};
 
 use std::fmt;
