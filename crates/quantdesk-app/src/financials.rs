@@ -161,7 +161,7 @@ pub async fn import_path(
             let stem = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
             if stem == "stock_basic.csv" {
                 files.push((p, None));
-            } else if let Some(st) = quantdesk_ingest::financials::statement_for_file(&stem) {
+            } else if let Some(st) = quantdesk_ingest::statement_for_file(&stem) {
                 files.push((p, Some(st)));
             }
         }
@@ -177,7 +177,7 @@ pub async fn import_path(
         let st = match statement {
             Some(s) => Some(s),
             None if name == "stock_basic.csv" => None,
-            None => Some(quantdesk_ingest::financials::statement_for_file(name).ok_or_else(|| {
+            None => Some(quantdesk_ingest::statement_for_file(name).ok_or_else(|| {
                 AppError::invalid(format!(
                     "cannot tell which statement {name} holds: name it income.csv, balancesheet.csv, … or pass --statement"
                 ))
@@ -196,15 +196,15 @@ pub async fn import_path(
         let reader = std::io::BufReader::new(file);
         let n = match st {
             Some(st) => {
-                let parsed = quantdesk_ingest::financials::parse_statement_csv(reader, *st)
-                    .map_err(|e| AppError::invalid(format!("{label}: {e}")).with_code("bad_file"))?;
+                let parsed = quantdesk_ingest::parse_statement_csv_named(reader, *st, &label)
+                    .map_err(|e| AppError::invalid(e.to_string()).with_code("bad_file"))?;
                 let n = parsed.len() as u64;
                 rows.extend(parsed);
                 n
             }
             None => {
-                let parsed = quantdesk_ingest::financials::parse_stock_basic_csv(reader)
-                    .map_err(|e| AppError::invalid(format!("{label}: {e}")).with_code("bad_file"))?;
+                let parsed = quantdesk_ingest::parse_stock_basic_csv_named(reader, &label)
+                    .map_err(|e| AppError::invalid(e.to_string()).with_code("bad_file"))?;
                 let n = parsed.len() as u64;
                 instruments.extend(parsed);
                 n
