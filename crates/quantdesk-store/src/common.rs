@@ -10,17 +10,18 @@ use sqlx::Row;
 
 use crate::{InstrumentQuery, Result, SeriesInfo, StoreError};
 
-pub(crate) const INSTRUMENT_COLUMNS: &str = "symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone";
+pub(crate) const INSTRUMENT_COLUMNS: &str = "symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone, industry, area, controller";
 
-pub(crate) const UPSERT_INSTRUMENT: &str = "INSERT INTO instruments (symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+pub(crate) const UPSERT_INSTRUMENT: &str = "INSERT INTO instruments (symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone, industry, area, controller) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
      ON CONFLICT (symbol) DO UPDATE SET name = excluded.name, abbrev = excluded.abbrev, exchange = excluded.exchange, \
      kind = excluded.kind, board = excluded.board, currency = excluded.currency, lot_size = excluded.lot_size, \
      tick_size = excluded.tick_size, price_limit = excluded.price_limit, list_date = excluded.list_date, \
-     delist_date = excluded.delist_date, session = excluded.session, timezone = excluded.timezone";
+     delist_date = excluded.delist_date, session = excluded.session, timezone = excluded.timezone, \
+     industry = excluded.industry, area = excluded.area, controller = excluded.controller";
 
-pub(crate) const INSERT_INSTRUMENT_IF_MISSING: &str = "INSERT INTO instruments (symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (symbol) DO NOTHING";
+pub(crate) const INSERT_INSTRUMENT_IF_MISSING: &str = "INSERT INTO instruments (symbol, name, abbrev, exchange, kind, board, currency, lot_size, tick_size, price_limit, list_date, delist_date, session, timezone, industry, area, controller) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (symbol) DO NOTHING";
 
 pub(crate) const ENSURE_SERIES: &str = "INSERT INTO series (symbol, resolution, first_ts, last_ts, bar_count) \
      VALUES ($1, $2, 0, 0, 0) ON CONFLICT (symbol, resolution) DO NOTHING";
@@ -140,9 +141,9 @@ where
         delist_date: row.try_get(11)?,
         session: Session::parse(&session).map_err(|e| StoreError::Corrupt(e.0))?,
         timezone: row.try_get(13)?,
-        industry: String::new(),
-        area: String::new(),
-        controller: String::new(),
+        industry: row.try_get(14)?,
+        area: row.try_get(15)?,
+        controller: row.try_get(16)?,
     })
 }
 
@@ -425,6 +426,9 @@ macro_rules! market_store_impl {
                 .bind(i.delist_date)
                 .bind(i.session.to_string())
                 .bind(i.timezone.as_str())
+                .bind(i.industry.as_str())
+                .bind(i.area.as_str())
+                .bind(i.controller.as_str())
         }
 
         /// One import in one transaction; dropping it uncommitted rolls everything back.
@@ -475,6 +479,20 @@ macro_rules! market_store_impl {
                         .collect();
                     <$store>::insert_calendar(&mut self.tx, exchange, &dates).await?;
                 }
+                Ok(())
+            }
+
+            async fn replace_factors(
+                &mut self,
+                symbol: &quantdesk_core::Symbol,
+                factors: &[quantdesk_core::AdjFactor],
+            ) -> $crate::Result<()> {
+                sqlx::query("DELETE FROM adj_factors WHERE symbol = $1")
+                    .bind(symbol.as_str())
+                    .execute(&mut *self.tx)
+                    .await?;
+                <$store>::insert_factors(&mut self.tx, symbol.as_str(), factors).await?;
+                self.summary.factors += factors.len() as u64;
                 Ok(())
             }
 

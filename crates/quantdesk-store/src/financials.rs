@@ -5,6 +5,11 @@
 //! end_type, update_flag, ann_date, f_ann_date) is the key, every other field the source gave is
 //! one JSON text. Writing a row with an existing key replaces it; other revisions are kept.
 //! Readers choose a revision with [`quantdesk_core::financials::resolve`].
+//!
+//! Missing `ann_date`/`f_ann_date` are NULL in the table and `'0001-01-01'` in its unique index
+//! (NULLs never collide), so a row without dates is replaced by a re-sync like any other. Each
+//! row also stores `known_on` ([`StatementRow::known_on`]), indexed with (symbol, statement),
+//! for as-of reads. Both backends run the same SQL, through `financials_store_impl!`.
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -52,12 +57,13 @@ pub struct SourceStatus {
 #[async_trait]
 pub trait FinancialsStore: Send + Sync {
     /// Writes statement rows in one transaction, all or none. A row whose key exists replaces it;
-    /// other revisions stay. Returns the rows written.
+    /// other revisions stay. Returns the rows written. Within one batch a later row with the
+    /// same key replaces an earlier one; a non-finite number is stored as `null`.
     async fn write_statements(&self, rows: &[StatementRow]) -> Result<u64>;
 
     /// Every stored revision of `symbol`'s `statement` known on or before `as_of`
     /// ([`StatementRow::known_on`]; all when `None`), ascending by period, then `ann_date`,
-    /// then `f_ann_date`.
+    /// then `f_ann_date` (a missing date first), then the rest of the key.
     async fn statement_rows(
         &self,
         symbol: &Symbol,
@@ -79,39 +85,190 @@ pub trait FinancialsStore: Send + Sync {
     async fn source_status(&self, today: NaiveDate) -> Result<Vec<SourceStatus>>;
 }
 
-pub(crate) fn not_yet() -> StoreError {
-    StoreError::Corrupt("the financials store is not implemented yet".into())
+/// Inserts one statement row, or replaces the fields of the row with its key. The conflict target
+/// repeats the unique index's expressions (missing dates take a sentinel there, as NULLs never
+/// collide); the untyped literal is a date on PostgreSQL and text on SQLite, like the columns.
+pub(crate) const UPSERT_STATEMENT: &str = "INSERT INTO statements \
+     (symbol, statement, period, report_type, end_type, update_flag, ann_date, f_ann_date, known_on, fields) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (symbol, statement, period, report_type, end_type, update_flag, \
+     COALESCE(ann_date, '0001-01-01'), COALESCE(f_ann_date, '0001-01-01')) \
+     DO UPDATE SET known_on = excluded.known_on, fields = excluded.fields";
+
+/// The columns [`statement_from`] decodes, in its order.
+pub(crate) const STATEMENT_COLUMNS: &str =
+    "symbol, statement, period, ann_date, f_ann_date, report_type, end_type, update_flag, fields";
+
+/// Revisions in the documented order. Missing dates sort first on both engines (SQLite puts
+/// NULLs first, PostgreSQL last), as `None` does in Rust; the rest of the key breaks ties.
+pub(crate) const STATEMENT_ORDER: &str = " ORDER BY period, COALESCE(ann_date, '0001-01-01'), \
+     COALESCE(f_ann_date, '0001-01-01'), report_type, end_type, update_flag";
+
+/// Adds calls to (source, day). A reported success or failure replaces the stored one unless
+/// that is later (reports from several workers may arrive out of order).
+pub(crate) const RECORD_SOURCE_CALLS: &str = "INSERT INTO source_calls \
+     (source, day, calls, last_success_ms, last_error_ms, last_error) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (source, day) DO UPDATE SET calls = source_calls.calls + excluded.calls, \
+     last_success_ms = CASE WHEN excluded.last_success_ms IS NOT NULL \
+       AND (source_calls.last_success_ms IS NULL OR excluded.last_success_ms >= source_calls.last_success_ms) \
+       THEN excluded.last_success_ms ELSE source_calls.last_success_ms END, \
+     last_error = CASE WHEN excluded.last_error_ms IS NOT NULL \
+       AND (source_calls.last_error_ms IS NULL OR excluded.last_error_ms >= source_calls.last_error_ms) \
+       THEN excluded.last_error ELSE source_calls.last_error END, \
+     last_error_ms = CASE WHEN excluded.last_error_ms IS NOT NULL \
+       AND (source_calls.last_error_ms IS NULL OR excluded.last_error_ms >= source_calls.last_error_ms) \
+       THEN excluded.last_error_ms ELSE source_calls.last_error_ms END";
+
+/// Per source: calls on `$1`, and the latest success and failure of any day (the failure's
+/// message from the day that holds it).
+pub(crate) const SOURCE_STATUS: &str = "SELECT g.source, g.calls_today, g.last_success_ms, g.last_error_ms, \
+     (SELECT e.last_error FROM source_calls e WHERE e.source = g.source AND e.last_error_ms = g.last_error_ms \
+      ORDER BY e.day DESC LIMIT 1) \
+     FROM (SELECT source, CAST(SUM(CASE WHEN day = $1 THEN calls ELSE 0 END) AS BIGINT) AS calls_today, \
+       MAX(last_success_ms) AS last_success_ms, MAX(last_error_ms) AS last_error_ms \
+       FROM source_calls GROUP BY source) g";
+
+/// A stored statement row: [`STATEMENT_COLUMNS`].
+pub(crate) type StatementTuple =
+    (String, String, NaiveDate, Option<NaiveDate>, Option<NaiveDate>, String, String, String, String);
+
+pub(crate) fn statement_from(t: StatementTuple) -> Result<StatementRow> {
+    let (symbol, statement, period, ann_date, f_ann_date, report_type, end_type, update_flag, fields) = t;
+    Ok(StatementRow {
+        symbol: Symbol::new(&symbol).map_err(|e| StoreError::Corrupt(e.0))?,
+        statement: Statement::parse(&statement).map_err(|e| StoreError::Corrupt(e.0))?,
+        period,
+        ann_date,
+        f_ann_date,
+        report_type,
+        end_type,
+        update_flag,
+        fields: serde_json::from_str(&fields)
+            .map_err(|e| StoreError::Corrupt(format!("{symbol} {statement} {period}: fields: {e}")))?,
+    })
 }
 
-macro_rules! financials_stub {
+/// The stored JSON of a row's fields. Non-finite numbers become `null` (JSON has no NaN).
+pub(crate) fn fields_json(row: &StatementRow) -> Result<String> {
+    serde_json::to_string(&row.fields).map_err(|e| StoreError::Corrupt(format!("fields of {}: {e}", row.symbol)))
+}
+
+pub(crate) fn coverage_from(t: (String, String, i64, i64, NaiveDate, NaiveDate)) -> Result<StatementCoverage> {
+    let (symbol, statement, rows, periods, first_period, last_period) = t;
+    Ok(StatementCoverage {
+        symbol: Symbol::new(&symbol).map_err(|e| StoreError::Corrupt(e.0))?,
+        statement: Statement::parse(&statement).map_err(|e| StoreError::Corrupt(e.0))?,
+        rows: rows as u64,
+        periods: periods as u64,
+        first_period,
+        last_period,
+    })
+}
+
+/// Implements [`FinancialsStore`] for a backend type with a `pool` field, once for both (the SQL
+/// text is the same).
+macro_rules! financials_store_impl {
     ($store:ty) => {
         #[async_trait]
         impl FinancialsStore for $store {
-            async fn write_statements(&self, _rows: &[StatementRow]) -> Result<u64> {
-                Err(not_yet())
+            async fn write_statements(&self, rows: &[StatementRow]) -> Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                for row in rows {
+                    sqlx::query(UPSERT_STATEMENT)
+                        .bind(row.symbol.as_str())
+                        .bind(row.statement.as_str())
+                        .bind(row.period)
+                        .bind(row.report_type.as_str())
+                        .bind(row.end_type.as_str())
+                        .bind(row.update_flag.as_str())
+                        .bind(row.ann_date)
+                        .bind(row.f_ann_date)
+                        .bind(row.known_on())
+                        .bind(fields_json(row)?)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(rows.len() as u64)
             }
+
             async fn statement_rows(
                 &self,
-                _symbol: &Symbol,
-                _statement: Statement,
-                _as_of: Option<NaiveDate>,
+                symbol: &Symbol,
+                statement: Statement,
+                as_of: Option<NaiveDate>,
             ) -> Result<Vec<StatementRow>> {
-                Err(not_yet())
+                let filter = if as_of.is_some() { " AND known_on <= $3" } else { "" };
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {STATEMENT_COLUMNS} FROM statements WHERE symbol = $1 AND statement = $2{filter}{STATEMENT_ORDER}"
+                ));
+                let mut q = sqlx::query_as::<_, StatementTuple>(sql).bind(symbol.as_str()).bind(statement.as_str());
+                if let Some(d) = as_of {
+                    q = q.bind(d);
+                }
+                q.fetch_all(&self.pool).await?.into_iter().map(statement_from).collect()
             }
-            async fn statement_coverage(&self, _symbol: Option<&Symbol>) -> Result<Vec<StatementCoverage>> {
-                Err(not_yet())
+
+            async fn statement_coverage(&self, symbol: Option<&Symbol>) -> Result<Vec<StatementCoverage>> {
+                let filter = if symbol.is_some() { " WHERE symbol = $1" } else { "" };
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT symbol, statement, COUNT(*), COUNT(DISTINCT period), MIN(period), MAX(period) \
+                     FROM statements{filter} GROUP BY symbol, statement"
+                ));
+                let mut q = sqlx::query_as::<_, (String, String, i64, i64, NaiveDate, NaiveDate)>(sql);
+                if let Some(s) = symbol {
+                    q = q.bind(s.as_str());
+                }
+                let mut out =
+                    q.fetch_all(&self.pool).await?.into_iter().map(coverage_from).collect::<Result<Vec<_>>>()?;
+                // Sorted here: PostgreSQL's collation may not order text bytewise.
+                out.sort_by(|a, b| (a.symbol.as_str(), a.statement).cmp(&(b.symbol.as_str(), b.statement)));
+                Ok(out)
             }
-            async fn adj_factors_as_of(&self, _symbol: &Symbol, _as_of: NaiveDate) -> Result<Vec<AdjFactor>> {
-                Err(not_yet())
+
+            async fn adj_factors_as_of(&self, symbol: &Symbol, as_of: NaiveDate) -> Result<Vec<AdjFactor>> {
+                let rows: Vec<(NaiveDate, f64)> =
+                    sqlx::query_as("SELECT date, factor FROM adj_factors WHERE symbol = $1 AND date <= $2 ORDER BY date")
+                        .bind(symbol.as_str())
+                        .bind(as_of)
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(|(date, factor)| AdjFactor { date, factor }).collect())
             }
-            async fn record_source_calls(&self, _report: &SourceCalls) -> Result<()> {
-                Err(not_yet())
+
+            async fn record_source_calls(&self, report: &SourceCalls) -> Result<()> {
+                let calls = i64::try_from(report.calls)
+                    .map_err(|_| StoreError::Corrupt(format!("{} calls to {}", report.calls, report.source)))?;
+                sqlx::query(RECORD_SOURCE_CALLS)
+                    .bind(report.source.as_str())
+                    .bind(report.day)
+                    .bind(calls)
+                    .bind(report.last_success_ms)
+                    .bind(report.last_error.as_ref().map(|e| e.0))
+                    .bind(report.last_error.as_ref().map(|e| e.1.as_str()))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
-            async fn source_status(&self, _today: NaiveDate) -> Result<Vec<SourceStatus>> {
-                Err(not_yet())
+
+            async fn source_status(&self, today: NaiveDate) -> Result<Vec<SourceStatus>> {
+                let rows: Vec<(String, i64, Option<i64>, Option<i64>, Option<String>)> =
+                    sqlx::query_as(SOURCE_STATUS).bind(today).fetch_all(&self.pool).await?;
+                let mut out: Vec<SourceStatus> = rows
+                    .into_iter()
+                    .map(|(source, calls, last_success_ms, last_error_ms, last_error)| SourceStatus {
+                        source,
+                        calls_today: calls.max(0) as u64,
+                        last_success_ms,
+                        last_error_ms,
+                        last_error,
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.source.cmp(&b.source));
+                Ok(out)
             }
         }
     };
 }
-financials_stub!(crate::SqliteStore);
-financials_stub!(crate::PgStore);
+financials_store_impl!(crate::SqliteStore);
+financials_store_impl!(crate::PgStore);

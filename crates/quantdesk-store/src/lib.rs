@@ -144,11 +144,9 @@ pub trait ImportSession: Send {
     /// Writes one symbol's bars and factors (a symbol may be written several times).
     async fn write(&mut self, series: &BarSeriesWrite<'_>) -> Result<()>;
     /// Replaces `symbol`'s whole adjustment-factor history with `factors` (a source re-read it
-    /// after a new corporate action), in this import's transaction.
-    async fn replace_factors(&mut self, symbol: &Symbol, factors: &[AdjFactor]) -> Result<()> {
-        let _ = (symbol, factors);
-        Err(financials::not_yet())
-    }
+    /// after a new corporate action), in this import's transaction: dates no longer in `factors`
+    /// are gone at commit, and nothing changes if the session is dropped.
+    async fn replace_factors(&mut self, symbol: &Symbol, factors: &[AdjFactor]) -> Result<()>;
     /// Bars written so far.
     fn written(&self) -> u64;
     /// Makes the import visible, all at once.

@@ -47,6 +47,7 @@ impl PgStore {
             ("backups", include_str!("../migrations/postgres/0005_backups.sql")),
             ("preferences", include_str!("../migrations/postgres/0006_prefs.sql")),
             ("auth limits", include_str!("../migrations/postgres/0007_auth_limits.sql")),
+            ("financials", include_str!("../migrations/postgres/0008_financials.sql")),
         ])
         .run(&pool)
         .await?;

@@ -108,6 +108,7 @@ impl SqliteStore {
             ("backups", include_str!("../migrations/sqlite/0005_backups.sql")),
             ("preferences", include_str!("../migrations/sqlite/0006_prefs.sql")),
             ("auth limits", include_str!("../migrations/sqlite/0007_auth_limits.sql")),
+            ("financials", include_str!("../migrations/sqlite/0008_financials.sql")),
         ])
         .run(&pool)
         .await?;

@@ -7,10 +7,12 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use quantdesk_core::{AdjFactor, Bar, Instrument, InstrumentKind, Resolution, Symbol};
+use quantdesk_core::financials::FieldValue;
+use quantdesk_core::{AdjFactor, Bar, Instrument, InstrumentKind, Resolution, Statement, StatementRow, Symbol};
 use quantdesk_store::auth::{AuditEvent, EmailCode, NewApiKey, Role, SessionRow};
 use quantdesk_store::backup::archive::{self, Manifest, WriteInfo};
 use quantdesk_store::backup::{BackupError, BackupRecord, TABLES, schema_difference};
+use quantdesk_store::financials::SourceCalls;
 use quantdesk_store::jobs::{NewJob, Outcome, Schedule};
 use quantdesk_store::{BarSeriesWrite, Store};
 use support::{drop_schema, each_backend, postgres, postgres_url, sqlite};
@@ -55,6 +57,9 @@ async fn fill(store: &dyn Store) {
         Instrument::with_defaults(Symbol::new("600519.SH").unwrap(), "贵州茅台 \"Moutai\"", InstrumentKind::Stock);
     moutai.list_date = chrono::NaiveDate::from_ymd_opt(2001, 8, 27);
     moutai.price_limit = Some(0.1);
+    moutai.industry = "白酒".into();
+    moutai.area = "贵州".into();
+    moutai.controller = "贵州省国资委".into();
     let goog = Instrument::with_defaults(Symbol::new("GOOG").unwrap(), "Alphabet\nClass C", InstrumentKind::Stock);
     store.upsert_instruments(&[moutai, goog]).await.unwrap();
     let factors = [
@@ -64,6 +69,38 @@ async fn fill(store: &dyn Store) {
     import(store, "600519.SH", Resolution::Day, &bars(3000, 1, 1_500_000_000), &factors).await;
     import(store, "GOOG", Resolution::Day, &bars(1200, 2, 1_400_000_000), &[]).await;
     import(store, "600519.SH", Resolution::parse("60").unwrap(), &bars(800, 3, 1_600_000_000), &[]).await;
+
+    // Statement revisions, one without announcement dates (NULLs in the key), and source calls.
+    let row = |period: &str, ann: Option<&str>, f_ann: Option<&str>, flag: &str, revenue: f64| StatementRow {
+        symbol: Symbol::new("600519.SH").unwrap(),
+        statement: Statement::Income,
+        period: period.parse().unwrap(),
+        ann_date: ann.map(|d| d.parse().unwrap()),
+        f_ann_date: f_ann.map(|d| d.parse().unwrap()),
+        report_type: "1".into(),
+        end_type: "4".into(),
+        update_flag: flag.into(),
+        fields: std::collections::BTreeMap::from([
+            ("revenue".to_string(), FieldValue::Number(revenue)),
+            ("note".to_string(), FieldValue::Text("营业收入 \"quoted\"\n".into())),
+            ("missing".to_string(), FieldValue::Null),
+        ]),
+    };
+    let statements = [
+        row("2022-12-31", Some("2023-03-31"), Some("2023-03-31"), "0", 1.0 / 3.0),
+        row("2022-12-31", Some("2023-03-31"), Some("2024-04-15"), "1", 2.0),
+        row("2023-06-30", None, None, "", 3.0),
+    ];
+    store.write_statements(&statements).await.unwrap();
+    let calls = |day: &str, ok: Option<i64>, err: Option<(i64, String)>| SourceCalls {
+        source: "tushare".into(),
+        day: day.parse().unwrap(),
+        calls: 7,
+        last_success_ms: ok,
+        last_error: err,
+    };
+    store.record_source_calls(&calls("2024-05-01", Some(1_000), None)).await.unwrap();
+    store.record_source_calls(&calls("2024-05-02", None, Some((2_000, "quota \"exceeded\"".into())))).await.unwrap();
 
     let admin = store.create_user("admin@x.test", "$argon2id$v=19$…", Role::Admin, true, 1000).await.unwrap().unwrap();
     let viewer = store.create_user("观众@x.test", "h2", Role::Viewer, false, 1001).await.unwrap().unwrap();
@@ -204,6 +241,20 @@ async fn round_trips_keep_every_row_across_backends() {
         async move { s.bars(&sym, Resolution::Day, i64::MIN, i64::MAX, None).await.unwrap() }
     };
     assert_eq!(read(b.clone()).await, read(a.clone()).await);
+    let statements = |s: Arc<dyn Store>| {
+        let sym = sym.clone();
+        async move {
+            let rows = s.statement_rows(&sym, Statement::Income, None).await.unwrap();
+            let status = s.source_status("2024-05-01".parse().unwrap()).await.unwrap();
+            let inst = s.instrument(&sym).await.unwrap().unwrap();
+            (rows, status, (inst.industry, inst.area, inst.controller))
+        }
+    };
+    let expected = statements(a.clone()).await;
+    assert_eq!(expected.0.len(), 3);
+    assert_eq!(expected.1[0].last_error.as_deref(), Some("quota \"exceeded\""));
+    assert_eq!(expected.2.0, "白酒");
+    assert_eq!(statements(b.clone()).await, expected);
     let u = b.user_by_email("观众@x.test").await.unwrap().unwrap();
     assert!(u.disabled && !u.verified);
     let job = b.list_jobs(&quantdesk_store::jobs::JobFilter { limit: 100, ..Default::default() }).await.unwrap();
@@ -218,6 +269,11 @@ async fn round_trips_keep_every_row_across_backends() {
     assert_eq!(mp.source_backend, "postgres");
     assert_eq!(sums(&mp), sums(&ma));
     assert_eq!(read(p.clone()).await, read(a.clone()).await);
+    assert_eq!(statements(p.clone()).await, expected);
+    // New statement rows continue after the restored ids.
+    let mut later = expected.0[0].clone();
+    later.period = "2024-12-31".parse().unwrap();
+    p.write_statements(&[later]).await.unwrap();
     // New rows continue after the restored ids.
     let max_job = p
         .list_jobs(&quantdesk_store::jobs::JobFilter { limit: 100, ..Default::default() })

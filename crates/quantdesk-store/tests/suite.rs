@@ -1,10 +1,15 @@
 //! The storage conformance suite: every test runs against SQLite, and against PostgreSQL when
 //! `QUANTDESK_TEST_POSTGRES_URL` is set (CI sets it). Each PostgreSQL run uses a fresh schema.
+//! Market data, then (at the end) financial statements, point-in-time factors and source calls.
 
 mod support;
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
-use quantdesk_core::{AdjFactor, Bar, Instrument, InstrumentKind, Resolution, Symbol};
+use quantdesk_core::financials::{FieldValue, resolve};
+use quantdesk_core::{AdjFactor, Bar, Instrument, InstrumentKind, Resolution, Statement, StatementRow, Symbol};
+use quantdesk_store::financials::{SourceCalls, SourceStatus};
 use quantdesk_store::{BarSeriesWrite, InstrumentQuery, MarketStore};
 use support::each_backend;
 
@@ -250,4 +255,338 @@ async fn an_older_binary_opens_a_database_a_newer_one_migrated() {
     store.pool().close().await;
     let again = quantdesk_store::SqliteStore::open(&url, 1).await;
     assert!(again.is_ok(), "{:?}", again.err());
+}
+
+// --- Market data from real sources: statements, point-in-time factors, source calls. ---
+
+fn date(d: &str) -> NaiveDate {
+    d.parse().unwrap()
+}
+
+/// An income row of `symbol` for `period`, with the revision keys given and one revenue figure.
+fn income(
+    symbol: &str,
+    period: &str,
+    ann: Option<&str>,
+    f_ann: Option<&str>,
+    flag: &str,
+    revenue: f64,
+) -> StatementRow {
+    StatementRow {
+        symbol: sym(symbol),
+        statement: Statement::Income,
+        period: date(period),
+        ann_date: ann.map(date),
+        f_ann_date: f_ann.map(date),
+        report_type: "1".into(),
+        end_type: "4".into(),
+        update_flag: flag.into(),
+        fields: BTreeMap::from([("revenue".to_string(), FieldValue::Number(revenue))]),
+    }
+}
+
+#[tokio::test]
+async fn statements_round_trip_every_field_kind_and_keep_revisions() {
+    each_backend(|store| async move {
+        let mut first = income("600519.SH", "2022-12-31", Some("2023-03-31"), Some("2023-03-31"), "0", 1.0);
+        first.fields.extend([
+            ("n_income".to_string(), FieldValue::Number(-0.1 - 0.2)),
+            ("big".to_string(), FieldValue::Number(1.234_567_890_123_456_7e300)),
+            ("ts_code".to_string(), FieldValue::Text("600519.SH".into())),
+            ("comp_type".to_string(), FieldValue::Text("1".into())),
+            ("note".to_string(), FieldValue::Text("贵州茅台 \"quoted\"\n\\".into())),
+            ("empty".to_string(), FieldValue::Text(String::new())),
+            ("missing".to_string(), FieldValue::Null),
+        ]);
+        // A revision of the same period: another update_flag, announced later.
+        let revision = income("600519.SH", "2022-12-31", Some("2023-03-31"), Some("2023-04-20"), "1", 2.0);
+        // A row without announcement dates (a daily table): known on its period.
+        let mut daily = income("600519.SH", "2023-06-30", None, None, "", 3.0);
+        daily.report_type.clear();
+        daily.end_type.clear();
+        let other = income("000001.SZ", "2022-12-31", Some("2023-03-09"), None, "1", 4.0);
+        let rows = vec![daily.clone(), revision.clone(), first.clone(), other.clone()];
+        assert_eq!(store.write_statements(&rows).await.unwrap(), 4);
+
+        let got = store.statement_rows(&sym("600519.SH"), Statement::Income, None).await.unwrap();
+        assert_eq!(got, vec![first.clone(), revision.clone(), daily.clone()], "by period, ann_date, f_ann_date");
+        assert!(store.statement_rows(&sym("600519.SH"), Statement::BalanceSheet, None).await.unwrap().is_empty());
+        assert_eq!(store.statement_rows(&sym("000001.SZ"), Statement::Income, None).await.unwrap(), vec![other]);
+
+        // as_of filters on known_on: f_ann_date, else ann_date, else the period.
+        let seen = |d: &str| {
+            let store = store.clone();
+            let d = date(d);
+            async move { store.statement_rows(&sym("600519.SH"), Statement::Income, Some(d)).await.unwrap() }
+        };
+        assert!(seen("2023-03-30").await.is_empty());
+        assert_eq!(seen("2023-03-31").await, vec![first.clone()]);
+        assert_eq!(seen("2023-04-20").await, vec![first.clone(), revision.clone()]);
+        assert_eq!(seen("2023-06-30").await.len(), 3);
+
+        let cov = store.statement_coverage(None).await.unwrap();
+        assert_eq!(
+            cov.iter().map(|c| (c.symbol.to_string(), c.statement, c.rows, c.periods)).collect::<Vec<_>>(),
+            vec![
+                ("000001.SZ".to_string(), Statement::Income, 1, 1),
+                ("600519.SH".to_string(), Statement::Income, 3, 2)
+            ]
+        );
+        assert_eq!((cov[1].first_period, cov[1].last_period), (date("2022-12-31"), date("2023-06-30")));
+        let one = store.statement_coverage(Some(&sym("000001.SZ"))).await.unwrap();
+        assert_eq!(one, cov[..1].to_vec());
+        assert!(store.statement_coverage(Some(&sym("600000.SH"))).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rewriting_a_statement_key_replaces_it() {
+    each_backend(|store| async move {
+        let s = sym("600519.SH");
+        let with_dates = income("600519.SH", "2022-12-31", Some("2023-03-31"), Some("2023-03-31"), "1", 1.0);
+        let mut without = income("600519.SH", "2023-01-05", None, None, "", 5.0);
+        without.statement = Statement::Income;
+        // A re-sync writes the same rows again: nothing doubles, missing dates included.
+        for _ in 0..2 {
+            store.write_statements(&[with_dates.clone(), without.clone()]).await.unwrap();
+        }
+        assert_eq!(store.statement_rows(&s, Statement::Income, None).await.unwrap().len(), 2);
+        // The source corrected a figure under the same key: the fields are replaced.
+        let mut fixed = with_dates.clone();
+        fixed.fields.insert("revenue".into(), FieldValue::Number(1.5));
+        fixed.fields.insert("added".into(), FieldValue::Text("x".into()));
+        let mut fixed_daily = without.clone();
+        fixed_daily.fields.clear();
+        store.write_statements(&[fixed.clone(), fixed_daily.clone()]).await.unwrap();
+        assert_eq!(store.statement_rows(&s, Statement::Income, None).await.unwrap(), vec![fixed.clone(), fixed_daily]);
+        // The same key twice in one batch: the later row wins.
+        let mut last = fixed.clone();
+        last.fields.insert("revenue".into(), FieldValue::Number(7.0));
+        store.write_statements(&[fixed, last.clone()]).await.unwrap();
+        assert_eq!(store.statement_rows(&s, Statement::Income, None).await.unwrap()[0], last);
+        // An empty batch is fine.
+        assert_eq!(store.write_statements(&[]).await.unwrap(), 0);
+    })
+    .await;
+}
+
+/// The suite's check that a batch is all or none: a trigger (installed by the test, not the
+/// product) refuses rows of period 1999-12-31, so the batch fails after earlier rows were written.
+async fn a_failing_row_leaves_nothing(store: std::sync::Arc<dyn quantdesk_store::Store>) {
+    let kept = income("600519.SH", "2021-12-31", Some("2022-03-31"), None, "1", 1.0);
+    store.write_statements(std::slice::from_ref(&kept)).await.unwrap();
+    let mut changed = kept.clone();
+    changed.fields.insert("revenue".into(), FieldValue::Number(99.0));
+    let batch = vec![
+        changed,
+        income("600519.SH", "2022-12-31", Some("2023-03-31"), None, "1", 2.0),
+        income("600519.SH", "1999-12-31", Some("2000-03-31"), None, "1", 3.0),
+        income("600519.SH", "2023-12-31", Some("2024-03-31"), None, "1", 4.0),
+    ];
+    let err = store.write_statements(&batch).await.unwrap_err().to_string();
+    assert!(err.contains("refused by the test"), "{err}");
+    assert_eq!(store.statement_rows(&sym("600519.SH"), Statement::Income, None).await.unwrap(), vec![kept]);
+}
+
+#[tokio::test]
+async fn a_statement_batch_is_all_or_none() {
+    let (store, dir) = support::sqlite().await;
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_1999 BEFORE INSERT ON statements WHEN NEW.period = '1999-12-31' \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    a_failing_row_leaves_nothing(store).await;
+
+    if let Some(url) = support::postgres_url() {
+        let (store, schema) = support::postgres(&url).await;
+        let opts = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&url)
+            .unwrap()
+            .options([("search_path", schema.as_str())]);
+        let pool = sqlx::PgPool::connect_with(opts).await.unwrap();
+        sqlx::query(
+            "CREATE FUNCTION refuse_1999() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.period = DATE '1999-12-31' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_1999 BEFORE INSERT ON statements FOR EACH ROW EXECUTE FUNCTION refuse_1999()",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        a_failing_row_leaves_nothing(store.clone()).await;
+        drop(store);
+        support::drop_schema(&url, &schema).await;
+    }
+}
+
+#[tokio::test]
+async fn a_later_restatement_does_not_change_an_earlier_view() {
+    each_backend(|store| async move {
+        let s = sym("600519.SH");
+        let original = income("600519.SH", "2022-12-31", Some("2023-03-31"), Some("2023-03-31"), "1", 100.0);
+        let q3 = income("600519.SH", "2022-09-30", Some("2022-10-28"), Some("2022-10-28"), "1", 70.0);
+        store.write_statements(&[original.clone(), q3.clone()]).await.unwrap();
+        let view = |d: &str| {
+            let (store, s, d) = (store.clone(), s.clone(), date(d));
+            async move { resolve(&store.statement_rows(&s, Statement::Income, Some(d)).await.unwrap(), Some(d)) }
+        };
+        let before = view("2023-06-30").await;
+        assert_eq!(before, vec![q3.clone(), original.clone()]);
+
+        // A year later the source restates 2022: same ann_date, later f_ann_date, now the current
+        // row; a re-sync also brings the original again with update_flag 0 (another key: the
+        // flag-1 row stored earlier stays).
+        let mut superseded = original.clone();
+        superseded.update_flag = "0".into();
+        let restated = income("600519.SH", "2022-12-31", Some("2023-03-31"), Some("2024-04-15"), "1", 90.0);
+        store.write_statements(&[superseded.clone(), restated.clone()]).await.unwrap();
+
+        // Read on an earlier day: the restatement is not known yet, the original counts.
+        let again = view("2023-06-30").await;
+        assert_eq!(again.iter().map(|r| r.number("revenue")).collect::<Vec<_>>(), vec![Some(70.0), Some(100.0)]);
+        assert_eq!(view("2024-04-14").await[1].number("revenue"), Some(100.0));
+        // From its announcement on, the restatement wins.
+        assert_eq!(view("2024-04-15").await[1], restated);
+        assert_eq!(resolve(&store.statement_rows(&s, Statement::Income, None).await.unwrap(), None)[1], restated);
+        assert!(view("2022-10-27").await.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn adjustment_factors_as_of_and_replaced_in_a_session() {
+    each_backend(|store| async move {
+        let s = sym("600519.SH");
+        let f = |d: &str, x: f64| AdjFactor { date: date(d), factor: x };
+        let old = [f("2020-01-02", 1.0), f("2021-06-30", 1.1), f("2022-06-30", 1.2)];
+        import(&*store, &s, Resolution::Day, &days(3), &old).await;
+        assert_eq!(store.adj_factors_as_of(&s, date("2021-06-30")).await.unwrap(), old[..2].to_vec());
+        assert_eq!(store.adj_factors_as_of(&s, date("2021-06-29")).await.unwrap(), old[..1].to_vec());
+        assert!(store.adj_factors_as_of(&s, date("2019-12-31")).await.unwrap().is_empty());
+        assert_eq!(store.adj_factors_as_of(&s, date("2030-01-01")).await.unwrap(), old.to_vec());
+        assert!(store.adj_factors_as_of(&sym("600000.SH"), date("2030-01-01")).await.unwrap().is_empty());
+
+        // The source re-read the history after a corporate action: other dates, other values.
+        let new = [f("2020-01-02", 1.0), f("2021-07-01", 1.15), f("2023-06-30", 1.3)];
+        // A session dropped uncommitted leaves the old history, bars included.
+        let mut session = store.begin_import(Resolution::Day).await.unwrap();
+        session.write(&BarSeriesWrite { symbol: &s, bars: &days(5), factors: &[], calendar: None }).await.unwrap();
+        session.replace_factors(&s, &new).await.unwrap();
+        drop(session);
+        assert_eq!(store.adj_factors(&s).await.unwrap(), old.to_vec());
+        assert_eq!(store.bar_count().await.unwrap(), 3);
+
+        // Committed: bars and the replaced history land together; other symbols keep theirs.
+        let other = sym("000001.SZ");
+        import(&*store, &other, Resolution::Day, &days(1), &old[..1]).await;
+        let mut session = store.begin_import(Resolution::Day).await.unwrap();
+        session.write(&BarSeriesWrite { symbol: &s, bars: &days(5), factors: &[], calendar: None }).await.unwrap();
+        session.replace_factors(&s, &new).await.unwrap();
+        let summary = session.commit().await.unwrap();
+        assert_eq!(summary.factors, 3);
+        assert_eq!(store.adj_factors(&s).await.unwrap(), new.to_vec());
+        assert_eq!(store.adj_factors(&other).await.unwrap(), old[..1].to_vec());
+        assert_eq!(store.bar_count().await.unwrap(), 6);
+        // Replacing with nothing clears the history.
+        let mut session = store.begin_import(Resolution::Day).await.unwrap();
+        session.replace_factors(&s, &[]).await.unwrap();
+        session.commit().await.unwrap();
+        assert!(store.adj_factors(&s).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn source_calls_add_up_per_day_and_status_shows_the_latest_outcomes() {
+    each_backend(|store| async move {
+        let (d1, d2) = (date("2024-05-01"), date("2024-05-02"));
+        let report = |source: &str, day, calls, ok: Option<i64>, err: Option<(i64, &str)>| SourceCalls {
+            source: source.into(),
+            day,
+            calls,
+            last_success_ms: ok,
+            last_error: err.map(|(at, m)| (at, m.to_string())),
+        };
+        assert!(store.source_status(d1).await.unwrap().is_empty());
+        store.record_source_calls(&report("tushare", d1, 10, Some(1_000), None)).await.unwrap();
+        store.record_source_calls(&report("tushare", d1, 5, None, Some((1_500, "rate limited")))).await.unwrap();
+        store.record_source_calls(&report("tushare", d2, 3, Some(2_000), None)).await.unwrap();
+        store.record_source_calls(&report("eastmoney", d1, 2, None, Some((900, "timeout")))).await.unwrap();
+        // A late report with older outcomes adds its calls but does not hide newer outcomes.
+        store.record_source_calls(&report("tushare", d1, 1, Some(500), Some((400, "old")))).await.unwrap();
+
+        let status = store.source_status(d1).await.unwrap();
+        assert_eq!(
+            status,
+            vec![
+                SourceStatus {
+                    source: "eastmoney".into(),
+                    calls_today: 2,
+                    last_success_ms: None,
+                    last_error_ms: Some(900),
+                    last_error: Some("timeout".into()),
+                },
+                SourceStatus {
+                    source: "tushare".into(),
+                    calls_today: 16,
+                    last_success_ms: Some(2_000),
+                    last_error_ms: Some(1_500),
+                    last_error: Some("rate limited".into()),
+                },
+            ]
+        );
+        let status = store.source_status(d2).await.unwrap();
+        assert_eq!(
+            status.iter().map(|s| (s.source.as_str(), s.calls_today)).collect::<Vec<_>>(),
+            [("eastmoney", 0), ("tushare", 3)]
+        );
+        // A day without calls still lists every source with its latest outcomes.
+        let quiet = store.source_status(date("2024-06-01")).await.unwrap();
+        assert_eq!(quiet[1].calls_today, 0);
+        assert_eq!((quiet[1].last_success_ms, quiet[1].last_error_ms), (Some(2_000), Some(1_500)));
+        // A newer failure on a later day replaces the message.
+        store.record_source_calls(&report("tushare", d2, 1, None, Some((3_000, "quota")))).await.unwrap();
+        let status = store.source_status(d2).await.unwrap();
+        assert_eq!((status[1].calls_today, status[1].last_error.as_deref()), (4, Some("quota")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn instruments_keep_industry_area_controller_and_delisting() {
+    each_backend(|store| async move {
+        let mut a = Instrument::with_defaults(sym("600519.SH"), "贵州茅台", InstrumentKind::Stock);
+        a.industry = "白酒".into();
+        a.area = "贵州".into();
+        a.controller = "贵州省人民政府国有资产监督管理委员会".into();
+        let mut gone = Instrument::with_defaults(sym("600087.SH"), "退市长油", InstrumentKind::Stock);
+        gone.list_date = Some(date("1997-06-12"));
+        gone.delist_date = Some(date("2014-06-05"));
+        gone.industry = "水运".into();
+        store.upsert_instruments(&[a.clone(), gone.clone()]).await.unwrap();
+        assert_eq!(store.instrument(&a.symbol).await.unwrap(), Some(a.clone()));
+        assert_eq!(store.instrument(&gone.symbol).await.unwrap(), Some(gone.clone()));
+        let listed = store.list_instruments(&InstrumentQuery { limit: 10, ..Default::default() }).await.unwrap();
+        assert!(listed.contains(&a) && listed.contains(&gone));
+        // An update replaces them too.
+        a.industry = "饮料制造".into();
+        a.controller.clear();
+        store.upsert_instruments(&[a.clone()]).await.unwrap();
+        assert_eq!(store.instrument(&a.symbol).await.unwrap(), Some(a));
+        // A bar import of a known (delisted) symbol leaves its master data alone.
+        import(&*store, &gone.symbol, Resolution::Day, &days(2), &[]).await;
+        assert_eq!(store.instrument(&gone.symbol).await.unwrap(), Some(gone));
+    })
+    .await;
 }

@@ -560,6 +560,9 @@ mod tests {
             Value::Date(None),
             Value::Text(Some("cn-a".into())),
             Value::Text(Some("Asia/Shanghai".into())),
+            Value::Text(Some("白酒".into())),
+            Value::Text(Some(String::new())),
+            Value::Text(Some("贵州省国资委".into())),
         ];
         let mut line = Vec::new();
         encode_row(&row, &mut line);
