@@ -10,6 +10,17 @@
 //! (`quantdesk_source_requests_total{source,api,outcome}`,
 //! `quantdesk_source_request_seconds{source,api}`) and a log line that never shows a token.
 
+pub mod eastmoney;
+pub mod http;
+pub mod symbols;
+pub mod tushare;
+pub mod yahoo;
+
+pub use eastmoney::Eastmoney;
+pub use http::SourceSettings;
+pub use tushare::Tushare;
+pub use yahoo::Yahoo;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use quantdesk_core::{AdjFactor, Statement, StatementRow, Symbol};
