@@ -627,7 +627,8 @@ impl Config {
                 )));
             }
         }
-        for (name, url) in [("tushare_url", &s.tushare_url), ("eastmoney_url", &s.eastmoney_url), ("yahoo_url", &s.yahoo_url)]
+        for (name, url) in
+            [("tushare_url", &s.tushare_url), ("eastmoney_url", &s.eastmoney_url), ("yahoo_url", &s.yahoo_url)]
         {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError(format!("{name} must start with http:// or https://")));
@@ -637,9 +638,8 @@ impl Config {
             return Err(ConfigError("source_timeout_secs must be at least 1".into()));
         }
         if !s.sync_cron.trim().is_empty() {
-            <croner::Cron as std::str::FromStr>::from_str(&s.sync_cron).map_err(|e| {
-                ConfigError(format!("sync_cron {:?} is not a cron expression: {e}", s.sync_cron))
-            })?;
+            <croner::Cron as std::str::FromStr>::from_str(&s.sync_cron)
+                .map_err(|e| ConfigError(format!("sync_cron {:?} is not a cron expression: {e}", s.sync_cron)))?;
         }
         Ok(())
     }
@@ -759,8 +759,8 @@ mod tests {
         let printed = cfg.to_redacted_toml();
         assert!(!printed.contains("tok-secret-123") && !format!("{cfg:?}").contains("tok-secret-123"));
         assert!(printed.contains("[sources]"), "{printed}");
-        let e = Config::load(None, &env_of(&[("QUANTDESK_DATA_SOURCES", "bloomberg")]), &Overrides::default())
-            .unwrap_err();
+        let e =
+            Config::load(None, &env_of(&[("QUANTDESK_DATA_SOURCES", "bloomberg")]), &Overrides::default()).unwrap_err();
         assert!(e.0.contains("bloomberg"), "{}", e.0);
         let e = Config::load(None, &env_of(&[("QUANTDESK_SYNC_CRON", "every evening")]), &Overrides::default())
             .unwrap_err();

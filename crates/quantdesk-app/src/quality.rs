@@ -4,7 +4,9 @@
 
 use chrono::{Datelike, NaiveDate};
 use quantdesk_connectors::{Capability, SourceId};
-use quantdesk_core::quality::{Comparison, Finding, SeriesInput, Thresholds, check_series, check_statements, compare_daily, dated};
+use quantdesk_core::quality::{
+    Comparison, Finding, SeriesInput, Thresholds, check_series, check_statements, compare_daily, dated,
+};
 use quantdesk_core::{Resolution, Statement, Symbol};
 use quantdesk_store::Store;
 use serde::{Deserialize, Serialize};
@@ -101,9 +103,10 @@ pub async fn compare(
     }
     let fetch = |id: SourceId| async move {
         let s = sources.pick(Some(id), Capability::DailyBars)?;
-        let daily = s.daily(symbol, start, end).await.map_err(|e| {
-            AppError::unavailable(format!("{id}: {}", e.message)).with_code(e.kind.code())
-        })?;
+        let daily = s
+            .daily(symbol, start, end)
+            .await
+            .map_err(|e| AppError::unavailable(format!("{id}: {}", e.message)).with_code(e.kind.code()))?;
         Ok::<_, AppError>(daily.iter().map(to_bar).collect::<Vec<_>>())
     };
     let (bars_a, bars_b) = (fetch(a).await?, fetch(b).await?);

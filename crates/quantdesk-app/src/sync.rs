@@ -20,7 +20,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
-use quantdesk_connectors::{Capability, CallCounts, DailyBar, ErrorKind as SourceErrorKind, Source, SourceError, SourceId};
+use quantdesk_connectors::{
+    CallCounts, Capability, DailyBar, ErrorKind as SourceErrorKind, Source, SourceError, SourceId,
+};
 use quantdesk_core::{AdjFactor, Bar, Instrument, InstrumentKind, Resolution, Statement, Symbol};
 use quantdesk_store::financials::SourceCalls;
 use quantdesk_store::{BarSeriesWrite, Store};
@@ -244,11 +246,8 @@ impl SyncRequest {
             return Err(AppError::invalid(format!("start {a} is after end {b}")).with_code("invalid_params"));
         }
         if matches!(self.what, SyncWhat::Bars | SyncWhat::Financials) && symbols.is_empty() && !self.all {
-            return Err(AppError::invalid(format!(
-                "sync {} needs symbols or all = true",
-                self.what.as_str()
-            ))
-            .with_code("invalid_params"));
+            return Err(AppError::invalid(format!("sync {} needs symbols or all = true", self.what.as_str()))
+                .with_code("invalid_params"));
         }
         if self.all && !symbols.is_empty() {
             return Err(AppError::invalid("give symbols or all, not both").with_code("invalid_params"));
@@ -480,7 +479,12 @@ impl<'a> SyncService<'a> {
     async fn record_calls(&self, before: &HashMap<SourceId, CallCounts>, report: &SyncReport, error: Option<String>) {
         let now_ms = crate::clock::now_ms();
         let last_failure = error.map(|m| (now_ms, m)).or_else(|| {
-            report.failed.iter().rev().find(|f| f.code != "store").map(|f| (now_ms, format!("{}: {}", f.symbol, f.message)))
+            report
+                .failed
+                .iter()
+                .rev()
+                .find(|f| f.code != "store")
+                .map(|f| (now_ms, format!("{}: {}", f.symbol, f.message)))
         });
         for s in self.sources.all() {
             let after = s.calls();
@@ -525,7 +529,12 @@ impl<'a> SyncService<'a> {
         Ok(())
     }
 
-    async fn sync_calendar(&self, req: &SyncRequest, checked: &Checked, report: &mut SyncReport) -> Result<(), AppError> {
+    async fn sync_calendar(
+        &self,
+        req: &SyncRequest,
+        checked: &Checked,
+        report: &mut SyncReport,
+    ) -> Result<(), AppError> {
         let source = self.sources.pick(checked.source, Capability::Calendar)?;
         let start = req.start.unwrap_or(NaiveDate::from_ymd_opt(1990, 12, 19).unwrap_or(DEFAULT_START));
         let end = req.end.unwrap_or_else(|| NaiveDate::from_ymd_opt(self.today.year(), 12, 31).unwrap_or(self.today));
@@ -574,10 +583,16 @@ impl<'a> SyncService<'a> {
 
     /// Trading dates from `start` to `end` inclusive: the stored calendar of `exchange` where it
     /// covers the span (within a fortnight at either end: holidays), else weekdays.
-    async fn trading_dates(&self, exchange: &str, start: NaiveDate, end: NaiveDate) -> Result<Vec<NaiveDate>, AppError> {
+    async fn trading_dates(
+        &self,
+        exchange: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, AppError> {
         let slack = chrono::Days::new(15);
         let cal = self.store.trading_days(exchange, start - slack, end + slack).await?;
-        let covered = matches!((cal.first(), cal.last()), (Some(f), Some(l)) if *f <= start + slack && *l + slack >= end);
+        let covered =
+            matches!((cal.first(), cal.last()), (Some(f), Some(l)) if *f <= start + slack && *l + slack >= end);
         if covered {
             return Ok(cal.into_iter().filter(|d| *d >= start && *d <= end).collect());
         }
@@ -655,7 +670,8 @@ impl<'a> SyncService<'a> {
                     // daily and adj_factor, each paged by 6,000 rows.
                     per_symbol_calls += 2 * days.div_ceil(6000).max(1);
                 }
-                let dates = if symbols.is_empty() { 0 } else { self.trading_dates("SSE", earliest, end).await?.len() as u64 };
+                let dates =
+                    if symbols.is_empty() { 0 } else { self.trading_dates("SSE", earliest, end).await?.len() as u64 };
                 let by_date_calls = 2 * dates;
                 if source.has(Capability::MarketDaily) && by_date_calls < per_symbol_calls {
                     notes.push(format!(
@@ -880,7 +896,8 @@ impl<'a> SyncService<'a> {
                 tracing::warn!(dates = failed_dates.len(), "market bar dates failed");
             }
         }
-        let failed_symbols: std::collections::HashSet<String> = report.failed.iter().map(|f| f.symbol.clone()).collect();
+        let failed_symbols: std::collections::HashSet<String> =
+            report.failed.iter().map(|f| f.symbol.clone()).collect();
         let total = starts.len();
         let mut answered = false;
         for (i, (symbol, _, incremental)) in starts.iter().enumerate() {
@@ -1029,7 +1046,10 @@ fn checked_bars(symbol: &Symbol, daily: &[DailyBar]) -> Result<Vec<Bar>, SyncErr
     let mut prev: Option<NaiveDate> = None;
     for d in daily {
         if prev.is_some_and(|p| d.date <= p) {
-            return Err(SyncError::Data(format!("{symbol}: the source's bars are not in ascending date order at {}", d.date)));
+            return Err(SyncError::Data(format!(
+                "{symbol}: the source's bars are not in ascending date order at {}",
+                d.date
+            )));
         }
         prev = Some(d.date);
         let bar = to_bar(d);
@@ -1042,7 +1062,10 @@ fn checked_bars(symbol: &Symbol, daily: &[DailyBar]) -> Result<Vec<Bar>, SyncErr
 fn check_factors(symbol: &Symbol, factors: &[AdjFactor]) -> Result<(), SyncError> {
     for f in factors {
         if !(f.factor.is_finite() && f.factor > 0.0) {
-            return Err(SyncError::Data(format!("{symbol}: adjustment factor {} on {} is not positive", f.factor, f.date)));
+            return Err(SyncError::Data(format!(
+                "{symbol}: adjustment factor {} on {} is not positive",
+                f.factor, f.date
+            )));
         }
     }
     Ok(())

@@ -110,7 +110,12 @@ pub async fn quality(
             detail: f.detail.clone(),
         })
         .collect();
-    Ok(Json(QualityDto { today: report.today.to_string(), symbols_checked: report.symbols_checked, truncated, findings }))
+    Ok(Json(QualityDto {
+        today: report.today.to_string(),
+        symbols_checked: report.symbols_checked,
+        truncated,
+        findings,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -224,7 +229,7 @@ pub async fn sync(
 ) -> Result<Response, ApiError> {
     req.check()?;
     let kind = JobKind::Sync;
-    let params = serde_json::to_string(&req).map_err(|e| ApiError::internal(e))?;
+    let params = serde_json::to_string(&req).map_err(ApiError::internal)?;
     let job = NewJob {
         owner: p.owner(),
         kind: kind.as_str().into(),

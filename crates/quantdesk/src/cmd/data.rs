@@ -65,16 +65,11 @@ async fn check(cfg: &Config, a: CheckArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let store = open_store(cfg).await?;
     let today = a.today.unwrap_or_else(quantdesk_app::clock::today_shanghai);
-    let thresholds =
-        quantdesk_core::quality::Thresholds { stale_trading_days: a.stale_days, ..Default::default() };
+    let thresholds = quantdesk_core::quality::Thresholds { stale_trading_days: a.stale_days, ..Default::default() };
     let report = quantdesk_app::quality::check(&*store, &symbols, today, &thresholds)
         .await
         .map_err(|e| anyhow!(e.into_message()))?;
-    let errors = report
-        .findings
-        .iter()
-        .filter(|f| f.severity() == quantdesk_core::quality::Severity::Error)
-        .count();
+    let errors = report.findings.iter().filter(|f| f.severity() == quantdesk_core::quality::Severity::Error).count();
     match a.format {
         OutputFormat::Json => print_all(&format!("{}\n", serde_json::to_string_pretty(&report)?))?,
         OutputFormat::Table => {

@@ -167,15 +167,16 @@ async fn start_worker(
         .await;
     quantdesk_jobs::schedule::ensure_sync_schedule(&*store, &config.sources.sync_cron, quantdesk_jobs::now_ms()).await;
     let scheduler = tokio::spawn(quantdesk_jobs::schedule::run_scheduler(store.clone(), rx.clone()));
-    let registry = quantdesk_jobs::Registry::standard().with_typed(quantdesk_jobs::handlers::Backup {
-        dir: (!config.backups.backup_dir.is_empty()).then(|| PathBuf::from(&config.backups.backup_dir)),
-        keep_daily: config.backups.backup_keep_daily,
-        keep_weekly: config.backups.backup_keep_weekly,
-    })
-    .with_typed(quantdesk_jobs::handlers::Sync {
-        sources: quantdesk_app::sync::Sources::from_config(&config.sources),
-        rate_limits: quantdesk_app::sync::rate_limits(&config.sources),
-    });
+    let registry = quantdesk_jobs::Registry::standard()
+        .with_typed(quantdesk_jobs::handlers::Backup {
+            dir: (!config.backups.backup_dir.is_empty()).then(|| PathBuf::from(&config.backups.backup_dir)),
+            keep_daily: config.backups.backup_keep_daily,
+            keep_weekly: config.backups.backup_keep_weekly,
+        })
+        .with_typed(quantdesk_jobs::handlers::Sync {
+            sources: quantdesk_app::sync::Sources::from_config(&config.sources),
+            rate_limits: quantdesk_app::sync::rate_limits(&config.sources),
+        });
     let worker = quantdesk_jobs::run_worker(store, registry, cfg, rx);
     let task = tokio::spawn(async move {
         worker.await;

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use quantdesk_app::config::Config;
-use quantdesk_app::sync::{SyncReport, SyncRequest, SyncService, SyncWhat, Sources, rate_limits};
+use quantdesk_app::sync::{Sources, SyncReport, SyncRequest, SyncService, SyncWhat, rate_limits};
 
 use super::common::open_store;
 use super::options::OutputFormat;
