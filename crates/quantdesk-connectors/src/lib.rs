@@ -11,6 +11,8 @@
 //! `quantdesk_source_request_seconds{source,api}`) and a log line that never shows a token.
 
 pub mod eastmoney;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod http;
 pub mod symbols;
 pub mod tushare;
