@@ -23,6 +23,15 @@ pub use http::SourceSettings;
 pub use tushare::Tushare;
 pub use yahoo::Yahoo;
 
+/// Builds the client of `source` with `settings` (start from [`SourceSettings::for_source`]).
+pub fn connect(source: SourceId, settings: SourceSettings) -> Result<std::sync::Arc<dyn Source>> {
+    Ok(match source {
+        SourceId::Tushare => std::sync::Arc::new(Tushare::new(settings)?),
+        SourceId::Eastmoney => std::sync::Arc::new(Eastmoney::new(settings)?),
+        SourceId::Yahoo => std::sync::Arc::new(Yahoo::new(settings)?),
+    })
+}
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use quantdesk_core::{AdjFactor, Statement, StatementRow, Symbol};
