@@ -379,6 +379,17 @@ mod tests {
     }
 
     #[test]
+    fn every_source_connects_with_its_defaults() {
+        for id in SourceId::ALL {
+            let source = crate::connect(id, SourceSettings::for_source(id)).unwrap();
+            assert_eq!(source.id(), id);
+            assert_eq!(source.calls(), CallCounts::default());
+        }
+        assert!(SourceSettings::eastmoney().base_url.starts_with("https://push2his.eastmoney.com"));
+        assert!(SourceSettings::yahoo().base_url.starts_with("https://query1.finance.yahoo.com"));
+    }
+
+    #[test]
     fn encodes_path_components() {
         assert_eq!(encode_component("^DJI"), "%5EDJI");
         assert_eq!(encode_component("600519.SS"), "600519.SS");

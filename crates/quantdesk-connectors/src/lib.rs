@@ -11,6 +11,8 @@
 //! `quantdesk_source_request_seconds{source,api}`) and a log line that never shows a token.
 
 pub mod eastmoney;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod http;
 pub mod symbols;
 pub mod tushare;
@@ -20,6 +22,15 @@ pub use eastmoney::Eastmoney;
 pub use http::SourceSettings;
 pub use tushare::Tushare;
 pub use yahoo::Yahoo;
+
+/// Builds the client of `source` with `settings` (start from [`SourceSettings::for_source`]).
+pub fn connect(source: SourceId, settings: SourceSettings) -> Result<std::sync::Arc<dyn Source>> {
+    Ok(match source {
+        SourceId::Tushare => std::sync::Arc::new(Tushare::new(settings)?),
+        SourceId::Eastmoney => std::sync::Arc::new(Eastmoney::new(settings)?),
+        SourceId::Yahoo => std::sync::Arc::new(Yahoo::new(settings)?),
+    })
+}
 
 use async_trait::async_trait;
 use chrono::NaiveDate;

@@ -136,6 +136,7 @@ impl Tushare {
         let cap = self.row_cap(api);
         let mut out = Table::default();
         let mut seen: HashSet<String> = HashSet::new();
+        let mut boundary: Option<NaiveDate> = None;
         let mut offset = 0usize;
         let mut cursor_end = match paging {
             Paging::ByEndDate { end, .. } => Some(end),
@@ -161,9 +162,11 @@ impl Tushare {
             let full = n >= cap || page.has_more;
             let mut oldest: Option<NaiveDate> = None;
             let mut newest: Option<NaiveDate> = None;
+            let mut dates: Vec<NaiveDate> = Vec::new();
             if let Paging::ByEndDate { date_field, .. } = paging {
                 let i =
                     *page.index().get(date_field).ok_or_else(|| malformed(api, format!("no {date_field} field")))?;
+                dates.reserve(n);
                 for row in &page.items {
                     let d = row
                         .get(i)
@@ -171,14 +174,27 @@ impl Tushare {
                         .ok_or_else(|| malformed(api, format!("a row has no valid {date_field}")))?;
                     oldest = Some(oldest.map_or(d, |o| o.min(d)));
                     newest = Some(newest.map_or(d, |o| o.max(d)));
+                    dates.push(d);
                 }
             }
-            for row in page.items {
-                let key = serde_json::to_string(&row).unwrap_or_default();
-                if seen.insert(key) {
-                    out.items.push(row);
+            // Pages overlap only at the date where the previous page ended (asked again when several
+            // rows may share it); only rows there are compared, so paging stays cheap.
+            for (k, row) in page.items.into_iter().enumerate() {
+                let date = dates.get(k).copied();
+                let may_repeat = matches!((date, boundary), (Some(d), Some(b)) if d >= b);
+                let may_be_repeated = date.is_some() && date == oldest;
+                if may_repeat || may_be_repeated {
+                    let key = serde_json::to_string(&row).unwrap_or_default();
+                    if may_repeat && seen.contains(&key) {
+                        continue;
+                    }
+                    if may_be_repeated {
+                        seen.insert(key);
+                    }
                 }
+                out.items.push(row);
             }
+            boundary = oldest;
             if n == 0 || !full {
                 break;
             }
