@@ -382,7 +382,10 @@ mod tests {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
         }
-        assert_eq!(JobKind::submittable_names(), "backtest, sweep, decide, import, echo");
+        assert_eq!(JobKind::submittable_names(), "backtest, sweep, decide, import, echo, sync");
+        assert!(JobKind::Sync.check_params(&json!({"what": "bars", "symbols": ["600519.SH"]})).is_ok());
+        let e = JobKind::Sync.check_params(&json!({"what": "everything"})).unwrap_err();
+        assert_eq!(e.code(), "invalid_params");
         assert!(JobKind::parse_submittable("backup").is_err());
         assert!(JobKind::parse_submittable("nope").unwrap_err().to_string().contains("use one of backtest"));
         assert_eq!(JobKind::Backup.queue(), "backup");
