@@ -582,7 +582,8 @@ impl<'a> SyncService<'a> {
     }
 
     /// Trading dates from `start` to `end` inclusive: the stored calendar of `exchange` where it
-    /// covers the span (within a fortnight at either end: holidays), else weekdays.
+    /// covers the span (from within a fortnight of `start`, for holidays, to `end` at least),
+    /// else weekdays.
     async fn trading_dates(
         &self,
         exchange: &str,
@@ -591,8 +592,10 @@ impl<'a> SyncService<'a> {
     ) -> Result<Vec<NaiveDate>, AppError> {
         let slack = chrono::Days::new(15);
         let cal = self.store.trading_days(exchange, start - slack, end + slack).await?;
-        let covered =
-            matches!((cal.first(), cal.last()), (Some(f), Some(l)) if *f <= start + slack && *l + slack >= end);
+        // A calendar synced from the exchange reaches past `end` (TuShare's runs to the year's
+        // end); one learned from stored bars stops at the last bar and cannot say whether the
+        // days after it trade.
+        let covered = matches!((cal.first(), cal.last()), (Some(f), Some(l)) if *f <= start + slack && *l >= end);
         if covered {
             return Ok(cal.into_iter().filter(|d| *d >= start && *d <= end).collect());
         }
@@ -806,7 +809,10 @@ impl<'a> SyncService<'a> {
                     stored.iter().filter(|f| f.date < start).map(|f| (f.date, f.factor)).collect();
                 merged.extend(fetched.iter().map(|f| (f.date, f.factor)));
                 let all: Vec<AdjFactor> = merged.into_iter().map(|(date, factor)| AdjFactor { date, factor }).collect();
-                reread = Some(change_points(&all, None));
+                let history = change_points(&all, None);
+                if history != stored {
+                    reread = Some(history);
+                }
             }
         }
         if bars.is_empty() && new_factors.is_empty() && reread.is_none() {
