@@ -413,10 +413,9 @@ async fn the_master_keeps_delisted_instruments_and_the_calendar_its_open_days() 
         delist_date: delist.map(d),
         list_status: if delist.is_some() { "D".into() } else { "L".into() },
     };
-    let mut data = TushareData::default();
-    data.stock_basic =
+    let stock_basic =
         vec![record("600519.SH", "贵州茅台", "main", None), record("000003.SZ", "PT金田A", "main", Some("2002-06-14"))];
-    data.trade_cal = (1..=10)
+    let trade_cal = (1..=10)
         .map(|i| {
             let date = d("2024-01-01") + chrono::Days::new(i - 1);
             (
@@ -425,7 +424,7 @@ async fn the_master_keeps_delisted_instruments_and_the_calendar_its_open_days() 
             )
         })
         .collect();
-    let fake = FakeTushare::start(data).await;
+    let fake = FakeTushare::start(TushareData { stock_basic, trade_cal, ..TushareData::default() }).await;
     let srcs = sources(&fake);
     let service = SyncService::new(&*store, &srcs, d("2024-01-10"));
     let r = service.run(&SyncRequest::new(SyncWhat::Instruments), &noop).await.unwrap();
