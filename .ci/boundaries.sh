@@ -42,6 +42,8 @@ forbid() { # forbid CRATE DEP...: CRATE must not depend (even indirectly) on any
 forbid quantdesk-jobs quantdesk-server quantdesk-web axum
 forbid quantdesk-server quantdesk-web quantdesk
 forbid quantdesk-store quantdesk-server quantdesk-jobs quantdesk-web
+# The connectors talk to vendors and nothing else: no storage, no application layer.
+forbid quantdesk-connectors quantdesk-store quantdesk-app quantdesk-server sqlx
 for app in $(ls crates | grep -x 'quantdesk-app' || true); do
   forbid "$app" quantdesk-server quantdesk-web quantdesk-jobs axum
 done

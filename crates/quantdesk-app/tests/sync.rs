@@ -519,3 +519,116 @@ async fn the_quality_check_finds_a_planted_gap_in_a_synced_series() {
     assert_eq!((gaps[0].date, gaps[0].count), (Some(d("2024-02-05")), 3));
     assert_eq!(report.findings.len(), 1, "nothing else: {:?}", report.findings);
 }
+
+fn eastmoney_sources(fake: &FakeHandle) -> Arc<dyn Source> {
+    let settings = SourceSettings::eastmoney()
+        .with_base_url(fake.base_url())
+        .with_calls_per_minute(0)
+        .with_timeout(Duration::from_millis(400))
+        .with_retries(1, Duration::from_millis(2));
+    Arc::new(quantdesk_connectors::Eastmoney::new(settings).unwrap())
+}
+
+fn yahoo_sources(fake: &FakeHandle) -> Arc<dyn Source> {
+    let settings = SourceSettings::yahoo()
+        .with_base_url(fake.base_url())
+        .with_calls_per_minute(0)
+        .with_timeout(Duration::from_millis(400))
+        .with_retries(1, Duration::from_millis(2));
+    Arc::new(quantdesk_connectors::Yahoo::new(settings).unwrap())
+}
+
+#[tokio::test]
+async fn without_a_token_bars_come_from_eastmoney_or_yahoo_and_two_sources_can_be_compared() {
+    use quantdesk_connectors::fake::{
+        EastmoneyData, EastmoneySeries, FakeEastmoney, FakeYahoo, YahooData, YahooSeries,
+    };
+    let (store, _dir) = open_store().await;
+    let s = sym("600031.SH");
+    let bars = weekdays("2024-01-01", "2024-03-29", 30.0);
+    let em = FakeEastmoney::start(EastmoneyData::default().with_series(
+        s.clone(),
+        EastmoneySeries {
+            name: "三一重工".into(),
+            bars: bars.clone(),
+            factors: vec![AdjFactor { date: d("2024-01-01"), factor: 3.0 }],
+            quote_time: 0,
+        },
+    ))
+    .await;
+    let mut drifted = bars.clone();
+    drifted[10].close += 0.04;
+    let yh = FakeYahoo::start(YahooData::default().with_series("600031.SS", YahooSeries::shanghai(drifted))).await;
+    // The configured order: Eastmoney first, then Yahoo (no TuShare token).
+    let srcs = Sources::new(vec![eastmoney_sources(&em), yahoo_sources(&yh)]);
+    let service = SyncService::new(&*store, &srcs, d("2024-03-29"));
+    let r = service.run(&bars_request(&["600031.SH"], Some("2024-01-01")), &noop).await.unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(r.sources, vec!["eastmoney"]);
+    assert_eq!(stored(&*store, "600031.SH").await.len(), bars.len());
+    assert_eq!(store.adj_factors(&s).await.unwrap().len(), 1, "the hfq/raw factor, as a change point");
+    assert!(em.calls().iter().any(|c| c.params.get("secid").map(String::as_str) == Some("1.600031")));
+
+    // Asked for Yahoo by name, the same bars come from Yahoo's chart API.
+    let (store2, _dir2) = open_store().await;
+    let service2 = SyncService::new(&*store2, &srcs, d("2024-03-29"));
+    let req = SyncRequest { source: Some("yahoo".into()), ..bars_request(&["600031.SH"], Some("2024-01-01")) };
+    let r = service2.run(&req, &noop).await.unwrap();
+    assert_eq!((r.sources.clone(), r.bars), (vec!["yahoo".to_string()], bars.len() as u64), "{r:?}");
+    // TuShare is not configured: asking for it says how to configure it.
+    let req = SyncRequest { source: Some("tushare".into()), ..bars_request(&["600031.SH"], None) };
+    let e = service2.run(&req, &noop).await.unwrap_err();
+    assert!(e.message().contains("QUANTDESK_TUSHARE_TOKEN"), "{e}");
+
+    // The drift between the two: one close differs, on the planted date.
+    let cmp = quantdesk_app::quality::compare(
+        &srcs,
+        &s,
+        quantdesk_connectors::SourceId::Eastmoney,
+        quantdesk_connectors::SourceId::Yahoo,
+        d("2024-01-01"),
+        d("2024-03-29"),
+    )
+    .await
+    .unwrap();
+    let c = &cmp.comparison;
+    assert_eq!(c.common_dates as usize, bars.len());
+    let close = c.fields.iter().find(|f| format!("{:?}", f.field) == "Close").unwrap();
+    assert_eq!((close.differing, close.max_date), (1, Some(bars[10].date)));
+    let open = c.fields.iter().find(|f| format!("{:?}", f.field) == "Open").unwrap();
+    assert_eq!(open.differing, 0);
+}
+
+#[tokio::test]
+async fn a_live_quote_replaces_the_stored_close_only_when_newer() {
+    use quantdesk_app::quotes::{QuoteService, stored_quote};
+    use quantdesk_connectors::fake::{EastmoneyData, EastmoneySeries, FakeEastmoney};
+    let s = sym("600032.SH");
+    let bars = weekdays("2024-01-01", "2024-01-31", 12.0);
+    let last = *bars.last().unwrap();
+    let em = FakeEastmoney::start(EastmoneyData::default().with_series(
+        s.clone(),
+        EastmoneySeries { name: "x".into(), bars: bars.clone(), factors: vec![], quote_time: 0 },
+    ))
+    .await;
+    let inst = quantdesk_core::Instrument::with_defaults(s.clone(), "x", quantdesk_core::InstrumentKind::Stock);
+    let yesterday = quantdesk_app::sync::to_bar(&bars[bars.len() - 2]);
+    let today = quantdesk_app::sync::to_bar(&last);
+    let quotes = QuoteService::new(Sources::new(vec![eastmoney_sources(&em)]), true, 5);
+    // The store is a day behind: the live quote (the last bar's day at 15:00) is newer.
+    let q = quotes.freshest(&inst, Some((&yesterday, yesterday.open))).await.unwrap();
+    assert_eq!(q.source, "eastmoney");
+    assert!((q.price - last.close).abs() < 1e-9, "{q:?}");
+    // Cached: a second ask within the TTL makes no call.
+    let calls = em.total_calls();
+    quotes.freshest(&inst, Some((&yesterday, yesterday.open))).await.unwrap();
+    assert_eq!(em.total_calls(), calls);
+    // The store has the same day: the stored bar wins the tie.
+    let q = quotes.freshest(&inst, Some((&today, yesterday.close))).await.unwrap();
+    assert_eq!(q, stored_quote(&inst, &today, yesterday.close));
+    // Live quotes off: always the store, and no call.
+    let off = QuoteService::new(Sources::new(vec![eastmoney_sources(&em)]), false, 5);
+    let calls = em.total_calls();
+    assert_eq!(off.freshest(&inst, Some((&yesterday, 1.0))).await.unwrap().source, "stored");
+    assert_eq!(em.total_calls(), calls);
+}
