@@ -34,6 +34,11 @@ test('the chart page draws candles, volume and indicators', async () => {
   assert.ok(await candlePixels(page) > 2000, 'the canvas is not blank');
   const legend = await page.textContent('#legend');
   assert.match(legend, /O .*H .*L .*C /);
+  // The freshest price: without live quotes, the stored close, said to be stored.
+  await page.waitForSelector('#legend .quote[data-source="stored"]');
+  const quote = await api('/udf/quotes?symbols=000998.SH');
+  assert.equal(quote.d[0].v.source, 'stored');
+  assert.match(await page.textContent('#legend .quote'), new RegExp(`Last ${quote.d[0].v.lp.toFixed(2)} · stored`));
   await page.screenshot({ path: `${ARTIFACTS}/chart-1D.png` });
   assert.deepEqual(page.errors, []);
 });

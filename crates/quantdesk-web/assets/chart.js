@@ -25,6 +25,9 @@ const state = {
   colours: localStorage.getItem('quantdesk.colours') || 'red-up',
 };
 
+// The freshest quote of the symbol (refreshQuote), shown in the legend on the newest bar.
+let quote = null;
+
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 // The first request of a page uses the `to` the server put in the page (and preloaded), so the
 // browser can start fetching the bars before this script runs; later loads use the clock.
@@ -296,8 +299,36 @@ function showLegend(param) {
     span.append(val, ' ');
     legend.append(span);
   }
+  // On the newest bar, the freshest price: the stored close or a live quote, with its source and time.
+  if (quote && idx === shown.length - 1 && !replay.active) {
+    const span = document.createElement('span');
+    span.className = 'quote';
+    span.dataset.source = quote.source;
+    const val = document.createElement('b');
+    val.textContent = fmt(quote.lp);
+    val.className = quote.ch >= 0 ? 'up' : 'down';
+    const local = new Date((quote.time + tzOffset(quote.time)) * 1000).toISOString();
+    const when = `${local.slice(5, 10)} ${local.slice(11, 19)}`;
+    span.append(`${S.last} `, val, ` · ${S.quoteSources[quote.source] || quote.source} ${when}`);
+    legend.append(span);
+  }
 }
 chart.subscribeCrosshairMove(showLegend);
+
+// ---- the freshest quote (/udf/quotes: the stored last bar, or a newer live quote when configured)
+async function refreshQuote() {
+  if (document.hidden) return;
+  const symbol = state.symbol;
+  try {
+    const r = await (await fetch(`/udf/quotes?symbols=${encodeURIComponent(symbol)}`)).json();
+    const d = r && r.d && r.d[0];
+    if (symbol !== state.symbol) return;
+    quote = d && d.s === 'ok' ? d.v : null;
+  } catch { return; }
+  showLegend(null);
+}
+refreshQuote();
+setInterval(() => { if (marketOpen()) refreshQuote(); }, 5000);
 
 // ---- navigation state
 function syncUrl(push) {
@@ -324,7 +355,8 @@ async function setSymbol(symbol, push = true) {
   if (intradayNow !== hadIntraday) { location.href = `/chart/${encodeURIComponent(info.name)}?res=1D&adj=${state.adjustment}`; return; }
   state.symbol = info.name; state.name = info.description; state.timezone = info.timezone === 'Etc/UTC' ? 'UTC' : info.timezone;
   state.session = info.session; state.pricescale = info.pricescale; offsetCache.clear();
-  syncUrl(push); load();
+  quote = null;
+  syncUrl(push); load(); refreshQuote();
 }
 window.addEventListener('popstate', (e) => { if (e.state && e.state.symbol) setSymbol(e.state.symbol, false); });
 

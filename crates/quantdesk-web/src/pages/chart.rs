@@ -77,7 +77,8 @@ pub async fn chart(
         "lang": lang.lang.tag(),
         "strings": {
             "open": t.open, "high": t.high, "low": t.low, "close": t.close,
-            "change": t.change, "volume": t.volume, "loading": t.loading, "noData": t.no_data,
+            "change": t.change, "volume": t.volume, "last": t.last_price,
+            "quoteSources": { "stored": t.quote_stored, "tushare": "TuShare", "eastmoney": t.quote_eastmoney, "yahoo": t.quote_yahoo }, "loading": t.loading, "noData": t.no_data,
             "limitUp": t.limit_up, "limitDown": t.limit_down,
             "chanLoading": t.chan_loading, "chanError": t.chan_error, "chanSummary": t.chan_summary,
             "chanStroke": t.chan_stroke, "chanSegment": t.chan_segment, "chanPivot": t.chan_pivot,
