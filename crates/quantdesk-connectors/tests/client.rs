@@ -98,3 +98,47 @@ async fn the_token_never_shows() {
     }
     assert!(fake.calls().iter().all(|c| c.had_token));
 }
+
+/// Every attempt is counted by source, API and outcome, and timed.
+#[test]
+fn calls_are_counted_and_timed_in_the_metrics() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let fake = FakeTushare::start(TushareData::default().with_daily(
+                sym("600519.SH"),
+                vec![DailyBar {
+                    date: d("2024-01-02"),
+                    open: 1.0,
+                    high: 1.0,
+                    low: 1.0,
+                    close: 1.0,
+                    volume: 100.0,
+                    amount: 1.0,
+                }],
+            ))
+            .await;
+            fake.inject("daily", Injection::Http(500));
+            let ts = Tushare::new(fast(SourceSettings::tushare(Some(TOKEN.into())), fake.base_url())).unwrap();
+            ts.daily(&sym("600519.SH"), d("2024-01-01"), d("2024-01-31")).await.unwrap();
+        });
+    });
+    let text = handle.render();
+    let line = |outcome: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("quantdesk_source_requests_total")
+                    && l.contains(r#"source="tushare""#)
+                    && l.contains(r#"api="daily""#)
+                    && l.contains(&format!(r#"outcome="{outcome}""#))
+            })
+            .unwrap_or_else(|| panic!("no {outcome} line in:\n{text}"))
+            .to_string()
+    };
+    assert!(line("ok").ends_with(" 1"), "{}", line("ok"));
+    assert!(line("unavailable").ends_with(" 1"), "{}", line("unavailable"));
+    assert!(text.contains("quantdesk_source_request_seconds"), "{text}");
+    assert!(!text.contains(TOKEN));
+}
