@@ -393,6 +393,8 @@ pub struct SyncService<'a> {
     pub today: NaiveDate,
     /// Calls per minute configured per source, for plans.
     pub rate_limits: HashMap<SourceId, u32>,
+    /// Asked between symbols: true stops the sync (what landed stays; each symbol is whole).
+    pub stop: Option<&'a (dyn Fn() -> bool + Send + Sync)>,
 }
 
 /// A daily bar as stored: 00:00 UTC of its trading date.
@@ -428,7 +430,15 @@ fn change_points(factors: &[AdjFactor], last_stored: Option<f64>) -> Vec<AdjFact
 
 impl<'a> SyncService<'a> {
     pub fn new(store: &'a dyn Store, sources: &'a Sources, today: NaiveDate) -> Self {
-        SyncService { store, sources, today, rate_limits: HashMap::new() }
+        SyncService { store, sources, today, rate_limits: HashMap::new(), stop: None }
+    }
+
+    /// `Err` (code `cancelled`) once [`SyncService::stop`] says so.
+    fn check_stop(&self) -> Result<(), AppError> {
+        match self.stop {
+            Some(stop) if stop() => Err(AppError::conflict("the sync was cancelled").with_code("cancelled")),
+            _ => Ok(()),
+        }
     }
 
     /// The requests sent so far by every source (for reports and the source status).
@@ -749,6 +759,7 @@ impl<'a> SyncService<'a> {
         let total = starts.len();
         let mut answered = false;
         for (i, (symbol, start, incremental)) in starts.iter().enumerate() {
+            self.check_stop()?;
             progress(i as f64 / total as f64, &format!("{symbol}: bars from {start}"));
             match self.sync_symbol(source.as_ref(), symbol, *start, end, *incremental, report).await {
                 Ok(true) => {
@@ -855,6 +866,7 @@ impl<'a> SyncService<'a> {
         let mut factors: HashMap<Symbol, Vec<AdjFactor>> = HashMap::new();
         let mut failed_dates = Vec::new();
         for (i, date) in dates.iter().enumerate() {
+            self.check_stop()?;
             progress(i as f64 / dates.len().max(1) as f64 * 0.8, &format!("market bars of {date}"));
             let day = match source.market_daily(*date).await {
                 Ok(d) => d,
@@ -987,6 +999,7 @@ impl<'a> SyncService<'a> {
         let total = symbols.len() * Statement::ALL.len();
         let mut answered = false;
         for (i, symbol) in symbols.iter().enumerate() {
+            self.check_stop()?;
             let mut landed = false;
             for (j, statement) in Statement::ALL.into_iter().enumerate() {
                 let step = i * Statement::ALL.len() + j;

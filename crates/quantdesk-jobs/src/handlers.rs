@@ -362,9 +362,17 @@ impl TypedHandler for Sync {
         let mut service =
             quantdesk_app::sync::SyncService::new(&*ctx.store, &self.sources, quantdesk_app::clock::today_shanghai());
         service.rate_limits = self.rate_limits.clone();
+        let stop = || ctx.is_cancelled();
+        service.stop = Some(&stop);
         let progress = |f: f64, line: &str| ctx.progress((f * 1000.0) as i64, 1000, line);
         let report = service.run(&spec, &progress).await.map_err(|e| {
-            if e.is_transient() { JobError::Transient(e.into_message()) } else { JobError::Permanent(e.into_message()) }
+            if e.code() == "cancelled" {
+                JobError::Cancelled
+            } else if e.is_transient() {
+                JobError::Transient(e.into_message())
+            } else {
+                JobError::Permanent(e.into_message())
+            }
         })?;
         for f in &report.failed {
             let what = f.statement.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
