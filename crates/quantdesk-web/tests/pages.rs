@@ -654,15 +654,21 @@ async fn data_page_turns_the_sync_form_off_for_viewers() {
     assert_eq!(s, StatusCode::OK, "a viewer may read the page");
     assert!(body.contains(r#"id="sync-no-scope""#) && body.contains("分析师角色"));
     assert!(body.contains("<fieldset disabled>"));
-    // and the API the form would call refuses them anyway
+    // and the API the form would call refuses them anyway, CSRF token and all
+    let csrf = body.split(r#"<meta name="csrf-token" content=""#).nth(1).unwrap().split('"').next().unwrap();
+    assert_eq!(csrf.len(), 64);
     let req = Request::post("/api/v1/sync")
         .header("cookie", cookie.as_str())
         .header("content-type", "application/json")
-        .header("origin", "http://localhost")
+        .header("x-csrf-token", csrf)
         .body(Body::from(r#"{"what":"calendar"}"#))
         .unwrap();
     let res = a.router.clone().oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "forbidden");
+    assert!(v["error"]["message"].as_str().unwrap().contains("role (viewer)"), "the role, not the CSRF check: {v}");
 }
 
 #[tokio::test]
