@@ -185,6 +185,11 @@ pub struct SourcesDto {
 #[utoipa::path(get, path = "/api/v1/sources", tag = "market",
     responses((status = 200, body = SourcesDto)))]
 pub async fn sources(State(state): State<AppState>) -> Result<Json<SourcesDto>, ApiError> {
+    Ok(Json(sources_of(&state).await?))
+}
+
+/// What `GET /api/v1/sources` answers; the data page renders the same.
+pub async fn sources_of(state: &AppState) -> Result<SourcesDto, ApiError> {
     let cfg = &state.config.sources;
     let today = quantdesk_app::clock::today_shanghai();
     let status = state.store.source_status(today).await?;
@@ -213,7 +218,7 @@ pub async fn sources(State(state): State<AppState>) -> Result<Json<SourcesDto>, 
             }
         })
         .collect();
-    Ok(Json(SourcesDto { items }))
+    Ok(SourcesDto { items })
 }
 
 /// Enqueue a sync job (the same as `POST /api/v1/jobs` with kind `sync`): the instrument master,

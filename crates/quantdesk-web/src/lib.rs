@@ -26,6 +26,7 @@ pub fn routes() -> Routes {
         .route("/backtests/{id}", get(pages::backtest))
         .route("/decisions", get(pages::decisions))
         .route("/sweeps/{id}", get(pages::sweep))
+        .route("/data", get(pages::data))
         .route("/jobs", get(pages::jobs))
         .route("/jobs/{id}", get(pages::job))
         .route("/lang/{tag}", get(pages::set_lang))

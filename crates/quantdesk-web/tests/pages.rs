@@ -546,3 +546,152 @@ async fn sweep_pages_exist_for_finished_sweeps_only() {
     let (s, _, _) = get(&a, &format!("/sweeps/{echo}"), &[("accept", "text/html")]).await;
     assert_eq!(s, 404);
 }
+
+/// A statement row of `symbol` for the data page's tests.
+fn statement_row(symbol: &str, period: &str, ann: &str, revenue: f64) -> quantdesk_core::StatementRow {
+    use quantdesk_core::financials::FieldValue;
+    quantdesk_core::StatementRow {
+        symbol: quantdesk_core::Symbol::new(symbol).unwrap(),
+        statement: quantdesk_core::Statement::Income,
+        period: period.parse().unwrap(),
+        ann_date: Some(ann.parse().unwrap()),
+        f_ann_date: Some(ann.parse().unwrap()),
+        report_type: "1".into(),
+        end_type: "4".into(),
+        update_flag: "1".into(),
+        fields: [
+            ("total_revenue".to_string(), FieldValue::Number(revenue)),
+            ("n_income_attr_p".to_string(), FieldValue::Number(revenue / 2.0)),
+            ("comp_type".to_string(), FieldValue::Text("1".into())),
+        ]
+        .into_iter()
+        .collect(),
+    }
+}
+
+#[tokio::test]
+async fn data_page_in_both_languages_lists_the_sources() {
+    let a = app().await;
+    let today = quantdesk_app::clock::today_shanghai();
+    // 2024-05-01T00:00:00Z is 08:00 in Shanghai.
+    a.store
+        .record_source_calls(&quantdesk_store::financials::SourceCalls {
+            source: "eastmoney".into(),
+            day: today,
+            calls: 7,
+            last_success_ms: Some(1_714_521_600_000),
+            last_error: Some((1_714_521_660_000, "timed out after 20 s".into())),
+        })
+        .await
+        .unwrap();
+    let (s, _, zh) = get(&a, "/data", &[("accept-language", "zh-CN")]).await;
+    assert_eq!(s, StatusCode::OK);
+    for label in ["数据源", "同步", "数据质量", "财务报表", "利润表", "资产负债表", "现金流量表", "未配置", "东方财富"]
+    {
+        assert!(zh.contains(label), "zh-CN data page lacks {label}");
+    }
+    assert!(zh.contains(r#"<a href="/data" aria-current="page">数据</a>"#), "the nav links the page");
+    let (s, _, en) = get(&a, "/data", &[("accept-language", "en")]).await;
+    assert_eq!(s, StatusCode::OK);
+    for label in ["Sources", "Sync", "Quality", "Financial statements", "Balance sheet", "not configured"] {
+        assert!(en.contains(label), "en data page lacks {label}");
+    }
+    // every source has a row; TuShare without a token is not configured, with the hint how to fix it
+    let row = |body: &str, id: &str| {
+        let start = body.find(&format!(r#"data-source="{id}""#)).unwrap_or_else(|| panic!("no row for {id}"));
+        body[start..start + body[start..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row(&en, "tushare").contains("not configured"));
+    assert!(row(&en, "tushare").contains(r#"data-configured="false""#));
+    assert!(
+        en.contains(r#"id="tushare-hint""#) && en.contains("QUANTDESK_TUSHARE_TOKEN") && en.contains("tushare_token")
+    );
+    let em = row(&en, "eastmoney");
+    assert!(em.contains("#1 in fallback order") && em.contains("https://push2his.eastmoney.com"), "{em}");
+    assert!(em.contains("<td>7</td>"), "calls today: {em}");
+    assert!(em.contains("2024-05-01 08:00:00") && em.contains("2024-05-01 08:01:00 · timed out after 20 s"), "{em}");
+    assert!(row(&en, "yahoo").contains("#2 in fallback order"));
+    assert!(row(&zh, "eastmoney").contains("备选顺序第 1"));
+    // an admin may sync: the form is enabled
+    assert!(!en.contains(r#"id="sync-no-scope""#) && !en.contains("<fieldset disabled>"));
+    // no inline script; the strings reach the script through the island in the page's language
+    for tag in en.split("<script").skip(1) {
+        let open = &tag[..tag.find('>').unwrap()];
+        assert!(open.contains("src=") || open.contains("application/json"), "inline script: <script{open}>");
+    }
+    let island = |body: &str| {
+        let start = body.find(r#"id="data-config">"#).unwrap() + r#"id="data-config">"#.len();
+        let end = start + body[start..].find("</script>").unwrap();
+        serde_json::from_str::<serde_json::Value>(&body[start..end]).unwrap()
+    };
+    let (zi, ei) = (island(&zh), island(&en));
+    assert_eq!(zi["kinds"]["gap"], "缺口");
+    assert_eq!(zi["kinds"]["statement_missing"], "财报缺期");
+    assert_eq!(ei["kinds"]["closed_day_bar"], "Bar on a closed day");
+    assert_eq!(zi["fields"]["income"][0]["field"], "total_revenue");
+    assert_eq!(zi["fields"]["income"][0]["label"], "营业总收入");
+    assert_eq!(ei["fields"]["income"][0]["label"], "Total revenue");
+    assert_eq!(zi["units"][0][1], "亿");
+    assert!(ei["errors"]["invalid_symbol"].as_str().unwrap().contains("600519.SH"));
+    assert!(en.contains(&quantdesk_web::assets::asset_url("data.js")));
+    let (s, _, js) = get(&a, &quantdesk_web::assets::asset_url("data.js"), &[]).await;
+    assert_eq!(s, 200);
+    assert!(js.contains("/api/v1/sync") && js.contains("/api/v1/quality") && js.contains("/api/v1/financials/"));
+    assert!(!js.contains("innerHTML"), "data goes in as text");
+}
+
+#[tokio::test]
+async fn data_page_turns_the_sync_form_off_for_viewers() {
+    let a = app().await;
+    let (user, _) = a
+        .accounts
+        .ensure_user("viewer@test.example", "tulip-granite-41", quantdesk_store::auth::Role::Viewer, true)
+        .await
+        .unwrap();
+    let (id, _) = a.accounts.open_session(&user).await.unwrap();
+    let cookie = format!("lang=zh-CN; qd_session={id}");
+    let (s, _, body) = get(&a, "/data", &[("cookie", cookie.as_str())]).await;
+    assert_eq!(s, StatusCode::OK, "a viewer may read the page");
+    assert!(body.contains(r#"id="sync-no-scope""#) && body.contains("分析师角色"));
+    assert!(body.contains("<fieldset disabled>"));
+    // and the API the form would call refuses them anyway, CSRF token and all
+    let csrf = body.split(r#"<meta name="csrf-token" content=""#).nth(1).unwrap().split('"').next().unwrap();
+    assert_eq!(csrf.len(), 64);
+    let req = Request::post("/api/v1/sync")
+        .header("cookie", cookie.as_str())
+        .header("content-type", "application/json")
+        .header("x-csrf-token", csrf)
+        .body(Body::from(r#"{"what":"calendar"}"#))
+        .unwrap();
+    let res = a.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "forbidden");
+    assert!(v["error"]["message"].as_str().unwrap().contains("role (viewer)"), "the role, not the CSRF check: {v}");
+}
+
+#[tokio::test]
+async fn stored_statements_reach_the_api_the_data_page_reads() {
+    let a = app().await;
+    a.store
+        .write_statements(&[
+            statement_row("600900.SH", "2023-12-31", "2024-03-28", 8.0e10),
+            statement_row("600900.SH", "2024-06-30", "2024-08-20", 4.1e10),
+        ])
+        .await
+        .unwrap();
+    let (s, _, body) = get(&a, "/api/v1/financials/600900.SH?statement=income&period=annual", &[]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["statement"], "income");
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "annual only: {body}");
+    assert_eq!(rows[0]["period"], "2023-12-31");
+    assert_eq!(rows[0]["ann_date"], "2024-03-28");
+    assert_eq!(rows[0]["revisions"], 1);
+    assert_eq!(rows[0]["fields"]["total_revenue"], 8.0e10);
+    let (_, _, body) = get(&a, "/api/v1/financials/600900.SH?statement=income&period=quarterly", &[]).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["rows"].as_array().unwrap().len(), 2);
+}

@@ -4,12 +4,14 @@
 
 mod backtests;
 mod chart;
+mod data;
 mod decisions;
 mod instruments;
 mod jobs;
 
 pub use backtests::{backtest, backtests, compare_backtests, sweep};
 pub use chart::chart;
+pub use data::data;
 pub use decisions::decisions;
 pub use instruments::{import_page, instruments};
 pub use jobs::{JobRow, job, jobs};
