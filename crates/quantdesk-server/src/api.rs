@@ -61,6 +61,12 @@ pub struct InstrumentDto {
     /// Trading session, `HHMM-HHMM[,…]` in exchange time, or `24x7`.
     pub session: String,
     pub timezone: String,
+    /// Industry as the instrument master names it (TuShare's `industry`); empty when unknown.
+    pub industry: String,
+    /// Region (TuShare's `area`); empty when unknown.
+    pub area: String,
+    /// The actual controller (TuShare's `act_name`); empty when unknown.
+    pub controller: String,
 }
 
 impl From<&Instrument> for InstrumentDto {
@@ -80,6 +86,9 @@ impl From<&Instrument> for InstrumentDto {
             delist_date: i.delist_date.map(|d| d.to_string()),
             session: i.session.to_string(),
             timezone: i.timezone.clone(),
+            industry: i.industry.clone(),
+            area: i.area.clone(),
+            controller: i.controller.clone(),
         }
     }
 }

@@ -109,6 +109,7 @@ async fn instruments_import_list_get() {
     assert_eq!(item["price_limit"], 0.2);
     assert_eq!(item["lot_size"], 100);
     assert_eq!(item["list_date"], "2018-06-11");
+    assert_eq!((item["industry"].as_str(), item["area"].as_str()), (Some(""), Some("")), "unknown until a master sync");
     let (_, v) = t.get_json("/api/v1/instruments?listed_from=2000-01-01").await;
     assert_eq!(v["total"], 1, "only 300750.SZ was listed after 2000");
     let (s, _) = t.get_json("/api/v1/instruments?listed_from=someday").await;
