@@ -16,7 +16,7 @@
 //!
 //! Each failing symbol is reported with its reason; the others land.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
@@ -800,33 +800,44 @@ impl<'a> SyncService<'a> {
         let bars = checked_bars(symbol, &daily)?;
         let stored = self.store.adj_factors(symbol).await?;
         let mut reread = None;
-        let mut new_factors = Vec::new();
         if source.has(Capability::Factors) {
-            let fetched = source.factors(symbol, start, end).await?;
-            check_factors(symbol, &fetched)?;
             let last = stored.last().map(|f| f.factor);
-            if incremental && last.is_some() && fetched.iter().any(|f| Some(f.factor) != last) {
-                // A new corporate action: the vendor's whole history is re-read, so qfq is right
-                // on both sides of the ex-rights day.
-                let history = source.factors(symbol, DEFAULT_START.min(start), end).await?;
-                check_factors(symbol, &history)?;
-                reread = Some(change_points(&history, None));
-            } else if incremental {
-                new_factors = change_points(&fetched, last);
+            // An incremental sync also asks for the last stored day, so a change is seen against
+            // the vendor's own value for it: sources whose factors are relative to the span asked
+            // (Yahoo's start at 1 on its first day) compare like cumulative ones (TuShare's).
+            let overlap = start.pred_opt().unwrap_or(start);
+            let from = if incremental { overlap } else { start };
+            let fetched = source.factors(symbol, from, end).await?;
+            check_factors(symbol, &fetched)?;
+            let history = if incremental {
+                let base = fetched.iter().find(|f| f.date == overlap).map(|f| f.factor).or(last);
+                let changed = fetched.iter().any(|f| Some(f.factor) != base);
+                if changed || (last.is_none() && !fetched.is_empty()) {
+                    // A new corporate action (or factors never stored): the vendor's whole
+                    // history is re-read, so qfq is right on both sides of the ex-rights day.
+                    Some(source.factors(symbol, DEFAULT_START.min(start), end).await?)
+                } else {
+                    None
+                }
             } else {
-                // A sync with an explicit start rewrites that span's factors; the stored ones
-                // before it stay.
-                let mut merged: BTreeMap<NaiveDate, f64> =
-                    stored.iter().filter(|f| f.date < start).map(|f| (f.date, f.factor)).collect();
-                merged.extend(fetched.iter().map(|f| (f.date, f.factor)));
-                let all: Vec<AdjFactor> = merged.into_iter().map(|(date, factor)| AdjFactor { date, factor }).collect();
-                let history = change_points(&all, None);
-                if history != stored {
-                    reread = Some(history);
+                let day = start.and_hms_opt(0, 0, 0).map_or(i64::MIN, |t| t.and_utc().timestamp());
+                if self.store.bar_before(symbol, Resolution::Day, day).await?.is_some() && !fetched.is_empty() {
+                    // An explicit start inside a stored history: only the whole history puts the
+                    // new factors and the older ones on one scale.
+                    Some(source.factors(symbol, DEFAULT_START.min(start), end).await?)
+                } else {
+                    Some(fetched)
+                }
+            };
+            if let Some(history) = history {
+                check_factors(symbol, &history)?;
+                let points = change_points(&history, None);
+                if points != stored {
+                    reread = Some(points);
                 }
             }
         }
-        if bars.is_empty() && new_factors.is_empty() && reread.is_none() {
+        if bars.is_empty() && reread.is_none() {
             return Ok(false);
         }
         let mut session = self.store.begin_import(Resolution::Day).await?;
@@ -835,7 +846,7 @@ impl<'a> SyncService<'a> {
             .write(&BarSeriesWrite {
                 symbol,
                 bars: &bars,
-                factors: &new_factors,
+                factors: &[],
                 calendar: symbol.exchange().is_a_share().then_some(exchange.as_str()),
             })
             .await?;
@@ -844,7 +855,7 @@ impl<'a> SyncService<'a> {
         }
         session.commit().await?;
         report.bars += bars.len() as u64;
-        report.factors += new_factors.len() as u64 + reread.as_ref().map_or(0, |h| h.len() as u64);
+        report.factors += reread.as_ref().map_or(0, |h| h.len() as u64);
         if incremental && reread.is_some() {
             report.factor_rereads += 1;
         }

@@ -632,3 +632,47 @@ async fn a_live_quote_replaces_the_stored_close_only_when_newer() {
     assert_eq!(off.freshest(&inst, Some((&yesterday, 1.0))).await.unwrap().source, "stored");
     assert_eq!(em.total_calls(), calls);
 }
+
+/// Yahoo's factors start at 1 on the first day asked for. An incremental sync compares the new
+/// days with the vendor's value for the last stored day, so it re-reads the history only when a
+/// dividend or split really happened.
+#[tokio::test]
+async fn span_relative_factors_are_reread_only_after_a_real_corporate_action() {
+    use quantdesk_connectors::fake::{FakeYahoo, YahooData, YahooSeries};
+    let (store, _dir) = open_store().await;
+    let s = sym("GOOG");
+    let all = weekdays("2024-01-01", "2024-06-28", 100.0);
+    let yahoo = |until: &str, dividends: Vec<(NaiveDate, f64)>| {
+        let bars: Vec<DailyBar> = all.iter().copied().filter(|b| b.date <= d(until)).collect();
+        YahooData::default().with_series("GOOG", YahooSeries { dividends, ..YahooSeries::new_york(bars) })
+    };
+    let first_dividend = vec![(d("2024-02-01"), 1.0)];
+    let fake = FakeYahoo::start(yahoo("2024-03-29", first_dividend.clone())).await;
+    let srcs = Sources::new(vec![yahoo_sources(&fake)]);
+    SyncService::new(&*store, &srcs, d("2024-03-29"))
+        .run(&bars_request(&["GOOG"], Some("2024-01-01")), &noop)
+        .await
+        .unwrap();
+    let history = store.adj_factors(&s).await.unwrap();
+    assert_eq!(history.len(), 2, "1 from the start, then the dividend: {history:?}");
+
+    // More days, no new event: nothing re-read, the factors stay.
+    let fake = FakeYahoo::start(yahoo("2024-04-30", first_dividend.clone())).await;
+    let srcs = Sources::new(vec![yahoo_sources(&fake)]);
+    let r = SyncService::new(&*store, &srcs, d("2024-04-30")).run(&bars_request(&["GOOG"], None), &noop).await.unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!((r.factor_rereads, fake.call_count("chart")), (0, 2), "the bars and the factors of the new days");
+    assert_eq!(store.adj_factors(&s).await.unwrap(), history);
+
+    // A dividend in the new days: the whole history is re-read.
+    let mut both = first_dividend;
+    both.push((d("2024-05-15"), 2.0));
+    let fake = FakeYahoo::start(yahoo("2024-06-28", both)).await;
+    let srcs = Sources::new(vec![yahoo_sources(&fake)]);
+    let r = SyncService::new(&*store, &srcs, d("2024-06-28")).run(&bars_request(&["GOOG"], None), &noop).await.unwrap();
+    assert_eq!(r.factor_rereads, 1);
+    let after = store.adj_factors(&s).await.unwrap();
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert_eq!(after[..2], history[..], "the older factors keep their scale");
+    assert_eq!(stored(&*store, "GOOG").await.len(), all.len());
+}
