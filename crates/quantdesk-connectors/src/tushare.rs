@@ -254,7 +254,8 @@ fn interpret(api: &str, token: &str, status: u16, bytes: &[u8]) -> std::result::
         Failure::fatal(ErrorKind::Malformed, format!("tushare {api}: HTTP {status}, not a TuShare answer: {e}"))
     })?;
     if answer.code != 0 {
-        let msg = answer.msg.unwrap_or_default().replace(token, "<redacted>");
+        let msg = answer.msg.unwrap_or_default();
+        let msg = if token.is_empty() { msg } else { msg.replace(token, "<redacted>") };
         let text = format!("tushare {api}: code {}: {msg}", answer.code);
         return Err(match answer.code {
             CODE_NO_PERMISSION => Failure::fatal(ErrorKind::NoPermission, text),
@@ -274,6 +275,39 @@ fn interpret(api: &str, token: &str, status: u16, bytes: &[u8]) -> std::result::
         ));
     }
     Ok(Table { fields: data.fields, items: data.items, has_more: data.has_more })
+}
+
+/// Decodes one answer's body as the client does (the vendor's code, the table, row widths), without
+/// HTTP. Public for the sync benchmark (`quantdesk-bench sync`), which times decoding apart from
+/// the transport; the client itself goes through [`Tushare::query`].
+pub fn decode_answer(api: &str, bytes: &[u8]) -> Result<Table> {
+    interpret(api, "", 200, bytes).map_err(|f| f.error)
+}
+
+/// Maps a `daily` table to bars in shares and CNY, ascending, as [`Source::daily`] does after
+/// paging (public for the sync benchmark).
+pub fn daily_bars_from_table(table: &Table) -> Result<Vec<DailyBar>> {
+    let rows = Rows::new("daily", table);
+    rows.require_field("trade_date")?;
+    let mut bars = table.items.iter().map(|r| bar_from(&rows, r, "trade_date")).collect::<Result<Vec<_>>>()?;
+    bars.sort_by_key(|b| b.date);
+    bars.dedup_by_key(|b| b.date);
+    Ok(bars)
+}
+
+/// Maps an `adj_factor` table to factors, ascending, as [`Source::factors`] does after paging
+/// (public for the sync benchmark).
+pub fn factors_from_table(table: &Table) -> Result<Vec<AdjFactor>> {
+    let rows = Rows::new("adj_factor", table);
+    rows.require_field("trade_date")?;
+    let mut out = table
+        .items
+        .iter()
+        .map(|r| Ok(AdjFactor { date: rows.date(r, "trade_date")?, factor: rows.num(r, "adj_factor")? }))
+        .collect::<Result<Vec<_>>>()?;
+    out.sort_by_key(|f| f.date);
+    out.dedup_by_key(|f| f.date);
+    Ok(out)
 }
 
 fn malformed(api: &str, what: impl std::fmt::Display) -> SourceError {
@@ -537,12 +571,8 @@ impl Source for Tushare {
                 Paging::ByEndDate { date_field: "trade_date", start, end, multi: false },
             )
             .await?;
-        let rows = Rows::new("daily", &table);
-        rows.require_field("trade_date")?;
-        let mut bars = table.items.iter().map(|r| bar_from(&rows, r, "trade_date")).collect::<Result<Vec<_>>>()?;
+        let mut bars = daily_bars_from_table(&table)?;
         bars.retain(|b| b.date >= start && b.date <= end);
-        bars.sort_by_key(|b| b.date);
-        bars.dedup_by_key(|b| b.date);
         Ok(bars)
     }
 
@@ -555,16 +585,8 @@ impl Source for Tushare {
                 Paging::ByEndDate { date_field: "trade_date", start, end, multi: false },
             )
             .await?;
-        let rows = Rows::new("adj_factor", &table);
-        rows.require_field("trade_date")?;
-        let mut out = table
-            .items
-            .iter()
-            .map(|r| Ok(AdjFactor { date: rows.date(r, "trade_date")?, factor: rows.num(r, "adj_factor")? }))
-            .collect::<Result<Vec<_>>>()?;
+        let mut out = factors_from_table(&table)?;
         out.retain(|f| f.date >= start && f.date <= end);
-        out.sort_by_key(|f| f.date);
-        out.dedup_by_key(|f| f.date);
         Ok(out)
     }
 
