@@ -380,6 +380,19 @@ async fn bench(o: Opts) -> Result<()> {
     }
     let db = t.elapsed();
     drop(store);
+    // The same without teaching the calendar (how much of the database's time that is).
+    let url = fresh_sqlite(&o.dir, "db-only-nocal.db")?;
+    let store = quantdesk_store::open(&url, 8).await?;
+    let t = Instant::now();
+    for (s, (bars, factors)) in symbols.iter().zip(&converted) {
+        std::hint::black_box(store.adj_factors(s).await?);
+        let mut session = store.begin_import(Resolution::Day).await?;
+        session.write(&BarSeriesWrite { symbol: s, bars, factors: &[], calendar: None }).await?;
+        session.replace_factors(s, factors).await?;
+        session.commit().await?;
+    }
+    let db_nocal = t.elapsed();
+    drop(store);
 
     // 5. End to end, then the peers, per round.
     let mut e2e_best: Option<(Duration, quantdesk_app::sync::SyncReport)> = None;
@@ -467,6 +480,12 @@ async fn bench(o: Opts) -> Result<()> {
             rows,
             seconds: secs(db),
             share: Some(secs(db) / t_e2e),
+        },
+        Row {
+            name: "· the same without teaching the calendar".into(),
+            rows,
+            seconds: secs(db_nocal),
+            share: Some(secs(db_nocal) / t_e2e),
         },
         Row {
             name: "rest (the service's own work, overlap, noise)".into(),

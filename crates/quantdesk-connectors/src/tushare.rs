@@ -316,14 +316,28 @@ fn malformed(api: &str, what: impl std::fmt::Display) -> SourceError {
 
 /// A date as TuShare writes it (`"20240102"`, also accepted as a number); `None` for null or empty.
 fn parse_date(v: &Value) -> std::result::Result<Option<NaiveDate>, ()> {
-    let s = match v {
-        Value::Null => return Ok(None),
-        Value::String(s) if s.trim().is_empty() => return Ok(None),
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(()),
-    };
-    NaiveDate::parse_from_str(&s, "%Y%m%d").map(Some).map_err(|_| ())
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => parse_ymd(s),
+        Value::Number(n) => parse_ymd(&n.to_string()),
+        _ => Err(()),
+    }
+}
+
+/// `YYYYMMDD`; eight ASCII digits are read directly (every row of a bar answer has two dates, so
+/// this is on the hot path), anything else goes through chrono's parser as before.
+fn parse_ymd(s: &str) -> std::result::Result<Option<NaiveDate>, ()> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let b = s.as_bytes();
+    if b.len() == 8 && b.iter().all(u8::is_ascii_digit) {
+        let n = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+        let year = i32::try_from(n(0..4)).map_err(|_| ())?;
+        return NaiveDate::from_ymd_opt(year, n(4..6), n(6..8)).map(Some).ok_or(());
+    }
+    NaiveDate::parse_from_str(s, "%Y%m%d").map(Some).map_err(|_| ())
 }
 
 fn number(v: &Value) -> Option<f64> {
@@ -648,6 +662,24 @@ mod tests {
         assert_eq!(interpret("daily", "tok", 200, b"<html>").unwrap_err().error.kind, ErrorKind::Malformed);
         let ragged = br#"{"code":0,"data":{"fields":["a","b"],"items":[[1]]}}"#;
         assert_eq!(interpret("daily", "tok", 200, ragged).unwrap_err().error.kind, ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn parses_dates_like_chrono() {
+        let d = |y, m, dd| Ok(Some(NaiveDate::from_ymd_opt(y, m, dd).unwrap()));
+        assert_eq!(parse_date(&serde_json::json!("20240102")), d(2024, 1, 2));
+        assert_eq!(parse_date(&serde_json::json!(" 20240229 ")), d(2024, 2, 29));
+        assert_eq!(parse_date(&serde_json::json!(20240102)), d(2024, 1, 2));
+        assert_eq!(parse_date(&serde_json::json!("")), Ok(None));
+        assert_eq!(parse_date(&Value::Null), Ok(None));
+        assert_eq!(parse_date(&serde_json::json!("20230229")), Err(()));
+        assert_eq!(parse_date(&serde_json::json!("20241301")), Err(()));
+        assert_eq!(parse_date(&serde_json::json!("2024-01-02")), Err(()));
+        assert_eq!(parse_date(&serde_json::json!(true)), Err(()));
+        for s in ["20240102", "19991231", "00010101", "2024012", "+20240102", "2024 0102"] {
+            let chrono = NaiveDate::parse_from_str(s, "%Y%m%d").map(Some).map_err(|_| ());
+            assert_eq!(parse_ymd(s), chrono, "{s}");
+        }
     }
 
     #[test]
