@@ -9,6 +9,10 @@
 //!   with the peak memory before and after the sweep. `backtest single` runs the single run once
 //!   and `backtest sweep N` one sweep of N parameter pairs (for profilers and for checking that
 //!   peak memory does not grow with the number of runs).
+//! - `cargo run --release -p quantdesk-bench -- sync [--symbols 300] [--years 20] [--peer CMD]…`
+//!   times syncing daily bars from the loopback TuShare fake: end to end, fetch only, JSON decoding
+//!   only and database only, and each peer command against the same fake (see `sync.rs` and
+//!   `bench/sync.sh`).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -19,15 +23,18 @@ use quantdesk_core::Session;
 use quantdesk_core::demo::trading_calendar;
 use quantdesk_core::rng::Rng;
 
+mod sync;
+
 fn main() -> Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("backtest") => return backtest_bench(&args[1..]),
+        Some("sync") => return sync::run(&args[1..]),
         Some("data") => {
             args.remove(0);
         }
         _ => anyhow::bail!(
-            "usage: quantdesk-bench data OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS] | quantdesk-bench backtest"
+            "usage: quantdesk-bench data OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS] | quantdesk-bench backtest | quantdesk-bench sync [OPTIONS]"
         ),
     }
     data(args)

@@ -6,10 +6,16 @@
 //! calls received (API name and parameters; for TuShare only *whether* a token came, never the
 //! token), and a queue of injected answers per API ([`Injection`]) served before normal answers.
 //! The server stops when the handle is dropped.
+//!
+//! For benchmarks the TuShare fake can keep each answer it rendered and serve it again to the same
+//! request ([`TushareData::with_answer_cache`]), and every handle counts the time its handlers
+//! spent producing answers ([`FakeHandle::handler_time`]), so a benchmark can tell the fake's own
+//! cost from the client's.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -56,6 +62,8 @@ pub enum Injection {
 struct Shared {
     log: Mutex<Vec<FakeCall>>,
     injections: Mutex<HashMap<String, VecDeque<Injection>>>,
+    /// Nanoseconds spent inside handlers (TuShare's), from the request's body to the answer's.
+    handler_nanos: AtomicU64,
 }
 
 impl Shared {
@@ -97,6 +105,12 @@ impl FakeHandle {
 
     pub fn total_calls(&self) -> usize {
         self.shared.log.lock().unwrap().len()
+    }
+
+    /// Time the TuShare fake's handler has spent so far producing answers (parsing the request,
+    /// building and serializing the answer; not the HTTP transport). For benchmarks.
+    pub fn handler_time(&self) -> Duration {
+        Duration::from_nanos(self.shared.handler_nanos.load(Ordering::Relaxed))
     }
 
     pub fn clear_log(&self) {
@@ -171,6 +185,10 @@ pub struct TushareData {
     pub row_caps: HashMap<String, usize>,
     /// When set, any other token is answered with 40101.
     pub token: Option<String>,
+    /// Keep every normal answer rendered and serve it again to the same request (API, parameters,
+    /// fields), for benchmarks where the fake's own serializing must not count. Calls are still
+    /// logged and injections and the token still checked first.
+    pub cache_answers: bool,
 }
 
 impl TushareData {
@@ -196,6 +214,12 @@ impl TushareData {
         self
     }
 
+    /// See [`TushareData::cache_answers`].
+    pub fn with_answer_cache(mut self) -> Self {
+        self.cache_answers = true;
+        self
+    }
+
     fn cap(&self, api: &str) -> usize {
         self.row_caps.get(api).copied().unwrap_or_else(|| crate::tushare::default_row_cap(api))
     }
@@ -210,6 +234,8 @@ struct TushareState {
     daily_symbols: Vec<Symbol>,
     factor_symbols: Vec<Symbol>,
     shared: Arc<Shared>,
+    /// Rendered answers by request, when [`TushareData::cache_answers`].
+    cache: Mutex<HashMap<String, axum::body::Bytes>>,
 }
 
 impl FakeTushare {
@@ -219,22 +245,30 @@ impl FakeTushare {
         let mut factor_symbols: Vec<Symbol> = data.adj_factor.keys().cloned().collect();
         factor_symbols.sort();
         let shared = Arc::new(Shared::default());
-        let state = Arc::new(TushareState { data, daily_symbols, factor_symbols, shared: shared.clone() });
+        let state = Arc::new(TushareState {
+            data,
+            daily_symbols,
+            factor_symbols,
+            shared: shared.clone(),
+            cache: Mutex::new(HashMap::new()),
+        });
         let router = Router::new().route("/", post(tushare_handler)).with_state(state);
         serve(router, shared).await
     }
 }
 
-fn tushare_answer(fields: &[String], items: Vec<Vec<Value>>, has_more: bool) -> Response {
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "request_id": "fake",
-            "code": 0,
-            "msg": "",
-            "data": { "fields": fields, "items": items, "has_more": has_more }
-        }),
-    )
+fn tushare_answer_body(fields: &[String], items: Vec<Vec<Value>>, has_more: bool) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "request_id": "fake",
+        "code": 0,
+        "msg": "",
+        "data": { "fields": fields, "items": items, "has_more": has_more }
+    }))
+    .unwrap_or_default()
+}
+
+fn json_bytes(body: impl Into<axum::body::Body>) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.into()).into_response()
 }
 
 fn tushare_error(code: i64, msg: &str) -> Response {
@@ -269,7 +303,15 @@ fn market_name(board: &str) -> &'static str {
 }
 
 async fn tushare_handler(State(st): State<Arc<TushareState>>, body: axum::body::Bytes) -> Response {
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+    let started = Instant::now();
+    let answer = tushare_answer(&st, &body).await;
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    st.shared.handler_nanos.fetch_add(nanos, Ordering::Relaxed);
+    answer
+}
+
+async fn tushare_answer(st: &TushareState, body: &[u8]) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return tushare_error(-2001, "请求格式错误");
     };
     let api = req.get("api_name").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -310,6 +352,12 @@ async fn tushare_handler(State(st): State<Arc<TushareState>>, body: axum::body::
     }
     if token.trim().is_empty() || st.data.token.as_ref().is_some_and(|t| *t != token) {
         return tushare_error(40101, "您的token不对，请确认。");
+    }
+    let cache_key = (st.data.cache_answers && !empty).then(|| format!("{api}\n{params:?}\n{fields_req:?}"));
+    if let Some(key) = &cache_key
+        && let Some(hit) = st.cache.lock().unwrap().get(key).cloned()
+    {
+        return json_bytes(hit);
     }
     let data = &st.data;
     let cap = data.cap(&api);
@@ -492,9 +540,13 @@ async fn tushare_handler(State(st): State<Arc<TushareState>>, body: axum::body::
         (fields_req, items)
     };
     if empty {
-        return tushare_answer(&fields, Vec::new(), false);
+        return json_bytes(tushare_answer_body(&fields, Vec::new(), false));
     }
-    tushare_answer(&fields, items, more)
+    let body = axum::body::Bytes::from(tushare_answer_body(&fields, items, more));
+    if let Some(key) = cache_key {
+        st.cache.lock().unwrap().insert(key, body.clone());
+    }
+    json_bytes(body)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -254,7 +254,8 @@ fn interpret(api: &str, token: &str, status: u16, bytes: &[u8]) -> std::result::
         Failure::fatal(ErrorKind::Malformed, format!("tushare {api}: HTTP {status}, not a TuShare answer: {e}"))
     })?;
     if answer.code != 0 {
-        let msg = answer.msg.unwrap_or_default().replace(token, "<redacted>");
+        let msg = answer.msg.unwrap_or_default();
+        let msg = if token.is_empty() { msg } else { msg.replace(token, "<redacted>") };
         let text = format!("tushare {api}: code {}: {msg}", answer.code);
         return Err(match answer.code {
             CODE_NO_PERMISSION => Failure::fatal(ErrorKind::NoPermission, text),
@@ -276,20 +277,67 @@ fn interpret(api: &str, token: &str, status: u16, bytes: &[u8]) -> std::result::
     Ok(Table { fields: data.fields, items: data.items, has_more: data.has_more })
 }
 
+/// Decodes one answer's body as the client does (the vendor's code, the table, row widths), without
+/// HTTP. Public for the sync benchmark (`quantdesk-bench sync`), which times decoding apart from
+/// the transport; the client itself goes through [`Tushare::query`].
+pub fn decode_answer(api: &str, bytes: &[u8]) -> Result<Table> {
+    interpret(api, "", 200, bytes).map_err(|f| f.error)
+}
+
+/// Maps a `daily` table to bars in shares and CNY, ascending, as [`Source::daily`] does after
+/// paging (public for the sync benchmark).
+pub fn daily_bars_from_table(table: &Table) -> Result<Vec<DailyBar>> {
+    let rows = Rows::new("daily", table);
+    rows.require_field("trade_date")?;
+    let mut bars = table.items.iter().map(|r| bar_from(&rows, r, "trade_date")).collect::<Result<Vec<_>>>()?;
+    bars.sort_by_key(|b| b.date);
+    bars.dedup_by_key(|b| b.date);
+    Ok(bars)
+}
+
+/// Maps an `adj_factor` table to factors, ascending, as [`Source::factors`] does after paging
+/// (public for the sync benchmark).
+pub fn factors_from_table(table: &Table) -> Result<Vec<AdjFactor>> {
+    let rows = Rows::new("adj_factor", table);
+    rows.require_field("trade_date")?;
+    let mut out = table
+        .items
+        .iter()
+        .map(|r| Ok(AdjFactor { date: rows.date(r, "trade_date")?, factor: rows.num(r, "adj_factor")? }))
+        .collect::<Result<Vec<_>>>()?;
+    out.sort_by_key(|f| f.date);
+    out.dedup_by_key(|f| f.date);
+    Ok(out)
+}
+
 fn malformed(api: &str, what: impl std::fmt::Display) -> SourceError {
     SourceError::new(ErrorKind::Malformed, format!("tushare {api}: {what}"))
 }
 
 /// A date as TuShare writes it (`"20240102"`, also accepted as a number); `None` for null or empty.
 fn parse_date(v: &Value) -> std::result::Result<Option<NaiveDate>, ()> {
-    let s = match v {
-        Value::Null => return Ok(None),
-        Value::String(s) if s.trim().is_empty() => return Ok(None),
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(()),
-    };
-    NaiveDate::parse_from_str(&s, "%Y%m%d").map(Some).map_err(|_| ())
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => parse_ymd(s),
+        Value::Number(n) => parse_ymd(&n.to_string()),
+        _ => Err(()),
+    }
+}
+
+/// `YYYYMMDD`; eight ASCII digits are read directly (every row of a bar answer has two dates, so
+/// this is on the hot path), anything else goes through chrono's parser as before.
+fn parse_ymd(s: &str) -> std::result::Result<Option<NaiveDate>, ()> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let b = s.as_bytes();
+    if b.len() == 8 && b.iter().all(u8::is_ascii_digit) {
+        let n = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+        let year = i32::try_from(n(0..4)).map_err(|_| ())?;
+        return NaiveDate::from_ymd_opt(year, n(4..6), n(6..8)).map(Some).ok_or(());
+    }
+    NaiveDate::parse_from_str(s, "%Y%m%d").map(Some).map_err(|_| ())
 }
 
 fn number(v: &Value) -> Option<f64> {
@@ -537,12 +585,8 @@ impl Source for Tushare {
                 Paging::ByEndDate { date_field: "trade_date", start, end, multi: false },
             )
             .await?;
-        let rows = Rows::new("daily", &table);
-        rows.require_field("trade_date")?;
-        let mut bars = table.items.iter().map(|r| bar_from(&rows, r, "trade_date")).collect::<Result<Vec<_>>>()?;
+        let mut bars = daily_bars_from_table(&table)?;
         bars.retain(|b| b.date >= start && b.date <= end);
-        bars.sort_by_key(|b| b.date);
-        bars.dedup_by_key(|b| b.date);
         Ok(bars)
     }
 
@@ -555,16 +599,8 @@ impl Source for Tushare {
                 Paging::ByEndDate { date_field: "trade_date", start, end, multi: false },
             )
             .await?;
-        let rows = Rows::new("adj_factor", &table);
-        rows.require_field("trade_date")?;
-        let mut out = table
-            .items
-            .iter()
-            .map(|r| Ok(AdjFactor { date: rows.date(r, "trade_date")?, factor: rows.num(r, "adj_factor")? }))
-            .collect::<Result<Vec<_>>>()?;
+        let mut out = factors_from_table(&table)?;
         out.retain(|f| f.date >= start && f.date <= end);
-        out.sort_by_key(|f| f.date);
-        out.dedup_by_key(|f| f.date);
         Ok(out)
     }
 
@@ -626,6 +662,24 @@ mod tests {
         assert_eq!(interpret("daily", "tok", 200, b"<html>").unwrap_err().error.kind, ErrorKind::Malformed);
         let ragged = br#"{"code":0,"data":{"fields":["a","b"],"items":[[1]]}}"#;
         assert_eq!(interpret("daily", "tok", 200, ragged).unwrap_err().error.kind, ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn parses_dates_like_chrono() {
+        let d = |y, m, dd| Ok(Some(NaiveDate::from_ymd_opt(y, m, dd).unwrap()));
+        assert_eq!(parse_date(&serde_json::json!("20240102")), d(2024, 1, 2));
+        assert_eq!(parse_date(&serde_json::json!(" 20240229 ")), d(2024, 2, 29));
+        assert_eq!(parse_date(&serde_json::json!(20240102)), d(2024, 1, 2));
+        assert_eq!(parse_date(&serde_json::json!("")), Ok(None));
+        assert_eq!(parse_date(&Value::Null), Ok(None));
+        assert_eq!(parse_date(&serde_json::json!("20230229")), Err(()));
+        assert_eq!(parse_date(&serde_json::json!("20241301")), Err(()));
+        assert_eq!(parse_date(&serde_json::json!("2024-01-02")), Err(()));
+        assert_eq!(parse_date(&serde_json::json!(true)), Err(()));
+        for s in ["20240102", "19991231", "00010101", "2024012", "+20240102", "2024 0102"] {
+            let chrono = NaiveDate::parse_from_str(s, "%Y%m%d").map(Some).map_err(|_| ());
+            assert_eq!(parse_ymd(s), chrono, "{s}");
+        }
     }
 
     #[test]
