@@ -16,6 +16,9 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 export QUANTDESK_DATABASE_URL="sqlite://$work/q.db" QUANTDESK_MAILBOX_DIR="$work/mail" QUANTDESK_LOG_LEVEL=warn
 # Thousands of requests from one address and one key in seconds: the limits are tested elsewhere.
 export QUANTDESK_RATE_LIMIT_PER_MINUTE=100000000 QUANTDESK_RATE_LIMIT_IP_PER_MINUTE=100000000
+# The fuzzer submits sync jobs: with no source configured they fail at once instead of trying the
+# vendors' real hosts (no internet here) symbol by symbol.
+export QUANTDESK_DATA_SOURCES=""
 "$bin" serve --demo --listen "127.0.0.1:$port" >"$work/stdout.log" 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -34,6 +34,7 @@ pub fn router() -> crate::Routes {
 #[into_params(parameter_in = Query)]
 pub struct QualityParams {
     /// One symbol (default: every symbol with daily bars, at most 500).
+    #[param(pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$")]
     pub symbol: Option<String>,
     /// Open days without a bar before a symbol counts as stale (default 5).
     #[param(minimum = 1, maximum = 250)]
