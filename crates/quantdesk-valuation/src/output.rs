@@ -197,7 +197,7 @@ pub struct Derived {
     pub tv_share_of_ev: Option<f64>,
     /// (value per share − price) / value per share.
     pub margin_of_safety: Option<f64>,
-    /// Price / value per share − 1 (what the market pays over the model).
+    /// Value per share / price − 1.
     pub upside: Option<f64>,
     pub current_pe: Option<f64>,
     pub current_pb: Option<f64>,
