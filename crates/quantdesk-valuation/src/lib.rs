@@ -106,7 +106,12 @@ pub fn valuate(statements: &Statements, request: &Request) -> Result<Valuation, 
 
     // Q33: the special-industry warning.
     let financial = prepared.inputs.comp_type.as_deref().is_some_and(|c| matches!(c.trim(), "2" | "3" | "4"));
-    let special_industry_warning = if financial && (warnings.len() > 2 || !qd) {
+    let nwc_mentioned = warnings.iter().any(|w| {
+        ["NWC", "DSO", "DIO", "DPO", "current assets", "current liabilities"].iter().any(|k| w.message.contains(k))
+    });
+    // The reference also needs more than two warnings (or one about working capital); quantdesk
+    // decides on comp_type alone.
+    let special_industry_warning = if financial && (qd || warnings.len() > 2 || nwc_mentioned) {
         warnings.push(Warning {
             rule: "Q33".into(),
             message: "a bank, insurer or broker (comp_type 2/3/4): a general FCFF DCF does not fit a financial company's statements".into(),
