@@ -74,6 +74,18 @@ pub fn valuate(statements: &Statements, request: &Request) -> Result<Valuation, 
     let mut warnings = prepared.warnings.clone();
     warnings.extend(base.warnings.iter().cloned());
     let mut differences = base.differences.clone();
+    if qd && request.ltm_baseline_enabled == Some(true) {
+        warnings.push(Warning {
+            rule: "QD-LTM".into(),
+            message: "ltm_baseline_enabled is not implemented yet: the last annual report is the base".into(),
+        });
+    }
+    if qd && request.cogs_forecast_mode.as_deref().is_some_and(|m| m != "residual") {
+        warnings.push(Warning {
+            rule: "Q15".into(),
+            message: "only cogs_forecast_mode = residual is implemented: COGS = revenue − EBIT − SG&A − R&D".into(),
+        });
+    }
 
     let sensitivity = match &request.sensitivity_analysis {
         Some(s) => {
