@@ -12,6 +12,7 @@
 //! - [`quotes`]: the freshest price, stored or live;
 //! - [`sync`]: fetching market data, statements, the master and the calendar from outside
 //!   sources (`quantdesk-connectors`) into the store;
+//! - [`valuation`]: the DCF of a stored company as of a date (`quantdesk-valuation`);
 //! - [`demo`]: loading the deterministic demo market;
 //! - [`jobs`]: the typed job catalogue, one kind with its parameters and its result each;
 //! - [`config`]: configuration in layers (defaults, TOML, `QUANTDESK_*` variables, flags);
@@ -31,6 +32,7 @@ pub mod market;
 pub mod quality;
 pub mod quotes;
 pub mod sync;
+pub mod valuation;
 
 /// The version of quantdesk, recorded in backups and shown by `/version` and the metrics.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
