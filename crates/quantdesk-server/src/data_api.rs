@@ -78,7 +78,7 @@ pub async fn quality(
     if !(1..=250).contains(&stale) {
         return Err(ApiError::bad_request("stale_days must be between 1 and 250"));
     }
-    let (symbols, truncated) = match p.symbol.as_deref().filter(|s| !s.trim().is_empty()) {
+    let (symbols, truncated) = match p.symbol.as_deref() {
         Some(s) => (vec![path_symbol(s)?], false),
         None => {
             let mut all = state.store.symbols_with(quantdesk_core::Resolution::Day).await?;
