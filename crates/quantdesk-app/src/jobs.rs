@@ -26,11 +26,12 @@ pub enum JobKind {
     Echo,
     Backup,
     Sync,
+    Valuation,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::Backtest,
         JobKind::Sweep,
         JobKind::Decide,
@@ -38,12 +39,20 @@ impl JobKind {
         JobKind::Echo,
         JobKind::Backup,
         JobKind::Sync,
+        JobKind::Valuation,
     ];
 
     /// The kinds people submit (API, CLI, schedules). Backups are the operator's: they come from
     /// `backup_dir` and `backup_cron`, never from a request, so nobody points one at a path.
-    pub const SUBMITTABLE: [JobKind; 6] =
-        [JobKind::Backtest, JobKind::Sweep, JobKind::Decide, JobKind::Import, JobKind::Echo, JobKind::Sync];
+    pub const SUBMITTABLE: [JobKind; 7] = [
+        JobKind::Backtest,
+        JobKind::Sweep,
+        JobKind::Decide,
+        JobKind::Import,
+        JobKind::Echo,
+        JobKind::Sync,
+        JobKind::Valuation,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +63,7 @@ impl JobKind {
             JobKind::Echo => "echo",
             JobKind::Backup => "backup",
             JobKind::Sync => "sync",
+            JobKind::Valuation => "valuation",
         }
     }
 
@@ -100,6 +110,12 @@ impl JobKind {
             JobKind::Echo => check::<EchoParams>(self, params),
             JobKind::Backup => check::<BackupParams>(self, params),
             JobKind::Sync => check::<crate::sync::SyncRequest>(self, params),
+            JobKind::Valuation => {
+                check::<crate::valuation::ValuationJobParams>(self, params)?;
+                let p: crate::valuation::ValuationJobParams =
+                    serde_json::from_value(params.clone()).map_err(|e| AppError::invalid(e.to_string()))?;
+                crate::valuation::job_request(&p).map(|_| ())
+            }
         }
     }
 }
@@ -115,6 +131,11 @@ pub trait JobSpec: Serialize + DeserializeOwned + Send + Sync + 'static {
     const KIND: JobKind;
     /// What a job of this kind returns (stored as its result).
     type Output: Serialize + DeserializeOwned + Send + 'static;
+}
+
+impl JobSpec for crate::valuation::ValuationJobParams {
+    const KIND: JobKind = JobKind::Valuation;
+    type Output = crate::valuation::ValuationJobResult;
 }
 
 impl JobSpec for crate::sync::SyncRequest {
