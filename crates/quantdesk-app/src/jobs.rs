@@ -403,8 +403,13 @@ mod tests {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
         }
-        assert_eq!(JobKind::submittable_names(), "backtest, sweep, decide, import, echo, sync");
+        assert_eq!(JobKind::submittable_names(), "backtest, sweep, decide, import, echo, sync, valuation");
         assert!(JobKind::Sync.check_params(&json!({"what": "bars", "symbols": ["600519.SH"]})).is_ok());
+        assert!(JobKind::Valuation.check_params(&json!({"symbols": ["600519.SH"], "preset": "bear"})).is_ok());
+        assert_eq!(
+            JobKind::Valuation.check_params(&json!({"all": true, "preset": "moon"})).unwrap_err().code(),
+            "invalid_params"
+        );
         let e = JobKind::Sync.check_params(&json!({"what": "everything"})).unwrap_err();
         assert_eq!(e.code(), "invalid_params");
         assert!(JobKind::parse_submittable("backup").is_err());
