@@ -13,6 +13,9 @@ use utoipa::ToSchema;
 
 use crate::AppError;
 
+/// The pure model, for the layers above (the server and the binary need no dependency of their own).
+pub use quantdesk_valuation as model;
+
 /// The valuation date a request names (`YYYY-MM-DD` or `YYYYMMDD`), if any.
 pub fn valuation_date(request: &Request) -> Result<Option<NaiveDate>, AppError> {
     match request.valuation_date.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
