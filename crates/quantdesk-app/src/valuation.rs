@@ -188,15 +188,15 @@ pub async fn valuate_cached(store: &dyn Store, owner: &str, request: &Request, s
     let inputs_hash = hash_json(&statements)?;
     let key =
         CacheKey { ts_code: &ts_code, valuation_date: &date, request_hash: &request_hash, inputs_hash: &inputs_hash };
-    if let Some(hit) = store.cached_valuation(&key).await? {
-        if let Ok(valuation) = serde_json::from_str::<Valuation>(&hit.result) {
-            let id = match (save, hit.owner == owner) {
-                (false, _) => None,
-                (true, true) => Some(hit.id),
-                (true, false) => Some(store.save_valuation(&new_row(owner, &hit.request, &hit, &valuation)?).await?),
-            };
-            return Ok(Valued { id, cached: true, request, valuation });
-        }
+    if let Some(hit) = store.cached_valuation(&key).await?
+        && let Ok(valuation) = serde_json::from_str::<Valuation>(&hit.result)
+    {
+        let id = match (save, hit.owner == owner) {
+            (false, _) => None,
+            (true, true) => Some(hit.id),
+            (true, false) => Some(store.save_valuation(&new_row(owner, &hit.request, &hit, &valuation)?).await?),
+        };
+        return Ok(Valued { id, cached: true, request, valuation });
     }
     let valuation = quantdesk_valuation::valuate_report(&statements, &request);
     let id = if save {
