@@ -26,11 +26,12 @@ pub enum JobKind {
     Echo,
     Backup,
     Sync,
+    Valuation,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::Backtest,
         JobKind::Sweep,
         JobKind::Decide,
@@ -38,12 +39,20 @@ impl JobKind {
         JobKind::Echo,
         JobKind::Backup,
         JobKind::Sync,
+        JobKind::Valuation,
     ];
 
     /// The kinds people submit (API, CLI, schedules). Backups are the operator's: they come from
     /// `backup_dir` and `backup_cron`, never from a request, so nobody points one at a path.
-    pub const SUBMITTABLE: [JobKind; 6] =
-        [JobKind::Backtest, JobKind::Sweep, JobKind::Decide, JobKind::Import, JobKind::Echo, JobKind::Sync];
+    pub const SUBMITTABLE: [JobKind; 7] = [
+        JobKind::Backtest,
+        JobKind::Sweep,
+        JobKind::Decide,
+        JobKind::Import,
+        JobKind::Echo,
+        JobKind::Sync,
+        JobKind::Valuation,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +63,7 @@ impl JobKind {
             JobKind::Echo => "echo",
             JobKind::Backup => "backup",
             JobKind::Sync => "sync",
+            JobKind::Valuation => "valuation",
         }
     }
 
@@ -100,6 +110,12 @@ impl JobKind {
             JobKind::Echo => check::<EchoParams>(self, params),
             JobKind::Backup => check::<BackupParams>(self, params),
             JobKind::Sync => check::<crate::sync::SyncRequest>(self, params),
+            JobKind::Valuation => {
+                check::<crate::valuation::ValuationJobParams>(self, params)?;
+                let p: crate::valuation::ValuationJobParams =
+                    serde_json::from_value(params.clone()).map_err(|e| AppError::invalid(e.to_string()))?;
+                crate::valuation::job_request(&p).map(|_| ())
+            }
         }
     }
 }
@@ -115,6 +131,11 @@ pub trait JobSpec: Serialize + DeserializeOwned + Send + Sync + 'static {
     const KIND: JobKind;
     /// What a job of this kind returns (stored as its result).
     type Output: Serialize + DeserializeOwned + Send + 'static;
+}
+
+impl JobSpec for crate::valuation::ValuationJobParams {
+    const KIND: JobKind = JobKind::Valuation;
+    type Output = crate::valuation::ValuationJobResult;
 }
 
 impl JobSpec for crate::sync::SyncRequest {
@@ -382,8 +403,13 @@ mod tests {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
         }
-        assert_eq!(JobKind::submittable_names(), "backtest, sweep, decide, import, echo, sync");
+        assert_eq!(JobKind::submittable_names(), "backtest, sweep, decide, import, echo, sync, valuation");
         assert!(JobKind::Sync.check_params(&json!({"what": "bars", "symbols": ["600519.SH"]})).is_ok());
+        assert!(JobKind::Valuation.check_params(&json!({"symbols": ["600519.SH"], "preset": "bear"})).is_ok());
+        assert_eq!(
+            JobKind::Valuation.check_params(&json!({"all": true, "preset": "moon"})).unwrap_err().code(),
+            "invalid_params"
+        );
         let e = JobKind::Sync.check_params(&json!({"what": "everything"})).unwrap_err();
         assert_eq!(e.code(), "invalid_params");
         assert!(JobKind::parse_submittable("backup").is_err());

@@ -6,10 +6,15 @@ use chrono::{Datelike, NaiveDate};
 use quantdesk_core::financials::resolve;
 use quantdesk_core::{Statement, StatementRow, Symbol};
 use quantdesk_store::Store;
+use quantdesk_store::valuations::{CacheKey, NewValuation, SavedValuation, canonical_json, sha256_hex};
 use quantdesk_valuation::{Request, Statements, Valuation};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::AppError;
+
+/// The pure model, for the layers above (the server and the binary need no dependency of their own).
+pub use quantdesk_valuation as model;
 
 /// The valuation date a request names (`YYYY-MM-DD` or `YYYYMMDD`), if any.
 pub fn valuation_date(request: &Request) -> Result<Option<NaiveDate>, AppError> {
@@ -118,10 +123,9 @@ pub async fn availability(
     })
 }
 
-/// Values the company the request names, from what is stored as of its valuation date. A
-/// refusal of the model comes back inside the result (`error` set, as the reference answers);
-/// an `Err` means the request itself is wrong or nothing is stored at all.
-pub async fn valuate(store: &dyn Store, request: &Request) -> Result<Valuation, AppError> {
+/// The request as it will be valued (its symbol canonical) and the statements it sees. `Err`
+/// when the request is wrong or nothing is stored for the symbol (`no_statements`, not found).
+pub async fn prepare(store: &dyn Store, request: &Request) -> Result<(Request, Statements), AppError> {
     let symbol = request_symbol(request)?;
     let as_of = valuation_date(request)?;
     let statements = load_statements(store, &symbol, as_of).await?;
@@ -139,6 +143,295 @@ pub async fn valuate(store: &dyn Store, request: &Request) -> Result<Valuation, 
     }
     let mut request = request.clone();
     request.ts_code = Some(symbol.to_string());
+    Ok((request, statements))
+}
+
+/// Values the company the request names, from what is stored as of its valuation date. A
+/// refusal of the model comes back inside the result (`error` set, as the reference answers);
+/// an `Err` means the request itself is wrong or nothing is stored at all.
+pub async fn valuate(store: &dyn Store, request: &Request) -> Result<Valuation, AppError> {
+    let (request, statements) = prepare(store, request).await?;
     // The model is pure and quick (well under a millisecond, a grid a few): no blocking pool.
     Ok(quantdesk_valuation::valuate_report(&statements, &request))
+}
+
+/// A valuation with where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Valued {
+    /// The saved row's id (`None` when not saved).
+    pub id: Option<i64>,
+    /// True when the result came from the cache.
+    pub cached: bool,
+    /// The request as valued.
+    pub request: Request,
+    pub valuation: Valuation,
+}
+
+fn hash_json<T: Serialize>(v: &T) -> Result<String, AppError> {
+    let value = serde_json::to_value(v).map_err(AppError::internal)?;
+    Ok(sha256_hex(canonical_json(&value).as_bytes()))
+}
+
+/// [`valuate`] through the cache, and kept in `owner`'s history when `save`.
+///
+/// The cache key is (symbol, valuation date or '', SHA-256 of the canonical request JSON,
+/// SHA-256 of the statements the model sees). The statements are read on every call (a few
+/// indexed reads); a new or revised statement row changes the inputs' hash and so misses, with
+/// no bookkeeping of write times. A hit is reused whoever computed it (the model is a pure
+/// function of the two); with `save`, the caller's history gets a row of its own unless the hit
+/// is already theirs. Without `save` nothing is written (a miss is computed and dropped).
+pub async fn valuate_cached(store: &dyn Store, owner: &str, request: &Request, save: bool) -> Result<Valued, AppError> {
+    let (request, statements) = prepare(store, request).await?;
+    let ts_code = request.ts_code.clone().unwrap_or_default();
+    let date = valuation_date(&request)?.map(|d| d.to_string()).unwrap_or_default();
+    let request_hash = hash_json(&request)?;
+    let inputs_hash = hash_json(&statements)?;
+    let key =
+        CacheKey { ts_code: &ts_code, valuation_date: &date, request_hash: &request_hash, inputs_hash: &inputs_hash };
+    if let Some(hit) = store.cached_valuation(&key).await?
+        && let Ok(valuation) = serde_json::from_str::<Valuation>(&hit.result)
+    {
+        let id = match (save, hit.owner == owner) {
+            (false, _) => None,
+            (true, true) => Some(hit.id),
+            (true, false) => Some(store.save_valuation(&new_row(owner, &hit.request, &hit, &valuation)?).await?),
+        };
+        return Ok(Valued { id, cached: true, request, valuation });
+    }
+    let valuation = quantdesk_valuation::valuate_report(&statements, &request);
+    let id = if save {
+        let row = NewValuation {
+            owner: owner.to_string(),
+            ts_code: ts_code.clone(),
+            valuation_date: date,
+            profile: profile_name(&request),
+            request_hash,
+            inputs_hash,
+            request: serde_json::to_string(&request).map_err(AppError::internal)?,
+            result: serde_json::to_string(&valuation).map_err(AppError::internal)?,
+            value_per_share: vps(&valuation),
+            created_at: crate::clock::now_ms(),
+        };
+        Some(store.save_valuation(&row).await?)
+    } else {
+        None
+    };
+    Ok(Valued { id, cached: false, request, valuation })
+}
+
+fn vps(v: &Valuation) -> Option<f64> {
+    v.dcf.as_ref().and_then(|d| d.value_per_share)
+}
+
+fn profile_name(r: &Request) -> String {
+    serde_json::to_value(r.profile).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn new_row(owner: &str, request: &str, hit: &SavedValuation, v: &Valuation) -> Result<NewValuation, AppError> {
+    Ok(NewValuation {
+        owner: owner.to_string(),
+        ts_code: hit.ts_code.clone(),
+        valuation_date: hit.valuation_date.clone(),
+        profile: hit.profile.clone(),
+        request_hash: hit.request_hash.clone(),
+        inputs_hash: hit.inputs_hash.clone(),
+        request: request.to_string(),
+        result: hit.result.clone(),
+        value_per_share: vps(v),
+        created_at: crate::clock::now_ms(),
+    })
+}
+
+/// One saved valuation in a history listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryItem {
+    pub id: i64,
+    pub ts_code: String,
+    /// `YYYY-MM-DD`, or empty when the request named none.
+    pub valuation_date: String,
+    pub profile: String,
+    pub value_per_share: Option<f64>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A page of a user's valuations, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryPage {
+    pub items: Vec<HistoryItem>,
+    pub total: u64,
+    /// From 1.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// Valuations per history page.
+pub const PER_PAGE: u32 = 50;
+
+/// `owner`'s saved valuations, page `page` (from 1), newest first.
+pub async fn history(store: &dyn Store, owner: &str, page: u32) -> Result<HistoryPage, AppError> {
+    let page = page.max(1);
+    let rows = store.list_valuations(owner, PER_PAGE, (page - 1).saturating_mul(PER_PAGE)).await?;
+    Ok(HistoryPage {
+        items: rows
+            .into_iter()
+            .map(|r| HistoryItem {
+                id: r.id,
+                ts_code: r.ts_code,
+                valuation_date: r.valuation_date,
+                profile: r.profile,
+                value_per_share: r.value_per_share,
+                created_at: r.created_at,
+            })
+            .collect(),
+        total: store.count_valuations(owner).await?,
+        page,
+        per_page: PER_PAGE,
+    })
+}
+
+/// A saved valuation: its request and result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Saved {
+    pub item: HistoryItem,
+    pub owner: String,
+    pub request: Request,
+    pub valuation: Valuation,
+}
+
+/// The saved valuation `id`, when `owner` saved it or `admin`; anyone else is told it does not
+/// exist (not found, as for a missing id).
+pub async fn saved(store: &dyn Store, owner: &str, admin: bool, id: i64) -> Result<Saved, AppError> {
+    let missing = || AppError::not_found(format!("no valuation {id}")).with_code("valuation_not_found");
+    let r = store.valuation(id).await?.ok_or_else(missing)?;
+    if r.owner != owner && !admin {
+        return Err(missing());
+    }
+    let request = serde_json::from_str(&r.request).map_err(|e| AppError::internal(format!("valuation {id}: {e}")))?;
+    let valuation = serde_json::from_str(&r.result).map_err(|e| AppError::internal(format!("valuation {id}: {e}")))?;
+    Ok(Saved {
+        item: HistoryItem {
+            id: r.id,
+            ts_code: r.ts_code,
+            valuation_date: r.valuation_date,
+            profile: r.profile,
+            value_per_share: r.value_per_share,
+            created_at: r.created_at,
+        },
+        owner: r.owner,
+        request,
+        valuation,
+    })
+}
+
+/// `valuation` job parameters: which symbols, and the request every symbol is valued with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ValuationJobParams {
+    /// Symbols to value, e.g. `["600519.SH"]`.
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    /// Value every symbol with stored statements (instead of `symbols`).
+    #[serde(default)]
+    pub all: bool,
+    /// Request fields (the reference's names) applied to every symbol; `ts_code` is replaced.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub request: serde_json::Map<String, serde_json::Value>,
+    /// A preset applied over `request` (base, bull, bear, conservative, …).
+    #[serde(default)]
+    pub preset: Option<String>,
+}
+
+/// One symbol of a `valuation` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ValuationJobRow {
+    pub symbol: String,
+    pub value_per_share: Option<f64>,
+    pub latest_price: Option<f64>,
+    /// (value − price) / value.
+    pub margin_of_safety: Option<f64>,
+    /// Why the symbol was not valued (a refusal or nothing stored).
+    pub error: Option<String>,
+}
+
+/// A `valuation` job's result: one row per symbol, highest margin of safety first (symbols
+/// without one last, by symbol).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ValuationJobResult {
+    pub rows: Vec<ValuationJobRow>,
+    pub valued: u64,
+    pub failed: u64,
+}
+
+/// The base request of a `valuation` job: its overlay, then its preset.
+pub fn job_request(params: &ValuationJobParams) -> Result<Request, AppError> {
+    let base: Request = serde_json::from_value(serde_json::Value::Object(params.request.clone()))
+        .map_err(|e| AppError::invalid(format!("request: {e}")).with_code("invalid_params"))?;
+    match params.preset.as_deref() {
+        None => Ok(base),
+        Some(p) => quantdesk_valuation::apply_preset(&base, p)
+            .map(|(r, _)| r)
+            .map_err(|e| AppError::invalid(e.0).with_code("invalid_params")),
+    }
+}
+
+/// Runs a `valuation` job: every symbol through [`valuate`]; `progress(done, total, symbol)`
+/// after each; `stop()` true cancels between symbols.
+pub async fn run_job(
+    store: &dyn Store,
+    params: &ValuationJobParams,
+    progress: &(dyn Fn(usize, usize, &str) + Send + Sync),
+    stop: &(dyn Fn() -> bool + Send + Sync),
+) -> Result<ValuationJobResult, AppError> {
+    let base = job_request(params)?;
+    let symbols: Vec<String> = if params.all {
+        let mut s: Vec<String> =
+            store.statement_coverage(None).await?.into_iter().map(|c| c.symbol.to_string()).collect();
+        s.dedup();
+        s
+    } else {
+        params.symbols.clone()
+    };
+    if symbols.is_empty() {
+        return Err(AppError::invalid("no symbols: give symbols or all: true (with statements stored)")
+            .with_code("invalid_params"));
+    }
+    let mut out = ValuationJobResult::default();
+    for (i, sym) in symbols.iter().enumerate() {
+        if stop() {
+            return Err(AppError::invalid("cancelled").with_code("cancelled"));
+        }
+        let mut req = base.clone();
+        req.ts_code = Some(sym.clone());
+        let row = match valuate(store, &req).await {
+            Ok(v) => ValuationJobRow {
+                symbol: v.ts_code.clone().unwrap_or_else(|| sym.clone()),
+                value_per_share: vps(&v),
+                latest_price: v.inputs.latest_price,
+                margin_of_safety: v.derived.margin_of_safety,
+                error: v.error.clone(),
+            },
+            Err(e) => ValuationJobRow {
+                symbol: sym.clone(),
+                value_per_share: None,
+                latest_price: None,
+                margin_of_safety: None,
+                error: Some(e.into_message()),
+            },
+        };
+        if row.error.is_some() {
+            out.failed += 1;
+        } else {
+            out.valued += 1;
+        }
+        out.rows.push(row);
+        progress(i + 1, symbols.len(), sym);
+    }
+    out.rows.sort_by(|a, b| match (a.margin_of_safety, b.margin_of_safety) {
+        (Some(x), Some(y)) => y.total_cmp(&x).then_with(|| a.symbol.cmp(&b.symbol)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.symbol.cmp(&b.symbol),
+    });
+    Ok(out)
 }

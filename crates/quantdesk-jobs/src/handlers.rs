@@ -393,3 +393,37 @@ impl TypedHandler for Sync {
         Ok(report)
     }
 }
+
+/// `valuation`: values each symbol from its stored statements (see
+/// `quantdesk_app::valuation::run_job`); a symbol the model refuses or with nothing stored is a
+/// row with its error, not a failure of the job. Rows come sorted by margin of safety.
+pub struct Valuation;
+
+#[async_trait]
+impl TypedHandler for Valuation {
+    type Spec = quantdesk_app::valuation::ValuationJobParams;
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        spec: quantdesk_app::valuation::ValuationJobParams,
+    ) -> Result<quantdesk_app::valuation::ValuationJobResult, JobError> {
+        let progress = |done: usize, total: usize, symbol: &str| {
+            ctx.progress(done as i64, total as i64, &format!("valued {symbol}"));
+        };
+        let stop = || ctx.is_cancelled();
+        let out = quantdesk_app::valuation::run_job(&*ctx.store, &spec, &progress, &stop).await.map_err(|e| {
+            if e.code() == "cancelled" {
+                JobError::Cancelled
+            } else if e.is_transient() {
+                JobError::Transient(e.into_message())
+            } else {
+                JobError::Permanent(e.into_message())
+            }
+        })?;
+        for r in out.rows.iter().filter(|r| r.error.is_some()) {
+            ctx.log(&format!("{}: {}", r.symbol, r.error.as_deref().unwrap_or_default())).await;
+        }
+        ctx.log(&format!("{} valued, {} not", out.valued, out.failed)).await;
+        Ok(out)
+    }
+}

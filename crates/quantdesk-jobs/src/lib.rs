@@ -143,6 +143,7 @@ impl Registry {
             .with_typed(handlers::Decide)
             .with_typed(handlers::Import)
             .with_typed(handlers::Sync { sources: Default::default(), rate_limits: Default::default() })
+            .with_typed(handlers::Valuation)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod shared_cache;
 pub mod state;
 pub mod udf;
 pub mod uploads;
+pub mod valuation_api;
 
 use std::future::Future;
 use std::time::Duration;

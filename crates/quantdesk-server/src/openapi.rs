@@ -12,11 +12,15 @@ use utoipa::OpenApi;
         crate::jobs_api::retry_job, crate::jobs_api::job_events, crate::jobs_api::artifact,
         crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove,
         crate::data_api::financials, crate::data_api::sources, crate::data_api::sync, crate::data_api::quality,
+        crate::valuation_api::valuation, crate::valuation_api::sensitivity, crate::valuation_api::list, crate::valuation_api::get_one,
         crate::auth::api::signup, crate::auth::api::verify, crate::auth::api::login, crate::auth::api::logout, crate::auth::api::me, crate::auth::api::get_pref, crate::auth::api::put_pref,
         crate::auth::api::change_password, crate::auth::api::request_reset, crate::auth::api::confirm_reset,
         crate::auth::api::list_keys, crate::auth::api::create_key, crate::auth::api::revoke_key,
         crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log),
-    components(schemas(crate::data_api::FindingDto, crate::data_api::QualityDto, crate::data_api::SourceDto, crate::data_api::SourcesDto, quantdesk_app::sync::SyncRequest,
+    components(schemas(crate::valuation_api::ValuationRequest, crate::valuation_api::StockInfo, crate::valuation_api::ValuationEnvelope,
+        crate::valuation_api::SavedDto, quantdesk_app::valuation::HistoryItem, quantdesk_app::valuation::HistoryPage,
+        quantdesk_app::valuation::ValuationJobParams, quantdesk_app::valuation::ValuationJobResult, quantdesk_app::valuation::ValuationJobRow,
+        crate::data_api::FindingDto, crate::data_api::QualityDto, crate::data_api::SourceDto, crate::data_api::SourcesDto, quantdesk_app::sync::SyncRequest,
         quantdesk_app::sync::SyncWhat, quantdesk_app::sync::SyncReport, quantdesk_app::sync::SyncFailure,
         quantdesk_app::financials::StatementView, quantdesk_app::financials::PeriodRow, quantdesk_app::financials::Period,
         crate::api::InstrumentDto, crate::api::InstrumentPage, crate::api::BarDto, crate::api::BarsResponse,
@@ -38,6 +42,7 @@ use utoipa::OpenApi;
     security(("api_key" = []), ("session" = [])),
     tags((name = "market", description = "Instruments and bars"), (name = "chan", description = "Chan-theory (缠论) structures and buy/sell points"), (name = "imports", description = "CSV imports"),
         (name = "jobs", description = "Background jobs: backtests, sweeps"),
+        (name = "valuation", description = "DCF valuation of stored companies, the sensitivity grid, saved valuations"),
         (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys and the audit log (admins)"))
 )]
 pub struct ApiDoc;

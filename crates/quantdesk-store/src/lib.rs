@@ -13,6 +13,7 @@ pub mod financials;
 pub mod jobs;
 mod postgres;
 mod sqlite;
+pub mod valuations;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -214,12 +215,23 @@ pub trait MarketStore: Send + Sync + 'static {
 /// Everything quantdesk stores: market data, the job queue and accounts, in one database, and
 /// the backup port over all of it.
 pub trait Store:
-    MarketStore + financials::FinancialsStore + jobs::JobStore + auth::AuthStore + backup::BackupStore
+    MarketStore
+    + financials::FinancialsStore
+    + jobs::JobStore
+    + auth::AuthStore
+    + backup::BackupStore
+    + valuations::ValuationStore
 {
 }
 
-impl<T: MarketStore + financials::FinancialsStore + jobs::JobStore + auth::AuthStore + backup::BackupStore> Store
-    for T
+impl<
+    T: MarketStore
+        + financials::FinancialsStore
+        + jobs::JobStore
+        + auth::AuthStore
+        + backup::BackupStore
+        + valuations::ValuationStore,
+> Store for T
 {
 }
 

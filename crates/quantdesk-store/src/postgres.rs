@@ -48,6 +48,7 @@ impl PgStore {
             ("preferences", include_str!("../migrations/postgres/0006_prefs.sql")),
             ("auth limits", include_str!("../migrations/postgres/0007_auth_limits.sql")),
             ("financials", include_str!("../migrations/postgres/0008_financials.sql")),
+            ("valuations", include_str!("../migrations/postgres/0009_valuations.sql")),
         ])
         .run(&pool)
         .await?;

@@ -109,6 +109,7 @@ impl SqliteStore {
             ("preferences", include_str!("../migrations/sqlite/0006_prefs.sql")),
             ("auth limits", include_str!("../migrations/sqlite/0007_auth_limits.sql")),
             ("financials", include_str!("../migrations/sqlite/0008_financials.sql")),
+            ("valuations", include_str!("../migrations/sqlite/0009_valuations.sql")),
         ])
         .run(&pool)
         .await?;

@@ -101,6 +101,23 @@ async fn fill(store: &dyn Store) {
     };
     store.record_source_calls(&calls("2024-05-01", Some(1_000), None)).await.unwrap();
     store.record_source_calls(&calls("2024-05-02", None, Some((2_000, "quota \"exceeded\"".into())))).await.unwrap();
+    for (owner, vps) in [("admin@x.test", Some(1.0 / 3.0)), ("观众", None)] {
+        store
+            .save_valuation(&quantdesk_store::valuations::NewValuation {
+                owner: owner.into(),
+                ts_code: "600519.SH".into(),
+                valuation_date: String::new(),
+                profile: "reference".into(),
+                request_hash: "h".into(),
+                inputs_hash: "i".into(),
+                request: "{\"beta\":1.1}".into(),
+                result: "{\"error\":\"无 \\\"x\\\"\"}".into(),
+                value_per_share: vps,
+                created_at: 7_000,
+            })
+            .await
+            .unwrap();
+    }
 
     let admin = store.create_user("admin@x.test", "$argon2id$v=19$…", Role::Admin, true, 1000).await.unwrap().unwrap();
     let viewer = store.create_user("观众@x.test", "h2", Role::Viewer, false, 1001).await.unwrap().unwrap();

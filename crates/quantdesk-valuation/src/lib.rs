@@ -37,6 +37,7 @@ mod history;
 mod input;
 mod model;
 mod output;
+pub mod presets;
 mod request;
 mod sensitivity;
 
@@ -45,6 +46,7 @@ pub use output::{
     Dcf, Derived, DifferenceApplied, ForecastYear, Guardrail, GuardrailStatus, HistoricalRatios, Inputs, ReverseDcf,
     Sensitivity, SensitivityTables, Valuation, ValuationError, WaccBuildUp, Warning, YearDrivers,
 };
+pub use presets::{PRESETS, PresetError, apply_preset, set_path};
 pub use request::{
     ForecastMode, NwcBaselineMode, OtherClMode, Profile, Request, SensitivityAxis, SensitivityRequest, TerminalMethod,
     WeightMode,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use cmd::{accounts, backtest, backup, chan, data, import, ops, options, schedule, serve, sync};
+use cmd::{accounts, backtest, backup, chan, data, import, ops, options, schedule, serve, sync, valuate};
 use quantdesk_app::config::Config;
 use quantdesk_app::config::{LogFormat, Overrides};
 
@@ -59,6 +59,9 @@ enum Command {
     Sweep(Box<backtest::SweepArgs>),
     /// Today's BUY/SELL/HOLD per symbol from the voting engine, with each model's vote.
     Decide(backtest::DecideArgs),
+    /// A two-stage FCFF DCF of a company from its stored statements (`doctor`: what is stored;
+    /// `diagnose`: every input and intermediate).
+    Valuate(Box<valuate::ValuateArgs>),
     /// Manage accounts (the first admin comes from here).
     #[command(subcommand)]
     User(accounts::UserCommand),
@@ -124,6 +127,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Backtest(a) => backtest::backtest(&cfg, *a).await,
         Command::Sweep(a) => backtest::sweep(&cfg, *a).await,
         Command::Decide(a) => backtest::decide(&cfg, a).await,
+        Command::Valuate(a) => valuate::run(&cfg, *a).await,
         Command::Backup(a) => backup::backup(&cfg, a).await,
         Command::Restore(a) => backup::restore(&cfg, a).await,
         Command::Healthcheck(a) => ops::healthcheck(&cfg, a).await,

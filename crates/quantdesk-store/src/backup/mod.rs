@@ -157,6 +157,24 @@ pub static TABLES: &[Table] = &[
         identity: false,
     },
     Table {
+        name: "valuations",
+        columns: &[
+            c("id", Int),
+            c("owner", Text),
+            c("ts_code", Text),
+            c("valuation_date", Text),
+            c("profile", Text),
+            c("request_hash", Text),
+            c("inputs_hash", Text),
+            c("request", Text),
+            c("result", Text),
+            c("value_per_share", Real),
+            c("created_at", Int),
+        ],
+        key: &["id"],
+        identity: true,
+    },
+    Table {
         name: "users",
         columns: &[
             c("id", Int),

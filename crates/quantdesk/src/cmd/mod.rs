@@ -13,3 +13,4 @@ pub mod schedule;
 pub mod series;
 pub mod serve;
 pub mod sync;
+pub mod valuate;

@@ -1,0 +1,252 @@
+//! Valuation over HTTP: a DCF of a stored company in the reference's envelope, the sensitivity
+//! grid alone, and each user's saved valuations. The service is the application layer's
+//! (`quantdesk_app::valuation`): results are cached (request and inputs hashes) and kept per user.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use quantdesk_app::valuation::model::{Request, Valuation};
+use quantdesk_app::valuation::{HistoryItem, HistoryPage};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+pub fn router() -> crate::Routes {
+    crate::Routes::new()
+        .route("/valuation", post(valuation))
+        .route("/sensitivity", post(sensitivity))
+        .route("/valuations", get(list))
+        .route("/valuations/{id}", get(get_one))
+}
+
+/// A valuation request in the reference's field names (huliux/stock_vale's `StockValuationRequest`:
+/// `ts_code` or `stock_code`, `valuation_date`, `forecast_years` or `prediction_years`, the
+/// driver modes and targets, WACC and terminal value parameters, `sensitivity_analysis`) plus
+/// quantdesk's (`profile`: `quantdesk` (default) or `reference`, …). Unknown keys are ignored and
+/// reported in `other_analysis.ignored_request_keys`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"ts_code": "600519.SH", "profile": "reference", "forecast_years": 5, "exit_multiple": 8.0}))]
+pub struct ValuationRequest {
+    /// The stock, e.g. `600519.SH` (`stock_code` accepted).
+    #[serde(alias = "stock_code")]
+    pub ts_code: Option<String>,
+    /// `YYYY-MM-DD`: value as known on that date (default everything stored).
+    pub valuation_date: Option<String>,
+    /// `reference` or `quantdesk` (default).
+    pub profile: Option<String>,
+    /// Every other request field of the model.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub rest: serde_json::Map<String, Value>,
+}
+
+/// The company as stored.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StockInfo {
+    pub ts_code: String,
+    pub name: Option<String>,
+    pub industry: Option<String>,
+    pub latest_price: Option<f64>,
+    pub total_shares: Option<f64>,
+    pub pe: Option<f64>,
+    pub pb: Option<f64>,
+    pub market_cap_estimate_yuan: Option<f64>,
+    pub base_report_date: Option<String>,
+    pub latest_annual_diluted_eps: Option<f64>,
+    pub comp_type: Option<String>,
+}
+
+/// The reference's answer: `stock_info`, `valuation_results`, `error`, and the saved id.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ValuationEnvelope {
+    pub stock_info: StockInfo,
+    /// `dcf_forecast_details`, `detailed_forecast_table`, `sensitivity_analysis_result`,
+    /// `historical_ratios_summary`, `data_warnings`, `other_analysis`, `special_industry_warning`.
+    #[schema(value_type = Object)]
+    pub valuation_results: Value,
+    /// The model's refusal, or null.
+    pub error: Option<String>,
+    /// The saved valuation's id (`GET /api/v1/valuations/{id}`).
+    pub id: Option<i64>,
+    /// True when the result came from the cache.
+    pub cached: bool,
+}
+
+fn into_request(body: ValuationRequest) -> Result<Request, ApiError> {
+    let mut m = body.rest;
+    if let Some(t) = body.ts_code {
+        m.insert("ts_code".into(), Value::String(t));
+    }
+    if let Some(d) = body.valuation_date {
+        m.insert("valuation_date".into(), Value::String(d));
+    }
+    if let Some(p) = body.profile {
+        m.insert("profile".into(), Value::String(p));
+    }
+    serde_json::from_value(Value::Object(m))
+        .map_err(|e| ApiError::bad_request(format!("the body is not a valuation request: {e}")))
+}
+
+fn app_error(e: quantdesk_app::AppError) -> ApiError {
+    if e.code() == "invalid_request" { ApiError::bad_request(e.into_message()) } else { e.into() }
+}
+
+async fn stock_info(state: &AppState, v: &Valuation) -> Result<StockInfo, ApiError> {
+    let ts_code = v.ts_code.clone().unwrap_or_default();
+    let instrument = match quantdesk_core::Symbol::new(&ts_code) {
+        Ok(s) => state.store.instrument(&s).await?,
+        Err(_) => None,
+    };
+    let i = &v.inputs;
+    Ok(StockInfo {
+        ts_code,
+        name: instrument.as_ref().map(|x| x.name.clone()).filter(|s| !s.is_empty()),
+        industry: instrument.as_ref().map(|x| x.industry.clone()).filter(|s| !s.is_empty()),
+        latest_price: i.latest_price,
+        total_shares: i.total_shares,
+        pe: i.pe,
+        pb: i.pb,
+        market_cap_estimate_yuan: i.market_cap_estimate_yuan,
+        base_report_date: i.base_report_date.clone(),
+        latest_annual_diluted_eps: i.latest_annual_diluted_eps,
+        comp_type: i.comp_type.clone(),
+    })
+}
+
+/// The reference's `valuation_results` of a result.
+pub fn valuation_results(v: &Valuation) -> Value {
+    json!({
+        "dcf_forecast_details": v.dcf,
+        "detailed_forecast_table": v.forecast,
+        "sensitivity_analysis_result": v.sensitivity,
+        "historical_ratios_summary": v.historical_ratios,
+        "data_warnings": v.data_warnings,
+        "special_industry_warning": v.special_industry_warning,
+        "other_analysis": {
+            "profile": v.profile,
+            "derived": v.derived,
+            "guardrails": v.guardrails,
+            "wacc_build_up": v.wacc_build_up,
+            "differences_from_reference": v.differences_from_reference,
+            "warnings": v.warnings,
+            "ignored_request_keys": v.ignored_request_keys,
+            "inputs": v.inputs,
+            "refusal": v.refusal,
+        },
+    })
+}
+
+async fn envelope(state: &AppState, v: &Valuation, id: Option<i64>, cached: bool) -> Result<Response, ApiError> {
+    let body = ValuationEnvelope {
+        stock_info: stock_info(state, v).await?,
+        valuation_results: valuation_results(v),
+        error: v.error.clone(),
+        id,
+        cached,
+    };
+    let status = if v.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, Json(body)).into_response())
+}
+
+/// Value a stored company: a two-stage FCFF DCF from its annual statements as of
+/// `valuation_date`. Answers the reference's envelope; the result is cached and saved in the
+/// caller's history (`id`). A refusal of the model is a 422 in the same envelope, `error` set.
+#[utoipa::path(post, path = "/api/v1/valuation", tag = "valuation", request_body = ValuationRequest,
+    responses((status = 200, body = ValuationEnvelope), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no statements stored for the symbol"),
+        (status = 422, body = ValuationEnvelope, description = "the model refused: `error` says why")))]
+pub async fn valuation(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiJson(body): ApiJson<ValuationRequest>,
+) -> Result<Response, ApiError> {
+    let req = into_request(body)?;
+    let valued =
+        quantdesk_app::valuation::valuate_cached(&*state.store, &p.owner(), &req, true).await.map_err(app_error)?;
+    envelope(&state, &valued.valuation, valued.id, valued.cached).await
+}
+
+/// The sensitivity grid alone: the same request with `sensitivity_analysis` required (row and
+/// column axes: wacc, perpetual_growth_rate, exit_multiple, and under quantdesk revenue_cagr,
+/// operating_margin). Not saved in the history.
+#[utoipa::path(post, path = "/api/v1/sensitivity", tag = "valuation", request_body = ValuationRequest,
+    responses((status = 200, description = "the grid: row/column parameters and values, result tables", body = Object),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "the model refused")))]
+pub async fn sensitivity(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiJson(body): ApiJson<ValuationRequest>,
+) -> Result<Response, ApiError> {
+    let req = into_request(body)?;
+    if req.sensitivity_analysis.is_none() {
+        return Err(ApiError::bad_request("sensitivity_analysis (row_axis and column_axis) is required"));
+    }
+    let valued =
+        quantdesk_app::valuation::valuate_cached(&*state.store, &p.owner(), &req, false).await.map_err(app_error)?;
+    let v = valued.valuation;
+    if let Some(e) = v.error {
+        let code = v.refusal.as_ref().map(|r| r.code.clone()).unwrap_or_else(|| "refused".into());
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "valuation_refused", format!("{code}: {e}")));
+    }
+    Ok(Json(serde_json::to_value(&v.sensitivity).map_err(ApiError::internal)?).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// From 1 (50 a page).
+    #[param(minimum = 1)]
+    pub page: Option<u32>,
+}
+
+/// The caller's saved valuations, newest first.
+#[utoipa::path(get, path = "/api/v1/valuations", tag = "valuation", params(HistoryParams),
+    responses((status = 200, body = HistoryPage), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<HistoryParams>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    Ok(Json(quantdesk_app::valuation::history(&*state.store, &p.owner(), q.page.unwrap_or(1)).await?))
+}
+
+/// One saved valuation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SavedDto {
+    #[serde(flatten)]
+    pub item: HistoryItem,
+    /// The request as valued (the reference's field names).
+    #[schema(value_type = Object)]
+    pub request: Value,
+    pub stock_info: StockInfo,
+    #[schema(value_type = Object)]
+    pub valuation_results: Value,
+    pub error: Option<String>,
+}
+
+/// A saved valuation, for its owner or an admin (anyone else: 404).
+#[utoipa::path(get, path = "/api/v1/valuations/{id}", tag = "valuation",
+    params(("id" = i64, Path, description = "The valuation's id")),
+    responses((status = 200, body = SavedDto), (status = 404, body = ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<SavedDto>, ApiError> {
+    let s = quantdesk_app::valuation::saved(&*state.store, &p.owner(), p.is_admin(), id).await?;
+    Ok(Json(SavedDto {
+        stock_info: stock_info(&state, &s.valuation).await?,
+        valuation_results: valuation_results(&s.valuation),
+        error: s.valuation.error.clone(),
+        request: serde_json::to_value(&s.request).map_err(ApiError::internal)?,
+        item: s.item,
+    }))
+}
