@@ -32,6 +32,7 @@ pub fn router(max_upload: usize) -> crate::Routes {
         .merge(crate::jobs_api::router())
         .merge(crate::schedules_api::router())
         .merge(crate::data_api::router())
+        .merge(crate::screener_api::router())
         .merge(crate::auth::api::router())
 }
 
