@@ -12,6 +12,7 @@
 //! - [`quotes`]: the freshest price, stored or live;
 //! - [`sync`]: fetching market data, statements, the master and the calendar from outside
 //!   sources (`quantdesk-connectors`) into the store;
+//! - [`screener`]: filtering every symbol's latest `daily_basic` row with its instrument;
 //! - [`valuation`]: the DCF of a stored company as of a date (`quantdesk-valuation`);
 //! - [`demo`]: loading the deterministic demo market;
 //! - [`jobs`]: the typed job catalogue, one kind with its parameters and its result each;
@@ -31,6 +32,7 @@ pub mod jobs;
 pub mod market;
 pub mod quality;
 pub mod quotes;
+pub mod screener;
 pub mod sync;
 pub mod valuation;
 

@@ -13,6 +13,7 @@ pub mod jobs_api;
 pub mod openapi;
 pub mod ops;
 pub mod schedules_api;
+pub mod screener_api;
 pub mod shared_cache;
 pub mod state;
 pub mod udf;

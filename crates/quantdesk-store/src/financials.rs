@@ -71,6 +71,11 @@ pub trait FinancialsStore: Send + Sync {
         as_of: Option<NaiveDate>,
     ) -> Result<Vec<StatementRow>>;
 
+    /// One row per symbol that has `statement`: the latest revision (the last in
+    /// [`statement_rows`](Self::statement_rows)' order) of its latest period, by symbol. One query
+    /// over the whole table, for market-wide reads such as the screener's latest `daily_basic`.
+    async fn latest_statement_per_symbol(&self, statement: Statement) -> Result<Vec<StatementRow>>;
+
     /// What is stored per (symbol, statement); all symbols when `symbol` is `None`.
     async fn statement_coverage(&self, symbol: Option<&Symbol>) -> Result<Vec<StatementCoverage>>;
 
@@ -207,6 +212,28 @@ macro_rules! financials_store_impl {
                     q = q.bind(d);
                 }
                 q.fetch_all(&self.pool).await?.into_iter().map(statement_from).collect()
+            }
+
+            async fn latest_statement_per_symbol(&self, statement: Statement) -> Result<Vec<StatementRow>> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {STATEMENT_COLUMNS} FROM statements s WHERE statement = $1 AND period = \
+                     (SELECT MAX(m.period) FROM statements m WHERE m.symbol = s.symbol AND m.statement = $1)\
+                     {STATEMENT_ORDER}"
+                ));
+                let rows = sqlx::query_as::<_, StatementTuple>(sql)
+                    .bind(statement.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(statement_from)
+                    .collect::<Result<Vec<_>>>()?;
+                // Revisions of a period come in order, so the last one per symbol wins; sorted
+                // here because PostgreSQL's collation may not order text bytewise.
+                let mut latest: std::collections::BTreeMap<String, StatementRow> = std::collections::BTreeMap::new();
+                for row in rows {
+                    latest.insert(row.symbol.as_str().to_string(), row);
+                }
+                Ok(latest.into_values().collect())
             }
 
             async fn statement_coverage(&self, symbol: Option<&Symbol>) -> Result<Vec<StatementCoverage>> {

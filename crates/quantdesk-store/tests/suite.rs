@@ -590,3 +590,32 @@ async fn instruments_keep_industry_area_controller_and_delisting() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_latest_statement_row_per_symbol_in_one_read() {
+    each_backend(|store| async move {
+        let daily = |symbol: &str, period: &str, close: f64| {
+            let mut r = income(symbol, period, None, None, "", close);
+            r.statement = Statement::DailyBasic;
+            r.report_type.clear();
+            r.end_type.clear();
+            r
+        };
+        let old = daily("600519.SH", "2025-05-16", 1.0);
+        let latest = daily("600519.SH", "2025-05-19", 2.0);
+        let other = daily("000001.SZ", "2025-05-16", 3.0);
+        // Two revisions of one period: the later announcement wins.
+        let first = income("600519.SH", "2024-12-31", Some("2025-03-30"), Some("2025-03-30"), "0", 4.0);
+        let revised = income("600519.SH", "2024-12-31", Some("2025-03-30"), Some("2025-04-20"), "1", 5.0);
+        let older_year = income("600519.SH", "2023-12-31", Some("2024-03-30"), None, "1", 6.0);
+        store
+            .write_statements(&[latest.clone(), old, other.clone(), revised.clone(), first, older_year])
+            .await
+            .unwrap();
+        let got = store.latest_statement_per_symbol(Statement::DailyBasic).await.unwrap();
+        assert_eq!(got, vec![other, latest], "one row per symbol, by symbol");
+        assert_eq!(store.latest_statement_per_symbol(Statement::Income).await.unwrap(), vec![revised]);
+        assert!(store.latest_statement_per_symbol(Statement::CashFlow).await.unwrap().is_empty());
+    })
+    .await;
+}

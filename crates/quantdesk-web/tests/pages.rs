@@ -695,3 +695,104 @@ async fn stored_statements_reach_the_api_the_data_page_reads() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["rows"].as_array().unwrap().len(), 2);
 }
+
+/// The fixtures folder; `None` (skip) only when the run does not require every test.
+fn fixtures() -> Option<std::path::PathBuf> {
+    match std::env::var("QUANTDESK_FIXTURES") {
+        Ok(p) if !p.is_empty() => Some(std::path::PathBuf::from(p)),
+        _ => {
+            assert!(
+                std::env::var_os("QUANTDESK_TEST_REQUIRE_ALL").is_none(),
+                "QUANTDESK_FIXTURES is not set and QUANTDESK_TEST_REQUIRE_ALL forbids skipping"
+            );
+            eprintln!("skipped: QUANTDESK_FIXTURES is not set");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn valuation_page_shows_the_models_value_the_bridge_and_the_grid_in_both_languages() {
+    let Some(fx) = fixtures() else { return };
+    let a = app().await;
+    quantdesk_app::financials::import_path(&*a.store, &fx.join("cn/financials/600519.SH"), None).await.unwrap();
+    let request = quantdesk_valuation::Request { ts_code: Some("600519.SH".into()), ..Default::default() };
+    let val = quantdesk_app::valuation::valuate(&*a.store, &request).await.unwrap();
+    assert!(val.error.is_none(), "{:?}", val.error);
+    let expected = quantdesk_web::pages::per_share(val.dcf.as_ref().unwrap().value_per_share.unwrap());
+
+    let (s, h, zh) = get(&a, "/valuation/600519.SH", &[("accept-language", "zh-CN")]).await;
+    assert_eq!(s, 200, "{zh}");
+    assert!(h[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
+    assert!(zh.contains(r#"<html lang="zh-CN""#) && zh.contains("每股价值") && zh.contains("权益价值桥"));
+    assert!(zh.contains(&format!(r#"id="value-per-share">{expected}<"#)), "value per share {expected}");
+    assert!(zh.contains(r#"id="equity-bridge""#) && zh.contains("<rect"), "the waterfall");
+    assert!(zh.contains(r#"id="sensitivity-table""#) && zh.contains("background-color: hsl("), "the heat map");
+    assert!(
+        zh.contains(r#"id="forecast-table""#) && zh.contains(r#"id="wacc-table""#) && zh.contains(r#"id="tv-table""#)
+    );
+    assert!(zh.contains(r#"aria-current="page">估值</a>"#), "the nav link is active");
+    let (_, _, en) = get(&a, "/valuation/600519.SH", &[("accept-language", "en")]).await;
+    assert!(en.contains("Value per share") && en.contains("Equity bridge") && en.contains("Sensitivity"));
+    assert!(en.contains(&format!(r#"id="value-per-share">{expected}<"#)));
+    // A-share colours: up red, down green, by the sign of the upside.
+    let class = if val.derived.upside.unwrap() > 0.0 { "vps up" } else { "vps down" };
+    assert!(en.contains(class), "{class}");
+    // No inline script.
+    for tag in en.split("<script").skip(1) {
+        let open = &tag[..tag.find('>').unwrap()];
+        assert!(open.contains("src=") || open.contains("application/json"), "inline script: <script{open}>");
+    }
+
+    // A heat-map cell is a link to the page with its assumptions; following it values them.
+    let href = en.split(r#"<td style="background-color"#).nth(1).unwrap();
+    let href = href.split(r#"href=""#).nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    assert!(href.starts_with("/valuation/600519.SH?") && href.contains("discount_rate="), "{href}");
+    let (s, _, body) = get(&a, &href, &[]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains(r#"id="value-per-share">"#));
+
+    // Assumptions from the form change the answer; the historical ratios stand beside the drivers.
+    let (_, _, perp) = get(&a, "/valuation/600519.SH?terminal_value_method=perpetual_growth&perpetual_growth_rate=0.02&forecast_years=7&discount_rate=0.09", &[]).await;
+    assert!(perp.contains(r#"<option value="perpetual_growth" selected>"#));
+    assert!(perp.contains("Year 7") && !perp.contains("Year 8"));
+    let mut req = request.clone();
+    req.terminal_value_method = Some(quantdesk_valuation::TerminalMethod::PerpetualGrowth);
+    req.perpetual_growth_rate = Some(0.02);
+    req.forecast_years = Some(7);
+    req.discount_rate = Some(0.09);
+    let v2 = quantdesk_app::valuation::valuate(&*a.store, &req).await.unwrap();
+    let e2 = quantdesk_web::pages::per_share(v2.dcf.unwrap().value_per_share.unwrap());
+    assert!(perp.contains(&format!(r#"id="value-per-share">{e2}<"#)), "{e2}");
+    let hist = format!("historical: {:.2}%", val.historical_ratios.operating_margin_median.unwrap() * 100.0);
+    assert!(en.contains(&hist), "{hist}");
+
+    // Exports download the same tables.
+    let (s, h, csv) = get(&a, "/valuation/600519.SH/export?format=csv", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(h[header::CONTENT_DISPOSITION].to_str().unwrap().contains("attachment"));
+    assert!(csv.contains(&format!("Value per share,{expected}")) && csv.contains("Sensitivity"), "{csv}");
+    let (s, _, md) = get(&a, "/valuation/600519.SH/export?format=md", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(md.contains(&format!("| Value per share | {expected} |")) && md.contains("## Forecast"), "{md}");
+}
+
+#[tokio::test]
+async fn valuation_page_without_statements_says_how_to_get_them() {
+    let a = app().await;
+    let (s, _, body) = get(&a, "/valuation/000858.SZ", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("No statements stored"), "{body}");
+    assert!(
+        body.contains("quantdesk sync financials --symbol 000858.SZ")
+            && body.contains("quantdesk import financials PATH")
+    );
+    let (_, _, zh) = get(&a, "/valuation/000858.SZ", &[("accept-language", "zh-CN")]).await;
+    assert!(zh.contains("未存储财报") && zh.contains("quantdesk sync financials --symbol 000858.SZ"));
+    // The index page: the form and the screener panel over the API.
+    let (s, _, index) = get(&a, "/valuation", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(index.contains(r#"id="screener-form""#) && index.contains("valuation.js"));
+    let (_, _, js) = get(&a, &quantdesk_web::assets::asset_url("valuation.js"), &[]).await;
+    assert!(js.contains("/api/v1/screener/stocks") && js.contains("textContent") && !js.contains("innerHTML"));
+}

@@ -91,9 +91,13 @@ const PUBLIC: &[&str] = &[
     "/api/v1/auth/password/reset/confirm",
 ];
 
+/// POST routes that only read (a query too rich for a query string): they need the `read` scope.
+const READING_POSTS: &[&str] = &["/api/v1/screener/stocks", "/api/v1/sensitivity"];
+
 /// What `method path` requires under `cfg`.
 pub fn need(method: &Method, path: &str, udf_public: bool) -> Need {
-    let read = matches!(*method, Method::GET | Method::HEAD);
+    let read =
+        matches!(*method, Method::GET | Method::HEAD) || (*method == Method::POST && READING_POSTS.contains(&path));
     if PUBLIC.contains(&path) || path.starts_with("/assets/") || path.starts_with("/lang/") {
         return Need::Public;
     }
@@ -434,6 +438,9 @@ mod tests {
         assert_eq!(need(&Method::POST, "/udf/history", true), Need::Scope(Scope::Jobs));
         assert_eq!(need(&Method::GET, "/api/v1/something-new", false), Need::Scope(Scope::Read));
         assert_eq!(need(&Method::DELETE, "/api/v1/something-new", false), Need::Scope(Scope::Jobs));
+        assert_eq!(need(&Method::POST, "/api/v1/screener/stocks", false), Need::Scope(Scope::Read), "a query");
+        assert_eq!(need(&Method::POST, "/api/v1/sensitivity", false), Need::Scope(Scope::Read), "a computation");
+        assert_eq!(need(&Method::POST, "/api/v1/valuation", false), Need::Scope(Scope::Jobs), "it is kept in history");
         assert_eq!(need(&Method::GET, "/api/v1/admin/users", false), Need::Scope(Scope::Admin));
         assert_eq!(need(&Method::GET, "/administrator", false), Need::Scope(Scope::Read), "prefix, not substring");
         assert_eq!(need(&Method::POST, "/api/v1/keys", false), Need::Account);

@@ -8,6 +8,7 @@ mod data;
 mod decisions;
 mod instruments;
 mod jobs;
+mod valuation;
 
 pub use backtests::{backtest, backtests, compare_backtests, sweep};
 pub use chart::chart;
@@ -15,6 +16,7 @@ pub use data::data;
 pub use decisions::decisions;
 pub use instruments::{import_page, instruments};
 pub use jobs::{JobRow, job, jobs};
+pub use valuation::{export as valuation_export, per_share, valuation, valuation_index};
 
 use askama::Template;
 use axum::extract::{FromRequestParts, Path, Query, State};
