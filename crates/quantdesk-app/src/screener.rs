@@ -296,7 +296,8 @@ impl ScreenerRequest {
             if let (Some(lo), Some(hi)) = (lo, hi)
                 && lo > hi
             {
-                return Err(AppError::malformed(format!("{name}_min ({lo}) is above {name}_max ({hi})")));
+                return Err(AppError::invalid(format!("{name}_min ({lo}) is above {name}_max ({hi})"))
+                    .with_code("invalid_params"));
             }
         }
         if self.page.is_some_and(|p| !(1..=MAX_PAGE).contains(&p)) {

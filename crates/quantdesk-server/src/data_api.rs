@@ -143,11 +143,16 @@ pub async fn financials(
     ApiQuery(p): ApiQuery<FinancialsParams>,
 ) -> Result<Json<StatementView>, ApiError> {
     let symbol = path_symbol(&symbol)?;
-    let statement = match p.statement.as_deref().filter(|s| !s.is_empty()) {
+    let statement = match p.statement.as_deref() {
         Some(s) => Statement::parse(s).map_err(|e| ApiError::bad_request(e.0))?,
         None => Statement::Income,
     };
-    let period = Period::parse(p.period.as_deref().unwrap_or(""))?;
+    let period = match p.period.as_deref() {
+        Some("annual") => Period::Annual,
+        Some("quarterly") => Period::Quarterly,
+        Some(other) => return Err(ApiError::bad_request(format!("period {other:?}: use annual or quarterly"))),
+        None => Period::Annual,
+    };
     let view = quantdesk_app::financials::statement(&*state.store, &symbol, statement, period, p.as_of).await?;
     if view.rows.is_empty() && state.symbol_meta(&symbol).await?.is_none() {
         return Err(ApiError::not_found(format!("no instrument {symbol}")));

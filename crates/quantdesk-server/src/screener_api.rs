@@ -16,9 +16,10 @@ pub fn router() -> crate::Routes {
 
 /// Screens stocks by valuation multiples, market value (亿元), industry and the actual
 /// controller's type over each symbol's latest stored `daily_basic` row. Bounds are inclusive; a
-/// bound on a field leaves out the rows that lack it; a minimum above its maximum is a 400.
+/// bound on a field leaves out the rows that lack it; a minimum above its maximum is a 422.
 #[utoipa::path(post, path = "/api/v1/screener/stocks", tag = "market", request_body = ScreenerRequest,
-    responses((status = 200, body = ScreenerPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = ScreenerPage), (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "a minimum above its maximum")))]
 pub async fn screen_stocks(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<ScreenerRequest>,

@@ -90,12 +90,17 @@ fn into_request(body: ValuationRequest) -> Result<Request, ApiError> {
     if let Some(p) = body.profile {
         m.insert("profile".into(), Value::String(p));
     }
-    serde_json::from_value(Value::Object(m))
-        .map_err(|e| ApiError::bad_request(format!("the body is not a valuation request: {e}")))
+    // The schema documents the request as an object of the model's fields; a field of the wrong
+    // type is a rule the model states, so 422, like every other refusal of the request.
+    serde_json::from_value(Value::Object(m)).map_err(|e| {
+        quantdesk_app::AppError::invalid(format!("the body is not a valuation request: {e}"))
+            .with_code("invalid_request")
+            .into()
+    })
 }
 
 fn app_error(e: quantdesk_app::AppError) -> ApiError {
-    if e.code() == "invalid_request" { ApiError::bad_request(e.into_message()) } else { e.into() }
+    e.into()
 }
 
 async fn stock_info(state: &AppState, v: &Valuation) -> Result<StockInfo, ApiError> {
@@ -161,7 +166,7 @@ async fn envelope(state: &AppState, v: &Valuation, id: Option<i64>, cached: bool
 #[utoipa::path(post, path = "/api/v1/valuation", tag = "valuation", request_body = ValuationRequest,
     responses((status = 200, body = ValuationEnvelope), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "no statements stored for the symbol"),
-        (status = 422, body = ValuationEnvelope, description = "the model refused: `error` says why")))]
+        (status = 422, body = serde_json::Value, description = "the model refused: the envelope with `error` set; or the request breaks a rule of the model's fields: `{\"error\": {\"code\": \"invalid_request\", …}}`")))]
 pub async fn valuation(
     State(state): State<AppState>,
     p: Principal,
@@ -187,7 +192,9 @@ pub async fn sensitivity(
 ) -> Result<Response, ApiError> {
     let req = into_request(body)?;
     if req.sensitivity_analysis.is_none() {
-        return Err(ApiError::bad_request("sensitivity_analysis (row_axis and column_axis) is required"));
+        return Err(quantdesk_app::AppError::invalid("sensitivity_analysis (row_axis and column_axis) is required")
+            .with_code("invalid_request")
+            .into());
     }
     let valued =
         quantdesk_app::valuation::valuate_cached(&*state.store, &p.owner(), &req, false).await.map_err(app_error)?;
@@ -202,8 +209,8 @@ pub async fn sensitivity(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
-    /// From 1 (50 a page).
-    #[param(minimum = 1)]
+    /// From 1 (50 a page), at most 100000.
+    #[param(minimum = 1, maximum = 100000)]
     pub page: Option<u32>,
 }
 
@@ -215,7 +222,11 @@ pub async fn list(
     p: Principal,
     ApiQuery(q): ApiQuery<HistoryParams>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    Ok(Json(quantdesk_app::valuation::history(&*state.store, &p.owner(), q.page.unwrap_or(1)).await?))
+    let page = q.page.unwrap_or(1);
+    if !(1..=100_000).contains(&page) {
+        return Err(ApiError::bad_request("page must be between 1 and 100000"));
+    }
+    Ok(Json(quantdesk_app::valuation::history(&*state.store, &p.owner(), page).await?))
 }
 
 /// One saved valuation.
@@ -235,7 +246,7 @@ pub struct SavedDto {
 /// A saved valuation, for its owner or an admin (anyone else: 404).
 #[utoipa::path(get, path = "/api/v1/valuations/{id}", tag = "valuation",
     params(("id" = i64, Path, description = "The valuation's id")),
-    responses((status = 200, body = SavedDto), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SavedDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
     p: Principal,

@@ -108,10 +108,11 @@ async fn refusals_missing_symbols_bad_bodies_and_the_grid() {
     let (s, _, v) = common::call(&t, "POST", "/api/v1/valuation", &h, json!({"ts_code": "600000.SH"})).await;
     assert_eq!(s, 404, "{v}");
     let (s, _, v) = common::call(&t, "POST", "/api/v1/valuation", &h, json!({"beta": 1.0})).await;
-    assert_eq!(s, 400, "no symbol: {v}");
+    // Rules the model states beyond the documented shape (an object of its fields): 422.
+    assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (422, Some("invalid_request")), "no symbol: {v}");
     let (s, _, v) =
         common::call(&t, "POST", "/api/v1/valuation", &h, json!({"ts_code": "600519.SH", "beta": "high"})).await;
-    assert_eq!(s, 400, "{v}");
+    assert_eq!(s, 422, "{v}");
     let req = axum::http::Request::post("/api/v1/valuation")
         .header("content-type", "application/json")
         .header("authorization", auth.as_str())
@@ -129,7 +130,7 @@ async fn refusals_missing_symbols_bad_bodies_and_the_grid() {
     let got = &v["result_tables"]["value_per_share"];
     assert!(close(got[1][2].as_f64().unwrap(), want[1][2].as_f64().unwrap()), "{got} vs {want}");
     let (s, _, v) = common::call(&t, "POST", "/api/v1/sensitivity", &h, json!({"ts_code": "600519.SH"})).await;
-    assert_eq!(s, 400, "the grid needs its axes: {v}");
+    assert_eq!(s, 422, "the grid needs its axes: {v}");
 
     // Anonymous callers are refused.
     let (s, _, _) = common::call(&t, "POST", "/api/v1/valuation", &[], json!({"ts_code": "600519.SH"})).await;
