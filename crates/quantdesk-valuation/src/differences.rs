@@ -28,7 +28,7 @@ pub const DIFFERENCES: &[Difference] = &[
     Difference {
         id: "QD-NWC-BASELINE",
         replaces: "Q17",
-        summary: "Year 1's ΔNWC is measured against the last historical NWC (nwc_baseline_mode = last_historical, the default; `component` rebuilds it from the forecast's own lines; `zero` is the reference).",
+        summary: "Year 1's ΔNWC is measured against the base year's NWC computed by the forecast's own lines with the drivers' starting values (nwc_baseline_mode = forecast_base, the default), so it reflects growth and driver changes only, like every later year's. Balance-sheet baselines are available but compare unlike things: `last_historical` (the reference's (current assets − cash) − (current liabilities − short-term debt)) books the difference of definitions in year 1 (600519: an inflow of 390 亿), and `component` (the same components from the balance sheet) still differs because the forecast applies inventory and payable days to the residual COGS (600519: an outflow of 630 亿); `zero` is the reference.",
         reason: "The reference never passes the last historical NWC to the forecaster, so year 1 books the whole working capital as a one-year investment (600519: 475 亿 against ≈55 亿 in later years), understating value.",
     },
     Difference {

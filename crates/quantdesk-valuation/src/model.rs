@@ -300,7 +300,7 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
 
     // ---- NWC baseline (Q17)
     let baseline_mode =
-        if qd { req.nwc_baseline_mode.unwrap_or(NwcBaselineMode::LastHistorical) } else { NwcBaselineMode::Zero };
+        if qd { req.nwc_baseline_mode.unwrap_or(NwcBaselineMode::ForecastBase) } else { NwcBaselineMode::Zero };
     let nwc_baseline = match baseline_mode {
         NwcBaselineMode::Zero => 0.0,
         NwcBaselineMode::LastHistorical => h.last_historical_nwc.unwrap_or_else(|| {
@@ -311,6 +311,8 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
             warn(&mut w, "QD-NWC-BASELINE", "no component NWC for the last year: year 1's ΔNWC is measured against 0");
             0.0
         }),
+        // Computed with the drivers' starting values just before the forecast.
+        NwcBaselineMode::ForecastBase => 0.0,
     };
     if baseline_mode != NwcBaselineMode::Zero {
         diffs.insert("QD-NWC-BASELINE");
@@ -423,7 +425,16 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
     // ---- forecast (Q12–Q19)
     let mut rows = Vec::with_capacity(n as usize);
     let mut rev_prev = p.base_revenue;
-    let mut nwc_prev = nwc_baseline;
+    let mut nwc_prev = if baseline_mode == NwcBaselineMode::ForecastBase {
+        // Year 0 through the forecast's own lines (every driver path starts at its start value).
+        let rev0 = p.base_revenue;
+        let cogs0 = rev0 - rev0 * (op_start + sga_start + rd_start);
+        let ar0 = if rev0 > 0.0 { rev0 / 360.0 * dso_start } else { 0.0 };
+        let (inv0, ap0) = if cogs0 > 0.0 { (cogs0 / 360.0 * dio_start, cogs0 / 360.0 * dpo_start) } else { (0.0, 0.0) };
+        ar0 + inv0 + rev0 * oca_start - ap0 - rev0 * ocl_start
+    } else {
+        nwc_baseline
+    };
     for t in 1..=n {
         let g = cagr * (1.0 - decay).powi(t as i32 - 1);
         let rev = rev_prev * (1.0 + g);

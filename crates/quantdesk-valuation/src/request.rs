@@ -74,9 +74,13 @@ pub enum NwcBaselineMode {
     /// The last historical NWC as the reference computes it (Q11): (current assets − cash) −
     /// (current liabilities − short-term borrowing − non-current liabilities due within a year).
     LastHistorical,
-    /// The last historical year rebuilt from the forecast's own components: receivables +
+    /// The last historical year rebuilt from the balance sheet's own components: receivables +
     /// inventories + (prepayment + other current assets) − payables − other current liabilities.
     Component,
+    /// The forecast's own formulas applied to the base year with the drivers' starting values
+    /// (revenue, residual COGS, days and ratios): year 1's ΔNWC then reflects growth and driver
+    /// changes only, as every later year's does (quantdesk's default).
+    ForecastBase,
 }
 
 /// One axis of the sensitivity grid.

@@ -18,8 +18,14 @@ fn quantdesk_lists_its_differences_and_changes_the_first_year_nwc() {
     }
     // Reference: year 1 books the whole NWC; quantdesk: only the change from the last year.
     assert_eq!(a.forecast[0].delta_nwc, a.forecast[0].nwc);
-    let base = b.historical_ratios.last_historical_nwc.unwrap();
-    assert!((b.forecast[0].delta_nwc - (b.forecast[0].nwc - base)).abs() < 1.0);
+    // Like with like: the baseline is the base year through the forecast's own lines, so year
+    // 1's ΔNWC is of the size of the later years' (not the whole NWC, not a difference of
+    // definitions). With constant drivers it is the NWC's growth: NWC_1 × g_1 / (1 + g_1).
+    let g1 = b.forecast[0].revenue_growth_rate;
+    let want = b.forecast[0].nwc * g1 / (1.0 + g1);
+    assert!((b.forecast[0].delta_nwc - want).abs() <= 1e-6 * want.abs(), "{} vs {want}", b.forecast[0].delta_nwc);
+    let later = b.forecast[1].delta_nwc.abs();
+    assert!(b.forecast[0].delta_nwc.abs() < 3.0 * later, "{} vs {later}", b.forecast[0].delta_nwc);
     // EBITDA = EBIT + D&A.
     for y in &b.forecast {
         assert!((y.ebitda - (y.ebit + y.d_a)).abs() <= 1e-6 * y.ebitda.abs());
