@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::cmp::Ordering;
 
 use quantdesk_core::indicators::{
-    Bollinger, Indicator, Macd, Rsi, Sma, cmp_means, exact_mean, micros_or_inexact, rsi_cmp, split_micros,
+    Bollinger, INEXACT, Indicator, MAX_EXACT_WINDOW, Macd, Rsi, Sma, cmp_means, exact_mean, micros_or_inexact, rsi_cmp,
+    split_micros,
 };
 
 use crate::config::BacktestConfig;
@@ -169,12 +170,12 @@ pub(crate) struct StreamingSma {
     n: usize,
     sum: f64,
     until_resum: usize,
-    exact: i128,
-    inexact: u32,
+    exact: i64,
+    inexact: usize,
 }
 
-/// The exact sum of a window holding a value that is not a decimal.
-const NOT_EXACT: i128 = i128::MIN;
+/// The exact sum of a window holding a value that is not a decimal (no true sum is this low).
+const NOT_EXACT: i64 = i64::MIN;
 
 impl StreamingSma {
     pub(crate) fn new(n: usize) -> Self {
@@ -185,39 +186,32 @@ impl StreamingSma {
     /// Steps `from .. from + out.len()` (continuing from the last call): `out[j]` is the `f64`
     /// average of `closes[k + 1 − n ..= k]` for `k = from + j` as `Sma`'s running sum gives it,
     /// and `exact[j]` the window's exact sum in micro-units ([`NOT_EXACT`] when a value in it is
-    /// not a decimal), both meaningful once `k + 1 >= n`. `micros[i − micros_from]` is
-    /// [`micros_or_inexact`] of `closes[i]`, for `i` from `from − n` (or 0) to the block's end.
+    /// not a decimal, or the window is longer than `MAX_EXACT_WINDOW`), both meaningful once
+    /// `k + 1 >= n`. `micros[i − micros_from]` is [`micros_or_inexact`] of `closes[i]`, for `i`
+    /// from `from − n` (or 0) to the block's end.
     pub(crate) fn fill(
         &mut self,
         closes: &[f64],
         (micros, micros_from): (&[i64], usize),
         from: usize,
         out: &mut [f64],
-        exact: &mut [i128],
+        exact: &mut [i64],
     ) {
         let n = self.n;
         let end = from + out.len();
         let mut k = from;
-        let mic = |i: usize| split_micros(micros[i - micros_from]);
         while k < end {
             // Up to the next re-sum (or the end of the block).
             let stop = (k + self.until_resum).min(end);
             let warm = k.max(stop.min(n));
-            for i in k..warm {
-                self.sum += closes[i];
-                out[i - from] = self.sum;
-                let (m, bad) = mic(i);
-                self.exact += i128::from(m);
-                self.inexact += bad;
-                exact[i - from] = if self.inexact == 0 { self.exact } else { NOT_EXACT };
+            for (o, &x) in out[k - from..warm - from].iter_mut().zip(&closes[k..warm]) {
+                self.sum += x;
+                *o = self.sum;
             }
-            for i in warm..stop {
-                self.sum += closes[i] - closes[i - n];
-                out[i - from] = self.sum;
-                let ((m, bad), (old, old_bad)) = (mic(i), mic(i - n));
-                self.exact += i128::from(m) - i128::from(old);
-                self.inexact = self.inexact + bad - old_bad;
-                exact[i - from] = if self.inexact == 0 { self.exact } else { NOT_EXACT };
+            let steady = out[warm - from..stop - from].iter_mut().zip(&closes[warm..stop]);
+            for ((o, &x), &old) in steady.zip(&closes[warm - n.min(warm)..]) {
+                self.sum += x - old;
+                *o = self.sum;
             }
             self.until_resum -= stop - k;
             if self.until_resum == 0 {
@@ -228,9 +222,43 @@ impl StreamingSma {
             k = stop;
         }
         // Sums to averages in a separate loop, which the compiler vectorises.
-        let n = n as f64;
+        let nf = n as f64;
         for v in out.iter_mut() {
-            *v /= n;
+            *v /= nf;
+        }
+        // The exact sums, in a loop of their own (independent of the f64 sum's latency chain).
+        let window = &micros[from.saturating_sub(n) - micros_from..end - micros_from];
+        if n > MAX_EXACT_WINDOW || window.iter().all(|m| *m == INEXACT) {
+            // No window of this block is exact: only the count of inexact values carries over.
+            self.inexact = end.min(n);
+            self.exact = 0;
+            exact.fill(NOT_EXACT);
+            return;
+        }
+        let at = |i: usize| micros[i - micros_from];
+        if self.inexact == 0 && !window.contains(&INEXACT) {
+            // Every value a decimal: the plain sliding sum.
+            for (j, e) in exact.iter_mut().enumerate() {
+                let i = from + j;
+                self.exact = self.exact.wrapping_add(at(i));
+                if i >= n {
+                    self.exact = self.exact.wrapping_sub(at(i - n));
+                }
+                *e = self.exact;
+            }
+            return;
+        }
+        for (j, e) in exact.iter_mut().enumerate() {
+            let i = from + j;
+            let (m, bad) = split_micros(at(i));
+            self.exact = self.exact.wrapping_add(m);
+            self.inexact += bad as usize;
+            if i >= n {
+                let (old, old_bad) = split_micros(at(i - n));
+                self.exact = self.exact.wrapping_sub(old);
+                self.inexact -= old_bad as usize;
+            }
+            *e = if self.inexact == 0 { self.exact } else { NOT_EXACT };
         }
     }
 
@@ -245,7 +273,7 @@ impl StreamingSma {
 
     /// `Sma::value` from a step's `f64` average and exact sum.
     #[inline]
-    fn value(&self, avg: f64, exact: i128) -> f64 {
+    fn value(&self, avg: f64, exact: i64) -> f64 {
         if exact == NOT_EXACT { avg } else { exact_mean(exact, self.n) }
     }
 }
@@ -262,8 +290,8 @@ pub(crate) struct StreamingSmaCross {
     signals: Vec<Signal>,
     fast_values: Vec<f64>,
     slow_values: Vec<f64>,
-    fast_exact: Vec<i128>,
-    slow_exact: Vec<i128>,
+    fast_exact: Vec<i64>,
+    slow_exact: Vec<i64>,
     /// `micros_or_inexact` of the closes from `micros_from` on: the current block and the
     /// longer window before it.
     micros: Vec<i64>,
@@ -320,11 +348,8 @@ impl StreamingSmaCross {
         let (fast, slow) = (&self.fast, &self.slow);
         let order = |j: usize| -> Option<Ordering> {
             let (a, b) = (fe[j], se[j]);
-            if a != NOT_EXACT
-                && b != NOT_EXACT
-                && let Some(order) = cmp_means(a, fast.n, b, slow.n)
-            {
-                return Some(order);
+            if a != NOT_EXACT && b != NOT_EXACT {
+                return Some(cmp_means(a, fast.n, b, slow.n));
             }
             fast.value(f[j], a).partial_cmp(&slow.value(s[j], b))
         };

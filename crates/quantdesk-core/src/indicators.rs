@@ -10,7 +10,7 @@
 //! that is not there). Prices are decimals, so the indicators built from sums compare exactly:
 //!
 //! - a value is read as the decimal it was written as when it is the `f64` nearest to a decimal
-//!   with at most six places and less than 2^50 millionths (about 1.1e9) in magnitude
+//!   with at most six places and less than 2^49 millionths (about 5.6e8) in magnitude
 //!   ([`micros`]); every stored price is (six places at most: adjusted prices are rounded to six);
 //! - [`Sma`] and [`Bollinger`] keep their window's sum (and sum of squares) in integer
 //!   millionths, exactly, next to the `f64` sum, and [`Sma::cmp_mean`] and [`Bollinger::locate`]
@@ -41,7 +41,7 @@ pub trait Indicator {
 pub const MICROS_PER_UNIT: f64 = 1e6;
 
 /// `x` in integer millionths, when `x` is the `f64` nearest to a decimal with at most six places
-/// and `|x|` is below 2^50 millionths (about 1.1e9): the decimal it was read from. `None`
+/// and `|x|` is below 2^49 millionths (about 5.6e8): the decimal it was read from. `None`
 /// otherwise (more places, binary fractions, NaN, infinities). Exact: the candidate is rounded
 /// from `x × 10^6` and accepted only when dividing it back (one correctly rounded division of
 /// two exact values) gives `x` again, so a value is never taken for a decimal it is not.
@@ -57,12 +57,17 @@ pub fn micros_or_inexact(x: f64) -> i64 {
     // Adding and subtracting 1.5 × 2^52 rounds a double below 2^51 to an integer (ties to even)
     // without a call to `round`, which the baseline x86-64 target has no instruction for.
     const ROUND: f64 = 6_755_399_441_055_744.0;
-    const LIMIT: f64 = 1_125_899_906_842_624.0; // 2^50
+    const LIMIT: f64 = 562_949_953_421_312.0; // 2^49
     let v = x * MICROS_PER_UNIT;
     if v.is_nan() || v.abs() >= LIMIT {
         return INEXACT;
     }
     let r = (v + ROUND) - ROUND;
+    // A decimal's `v` is within a few ulps of its integer (|v| 2^-51 at most): anything farther is
+    // refused without the division (most values of a computed series).
+    if (v - r).abs() > v.abs() * 4e-15 {
+        return INEXACT;
+    }
     if r / MICROS_PER_UNIT == x { r as i64 } else { INEXACT }
 }
 
@@ -75,19 +80,23 @@ pub fn split_micros(m: i64) -> (i64, u32) {
     if m == INEXACT { (0, 1) } else { (m, 0) }
 }
 
+/// The longest window whose sum of micro-units is kept exactly: `i64` sums of at most 16,383
+/// values below 2^49 cannot overflow (they are added with wrapping arithmetic, exact whenever
+/// the true sum fits). Longer windows compare their `f64` averages.
+pub const MAX_EXACT_WINDOW: usize = (1 << 14) - 1;
+
 /// Compares the means `a / na` and `b / nb` of two exact sums without dividing: `a·nb` against
-/// `b·na` in integers. `None` only if the products overflow (sums beyond about 2^100).
+/// `b·na` in 128-bit integers (no overflow for windows up to [`MAX_EXACT_WINDOW`]).
 #[inline]
-pub fn cmp_means(a: i128, na: usize, b: i128, nb: usize) -> Option<Ordering> {
-    let (na, nb) = (i128::try_from(na).ok()?, i128::try_from(nb).ok()?);
-    Some(a.checked_mul(nb)?.cmp(&b.checked_mul(na)?))
+pub fn cmp_means(a: i64, na: usize, b: i64, nb: usize) -> Ordering {
+    (i128::from(a) * nb as i128).cmp(&(i128::from(b) * na as i128))
 }
 
 /// The `f64` nearest to the mean of an exact sum of `n` micro-units (correctly rounded while the
 /// sum is below 2^53 micro-units; beyond, rounded twice, still monotone, so it never reverses an
 /// order).
 #[inline]
-pub fn exact_mean(sum: i128, n: usize) -> f64 {
+pub fn exact_mean(sum: i64, n: usize) -> f64 {
     sum as f64 / (MICROS_PER_UNIT * n as f64)
 }
 
@@ -106,8 +115,8 @@ pub struct Sma {
     filled: usize,
     sum: f64,
     until_resum: usize,
-    /// The window's sum in micro-units, over its decimal values.
-    exact: i128,
+    /// The window's sum in micro-units, over its decimal values (wrapping: exact when it fits).
+    exact: i64,
     /// How many of the window's values are not decimals.
     inexact: u32,
 }
@@ -140,16 +149,16 @@ impl Sma {
 
     /// The window's exact sum in micro-units, once the window is full and every value in it is a
     /// decimal.
-    pub fn exact_sum(&self) -> Option<i128> {
-        (self.filled == self.n && self.inexact == 0).then_some(self.exact)
+    pub fn exact_sum(&self) -> Option<i64> {
+        (self.filled == self.n && self.inexact == 0 && self.n <= MAX_EXACT_WINDOW).then_some(self.exact)
     }
 
     /// The current average (what the last `next` returned).
     pub fn value(&self) -> Option<f64> {
         if self.filled < self.n {
             None
-        } else if self.inexact == 0 {
-            Some(exact_mean(self.exact, self.n))
+        } else if let Some(sum) = self.exact_sum() {
+            Some(exact_mean(sum, self.n))
         } else {
             Some(self.sum / self.n as f64)
         }
@@ -160,10 +169,8 @@ impl Sma {
     /// lengths and the order of the sums; else the `f64` averages' order. `None` while either is
     /// undefined, or for NaN.
     pub fn cmp_mean(&self, other: &Sma) -> Option<Ordering> {
-        if let (Some(a), Some(b)) = (self.exact_sum(), other.exact_sum())
-            && let Some(order) = cmp_means(a, self.n, b, other.n)
-        {
-            return Some(order);
+        if let (Some(a), Some(b)) = (self.exact_sum(), other.exact_sum()) {
+            return Some(cmp_means(a, self.n, b, other.n));
         }
         self.value()?.partial_cmp(&other.value()?)
     }
@@ -180,11 +187,11 @@ impl Indicator for Sma {
         if self.filled < self.n {
             self.filled += 1;
             self.sum += x;
-            self.exact += i128::from(m);
+            self.exact = self.exact.wrapping_add(m);
             self.inexact += bad;
         } else {
             self.sum += x - old;
-            self.exact += i128::from(m) - i128::from(old_m);
+            self.exact = self.exact.wrapping_add(m).wrapping_sub(old_m);
             self.inexact = self.inexact + bad - old_bad;
         }
         self.until_resum -= 1;
@@ -491,7 +498,7 @@ mod tests {
         assert_eq!(micros(-0.000_001), Some(-1));
         assert_eq!(micros(0.1 + 0.2), None, "0.30000000000000004 is not the decimal 0.3");
         assert_eq!(micros(1.0 / 3.0), None);
-        assert_eq!(micros(1e10), None, "beyond 2^50 millionths");
+        assert_eq!(micros(1e9), None, "beyond 2^49 millionths");
         assert_eq!(micros(f64::NAN), None);
         // Equal averages of decimals compare equal, whatever their sums round to in f64.
         let (mut fast, mut slow) = (Sma::new(2), Sma::new(4));
@@ -502,6 +509,10 @@ mod tests {
         assert_eq!(fast.cmp_mean(&slow), Some(Ordering::Equal));
         assert_eq!(fast.value(), Some(0.15));
         assert_eq!(slow.value(), Some(0.15));
+        fast.next(0.3);
+        slow.next(0.3);
+        assert_eq!(fast.cmp_mean(&slow), Some(Ordering::Greater), "0.25 against 0.2");
+        assert_eq!(slow.cmp_mean(&fast), Some(Ordering::Less));
     }
 
     #[test]
@@ -522,7 +533,7 @@ mod tests {
                 let got = s.next(*x);
                 if i + 1 >= n {
                     let sum: i64 = ms[i + 1 - n..=i].iter().sum();
-                    prop_assert_eq!(s.exact_sum(), Some(i128::from(sum) * 1000));
+                    prop_assert_eq!(s.exact_sum(), Some(sum * 1000));
                     prop_assert_eq!(got, Some(sum as f64 / (1000.0 * n as f64)));
                 }
             }
