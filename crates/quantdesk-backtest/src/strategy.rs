@@ -3,7 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use quantdesk_core::indicators::{Bollinger, Indicator, Macd, Rsi, Sma};
+use std::cmp::Ordering;
+
+use quantdesk_core::indicators::{
+    Bollinger, INEXACT, Indicator, MAX_EXACT_WINDOW, Macd, Rsi, Sma, cmp_means, exact_mean, micros_or_inexact, rsi_cmp,
+    split_micros,
+};
 
 use crate::config::BacktestConfig;
 use crate::engine::{self, Context, RunOutput, Series, Strategy};
@@ -157,25 +162,41 @@ impl BuiltIn {
 }
 
 /// [`Sma`] over a slice of closes the caller keeps, computed a block of steps at a time: the
-/// same running sum, updated and re-summed (every `max(n, 1024)` steps, in the ring buffer's slot
-/// order) exactly as `Sma` does, so its values are bit-identical, without copying each close into
-/// a ring.
+/// same sums as `Sma` — the exact sum in micro-units, and the running `f64` sum updated and
+/// re-summed (every `max(n, 1024)` steps, in the ring buffer's slot order) exactly as `Sma` does,
+/// so its `f64` values are bit-identical — without copying each close into a ring.
 #[derive(Debug, Clone)]
 pub(crate) struct StreamingSma {
     n: usize,
     sum: f64,
     until_resum: usize,
+    exact: i64,
+    inexact: usize,
 }
+
+/// The exact sum of a window holding a value that is not a decimal (no true sum is this low).
+const NOT_EXACT: i64 = i64::MIN;
 
 impl StreamingSma {
     pub(crate) fn new(n: usize) -> Self {
         let n = n.max(1);
-        StreamingSma { n, sum: 0.0, until_resum: n.max(1024) }
+        StreamingSma { n, sum: 0.0, until_resum: n.max(1024), exact: 0, inexact: 0 }
     }
 
-    /// Steps `from .. from + out.len()` (continuing from the last call): `out[j]` is the average
-    /// of `closes[k + 1 − n ..= k]` for `k = from + j`, meaningful once `k + 1 >= n`.
-    pub(crate) fn fill(&mut self, closes: &[f64], from: usize, out: &mut [f64]) {
+    /// Steps `from .. from + out.len()` (continuing from the last call): `out[j]` is the `f64`
+    /// average of `closes[k + 1 − n ..= k]` for `k = from + j` as `Sma`'s running sum gives it,
+    /// and `exact[j]` the window's exact sum in micro-units ([`NOT_EXACT`] when a value in it is
+    /// not a decimal, or the window is longer than `MAX_EXACT_WINDOW`), both meaningful once
+    /// `k + 1 >= n`. `micros[i − micros_from]` is [`micros_or_inexact`] of `closes[i]`, for `i`
+    /// from `from − n` (or 0) to the block's end.
+    pub(crate) fn fill(
+        &mut self,
+        closes: &[f64],
+        (micros, micros_from): (&[i64], usize),
+        from: usize,
+        out: &mut [f64],
+        exact: &mut [i64],
+    ) {
         let n = self.n;
         let end = from + out.len();
         let mut k = from;
@@ -201,9 +222,43 @@ impl StreamingSma {
             k = stop;
         }
         // Sums to averages in a separate loop, which the compiler vectorises.
-        let n = n as f64;
+        let nf = n as f64;
         for v in out.iter_mut() {
-            *v /= n;
+            *v /= nf;
+        }
+        // The exact sums, in a loop of their own (independent of the f64 sum's latency chain).
+        let window = &micros[from.saturating_sub(n) - micros_from..end - micros_from];
+        if n > MAX_EXACT_WINDOW || window.iter().all(|m| *m == INEXACT) {
+            // No window of this block is exact: only the count of inexact values carries over.
+            self.inexact = end.min(n);
+            self.exact = 0;
+            exact.fill(NOT_EXACT);
+            return;
+        }
+        let at = |i: usize| micros[i - micros_from];
+        if self.inexact == 0 && !window.contains(&INEXACT) {
+            // Every value a decimal: the plain sliding sum.
+            for (j, e) in exact.iter_mut().enumerate() {
+                let i = from + j;
+                self.exact = self.exact.wrapping_add(at(i));
+                if i >= n {
+                    self.exact = self.exact.wrapping_sub(at(i - n));
+                }
+                *e = self.exact;
+            }
+            return;
+        }
+        for (j, e) in exact.iter_mut().enumerate() {
+            let i = from + j;
+            let (m, bad) = split_micros(at(i));
+            self.exact = self.exact.wrapping_add(m);
+            self.inexact += bad as usize;
+            if i >= n {
+                let (old, old_bad) = split_micros(at(i - n));
+                self.exact = self.exact.wrapping_sub(old);
+                self.inexact -= old_bad as usize;
+            }
+            *e = if self.inexact == 0 { self.exact } else { NOT_EXACT };
         }
     }
 
@@ -215,18 +270,32 @@ impl StreamingSma {
         let n = self.n;
         (0..n).map(|j| closes[k - (k + n - j) % n]).sum()
     }
+
+    /// `Sma::value` from a step's `f64` average and exact sum.
+    #[inline]
+    fn value(&self, avg: f64, exact: i64) -> f64 {
+        if exact == NOT_EXACT { avg } else { exact_mean(exact, self.n) }
+    }
 }
 
-/// [`SmaCross`] over [`StreamingSma`]s: the signals of a block of steps are computed together.
+/// [`SmaCross`] over [`StreamingSma`]s: the signals of a block of steps are computed together,
+/// with the averages compared as `Sma::cmp_mean` compares them.
 pub(crate) struct StreamingSmaCross {
     fast: StreamingSma,
     slow: StreamingSma,
-    prev: Option<(f64, f64)>,
+    /// The order of the averages at the last step, once defined.
+    prev: Option<Option<Ordering>>,
     /// The first step of the current block and its signals.
     start: usize,
     signals: Vec<Signal>,
     fast_values: Vec<f64>,
     slow_values: Vec<f64>,
+    fast_exact: Vec<i64>,
+    slow_exact: Vec<i64>,
+    /// `micros_or_inexact` of the closes from `micros_from` on: the current block and the
+    /// longer window before it.
+    micros: Vec<i64>,
+    micros_from: usize,
 }
 
 impl StreamingSmaCross {
@@ -241,6 +310,10 @@ impl StreamingSmaCross {
             signals: Vec::new(),
             fast_values: vec![0.0; Self::BLOCK],
             slow_values: vec![0.0; Self::BLOCK],
+            fast_exact: vec![0; Self::BLOCK],
+            slow_exact: vec![0; Self::BLOCK],
+            micros: Vec::new(),
+            micros_from: 0,
         }
     }
 
@@ -256,36 +329,43 @@ impl StreamingSmaCross {
     #[inline(never)]
     fn next_block(&mut self, closes: &[f64], from: usize) {
         let m = Self::BLOCK.min(closes.len() - from);
+        // The closes' micro-units, each converted once: keep the longer window before `from`.
+        let keep_from = from.saturating_sub(self.fast.n.max(self.slow.n)).max(self.micros_from);
+        self.micros.drain(..(keep_from - self.micros_from).min(self.micros.len()));
+        self.micros_from = keep_from;
+        self.micros.extend(closes[from..from + m].iter().map(|&c| micros_or_inexact(c)));
+        let micros = (&self.micros[..], self.micros_from);
         let (f, s) = (&mut self.fast_values[..m], &mut self.slow_values[..m]);
-        self.fast.fill(closes, from, f);
-        self.slow.fill(closes, from, s);
+        let (fe, se) = (&mut self.fast_exact[..m], &mut self.slow_exact[..m]);
+        self.fast.fill(closes, micros, from, f, fe);
+        self.slow.fill(closes, micros, from, s, se);
         self.start = from;
         self.signals.clear();
         // Both averages are defined from step `defined` on (`SmaCross` sees `None` before).
         let defined = self.fast.n.max(self.slow.n) - 1;
-        let mut skip = defined.saturating_sub(from).min(m);
+        let skip = defined.saturating_sub(from).min(m);
         self.signals.resize(skip, Signal::Hold);
-        // The first defined step has no previous averages to cross.
-        let Some((mut pf, mut ps)) = self.prev.or_else(|| {
-            let first = (*f.get(skip)?, *s.get(skip)?);
-            self.signals.push(Signal::Hold);
-            skip += 1;
-            Some(first)
-        }) else {
-            return;
+        let (fast, slow) = (&self.fast, &self.slow);
+        let order = |j: usize| -> Option<Ordering> {
+            let (a, b) = (fe[j], se[j]);
+            if a != NOT_EXACT && b != NOT_EXACT {
+                return Some(cmp_means(a, fast.n, b, slow.n));
+            }
+            fast.value(f[j], a).partial_cmp(&slow.value(s[j], b))
         };
-        self.signals.extend(f[skip..].iter().zip(&s[skip..]).map(|(&f, &s)| {
-            let signal = if pf < ps && f > s {
-                Signal::Buy
-            } else if pf > ps && f < s {
-                Signal::Sell
-            } else {
-                Signal::Hold
+        let mut prev = self.prev;
+        self.signals.extend((skip..m).map(|j| {
+            let now = order(j);
+            // The first defined step has no previous order to cross from.
+            let signal = match (prev, now) {
+                (Some(Some(Ordering::Less)), Some(Ordering::Greater)) => Signal::Buy,
+                (Some(Some(Ordering::Greater)), Some(Ordering::Less)) => Signal::Sell,
+                _ => Signal::Hold,
             };
-            (pf, ps) = (f, s);
+            prev = Some(now);
             signal
         }));
-        self.prev = Some((pf, ps));
+        self.prev = prev;
     }
 }
 
@@ -334,11 +414,14 @@ impl<R: Rule, F: Fn() -> R> Strategy for PerSymbol<R, F> {
 }
 
 /// Fast SMA crossing above the slow one buys; crossing below sells (strict crossings, as
-/// backtesting.py's `crossover`).
+/// backtesting.py's `crossover`: from strictly below to strictly above, so a day on which the
+/// averages are equal is no crossing, and neither is a touch from below and back). The averages
+/// are compared exactly ([`Sma::cmp_mean`]): equal averages of decimal prices are a tie whatever the
+/// rounding of their sums.
 pub struct SmaCross {
     fast: Sma,
     slow: Sma,
-    prev: Option<(f64, f64)>,
+    prev: Option<Option<Ordering>>,
 }
 
 impl SmaCross {
@@ -350,18 +433,22 @@ impl SmaCross {
 impl Rule for SmaCross {
     fn on_close(&mut self, close: f64) -> Signal {
         let (f, s) = (self.fast.next(close), self.slow.next(close));
-        let (Some(f), Some(s)) = (f, s) else { return Signal::Hold };
-        let signal = match self.prev {
-            Some((pf, ps)) if pf < ps && f > s => Signal::Buy,
-            Some((pf, ps)) if pf > ps && f < s => Signal::Sell,
+        if f.is_none() || s.is_none() {
+            return Signal::Hold;
+        }
+        let now = self.fast.cmp_mean(&self.slow);
+        let signal = match (self.prev, now) {
+            (Some(Some(Ordering::Less)), Some(Ordering::Greater)) => Signal::Buy,
+            (Some(Some(Ordering::Greater)), Some(Ordering::Less)) => Signal::Sell,
             _ => Signal::Hold,
         };
-        self.prev = Some((f, s));
+        self.prev = Some(now);
         signal
     }
 }
 
-/// RSI below `lower` buys; above `upper` sells.
+/// RSI below `lower` buys; above `upper` sells; an RSI at a threshold (within
+/// [`quantdesk_core::indicators::RSI_TIE`]) does neither.
 pub struct RsiRevert {
     rsi: Rsi,
     lower: f64,
@@ -370,43 +457,53 @@ pub struct RsiRevert {
 
 impl Rule for RsiRevert {
     fn on_close(&mut self, close: f64) -> Signal {
-        match self.rsi.next(close) {
-            Some(r) if r < self.lower => Signal::Buy,
-            Some(r) if r > self.upper => Signal::Sell,
-            _ => Signal::Hold,
+        let Some(r) = self.rsi.next(close) else { return Signal::Hold };
+        if rsi_cmp(r, self.lower) == Some(Ordering::Less) {
+            Signal::Buy
+        } else if rsi_cmp(r, self.upper) == Some(Ordering::Greater) {
+            Signal::Sell
+        } else {
+            Signal::Hold
         }
     }
 }
 
-/// DIF crossing above DEA buys; crossing below sells.
+/// DIF crossing above DEA buys; crossing below sells: the histogram turning positive from zero
+/// or below, or negative from zero or above. Its sign counts rounding noise as zero
+/// ([`quantdesk_core::indicators::MacdValue::hist_sign`]), so equal DIF and DEA never cross.
 pub struct MacdCross {
     macd: Macd,
-    prev: Option<f64>,
+    prev: Option<Ordering>,
 }
 
 impl Rule for MacdCross {
     fn on_close(&mut self, close: f64) -> Signal {
         let Some(v) = self.macd.next(close) else { return Signal::Hold };
-        let signal = match self.prev {
-            Some(h) if h <= 0.0 && v.hist > 0.0 => Signal::Buy,
-            Some(h) if h >= 0.0 && v.hist < 0.0 => Signal::Sell,
+        let now = v.hist_sign(close);
+        let signal = match (self.prev, now) {
+            (Some(Ordering::Less | Ordering::Equal), Ordering::Greater) => Signal::Buy,
+            (Some(Ordering::Greater | Ordering::Equal), Ordering::Less) => Signal::Sell,
             _ => Signal::Hold,
         };
-        self.prev = Some(v.hist);
+        self.prev = Some(now);
         signal
     }
 }
 
-/// A close below the lower band buys; a close above the middle band sells.
+/// A close below the lower band buys; a close above the middle band sells; a close exactly on
+/// a band does neither ([`Bollinger::locate`] decides exactly for decimal prices).
 pub struct BollingerRevert {
     bands: Bollinger,
 }
 
 impl Rule for BollingerRevert {
     fn on_close(&mut self, close: f64) -> Signal {
-        match self.bands.next(close) {
-            Some(b) if close < b.lower => Signal::Buy,
-            Some(b) if close > b.middle => Signal::Sell,
+        if self.bands.next(close).is_none() {
+            return Signal::Hold;
+        }
+        match self.bands.locate(close) {
+            Some(at) if at.lower == Ordering::Less => Signal::Buy,
+            Some(at) if at.middle == Ordering::Greater => Signal::Sell,
             _ => Signal::Hold,
         }
     }
@@ -425,16 +522,31 @@ impl Rule for BuyAndHold {
 mod tests {
     use super::*;
 
-    #[test]
-    fn streaming_sma_is_sma_bit_for_bit() {
-        let mut rng = quantdesk_core::rng::Rng::new(3);
+    /// A random walk three ways: binary values (the `f64` fallback), rounded to three decimals
+    /// (exact sums), and mixed (every seventh value unrounded: windows go in and out of exact).
+    fn walks(seed: u64, len: usize) -> Vec<Vec<f64>> {
+        let mut rng = quantdesk_core::rng::Rng::new(seed);
         let mut p = 100.0;
-        let closes: Vec<f64> = (0..5000)
+        let raw: Vec<f64> = (0..len)
             .map(|_| {
                 p *= (rng.normal() * 0.02).exp();
                 p
             })
             .collect();
+        let rounded: Vec<f64> = raw.iter().map(|x| (x * 1000.0).round() / 1000.0).collect();
+        let mixed = rounded.iter().zip(&raw).enumerate().map(|(i, (r, x))| if i % 7 == 3 { *x } else { *r }).collect();
+        vec![raw, rounded, mixed]
+    }
+
+    #[test]
+    fn streaming_sma_is_sma_bit_for_bit() {
+        for closes in walks(3, 5000) {
+            streaming_sma_is_sma_on(&closes);
+        }
+    }
+
+    fn streaming_sma_is_sma_on(closes: &[f64]) {
+        let micros: Vec<i64> = closes.iter().map(|c| micros_or_inexact(*c)).collect();
         for n in [1, 2, 7, 20, 1023, 1024, 1025, 2100, 4999, 6000] {
             let mut sma = Sma::new(n);
             let want: Vec<Option<f64>> = closes.iter().map(|c| sma.next(*c)).collect();
@@ -447,8 +559,10 @@ mod tests {
                     break;
                 }
                 let mut out = vec![0.0; size];
-                streaming.fill(&closes, from, &mut out);
-                got.extend(out.iter().enumerate().map(|(j, v)| (from + j + 1 >= n).then_some(*v)));
+                let mut exact = vec![0; size];
+                streaming.fill(closes, (&micros, 0), from, &mut out, &mut exact);
+                let values = out.iter().zip(&exact).map(|(v, e)| streaming.value(*v, *e));
+                got.extend(values.enumerate().map(|(j, v)| (from + j + 1 >= n).then_some(v)));
                 from += size;
             }
             let bits = |v: &[Option<f64>]| v.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>();
@@ -458,19 +572,17 @@ mod tests {
 
     #[test]
     fn streaming_sma_cross_is_sma_cross() {
-        let mut rng = quantdesk_core::rng::Rng::new(4);
-        let mut p = 100.0;
-        let closes: Vec<f64> = (0..6000)
-            .map(|_| {
-                p *= (rng.normal() * 0.02).exp();
-                p
-            })
-            .collect();
+        for closes in walks(4, 6000) {
+            streaming_sma_cross_is_sma_cross_on(&closes);
+        }
+    }
+
+    fn streaming_sma_cross_is_sma_cross_on(closes: &[f64]) {
         for (fast, slow) in [(1, 2), (5, 20), (10, 1100), (3, 7000)] {
             let mut rule = SmaCross::new(fast, slow);
             let mut streaming = StreamingSmaCross::new(fast, slow);
             for (k, c) in closes.iter().enumerate() {
-                assert_eq!(streaming.at(&closes, k), rule.on_close(*c), "({fast}, {slow}) at {k}");
+                assert_eq!(streaming.at(closes, k), rule.on_close(*c), "({fast}, {slow}) at {k}");
             }
         }
     }

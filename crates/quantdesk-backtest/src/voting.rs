@@ -3,7 +3,9 @@
 //! new buys. Models are streaming: feed bars one at a time.
 
 use quantdesk_core::Bar;
-use quantdesk_core::indicators::{Bollinger, Indicator, Macd, Rsi, Sma};
+use std::cmp::Ordering;
+
+use quantdesk_core::indicators::{Bollinger, Indicator, Macd, Rsi, Sma, rsi_cmp};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Context, Strategy};
@@ -48,8 +50,8 @@ fn vote(model: &'static str, action: Action, confidence: f64) -> Option<Vote> {
     Some(Vote { model: model.into(), action, confidence: confidence.clamp(0.0, 1.0) })
 }
 
-/// Trend: the fast average above the slow one votes BUY, below votes SELL; confidence grows with
-/// the gap (a 5 % gap is full confidence).
+/// Trend: the fast average above the slow one votes BUY, below votes SELL, equal (exactly, by
+/// [`Sma::cmp_mean`]) HOLD; confidence grows with the gap (a 5 % gap is full confidence).
 pub struct MaTrend {
     fast: Sma,
     slow: Sma,
@@ -69,18 +71,17 @@ impl SignalModel for MaTrend {
         let (f, s) = (self.fast.next(bar.close), self.slow.next(bar.close));
         let (f, s) = (f?, s?);
         let gap = f / s - 1.0;
-        let action = if gap > 0.0 {
-            Action::Buy
-        } else if gap < 0.0 {
-            Action::Sell
-        } else {
-            Action::Hold
+        let (action, confidence) = match self.fast.cmp_mean(&self.slow) {
+            Some(Ordering::Greater) => (Action::Buy, gap.abs() * 20.0),
+            Some(Ordering::Less) => (Action::Sell, gap.abs() * 20.0),
+            _ => (Action::Hold, 0.0),
         };
-        vote(self.name(), action, gap.abs() * 20.0)
+        vote(self.name(), action, confidence)
     }
 }
 
-/// Mean reversion on RSI: below `lower` votes BUY, above `upper` SELL, otherwise HOLD.
+/// Mean reversion on RSI: below `lower` votes BUY, above `upper` SELL, otherwise HOLD (at a
+/// threshold within [`quantdesk_core::indicators::RSI_TIE`] too).
 pub struct RsiModel {
     rsi: Rsi,
     lower: f64,
@@ -99,9 +100,9 @@ impl SignalModel for RsiModel {
     }
     fn update(&mut self, bar: &Bar) -> Option<Vote> {
         let r = self.rsi.next(bar.close)?;
-        if r < self.lower {
+        if rsi_cmp(r, self.lower) == Some(Ordering::Less) {
             vote(self.name(), Action::Buy, (self.lower - r) / self.lower.max(1e-9))
-        } else if r > self.upper {
+        } else if rsi_cmp(r, self.upper) == Some(Ordering::Greater) {
             vote(self.name(), Action::Sell, (r - self.upper) / (100.0 - self.upper).max(1e-9))
         } else {
             vote(self.name(), Action::Hold, 1.0 - (r - 50.0).abs() / 50.0)
@@ -109,8 +110,9 @@ impl SignalModel for RsiModel {
     }
 }
 
-/// Momentum on MACD: a positive histogram votes BUY, a negative one SELL; confidence by the
-/// histogram relative to price (0.5 % is full confidence).
+/// Momentum on MACD: a positive histogram votes BUY, a negative one SELL, zero (within rounding
+/// noise, [`quantdesk_core::indicators::MacdValue::hist_sign`]) HOLD; confidence by the histogram
+/// relative to price (0.5 % is full confidence).
 pub struct MacdModel {
     macd: Macd,
 }
@@ -134,18 +136,17 @@ impl SignalModel for MacdModel {
     fn update(&mut self, bar: &Bar) -> Option<Vote> {
         let v = self.macd.next(bar.close)?;
         let strength = (v.hist / bar.close).abs() * 200.0;
-        let action = if v.hist > 0.0 {
-            Action::Buy
-        } else if v.hist < 0.0 {
-            Action::Sell
-        } else {
-            Action::Hold
+        let action = match v.hist_sign(bar.close) {
+            Ordering::Greater => Action::Buy,
+            Ordering::Less => Action::Sell,
+            Ordering::Equal => Action::Hold,
         };
         vote(self.name(), action, strength)
     }
 }
 
-/// Bands: a close below the lower band votes BUY, above the upper band SELL.
+/// Bands: a close below the lower band votes BUY, above the upper band SELL (placed exactly by
+/// [`Bollinger::locate`]: a close on a band is HOLD).
 pub struct BollingerModel {
     bands: Bollinger,
 }
@@ -164,9 +165,10 @@ impl SignalModel for BollingerModel {
         let b = self.bands.next(bar.close)?;
         let width = (b.upper - b.middle).max(1e-12);
         let z = (bar.close - b.middle) / width;
-        if z < -1.0 {
+        let at = self.bands.locate(bar.close)?;
+        if at.lower == Ordering::Less {
             vote(self.name(), Action::Buy, -z - 1.0 + 0.5)
-        } else if z > 1.0 {
+        } else if at.upper == Ordering::Greater {
             vote(self.name(), Action::Sell, z - 1.0 + 0.5)
         } else {
             vote(self.name(), Action::Hold, 1.0 - z.abs())
