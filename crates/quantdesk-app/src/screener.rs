@@ -505,7 +505,11 @@ mod tests {
     fn a_minimum_above_its_maximum_is_refused() {
         let r = ScreenerRequest { pb_min: Some(3.0), pb_max: Some(1.0), ..Default::default() };
         let e = screen(Vec::new(), &r).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::Malformed);
+        assert_eq!(
+            (e.kind(), e.code()),
+            (crate::ErrorKind::Invalid, "invalid_params"),
+            "a rule beyond the schema: 422"
+        );
         assert!(e.to_string().contains("pb_min"));
         assert!(ScreenerRequest { page_size: Some(0), ..Default::default() }.validate().is_err());
         assert!(ScreenerRequest { pe_min: Some(f64::NAN), ..Default::default() }.validate().is_err());
