@@ -435,3 +435,119 @@ pub async fn run_job(
     });
     Ok(out)
 }
+
+/// The reference figures shown beside the DCF: the relative valuation and the DDM.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceFigures {
+    pub relative_valuation: model::relative::RelativeValuation,
+    pub ddm: DdmOutcome,
+}
+
+/// The DDM, or why it was refused (`{"error": {"code", "message", "missing", …}}`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum DdmOutcome {
+    Valued(model::ddm::Ddm),
+    Refused { error: model::ValuationError },
+}
+
+impl From<Result<model::ddm::Ddm, model::ValuationError>> for DdmOutcome {
+    fn from(r: Result<model::ddm::Ddm, model::ValuationError>) -> Self {
+        match r {
+            Ok(d) => DdmOutcome::Valued(d),
+            Err(error) => DdmOutcome::Refused { error },
+        }
+    }
+}
+
+/// The relative valuation of `symbol` as known on `as_of`: its `daily_basic` history, its annual
+/// EBITDA and net debt, and the peers of its industry (instruments with the same `industry`):
+/// their latest `daily_basic` row (one market-wide query; per peer as of the date when `as_of`
+/// is set) and their latest annual report known then.
+pub async fn relative(
+    store: &dyn Store,
+    symbol: &Symbol,
+    as_of: Option<NaiveDate>,
+) -> Result<model::relative::RelativeValuation, AppError> {
+    use model::relative::{Peer, fundamentals};
+    let history = store.statement_rows(symbol, Statement::DailyBasic, as_of).await?;
+    let own = fundamentals(
+        &annual_rows(store, symbol, Statement::Income, as_of).await?,
+        &annual_rows(store, symbol, Statement::BalanceSheet, as_of).await?,
+        &annual_rows(store, symbol, Statement::CashFlow, as_of).await?,
+    );
+    let industry = store.instrument(symbol).await?.map(|i| i.industry).filter(|s| !s.trim().is_empty());
+    let mut peers = Vec::new();
+    if let Some(ind) = &industry {
+        let instruments = store
+            .list_instruments(&quantdesk_store::InstrumentQuery { limit: u32::MAX / 2, ..Default::default() })
+            .await?;
+        let peer_symbols: Vec<Symbol> =
+            instruments.into_iter().filter(|i| &i.industry == ind && &i.symbol != symbol).map(|i| i.symbol).collect();
+        let mut latest: std::collections::HashMap<Symbol, StatementRow> = std::collections::HashMap::new();
+        match as_of {
+            None if !peer_symbols.is_empty() => {
+                for row in store.latest_statement_per_symbol(Statement::DailyBasic).await? {
+                    if peer_symbols.contains(&row.symbol) {
+                        latest.insert(row.symbol.clone(), row);
+                    }
+                }
+            }
+            _ => {
+                for p in &peer_symbols {
+                    if let Some(row) = store.statement_rows(p, Statement::DailyBasic, as_of).await?.pop() {
+                        latest.insert(p.clone(), row);
+                    }
+                }
+            }
+        }
+        for p in &peer_symbols {
+            let Some(daily_basic) = latest.remove(p) else { continue };
+            let f = fundamentals(
+                &annual_rows(store, p, Statement::Income, as_of).await?,
+                &annual_rows(store, p, Statement::BalanceSheet, as_of).await?,
+                &annual_rows(store, p, Statement::CashFlow, as_of).await?,
+            );
+            let known = f.into_iter().rfind(|f| f.known_on <= daily_basic.period);
+            peers.push(Peer { daily_basic, fundamentals: known });
+        }
+    }
+    Ok(model::relative::relative(&history, &own, &peers, industry.as_deref()))
+}
+
+/// The two-stage DDM of `symbol` as known on `as_of`: its implemented `dividend` rows, else the
+/// latest `daily_basic.dv_ttm`. `Ok(Err(_))` is the model's refusal.
+pub async fn ddm(
+    store: &dyn Store,
+    symbol: &Symbol,
+    as_of: Option<NaiveDate>,
+    request: &model::ddm::DdmRequest,
+) -> Result<Result<model::ddm::Ddm, model::ValuationError>, AppError> {
+    let dividends = store.statement_rows(symbol, Statement::Dividend, as_of).await?;
+    let daily_basic = store.statement_rows(symbol, Statement::DailyBasic, as_of).await?.pop();
+    Ok(model::ddm::ddm(&dividends, daily_basic.as_ref(), request))
+}
+
+/// The DDM's assumptions for a valued company: Ke is the DCF's cost of equity (its WACC build-up)
+/// when there is one, the other assumptions the DDM's defaults.
+pub fn ddm_request(valuation: &Valuation) -> model::ddm::DdmRequest {
+    let mut r = model::ddm::DdmRequest::default();
+    if let Some(ke) = valuation.wacc_build_up.as_ref().map(|w| w.cost_of_equity).filter(|k| k.is_finite() && *k > 0.0) {
+        r.cost_of_equity = ke;
+    }
+    r
+}
+
+/// [`relative`] and [`ddm`] for a valuation of the company the request names.
+pub async fn reference_figures(
+    store: &dyn Store,
+    request: &Request,
+    valuation: &Valuation,
+) -> Result<ReferenceFigures, AppError> {
+    let symbol = request_symbol(request)?;
+    let as_of = valuation_date(request)?;
+    Ok(ReferenceFigures {
+        relative_valuation: relative(store, &symbol, as_of).await?,
+        ddm: ddm(store, &symbol, as_of, &ddm_request(valuation)).await?.into(),
+    })
+}

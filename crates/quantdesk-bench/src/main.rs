@@ -13,6 +13,8 @@
 //!   times syncing daily bars from the loopback TuShare fake: end to end, fetch only, JSON decoding
 //!   only and database only, and each peer command against the same fake (see `sync.rs` and
 //!   `bench/sync.sh`).
+//! - `cargo run --release -p quantdesk-bench -- valuation [--symbols 5000]` times the `valuation`
+//!   job over N synthetic statement sets in SQLite (see `valuation.rs`).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -24,17 +26,19 @@ use quantdesk_core::demo::trading_calendar;
 use quantdesk_core::rng::Rng;
 
 mod sync;
+mod valuation;
 
 fn main() -> Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("backtest") => return backtest_bench(&args[1..]),
         Some("sync") => return sync::run(&args[1..]),
+        Some("valuation") => return valuation::run(&args[1..]),
         Some("data") => {
             args.remove(0);
         }
         _ => anyhow::bail!(
-            "usage: quantdesk-bench data OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS] | quantdesk-bench backtest | quantdesk-bench sync [OPTIONS]"
+            "usage: quantdesk-bench data OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS] | quantdesk-bench backtest | quantdesk-bench sync [OPTIONS] | quantdesk-bench valuation [--symbols N]"
         ),
     }
     data(args)

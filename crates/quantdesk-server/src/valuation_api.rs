@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use quantdesk_app::valuation::model::{Request, Valuation};
-use quantdesk_app::valuation::{HistoryItem, HistoryPage};
+use quantdesk_app::valuation::{HistoryItem, HistoryPage, ReferenceFigures};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -69,6 +69,10 @@ pub struct ValuationEnvelope {
     pub stock_info: StockInfo,
     /// `dcf_forecast_details`, `detailed_forecast_table`, `sensitivity_analysis_result`,
     /// `historical_ratios_summary`, `data_warnings`, `other_analysis`, `special_industry_warning`.
+    /// `other_analysis.relative_valuation` (P/E, P/E TTM, P/B, EV/EBITDA against the company's
+    /// own `daily_basic` history and its industry's median, with implied prices) and
+    /// `other_analysis.ddm` (a two-stage dividend discount model, or `{"error": …}`) are
+    /// reference figures beside the DCF.
     #[schema(value_type = Object)]
     pub valuation_results: Value,
     /// The model's refusal, or null.
@@ -148,10 +152,30 @@ pub fn valuation_results(v: &Valuation) -> Value {
     })
 }
 
-async fn envelope(state: &AppState, v: &Valuation, id: Option<i64>, cached: bool) -> Result<Response, ApiError> {
+/// Adds the reference figures beside the DCF: `other_analysis.relative_valuation` and
+/// `other_analysis.ddm`.
+pub fn with_reference_figures(mut results: Value, figures: &ReferenceFigures) -> Value {
+    if let Some(o) = results.get_mut("other_analysis").and_then(Value::as_object_mut) {
+        o.insert("relative_valuation".into(), serde_json::to_value(&figures.relative_valuation).unwrap_or(Value::Null));
+        o.insert("ddm".into(), serde_json::to_value(&figures.ddm).unwrap_or(Value::Null));
+    }
+    results
+}
+
+async fn envelope(
+    state: &AppState,
+    v: &Valuation,
+    figures: Option<&ReferenceFigures>,
+    id: Option<i64>,
+    cached: bool,
+) -> Result<Response, ApiError> {
+    let mut valuation_results = valuation_results(v);
+    if let Some(f) = figures {
+        valuation_results = with_reference_figures(valuation_results, f);
+    }
     let body = ValuationEnvelope {
         stock_info: stock_info(state, v).await?,
-        valuation_results: valuation_results(v),
+        valuation_results,
         error: v.error.clone(),
         id,
         cached,
@@ -175,7 +199,10 @@ pub async fn valuation(
     let req = into_request(body)?;
     let valued =
         quantdesk_app::valuation::valuate_cached(&*state.store, &p.owner(), &req, true).await.map_err(app_error)?;
-    envelope(&state, &valued.valuation, valued.id, valued.cached).await
+    let figures = quantdesk_app::valuation::reference_figures(&*state.store, &valued.request, &valued.valuation)
+        .await
+        .map_err(app_error)?;
+    envelope(&state, &valued.valuation, Some(&figures), valued.id, valued.cached).await
 }
 
 /// The sensitivity grid alone: the same request with `sensitivity_analysis` required (row and

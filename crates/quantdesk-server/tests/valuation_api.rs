@@ -136,3 +136,98 @@ async fn refusals_missing_symbols_bad_bodies_and_the_grid() {
     let (s, _, _) = common::call(&t, "POST", "/api/v1/valuation", &[], json!({"ts_code": "600519.SH"})).await;
     assert_eq!(s, 401);
 }
+
+/// Relative valuation and DDM beside the DCF: 600519.SH's one fixture `daily_basic` row plus four
+/// planted ones, two planted peers in 白酒 (and 000999.SZ in 中成药, not a peer), planted
+/// implemented dividends.
+#[tokio::test]
+async fn relative_valuation_and_ddm_sit_beside_the_dcf() {
+    let Some((t, _fx)) = with_statements().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let header = "ts_code,trade_date,close,pe,pe_ttm,pb,dv_ttm,total_share,total_mv\n";
+    let me = dir.path().join("600519.SH");
+    std::fs::create_dir(&me).unwrap();
+    std::fs::write(
+        me.join("daily_basic.csv"),
+        format!(
+            "{header}600519.SH,20250512,1500,20,20,7,3,125619.78,188429670\n600519.SH,20250513,1510,21,21,7.1,3,125619.78,189687968\n\
+             600519.SH,20250514,1520,22,22,7.2,3,125619.78,190942065\n600519.SH,20250515,1530,25,25,7.3,3,125619.78,192198263\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        me.join("dividend.csv"),
+        "ts_code,end_date,ann_date,div_proc,stk_div,cash_div,cash_div_tax,record_date,ex_date,pay_date\n\
+         600519.SH,20240630,20241120,实施,0,23.882,23.882,20241219,20241220,20241220\n\
+         600519.SH,20241231,20250403,实施,0,27.673,27.673,20250619,20250620,20250620\n\
+         600519.SH,20231231,20240403,实施,0,30.876,30.876,20240618,20240619,20240619\n",
+    )
+    .unwrap();
+    for (code, pe) in [("000858.SZ", 18.0), ("000568.SZ", 30.0)] {
+        let p = dir.path().join(code);
+        std::fs::create_dir(&p).unwrap();
+        std::fs::write(
+            p.join("daily_basic.csv"),
+            format!("{header}{code},20250519,100,{pe},{pe},5,2,100000,10000000\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("stock_basic.csv"),
+            format!("ts_code,symbol,name,area,industry,list_date,market,exchange\n{code},{},P,四川,白酒,20000101,主板,SZSE\n", &code[..6]),
+        )
+        .unwrap();
+    }
+    for d in ["600519.SH", "000858.SZ", "000568.SZ"] {
+        quantdesk_app::financials::import_path(&*t.state.store, &dir.path().join(d), None).await.unwrap();
+    }
+    let auth = common::bearer(&t.token);
+    let h = [("authorization", auth.as_str())];
+    let (s, _, v) = common::call(&t, "POST", "/api/v1/valuation", &h, json!({"ts_code": "600519.SH"})).await;
+    assert_eq!(s, 200, "{v}");
+    let o = &v["valuation_results"]["other_analysis"];
+    let rel = &o["relative_valuation"];
+    assert_eq!(
+        (rel["industry"].as_str(), rel["history_rows"].as_u64(), rel["peers"].as_u64()),
+        (Some("白酒"), Some(5), Some(2)),
+        "{rel}"
+    );
+    assert_eq!(rel["as_of"], json!("2025-05-19"));
+    let pe = rel["multiples"].as_array().unwrap().iter().find(|m| m["multiple"] == "pe").unwrap();
+    // P/E history 20, 21, 22, 23.0031, 25: median 22; peers 18 and 30: median 24.
+    assert_eq!(pe["current"].as_f64(), Some(23.0031));
+    assert_eq!(pe["history"]["median"].as_f64(), Some(22.0));
+    assert_eq!(pe["history"]["current_percentile"].as_f64(), Some(0.8));
+    assert_eq!((pe["industry_median"].as_f64(), pe["industry_count"].as_u64()), (Some(24.0), Some(2)));
+    assert!(close(pe["implied_price_at_own_median"].as_f64().unwrap(), 1578.98 * 22.0 / 23.0031));
+    assert!(close(pe["implied_price_at_industry_median"].as_f64().unwrap(), 1578.98 * 24.0 / 23.0031));
+    // EV/EBITDA from the stored annual reports: a current value and its own history.
+    let ev = rel["multiples"].as_array().unwrap().iter().find(|m| m["multiple"] == "ev_ebitda").unwrap();
+    assert!(ev["current"].as_f64().is_some_and(|x| x > 0.0), "{ev}");
+    // DDM: DPS0 = 23.882 + 27.673 (fiscal 2024), Ke from the DCF's build-up.
+    let ddm = &o["ddm"];
+    assert_eq!(
+        (ddm["dps0_source"].as_str(), ddm["dps0_fiscal_year"].as_i64()),
+        (Some("dividend"), Some(2024)),
+        "{ddm}"
+    );
+    assert!(close(ddm["dps0"].as_f64().unwrap(), 51.555));
+    let ke = ddm["request"]["cost_of_equity"].as_f64().unwrap();
+    let wacc_ke = o["wacc_build_up"]["cost_of_equity"].as_f64().unwrap();
+    assert_eq!(ke, wacc_ke);
+    let (g1, g) = (0.05, 0.025);
+    let mut pv = 0.0;
+    let mut dps = 51.555;
+    for t in 1..=5 {
+        dps *= 1.0 + g1;
+        pv += dps / (1.0 + ke).powi(t);
+    }
+    pv += dps * (1.0 + g) / (ke - g) / (1.0 + ke).powi(5);
+    assert!(close(ddm["value_per_share"].as_f64().unwrap(), pv), "{ddm}");
+
+    // 000999.SZ: no peer in 中成药, no dividend rows: the DDM falls back to dv_ttm × price.
+    let (s, _, v) = common::call(&t, "POST", "/api/v1/valuation", &h, json!({"ts_code": "000999.SZ"})).await;
+    assert_eq!(s, 200, "{v}");
+    let o = &v["valuation_results"]["other_analysis"];
+    assert_eq!(o["relative_valuation"]["peers"].as_u64(), Some(0));
+    assert_eq!(o["ddm"]["dps0_source"].as_str(), Some("dv_ttm"));
+}

@@ -8,6 +8,8 @@
 //! valuate(&Statements, &Request) -> Result<Valuation, ValuationError>
 //! valuate_report(&Statements, &Request) -> Valuation          // refusal inside, golden shape
 //! reverse_dcf(&Statements, &Request, ReverseTarget, price) -> Result<ReverseDcf, ValuationError>
+//! relative::relative(history, fundamentals, peers, industry) -> RelativeValuation  // reference figures
+//! ddm::ddm(dividends, daily_basic, &DdmRequest) -> Result<Ddm, ValuationError>     // two-stage DDM
 //! ```
 //!
 //! Two [`Profile`]s: `reference` reproduces the predecessor (huliux/stock_vale @ 0e8c3f7) rule by
@@ -32,12 +34,14 @@
 //! shown rounded; the raw values are kept for parity checks.
 
 mod clean;
+pub mod ddm;
 pub mod differences;
 mod history;
 mod input;
 mod model;
 mod output;
 pub mod presets;
+pub mod relative;
 mod request;
 mod sensitivity;
 

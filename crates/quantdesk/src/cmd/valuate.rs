@@ -175,8 +175,17 @@ async fn valuate(cfg: &Config, a: RunArgs, diagnose: bool) -> Result<()> {
     let v = &valued.valuation;
     let text = match a.format {
         ValuateFormat::Json => format!("{}\n", serde_json::to_string_pretty(v)?),
-        ValuateFormat::Table => render(v, &changes, valued.id, diagnose, false),
-        ValuateFormat::Markdown => render(v, &changes, valued.id, diagnose, true),
+        ValuateFormat::Table | ValuateFormat::Markdown => {
+            let md = matches!(a.format, ValuateFormat::Markdown);
+            let mut text = render(v, &changes, valued.id, diagnose, md);
+            if v.error.is_none() {
+                let figures = quantdesk_app::valuation::reference_figures(&*store, &valued.request, v)
+                    .await
+                    .map_err(|e| anyhow!(e.into_message()))?;
+                text.push_str(&render_reference(&figures, md));
+            }
+            text
+        }
     };
     print_all(&text)?;
     if let Some(e) = &v.error {
@@ -184,6 +193,85 @@ async fn valuate(cfg: &Config, a: RunArgs, diagnose: bool) -> Result<()> {
         bail!("the model refused to value {}{code}: {e}", v.ts_code.as_deref().unwrap_or("the company"));
     }
     Ok(())
+}
+
+/// The reference figures beside the DCF: relative multiples and the DDM.
+pub fn render_reference(f: &quantdesk_app::valuation::ReferenceFigures, md: bool) -> String {
+    let mut out = String::new();
+    let r = &f.relative_valuation;
+    heading(&mut out, md, "Relative valuation (reference)");
+    let _ = writeln!(
+        out,
+        "{} daily_basic rows ({} … {}); industry {} with {} peers\n",
+        r.history_rows,
+        r.history_from.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+        r.history_to.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+        r.industry.as_deref().unwrap_or("-"),
+        r.peers
+    );
+    let f2 = |x: Option<f64>| x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+    let head: Vec<String> = [
+        "multiple",
+        "current",
+        "min",
+        "p25",
+        "median",
+        "p75",
+        "max",
+        "pctile",
+        "industry median (n)",
+        "price @ own median",
+        "price @ industry median",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows: Vec<Vec<String>> = r
+        .multiples
+        .iter()
+        .map(|m| {
+            let h = m.history.as_ref();
+            vec![
+                m.multiple.clone(),
+                f2(m.current),
+                f2(h.map(|h| h.min)),
+                f2(h.map(|h| h.p25)),
+                f2(h.map(|h| h.median)),
+                f2(h.map(|h| h.p75)),
+                f2(h.map(|h| h.max)),
+                pct(h.and_then(|h| h.current_percentile)),
+                format!("{} ({})", f2(m.industry_median), m.industry_count),
+                f2(m.implied_price_at_own_median),
+                f2(m.implied_price_at_industry_median),
+            ]
+        })
+        .collect();
+    table(&mut out, md, &head, &rows);
+    heading(&mut out, md, "Dividend discount model (reference)");
+    match &f.ddm {
+        quantdesk_app::valuation::DdmOutcome::Valued(d) => kv(
+            &mut out,
+            md,
+            &[
+                ("DPS0", format!("{:.4} ({})", d.dps0, d.dps0_source)),
+                ("cost of equity", pct(Some(d.request.cost_of_equity))),
+                (
+                    "growth",
+                    format!(
+                        "{} for {} years, then {}",
+                        pct(Some(d.request.stage1_growth)),
+                        d.request.stage1_years,
+                        pct(Some(d.request.terminal_growth))
+                    ),
+                ),
+                ("value per share", format!("{:.2}", d.value_per_share)),
+                ("upside", pct(d.upside)),
+            ],
+        ),
+        quantdesk_app::valuation::DdmOutcome::Refused { error } => {
+            let _ = writeln!(out, "refused ({}): {}\n", error.code, error.message);
+        }
+    }
+    out
 }
 
 fn num(x: f64) -> String {
