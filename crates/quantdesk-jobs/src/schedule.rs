@@ -111,9 +111,17 @@ pub async fn run_scheduler(store: Arc<dyn Store>, mut shutdown: tokio::sync::wat
 /// The name of the schedule `backup_cron` configures.
 pub const BACKUP_SCHEDULE: &str = "backup";
 
-/// Creates or updates the `backup` schedule from the configuration's `backup_cron` (read in UTC);
-/// an empty `cron` leaves any existing schedule as it is.
-pub async fn ensure_backup_schedule(store: &dyn Store, cron: &str, now: i64) {
+/// A schedule the configuration owns (`backup_cron`, `sync_cron`): ownerless, switched on.
+struct Configured {
+    name: &'static str,
+    timezone: &'static str,
+    kind: &'static str,
+    params: &'static str,
+    catch_up: bool,
+}
+
+/// Creates or updates `c` with `cron`; an empty `cron` leaves any existing schedule as it is.
+async fn ensure_configured(store: &dyn Store, c: &Configured, cron: &str, now: i64) {
     let cron = cron.trim();
     if cron.is_empty() {
         return;
@@ -121,19 +129,26 @@ pub async fn ensure_backup_schedule(store: &dyn Store, cron: &str, now: i64) {
     let s = Schedule {
         id: 0,
         owner: String::new(),
-        name: BACKUP_SCHEDULE.into(),
+        name: c.name.into(),
         cron: cron.into(),
-        timezone: "UTC".into(),
-        kind: "backup".into(),
-        params: "{}".into(),
+        timezone: c.timezone.into(),
+        kind: c.kind.into(),
+        params: c.params.into(),
         enabled: true,
-        catch_up: true,
+        catch_up: c.catch_up,
         last_fire: None,
         created_at: now,
     };
     if let Err(e) = store.upsert_schedule(&s).await {
-        tracing::warn!(error = %e, "could not set up the backup schedule");
+        tracing::warn!(schedule = c.name, error = %e, "could not set up a configured schedule");
     }
+}
+
+/// Creates or updates the `backup` schedule from the configuration's `backup_cron` (read in UTC,
+/// catching up a missed night); an empty `cron` leaves any existing schedule as it is.
+pub async fn ensure_backup_schedule(store: &dyn Store, cron: &str, now: i64) {
+    let c = Configured { name: BACKUP_SCHEDULE, timezone: "UTC", kind: "backup", params: "{}", catch_up: true };
+    ensure_configured(store, &c, cron, now).await;
 }
 
 /// The name of the evening sync schedule.
@@ -143,26 +158,14 @@ const SYNC_PARAMS: &str = r#"{"what": "all", "only_trading_days": true}"#;
 /// Switches the `sync-daily` schedule on with `cron` (read in Asia/Shanghai) when the
 /// configuration's `sync_cron` is set; an empty `cron` leaves the schedule as it is.
 pub async fn ensure_sync_schedule(store: &dyn Store, cron: &str, now: i64) {
-    let cron = cron.trim();
-    if cron.is_empty() {
-        return;
-    }
-    let s = Schedule {
-        id: 0,
-        owner: String::new(),
-        name: SYNC_SCHEDULE.into(),
-        cron: cron.into(),
-        timezone: "Asia/Shanghai".into(),
-        kind: "sync".into(),
-        params: SYNC_PARAMS.into(),
-        enabled: true,
+    let c = Configured {
+        name: SYNC_SCHEDULE,
+        timezone: "Asia/Shanghai",
+        kind: "sync",
+        params: SYNC_PARAMS,
         catch_up: false,
-        last_fire: None,
-        created_at: now,
     };
-    if let Err(e) = store.upsert_schedule(&s).await {
-        tracing::warn!(error = %e, "could not set up the sync schedule");
-    }
+    ensure_configured(store, &c, cron, now).await;
 }
 
 /// The built-in schedules, created switched off the first time a scheduler meets a database:
