@@ -840,25 +840,7 @@ impl<'a> SyncService<'a> {
         if bars.is_empty() && reread.is_none() {
             return Ok(false);
         }
-        let mut session = self.store.begin_import(Resolution::Day).await?;
-        let exchange = exchange_of(symbol);
-        session
-            .write(&BarSeriesWrite {
-                symbol,
-                bars: &bars,
-                factors: &[],
-                calendar: symbol.exchange().is_a_share().then_some(exchange.as_str()),
-            })
-            .await?;
-        if let Some(history) = &reread {
-            session.replace_factors(symbol, history).await?;
-        }
-        session.commit().await?;
-        report.bars += bars.len() as u64;
-        report.factors += reread.as_ref().map_or(0, |h| h.len() as u64);
-        if incremental && reread.is_some() {
-            report.factor_rereads += 1;
-        }
+        self.land(symbol, &bars, &[], reread.as_deref(), incremental, report).await?;
         Ok(true)
     }
 
@@ -981,18 +963,33 @@ impl<'a> SyncService<'a> {
         } else {
             new_factors = change_points(fetched, last);
         }
+        self.land(symbol, &bars, &new_factors, reread.as_deref(), true, report).await?;
+        Ok(())
+    }
+
+    /// One symbol's bars, new factors and (when re-read) its whole factor history, in one import
+    /// session: all of it lands or none. A re-read counts in the report when `incremental`.
+    async fn land(
+        &self,
+        symbol: &Symbol,
+        bars: &[Bar],
+        factors: &[AdjFactor],
+        history: Option<&[AdjFactor]>,
+        incremental: bool,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
         let mut session = self.store.begin_import(Resolution::Day).await?;
         let exchange = exchange_of(symbol);
-        session
-            .write(&BarSeriesWrite { symbol, bars: &bars, factors: &new_factors, calendar: Some(exchange.as_str()) })
-            .await?;
-        if let Some(history) = &reread {
+        // Bars teach the A-share calendars their trading days, as CSV imports do.
+        let calendar = symbol.exchange().is_a_share().then_some(exchange.as_str());
+        session.write(&BarSeriesWrite { symbol, bars, factors, calendar }).await?;
+        if let Some(history) = history {
             session.replace_factors(symbol, history).await?;
         }
         session.commit().await?;
         report.bars += bars.len() as u64;
-        report.factors += new_factors.len() as u64 + reread.as_ref().map_or(0, |h| h.len() as u64);
-        if reread.is_some() {
+        report.factors += factors.len() as u64 + history.map_or(0, |h| h.len() as u64);
+        if incremental && history.is_some() {
             report.factor_rereads += 1;
         }
         Ok(())
