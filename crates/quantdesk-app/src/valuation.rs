@@ -184,7 +184,8 @@ pub async fn valuate_cached(store: &dyn Store, owner: &str, request: &Request, s
     let (request, statements) = prepare(store, request).await?;
     let ts_code = request.ts_code.clone().unwrap_or_default();
     let date = valuation_date(&request)?.map(|d| d.to_string()).unwrap_or_default();
-    let request_hash = hash_json(&request)?;
+    // The model's version is part of the key: a result of an older model is never served.
+    let request_hash = hash_json(&(quantdesk_valuation::MODEL_VERSION, &request))?;
     let inputs_hash = hash_json(&statements)?;
     let key =
         CacheKey { ts_code: &ts_code, valuation_date: &date, request_hash: &request_hash, inputs_hash: &inputs_hash };

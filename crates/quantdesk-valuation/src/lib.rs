@@ -56,6 +56,10 @@ pub use request::{
     WeightMode,
 };
 
+/// The model's version: part of every cache key of stored results, so a saved result computed by
+/// an older model is never served for a newer one. Bump it with any change that alters a result.
+pub const MODEL_VERSION: u32 = 2;
+
 /// Which parameter [`reverse_dcf`] solves for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
