@@ -139,3 +139,42 @@ fn chan_refuses_bad_input_without_panicking() {
         assert!(err.contains("Error"), "{args:?}: {err}");
     }
 }
+
+/// Without `--resolution`, a file's resolution comes from its timestamps (and is said); a flag
+/// that contradicts the file is refused with both named, not misread as two rows a day.
+#[test]
+fn an_hourly_file_is_read_as_hourly_and_a_contradicting_flag_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let csv = dir.path().join("h.csv");
+    let mut s = String::from("datetime,open,high,low,close,volume\n");
+    let mut day = chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+    let mut i = 0.0_f64;
+    while s.lines().count() < 400 {
+        if chrono::Datelike::weekday(&day).number_from_monday() <= 5 {
+            for t in ["10:30:00", "11:30:00", "14:00:00", "15:00:00"] {
+                let p = 20.0 + 3.0 * (i / 9.0).sin() + (i / 2.3).sin();
+                writeln!(s, "{day} {t},{p:.2},{:.2},{:.2},{p:.2},{}", p + 0.3, p - 0.3, 1000.0 + i).unwrap();
+                i += 1.0;
+            }
+        }
+        day = day.succ_opt().unwrap();
+    }
+    std::fs::write(&csv, s).unwrap();
+    let file = csv.to_str().unwrap();
+
+    let out = quantdesk(&db, &["chan", file, "--symbol", "600000.SH"]);
+    let v = json(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("detected resolution 60"), "{:?}", out.stderr);
+    assert_eq!(v["resolution"], "60", "{}", v["resolution"]);
+    assert!(v["merged"].as_array().is_some_and(|m| !m.is_empty()) || v["bars"].is_number(), "{v}");
+
+    let out = quantdesk(&db, &["chan", file, "--symbol", "600000.SH", "--resolution", "1D"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("intraday") && err.contains("--resolution 60"), "{err}");
+
+    let out = quantdesk(&db, &["backtest", file, "--symbol", "600000.SH", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("detected resolution 60"));
+}

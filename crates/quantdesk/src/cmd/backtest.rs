@@ -42,9 +42,10 @@ pub struct BacktestArgs {
     /// When market orders fill: next_open (default) or close (the signal bar's close).
     #[arg(long, value_enum, default_value = "next_open")]
     fill: FillArg,
-    /// Bar resolution of the file or of the stored bars to read.
-    #[arg(long, default_value = "1D", value_parser = parse_resolution)]
-    resolution: Resolution,
+    /// Bar resolution of the stored bars to read (default 1D), or of the file (default: detected
+    /// from its timestamps).
+    #[arg(long, value_parser = parse_resolution)]
+    resolution: Option<Resolution>,
     /// Price adjustment of stored bars: none, qfq (default) or hfq.
     #[arg(long, default_value = "qfq", ignore_case = true, value_parser = Lenient::<AdjustmentArg>::new())]
     adjustment: AdjustmentArg,
@@ -214,7 +215,7 @@ pub async fn decide(cfg: &Config, a: DecideArgs) -> Result<()> {
         adjustment: Adjustment::Qfq,
         countback: Some(500),
         require_bars: false,
-        ..BarQuery::new(None, &a.symbol, Resolution::Day)
+        ..BarQuery::new(None, &a.symbol, Some(Resolution::Day))
     };
     let mut out = Vec::new();
     for raw in &a.symbol {

@@ -22,9 +22,10 @@ pub struct ChanArgs {
     /// Rules: chanpy (chan.py's defaults) or czsc (czsc's stroke rule).
     #[arg(long, value_enum, default_value = "chanpy")]
     profile: ChanProfileArg,
-    /// Bar resolution of the file, or of the stored bars to read (1, 5, 15, 30, 60, 1D, 1W, 1M).
-    #[arg(long, default_value = "1D", value_parser = parse_resolution)]
-    resolution: Resolution,
+    /// Bar resolution of the stored bars to read (1, 5, 15, 30, 60, 1D, 1W, 1M; default 1D), or of
+    /// the file (default: detected from its timestamps).
+    #[arg(long, value_parser = parse_resolution)]
+    resolution: Option<Resolution>,
     /// Price adjustment of stored bars: none, qfq (default) or hfq.
     #[arg(long, default_value = "qfq", ignore_case = true, value_parser = Lenient::<AdjustmentArg>::new())]
     adjustment: AdjustmentArg,
@@ -47,14 +48,15 @@ fn parse_until(s: &str) -> Result<i64, String> {
 
 pub async fn run(cfg: &Config, a: ChanArgs) -> Result<()> {
     use quantdesk_app::chan::{ChanProfile, to_api};
-    let (resolution, profile) = (a.resolution, ChanProfile::from(a.profile));
+    let profile = ChanProfile::from(a.profile);
     let until = a.until.unwrap_or(i64::MAX);
     let query = BarQuery {
         adjustment: a.adjustment.into(),
         until: Some(until),
-        ..BarQuery::new(a.file.as_deref(), a.symbol.as_slice(), resolution)
+        ..BarQuery::new(a.file.as_deref(), a.symbol.as_slice(), a.resolution)
     };
     let loaded = series::load(cfg, &query).await?;
+    let resolution = loaded.first().map_or(query.resolution, |s| s.resolution);
     let (name, adjustment, bars) = if let Some(file) = &a.file {
         let mut series = loaded.into_iter();
         let one = match (series.next(), series.next()) {

@@ -24,6 +24,9 @@ pub struct BarQuery<'a> {
     pub symbols: &'a [String],
     /// The file's resolution, or the resolution to build from what is stored.
     pub resolution: Resolution,
+    /// `--resolution` was not given: a file's resolution is detected from its timestamps (and
+    /// said on stderr); stored bars are read at `resolution`.
+    pub detect: bool,
     /// Price adjustment of stored bars (a file's bars are taken as they are).
     pub adjustment: Adjustment,
     /// Only bars before this instant, as they looked then: derived bars are built from stored
@@ -36,12 +39,14 @@ pub struct BarQuery<'a> {
 }
 
 impl<'a> BarQuery<'a> {
-    /// All bars of `file` or of the stored `symbols`, qfq-adjusted when stored.
-    pub fn new(file: Option<&'a Path>, symbols: &'a [String], resolution: Resolution) -> Self {
+    /// All bars of `file` or of the stored `symbols`, qfq-adjusted when stored. `resolution`
+    /// `None` (no `--resolution`): daily for stored bars, detected from a file's timestamps.
+    pub fn new(file: Option<&'a Path>, symbols: &'a [String], resolution: Option<Resolution>) -> Self {
         BarQuery {
             file,
             symbols,
-            resolution,
+            resolution: resolution.unwrap_or(Resolution::Day),
+            detect: resolution.is_none(),
             adjustment: Adjustment::Qfq,
             until: None,
             countback: None,
@@ -73,7 +78,28 @@ fn from_file(file: &Path, q: &BarQuery<'_>) -> Result<Vec<Series>> {
         [one] => Some(Symbol::new(one).map_err(|e| anyhow::anyhow!(e.0))?),
         _ => bail!("a file is read with at most one --symbol (multi-symbol files carry a symbol column)"),
     };
-    let parsed = read_bar_file(file, symbol, q.resolution)?;
+    // Read at one minute first: every timestamp keeps its time of day, so the file's own spacing
+    // tells its resolution (a daily reading of an intraday file would see two rows per day).
+    let fine = read_bar_file(file, symbol.clone(), Resolution::Minutes(1));
+    let detected = fine.as_ref().ok().and_then(detect_resolution);
+    let resolution = match (q.detect, detected) {
+        (true, Some(found)) => {
+            eprintln!("{}: detected resolution {} from its timestamps", file.display(), found.as_udf());
+            found
+        }
+        (false, Some(found)) if found.is_intraday() != q.resolution.is_intraday() => bail!(
+            "{} holds {} bars but --resolution {} was given: drop the flag to use the file's, or give --resolution {}",
+            file.display(),
+            if found.is_intraday() { "intraday" } else { "daily" },
+            q.resolution.as_udf(),
+            found.as_udf()
+        ),
+        _ => q.resolution,
+    };
+    let parsed = match (resolution, fine) {
+        (Resolution::Minutes(1), Ok(p)) => p,
+        _ => read_bar_file(file, symbol, resolution)?,
+    };
     Ok(parsed
         .series
         .into_iter()
@@ -82,11 +108,7 @@ fn from_file(file: &Path, q: &BarQuery<'_>) -> Result<Vec<Series>> {
             if let Some(until) = q.until {
                 bars.retain(|b| b.time < until);
             }
-            Series {
-                instrument: Instrument::with_defaults(sym, "", InstrumentKind::Stock),
-                resolution: q.resolution,
-                bars,
-            }
+            Series { instrument: Instrument::with_defaults(sym, "", InstrumentKind::Stock), resolution, bars }
         })
         .collect())
 }
@@ -102,6 +124,37 @@ pub async fn stored(store: &dyn MarketStore, raw: &str, q: &BarQuery<'_>) -> Res
     };
     let source = BarSource { store, blocks: None };
     Ok(stored_series(source, raw, &req, q.until.is_some(), q.require_bars).await?)
+}
+
+/// The resolution a file's bars are spaced at: daily when every gap is whole days, else the most
+/// common gap within a day (in minutes) among the supported intraday resolutions. `None` when the
+/// file says nothing (fewer than two bars in every series).
+fn detect_resolution(parsed: &quantdesk_ingest::ParsedBars) -> Option<Resolution> {
+    let mut gaps: std::collections::BTreeMap<i64, u32> = std::collections::BTreeMap::new();
+    for data in parsed.series.values() {
+        for w in data.bars.windows(2) {
+            let gap = w[1].time - w[0].time;
+            if gap > 0 {
+                *gaps.entry(gap).or_default() += 1;
+            }
+        }
+    }
+    if gaps.is_empty() {
+        return None;
+    }
+    if gaps.keys().all(|g| g % 86_400 == 0) {
+        return Some(Resolution::Day);
+    }
+    let (minutes, _) = gaps
+        .iter()
+        .filter(|(g, _)| **g < 86_400 && **g % 60 == 0)
+        .map(|(g, n)| (g / 60, *n))
+        .max_by_key(|(g, n)| (*n, std::cmp::Reverse(*g)))?;
+    [1u32, 5, 15, 30, 60]
+        .into_iter()
+        .find(|m| i64::from(*m) == minutes)
+        .map(Resolution::Minutes)
+        .or(Some(Resolution::Minutes(1)))
 }
 
 /// A bar file as `import bars` reads it (columns detected from the header).
