@@ -110,15 +110,20 @@ for i in range(200):
     ids.append((i, json.load(urllib.request.urlopen(req))["id"]))
 print(json.dumps(ids))
 PY
-# Kill worker1 while it holds jobs.
-victims=""
-for _ in $(seq 1 100); do
-  victims=$(psql "$QUANTDESK_DATABASE_URL" -Atc "SELECT string_agg(id::text, ',') FROM jobs WHERE state = 'running' AND worker LIKE '%-$worker1-%'")
-  [ -n "$victims" ] && break
-  sleep 0.1
+# Kill worker1 while it holds a sleeping echo job it started within the last 50 ms (they run 100 ms or
+# more, so it cannot finish between this query and the kill); the victims are then read again:
+# the jobs still running under the dead worker's id, which only a rerun can finish.
+held=""
+for _ in $(seq 1 400); do
+  held=$(psql "$QUANTDESK_DATABASE_URL" -Atc "SELECT string_agg(id::text, ',') FROM jobs WHERE state = 'running' AND worker LIKE '%-$worker1-%' AND params LIKE '%sleep_ms%' AND started_at > (extract(epoch from clock_timestamp()) * 1000)::bigint - 50")
+  [ -n "$held" ] && break
+  sleep 0.02
 done
-[ -n "$victims" ] || fail "worker1 never held a job"
+[ -n "$held" ] || fail "worker1 never held a freshly started job"
 kill -9 "$worker1"
+sleep 0.2
+victims=$(psql "$QUANTDESK_DATABASE_URL" -Atc "SELECT string_agg(id::text, ',') FROM jobs WHERE state = 'running' AND worker LIKE '%-$worker1-%'")
+[ -n "$victims" ] || fail "worker1's jobs ($held) all finished before the kill landed"
 echo "killed worker1 (pid $worker1) with SIGKILL while it ran jobs $victims"
 python3 - "$lb" "$(cat "$work/jobs.txt")" "$victims" <<'PY'
 import json, os, sys, time, urllib.request
