@@ -27,13 +27,14 @@ token=$("$bin" key create --email demo@quantdesk.local --name schemathesis --sco
 run_schemathesis() {
   "$venv/bin/schemathesis" --config-file "$(dirname "$0")/schemathesis.toml" run \
     "http://127.0.0.1:$port/api/v1/openapi.json" --checks all -H "Authorization: Bearer $token" \
-    --max-examples 50 --workers 2 --seed 1 >"$work/schemathesis.out" 2>&1
+    --max-examples 50 --workers 1 --seed 1 >"$work/schemathesis.out" 2>&1
 }
 ok=0
 run_schemathesis && ok=1
 # Hypothesis's source inspection is not thread-safe ("AST constructor recursion depth mismatch"
-# with two workers): a run whose only problem is such a runtime error of the tool, with no failed
-# check, is run once more. A failed check is never retried.
+# with two workers failed CI at stop 25, on both tries), so one worker runs (57 s against 51 s for
+# two). Should the tool still fail on its own, with no failed check, it is run once more; a failed
+# check is never retried.
 if [ "$ok" = 0 ] && grep -q 'Runtime Error' "$work/schemathesis.out" && ! grep -q '= FAILURES =' "$work/schemathesis.out"; then
   echo "schemathesis: a runtime error of the tool itself, no failed check; running once more"
   grep -m1 -A2 'Runtime Error' "$work/schemathesis.out" || true
