@@ -1,0 +1,1 @@
+//! TradeMaster slice-and-merge labeling (to be written).

@@ -1,0 +1,9 @@
+//! Market dynamics: TradeMaster's slice-and-merge regime labeling and its regime-conditioned
+//! evaluation ("dynamics test") with radar scores. Pure: no I/O, no clock, no randomness beyond
+//! fixed seeds.
+//!
+//! - [`labeling`]: the filter, the segmentation, the merges and the labels.
+//! - [`radar`]: per-run metrics with TradeMaster's definitions and the radar scores.
+
+pub mod labeling;
+pub mod radar;

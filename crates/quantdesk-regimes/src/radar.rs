@@ -1,0 +1,1 @@
+//! TradeMaster dynamics-test metrics and radar scores (to be written).
