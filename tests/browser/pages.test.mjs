@@ -201,8 +201,21 @@ test('a backtest from the form: progress, equity and drawdown, metrics, trades, 
   const page = await newPage();
   await page.goto(`${BASE}/backtests`);
   await page.fill('input[name="symbols"]', '000858.SZ');
+  // Each strategy shows its own declared parameters; a refused value is named next to its field.
+  await page.selectOption('select[name="strategy"]', 'rsi');
+  assert.ok(await page.isVisible('fieldset[data-strategy="rsi"] input[data-param="period"]'));
+  assert.ok(!(await page.isVisible('fieldset[data-strategy="sma_cross"]')));
   await page.selectOption('select[name="strategy"]', 'sma_cross');
-  await page.fill('input[name="params"]', 'fast=5 slow=20');
+  await page.fill('fieldset[data-strategy="sma_cross"] input[data-param="fast"]', '5');
+  await page.fill('fieldset[data-strategy="sma_cross"] input[data-param="slow"]', '20');
+  await page.fill('input[name="commission"]', '5');
+  await page.click('#backtest-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('[data-error-for="config.costs.commission_rate"]').textContent.length > 0);
+  assert.match(await page.textContent('[data-error-for="config.costs.commission_rate"]'), /0\.1/);
+  assert.equal(new URL(page.url()).pathname, '/backtests', 'nothing was submitted');
+  // The browser logs the refused request (422) as a console error: that one was expected.
+  assert.deepEqual(page.errors.splice(0), ['Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)']);
+  await page.fill('input[name="commission"]', '0.0003');
   await page.fill('input[name="from"]', '2023-01-01');
   await page.fill('input[name="to"]', '2024-12-31');
   await page.fill('input[name="benchmark"]', '000998.SH');

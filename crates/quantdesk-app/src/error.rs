@@ -56,18 +56,30 @@ pub struct AppError {
     code: &'static str,
     message: String,
     retry_after_ms: Option<i64>,
+    field: Option<String>,
 }
 
 impl AppError {
     /// An error of `kind` with the kind's own code.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        AppError { kind, code: kind.default_code(), message: message.into(), retry_after_ms: None }
+        AppError { kind, code: kind.default_code(), message: message.into(), retry_after_ms: None, field: None }
     }
 
     /// The same error with a more specific stable code (`weak_password`, `invalid_code`, …).
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;
         self
+    }
+
+    /// The same error naming the request field at fault (a dotted path such as
+    /// `params.fast` or `config.costs.commission_rate`), so a form can show it by the field.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+    /// The request field at fault, when one is.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
     }
 
     /// A request that breaks a rule its schema states (400 `bad_request`).

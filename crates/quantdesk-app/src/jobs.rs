@@ -103,8 +103,19 @@ impl JobKind {
             })
         }
         match self {
-            JobKind::Backtest => check::<BacktestParams>(self, params),
-            JobKind::Sweep => check::<SweepParams>(self, params),
+            JobKind::Backtest => {
+                check::<BacktestParams>(self, params)?;
+                let p: BacktestParams =
+                    serde_json::from_value(params.clone()).map_err(|e| AppError::invalid(e.to_string()))?;
+                p.check_rules(true)
+            }
+            JobKind::Sweep => {
+                check::<SweepParams>(self, params)?;
+                let p: SweepParams =
+                    serde_json::from_value(params.clone()).map_err(|e| AppError::invalid(e.to_string()))?;
+                p.run.check_rules(false)?;
+                p.check_axes()
+            }
             JobKind::Decide => check::<DecideParams>(self, params),
             JobKind::Import => check::<ImportParams>(self, params),
             JobKind::Echo => check::<EchoParams>(self, params),
@@ -176,6 +187,28 @@ pub struct BacktestParams {
 }
 
 impl BacktestParams {
+    /// The rules beyond the shape: the engine configuration (costs within their ranges, cash
+    /// above zero) and, when `params_whole` (a backtest; a sweep's base parameters are only
+    /// complete with each grid point), the strategy's parameters against its declaration. The
+    /// error names the field at fault (`params.fast`, `config.costs.commission_rate`).
+    pub fn check_rules(&self, params_whole: bool) -> Result<(), AppError> {
+        if let Some(c) = &self.config {
+            c.validate().map_err(|e| {
+                AppError::invalid(e.message).with_code("invalid_params").with_field(format!("config.{}", e.field))
+            })?;
+        }
+        let named = |e: quantdesk_backtest::strategy::ParamError| {
+            let field = e.field.as_ref().map_or_else(|| "strategy".to_string(), |f| format!("params.{f}"));
+            AppError::invalid(e.message).with_code("invalid_params").with_field(field)
+        };
+        if params_whole {
+            quantdesk_backtest::strategy::check(&self.strategy, &self.params).map_err(named)?;
+        } else if quantdesk_backtest::strategy::parameters(&self.strategy).is_none() {
+            quantdesk_backtest::strategy::check(&self.strategy, &Params::new()).map_err(named)?;
+        }
+        Ok(())
+    }
+
     /// A daily qfq run of nothing in particular on `symbols`: what `decide` reads.
     pub fn daily(symbols: Vec<String>) -> Self {
         BacktestParams {
@@ -244,6 +277,34 @@ pub struct SweepOutcome {
     pub runs: usize,
     pub metric: String,
     pub top: Vec<SweepRow>,
+}
+
+impl SweepParams {
+    /// Every axis parses and names a parameter the strategy declares.
+    pub fn check_axes(&self) -> Result<(), AppError> {
+        let specs = quantdesk_backtest::strategy::parameters(&self.run.strategy).unwrap_or(&[]);
+        for (i, g) in self.grid.iter().enumerate() {
+            let bad = |m: String| AppError::invalid(m).with_code("invalid_params").with_field(format!("grid.{i}"));
+            let axis = quantdesk_backtest::sweep::Axis::parse(g).map_err(bad)?;
+            if !specs.iter().any(|s| s.name == axis.name) {
+                let takes: Vec<&str> = specs.iter().map(|s| s.name).collect();
+                return Err(bad(format!(
+                    "strategy {} has no parameter {:?}; it takes: {}",
+                    self.run.strategy,
+                    axis.name,
+                    takes.join(", ")
+                )));
+            }
+        }
+        for name in self.run.params.keys() {
+            if !specs.iter().any(|s| s.name == name) {
+                return Err(AppError::invalid(format!("strategy {} has no parameter {name:?}", self.run.strategy))
+                    .with_code("invalid_params")
+                    .with_field(format!("params.{name}")));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl JobSpec for SweepParams {

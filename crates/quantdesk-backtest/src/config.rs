@@ -28,6 +28,9 @@ pub struct Costs {
     pub slippage_bps: f64,
     /// Slippage against the trader, in ticks.
     pub slippage_ticks: f64,
+    /// Accept a commission rate above 10 % (up to 100 %): such costs are almost always a typo
+    /// for a percentage (5 for 0.05 %), so they are refused unless forced.
+    pub force: bool,
 }
 
 impl Default for Costs {
@@ -38,6 +41,7 @@ impl Default for Costs {
             min_commission: 0.0,
             slippage_bps: 0.0,
             slippage_ticks: 0.0,
+            force: false,
         }
     }
 }
@@ -112,6 +116,59 @@ pub struct BacktestConfig {
     pub costs: Costs,
     pub fill: FillMode,
     pub market: Market,
+}
+
+/// A configuration value that is refused, naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The field at fault, as a dotted path: `cash`, `costs.commission_rate`, …
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The largest commission rate accepted without `costs.force`.
+pub const MAX_COMMISSION_RATE: f64 = 0.1;
+
+impl BacktestConfig {
+    /// Refuses what cannot describe a market: cash that is not positive, negative or
+    /// non-finite costs, a commission rate above 10 % unless forced (never above 100 %), and
+    /// slippage of more than 10 %.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let c = &self.costs;
+        let within = |field: &'static str, v: f64, min: f64, max: f64, what: &str| {
+            if v.is_finite() && v >= min && v <= max {
+                Ok(())
+            } else {
+                Err(ConfigError { field, message: format!("{field} must be {what}, got {v}") })
+            }
+        };
+        if !(self.cash.is_finite() && self.cash > 0.0 && self.cash <= 1e15) {
+            return Err(ConfigError {
+                field: "cash",
+                message: format!("cash must be above 0 and at most 1e15, got {}", self.cash),
+            });
+        }
+        let max_rate = if c.force { 1.0 } else { MAX_COMMISSION_RATE };
+        let rate_rule = if c.force {
+            "from 0 to 1 (a fraction of traded value)".to_string()
+        } else {
+            format!(
+                "from 0 to {MAX_COMMISSION_RATE} (a fraction of traded value: 0.0003 is 0.03 %); set costs.force to accept up to 1"
+            )
+        };
+        within("costs.commission_rate", c.commission_rate, 0.0, max_rate, &rate_rule)?;
+        within("costs.commission_per_share", c.commission_per_share, 0.0, 1e6, "from 0 to 1e6")?;
+        within("costs.min_commission", c.min_commission, 0.0, 1e9, "from 0 to 1e9")?;
+        within("costs.slippage_bps", c.slippage_bps, 0.0, 1000.0, "from 0 to 1000 basis points")?;
+        within("costs.slippage_ticks", c.slippage_ticks, 0.0, 1e6, "from 0 to 1e6")?;
+        Ok(())
+    }
 }
 
 impl Default for BacktestConfig {

@@ -14,7 +14,7 @@ pub mod voting;
 
 use serde::{Deserialize, Serialize};
 
-pub use config::{BacktestConfig, ChinaRules, Costs, FillMode, Market};
+pub use config::{BacktestConfig, ChinaRules, ConfigError, Costs, FillMode, Market};
 pub use engine::{Context, Series, Strategy, Trade};
 pub use metrics::Metrics;
 pub use money::Money;
@@ -85,6 +85,9 @@ pub enum BacktestError {
     /// The strategy is unknown, or its parameters are not valid for it.
     #[error("{0}")]
     InvalidStrategy(String),
+    /// The configuration cannot describe a market (negative costs, a 500 % commission, …).
+    #[error("{0}")]
+    InvalidConfig(String),
 }
 
 /// Runs a built-in strategy by name. A per-symbol strategy on a single series takes the engine's
@@ -96,6 +99,7 @@ pub fn backtest(
     params: &strategy::Params,
 ) -> Result<BacktestResult, BacktestError> {
     let built_in = strategy::BuiltIn::parse(strategy, params).map_err(BacktestError::InvalidStrategy)?;
+    config.validate().map_err(|e| BacktestError::InvalidConfig(e.message))?;
     if let [one] = series {
         let closes: Vec<f64> = one.bars.iter().map(|b| b.close).collect();
         if let Some((out, _)) = built_in.run_single(config, series, &closes, Vec::new(), true) {

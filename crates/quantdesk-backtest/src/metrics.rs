@@ -172,6 +172,42 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 || !b.is_finite() { 0.0 } else { a / b }
 }
 
+/// Gross wins over gross losses: infinite when there are wins and no loss, undefined (NaN,
+/// `null` in JSON, "—" for people) when there is neither.
+fn profit_factor(win_sum: f64, loss_sum: f64) -> f64 {
+    match (win_sum > 0.0, loss_sum < 0.0) {
+        (_, true) => win_sum / loss_sum.abs(),
+        (true, false) => f64::INFINITY,
+        (false, false) => f64::NAN,
+    }
+}
+
+impl Metrics {
+    /// The profit factor as it was computed, also after a trip through JSON (which has no
+    /// infinity and stores `null`): infinite when trades were won and none lost, NaN when
+    /// it is undefined (no trades, or only break-even ones).
+    pub fn profit_factor_value(&self) -> f64 {
+        if self.profit_factor.is_nan() && self.trades > 0 && self.win_rate > 0.0 {
+            f64::INFINITY
+        } else {
+            self.profit_factor
+        }
+    }
+}
+
+/// A number for people: `digits` decimals, "∞" for infinity, "—" when undefined, and never
+/// "-0.000".
+pub fn shown(v: f64, digits: usize) -> String {
+    if v.is_nan() {
+        return "—".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "∞".into() } else { "-∞".into() };
+    }
+    let s = format!("{v:.digits$}");
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') { s[1..].to_string() } else { s }
+}
+
 /// Step returns of an equity curve.
 pub fn returns(curve: &[(i64, f64)]) -> Vec<f64> {
     curve.windows(2).map(|w| if w[0].1 == 0.0 { 0.0 } else { w[1].1 / w[0].1 - 1.0 }).collect()
@@ -330,7 +366,7 @@ pub(crate) fn compute_with(
         max_drawdown: dd,
         trades: stats.closed,
         win_rate: ratio(stats.wins as f64, stats.closed as f64),
-        profit_factor: ratio(stats.win_sum, stats.loss_sum.abs()),
+        profit_factor: profit_factor(stats.win_sum, stats.loss_sum),
         average_win: average(stats.win_sum, stats.wins),
         average_loss: average(stats.loss_sum, stats.losses),
         exposure: ratio(exposed_steps as f64, curve.len() as f64),
@@ -376,6 +412,26 @@ mod tests {
         assert!(back.skew.is_nan() && back.profit_factor.is_nan());
         assert_eq!(back.sharpe, m.sharpe);
         assert!(serde_json::from_str::<Metrics>(r#"{"sharpe": 1}"#).is_err(), "a metric missing is an error");
+    }
+
+    #[test]
+    fn profit_factor_is_infinite_without_losses_and_undefined_without_trades() {
+        assert_eq!(profit_factor(30.0, -10.0), 3.0);
+        assert_eq!(profit_factor(30.0, 0.0), f64::INFINITY, "all winners");
+        assert!(profit_factor(0.0, 0.0).is_nan(), "no trades");
+        assert_eq!(profit_factor(0.0, -5.0), 0.0, "all losers");
+        // After JSON (null), the value is recovered from the trades and the win rate.
+        let mut m = Metrics::zeroed();
+        (m.profit_factor, m.trades, m.win_rate) = (f64::INFINITY, 3, 1.0);
+        let back: Metrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back.profit_factor_value(), f64::INFINITY);
+        m.trades = 0;
+        m.profit_factor = f64::NAN;
+        assert!(m.profit_factor_value().is_nan());
+        assert_eq!(shown(f64::INFINITY, 3), "∞");
+        assert_eq!(shown(f64::NAN, 3), "—");
+        assert_eq!(shown(-0.0001, 3), "0.000", "never -0.000");
+        assert_eq!(shown(-0.5, 2), "-0.50");
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub fn html(r: &BacktestResult, title: &str) -> String {
         ),
         ("Closed trades", m.trades.to_string()),
         ("Win rate", pct(m.win_rate)),
-        ("Profit factor", format!("{:.3}", m.profit_factor)),
+        ("Profit factor", crate::metrics::shown(m.profit_factor_value(), 3)),
         ("Exposure", pct(m.exposure)),
         ("VaR / CVaR 95 %", format!("{} / {}", pct(m.var_95), pct(m.cvar_95))),
         ("VaR / CVaR 99 %", format!("{} / {}", pct(m.var_99), pct(m.cvar_99))),
@@ -139,8 +139,16 @@ th:first-child,td:first-child{{text-align:left}}.up{{color:#e03131}}.down{{color
         for mo in 1..=12 {
             match monthly.get(&(y, mo)) {
                 Some(v) => {
-                    let _ =
-                        write!(out, r#"<td class="{}">{:.1}</td>"#, if *v >= 0.0 { "up" } else { "down" }, v * 100.0);
+                    // Coloured by the figure shown: a month that rounds to 0.0 % is neither.
+                    let shown = crate::metrics::shown(v * 100.0, 1);
+                    let class = if shown == "0.0" {
+                        "flat"
+                    } else if *v > 0.0 {
+                        "up"
+                    } else {
+                        "down"
+                    };
+                    let _ = write!(out, r#"<td class="{class}">{shown}</td>"#);
                 }
                 None => out.push_str("<td></td>"),
             }

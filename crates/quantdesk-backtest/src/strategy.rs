@@ -10,6 +10,8 @@ use quantdesk_core::indicators::{
     split_micros,
 };
 
+use serde::Serialize;
+
 use crate::config::BacktestConfig;
 use crate::engine::{self, Context, RunOutput, Series, Strategy};
 use crate::metrics::TradeStats;
@@ -26,6 +28,95 @@ pub fn build(name: &str, params: &Params) -> Result<Box<dyn Strategy>, String> {
     Ok(BuiltIn::parse(name, params)?.build())
 }
 
+/// Whether a parameter takes whole numbers or any number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamKind {
+    Integer,
+    Number,
+}
+
+/// One declared parameter of a built-in strategy: the single source of what the API, the form
+/// and the CLI accept.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    pub default: f64,
+    /// Smallest value accepted (inclusive).
+    pub min: f64,
+    /// Largest value accepted (inclusive).
+    pub max: f64,
+}
+
+const fn int(name: &'static str, default: f64) -> ParamSpec {
+    ParamSpec { name, kind: ParamKind::Integer, default, min: 1.0, max: 10_000.0 }
+}
+const fn num(name: &'static str, default: f64, min: f64, max: f64) -> ParamSpec {
+    ParamSpec { name, kind: ParamKind::Number, default, min, max }
+}
+
+const SMA_CROSS: [ParamSpec; 2] = [int("fast", 10.0), int("slow", 20.0)];
+const RSI: [ParamSpec; 3] = [int("period", 14.0), num("lower", 30.0, 0.0, 100.0), num("upper", 70.0, 0.0, 100.0)];
+const MACD: [ParamSpec; 3] = [int("fast", 12.0), int("slow", 26.0), int("signal", 9.0)];
+const BOLLINGER: [ParamSpec; 2] = [int("period", 20.0), num("k", 2.0, 0.1, 10.0)];
+const VOTING: [ParamSpec; 3] =
+    [num("threshold", 0.5, 0.0, 1.0), num("max_position", 1.0, 0.01, 1.0), num("daily_loss_limit", 0.05, 0.001, 1.0)];
+
+/// The declared parameters of a built-in strategy, `None` for an unknown name.
+pub fn parameters(strategy: &str) -> Option<&'static [ParamSpec]> {
+    Some(match strategy {
+        "sma_cross" => &SMA_CROSS,
+        "rsi" => &RSI,
+        "macd" => &MACD,
+        "bollinger" => &BOLLINGER,
+        "buy_and_hold" => &[],
+        "voting" => &VOTING,
+        _ => return None,
+    })
+}
+
+/// A strategy name or parameter that is refused, naming the parameter when one is at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    /// The parameter at fault (`None` for an unknown strategy).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl ParamError {
+    fn on(field: &str, message: String) -> Self {
+        ParamError { field: Some(field.to_string()), message }
+    }
+}
+
+/// Checks a strategy's name and parameters against its declaration: every parameter known,
+/// a number of its kind within its range, and the rules between parameters (fast < slow,
+/// lower < upper).
+pub fn check(strategy: &str, params: &Params) -> Result<(), ParamError> {
+    BuiltIn::checked(strategy, params).map(|_| ())
+}
+
+/// A parameter's value (its default when absent), checked against its declaration.
+fn value(specs: &[ParamSpec], params: &Params, name: &str) -> Result<f64, ParamError> {
+    let Some(spec) = specs.iter().find(|s| s.name == name) else {
+        return Err(ParamError::on(name, format!("no parameter {name:?}")));
+    };
+    let v = params.get(name).copied().unwrap_or(spec.default);
+    let whole = spec.kind == ParamKind::Integer;
+    if !v.is_finite() || v < spec.min || v > spec.max || (whole && v.fract() != 0.0) {
+        let what = if whole { "a whole number" } else { "a number" };
+        return Err(ParamError::on(name, format!("{name} must be {what} from {} to {}, got {v}", spec.min, spec.max)));
+    }
+    Ok(v)
+}
+
 /// A built-in strategy with its checked parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum BuiltIn {
@@ -40,66 +131,51 @@ pub(crate) enum BuiltIn {
 impl BuiltIn {
     /// Checks a name and its parameters (defaults for the missing ones).
     pub(crate) fn parse(name: &str, params: &Params) -> Result<BuiltIn, String> {
-        let allowed: &[&str] = match name {
-            "sma_cross" => &["fast", "slow"],
-            "rsi" => &["period", "lower", "upper"],
-            "macd" => &["fast", "slow", "signal"],
-            "bollinger" => &["period", "k"],
-            "buy_and_hold" => &[],
-            "voting" => &["threshold", "max_position", "daily_loss_limit"],
-            other => return Err(format!("unknown strategy {other:?}; built in: {}", BUILT_IN.join(", "))),
+        Self::checked(name, params).map_err(|e| e.message)
+    }
+
+    fn checked(name: &str, params: &Params) -> Result<BuiltIn, ParamError> {
+        let Some(specs) = parameters(name) else {
+            return Err(ParamError {
+                field: None,
+                message: format!("unknown strategy {name:?}; built in: {}", BUILT_IN.join(", ")),
+            });
         };
-        if let Some(bad) = params.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(format!("strategy {name} has no parameter {bad:?}; it takes: {}", allowed.join(", ")));
+        if let Some(bad) = params.keys().find(|k| !specs.iter().any(|s| s.name == k.as_str())) {
+            let takes: Vec<&str> = specs.iter().map(|s| s.name).collect();
+            let takes = if takes.is_empty() { "none".to_string() } else { takes.join(", ") };
+            return Err(ParamError::on(bad, format!("strategy {name} has no parameter {bad:?}; it takes: {takes}")));
         }
-        let get = |k: &str, default: f64| params.get(k).copied().unwrap_or(default);
-        let period = |k: &str, default: f64| -> Result<usize, String> {
-            let v = get(k, default);
-            if v >= 1.0 && v.fract() == 0.0 && v <= 10_000.0 {
-                Ok(v as usize)
-            } else {
-                Err(format!("{k} must be a whole number from 1 to 10000, got {v}"))
-            }
-        };
+        let get = |k: &str| value(specs, params, k);
+        let whole = |k: &str| get(k).map(|v| v as usize);
         Ok(match name {
             "sma_cross" => {
-                let (fast, slow) = (period("fast", 10.0)?, period("slow", 20.0)?);
+                let (fast, slow) = (whole("fast")?, whole("slow")?);
                 if fast >= slow {
-                    return Err(format!("fast ({fast}) must be shorter than slow ({slow})"));
+                    return Err(ParamError::on("fast", format!("fast ({fast}) must be shorter than slow ({slow})")));
                 }
                 BuiltIn::SmaCross { fast, slow }
             }
             "rsi" => {
-                let (period, lower, upper) = (period("period", 14.0)?, get("lower", 30.0), get("upper", 70.0));
-                if !(0.0..upper).contains(&lower) || upper > 100.0 {
-                    return Err("need 0 <= lower < upper <= 100".into());
+                let (period, lower, upper) = (whole("period")?, get("lower")?, get("upper")?);
+                if lower >= upper {
+                    return Err(ParamError::on("lower", format!("lower ({lower}) must be below upper ({upper})")));
                 }
                 BuiltIn::Rsi { period, lower, upper }
             }
-            "macd" => BuiltIn::Macd {
-                fast: period("fast", 12.0)?,
-                slow: period("slow", 26.0)?,
-                signal: period("signal", 9.0)?,
+            "macd" => {
+                let (fast, slow, signal) = (whole("fast")?, whole("slow")?, whole("signal")?);
+                if fast >= slow {
+                    return Err(ParamError::on("fast", format!("fast ({fast}) must be shorter than slow ({slow})")));
+                }
+                BuiltIn::Macd { fast, slow, signal }
+            }
+            "bollinger" => BuiltIn::Bollinger { period: whole("period")?, k: get("k")? },
+            "voting" => BuiltIn::Voting {
+                threshold: get("threshold")?,
+                max_position: get("max_position")?,
+                daily_loss_limit: get("daily_loss_limit")?,
             },
-            "bollinger" => {
-                let (period, k) = (period("period", 20.0)?, get("k", 2.0));
-                if k.is_nan() || k <= 0.0 {
-                    return Err("k must be positive".into());
-                }
-                BuiltIn::Bollinger { period, k }
-            }
-            "voting" => {
-                let (threshold, max_position, daily_loss_limit) =
-                    (get("threshold", 0.5), get("max_position", 1.0), get("daily_loss_limit", 0.05));
-                let valid = (0.0..=1.0).contains(&threshold)
-                    && max_position > 0.0
-                    && max_position <= 1.0
-                    && daily_loss_limit > 0.0;
-                if !valid {
-                    return Err("need 0 <= threshold <= 1, 0 < max_position <= 1, daily_loss_limit > 0".into());
-                }
-                BuiltIn::Voting { threshold, max_position, daily_loss_limit }
-            }
             _ => BuiltIn::BuyAndHold,
         })
     }

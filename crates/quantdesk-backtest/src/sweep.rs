@@ -129,6 +129,7 @@ pub fn sweep(
     points: &[Params],
     threads: usize,
 ) -> Result<Vec<SweepRow>, String> {
+    config.validate().map_err(|e| e.message)?;
     let print = crate::fingerprint(series);
     // A per-symbol strategy on one series takes the single-series loop; its closes are copied
     // once into one contiguous array that every run reads.

@@ -37,6 +37,7 @@ fn configs() -> Vec<BacktestConfig> {
                 min_commission: 2.0,
                 slippage_bps: 5.0,
                 slippage_ticks: 1.0,
+                force: false,
             },
             fill: FillMode::Close,
             market: Market::Generic,

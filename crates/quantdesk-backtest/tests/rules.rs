@@ -230,6 +230,7 @@ fn slippage_and_per_share_and_minimum_commission() {
             min_commission: 1.0,
             slippage_bps: 10.0,
             slippage_ticks: 1.0,
+            force: false,
         },
         ..BacktestConfig::default()
     };

@@ -228,3 +228,38 @@ async fn priorities_above_the_default_are_for_admins_only() {
         assert_eq!(job["priority"], stored, "{job}");
     }
 }
+
+/// Issue 21, items 2 and 3: a backtest's parameters and costs are checked against the
+/// strategy's declaration and the engine's ranges at submission, and the answer names the field
+/// (before, `fast: 0.5` ran with a truncated period and a 500 % commission ran to −140 %).
+#[tokio::test]
+async fn a_backtest_with_a_bad_parameter_or_cost_is_refused_naming_the_field() {
+    let t = app().await;
+    let run = |params: Value, config: Value| json!({"kind": "backtest", "params": {"symbols": ["600519.SH"], "strategy": "sma_cross", "params": params, "config": config}});
+    for (body, field) in [
+        (run(json!({"fast": 0.5}), json!({})), "params.fast"),
+        (run(json!({"fast": 30, "slow": 20}), json!({})), "params.fast"),
+        (run(json!({"period": 14}), json!({})), "params.period"),
+        (run(json!({}), json!({"costs": {"commission_rate": 5}})), "config.costs.commission_rate"),
+        (run(json!({}), json!({"cash": -1})), "config.cash"),
+        (
+            json!({"kind": "backtest", "params": {"symbols": ["X"], "strategy": "rsi", "params": {"period": 14.5}}}),
+            "params.period",
+        ),
+        (json!({"kind": "backtest", "params": {"symbols": ["X"], "strategy": "moon"}}), "strategy"),
+        (json!({"kind": "sweep", "params": {"symbols": ["X"], "grid": ["speed=1,2"]}}), "grid.0"),
+    ] {
+        let (s, v) = post_json(&t, "/api/v1/jobs", body.clone()).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (422, Some("invalid_params")), "{body} → {v}");
+        assert_eq!(v["error"]["field"].as_str(), Some(field), "{body} → {v}");
+    }
+    // Forced, a 50 % commission is accepted; a sweep's base may only be complete with its grid.
+    let (s, v) =
+        post_json(&t, "/api/v1/jobs", run(json!({}), json!({"costs": {"commission_rate": 0.5, "force": true}}))).await;
+    assert_eq!(s, 202, "{v}");
+    let sweep = json!({"kind": "sweep", "params": {"symbols": ["X"], "params": {"slow": 5}, "grid": ["fast=1:4:1"]}});
+    let (s, v) = post_json(&t, "/api/v1/jobs", sweep).await;
+    assert_eq!(s, 202, "{v}");
+    let (_, list) = t.get_json("/api/v1/jobs").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "nothing refused was queued: {list}");
+}

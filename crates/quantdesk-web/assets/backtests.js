@@ -1,14 +1,41 @@
-// The backtest form: submits a backtest job and goes to its page.
+// The backtest form: one field per declared parameter of the chosen strategy; submits a
+// backtest job and goes to its page. A refused field gets its message next to it.
 const form = document.getElementById('backtest-form');
 const out = document.getElementById('backtest-error');
+const select = form.querySelector('select[name="strategy"]');
+const sets = [...form.querySelectorAll('fieldset.strategy-params')];
+
+const current = () => sets.find((s) => s.dataset.strategy === select.value);
+const showSet = () => { for (const s of sets) s.hidden = s !== current(); };
+select.addEventListener('change', showSet);
+showSet();
+
+const clearErrors = () => {
+  out.innerHTML = '';
+  for (const e of form.querySelectorAll('.field-error')) e.textContent = '';
+};
+// The message next to the field it names, else above the form's result.
+const showError = (message, field) => {
+  const slot = field && form.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
+  if (slot) { slot.textContent = message; return; }
+  const p = document.createElement('p'); p.className = 'error'; p.textContent = message; out.append(p);
+};
+
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
+  clearErrors();
   const f = new FormData(form);
   const params = {};
-  for (const kv of String(f.get('params') || '').split(/[\s,]+/).filter(Boolean)) {
-    const [k, v] = kv.split('=');
-    if (k && v !== undefined && !Number.isNaN(Number(v))) params[k] = Number(v);
+  let bad = false;
+  for (const input of current()?.querySelectorAll('input[data-param]') || []) {
+    const name = input.dataset.param;
+    // "abc" in a number field reads as "" with validity.badInput: refused, never the default.
+    if (input.validity.badInput || (input.value.trim() !== '' && Number.isNaN(Number(input.value)))) {
+      showError(`${input.value || '?'}: ${form.dataset.notNumber}`, `params.${name}`); bad = true; continue;
+    }
+    if (input.value.trim() !== '') params[name] = Number(input.value);
   }
+  if (bad) return;
   const body = {
     kind: 'backtest',
     params: {
@@ -30,5 +57,5 @@ form.addEventListener('submit', async (e) => {
   const res = await fetch('/api/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const v = await res.json();
   if (res.ok) location.href = `/backtests/${v.id}`;
-  else { out.innerHTML = ''; const p = document.createElement('p'); p.className = 'error'; p.textContent = v.error.message; out.append(p); }
+  else showError(v.error.message, v.error.field);
 });

@@ -218,6 +218,8 @@ pub struct Strings {
     pub schedules_hint: &'static str,
     pub bt_strategy: &'static str,
     pub bt_params: &'static str,
+    pub bt_no_params: &'static str,
+    pub bt_not_number: &'static str,
     pub bt_market: &'static str,
     pub bt_fill: &'static str,
     pub bt_cash: &'static str,
@@ -403,6 +405,8 @@ pub static EN: Strings = Strings {
     schedules_hint: "Add or change schedules with `quantdesk schedule add` or PUT /api/v1/schedules/{name}.",
     bt_strategy: "Strategy",
     bt_params: "Parameters",
+    bt_no_params: "This strategy takes no parameters.",
+    bt_not_number: "is not a number",
     bt_market: "Market rules",
     bt_fill: "Fill at",
     bt_cash: "Cash",
@@ -588,6 +592,8 @@ pub static ZH_CN: Strings = Strings {
     schedules_hint: "用 `quantdesk schedule add` 或 PUT /api/v1/schedules/{name} 添加或修改定时任务。",
     bt_strategy: "策略",
     bt_params: "参数",
+    bt_no_params: "该策略没有参数。",
+    bt_not_number: "不是数字",
     bt_market: "市场规则",
     bt_fill: "成交价",
     bt_cash: "初始资金",
@@ -716,6 +722,27 @@ pub struct AccountStrings {
 }
 
 impl Lang {
+    /// The label of a built-in strategy's parameter (its name when unknown).
+    pub fn strategy_param(self, name: &'static str) -> &'static str {
+        let (en, zh) = match name {
+            "fast" => ("Fast period", "快线周期"),
+            "slow" => ("Slow period", "慢线周期"),
+            "signal" => ("Signal period", "信号线周期"),
+            "period" => ("Period", "周期"),
+            "lower" => ("Lower threshold", "下阈值"),
+            "upper" => ("Upper threshold", "上阈值"),
+            "k" => ("Band width (σ)", "带宽倍数 (σ)"),
+            "threshold" => ("Confidence threshold", "置信度阈值"),
+            "max_position" => ("Maximum position", "最大仓位"),
+            "daily_loss_limit" => ("Daily loss limit", "单日亏损上限"),
+            _ => (name, name),
+        };
+        match self {
+            Lang::En => en,
+            Lang::ZhCn => zh,
+        }
+    }
+
     pub fn account(self) -> &'static AccountStrings {
         match self {
             Lang::En => &ACCOUNT_EN,

@@ -796,3 +796,50 @@ async fn valuation_page_without_statements_says_how_to_get_them() {
     let (_, _, js) = get(&a, &quantdesk_web::assets::asset_url("valuation.js"), &[]).await;
     assert!(js.contains("/api/v1/screener/stocks") && js.contains("textContent") && !js.contains("innerHTML"));
 }
+
+/// Issue 21, items 3 and 9: the backtest form has a field per declared parameter of every
+/// strategy (with its default and range, in both languages), and the runs list shows each run's
+/// parameters, "%" on returns and why a failed run failed.
+#[tokio::test]
+async fn the_backtest_form_has_declared_parameter_fields_and_the_list_says_why_a_run_failed() {
+    let a = app().await;
+    for (lang, label) in [("en", "Fast period"), ("zh-CN", "快线周期")] {
+        let (s, _, body) = get(&a, "/backtests", &[("accept-language", lang)]).await;
+        assert_eq!(s, 200);
+        assert!(body.contains(label), "{lang}: {body}");
+        for strategy in quantdesk_backtest::strategy::BUILT_IN {
+            assert!(body.contains(&format!(r#"data-strategy="{strategy}""#)), "{strategy}");
+            for p in quantdesk_backtest::strategy::parameters(strategy).unwrap() {
+                let field = format!(
+                    r#"data-param="{}" type="number" value="{}" min="{}" max="{}""#,
+                    p.name, p.default, p.min, p.max
+                );
+                assert!(body.contains(&field), "{strategy}: {field}");
+                assert!(body.contains(&format!(r#"data-error-for="params.{}""#, p.name)));
+            }
+        }
+        assert!(!body.contains(r#"name="params""#), "no free-text k=v box any more");
+    }
+    let job = quantdesk_store::jobs::NewJob {
+        owner: String::new(),
+        kind: "backtest".into(),
+        queue: "default".into(),
+        params: r#"{"symbols":["600519.SH"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#.into(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    let (id, _) = a.store.enqueue(&job, 0).await.unwrap();
+    a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
+    let why = "no bars of 600519.SH from 2030-01-01; stored: 2020-01-02 to 2024-12-31";
+    a.store
+        .finish(id, "w", &quantdesk_store::jobs::Outcome::Failed { error: why.into(), retry_at: None }, 2)
+        .await
+        .unwrap();
+    let (_, _, list) = get(&a, "/backtests", &[("accept-language", "en")]).await;
+    assert!(list.contains("<td>fast=5 slow=20</td>"), "{list}");
+    assert!(list.contains("Return %"), "{list}");
+    assert!(list.contains(why), "the cause of the failure is shown: {list}");
+}

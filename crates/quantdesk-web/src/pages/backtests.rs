@@ -16,6 +16,10 @@ pub struct RunRow {
     pub state: &'static str,
     pub symbols: String,
     pub strategy: String,
+    /// The strategy's parameters as `k=v`, space-separated.
+    pub params: String,
+    /// Why a failed run failed.
+    pub error: String,
     pub total_return: String,
     pub sharpe: String,
     pub created: String,
@@ -26,8 +30,50 @@ pub struct RunRow {
 struct BacktestsPage {
     page: PageCtx,
     strategies: Vec<&'static str>,
+    param_sets: Vec<ParamSet>,
     default_symbol: String,
     runs: Vec<RunRow>,
+}
+
+/// One strategy's parameter fields on the backtest form.
+struct ParamSet {
+    strategy: &'static str,
+    fields: Vec<ParamField>,
+}
+
+/// One declared parameter as a form field: its label, default, range and step.
+struct ParamField {
+    name: &'static str,
+    label: &'static str,
+    default: String,
+    min: String,
+    max: String,
+    step: &'static str,
+    range: String,
+}
+
+/// The form's fields of every strategy, from the strategies' declarations.
+fn param_sets(lang: crate::i18n::Lang, strategies: &[&'static str]) -> Vec<ParamSet> {
+    use quantdesk_backtest::strategy::{ParamKind, parameters};
+    strategies
+        .iter()
+        .map(|&strategy| ParamSet {
+            strategy,
+            fields: parameters(strategy)
+                .unwrap_or(&[])
+                .iter()
+                .map(|p| ParamField {
+                    name: p.name,
+                    label: lang.strategy_param(p.name),
+                    default: p.default.to_string(),
+                    min: p.min.to_string(),
+                    max: p.max.to_string(),
+                    step: if p.kind == ParamKind::Integer { "1" } else { "any" },
+                    range: format!("{} – {}", p.min, p.max),
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// `/backtests`: the form that starts a backtest job, and the recent runs.
@@ -60,6 +106,9 @@ pub(super) async fn recent_runs(
     })
 }
 
+/// The strategies the form offers, in its order.
+const STRATEGIES: [&str; 6] = ["sma_cross", "macd", "rsi", "bollinger", "voting", "buy_and_hold"];
+
 pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response {
     let (jobs, busiest) = match recent_runs(&state, &lang, "backtest", None).await {
         Ok(x) => x,
@@ -77,6 +126,15 @@ pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response
                 id: j.id,
                 state: j.state.as_str(),
                 symbols: params.as_ref().map(|p| p.symbols.join(", ")).unwrap_or_default(),
+                params: params
+                    .as_ref()
+                    .map(|p| p.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default(),
+                error: if j.state == quantdesk_store::jobs::JobState::Failed {
+                    j.error.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                },
                 strategy: params.map(|p| p.strategy).unwrap_or_else(|| "sma_cross".into()),
                 total_return: num(result.as_ref().map(|r| r.metrics.total_return), 100.0, 2),
                 sharpe: num(result.as_ref().map(|r| r.metrics.sharpe), 1.0, 3),
@@ -88,7 +146,8 @@ pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response
         StatusCode::OK,
         BacktestsPage {
             page: lang.ctx("backtests"),
-            strategies: vec!["sma_cross", "macd", "rsi", "bollinger", "voting", "buy_and_hold"],
+            strategies: STRATEGIES.to_vec(),
+            param_sets: param_sets(lang.lang, &STRATEGIES),
             default_symbol: busiest.map(|s| s.to_string()).unwrap_or_default(),
             runs,
         }
@@ -228,21 +287,23 @@ pub async fn compare_backtests(
         (&volatility, |r| r.metrics.annual_volatility, 100.0, 2, false),
         (t.bt_trades, |r| r.metrics.trades as f64, 1.0, 0, true),
         (t.bt_win_rate, |r| r.metrics.win_rate, 100.0, 1, true),
-        (t.bt_profit_factor, |r| r.metrics.profit_factor, 1.0, 3, true),
+        (t.bt_profit_factor, |r| r.metrics.profit_factor_value(), 1.0, 3, true),
         (&exposure, |r| r.metrics.exposure, 100.0, 1, false),
     ];
     for (label, pick, scale, digits, larger_better) in metrics {
+        // NaN is undefined ("—"); an infinite profit factor (no losing trade) is shown as ∞.
         let values: Vec<Option<f64>> =
-            parsed.iter().map(|(_, r)| r.as_ref().map(pick).filter(|x| x.is_finite())).collect();
+            parsed.iter().map(|(_, r)| r.as_ref().map(pick).filter(|x| !x.is_nan())).collect();
         let best = values.iter().flatten().copied().reduce(|a, b| if (b > a) == larger_better { b } else { a });
-        // Trades count has no better direction: mark nothing.
-        let mark = label != t.bt_trades && values.iter().flatten().count() > 1;
+        // Trades count has no better direction, and a tie has no best: mark nothing.
+        let all_equal = values.iter().flatten().all(|v| Some(*v) == best);
+        let mark = label != t.bt_trades && values.iter().flatten().count() > 1 && !all_equal;
         rows.push(CompareRow {
             label: label.to_string(),
             cells: values
                 .iter()
                 .map(|v| match v {
-                    Some(x) => (format!("{:.*}", digits, x * scale), mark && Some(*x) == best),
+                    Some(x) => (quantdesk_backtest::metrics::shown(x * scale, digits), mark && Some(*x) == best),
                     None => ("—".to_string(), false),
                 })
                 .collect(),

@@ -32,7 +32,11 @@ impl From<&quantdesk_store::jobs::Job> for JobRow {
             state: j.state.as_str(),
             done: j.progress_done,
             total: j.progress_total.max(1),
-            message: j.progress_message.clone(),
+            // A failed job says why, not where it was.
+            message: match (&j.state, &j.error) {
+                (JobState::Failed, Some(e)) if !e.is_empty() => e.clone(),
+                _ => j.progress_message.clone(),
+            },
             created: chrono::DateTime::from_timestamp_millis(j.created_at)
                 .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
                 .unwrap_or_default(),

@@ -33,6 +33,9 @@ pub struct BacktestArgs {
     /// Minimum commission per order.
     #[arg(long, default_value_t = 0.0)]
     min_commission: f64,
+    /// Accept a commission rate above 0.1 (10 %), which is otherwise refused as a likely typo.
+    #[arg(long)]
+    force_costs: bool,
     /// Slippage in basis points.
     #[arg(long, default_value_t = 0.0)]
     slippage_bps: f64,
@@ -110,6 +113,17 @@ pub struct DecideArgs {
     format: OutputFormat,
 }
 
+/// The flag that sets a configuration field.
+fn cli_flag(field: &str) -> &'static str {
+    match field {
+        "cash" => "cash",
+        "costs.commission_rate" => "commission",
+        "costs.min_commission" => "min-commission",
+        "costs.slippage_bps" => "slippage-bps",
+        _ => "force-costs",
+    }
+}
+
 /// The engine configuration and base parameters a backtest or sweep asked for.
 fn run_config(a: &BacktestArgs) -> Result<(quantdesk_backtest::BacktestConfig, quantdesk_backtest::strategy::Params)> {
     use quantdesk_backtest::{BacktestConfig, Costs};
@@ -125,16 +139,22 @@ fn run_config(a: &BacktestArgs) -> Result<(quantdesk_backtest::BacktestConfig, q
             commission_rate: a.commission,
             min_commission: a.min_commission,
             slippage_bps: a.slippage_bps,
+            force: a.force_costs,
             ..Costs::default()
         },
         fill: a.fill.into(),
         market: a.market.into(),
     };
+    config.validate().map_err(|e| anyhow::anyhow!("--{}: {e}", cli_flag(e.field)))?;
     Ok((config, params))
 }
 
 pub async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
     let (config, params) = run_config(&a)?;
+    quantdesk_backtest::strategy::check(&a.strategy, &params).map_err(|e| match &e.field {
+        Some(f) => anyhow::anyhow!("--param {f}: {e}"),
+        None => anyhow::anyhow!("--strategy: {e}"),
+    })?;
     let series = series::load(cfg, &a.bars()).await?;
     let mut result =
         quantdesk_backtest::backtest(&config, &series, &a.strategy, &params).map_err(|e| anyhow::anyhow!(e))?;
@@ -192,7 +212,7 @@ pub async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
             );
             println!("trades          {closed} closed, {} open", result.trades.len() - closed);
             println!("win rate        {:.1} %", m.win_rate * 100.0);
-            println!("profit factor   {:.3}", m.profit_factor);
+            println!("profit factor   {}", quantdesk_backtest::metrics::shown(m.profit_factor_value(), 3));
             println!("exposure        {:.1} %", m.exposure * 100.0);
             if let (Some(alpha), Some(beta)) = (m.alpha, m.beta) {
                 println!("alpha / beta    {:.2} % / {:.3}", alpha * 100.0, beta);
