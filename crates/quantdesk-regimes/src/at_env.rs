@@ -305,7 +305,7 @@ pub struct Observation {
     pub closes: Vec<f64>,
     /// Cash after the previous step.
     pub cash: f64,
-    /// Holdings (units, may be fractional-free float, negative for shorts) after the previous step.
+    /// Holdings in units after the previous step (a float, negative for a short).
     pub holdings: f64,
     /// TradeMaster's `day` (index one past the window's last row).
     pub day: usize,
