@@ -2,7 +2,7 @@
 //! as a deterministic `reset`/`step` state machine over a close series.
 //!
 //! The semantics are TradeMaster's, bugs included, so that its numbers can be reproduced to 1e-9
-//! (`/work/shared/notes/trademaster-reference.md`, sections A and B):
+//! (TradeMaster reference notes, sections A and B; the crate README lists every rule):
 //!
 //! - The episode starts at `day = backward_num_day`; the agent sees rows `day-b .. day-1`. A trading step
 //!   executes at `close[day-1]`, then `day += 1` and the portfolio is valued at the new `close[day-1]`.

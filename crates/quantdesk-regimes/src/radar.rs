@@ -1,6 +1,6 @@
 //! TradeMaster's dynamics test: regime-conditioned evaluation with radar scores
 //! (`datasets/algorithmic_trading/dataset.py`, `tools/algorithmic_trading/train.py`, `utils/utils.py`,
-//! branch 1.0.0 @ c1c4838; `/work/shared/notes/trademaster-reference.md`, section D).
+//! branch 1.0.0 @ c1c4838; TradeMaster reference notes, section D; the crate README lists every rule).
 //!
 //! For one label of a labeled series:
 //!
