@@ -1,13 +1,13 @@
 //! TradeMaster's algorithmic-trading environment against the golden runs of
 //! `$QUANTDESK_FIXTURES/golden/trademaster/at_*.json`, step by step, to 1e-9 relative.
 
-mod common;
+mod tm_common;
 
-use common::{Agreement, fixtures, golden, num, nums};
 use quantdesk_regimes::at_env::{
     AtConfig, AtEnv, Branch, DoNothing, MaPolicy, Policy, btc_features, run_actions, run_episode,
 };
 use serde_json::Value;
+use tm_common::{Agreement, fixtures, golden, num, nums};
 
 const TOL: f64 = 1e-9;
 

@@ -1,12 +1,12 @@
 //! TradeMaster's dynamics test on BTC label 0 against `$QUANTDESK_FIXTURES/golden/trademaster/radar_btc_0.json`:
 //! every run's values, the metrics, σ, the scores, the aggregates and the radar chart, to 1e-9 relative.
 
-mod common;
+mod tm_common;
 
-use common::{Agreement, fixtures, golden, num, nums};
 use quantdesk_regimes::at_env::{AtConfig, Episode, MaPolicy};
 use quantdesk_regimes::radar::{DynamicsConfig, TmMetrics, TmScores, dynamics_test, label_runs};
 use serde_json::Value;
+use tm_common::{Agreement, fixtures, golden, num, nums};
 
 const TOL: f64 = 1e-9;
 
