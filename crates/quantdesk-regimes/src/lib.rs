@@ -5,5 +5,6 @@
 //! - [`labeling`]: the filter, the segmentation, the merges and the labels.
 //! - [`radar`]: per-run metrics with TradeMaster's definitions and the radar scores.
 
+pub mod at_env;
 pub mod labeling;
 pub mod radar;
