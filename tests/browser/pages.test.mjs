@@ -339,6 +339,11 @@ test('sign up with the mailed code, sign in, make an API key, sign out', async (
   assert.equal(me.email, email);
   assert.deepEqual(me.scopes, ['read']);
   await page.screenshot({ path: `${ARTIFACTS}/settings.png` });
+  // Post/redirect/get: a reload shows no token and makes no second key.
+  assert.match(page.url(), /\/settings\?done=key$/);
+  await page.reload();
+  assert.equal(await page.locator('#new-token').count(), 0);
+  assert.equal(await page.locator('td', { hasText: 'notebook' }).count(), 1);
   await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
   await page.goto(`${BASE}/settings`);
   assert.match(page.url(), /\/login\?next=\/settings$/);

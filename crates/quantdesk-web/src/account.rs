@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use quantdesk_server::AppState;
 use quantdesk_server::auth::{ClientIp, Principal, session_cookie};
@@ -354,6 +354,7 @@ pub async fn settings(
     lang: ReqLang,
     p: Principal,
     Query(q): Query<SettingsQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let a = lang.lang.account();
     let notice = match q.done.as_deref() {
@@ -361,7 +362,24 @@ pub async fn settings(
         Some("revoked") => a.key_revoked.to_string(),
         _ => String::new(),
     };
-    settings_response(&state, &lang, &p, String::new(), notice, String::new(), StatusCode::OK).await
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(&format!("{NEW_KEY_COOKIE}=")).map(str::to_string))
+        .filter(|t| !t.is_empty());
+    let shown = token.is_some();
+    let mut res =
+        settings_response(&state, &lang, &p, token.unwrap_or_default(), notice, String::new(), StatusCode::OK).await;
+    if shown {
+        // Shown once: the cookie goes, and the page with the token is not kept by any cache.
+        if let Some(c) = new_key_cookie(&state, None) {
+            res.headers_mut().insert(header::SET_COOKIE, c);
+        }
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
 }
 
 #[derive(Debug, Deserialize)]
@@ -408,7 +426,21 @@ pub struct KeyForm {
     days: Option<u32>,
 }
 
-/// Creates a key and shows its token on this one answer (no redirect: it is never shown again).
+/// The cookie that carries a new key's token from the POST that made it to the one page that
+/// shows it: post/redirect/get, so a reload neither creates a second key nor shows the token
+/// again. Scoped to `/settings`, HttpOnly, SameSite=Strict, two minutes, cleared when read.
+const NEW_KEY_COOKIE: &str = "qd_new_key";
+
+fn new_key_cookie(state: &AppState, token: Option<&str>) -> Option<HeaderValue> {
+    let secure = if state.config.server.tls { "; Secure" } else { "" };
+    let v = match token {
+        Some(t) => format!("{NEW_KEY_COOKIE}={t}; Path=/settings; HttpOnly; SameSite=Strict; Max-Age=120{secure}"),
+        None => format!("{NEW_KEY_COOKIE}=; Path=/settings; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    };
+    HeaderValue::from_str(&v).ok()
+}
+
+/// Creates a key, then redirects to `/settings`, which shows its token once.
 pub async fn create_key(
     State(state): State<AppState>,
     lang: ReqLang,
@@ -423,7 +455,15 @@ pub async fn create_key(
         .collect();
     match state.accounts().create_key(&ip, &p, &f.name, &scopes, f.days.unwrap_or(90)).await.map_err(ApiError::from) {
         Ok((_, token)) => {
-            settings_response(&state, &lang, &p, token, String::new(), String::new(), StatusCode::OK).await
+            let mut res = Redirect::to("/settings?done=key").into_response();
+            match new_key_cookie(&state, Some(&token)) {
+                Some(c) => {
+                    res.headers_mut().insert(header::SET_COOKIE, c);
+                    res
+                }
+                // A token that cannot travel in a cookie is shown on this answer instead.
+                None => settings_response(&state, &lang, &p, token, String::new(), String::new(), StatusCode::OK).await,
+            }
         }
         Err(e) => {
             let error = explain(lang.lang.account(), &e);

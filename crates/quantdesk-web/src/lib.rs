@@ -54,7 +54,8 @@ trait WithFallback {
 
 impl WithFallback for Routes {
     fn with_fallback(mut self) -> Self {
-        self.router = self.router.fallback(pages::fallback);
+        self.router =
+            self.router.fallback(pages::fallback).layer(axum::middleware::from_fn(pages::readable_rejections));
         self
     }
 }

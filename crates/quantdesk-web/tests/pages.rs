@@ -374,14 +374,28 @@ async fn sign_in_forms_keys_and_the_admin_page() {
     // A form without its CSRF token is refused; with it, the key's token is shown once.
     let (s, _, _) = post_form(&a, "/settings/keys", &cookie, "name=ci&read=1&days=30").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _, page) =
+    // Post/redirect/get (issue 21, item 7): the POST redirects, carrying the token in a short
+    // cookie scoped to /settings; the GET shows it once with a copy button and clears the cookie,
+    // so a reload neither creates a second key nor shows the token again.
+    let (s, h, _) =
         post_form(&a, "/settings/keys", &cookie, &format!("csrf={csrf}&name=ci&read=1&jobs=1&days=30")).await;
+    assert_eq!((s, h[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/settings?done=key"));
+    let flash = h[header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(flash.contains("Path=/settings") && flash.contains("HttpOnly") && flash.contains("Max-Age=120"), "{flash}");
+    let flash = flash.split(';').next().unwrap().to_string();
+    let both = format!("{cookie}; {flash}");
+    let (s, h, page) = get(&a, "/settings?done=key", &[("cookie", both.as_str())]).await;
     assert_eq!(s, StatusCode::OK);
+    assert!(h[header::SET_COOKIE].to_str().unwrap().contains("qd_new_key=; Path=/settings"), "cleared");
+    assert_eq!(h[header::CACHE_CONTROL], "no-store");
     let token = page.split(r#"<code id="new-token">"#).nth(1).unwrap().split('<').next().unwrap().to_string();
     assert!(token.starts_with("qd_"), "{token}");
-    let (_, _, again) = get(&a, "/settings", &[("cookie", cookie.as_str())]).await;
+    assert!(page.contains(r#"id="copy-token""#), "a copy button");
+    let (_, _, again) = get(&a, "/settings?done=key", &[("cookie", cookie.as_str())]).await;
     assert!(!again.contains(&token), "shown once");
     assert!(again.contains("read, jobs"));
+    let keys = a.store.api_keys(None).await.unwrap();
+    assert_eq!(keys.iter().filter(|k| k.name == "ci").count(), 1, "one key for one form");
 
     // The admin page lists users and the audit log; a viewer may not open it.
     let (s, _, admin) = get(&a, "/admin", &[("cookie", cookie.as_str()), ("accept-language", "en")]).await;
@@ -842,4 +856,30 @@ async fn the_backtest_form_has_declared_parameter_fields_and_the_list_says_why_a
     assert!(list.contains("<td>fast=5 slow=20</td>"), "{list}");
     assert!(list.contains("Return %"), "{list}");
     assert!(list.contains(why), "the cause of the failure is shown: {list}");
+}
+
+/// Issue 21, item 13: what the extractors refuse (a job id that is not a number, a page number
+/// below 1) is a readable page in the reader's language, not the library's plain-text words;
+/// a page past the last goes to the last; the API keeps its JSON error.
+#[tokio::test]
+async fn unreadable_addresses_get_a_readable_page_and_the_api_its_json() {
+    let a = app().await;
+    for uri in ["/jobs/abc", "/backtests/abc", "/sweeps/x", "/instruments?page=-1", "/instruments?page=abc"] {
+        for (lang, title) in [("en", "This address cannot be read"), ("zh-CN", "无法识别此地址")] {
+            let (s, h, body) = get(&a, uri, &[("accept-language", lang), ("accept", "text/html")]).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}");
+            assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "{uri}");
+            assert!(
+                body.contains(title) && !body.contains("Cannot parse") && !body.contains("deserialize"),
+                "{uri}: {body}"
+            );
+        }
+    }
+    let (s, h, _) = get(&a, "/instruments?page=99999", &[]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(h[header::LOCATION].to_str().unwrap().ends_with("page=1"), "{h:?}");
+    let (s, h, body) = get(&a, "/api/v1/jobs/abc", &[("accept", "text/html")]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json"));
+    assert!(body.contains(r#""code":"bad_request""#), "{body}");
 }

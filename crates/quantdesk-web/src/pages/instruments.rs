@@ -123,6 +123,10 @@ pub async fn instruments(
         ];
         format!("/instruments?{}", query_string(&pairs))
     };
+    // A page past the last (an old link, a typed number) goes to the last one.
+    if page_no > pages {
+        return axum::response::IntoResponse::into_response(axum::response::Redirect::to(&link(pages)));
+    }
     let prev_url = (page_no > 1).then(|| link(page_no - 1));
     let next_url = (page_no < pages).then(|| link(page_no + 1));
     let rows: Vec<Row> = items

@@ -198,6 +198,28 @@ pub async fn fallback(lang: ReqLang, headers: HeaderMap) -> Response {
     error_page(&lang, StatusCode::NOT_FOUND, t.not_found_title, t.not_found_text)
 }
 
+/// Extractor rejections (a path segment that is not a number, a query string that does not
+/// parse, a form that cannot be read) answer in plain text, in the words of the library: on the
+/// pages they become a readable error page in the reader's language, with the same status.
+pub async fn readable_rejections(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let lang = ReqLang {
+        lang: lang_of(req.headers()),
+        path: req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        who: req.extensions().get::<Principal>().cloned(),
+    };
+    let res = next.run(req).await;
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/plain"));
+    if res.status().is_client_error() && plain {
+        let t = lang.lang.strings();
+        return error_page(&lang, res.status(), t.bad_request_title, t.bad_request_text);
+    }
+    res
+}
+
 /// JSON for a `<script type="application/json">` island. `<`, `>` and `&` become `\u003c`,
 /// `\u003e` and `\u0026` (they can only occur inside strings, where JSON reads the escape as the
 /// same character), so no value can close the script element (`</script>`) or switch the HTML
