@@ -9,13 +9,17 @@ function follow(row) {
   events.onerror = () => events.close();
 }
 
+// States and progress phrases in the page's language (identifier → text).
+const terms = JSON.parse(document.getElementById('terms')?.textContent || '{}');
+const term = (v) => terms[v] ?? (v.startsWith('valued ') && terms.valued ? `${terms.valued} ${v.slice(7)}` : v);
+
 function update(row, job) {
   row.dataset.state = job.state;
-  row.querySelector('.state').textContent = job.state;
+  row.querySelector('.state').textContent = term(job.state);
   const bar = row.querySelector('progress');
   bar.max = Math.max(job.progress.total, 1);
   bar.value = job.progress.done;
-  row.querySelector('.msg').textContent = job.progress.message;
+  row.querySelector('.msg').textContent = job.state === 'failed' && job.error ? job.error : term(job.progress.message);
   const final = ['succeeded', 'failed', 'cancelled'].includes(job.state);
   row.querySelector('[data-action="cancel"]').hidden = final;
   row.querySelector('[data-action="retry"]').hidden = !(job.state === 'failed' || job.state === 'cancelled');

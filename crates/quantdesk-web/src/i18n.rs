@@ -62,7 +62,8 @@ impl Lang {
 }
 
 /// The strings of one language.
-#[derive(Debug)]
+/// Serialize: the catalogue test reads every string of a language.
+#[derive(Debug, serde::Serialize)]
 pub struct Strings {
     pub app_name: &'static str,
     pub language_name: &'static str,
@@ -647,7 +648,8 @@ mod tests {
 }
 
 /// Strings of the account pages: sign-in, sign-up, password reset, settings and administration.
-#[derive(Debug)]
+/// Serialize: the catalogue test reads every string of a language.
+#[derive(Debug, serde::Serialize)]
 pub struct AccountStrings {
     pub login_title: &'static str,
     pub signup_title: &'static str,
@@ -688,6 +690,7 @@ pub struct AccountStrings {
     pub expires_days: &'static str,
     pub new_key_once: &'static str,
     pub copy: &'static str,
+    pub token: &'static str,
     pub copied: &'static str,
     pub no_keys: &'static str,
     pub key_revoked: &'static str,
@@ -729,7 +732,115 @@ pub struct AccountStrings {
     pub err_other: &'static str,
 }
 
+/// Words the system itself uses as values (job states and kinds, roles, decisions, risk levels,
+/// the workers' progress phrases): (identifier, English, Chinese).
+const TERMS: &[(&str, &str, &str)] = &[
+    ("queued", "queued", "排队中"),
+    ("running", "running", "运行中"),
+    ("succeeded", "succeeded", "已成功"),
+    ("failed", "failed", "已失败"),
+    ("cancelled", "cancelled", "已取消"),
+    ("backtest", "backtest", "回测"),
+    ("sweep", "sweep", "参数扫描"),
+    ("decide", "decide", "决策"),
+    ("import", "import", "导入"),
+    ("echo", "echo", "回声测试"),
+    ("backup", "backup", "备份"),
+    ("sync", "sync", "数据同步"),
+    ("valuation", "valuation", "估值"),
+    ("admin", "admin", "管理员"),
+    ("analyst", "analyst", "分析师"),
+    ("viewer", "viewer", "访客"),
+    ("read", "read", "读取"),
+    ("jobs", "jobs", "任务"),
+    ("BUY", "BUY", "买入"),
+    ("SELL", "SELL", "卖出"),
+    ("HOLD", "HOLD", "持有"),
+    ("low", "low", "低"),
+    ("medium", "medium", "中"),
+    ("high", "high", "高"),
+    ("loading bars", "loading bars", "加载K线"),
+    ("saving", "saving", "保存中"),
+    ("done", "done", "完成"),
+    ("sleeping", "sleeping", "等待中"),
+    ("writing the archive", "writing the archive", "写入归档"),
+    ("valued", "valued", "已估值"),
+    ("system", "system", "系统"),
+    ("stock", "stock", "股票"),
+    ("index", "index", "指数"),
+    ("etf", "ETF", "ETF"),
+    ("fund", "fund", "基金"),
+    ("bond", "bond", "债券"),
+    ("future", "future", "期货"),
+    ("crypto", "crypto", "加密资产"),
+    ("other", "other", "其他"),
+    ("OTHER", "OTHER", "其他"),
+    ("main", "main board", "主板"),
+    ("chinext", "ChiNext", "创业板"),
+    ("star", "STAR Market", "科创板"),
+    ("bse", "Beijing Stock Exchange", "北交所"),
+    ("sma_cross", "SMA crossover", "均线交叉"),
+    ("macd", "MACD", "MACD"),
+    ("rsi", "RSI", "RSI"),
+    ("bollinger", "Bollinger bands", "布林带"),
+    ("voting", "voting model", "投票模型"),
+    ("buy_and_hold", "buy and hold", "买入持有"),
+    ("next_open", "next bar's open", "次根K线开盘价"),
+    ("close", "signal bar's close", "信号K线收盘价"),
+    ("cn-a", "A-share rules", "A股规则"),
+    ("generic", "generic (T+0, long and short)", "通用（T+0，可做空）"),
+];
+
 impl Lang {
+    /// A value the system uses (a job state or kind, a role, a decision, a risk level, a
+    /// progress phrase) in this language; anything else (a symbol, a path) as it is. The
+    /// worker's "valued SYMBOL" keeps its symbol.
+    pub fn term(self, value: &str) -> String {
+        if let Some(&(_, en, zh)) = TERMS.iter().find(|(id, _, _)| *id == value) {
+            return match self {
+                Lang::En => en,
+                Lang::ZhCn => zh,
+            }
+            .to_string();
+        }
+        match (self, value.strip_prefix("valued ")) {
+            (Lang::ZhCn, Some(symbol)) => format!("已估值 {symbol}"),
+            _ => value.to_string(),
+        }
+    }
+
+    /// Every person-readable string of this language's catalogues and terms (for the test that
+    /// a page in one language holds no word of the other).
+    pub fn catalogue(self) -> Vec<String> {
+        fn strings(v: serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::String(s) => out.push(s),
+                serde_json::Value::Array(a) => a.into_iter().for_each(|v| strings(v, out)),
+                serde_json::Value::Object(o) => o.into_iter().for_each(|(_, v)| strings(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for v in [
+            serde_json::to_value(self.strings()),
+            serde_json::to_value(self.account()),
+            serde_json::to_value(self.data()),
+            serde_json::to_value(self.valuation()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            strings(v, &mut out);
+        }
+        out.extend(TERMS.iter().map(|(id, _, _)| self.term(id)));
+        out
+    }
+
+    /// Every term as identifier → text, for the scripts that show live values.
+    pub fn terms(self) -> serde_json::Value {
+        TERMS.iter().map(|(id, _, _)| (id.to_string(), serde_json::Value::String(self.term(id)))).collect()
+    }
+
     /// The label of a built-in strategy's parameter (its name when unknown).
     pub fn strategy_param(self, name: &'static str) -> &'static str {
         let (en, zh) = match name {
@@ -799,6 +910,7 @@ pub static ACCOUNT_EN: AccountStrings = AccountStrings {
     expires_days: "Valid for (days)",
     new_key_once: "Your new key. Copy it now: it will not be shown again.",
     copy: "Copy",
+    token: "Token",
     copied: "Copied",
     no_keys: "No API keys yet.",
     key_revoked: "The key is revoked.",
@@ -880,6 +992,7 @@ pub static ACCOUNT_ZH_CN: AccountStrings = AccountStrings {
     expires_days: "有效天数",
     new_key_once: "新的密钥，请立即复制：它不会再次显示。",
     copy: "复制",
+    token: "令牌前缀",
     copied: "已复制",
     no_keys: "还没有 API 密钥。",
     key_revoked: "密钥已吊销。",
@@ -922,7 +1035,8 @@ pub static ACCOUNT_ZH_CN: AccountStrings = AccountStrings {
 };
 
 /// Strings of the data page (`/data`): outside sources, sync, quality and statements.
-#[derive(Debug)]
+/// Serialize: the catalogue test reads every string of a language.
+#[derive(Debug, serde::Serialize)]
 pub struct DataStrings {
     pub title: &'static str,
     pub intro: &'static str,
@@ -1225,7 +1339,8 @@ pub static DATA_ZH_CN: DataStrings = DataStrings {
 };
 
 /// Strings of the valuation page (`/valuation`).
-#[derive(Debug)]
+/// Serialize: the catalogue test reads every string of a language.
+#[derive(Debug, serde::Serialize)]
 pub struct ValuationStrings {
     pub title: &'static str,
     pub intro: &'static str,

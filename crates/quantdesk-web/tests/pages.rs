@@ -314,7 +314,7 @@ async fn backtest_pages_list_runs_and_refuse_other_job_kinds() {
     let (s, _, body) = get(&a, "/backtests", &[("accept-language", "en")]).await;
     assert_eq!(s, 200);
     assert!(body.contains(&format!(r#"<a href="/backtests/{bt}">"#)), "{body}");
-    assert!(body.contains("600519.SH, 000001.SZ") && body.contains("<td>macd</td>"));
+    assert!(body.contains("600519.SH, 000001.SZ") && body.contains("<td>MACD</td>"));
     assert!(!body.contains(&format!("/backtests/{echo}\"")), "only backtest jobs are listed");
     let (s, _, body) = get(&a, &format!("/backtests/{bt}"), &[]).await;
     assert_eq!(s, 200);
@@ -465,7 +465,7 @@ async fn finished_runs_compare_side_by_side() {
     assert!(body.contains(&format!(r#"data-ids="{},{},{}""#, ids[0], ids[1], ids[2])), "finished runs only: {body}");
     assert!(body.contains("<td class=\"best\">9.000</td>"), "the best Sharpe is marked: {body}");
     assert!(body.contains("<td>0.500</td>") && body.contains("<td>1.250</td>"));
-    assert!(body.contains("sma_cross") && body.contains("fast=5 slow=20"));
+    assert!(body.contains("SMA crossover") && body.contains("fast=5 slow=20"));
     assert!(body.contains(r#"src="/assets/"#) && body.contains("compare.js"));
     // every metric label in the reader's language
     for label in ["CAGR %", "Sharpe", "Sortino", "Calmar", "Volatility %", "Profit factor", "Exposure %"] {
@@ -882,4 +882,122 @@ async fn unreadable_addresses_get_a_readable_page_and_the_api_its_json() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json"));
     assert!(body.contains(r#""code":"bad_request""#), "{body}");
+}
+
+/// The English words of the English catalogue that are not also words of the Chinese one
+/// (product and vendor names, units and abbreviations the Chinese pages use as they are).
+fn english_only_words() -> std::collections::BTreeSet<String> {
+    use quantdesk_web::i18n::Lang;
+    let words = |lang: Lang| -> std::collections::BTreeSet<String> {
+        lang.catalogue()
+            .iter()
+            .flat_map(|s| {
+                s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(str::to_string).collect::<Vec<_>>()
+            })
+            .filter(|w| w.len() >= 4 && w.chars().all(|c| c.is_ascii_alphabetic()))
+            .map(|w| w.to_lowercase())
+            .collect()
+    };
+    let zh = words(Lang::ZhCn);
+    words(Lang::En).into_iter().filter(|w| !zh.contains(w)).collect()
+}
+
+/// What a person reads on a page: the text between tags, outside scripts and styles.
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        out.push(' ');
+        rest = &rest[i..];
+        // Code (identifiers, URLs, commands) is not prose.
+        let skip_to =
+            ["<script", "<style", "<code"].iter().find(|t| rest.starts_with(**t)).map(|t| format!("</{}", &t[1..]));
+        let end = match skip_to {
+            Some(close) => rest.find(&close).and_then(|j| rest[j..].find('>').map(|k| j + k + 1)),
+            None => rest.find('>').map(|j| j + 1),
+        };
+        rest = &rest[end.unwrap_or(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Issue 21, item 11: a page rendered in zh-CN holds no English word of the English catalogue:
+/// job states, kinds and progress texts, the compare page's metrics, decisions and risk levels,
+/// role names — every page with demo data and runs in every state.
+#[tokio::test]
+async fn pages_in_chinese_hold_no_english_word_of_the_catalogue() {
+    let a = app().await;
+    let english = english_only_words();
+    assert!(english.contains("succeeded") && english.contains("sharpe"), "the catalogue is read: {english:?}");
+    // Jobs in every state, a finished backtest and decision.
+    let job = |kind: &str, params: &str| quantdesk_store::jobs::NewJob {
+        owner: String::new(),
+        kind: kind.into(),
+        queue: "default".into(),
+        params: params.into(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    let bt = r#"{"symbols":["600519.SH"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#;
+    let mut done = Vec::new();
+    for _ in 0..2 {
+        let (id, _) = a.store.enqueue(&job("backtest", bt), 0).await.unwrap();
+        a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
+        let metrics = quantdesk_backtest::Metrics { trades: 2, win_rate: 0.5, ..quantdesk_backtest::Metrics::zeroed() };
+        let result = serde_json::json!({"final_equity": 100000, "metrics": metrics, "trades": 2,
+            "data_fingerprint": "0", "engine_version": "test"});
+        a.store.finish(id, "w", &quantdesk_store::jobs::Outcome::Succeeded(result.to_string()), 2).await.unwrap();
+        done.push(id);
+    }
+    let (running, _) = a.store.enqueue(&job("sync", "{}"), 0).await.unwrap();
+    a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
+    a.store.heartbeat(running, "w", i64::MAX / 2, (1, 3, "loading bars")).await.unwrap();
+    a.store.enqueue(&job("valuation", "{}"), 0).await.unwrap();
+    let (dec, _) = a.store.enqueue(&job("decide", r#"{"symbols":["600519.SH"]}"#), 0).await.unwrap();
+    a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap();
+    let decision = serde_json::json!({"decisions": [{"symbol": "600519.SH", "date": "2026-11-20",
+        "decision": {"action": "SELL", "score": -0.6, "votes": [{"model": "trend", "action": "HOLD", "confidence": 0.4}]},
+        "risk_level": "high"}]});
+    a.store.finish(dec, "w", &quantdesk_store::jobs::Outcome::Succeeded(decision.to_string()), 2).await.unwrap();
+    let compare = format!("/backtests/compare?ids={},{}", done[0], done[1]);
+    let pages = [
+        "/instruments",
+        "/import",
+        "/backtests",
+        compare.as_str(),
+        "/decisions",
+        "/jobs",
+        &format!("/jobs/{running}"),
+        "/data",
+        "/settings",
+        "/admin",
+        "/valuation",
+    ];
+    let mut found = Vec::new();
+    for uri in pages {
+        let (s, _, body) = get(&a, uri, &[("accept-language", "zh-CN")]).await;
+        assert_eq!(s, StatusCode::OK, "{uri}");
+        // E-mail addresses are data, not words of the page.
+        let text: String =
+            visible_text(&body).split_whitespace().filter(|t| !t.contains('@')).map(|t| format!("{t} ")).collect();
+        let words: std::collections::BTreeSet<String> = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+            .map(|w| w.to_lowercase())
+            .filter(|w| english.contains(w))
+            .collect();
+        for w in words {
+            let at = text.to_lowercase().find(&w).unwrap_or(0);
+            let from = text.floor_char_boundary(at.saturating_sub(60));
+            let to = text.ceil_char_boundary((at + 60).min(text.len()));
+            found
+                .push(format!("{uri}: {w:?} in …{}…", text[from..to].split_whitespace().collect::<Vec<_>>().join(" ")));
+        }
+    }
+    assert!(found.is_empty(), "English words on Chinese pages:\n{}", found.join("\n"));
 }

@@ -14,8 +14,9 @@ use super::{JobRow, PageCtx, ReqLang, error_page, html, json_island};
 pub struct RunRow {
     pub id: i64,
     pub state: &'static str,
+    pub state_label: String,
     pub symbols: String,
-    pub strategy: String,
+    pub strategy_label: String,
     /// The strategy's parameters as `k=v`, space-separated.
     pub params: String,
     /// Why a failed run failed.
@@ -29,7 +30,10 @@ pub struct RunRow {
 #[template(path = "backtests.html")]
 struct BacktestsPage {
     page: PageCtx,
-    strategies: Vec<&'static str>,
+    /// (identifier, label)
+    strategies: Vec<(&'static str, String)>,
+    markets: Vec<(&'static str, String)>,
+    fills: Vec<(&'static str, String)>,
     param_sets: Vec<ParamSet>,
     default_symbol: String,
     runs: Vec<RunRow>,
@@ -38,6 +42,7 @@ struct BacktestsPage {
 /// One strategy's parameter fields on the backtest form.
 struct ParamSet {
     strategy: &'static str,
+    label: String,
     fields: Vec<ParamField>,
 }
 
@@ -59,6 +64,7 @@ fn param_sets(lang: crate::i18n::Lang, strategies: &[&'static str]) -> Vec<Param
         .iter()
         .map(|&strategy| ParamSet {
             strategy,
+            label: lang.term(strategy),
             fields: parameters(strategy)
                 .unwrap_or(&[])
                 .iter()
@@ -125,6 +131,7 @@ pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response
             RunRow {
                 id: j.id,
                 state: j.state.as_str(),
+                state_label: lang.lang.term(j.state.as_str()),
                 symbols: params.as_ref().map(|p| p.symbols.join(", ")).unwrap_or_default(),
                 params: params
                     .as_ref()
@@ -135,10 +142,10 @@ pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response
                 } else {
                     String::new()
                 },
-                strategy: params.map(|p| p.strategy).unwrap_or_else(|| "sma_cross".into()),
+                strategy_label: lang.lang.term(params.as_ref().map_or("sma_cross", |p| p.strategy.as_str())),
                 total_return: num(result.as_ref().map(|r| r.metrics.total_return), 100.0, 2),
                 sharpe: num(result.as_ref().map(|r| r.metrics.sharpe), 1.0, 3),
-                created: JobRow::from(j).created,
+                created: JobRow::new(j, lang.lang).created,
             }
         })
         .collect();
@@ -146,7 +153,9 @@ pub async fn backtests(State(state): State<AppState>, lang: ReqLang) -> Response
         StatusCode::OK,
         BacktestsPage {
             page: lang.ctx("backtests"),
-            strategies: STRATEGIES.to_vec(),
+            strategies: STRATEGIES.iter().map(|&s| (s, lang.lang.term(s))).collect(),
+            markets: ["cn-a", "generic"].into_iter().map(|m| (m, lang.lang.term(m))).collect(),
+            fills: ["next_open", "close"].into_iter().map(|f| (f, lang.lang.term(f))).collect(),
             param_sets: param_sets(lang.lang, &STRATEGIES),
             default_symbol: busiest.map(|s| s.to_string()).unwrap_or_default(),
             runs,
@@ -265,11 +274,11 @@ pub async fn compare_backtests(
     };
     let mut rows = vec![
         text_row(t.symbol, &|p| p.symbols.join(", ")),
-        text_row(t.bt_strategy, &|p| p.strategy.clone()),
+        text_row(t.bt_strategy, &|p| lang.lang.term(&p.strategy)),
         text_row(t.bt_params, &|p| p.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")),
         text_row(t.bt_market, &|p| match p.config.as_ref().map(|c| c.market) {
-            Some(Market::CnA(_)) => "cn-a".into(),
-            _ => "generic".into(),
+            Some(Market::CnA(_)) => lang.lang.term("cn-a"),
+            _ => lang.lang.term("generic"),
         }),
     ];
     let (cagr, volatility, exposure) =

@@ -50,7 +50,7 @@ pub async fn decisions(State(state): State<AppState>, lang: ReqLang) -> Response
                 .decision
                 .votes
                 .iter()
-                .map(|v| format!("{}: {} {:.2}", v.model, v.action.as_str(), v.confidence))
+                .map(|v| format!("{}: {} {:.2}", v.model, lang.lang.term(v.action.as_str()), v.confidence))
                 .collect::<Vec<_>>()
                 .join("; ");
             history.push(DecisionRow {
@@ -62,9 +62,9 @@ pub async fn decisions(State(state): State<AppState>, lang: ReqLang) -> Response
                     Action::Sell => "down",
                     Action::Hold => "",
                 },
-                action: d.decision.action.as_str().to_string(),
+                action: lang.lang.term(d.decision.action.as_str()),
                 score: format!("{:.2}", d.decision.score),
-                risk: d.risk_level.as_str().to_string(),
+                risk: lang.lang.term(d.risk_level.as_str()),
                 votes,
             });
         }

@@ -10,11 +10,17 @@ use serde::Deserialize;
 
 use super::{PageCtx, ReqLang, error_page, html, json_island};
 
+/// Filter choices with their labels in the reader's language.
+fn labelled(lang: crate::i18n::Lang, ids: &[&'static str]) -> Vec<(&'static str, String)> {
+    ids.iter().map(|&id| (id, lang.term(id))).collect()
+}
+
 /// One row of the instruments table.
 pub struct Row {
     pub symbol: String,
     pub name: String,
-    pub kind: &'static str,
+    /// The kind and board in the reader's language.
+    pub kind: String,
     pub exchange: String,
     pub board: String,
     pub list_date: String,
@@ -40,9 +46,10 @@ struct InstrumentsPage {
     board: String,
     listed_from: String,
     listed_to: String,
-    kinds: Vec<&'static str>,
-    exchanges: Vec<&'static str>,
-    boards: Vec<&'static str>,
+    /// (identifier, label)
+    kinds: Vec<(&'static str, String)>,
+    exchanges: Vec<(&'static str, String)>,
+    boards: Vec<(&'static str, String)>,
     results: Results,
 }
 
@@ -134,9 +141,9 @@ pub async fn instruments(
         .map(|i| Row {
             symbol: i.symbol.to_string(),
             name: i.name.clone(),
-            kind: i.kind.as_str(),
-            exchange: i.exchange.clone(),
-            board: i.board.clone(),
+            kind: lang.lang.term(i.kind.as_str()),
+            exchange: lang.lang.term(&i.exchange),
+            board: lang.lang.term(&i.board),
             list_date: i.list_date.map(|d| d.to_string()).unwrap_or_default(),
         })
         .collect();
@@ -155,9 +162,9 @@ pub async fn instruments(
             board,
             listed_from: from_text,
             listed_to: to_text,
-            kinds: vec!["stock", "index", "etf", "fund", "bond", "future", "crypto", "other"],
-            exchanges: vec!["SSE", "SZSE", "BSE", "OTHER"],
-            boards: vec!["main", "chinext", "star", "bse"],
+            kinds: labelled(lang.lang, &["stock", "index", "etf", "fund", "bond", "future", "crypto", "other"]),
+            exchanges: labelled(lang.lang, &["SSE", "SZSE", "BSE", "OTHER"]),
+            boards: labelled(lang.lang, &["main", "chinext", "star", "bse"]),
             results,
         }
         .render(),

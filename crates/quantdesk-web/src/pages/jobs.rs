@@ -7,12 +7,16 @@ use axum::response::Response;
 use quantdesk_server::AppState;
 use serde::Deserialize;
 
-use super::{PageCtx, ReqLang, error_page, html};
+use super::{PageCtx, ReqLang, error_page, html, json_island};
+use crate::i18n::Lang;
 
 /// A job row on the jobs pages.
 pub struct JobRow {
     pub id: i64,
     pub kind: String,
+    /// The kind and the state in the reader's language.
+    pub kind_label: String,
+    pub state_label: String,
     pub state: &'static str,
     pub done: i64,
     pub total: i64,
@@ -23,19 +27,21 @@ pub struct JobRow {
     pub can_delete: bool,
 }
 
-impl From<&quantdesk_store::jobs::Job> for JobRow {
-    fn from(j: &quantdesk_store::jobs::Job) -> Self {
+impl JobRow {
+    pub fn new(j: &quantdesk_store::jobs::Job, lang: Lang) -> Self {
         use quantdesk_store::jobs::JobState;
         JobRow {
             id: j.id,
             kind: j.kind.clone(),
+            kind_label: lang.term(&j.kind),
+            state_label: lang.term(j.state.as_str()),
             state: j.state.as_str(),
             done: j.progress_done,
             total: j.progress_total.max(1),
             // A failed job says why, not where it was.
             message: match (&j.state, &j.error) {
                 (JobState::Failed, Some(e)) if !e.is_empty() => e.clone(),
-                _ => j.progress_message.clone(),
+                _ => lang.term(&j.progress_message),
             },
             created: chrono::DateTime::from_timestamp_millis(j.created_at)
                 .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
@@ -52,7 +58,7 @@ pub struct ScheduleRow {
     pub name: String,
     pub cron: String,
     pub timezone: String,
-    pub kind: String,
+    pub kind_label: String,
     pub enabled: bool,
     pub last: String,
     /// What the page sends back when switching it on or off.
@@ -65,8 +71,10 @@ struct JobsPage {
     page: PageCtx,
     schedules: Vec<ScheduleRow>,
     jobs: Vec<JobRow>,
-    states: Vec<&'static str>,
+    /// (identifier, label)
+    states: Vec<(&'static str, String)>,
     state: String,
+    terms: String,
 }
 
 #[derive(Deserialize)]
@@ -100,7 +108,7 @@ pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<
                         name: s.name.clone(),
                         cron: s.cron.clone(),
                         timezone: s.timezone.clone(),
-                        kind: s.kind.clone(),
+                        kind_label: lang.lang.term(&s.kind),
                         enabled: s.enabled,
                         last: s
                             .last_fire
@@ -115,8 +123,12 @@ pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<
                         .to_string(),
                     })
                     .collect(),
-                jobs: list.iter().map(JobRow::from).collect(),
-                states: vec!["queued", "running", "succeeded", "failed", "cancelled"],
+                jobs: list.iter().map(|j| JobRow::new(j, lang.lang)).collect(),
+                states: ["queued", "running", "succeeded", "failed", "cancelled"]
+                    .into_iter()
+                    .map(|s| (s, lang.lang.term(s)))
+                    .collect(),
+                terms: json_island(&lang.lang.terms()),
                 state: filter_state.map(|s| s.as_str().to_string()).unwrap_or_default(),
             }
             .render(),
@@ -133,6 +145,7 @@ pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<
 struct JobPage {
     page: PageCtx,
     job: JobRow,
+    terms: String,
     error: Option<String>,
     result: Option<String>,
     /// (name, url)
@@ -176,7 +189,8 @@ pub async fn job(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i6
                             format!("{when}  {line}")
                         })
                         .collect(),
-                    job: JobRow::from(&job),
+                    job: JobRow::new(&job, lang.lang),
+                    terms: json_island(&lang.lang.terms()),
                 }
                 .render(),
             )
