@@ -1,0 +1,306 @@
+//! Dynamic time warping: a port of the `fastdtw` package (radius 1, `|a − b|` cost) and
+//! TradeMaster's sliding-window segment distance built on it.
+//!
+//! The port follows `fastdtw.fastdtw` (the pure-Python module) step for step, including the
+//! tie-break of its `min` (up, then left, then diagonal: the first minimal sum wins), the halving
+//! by pair means (an odd last sample is dropped), and the window expansion. The window is held as
+//! one contiguous column range per row instead of Python's set of cells; for a monotone warping
+//! path this is the same set of cells (see the proof in [`expand_window`]).
+
+/// numpy's pairwise summation (`np.add.reduce` on a contiguous float64 array), so means agree
+/// with `np.mean` to the last bit.
+pub fn np_sum(x: &[f64]) -> f64 {
+    const BLOCK: usize = 128;
+    let n = x.len();
+    if n < 8 {
+        let mut s = -0.0;
+        for &v in x {
+            s += v;
+        }
+        s
+    } else if n <= BLOCK {
+        let mut r = [0.0; 8];
+        r.copy_from_slice(&x[..8]);
+        let mut i = 8;
+        while i < n - (n % 8) {
+            for k in 0..8 {
+                r[k] += x[i + k];
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        while i < n {
+            res += x[i];
+            i += 1;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        np_sum(&x[..n2]) + np_sum(&x[n2..])
+    }
+}
+
+/// `np.mean`: [`np_sum`] divided by the count (NaN for an empty slice, as numpy).
+pub fn np_mean(x: &[f64]) -> f64 {
+    np_sum(x) / x.len() as f64
+}
+
+/// Reusable buffers for [`fastdtw`].
+#[derive(Default, Debug)]
+pub struct DtwScratch {
+    cost: Vec<f64>,
+    dir: Vec<u8>,
+}
+
+/// The FastDTW radius TradeMaster uses (the package default).
+pub const RADIUS: usize = 1;
+
+fn reduce_by_half(x: &[f64]) -> Vec<f64> {
+    (0..x.len() / 2).map(|i| (x[2 * i] + x[2 * i + 1]) / 2.0).collect()
+}
+
+/// `fastdtw.fastdtw(x, y)` (radius 1, absolute difference): the approximate DTW distance and
+/// its warping path.
+pub fn fastdtw(x: &[f64], y: &[f64], scratch: &mut DtwScratch) -> (f64, Vec<(usize, usize)>) {
+    let min_time_size = RADIUS + 2;
+    if x.len() < min_time_size || y.len() < min_time_size {
+        let rows: Vec<(usize, usize)> = (0..x.len()).map(|_| (0, y.len().saturating_sub(1))).collect();
+        return dtw_window(x, y, &rows, scratch);
+    }
+    let xs = reduce_by_half(x);
+    let ys = reduce_by_half(y);
+    let (_, path) = fastdtw(&xs, &ys, scratch);
+    let rows = expand_window(&path, xs.len(), x.len(), y.len(), RADIUS);
+    dtw_window(x, y, &rows, scratch)
+}
+
+/// `__expand_window`: the cells within `radius` of the coarse path, doubled, scanned row by row.
+///
+/// Row `I` of the coarse set is the union of `[j − r, j + r]` over the path cells in rows
+/// `I − r ..= I + r`; those cells' columns are contiguous because the path moves by at most one
+/// cell per step, so the union is `[jmin − r, jmax + r]`. Doubling maps it to
+/// `[2(jmin − r), 2(jmax + r) + 1]` on fine rows `2I` and `2I + 1`, and Python's scan keeps the
+/// part inside `0..len_y` (its lower ends never decrease, so the scan's `start_j` never cuts a row).
+fn expand_window(
+    path: &[(usize, usize)],
+    coarse_rows: usize,
+    len_x: usize,
+    len_y: usize,
+    r: usize,
+) -> Vec<(usize, usize)> {
+    let mut first = vec![usize::MAX; coarse_rows];
+    let mut last = vec![0usize; coarse_rows];
+    for &(i, j) in path {
+        if first[i] == usize::MAX {
+            first[i] = j;
+        }
+        last[i] = j;
+    }
+    let r_i = r as i64;
+    let mut rows = Vec::with_capacity(len_x);
+    for f in 0..len_x {
+        let big_i = (f / 2) as i64;
+        let lo_row = (big_i - r_i).max(0) as usize;
+        let hi_row = ((big_i + r_i) as usize).min(coarse_rows - 1);
+        let jmin = first[lo_row.min(coarse_rows - 1)] as i64;
+        let jmax = last[hi_row] as i64;
+        let lo = (2 * (jmin - r_i)).max(0) as usize;
+        let hi = ((2 * (jmax + r_i) + 1) as usize).min(len_y - 1);
+        rows.push((lo, hi));
+    }
+    rows
+}
+
+const UP: u8 = 0;
+const LEFT: u8 = 1;
+const DIAG: u8 = 2;
+
+/// `__dtw` over a window given as one inclusive column range per row of `x`.
+fn dtw_window(x: &[f64], y: &[f64], rows: &[(usize, usize)], scratch: &mut DtwScratch) -> (f64, Vec<(usize, usize)>) {
+    let n = x.len();
+    if n == 0 || y.is_empty() {
+        // fastdtw returns (0, []) for two empty inputs; one empty input makes Python raise.
+        return if n == 0 && y.is_empty() { (0.0, Vec::new()) } else { (f64::INFINITY, Vec::new()) };
+    }
+    let mut offs = Vec::with_capacity(n + 1);
+    let mut total = 0usize;
+    for &(lo, hi) in rows {
+        offs.push(total);
+        total += hi + 1 - lo;
+    }
+    offs.push(total);
+    scratch.cost.clear();
+    scratch.cost.resize(total, f64::INFINITY);
+    scratch.dir.clear();
+    scratch.dir.resize(total, 0);
+    let cost = &mut scratch.cost;
+    let dir = &mut scratch.dir;
+    let at = |cost: &Vec<f64>, i: usize, j: usize| -> f64 {
+        let (lo, hi) = rows[i];
+        if j < lo || j > hi { f64::INFINITY } else { cost[offs[i] + j - lo] }
+    };
+    for i in 0..n {
+        let (lo, hi) = rows[i];
+        for j in lo..=hi {
+            let dt = (x[i] - y[j]).abs();
+            let up = if i == 0 { f64::INFINITY } else { at(cost, i - 1, j) };
+            let left = if j == lo { f64::INFINITY } else { cost[offs[i] + j - 1 - lo] };
+            let diag = if i == 0 && j == 0 {
+                0.0
+            } else if i == 0 || j == 0 {
+                f64::INFINITY
+            } else {
+                at(cost, i - 1, j - 1)
+            };
+            let s_up = up + dt;
+            let s_left = left + dt;
+            let s_diag = diag + dt;
+            let (mut best, mut d) = (s_up, UP);
+            if s_left < best {
+                best = s_left;
+                d = LEFT;
+            }
+            if s_diag < best {
+                best = s_diag;
+                d = DIAG;
+            }
+            cost[offs[i] + j - lo] = best;
+            dir[offs[i] + j - lo] = d;
+        }
+    }
+    let m = y.len();
+    let dist = at(cost, n - 1, m - 1);
+    let mut path = Vec::with_capacity(n + m);
+    let (mut i, mut j) = (n - 1, m - 1);
+    loop {
+        path.push((i, j));
+        if i == 0 && j == 0 {
+            break;
+        }
+        let (lo, hi) = rows[i];
+        if j < lo || j > hi {
+            break;
+        }
+        match dir[offs[i] + j - lo] {
+            UP => i -= 1,
+            LEFT => j -= 1,
+            _ => {
+                i -= 1;
+                j -= 1;
+            }
+        }
+    }
+    path.reverse();
+    (dist, path)
+}
+
+/// What [`segment_distance`] returns.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Distance {
+    /// The normalised distance TradeMaster computes (NaN when the segments have equal length:
+    /// TradeMaster's offset loop is then empty and `np.mean([])` is NaN).
+    Value(f64),
+    /// Stopped early: the distance is certainly `>= threshold`, so it cannot cause a merge. Only
+    /// returned when the shorter segment's mean is positive (all DTW terms are non-negative).
+    AtLeastThreshold,
+}
+
+impl Distance {
+    /// The value to use in the merge comparisons: an early stop compares like `+inf`, which
+    /// leads to the same merge decisions as the exact value (see the merge code).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Distance::Value(v) => v,
+            Distance::AtLeastThreshold => f64::INFINITY,
+        }
+    }
+}
+
+/// TradeMaster's `calculate_dtw_distance(seg1, seg2, max_sample_number)`: slide the shorter
+/// segment over the longer one with step `max(1, ⌊(len_long − len_short)/max_sample_number⌋)`
+/// (offsets `0, step, …` below `len_long − len_short`, so the last offset is never tried),
+/// take FastDTW at each offset, and return `mean(distances) / (len_short · mean(shorter))`.
+///
+/// `threshold`: when `Some(θ)`, the loop stops as soon as the partial sum proves the result is
+/// `>= θ` (an exact shortcut for the merge decision, see [`Distance::AtLeastThreshold`]).
+pub fn segment_distance(
+    seg1: &[f64],
+    seg2: &[f64],
+    max_sample_number: usize,
+    threshold: Option<f64>,
+    scratch: &mut DtwScratch,
+) -> Distance {
+    let (longer, shorter) = if seg1.len() > seg2.len() { (seg1, seg2) } else { (seg2, seg1) };
+    let s = shorter.len();
+    let span = longer.len() - s;
+    let step = (span / max_sample_number.max(1)).max(1);
+    let count = span.div_ceil(step);
+    let mean_short = np_mean(shorter);
+    let denom = s as f64 * mean_short;
+    if count == 0 {
+        return Distance::Value(f64::NAN);
+    }
+    // Early stop: all distances are >= 0, so sum/count/denom only grows with more terms.
+    let bound = match threshold {
+        Some(t) if mean_short > 0.0 && denom.is_finite() => {
+            if t <= 0.0 {
+                return Distance::AtLeastThreshold;
+            }
+            Some(t * count as f64 * denom * (1.0 + 1e-9))
+        }
+        _ => None,
+    };
+    let mut distances = Vec::with_capacity(count);
+    let mut partial = 0.0;
+    let mut off = 0;
+    while off < span {
+        let (d, _) = fastdtw(shorter, &longer[off..off + s], scratch);
+        distances.push(d);
+        partial += d;
+        if let Some(b) = bound
+            && partial > b
+        {
+            return Distance::AtLeastThreshold;
+        }
+        off += step;
+    }
+    Distance::Value(np_mean(&distances) / denom)
+}
+
+/// Exact DTW (full matrix, `|a − b|` cost) with its path; used by the DTW k-means labeler.
+pub fn dtw_full(x: &[f64], y: &[f64], scratch: &mut DtwScratch) -> (f64, Vec<(usize, usize)>) {
+    let rows: Vec<(usize, usize)> = (0..x.len()).map(|_| (0, y.len().saturating_sub(1))).collect();
+    dtw_window(x, y, &rows, scratch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fastdtw_docstring_example() {
+        // The fastdtw package's own docstring: fastdtw([1,2,3,4,5], [2,3,4]) ==
+        // (2.0, [(0, 0), (1, 0), (2, 1), (3, 2), (4, 2)]).
+        let mut s = DtwScratch::default();
+        let (d, p) = fastdtw(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 3.0, 4.0], &mut s);
+        assert_eq!(d, 2.0);
+        assert_eq!(p, vec![(0, 0), (1, 0), (2, 1), (3, 2), (4, 2)]);
+    }
+
+    #[test]
+    fn np_sum_blocks() {
+        let v: Vec<f64> = (0..300).map(|i| (i as f64) * 0.1).collect();
+        let direct: f64 = v.iter().sum();
+        assert!((np_sum(&v) - direct).abs() < 1e-9);
+        assert_eq!(np_sum(&[]), 0.0);
+        assert!(np_mean(&[]).is_nan());
+    }
+
+    #[test]
+    fn equal_lengths_give_nan() {
+        let mut s = DtwScratch::default();
+        let d = segment_distance(&[1.0, 2.0, 3.0], &[1.0, 2.0, 4.0], 10, None, &mut s);
+        assert!(matches!(d, Distance::Value(v) if v.is_nan()));
+    }
+}

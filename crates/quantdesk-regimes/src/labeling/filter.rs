@@ -1,0 +1,262 @@
+//! The Butterworth low-pass filter, designed and applied like scipy.
+#![allow(clippy::needless_range_loop)] // index-heavy numeric ports read closer to their originals
+//!
+//! * [`butter_lowpass`] is `scipy.signal.butter(order, wn, btype='low', analog=False)`: the analog
+//!   prototype's poles `-exp(iπm/2N)`, frequency prewarping `4·tan(π·Wn/2)`, the bilinear
+//!   transform at `fs = 2`, and the expansion of the poles into the polynomial `a` by successive
+//!   convolution (numpy's `poly`).
+//! * [`lfilter`] is `scipy.signal.lfilter` (direct form II transposed, the same operation order).
+//! * [`lfilter_zi`] is `scipy.signal.lfilter_zi` (`(I − Aᵀ) zi = b[1:] − a[1:]·b[0]`, solved by LU
+//!   with partial pivoting like LAPACK's `gesv`).
+//! * [`filtfilt`] is `scipy.signal.filtfilt(b, a, x)` with its defaults: odd extension of
+//!   `padlen = 3·max(len(a), len(b))` samples at each end, initial conditions `zi·x_ext[0]` forward and
+//!   `zi·y[-1]` backward.
+
+use super::LabelingError;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct C {
+    re: f64,
+    im: f64,
+}
+
+impl C {
+    fn new(re: f64, im: f64) -> Self {
+        C { re, im }
+    }
+    fn add(self, o: C) -> C {
+        C::new(self.re + o.re, self.im + o.im)
+    }
+    fn sub(self, o: C) -> C {
+        C::new(self.re - o.re, self.im - o.im)
+    }
+    fn mul(self, o: C) -> C {
+        C::new(self.re * o.re - self.im * o.im, self.re * o.im + self.im * o.re)
+    }
+    fn scale(self, s: f64) -> C {
+        C::new(self.re * s, self.im * s)
+    }
+    /// numpy's complex division (Smith's method).
+    fn div(self, o: C) -> C {
+        if o.re.abs() >= o.im.abs() {
+            let rat = o.im / o.re;
+            let scl = 1.0 / (o.re + o.im * rat);
+            C::new((self.re + self.im * rat) * scl, (self.im - self.re * rat) * scl)
+        } else {
+            let rat = o.re / o.im;
+            let scl = 1.0 / (o.im + o.re * rat);
+            C::new((self.re * rat + self.im) * scl, (self.im * rat - self.re) * scl)
+        }
+    }
+}
+
+/// numpy's `poly`: the monic polynomial with the given roots, highest power first.
+fn poly(roots: &[C]) -> Vec<C> {
+    let mut a = vec![C::new(1.0, 0.0)];
+    for &r in roots {
+        let neg = C::new(-r.re, -r.im);
+        let mut next = vec![C::new(0.0, 0.0); a.len() + 1];
+        next[0] = a[0];
+        for k in 1..a.len() {
+            next[k] = a[k].add(a[k - 1].mul(neg));
+        }
+        next[a.len()] = a[a.len() - 1].mul(neg);
+        a = next;
+    }
+    a
+}
+
+/// Digital Butterworth low-pass coefficients `(b, a)` of the given order and normalised cut-off
+/// `wn` (1 = Nyquist), as `scipy.signal.butter(order, wn)` computes them.
+///
+/// # Errors
+/// [`LabelingError::FilterCutoff`] unless `0 < wn < 1` (scipy raises the same), and
+/// [`LabelingError::InvalidParameter`] for order 0.
+pub fn butter_lowpass(order: usize, wn: f64) -> Result<(Vec<f64>, Vec<f64>), LabelingError> {
+    if !(wn > 0.0 && wn < 1.0) {
+        return Err(LabelingError::FilterCutoff { wn });
+    }
+    if order == 0 {
+        return Err(LabelingError::InvalidParameter {
+            name: "order",
+            reason: "the filter order must be at least 1".into(),
+        });
+    }
+    let n = order as i64;
+    // buttap: p = -exp(1j*pi*m/(2N)), m = -N+1, -N+3, ..., N-1.
+    let poles: Vec<C> = (0..order)
+        .map(|k| {
+            let m = (-n + 1 + 2 * k as i64) as f64;
+            let theta = std::f64::consts::PI * m / (2 * n) as f64;
+            C::new(-theta.cos(), -theta.sin())
+        })
+        .collect();
+    let fs = 2.0;
+    let warped = 2.0 * fs * (std::f64::consts::PI * wn / fs).tan();
+    // lp2lp_zpk
+    let p_lp: Vec<C> = poles.iter().map(|p| p.scale(warped)).collect();
+    let k_lp = warped.powi(order as i32);
+    // bilinear_zpk
+    let fs2 = C::new(2.0 * fs, 0.0);
+    let p_z: Vec<C> = p_lp.iter().map(|&p| fs2.add(p).div(fs2.sub(p))).collect();
+    let mut prod = C::new(1.0, 0.0);
+    for &p in &p_lp {
+        prod = prod.mul(fs2.sub(p));
+    }
+    let k_z = k_lp * C::new(1.0, 0.0).div(prod).re;
+    // zpk2tf: zeros all at -1, so poly(z) is the binomial row.
+    let zeros = vec![C::new(-1.0, 0.0); order];
+    let b: Vec<f64> = poly(&zeros).iter().map(|c| k_z * c.re).collect();
+    let a: Vec<f64> = poly(&p_z).iter().map(|c| c.re).collect();
+    Ok((b, a))
+}
+
+fn normalise(b: &[f64], a: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let n = a.len().max(b.len());
+    let mut bb = b.to_vec();
+    let mut aa = a.to_vec();
+    bb.resize(n, 0.0);
+    aa.resize(n, 0.0);
+    let a0 = aa[0];
+    if a0 != 1.0 {
+        for v in bb.iter_mut() {
+            *v /= a0;
+        }
+        for v in aa.iter_mut() {
+            *v /= a0;
+        }
+    }
+    (bb, aa)
+}
+
+/// `scipy.signal.lfilter(b, a, x, zi=zi)`: returns the output and the final state.
+/// `a[0]` must be non-zero; `zi` has `max(len(a), len(b)) − 1` entries.
+pub fn lfilter(b: &[f64], a: &[f64], x: &[f64], zi: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let (b, a) = normalise(b, a);
+    let m = b.len();
+    let mut z = zi.to_vec();
+    z.resize(m.saturating_sub(1), 0.0);
+    let mut y = Vec::with_capacity(x.len());
+    for &xn in x {
+        if m > 1 {
+            let yn = z[0] + b[0] * xn;
+            for k in 0..m - 2 {
+                z[k] = z[k + 1] + xn * b[k + 1] - yn * a[k + 1];
+            }
+            z[m - 2] = xn * b[m - 1] - yn * a[m - 1];
+            y.push(yn);
+        } else {
+            y.push(xn * b[0]);
+        }
+    }
+    (y, z)
+}
+
+/// `scipy.signal.lfilter_zi(b, a)`: the initial state for a step response at steady state.
+pub fn lfilter_zi(b: &[f64], a: &[f64]) -> Vec<f64> {
+    let (b, a) = normalise(b, a);
+    let n = b.len();
+    if n < 2 {
+        return Vec::new();
+    }
+    let d = n - 1;
+    // IminusA = I - companion(a).T: column 0 is 1 + a1, a2, ..., superdiagonal -1.
+    let mut m = vec![vec![0.0; d]; d];
+    for (i, row) in m.iter_mut().enumerate() {
+        row[i] = 1.0;
+        row[0] += a[i + 1];
+        if i + 1 < d {
+            row[i + 1] -= 1.0;
+        }
+    }
+    let mut rhs: Vec<f64> = (0..d).map(|i| b[i + 1] - a[i + 1] * b[0]).collect();
+    solve(&mut m, &mut rhs);
+    rhs
+}
+
+/// Gaussian elimination with partial pivoting (LAPACK `getrf`/`getrs` order), in place.
+fn solve(m: &mut [Vec<f64>], rhs: &mut [f64]) {
+    let d = rhs.len();
+    for col in 0..d {
+        let mut piv = col;
+        for r in col + 1..d {
+            if m[r][col].abs() > m[piv][col].abs() {
+                piv = r;
+            }
+        }
+        m.swap(col, piv);
+        rhs.swap(col, piv);
+        let p = m[col][col];
+        if p == 0.0 {
+            continue;
+        }
+        for r in col + 1..d {
+            let f = m[r][col] / p;
+            m[r][col] = f;
+            for c in col + 1..d {
+                m[r][c] -= f * m[col][c];
+            }
+        }
+    }
+    for r in 0..d {
+        for c in 0..r {
+            rhs[r] -= m[r][c] * rhs[c];
+        }
+    }
+    for r in (0..d).rev() {
+        for c in r + 1..d {
+            rhs[r] -= m[r][c] * rhs[c];
+        }
+        rhs[r] /= m[r][r];
+    }
+}
+
+/// scipy's default `padlen` for `filtfilt`: `3·max(len(a), len(b))`.
+pub fn default_padlen(b: &[f64], a: &[f64]) -> usize {
+    3 * a.len().max(b.len())
+}
+
+/// `scipy.signal.filtfilt(b, a, x)` with its defaults (odd padding of [`default_padlen`] samples,
+/// `lfilter_zi` initial conditions).
+///
+/// # Errors
+/// [`LabelingError::TooShort`] when `x.len() <= padlen` (scipy raises the same).
+pub fn filtfilt(b: &[f64], a: &[f64], x: &[f64]) -> Result<Vec<f64>, LabelingError> {
+    let edge = default_padlen(b, a);
+    let n = x.len();
+    if n <= edge {
+        return Err(LabelingError::TooShort {
+            len: n,
+            needed: edge + 1,
+            why: "scipy's filtfilt needs more bars than its padlen, 3·max(len(a), len(b))",
+        });
+    }
+    let mut ext = Vec::with_capacity(n + 2 * edge);
+    for k in (1..=edge).rev() {
+        ext.push(2.0 * x[0] - x[k]);
+    }
+    ext.extend_from_slice(x);
+    for k in 1..=edge {
+        ext.push(2.0 * x[n - 1] - x[n - 1 - k]);
+    }
+    let zi = lfilter_zi(b, a);
+    let x0 = ext[0];
+    let zi0: Vec<f64> = zi.iter().map(|z| z * x0).collect();
+    let (mut y, _) = lfilter(b, a, &ext, &zi0);
+    let y0 = y[y.len() - 1];
+    y.reverse();
+    let zi1: Vec<f64> = zi.iter().map(|z| z * y0).collect();
+    let (mut y2, _) = lfilter(b, a, &y, &zi1);
+    y2.reverse();
+    Ok(y2[edge..edge + n].to_vec())
+}
+
+/// The causal counterpart of [`filtfilt`]: one forward `lfilter` pass over `x` started in the
+/// steady state of its first value (`zi·x[0]`), so output `i` depends on `x[0..=i]` only.
+pub fn causal_filter(b: &[f64], a: &[f64], x: &[f64]) -> Vec<f64> {
+    if x.is_empty() {
+        return Vec::new();
+    }
+    let zi: Vec<f64> = lfilter_zi(b, a).iter().map(|z| z * x[0]).collect();
+    lfilter(b, a, x, &zi).0
+}
