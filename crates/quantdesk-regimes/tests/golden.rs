@@ -2,7 +2,8 @@
 //! min length 12, max length expectation 120, filter strength 1, quantile labels, DTW merging
 //! with threshold 0.03 and constraint 1).
 
-mod common;
+mod labeling_common;
+use labeling_common as common;
 
 use quantdesk_regimes::labeling::{LabelingMethod, LabelingParams, label_series};
 
