@@ -16,9 +16,12 @@ fn close(a: &[f64], b: &[f64], tol: f64) {
     }
 }
 
+/// `(wn, b, a, zi)`.
+type Case = (f64, [f64; 5], [f64; 5], [f64; 4]);
+
 #[test]
 fn butter_matches_scipy() {
-    let cases: [(f64, [f64; 5], [f64; 5], [f64; 4]); 3] = [
+    let cases: [Case; 3] = [
         (
             2.0 / 12.0,
             [

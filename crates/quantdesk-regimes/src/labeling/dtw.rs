@@ -63,16 +63,25 @@ fn reduce_by_half(x: &[f64]) -> Vec<f64> {
 /// `fastdtw.fastdtw(x, y)` (radius 1, absolute difference): the approximate DTW distance and
 /// its warping path.
 pub fn fastdtw(x: &[f64], y: &[f64], scratch: &mut DtwScratch) -> (f64, Vec<(usize, usize)>) {
+    fastdtw_inner(x, y, scratch, true)
+}
+
+/// [`fastdtw`] without the final path.
+pub fn fastdtw_distance(x: &[f64], y: &[f64], scratch: &mut DtwScratch) -> f64 {
+    fastdtw_inner(x, y, scratch, false).0
+}
+
+fn fastdtw_inner(x: &[f64], y: &[f64], scratch: &mut DtwScratch, want_path: bool) -> (f64, Vec<(usize, usize)>) {
     let min_time_size = RADIUS + 2;
     if x.len() < min_time_size || y.len() < min_time_size {
         let rows: Vec<(usize, usize)> = (0..x.len()).map(|_| (0, y.len().saturating_sub(1))).collect();
-        return dtw_window(x, y, &rows, scratch);
+        return dtw_window(x, y, &rows, scratch, want_path);
     }
     let xs = reduce_by_half(x);
     let ys = reduce_by_half(y);
-    let (_, path) = fastdtw(&xs, &ys, scratch);
+    let (_, path) = fastdtw_inner(&xs, &ys, scratch, true);
     let rows = expand_window(&path, xs.len(), x.len(), y.len(), RADIUS);
-    dtw_window(x, y, &rows, scratch)
+    dtw_window(x, y, &rows, scratch, want_path)
 }
 
 /// `__expand_window`: the cells within `radius` of the coarse path, doubled, scanned row by row.
@@ -116,42 +125,44 @@ const UP: u8 = 0;
 const LEFT: u8 = 1;
 const DIAG: u8 = 2;
 
-/// `__dtw` over a window given as one inclusive column range per row of `x`.
-fn dtw_window(x: &[f64], y: &[f64], rows: &[(usize, usize)], scratch: &mut DtwScratch) -> (f64, Vec<(usize, usize)>) {
+/// `__dtw` over a window given as one inclusive column range per row of `x`. The path is
+/// only traced when `want_path` (the finest level of FastDTW needs just the distance).
+fn dtw_window(
+    x: &[f64],
+    y: &[f64],
+    rows: &[(usize, usize)],
+    scratch: &mut DtwScratch,
+    want_path: bool,
+) -> (f64, Vec<(usize, usize)>) {
     let n = x.len();
     if n == 0 || y.is_empty() {
         // fastdtw returns (0, []) for two empty inputs; one empty input makes Python raise.
         return if n == 0 && y.is_empty() { (0.0, Vec::new()) } else { (f64::INFINITY, Vec::new()) };
     }
-    let mut offs = Vec::with_capacity(n + 1);
-    let mut total = 0usize;
-    for &(lo, hi) in rows {
-        offs.push(total);
-        total += hi + 1 - lo;
-    }
-    offs.push(total);
+    let total: usize = rows.iter().map(|&(lo, hi)| hi + 1 - lo).sum();
     scratch.cost.clear();
     scratch.cost.resize(total, f64::INFINITY);
-    scratch.dir.clear();
-    scratch.dir.resize(total, 0);
+    if want_path {
+        scratch.dir.clear();
+        scratch.dir.resize(total, 0);
+    }
     let cost = &mut scratch.cost;
     let dir = &mut scratch.dir;
-    let at = |cost: &Vec<f64>, i: usize, j: usize| -> f64 {
-        let (lo, hi) = rows[i];
-        if j < lo || j > hi { f64::INFINITY } else { cost[offs[i] + j - lo] }
-    };
+    let inf = f64::INFINITY;
+    let (mut plo, mut phi, mut poff) = (usize::MAX, 0usize, 0usize);
+    let mut off = 0usize;
     for i in 0..n {
         let (lo, hi) = rows[i];
+        let xi = x[i];
+        let mut left = inf;
         for j in lo..=hi {
-            let dt = (x[i] - y[j]).abs();
-            let up = if i == 0 { f64::INFINITY } else { at(cost, i - 1, j) };
-            let left = if j == lo { f64::INFINITY } else { cost[offs[i] + j - 1 - lo] };
-            let diag = if i == 0 && j == 0 {
-                0.0
-            } else if i == 0 || j == 0 {
-                f64::INFINITY
+            let dt = (xi - y[j]).abs();
+            let (up, diag) = if i == 0 {
+                (inf, if j == 0 { 0.0 } else { inf })
             } else {
-                at(cost, i - 1, j - 1)
+                let up = if j >= plo && j <= phi { cost[poff + j - plo] } else { inf };
+                let diag = if j > plo && j - 1 <= phi { cost[poff + j - 1 - plo] } else { inf };
+                (up, diag)
             };
             let s_up = up + dt;
             let s_left = left + dt;
@@ -165,12 +176,30 @@ fn dtw_window(x: &[f64], y: &[f64], rows: &[(usize, usize)], scratch: &mut DtwSc
                 best = s_diag;
                 d = DIAG;
             }
-            cost[offs[i] + j - lo] = best;
-            dir[offs[i] + j - lo] = d;
+            let k = off + j - lo;
+            cost[k] = best;
+            if want_path {
+                dir[k] = d;
+            }
+            left = best;
         }
+        plo = lo;
+        phi = hi;
+        poff = off;
+        off += hi + 1 - lo;
     }
     let m = y.len();
-    let dist = at(cost, n - 1, m - 1);
+    let (llo, lhi) = rows[n - 1];
+    let dist = if m > llo && m - 1 <= lhi { cost[poff + m - 1 - llo] } else { inf };
+    if !want_path {
+        return (dist, Vec::new());
+    }
+    let mut offs = Vec::with_capacity(n);
+    let mut acc = 0;
+    for &(lo, hi) in rows {
+        offs.push(acc);
+        acc += hi + 1 - lo;
+    }
     let mut path = Vec::with_capacity(n + m);
     let (mut i, mut j) = (n - 1, m - 1);
     loop {
@@ -251,15 +280,49 @@ pub fn segment_distance(
         }
         _ => None,
     };
+    // Lower bounds of each offset's FastDTW cost: every warping path visits each sample of
+    // both series, so its cost is at least the sum of each sample's distance to the other
+    // series' [min, max] range. The window side uses the fixed range of `shorter` (prefix sums,
+    // O(1) per offset); the stronger two-sided bound is only computed when that is not enough.
+    let mut lbs: Vec<f64> = Vec::new();
+    let mut remaining_lb = 0.0;
+    if let Some(b) = bound {
+        let (xlo, xhi) = range(shorter);
+        let mut prefix = Vec::with_capacity(longer.len() + 1);
+        prefix.push(0.0);
+        let mut acc = 0.0;
+        for &v in longer {
+            acc += outside(v, xlo, xhi);
+            prefix.push(acc);
+        }
+        lbs = (0..count).map(|k| (prefix[k * step + s] - prefix[k * step]).max(0.0)).collect();
+        remaining_lb = lbs.iter().sum();
+        if remaining_lb > b {
+            return Distance::AtLeastThreshold;
+        }
+        for (k, lb) in lbs.iter_mut().enumerate() {
+            let w = &longer[k * step..k * step + s];
+            let (ylo, yhi) = range(w);
+            let other: f64 = shorter.iter().map(|&v| outside(v, ylo, yhi)).sum();
+            *lb = lb.max(other);
+        }
+        remaining_lb = lbs.iter().sum();
+        if remaining_lb > b {
+            return Distance::AtLeastThreshold;
+        }
+    }
     let mut distances = Vec::with_capacity(count);
     let mut partial = 0.0;
     let mut off = 0;
     while off < span {
-        let (d, _) = fastdtw(shorter, &longer[off..off + s], scratch);
+        let d = fastdtw_distance(shorter, &longer[off..off + s], scratch);
         distances.push(d);
         partial += d;
+        if bound.is_some() {
+            remaining_lb -= lbs[distances.len() - 1];
+        }
         if let Some(b) = bound
-            && partial > b
+            && partial + remaining_lb.max(0.0) > b
         {
             return Distance::AtLeastThreshold;
         }
@@ -268,10 +331,24 @@ pub fn segment_distance(
     Distance::Value(np_mean(&distances) / denom)
 }
 
+fn range(v: &[f64]) -> (f64, f64) {
+    v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &a| (lo.min(a), hi.max(a)))
+}
+
+fn outside(a: f64, lo: f64, hi: f64) -> f64 {
+    if a > hi {
+        a - hi
+    } else if a < lo {
+        lo - a
+    } else {
+        0.0
+    }
+}
+
 /// Exact DTW (full matrix, `|a − b|` cost) with its path; used by the DTW k-means labeler.
 pub fn dtw_full(x: &[f64], y: &[f64], scratch: &mut DtwScratch) -> (f64, Vec<(usize, usize)>) {
     let rows: Vec<(usize, usize)> = (0..x.len()).map(|_| (0, y.len().saturating_sub(1))).collect();
-    dtw_window(x, y, &rows, scratch)
+    dtw_window(x, y, &rows, scratch, true)
 }
 
 #[cfg(test)]

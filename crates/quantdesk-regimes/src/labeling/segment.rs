@@ -237,6 +237,7 @@ fn merge_rounds(kif: &[f64], prf: &[f64], bounds: Vec<usize>, params: &LabelingP
             }
         }
         let max_sample = round * 3 + 10;
+        let mut last_right: Option<((usize, usize, usize), f64)> = None;
         for i in 0..n_tp - 1 {
             let Some(start_i) = tp[i] else { continue };
             let Some(next) = (i + 1..n_tp).find(|&j| tp[j].is_some()) else { break };
@@ -252,7 +253,12 @@ fn merge_rounds(kif: &[f64], prf: &[f64], bounds: Vec<usize>, params: &LabelingP
                 left_index = (0..i).rev().find(|&j| tp[j].is_some());
                 if let Some(l) = left_index {
                     let ls = tp[l].unwrap_or(0);
-                    left = segment_distance(&kif[ls..start_i], this, max_sample, Some(theta), &mut scratch).as_f64();
+                    // The left neighbour may just have measured this very pair as its right
+                    // distance (same arguments in the same order): reuse it.
+                    left = match last_right {
+                        Some((key, d)) if key == (ls, start_i, start_next) => d,
+                        _ => segment_distance(&kif[ls..start_i], this, max_sample, Some(theta), &mut scratch).as_f64(),
+                    };
                 }
             }
             if i + 2 < n_tp && next < n_tp - 1 {
@@ -262,6 +268,7 @@ fn merge_rounds(kif: &[f64], prf: &[f64], bounds: Vec<usize>, params: &LabelingP
                 let next2 = (next + 1..n_tp - 1).find(|&j| tp[j].is_some());
                 let r_end = next2.and_then(|j| tp[j]).unwrap_or(end);
                 right = segment_distance(this, &kif[start_next..r_end], max_sample, Some(theta), &mut scratch).as_f64();
+                last_right = Some(((start_i, start_next, r_end), right));
             }
             if constraint >= 0 {
                 let c = constraint as u64;
