@@ -176,11 +176,32 @@ pub struct Segmentation {
 
 /// The slice-and-merge model on a filtered series `kif` and its `pct_change` `prf`.
 pub fn segment_and_label(kif: &[f64], prf: &[f64], params: &LabelingParams) -> Result<Segmentation, LabelingError> {
+    segment_and_label_impl(kif, prf, params, true)
+}
+
+/// [`segment_and_label`] without the exact merge shortcuts (lower-bound early stops and the
+/// reuse of a pair's distance): every distance TradeMaster computes is computed. For tests
+/// that check the shortcuts change nothing.
+#[doc(hidden)]
+pub fn segment_and_label_reference(
+    kif: &[f64],
+    prf: &[f64],
+    params: &LabelingParams,
+) -> Result<Segmentation, LabelingError> {
+    segment_and_label_impl(kif, prf, params, false)
+}
+
+fn segment_and_label_impl(
+    kif: &[f64],
+    prf: &[f64],
+    params: &LabelingParams,
+    shortcuts: bool,
+) -> Result<Segmentation, LabelingError> {
     let n = kif.len();
     let tp = turning_points(prf);
     let bounds = min_length_merge(&tp, params.min_length_limit);
     let (bounds, rounds) =
-        if params.merging_threshold != -1.0 { merge_rounds(kif, prf, bounds, params) } else { (bounds, 0) };
+        if params.merging_threshold != -1.0 { merge_rounds(kif, prf, bounds, params, shortcuts) } else { (bounds, 0) };
     debug_assert_eq!(*bounds.last().unwrap_or(&0), n);
     let mut norm = Vec::with_capacity(bounds.len());
     let mut coef = Vec::with_capacity(bounds.len());
@@ -205,11 +226,18 @@ fn py_min(a: f64, b: f64) -> f64 {
 
 /// Up to 20 rounds of DTW merging (TradeMaster's loop, one pass over the segments per round,
 /// in place). `bounds` are segment starts followed by the end.
-fn merge_rounds(kif: &[f64], prf: &[f64], bounds: Vec<usize>, params: &LabelingParams) -> (Vec<usize>, usize) {
+fn merge_rounds(
+    kif: &[f64],
+    prf: &[f64],
+    bounds: Vec<usize>,
+    params: &LabelingParams,
+    shortcuts: bool,
+) -> (Vec<usize>, usize) {
     let n_tp = bounds.len();
     let mut tp: Vec<Option<usize>> = bounds.into_iter().map(Some).collect();
     let end = tp[n_tp - 1].unwrap_or(0);
     let theta = params.merging_threshold;
+    let bound = if shortcuts { Some(theta) } else { None };
     let constraint = params.merging_dynamic_constraint;
     let mut scratch = DtwScratch::default();
     let mut round = 0;
@@ -256,8 +284,8 @@ fn merge_rounds(kif: &[f64], prf: &[f64], bounds: Vec<usize>, params: &LabelingP
                     // The left neighbour may just have measured this very pair as its right
                     // distance (same arguments in the same order): reuse it.
                     left = match last_right {
-                        Some((key, d)) if key == (ls, start_i, start_next) => d,
-                        _ => segment_distance(&kif[ls..start_i], this, max_sample, Some(theta), &mut scratch).as_f64(),
+                        Some((key, d)) if shortcuts && key == (ls, start_i, start_next) => d,
+                        _ => segment_distance(&kif[ls..start_i], this, max_sample, bound, &mut scratch).as_f64(),
                     };
                 }
             }
@@ -267,7 +295,7 @@ fn merge_rounds(kif: &[f64], prf: &[f64], bounds: Vec<usize>, params: &LabelingP
                 // right; this port never merges into the end marker.)
                 let next2 = (next + 1..n_tp - 1).find(|&j| tp[j].is_some());
                 let r_end = next2.and_then(|j| tp[j]).unwrap_or(end);
-                right = segment_distance(this, &kif[start_next..r_end], max_sample, Some(theta), &mut scratch).as_f64();
+                right = segment_distance(this, &kif[start_next..r_end], max_sample, bound, &mut scratch).as_f64();
                 last_right = Some(((start_i, start_next, r_end), right));
             }
             if constraint >= 0 {
