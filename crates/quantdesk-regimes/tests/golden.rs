@@ -46,3 +46,30 @@ fn btc_labels_match_trademaster() {
     }
     assert_eq!(agree, rows.len());
 }
+
+#[test]
+fn btc_causal_disagreement_and_stability() {
+    let Some(fx) = common::fixtures() else { return };
+    let rows = common::golden(&fx, "btc_3dyn_minlen12_quantile.csv");
+    let close: Vec<f64> = rows.iter().map(|r| r.close).collect();
+    let p = btc_params();
+    let d = quantdesk_regimes::labeling::expost_causal_disagreement(&close, &p, 240).unwrap();
+    println!(
+        "BTC ex-post vs causal (window 240): {} of {} labeled bars differ, {} bars without a causal label",
+        d.differing, d.compared, d.unlabeled
+    );
+    assert_eq!(d.compared + d.unlabeled, rows.len());
+    assert_eq!(d.unlabeled, 11);
+    assert!(d.differing < d.compared);
+    let report = quantdesk_regimes::labeling::stability_report(
+        &close,
+        &p,
+        &quantdesk_regimes::labeling::StabilitySteps::default(),
+    )
+    .unwrap();
+    for e in &report {
+        println!("stability {} = {}: {:?} {}", e.parameter, e.value, e.changed_bars, e.error.as_deref().unwrap_or(""));
+    }
+    assert_eq!(report.len(), 12);
+    assert!(report.iter().all(|e| e.changed_bars.is_some()));
+}

@@ -51,16 +51,29 @@ impl C {
 }
 
 /// numpy's `poly`: the monic polynomial with the given roots, highest power first.
+///
+/// numpy builds it by `convolve(a, [1, −root])`, which evaluates each output as a complex dot
+/// product (BLAS `zdotu`): the real parts `Σ re·re` and `Σ im·im` and the cross terms are
+/// accumulated separately and combined at the end. The middle coefficients are therefore
+/// `(re(a[k−1])·re(−r) + re(a[k])) − im(a[k−1])·im(−r)`, not `a[k] + a[k−1]·(−r)`; the two
+/// differ in the last bit, which moves the filter's DC gain by ~1e-13 for small `Wn`.
 fn poly(roots: &[C]) -> Vec<C> {
     let mut a = vec![C::new(1.0, 0.0)];
     for &r in roots {
-        let neg = C::new(-r.re, -r.im);
-        let mut next = vec![C::new(0.0, 0.0); a.len() + 1];
-        next[0] = a[0];
+        let (yr, yi) = (-r.re, -r.im);
+        let mut next = Vec::with_capacity(a.len() + 1);
+        next.push(a[0]);
         for k in 1..a.len() {
-            next[k] = a[k].add(a[k - 1].mul(neg));
+            let (xr, xi) = (a[k - 1].re, a[k - 1].im);
+            let (ar, ai) = (a[k].re, a[k].im);
+            let d0 = xr * yr + ar;
+            let d1 = xi * yi + ai * 0.0;
+            let d2 = xr * yi + ar * 0.0;
+            let d3 = xi * yr + ai;
+            next.push(C::new(d0 - d1, d2 + d3));
         }
-        next[a.len()] = a[a.len() - 1].mul(neg);
+        let last = a[a.len() - 1];
+        next.push(C::new(last.re * yr - last.im * yi, last.re * yi + last.im * yr));
         a = next;
     }
     a
@@ -95,7 +108,7 @@ pub fn butter_lowpass(order: usize, wn: f64) -> Result<(Vec<f64>, Vec<f64>), Lab
     let warped = 2.0 * fs * (std::f64::consts::PI * wn / fs).tan();
     // lp2lp_zpk
     let p_lp: Vec<C> = poles.iter().map(|p| p.scale(warped)).collect();
-    let k_lp = warped.powi(order as i32);
+    let k_lp = warped.powf(order as f64);
     // bilinear_zpk
     let fs2 = C::new(2.0 * fs, 0.0);
     let p_z: Vec<C> = p_lp.iter().map(|&p| fs2.add(p).div(fs2.sub(p))).collect();

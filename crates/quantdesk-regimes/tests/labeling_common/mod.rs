@@ -50,3 +50,17 @@ pub fn random_walk(n: usize, seed: u64) -> Vec<f64> {
     }
     out
 }
+
+/// A deterministic walk built from `+`, `−`, `×` only (no libm), so it is bit-identical on every
+/// platform: `p *= 1 + 0.05·(u − 0.5) + drift`, `u` uniform from SplitMix64.
+pub fn uniform_walk(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = quantdesk_regimes::labeling::kmeans::SplitMix64(seed);
+    let mut p = 100.0;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let drift = if (i / 90) % 2 == 0 { 0.002 } else { -0.0015 };
+        p *= 1.0 + 0.05 * (rng.next_f64() - 0.5) + drift;
+        out.push(p);
+    }
+    out
+}
