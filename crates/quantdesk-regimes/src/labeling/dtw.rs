@@ -71,17 +71,34 @@ pub fn fastdtw_distance(x: &[f64], y: &[f64], scratch: &mut DtwScratch) -> f64 {
     fastdtw_inner(x, y, scratch, false).0
 }
 
+/// [`fastdtw_distance`] that gives up (returns `+inf`) as soon as the result is certainly
+/// above `budget`: every row of the finest cost matrix is crossed by the final path and the
+/// cumulative costs never decrease along it, so a row whose minimum exceeds the budget settles it.
+pub fn fastdtw_distance_within(x: &[f64], y: &[f64], budget: f64, scratch: &mut DtwScratch) -> f64 {
+    fastdtw_level(x, y, scratch, false, budget).0
+}
+
 fn fastdtw_inner(x: &[f64], y: &[f64], scratch: &mut DtwScratch, want_path: bool) -> (f64, Vec<(usize, usize)>) {
+    fastdtw_level(x, y, scratch, want_path, f64::INFINITY)
+}
+
+fn fastdtw_level(
+    x: &[f64],
+    y: &[f64],
+    scratch: &mut DtwScratch,
+    want_path: bool,
+    budget: f64,
+) -> (f64, Vec<(usize, usize)>) {
     let min_time_size = RADIUS + 2;
     if x.len() < min_time_size || y.len() < min_time_size {
         let rows: Vec<(usize, usize)> = (0..x.len()).map(|_| (0, y.len().saturating_sub(1))).collect();
-        return dtw_window(x, y, &rows, scratch, want_path);
+        return dtw_window(x, y, &rows, scratch, want_path, budget);
     }
     let xs = reduce_by_half(x);
     let ys = reduce_by_half(y);
-    let (_, path) = fastdtw_inner(&xs, &ys, scratch, true);
+    let (_, path) = fastdtw_level(&xs, &ys, scratch, true, f64::INFINITY);
     let rows = expand_window(&path, xs.len(), x.len(), y.len(), RADIUS);
-    dtw_window(x, y, &rows, scratch, want_path)
+    dtw_window(x, y, &rows, scratch, want_path, budget)
 }
 
 /// `__expand_window`: the cells within `radius` of the coarse path, doubled, scanned row by row.
@@ -133,6 +150,7 @@ fn dtw_window(
     rows: &[(usize, usize)],
     scratch: &mut DtwScratch,
     want_path: bool,
+    budget: f64,
 ) -> (f64, Vec<(usize, usize)>) {
     let n = x.len();
     if n == 0 || y.is_empty() {
@@ -155,6 +173,7 @@ fn dtw_window(
         let (lo, hi) = rows[i];
         let xi = x[i];
         let mut left = inf;
+        let mut row_min = inf;
         for j in lo..=hi {
             let dt = (xi - y[j]).abs();
             let (up, diag) = if i == 0 {
@@ -182,6 +201,12 @@ fn dtw_window(
                 dir[k] = d;
             }
             left = best;
+            if best < row_min {
+                row_min = best;
+            }
+        }
+        if row_min > budget {
+            return (inf, Vec::new());
         }
         plo = lo;
         phi = hi;
@@ -315,12 +340,17 @@ pub fn segment_distance(
     let mut partial = 0.0;
     let mut off = 0;
     while off < span {
-        let d = fastdtw_distance(shorter, &longer[off..off + s], scratch);
+        let d = match bound {
+            Some(b) => {
+                let k = distances.len();
+                remaining_lb -= lbs[k];
+                let budget = b - partial - remaining_lb.max(0.0);
+                fastdtw_distance_within(shorter, &longer[off..off + s], budget, scratch)
+            }
+            None => fastdtw_distance(shorter, &longer[off..off + s], scratch),
+        };
         distances.push(d);
         partial += d;
-        if bound.is_some() {
-            remaining_lb -= lbs[distances.len() - 1];
-        }
         if let Some(b) = bound
             && partial + remaining_lb.max(0.0) > b
         {
@@ -348,7 +378,7 @@ fn outside(a: f64, lo: f64, hi: f64) -> f64 {
 /// Exact DTW (full matrix, `|a − b|` cost) with its path; used by the DTW k-means labeler.
 pub fn dtw_full(x: &[f64], y: &[f64], scratch: &mut DtwScratch) -> (f64, Vec<(usize, usize)>) {
     let rows: Vec<(usize, usize)> = (0..x.len()).map(|_| (0, y.len().saturating_sub(1))).collect();
-    dtw_window(x, y, &rows, scratch, true)
+    dtw_window(x, y, &rows, scratch, true, f64::INFINITY)
 }
 
 #[cfg(test)]
