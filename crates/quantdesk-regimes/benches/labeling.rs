@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
     let params = LabelingParams::default();
     let mut g = c.benchmark_group("labeling");
     g.sample_size(10);
+    g.measurement_time(std::time::Duration::from_secs(20));
     g.bench_function("label_series_1M_default", |b| b.iter(|| label_series(black_box(&values), &params).unwrap()));
     g.finish();
 }

@@ -360,3 +360,25 @@ fn analysis_matches_hand_computation() {
     assert!(matches!(analyze(&values, &labels[..5], 3, false), Err(LabelingError::LengthMismatch { .. })));
     assert!(matches!(analyze(&values, &labels, 1, false), Err(LabelingError::InvalidParameter { .. })));
 }
+
+#[test]
+fn two_dynamics_and_a_zero_threshold() {
+    let walk = common::random_walk(700, 12);
+    // K = 2 (the minimum): quantile labels split at the median slope.
+    let two = label_series(&walk, &LabelingParams { number_of_market_style: 2, ..small_params() }).unwrap();
+    assert!(two.label.iter().all(|&l| l < 2));
+    assert!(two.label.contains(&0) && two.label.contains(&1));
+    labels_monotone_in_slope(&two);
+    // Threshold 0: no distance of a positive series is below 0, so nothing merges and one
+    // round runs; the segmentation equals the unmerged one.
+    let zero = label_series(&walk, &LabelingParams { merging_threshold: 0.0, ..small_params() }).unwrap();
+    let off = label_series(&walk, &LabelingParams { merging_threshold: -1.0, ..small_params() }).unwrap();
+    assert_eq!(zero.merge_rounds, 1);
+    assert_eq!(zero.segments, off.segments);
+    // Constraint 0 can only merge neighbours with equal labels, so it never merges more than
+    // the unconstrained run does in its first round; both stay valid labelings.
+    let c0 = label_series(&walk, &LabelingParams { merging_dynamic_constraint: 0, ..small_params() }).unwrap();
+    let free = label_series(&walk, &LabelingParams { merging_dynamic_constraint: -1, ..small_params() }).unwrap();
+    assert!(c0.segments.len() >= free.segments.len() || c0.merge_rounds > 1);
+    assert!(c0.label.iter().all(|&l| l < 3) && free.label.iter().all(|&l| l < 3));
+}
