@@ -5,7 +5,7 @@
 //! tie-break of its `min` (up, then left, then diagonal: the first minimal sum wins), the halving
 //! by pair means (an odd last sample is dropped), and the window expansion. The window is held as
 //! one contiguous column range per row instead of Python's set of cells; for a monotone warping
-//! path this is the same set of cells (see the proof in [`expand_window`]).
+//! path this is the same set of cells (see the proof on the private `expand_window`).
 
 /// numpy's pairwise summation (`np.add.reduce` on a contiguous float64 array), so means agree
 /// with `np.mean` to the last bit.
