@@ -6,8 +6,8 @@
 //!   transform at `fs = 2`, and the expansion of the poles into the polynomial `a` by successive
 //!   convolution (numpy's `poly`).
 //! * [`lfilter`] is `scipy.signal.lfilter` (direct form II transposed, the same operation order).
-//! * [`lfilter_zi`] is `scipy.signal.lfilter_zi` (`(I − Aᵀ) zi = b[1:] − a[1:]·b[0]`, solved by LU
-//!   with partial pivoting like LAPACK's `gesv`).
+//! * [`lfilter_zi`] is `scipy.signal.lfilter_zi` (`(I − Aᵀ) zi = b[1:] − a[1:]·b[0]`, solved in
+//!   the operation order of OpenBLAS's `gesv`).
 //! * [`filtfilt`] is `scipy.signal.filtfilt(b, a, x)` with its defaults: odd extension of
 //!   `padlen = 3·max(len(a), len(b))` samples at each end, initial conditions `zi·x_ext[0]` forward and
 //!   `zi·y[-1]` backward.
@@ -187,40 +187,78 @@ pub fn lfilter_zi(b: &[f64], a: &[f64]) -> Vec<f64> {
     rhs
 }
 
-/// Gaussian elimination with partial pivoting (LAPACK `getrf`/`getrs` order), in place.
+/// `np.linalg.solve` as OpenBLAS computes it for this size: `getf2`'s left-looking LU with
+/// partial pivoting (dot-product updates with fused multiply-adds, pivot column scaled by the
+/// reciprocal of the pivot), then `trsv` forward (unit lower) and backward (upper, dividing by
+/// the diagonal) substitutions with fused `axpy` updates. This order reproduces scipy's
+/// `lfilter_zi` bit for bit (tested), where plain elimination is ~1e-13 off for small `Wn`.
 fn solve(m: &mut [Vec<f64>], rhs: &mut [f64]) {
-    let d = rhs.len();
-    for col in 0..d {
-        let mut piv = col;
-        for r in col + 1..d {
-            if m[r][col].abs() > m[piv][col].abs() {
-                piv = r;
+    let n = rhs.len();
+    let mut ipiv = vec![0usize; n];
+    for j in 0..n {
+        for i in 0..j {
+            let ip = ipiv[i];
+            if ip != i {
+                let t = m[i][j];
+                m[i][j] = m[ip][j];
+                m[ip][j] = t;
             }
         }
-        m.swap(col, piv);
-        rhs.swap(col, piv);
-        let p = m[col][col];
-        if p == 0.0 {
-            continue;
+        for i in 1..j {
+            let mut acc = 0.0;
+            for k in 0..i {
+                acc = m[i][k].mul_add(m[k][j], acc);
+            }
+            m[i][j] -= acc;
         }
-        for r in col + 1..d {
-            let f = m[r][col] / p;
-            m[r][col] = f;
-            for c in col + 1..d {
-                m[r][c] -= f * m[col][c];
+        for r in j..n {
+            if j == 0 {
+                break;
+            }
+            let mut t = 0.0;
+            for k in 0..j {
+                t = m[r][k].mul_add(m[k][j], t);
+            }
+            m[r][j] -= t;
+        }
+        let mut jp = j;
+        for r in j + 1..n {
+            if m[r][j].abs() > m[jp][j].abs() {
+                jp = r;
+            }
+        }
+        ipiv[j] = jp;
+        let pivot = m[jp][j];
+        if jp != j {
+            for c in 0..=j {
+                let t = m[j][c];
+                m[j][c] = m[jp][c];
+                m[jp][c] = t;
+            }
+        }
+        if pivot != 0.0 {
+            let inv = 1.0 / pivot;
+            for r in j + 1..n {
+                m[r][j] *= inv;
             }
         }
     }
-    for r in 0..d {
-        for c in 0..r {
-            rhs[r] -= m[r][c] * rhs[c];
+    for i in 0..n {
+        let ip = ipiv[i];
+        if ip != i {
+            rhs.swap(i, ip);
         }
     }
-    for r in (0..d).rev() {
-        for c in r + 1..d {
-            rhs[r] -= m[r][c] * rhs[c];
+    for i in 0..n {
+        for r in i + 1..n {
+            rhs[r] = (-rhs[i]).mul_add(m[r][i], rhs[r]);
         }
-        rhs[r] /= m[r][r];
+    }
+    for i in (0..n).rev() {
+        rhs[i] /= m[i][i];
+        for r in 0..i {
+            rhs[r] = (-rhs[i]).mul_add(m[r][i], rhs[r]);
+        }
     }
 }
 
