@@ -384,3 +384,18 @@ fn two_dynamics_and_a_zero_threshold() {
     assert_ne!(c0.segments, free.segments);
     assert!(c0.label.iter().all(|&l| l < 3) && free.label.iter().all(|&l| l < 3));
 }
+
+#[test]
+fn low_level_functions_refuse_bad_input_without_panicking() {
+    use quantdesk_regimes::labeling::segment::{min_length_merge, slopes, threshold_label};
+    let p = small_params();
+    assert!(matches!(segment_and_label(&[], &[], &p), Err(LabelingError::TooShort { .. })));
+    assert!(matches!(segment_and_label(&[1.0, 2.0], &[0.0], &p), Err(LabelingError::LengthMismatch { .. })));
+    assert_eq!(
+        segment_and_label(&[1.0, 2.0], &[0.0, 1.0], &LabelingParams { number_of_market_style: 0, ..p }).unwrap_err(),
+        LabelingError::TooFewDynamics(0)
+    );
+    assert!(min_length_merge(&[], 5).is_empty());
+    assert_eq!(threshold_label(0.5, &[], 0), 0);
+    assert!(slopes(&[1.0, 2.0], 1, 1).0.is_nan() && slopes(&[1.0, 2.0], 0, 5).1.is_nan());
+}

@@ -33,6 +33,9 @@ pub fn turning_points(prf: &[f64]) -> Vec<usize> {
 /// once too few bars remain, the rest joins the current segment. A negative limit merges
 /// nothing. Returns segment starts followed by the end (`len`).
 pub fn min_length_merge(tp: &[usize], min_length_limit: i64) -> Vec<usize> {
+    if tp.len() < 2 {
+        return tp.to_vec();
+    }
     let end = *tp.last().unwrap_or(&0) as i64;
     let mut out = vec![tp[0]];
     for &t in &tp[1..tp.len() - 1] {
@@ -67,8 +70,11 @@ pub fn ols_slope(y: &[f64], x0: usize) -> f64 {
 }
 
 /// Slope and TradeMaster's normalised slope (`100·slope / kif[start]`, percent per step of the
-/// segment's first filtered value) of `kif[start..end]`.
+/// segment's first filtered value) of `kif[start..end]` (NaN for an empty or out-of-range span).
 pub fn slopes(kif: &[f64], start: usize, end: usize) -> (f64, f64) {
+    if start >= end || end > kif.len() {
+        return (f64::NAN, f64::NAN);
+    }
     let c = ols_slope(&kif[start..end], start);
     (c, 100.0 * c / kif[start])
 }
@@ -76,6 +82,9 @@ pub fn slopes(kif: &[f64], start: usize, end: usize) -> (f64, f64) {
 /// `np.quantile(v, q)` with the default linear method (numpy ≥ 1.22 arithmetic) on sorted data.
 pub fn np_quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
     let virt = (n - 1) as f64 * q;
     let (prev, next) = if virt >= (n - 1) as f64 {
         (n - 1, n - 1)
@@ -137,12 +146,13 @@ pub fn slope_thresholds(coefs: &[f64], k: usize, interval: [f64; 2]) -> Vec<f64>
 
 /// `Dynamic_labeler.get`: the first `i` with `coef <= thresholds[i]`, else `K − 1`.
 pub fn threshold_label(coef: f64, thresholds: &[f64], k: usize) -> usize {
-    for (i, &t) in thresholds.iter().enumerate().take(k - 1) {
+    let last = k.saturating_sub(1);
+    for (i, &t) in thresholds.iter().enumerate().take(last) {
         if coef <= t {
             return i;
         }
     }
-    k - 1
+    last
 }
 
 /// Labels one label per segment of `bounds` (segment starts followed by the end).
@@ -198,6 +208,19 @@ fn segment_and_label_impl(
     shortcuts: bool,
 ) -> Result<Segmentation, LabelingError> {
     let n = kif.len();
+    if prf.len() != n {
+        return Err(LabelingError::LengthMismatch {
+            what: "filtered series and its returns",
+            left: n,
+            right: prf.len(),
+        });
+    }
+    if n == 0 {
+        return Err(LabelingError::TooShort { len: 0, needed: 1, why: "there is nothing to segment" });
+    }
+    if params.number_of_market_style < 2 {
+        return Err(LabelingError::TooFewDynamics(params.number_of_market_style));
+    }
     let tp = turning_points(prf);
     let bounds = min_length_merge(&tp, params.min_length_limit);
     let (bounds, rounds) =
@@ -224,7 +247,7 @@ fn py_min(a: f64, b: f64) -> f64 {
     if b < a { b } else { a }
 }
 
-/// Up to 20 rounds of DTW merging (TradeMaster's loop, one pass over the segments per round,
+/// Up to [`super::MAX_MERGE_ROUNDS`] (20) rounds of DTW merging (TradeMaster's loop, one pass over the segments per round,
 /// in place). `bounds` are segment starts followed by the end.
 fn merge_rounds(
     kif: &[f64],
@@ -243,7 +266,7 @@ fn merge_rounds(
     let mut round = 0;
     let mut change = true;
     let mut label_seg: Vec<usize> = Vec::new();
-    while change && round < 20 {
+    while change && round < super::MAX_MERGE_ROUNDS {
         round += 1;
         change = false;
         if constraint >= 0 {
