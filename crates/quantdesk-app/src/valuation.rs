@@ -552,3 +552,51 @@ pub async fn reference_figures(
         ddm: ddm(store, &symbol, as_of, &ddm_request(valuation)).await?.into(),
     })
 }
+
+/// The last price the chart shows for a symbol: the close of its latest stored daily bar
+/// (unadjusted, which is also the qfq close of the last bar; built from intraday bars when only
+/// those are stored), read through [`crate::market::read_bars`] as the chart's datafeed reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChartPrice {
+    /// The bar's trading date.
+    pub date: NaiveDate,
+    pub close: f64,
+}
+
+/// [`ChartPrice`] of `symbol` on or before `as_of` (the latest stored when `None`); `None` when no
+/// bar is stored or the instrument is unknown.
+pub async fn chart_price(
+    store: &dyn Store,
+    symbol: &Symbol,
+    as_of: Option<NaiveDate>,
+) -> Result<Option<ChartPrice>, AppError> {
+    let Some(instrument) = store.instrument(symbol).await? else { return Ok(None) };
+    let series = store.series(symbol).await?;
+    // The day after `as_of` at 00:00 UTC, else a bound past any stored bar (2100-01-01).
+    let to = match as_of.and_then(|d| d.succ_opt()) {
+        Some(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(4_102_444_800),
+        None => 4_102_444_800,
+    };
+    let req = crate::market::BarRequest {
+        resolution: quantdesk_core::Resolution::Day,
+        adjustment: quantdesk_core::Adjustment::None,
+        from: 0,
+        to,
+        countback: Some(1),
+    };
+    let source = crate::market::BarSource { store, blocks: None };
+    let answer = crate::market::read_bars(source, &instrument, &series, &req).await?;
+    Ok(answer.bars.last().and_then(|b| {
+        let date = chrono::DateTime::from_timestamp(b.time, 0)?.date_naive();
+        b.close.is_finite().then_some(ChartPrice { date, close: b.close })
+    }))
+}
+
+/// The margin of safety of `value_per_share` against `price`: (value − price) / value, as the
+/// model computes it against the `daily_basic` close.
+pub fn margin_of_safety(value_per_share: Option<f64>, price: Option<f64>) -> Option<f64> {
+    match (value_per_share, price) {
+        (Some(v), Some(p)) if v > 0.0 && v.is_finite() && p.is_finite() => Some((v - p) / v),
+        _ => None,
+    }
+}

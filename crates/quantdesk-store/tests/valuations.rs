@@ -104,12 +104,7 @@ impl With for (String, String, String) {
 }
 
 fn sc(name: &str, preset: &str, overlay: &str, at: i64) -> quantdesk_store::valuations::ScenarioWrite {
-    quantdesk_store::valuations::ScenarioWrite {
-        name: name.into(),
-        preset: preset.into(),
-        overlay: overlay.into(),
-        at,
-    }
+    quantdesk_store::valuations::ScenarioWrite { name: name.into(), preset: preset.into(), overlay: overlay.into(), at }
 }
 
 #[tokio::test]
@@ -146,7 +141,11 @@ async fn scenarios_are_per_owner_with_unique_names() {
         assert_eq!(s.scenario("alice", a).await.unwrap().unwrap().name, "稳健");
 
         // Update replaces name, preset and overlay and keeps created_at.
-        assert!(s.update_scenario("alice", a, &sc("careful", "conservative", r#"["size_premium=0.02"]"#, 6_000)).await.unwrap());
+        assert!(
+            s.update_scenario("alice", a, &sc("careful", "conservative", r#"["size_premium=0.02"]"#, 6_000))
+                .await
+                .unwrap()
+        );
         let got = s.scenario("alice", a).await.unwrap().unwrap();
         assert_eq!(
             (got.name.as_str(), got.preset.as_str(), got.overlay.as_str(), got.created_at, got.updated_at),
