@@ -600,3 +600,42 @@ pub fn margin_of_safety(value_per_share: Option<f64>, price: Option<f64>) -> Opt
         _ => None,
     }
 }
+
+/// The two prices a margin of safety can be measured against: the `daily_basic` close the model
+/// uses (with its trading date) and the chart's last close ([`chart_price`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceCheck {
+    /// The `daily_basic` row's trading date and close (the model's `latest_price`).
+    pub daily_basic: Option<(NaiveDate, f64)>,
+    pub chart: Option<ChartPrice>,
+    /// The model's margin of safety (against the `daily_basic` close).
+    pub margin_daily_basic: Option<f64>,
+    /// The same value per share against the chart's last close.
+    pub margin_chart: Option<f64>,
+}
+
+impl PriceCheck {
+    /// True when both prices are known and differ (in price or in date).
+    pub fn differ(&self) -> bool {
+        match (self.daily_basic, self.chart) {
+            (Some((d, p)), Some(c)) => d != c.date || (p - c.close).abs() > 1e-9 * p.abs().max(1.0),
+            _ => false,
+        }
+    }
+}
+
+/// [`PriceCheck`] of a valuation of the company `request` names, as of its valuation date.
+pub async fn price_check(store: &dyn Store, request: &Request, valuation: &Valuation) -> Result<PriceCheck, AppError> {
+    let symbol = request_symbol(request)?;
+    let as_of = valuation_date(request)?;
+    let row = store.statement_rows(&symbol, Statement::DailyBasic, as_of).await?.pop();
+    let daily_basic = row.and_then(|r| valuation.inputs.latest_price.map(|p| (r.period, p)));
+    let chart = chart_price(store, &symbol, as_of).await?;
+    let vps = vps(valuation);
+    Ok(PriceCheck {
+        daily_basic,
+        chart,
+        margin_daily_basic: valuation.derived.margin_of_safety,
+        margin_chart: margin_of_safety(vps, chart.map(|c| c.close)),
+    })
+}
