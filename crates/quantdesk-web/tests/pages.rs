@@ -732,6 +732,7 @@ async fn valuation_page_shows_the_models_value_the_bridge_and_the_grid_in_both_l
         zh.contains(r#"id="forecast-table""#) && zh.contains(r#"id="wacc-table""#) && zh.contains(r#"id="tv-table""#)
     );
     assert!(zh.contains(r#"aria-current="page">估值</a>"#), "the nav link is active");
+    assert!(zh.contains(r#"id="price-chart">未存储 K 线<"#), "no bars stored for 600519.SH: the chart shows no price");
     let (_, _, en) = get(&a, "/valuation/600519.SH", &[("accept-language", "en")]).await;
     assert!(en.contains("Value per share") && en.contains("Equity bridge") && en.contains("Sensitivity"));
     assert!(en.contains(&format!(r#"id="value-per-share">{expected}<"#)));
@@ -951,6 +952,21 @@ async fn valuation_page_compares_saves_and_reloads_scenarios_with_the_history_an
     assert!(applied.contains(&format!(r#"id="value-per-share">{}<"#, want[2])), "scenario_id on the page");
     assert!(applied.contains("Scenario applied: slow bull") && applied.contains("beta: — → 0.95"));
     assert!(applied.contains(r#"name="beta" value="0.95""#), "the form shows the scenario's assumptions");
+
+    // Someone else neither applies nor compares it: the page says there is no such scenario.
+    let (other, _) = a
+        .accounts
+        .ensure_user("eve@test.example", "tulip-granite-41", quantdesk_store::auth::Role::Analyst, true)
+        .await
+        .unwrap();
+    let (sid, _) = a.accounts.open_session(&other).await.unwrap();
+    let eve = format!("lang=en; qd_session={sid}");
+    let (s, _, theirs) =
+        get(&a, &format!("/valuation/600519.SH?scenario_id={id}&cmp=saved:{id}"), &[("cookie", eve.as_str())]).await;
+    assert_eq!(s, 200);
+    assert!(theirs.contains(&format!("no scenario {id}")) && !theirs.contains("slow bull"), "not eve's");
+    assert!(theirs.contains(&format!(r#"id="value-per-share">{}<"#, want[0])), "the form is valued as is");
+    assert!(theirs.contains("unknown scenario") && theirs.contains("No saved valuations yet"), "nor admin's history");
 
     // The history: newest first, each reloading its request.
     let (_, _, page) = get(&a, "/valuation/600519.SH", &[("accept-language", "zh-CN")]).await;
