@@ -968,6 +968,19 @@ async fn valuation_page_compares_saves_and_reloads_scenarios_with_the_history_an
     assert!(theirs.contains(&format!(r#"id="value-per-share">{}<"#, want[0])), "the form is valued as is");
     assert!(theirs.contains("unknown scenario") && theirs.contains("No saved valuations yet"), "nor admin's history");
 
+    // A viewer reads the page but is not offered the save form (it needs the jobs scope).
+    let (viewer, _) = a
+        .accounts
+        .ensure_user("val@test.example", "tulip-granite-41", quantdesk_store::auth::Role::Viewer, true)
+        .await
+        .unwrap();
+    let (vid, _) = a.accounts.open_session(&viewer).await.unwrap();
+    let vcookie = format!("lang=zh-CN; qd_session={vid}");
+    let (s, _, vpage) = get(&a, "/valuation/600519.SH", &[("cookie", vcookie.as_str())]).await;
+    assert_eq!(s, 200);
+    assert!(vpage.contains(r#"id="scenario-no-scope""#) && !vpage.contains(r#"id="scenario-save""#));
+    assert!(vpage.contains("分析师角色"));
+
     // The history: newest first, each reloading its request.
     let (_, _, page) = get(&a, "/valuation/600519.SH", &[("accept-language", "zh-CN")]).await;
     assert!(page.contains("我的估值记录"));

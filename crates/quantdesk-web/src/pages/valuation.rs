@@ -270,6 +270,8 @@ struct ValuationPage {
     prices: Option<PriceView>,
     /// The assumptions shown, as hidden fields of the save and compare forms.
     hidden: Vec<(String, String)>,
+    /// The caller may save and delete scenarios (the `jobs` scope).
+    can_save: bool,
 }
 
 fn query_of(p: &Params, set: &[(&str, String)]) -> String {
@@ -1092,6 +1094,7 @@ async fn render(state: &AppState, lang: &ReqLang, symbol: Option<String>, p: Par
         history,
         prices,
         hidden,
+        can_save: lang.who.as_ref().is_some_and(|w| w.can(quantdesk_app::accounts::Scope::Jobs)),
     };
     html(StatusCode::OK, page.render())
 }
