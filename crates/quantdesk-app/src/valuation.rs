@@ -552,3 +552,90 @@ pub async fn reference_figures(
         ddm: ddm(store, &symbol, as_of, &ddm_request(valuation)).await?.into(),
     })
 }
+
+/// The last price the chart shows for a symbol: the close of its latest stored daily bar
+/// (unadjusted, which is also the qfq close of the last bar; built from intraday bars when only
+/// those are stored), read through [`crate::market::read_bars`] as the chart's datafeed reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChartPrice {
+    /// The bar's trading date.
+    pub date: NaiveDate,
+    pub close: f64,
+}
+
+/// [`ChartPrice`] of `symbol` on or before `as_of` (the latest stored when `None`); `None` when no
+/// bar is stored or the instrument is unknown.
+pub async fn chart_price(
+    store: &dyn Store,
+    symbol: &Symbol,
+    as_of: Option<NaiveDate>,
+) -> Result<Option<ChartPrice>, AppError> {
+    let Some(instrument) = store.instrument(symbol).await? else { return Ok(None) };
+    let series = store.series(symbol).await?;
+    // The day after `as_of` at 00:00 UTC, else a bound past any stored bar (2100-01-01).
+    let to = match as_of.and_then(|d| d.succ_opt()) {
+        Some(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(4_102_444_800),
+        None => 4_102_444_800,
+    };
+    let req = crate::market::BarRequest {
+        resolution: quantdesk_core::Resolution::Day,
+        adjustment: quantdesk_core::Adjustment::None,
+        from: 0,
+        to,
+        countback: Some(1),
+    };
+    let source = crate::market::BarSource { store, blocks: None };
+    let answer = crate::market::read_bars(source, &instrument, &series, &req).await?;
+    Ok(answer.bars.last().and_then(|b| {
+        let date = chrono::DateTime::from_timestamp(b.time, 0)?.date_naive();
+        b.close.is_finite().then_some(ChartPrice { date, close: b.close })
+    }))
+}
+
+/// The margin of safety of `value_per_share` against `price`: (value − price) / value, as the
+/// model computes it against the `daily_basic` close.
+pub fn margin_of_safety(value_per_share: Option<f64>, price: Option<f64>) -> Option<f64> {
+    match (value_per_share, price) {
+        (Some(v), Some(p)) if v > 0.0 && v.is_finite() && p.is_finite() => Some((v - p) / v),
+        _ => None,
+    }
+}
+
+/// The two prices a margin of safety can be measured against: the `daily_basic` close the model
+/// uses (with its trading date) and the chart's last close ([`chart_price`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceCheck {
+    /// The `daily_basic` row's trading date and close (the model's `latest_price`).
+    pub daily_basic: Option<(NaiveDate, f64)>,
+    pub chart: Option<ChartPrice>,
+    /// The model's margin of safety (against the `daily_basic` close).
+    pub margin_daily_basic: Option<f64>,
+    /// The same value per share against the chart's last close.
+    pub margin_chart: Option<f64>,
+}
+
+impl PriceCheck {
+    /// True when both prices are known and differ (in price or in date).
+    pub fn differ(&self) -> bool {
+        match (self.daily_basic, self.chart) {
+            (Some((d, p)), Some(c)) => d != c.date || (p - c.close).abs() > 1e-9 * p.abs().max(1.0),
+            _ => false,
+        }
+    }
+}
+
+/// [`PriceCheck`] of a valuation of the company `request` names, as of its valuation date.
+pub async fn price_check(store: &dyn Store, request: &Request, valuation: &Valuation) -> Result<PriceCheck, AppError> {
+    let symbol = request_symbol(request)?;
+    let as_of = valuation_date(request)?;
+    let row = store.statement_rows(&symbol, Statement::DailyBasic, as_of).await?.pop();
+    let daily_basic = row.and_then(|r| valuation.inputs.latest_price.map(|p| (r.period, p)));
+    let chart = chart_price(store, &symbol, as_of).await?;
+    let vps = vps(valuation);
+    Ok(PriceCheck {
+        daily_basic,
+        chart,
+        margin_daily_basic: valuation.derived.margin_of_safety,
+        margin_chart: margin_of_safety(vps, chart.map(|c| c.close)),
+    })
+}

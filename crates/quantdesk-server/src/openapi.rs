@@ -13,13 +13,15 @@ use utoipa::OpenApi;
         crate::schedules_api::list, crate::schedules_api::upsert, crate::schedules_api::remove,
         crate::data_api::financials, crate::data_api::sources, crate::data_api::sync, crate::data_api::quality,
         crate::valuation_api::valuation, crate::valuation_api::sensitivity, crate::valuation_api::list, crate::valuation_api::get_one,
+        crate::valuation_api::list_scenarios, crate::valuation_api::create_scenario, crate::valuation_api::get_scenario,
+        crate::valuation_api::update_scenario, crate::valuation_api::delete_scenario,
         crate::screener_api::screen_stocks,
         crate::auth::api::signup, crate::auth::api::verify, crate::auth::api::login, crate::auth::api::logout, crate::auth::api::me, crate::auth::api::get_pref, crate::auth::api::put_pref,
         crate::auth::api::change_password, crate::auth::api::request_reset, crate::auth::api::confirm_reset,
         crate::auth::api::list_keys, crate::auth::api::create_key, crate::auth::api::revoke_key,
         crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log),
     components(schemas(crate::valuation_api::ValuationRequest, crate::valuation_api::StockInfo, crate::valuation_api::ValuationEnvelope,
-        crate::valuation_api::SavedDto, quantdesk_app::valuation::HistoryItem, quantdesk_app::valuation::HistoryPage,
+        crate::valuation_api::SavedDto, quantdesk_app::scenarios::ScenarioInput, quantdesk_app::scenarios::Scenario, quantdesk_app::valuation::HistoryItem, quantdesk_app::valuation::HistoryPage,
         quantdesk_app::valuation::ValuationJobParams, quantdesk_app::valuation::ValuationJobResult, quantdesk_app::valuation::ValuationJobRow,
         quantdesk_app::screener::ScreenerRequest, quantdesk_app::screener::ScreenerPage, quantdesk_app::screener::ScreenedStock,
         quantdesk_app::screener::ControllerType, quantdesk_app::screener::ControllerFilter, quantdesk_app::screener::IndustryFilter,
@@ -46,7 +48,7 @@ use utoipa::OpenApi;
     security(("api_key" = []), ("session" = [])),
     tags((name = "market", description = "Instruments and bars"), (name = "chan", description = "Chan-theory (缠论) structures and buy/sell points"), (name = "imports", description = "CSV imports"),
         (name = "jobs", description = "Background jobs: backtests, sweeps"),
-        (name = "valuation", description = "DCF valuation of stored companies, the sensitivity grid, saved valuations"),
+        (name = "valuation", description = "DCF valuation of stored companies, the sensitivity grid, saved valuations and scenarios"),
         (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys and the audit log (admins)"))
 )]
 pub struct ApiDoc;

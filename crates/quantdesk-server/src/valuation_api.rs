@@ -1,12 +1,15 @@
 //! Valuation over HTTP: a DCF of a stored company in the reference's envelope, the sensitivity
 //! grid alone, and each user's saved valuations. The service is the application layer's
 //! (`quantdesk_app::valuation`): results are cached (request and inputs hashes) and kept per user.
+//! Saved scenarios (`/valuation/scenarios`) are each user's own (`quantdesk_app::scenarios`): a
+//! preset and `dotted.path=value` edits, applied to a valuation with `scenario_id`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use quantdesk_app::scenarios::{Scenario, ScenarioInput};
 use quantdesk_app::valuation::model::{Request, Valuation};
 use quantdesk_app::valuation::{HistoryItem, HistoryPage, ReferenceFigures};
 use serde::{Deserialize, Serialize};
@@ -24,6 +27,8 @@ pub fn router() -> crate::Routes {
         .route("/sensitivity", post(sensitivity))
         .route("/valuations", get(list))
         .route("/valuations/{id}", get(get_one))
+        .route("/valuation/scenarios", get(list_scenarios).post(create_scenario))
+        .route("/valuation/scenarios/{id}", get(get_scenario).put(update_scenario).delete(delete_scenario))
 }
 
 /// A valuation request in the reference's field names (huliux/stock_vale's `StockValuationRequest`:
@@ -41,6 +46,9 @@ pub struct ValuationRequest {
     pub valuation_date: Option<String>,
     /// `reference` or `quantdesk` (default).
     pub profile: Option<String>,
+    /// One of the caller's saved scenarios (`GET /api/v1/valuation/scenarios`), written over the
+    /// request's fields: its preset, then its edits. Someone else's id is a 404.
+    pub scenario_id: Option<i64>,
     /// Every other request field of the model.
     #[serde(flatten)]
     #[schema(value_type = Object)]
@@ -81,6 +89,16 @@ pub struct ValuationEnvelope {
     pub id: Option<i64>,
     /// True when the result came from the cache.
     pub cached: bool,
+}
+
+/// The model's request of a body, with its saved scenario (if any) written over it.
+async fn request_of(state: &AppState, p: &Principal, body: ValuationRequest) -> Result<Request, ApiError> {
+    let scenario = body.scenario_id;
+    let req = into_request(body)?;
+    match scenario {
+        None => Ok(req),
+        Some(id) => Ok(quantdesk_app::scenarios::apply_saved(&*state.store, &p.owner(), id, &req).await?.0),
+    }
 }
 
 fn into_request(body: ValuationRequest) -> Result<Request, ApiError> {
@@ -189,14 +207,14 @@ async fn envelope(
 /// caller's history (`id`). A refusal of the model is a 422 in the same envelope, `error` set.
 #[utoipa::path(post, path = "/api/v1/valuation", tag = "valuation", request_body = ValuationRequest,
     responses((status = 200, body = ValuationEnvelope), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody, description = "no statements stored for the symbol"),
-        (status = 422, body = serde_json::Value, description = "the model refused: the envelope with `error` set; or the request breaks a rule of the model's fields: `{\"error\": {\"code\": \"invalid_request\", …}}`")))]
+        (status = 404, body = ErrorBody, description = "no statements stored for the symbol (`no_statements`), or no scenario `scenario_id` of the caller's (`scenario_not_found`)"),
+        (status = 422, body = serde_json::Value, description = "the model refused: the envelope with `error` set; or the request breaks a rule of the model's fields: `{\"error\": {\"code\": \"invalid_request\", …}}`; or the saved scenario does not apply to it (`invalid_scenario`)")))]
 pub async fn valuation(
     State(state): State<AppState>,
     p: Principal,
     ApiJson(body): ApiJson<ValuationRequest>,
 ) -> Result<Response, ApiError> {
-    let req = into_request(body)?;
+    let req = request_of(&state, &p, body).await?;
     let valued =
         quantdesk_app::valuation::valuate_cached(&*state.store, &p.owner(), &req, true).await.map_err(app_error)?;
     let figures = quantdesk_app::valuation::reference_figures(&*state.store, &valued.request, &valued.valuation)
@@ -210,14 +228,14 @@ pub async fn valuation(
 /// operating_margin). Not saved in the history.
 #[utoipa::path(post, path = "/api/v1/sensitivity", tag = "valuation", request_body = ValuationRequest,
     responses((status = 200, description = "the grid: row/column parameters and values, result tables", body = Object),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "the model refused")))]
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "no statements, or no such scenario of the caller's"),
+        (status = 422, body = ErrorBody, description = "the model refused, or the request or its scenario breaks a rule of the model's fields")))]
 pub async fn sensitivity(
     State(state): State<AppState>,
     p: Principal,
     ApiJson(body): ApiJson<ValuationRequest>,
 ) -> Result<Response, ApiError> {
-    let req = into_request(body)?;
+    let req = request_of(&state, &p, body).await?;
     if req.sensitivity_analysis.is_none() {
         return Err(quantdesk_app::AppError::invalid("sensitivity_analysis (row_axis and column_axis) is required")
             .with_code("invalid_request")
@@ -287,4 +305,69 @@ pub async fn get_one(
         request: serde_json::to_value(&s.request).map_err(ApiError::internal)?,
         item: s.item,
     }))
+}
+
+/// The caller's saved scenarios, by name.
+#[utoipa::path(get, path = "/api/v1/valuation/scenarios", tag = "valuation",
+    responses((status = 200, body = [Scenario])))]
+pub async fn list_scenarios(State(state): State<AppState>, p: Principal) -> Result<Json<Vec<Scenario>>, ApiError> {
+    Ok(Json(quantdesk_app::scenarios::list(&*state.store, &p.owner()).await?))
+}
+
+/// Save a scenario: a name (unique among the caller's), an optional preset and
+/// `dotted.path=value` edits (`quantdesk valuate --set`'s), checked by the same parser. A path
+/// the model lacks, a value of the wrong type or an unknown preset is a 422 `invalid_scenario`
+/// naming the edit; a name in use a 409 `scenario_exists`; at most 100 scenarios a user (422
+/// `too_many_scenarios`).
+#[utoipa::path(post, path = "/api/v1/valuation/scenarios", tag = "valuation", request_body = ScenarioInput,
+    responses((status = 201, body = Scenario), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the caller has a scenario of that name (`scenario_exists`)"),
+        (status = 422, body = ErrorBody, description = "`invalid_scenario` or `too_many_scenarios`")))]
+pub async fn create_scenario(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiJson(body): ApiJson<ScenarioInput>,
+) -> Result<Response, ApiError> {
+    let s = quantdesk_app::scenarios::create(&*state.store, &p.owner(), &body).await?;
+    Ok((StatusCode::CREATED, Json(s)).into_response())
+}
+
+/// One of the caller's scenarios (anyone else's: 404).
+#[utoipa::path(get, path = "/api/v1/valuation/scenarios/{id}", tag = "valuation",
+    params(("id" = i64, Path, description = "The scenario's id")),
+    responses((status = 200, body = Scenario), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_scenario(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Scenario>, ApiError> {
+    Ok(Json(quantdesk_app::scenarios::get(&*state.store, &p.owner(), id).await?))
+}
+
+/// Replace one of the caller's scenarios (name, preset and edits; checked as when saved).
+#[utoipa::path(put, path = "/api/v1/valuation/scenarios/{id}", tag = "valuation", request_body = ScenarioInput,
+    params(("id" = i64, Path, description = "The scenario's id")),
+    responses((status = 200, body = Scenario), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "another scenario of the caller's has that name"),
+        (status = 422, body = ErrorBody, description = "`invalid_scenario`")))]
+pub async fn update_scenario(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ScenarioInput>,
+) -> Result<Json<Scenario>, ApiError> {
+    Ok(Json(quantdesk_app::scenarios::update(&*state.store, &p.owner(), id, &body).await?))
+}
+
+/// Delete one of the caller's scenarios.
+#[utoipa::path(delete, path = "/api/v1/valuation/scenarios/{id}", tag = "valuation",
+    params(("id" = i64, Path, description = "The scenario's id")),
+    responses((status = 204, description = "deleted"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_scenario(
+    State(state): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    quantdesk_app::scenarios::delete(&*state.store, &p.owner(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

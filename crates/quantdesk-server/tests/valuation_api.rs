@@ -231,3 +231,126 @@ async fn relative_valuation_and_ddm_sit_beside_the_dcf() {
     assert_eq!(o["relative_valuation"]["peers"].as_u64(), Some(0));
     assert_eq!(o["ddm"]["dps0_source"].as_str(), Some("dv_ttm"));
 }
+
+#[tokio::test]
+async fn scenarios_are_the_owners_and_apply_their_overlay() {
+    let Some((t, _fx)) = with_statements().await else { return };
+    let auth = common::bearer(&t.token);
+    let h = [("authorization", auth.as_str())];
+    let bob =
+        common::user_with_key(&t.state, "bob@test.example", quantdesk_store::auth::Role::Analyst, &["read", "jobs"])
+            .await;
+    let bob_auth = common::bearer(&bob);
+    let hb = [("authorization", bob_auth.as_str())];
+
+    // Create, list, read.
+    let body = json!({"name": "bull, slower", "preset": "Bull", "overlay": ["beta=0.95", "forecast_years=7"]});
+    let (s, _, created) = common::call(&t, "POST", "/api/v1/valuation/scenarios", &h, body.clone()).await;
+    assert_eq!(s, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!((created["preset"].as_str(), created["overlay"].as_array().unwrap().len()), (Some("bull"), 2));
+    let (s, _, list) = common::call(&t, "GET", "/api/v1/valuation/scenarios", &h, Value::Null).await;
+    assert_eq!((s.as_u16(), list.as_array().unwrap().len()), (200, 1), "{list}");
+    let (s, _, one) = common::call(&t, "GET", &format!("/api/v1/valuation/scenarios/{id}"), &h, Value::Null).await;
+    assert_eq!((s.as_u16(), &one), (200, &created));
+    // The same name again is a conflict.
+    let (s, _, v) = common::call(&t, "POST", "/api/v1/valuation/scenarios", &h, body.clone()).await;
+    assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (409, Some("scenario_exists")), "{v}");
+
+    // A bad overlay or preset is a 422 naming what is wrong; nothing is saved.
+    for (bad, needle) in [
+        (json!({"name": "b1", "overlay": ["beta=high"]}), "beta=high"),
+        (json!({"name": "b2", "overlay": ["no_such_field=1"]}), "no_such_field"),
+        (json!({"name": "b3", "overlay": ["beta"]}), "PATH=VALUE"),
+        (json!({"name": "b4", "preset": "moonshot"}), "moonshot"),
+        (json!({"name": "b5", "overlay": ["ts_code=000001.SZ"]}), "ts_code"),
+        (json!({"name": "   "}), "blank"),
+    ] {
+        let (s, _, v) = common::call(&t, "POST", "/api/v1/valuation/scenarios", &h, bad.clone()).await;
+        assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (422, Some("invalid_scenario")), "{bad}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(needle), "{bad}: {v}");
+    }
+    // Breaking the schema (a name over 80 characters, a number for a name) is a 400.
+    let (s, _, _) = common::call(&t, "POST", "/api/v1/valuation/scenarios", &h, json!({"name": "x".repeat(81)})).await;
+    assert_eq!(s, 400);
+    let (s, _, _) = common::call(&t, "POST", "/api/v1/valuation/scenarios", &h, json!({"name": 5})).await;
+    assert_eq!(s, 400);
+    let (_, _, list) = common::call(&t, "GET", "/api/v1/valuation/scenarios", &h, Value::Null).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "refusals saved nothing: {list}");
+
+    // Another user: 404 on read, update, delete, and on applying it; their list is empty.
+    let path = format!("/api/v1/valuation/scenarios/{id}");
+    for (m, b) in [("GET", Value::Null), ("PUT", json!({"name": "mine"})), ("DELETE", Value::Null)] {
+        let (s, _, v) = common::call(&t, m, &path, &hb, b).await;
+        assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (404, Some("scenario_not_found")), "{m}: {v}");
+    }
+    let (_, _, list) = common::call(&t, "GET", "/api/v1/valuation/scenarios", &hb, Value::Null).await;
+    assert_eq!(list, json!([]));
+    let (s, _, v) =
+        common::call(&t, "POST", "/api/v1/valuation", &hb, json!({"ts_code": "600519.SH", "scenario_id": id})).await;
+    assert_eq!(s, 404, "{v}");
+    let (_, _, one) = common::call(&t, "GET", &path, &h, Value::Null).await;
+    assert_eq!(one, created, "bob's attempts changed nothing");
+
+    // Applying it values exactly what its preset and edits say, and differs from the plain request.
+    let vps = |v: &Value| v["valuation_results"]["dcf_forecast_details"]["value_per_share"].as_f64().unwrap();
+    let (s, _, plain) = common::call(&t, "POST", "/api/v1/valuation", &h, json!({"ts_code": "600519.SH"})).await;
+    assert_eq!(s, 200, "{plain}");
+    let (s, _, with) = common::call(
+        &t,
+        "POST",
+        "/api/v1/valuation",
+        &h,
+        json!({"ts_code": "600519.SH", "scenario_id": id, "beta": 1.4}),
+    )
+    .await;
+    assert_eq!(s, 200, "{with}");
+    let mut spelled = quantdesk_app::valuation::model::presets::preset("bull").unwrap();
+    spelled["ts_code"] = json!("600519.SH");
+    spelled["beta"] = json!(0.95);
+    spelled["forecast_years"] = json!(7);
+    let (_, _, want) = common::call(&t, "POST", "/api/v1/valuation", &h, spelled).await;
+    assert!(close(vps(&with), vps(&want)), "{} vs {}", vps(&with), vps(&want));
+    assert!(!close(vps(&with), vps(&plain)), "the scenario changes the answer");
+    let years = with["valuation_results"]["detailed_forecast_table"].as_array().unwrap().len();
+    assert_eq!(years, 7, "forecast_years=7 from the overlay");
+    assert_eq!(with["valuation_results"]["other_analysis"]["wacc_build_up"]["beta"].as_f64(), Some(0.95));
+
+    // Update: a rename and new edits; renaming onto another of one's names is a conflict.
+    let (s, _, other) =
+        common::call(&t, "POST", "/api/v1/valuation/scenarios", &h, json!({"name": "other", "overlay": []})).await;
+    assert_eq!(s, 201, "{other}");
+    let (s, _, v) = common::call(&t, "PUT", &path, &h, json!({"name": "other"})).await;
+    assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (409, Some("scenario_exists")), "{v}");
+    let (s, _, v) =
+        common::call(&t, "PUT", &path, &h, json!({"name": "renamed", "overlay": ["exit_multiple=5"]})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["name"].as_str(), v["preset"].as_str(), v["overlay"][0].as_str()),
+        (Some("renamed"), None, Some("exit_multiple=5"))
+    );
+    let (s, _, v) =
+        common::call(&t, "PUT", &path, &h, json!({"name": "renamed", "overlay": ["exit_multiple=x"]})).await;
+    assert_eq!(s, 422, "{v}");
+    let (_, _, one) = common::call(&t, "GET", &path, &h, Value::Null).await;
+    assert_eq!(one["overlay"], json!(["exit_multiple=5"]), "a refused update changes nothing");
+
+    // The sensitivity grid takes it too.
+    let grid = json!({"ts_code": "600519.SH", "scenario_id": id, "sensitivity_analysis": {
+        "row_axis": {"parameter_name": "wacc", "step": 0.01, "points": 3},
+        "column_axis": {"parameter_name": "exit_multiple", "step": 1.0, "points": 3}}});
+    let (s, _, g) = common::call(&t, "POST", "/api/v1/sensitivity", &h, grid).await;
+    assert_eq!(s, 200, "{g}");
+    assert_eq!(g["column_values"][1].as_f64(), Some(5.0), "the grid centres on the scenario's multiple: {g}");
+
+    // Delete; then it is gone everywhere.
+    let (s, _, _) = common::call(&t, "DELETE", &path, &h, Value::Null).await;
+    assert_eq!(s, 204);
+    let (s, _, _) = common::call(&t, "GET", &path, &h, Value::Null).await;
+    assert_eq!(s, 404);
+    let (s, _, _) = common::call(&t, "DELETE", &path, &h, Value::Null).await;
+    assert_eq!(s, 404);
+    let (s, _, v) =
+        common::call(&t, "POST", "/api/v1/valuation", &h, json!({"ts_code": "600519.SH", "scenario_id": id})).await;
+    assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (404, Some("scenario_not_found")), "{v}");
+}

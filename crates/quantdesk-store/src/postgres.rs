@@ -49,6 +49,7 @@ impl PgStore {
             ("auth limits", include_str!("../migrations/postgres/0007_auth_limits.sql")),
             ("financials", include_str!("../migrations/postgres/0008_financials.sql")),
             ("valuations", include_str!("../migrations/postgres/0009_valuations.sql")),
+            ("valuation scenarios", include_str!("../migrations/postgres/0010_valuation_scenarios.sql")),
         ])
         .run(&pool)
         .await?;

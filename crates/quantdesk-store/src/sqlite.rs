@@ -110,6 +110,7 @@ impl SqliteStore {
             ("auth limits", include_str!("../migrations/sqlite/0007_auth_limits.sql")),
             ("financials", include_str!("../migrations/sqlite/0008_financials.sql")),
             ("valuations", include_str!("../migrations/sqlite/0009_valuations.sql")),
+            ("valuation scenarios", include_str!("../migrations/sqlite/0010_valuation_scenarios.sql")),
         ])
         .run(&pool)
         .await?;

@@ -7,6 +7,12 @@
 //! SHA-256 of the statements the model was given. A cached row is valid while the inputs hash
 //! to the same value: a new or revised statement row changes the inputs and so misses, with no
 //! write-time bookkeeping on `statements`. Both backends run the same SQL.
+//!
+//! Saved scenarios (`valuation_scenarios`) are per owner: a name unique per owner, an optional
+//! preset and an overlay of `dotted.path=value` edits kept as a JSON array of those texts. Every
+//! scenario method takes the owner and sees only that owner's rows; each is one statement, so a
+//! write lands whole or not at all (a duplicate name is [`StoreError::Conflict`] and changes
+//! nothing).
 
 use async_trait::async_trait;
 use sha2::Digest;
@@ -46,6 +52,30 @@ pub struct SavedValuation {
     pub result: String,
     pub value_per_share: Option<f64>,
     pub created_at: i64,
+}
+
+/// A scenario to create, or the new content of one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioWrite {
+    pub name: String,
+    /// The preset's name, or empty for none.
+    pub preset: String,
+    /// The overlay: a JSON array of `dotted.path=value` texts, in the order they apply.
+    pub overlay: String,
+    /// Unix milliseconds: `created_at` of a new scenario, `updated_at` of both.
+    pub at: i64,
+}
+
+/// A saved scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedScenario {
+    pub id: i64,
+    pub owner: String,
+    pub name: String,
+    pub preset: String,
+    pub overlay: String,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 /// The cache key of a valuation.
@@ -94,6 +124,33 @@ pub trait ValuationStore: Send + Sync {
     async fn count_valuations(&self, owner: &str) -> Result<u64>;
     /// The newest valuation with this cache key, whoever saved it.
     async fn cached_valuation(&self, key: &CacheKey<'_>) -> Result<Option<SavedValuation>>;
+
+    /// Creates `owner`'s scenario; returns its id. A name `owner` already uses is
+    /// [`StoreError::Conflict`] (nothing written).
+    async fn create_scenario(&self, owner: &str, s: &ScenarioWrite) -> Result<i64>;
+    /// `owner`'s scenarios, by name.
+    async fn list_scenarios(&self, owner: &str) -> Result<Vec<SavedScenario>>;
+    /// How many scenarios `owner` has.
+    async fn count_scenarios(&self, owner: &str) -> Result<u64>;
+    /// `owner`'s scenario `id` (`None` when it is missing or someone else's).
+    async fn scenario(&self, owner: &str, id: i64) -> Result<Option<SavedScenario>>;
+    /// `owner`'s scenario named `name`.
+    async fn scenario_by_name(&self, owner: &str, name: &str) -> Result<Option<SavedScenario>>;
+    /// Replaces the name, preset and overlay of `owner`'s scenario `id` (`updated_at` = `s.at`);
+    /// false when it is missing or someone else's. Renaming onto a name `owner` already uses is
+    /// [`StoreError::Conflict`] (nothing changed).
+    async fn update_scenario(&self, owner: &str, id: i64, s: &ScenarioWrite) -> Result<bool>;
+    /// Deletes `owner`'s scenario `id`; false when it is missing or someone else's.
+    async fn delete_scenario(&self, owner: &str, id: i64) -> Result<bool>;
+}
+
+pub(crate) const SCENARIO_COLUMNS: &str = "id, owner, name, preset, overlay, created_at, updated_at";
+
+pub(crate) type ScenarioTuple = (i64, String, String, String, String, i64, i64);
+
+pub(crate) fn scenario_from(t: ScenarioTuple) -> SavedScenario {
+    let (id, owner, name, preset, overlay, created_at, updated_at) = t;
+    SavedScenario { id, owner, name, preset, overlay, created_at, updated_at }
 }
 
 pub(crate) const VALUATION_COLUMNS: &str = "id, owner, ts_code, valuation_date, profile, request_hash, inputs_hash, \
@@ -191,6 +248,91 @@ macro_rules! valuation_store_impl {
                     .fetch_optional(&self.pool)
                     .await?
                     .map(valuation_from))
+            }
+
+            async fn create_scenario(&self, owner: &str, s: &ScenarioWrite) -> Result<i64> {
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO valuation_scenarios (owner, name, preset, overlay, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                )
+                .bind(owner)
+                .bind(s.name.as_str())
+                .bind(s.preset.as_str())
+                .bind(s.overlay.as_str())
+                .bind(s.at)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(id)
+            }
+
+            async fn list_scenarios(&self, owner: &str) -> Result<Vec<SavedScenario>> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {SCENARIO_COLUMNS} FROM valuation_scenarios WHERE owner = $1 ORDER BY name, id"
+                ));
+                Ok(sqlx::query_as::<_, ScenarioTuple>(sql)
+                    .bind(owner)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(scenario_from)
+                    .collect())
+            }
+
+            async fn count_scenarios(&self, owner: &str) -> Result<u64> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM valuation_scenarios WHERE owner = $1")
+                    .bind(owner)
+                    .fetch_one(&self.pool)
+                    .await?;
+                u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{n} scenarios")))
+            }
+
+            async fn scenario(&self, owner: &str, id: i64) -> Result<Option<SavedScenario>> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {SCENARIO_COLUMNS} FROM valuation_scenarios WHERE id = $1 AND owner = $2"
+                ));
+                Ok(sqlx::query_as::<_, ScenarioTuple>(sql)
+                    .bind(id)
+                    .bind(owner)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(scenario_from))
+            }
+
+            async fn scenario_by_name(&self, owner: &str, name: &str) -> Result<Option<SavedScenario>> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {SCENARIO_COLUMNS} FROM valuation_scenarios WHERE owner = $1 AND name = $2"
+                ));
+                Ok(sqlx::query_as::<_, ScenarioTuple>(sql)
+                    .bind(owner)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(scenario_from))
+            }
+
+            async fn update_scenario(&self, owner: &str, id: i64, s: &ScenarioWrite) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE valuation_scenarios SET name = $1, preset = $2, overlay = $3, updated_at = $4 \
+                     WHERE id = $5 AND owner = $6",
+                )
+                .bind(s.name.as_str())
+                .bind(s.preset.as_str())
+                .bind(s.overlay.as_str())
+                .bind(s.at)
+                .bind(id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_scenario(&self, owner: &str, id: i64) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM valuation_scenarios WHERE id = $1 AND owner = $2")
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
         }
     };

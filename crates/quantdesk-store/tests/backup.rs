@@ -119,6 +119,19 @@ async fn fill(store: &dyn Store) {
             .unwrap();
     }
 
+    store
+        .create_scenario(
+            "1",
+            &quantdesk_store::valuations::ScenarioWrite {
+                name: "稳健 \"bear\"".into(),
+                preset: "bear".into(),
+                overlay: r#"["beta=1.2","terminal_value_method=perpetual_growth"]"#.into(),
+                at: 7_500,
+            },
+        )
+        .await
+        .unwrap();
+
     let admin = store.create_user("admin@x.test", "$argon2id$v=19$…", Role::Admin, true, 1000).await.unwrap().unwrap();
     let viewer = store.create_user("观众@x.test", "h2", Role::Viewer, false, 1001).await.unwrap().unwrap();
     store.set_disabled(viewer, true).await.unwrap();

@@ -102,3 +102,68 @@ impl With for (String, String, String) {
         (self.0, self.1, self.2, want)
     }
 }
+
+fn sc(name: &str, preset: &str, overlay: &str, at: i64) -> quantdesk_store::valuations::ScenarioWrite {
+    quantdesk_store::valuations::ScenarioWrite { name: name.into(), preset: preset.into(), overlay: overlay.into(), at }
+}
+
+#[tokio::test]
+async fn scenarios_are_per_owner_with_unique_names() {
+    each_backend(|s| async move {
+        let a = s.create_scenario("alice", &sc("稳健", "bear", r#"["beta=1.2"]"#, 1_000)).await.unwrap();
+        let b = s.create_scenario("alice", &sc("aggressive", "", r#"["exit_multiple=12","beta=0.8"]"#, 2_000)).await;
+        let b = b.unwrap();
+        // Another owner may use the same name.
+        let bob = s.create_scenario("bob", &sc("稳健", "bull", "[]", 3_000)).await.unwrap();
+        assert!(a != b && b != bob);
+        // A name the owner already uses is a conflict, and nothing is written.
+        let dup = s.create_scenario("alice", &sc("稳健", "", "[]", 4_000)).await.unwrap_err();
+        assert!(dup.is_conflict(), "{dup}");
+        assert_eq!(s.count_scenarios("alice").await.unwrap(), 2);
+        assert_eq!(s.count_scenarios("carol").await.unwrap(), 0);
+
+        let list = s.list_scenarios("alice").await.unwrap();
+        let names: Vec<&str> = list.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, vec!["aggressive", "稳健"], "by name");
+        let got = s.scenario("alice", b).await.unwrap().unwrap();
+        assert_eq!(
+            (got.owner.as_str(), got.preset.as_str(), got.overlay.as_str(), got.created_at, got.updated_at),
+            ("alice", "", r#"["exit_multiple=12","beta=0.8"]"#, 2_000, 2_000)
+        );
+        assert_eq!(s.scenario_by_name("alice", "稳健").await.unwrap().map(|x| x.id), Some(a));
+        assert_eq!(s.scenario_by_name("bob", "稳健").await.unwrap().map(|x| x.id), Some(bob));
+        assert!(s.scenario_by_name("alice", "nope").await.unwrap().is_none());
+
+        // Someone else's scenario is invisible: not read, not changed, not deleted.
+        assert!(s.scenario("bob", a).await.unwrap().is_none());
+        assert!(!s.update_scenario("bob", a, &sc("x", "", "[]", 5_000)).await.unwrap());
+        assert!(!s.delete_scenario("bob", a).await.unwrap());
+        assert_eq!(s.scenario("alice", a).await.unwrap().unwrap().name, "稳健");
+
+        // Update replaces name, preset and overlay and keeps created_at.
+        assert!(
+            s.update_scenario("alice", a, &sc("careful", "conservative", r#"["size_premium=0.02"]"#, 6_000))
+                .await
+                .unwrap()
+        );
+        let got = s.scenario("alice", a).await.unwrap().unwrap();
+        assert_eq!(
+            (got.name.as_str(), got.preset.as_str(), got.overlay.as_str(), got.created_at, got.updated_at),
+            ("careful", "conservative", r#"["size_premium=0.02"]"#, 1_000, 6_000)
+        );
+        // Renaming onto a name in use is a conflict and changes nothing.
+        let e = s.update_scenario("alice", a, &sc("aggressive", "", "[]", 7_000)).await.unwrap_err();
+        assert!(e.is_conflict(), "{e}");
+        assert_eq!(s.scenario("alice", a).await.unwrap().unwrap(), got);
+        // The old name is free again.
+        let again = s.create_scenario("alice", &sc("稳健", "", "[]", 8_000)).await.unwrap();
+        assert!(!s.update_scenario("alice", again + 1000, &sc("z", "", "[]", 9_000)).await.unwrap(), "missing id");
+
+        assert!(s.delete_scenario("alice", a).await.unwrap());
+        assert!(!s.delete_scenario("alice", a).await.unwrap(), "already gone");
+        assert!(s.scenario("alice", a).await.unwrap().is_none());
+        assert_eq!(s.count_scenarios("alice").await.unwrap(), 2);
+        assert_eq!(s.list_scenarios("bob").await.unwrap().len(), 1);
+    })
+    .await;
+}

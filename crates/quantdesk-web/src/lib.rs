@@ -28,6 +28,8 @@ pub fn routes() -> Routes {
         .route("/valuation", get(pages::valuation_index))
         .route("/valuation/{symbol}", get(pages::valuation))
         .route("/valuation/{symbol}/export", get(pages::valuation_export))
+        .route("/valuation/scenarios", post(pages::valuation_save_scenario))
+        .route("/valuation/scenarios/{id}/delete", post(pages::valuation_delete_scenario))
         .route("/sweeps/{id}", get(pages::sweep))
         .route("/data", get(pages::data))
         .route("/jobs", get(pages::jobs))

@@ -746,6 +746,7 @@ async fn valuation_page_shows_the_models_value_the_bridge_and_the_grid_in_both_l
         zh.contains(r#"id="forecast-table""#) && zh.contains(r#"id="wacc-table""#) && zh.contains(r#"id="tv-table""#)
     );
     assert!(zh.contains(r#"aria-current="page">估值</a>"#), "the nav link is active");
+    assert!(zh.contains(r#"id="price-chart">未存储 K 线<"#), "no bars stored for 600519.SH: the chart shows no price");
     let (_, _, en) = get(&a, "/valuation/600519.SH", &[("accept-language", "en")]).await;
     assert!(en.contains("Value per share") && en.contains("Equity bridge") && en.contains("Sensitivity"));
     assert!(en.contains(&format!(r#"id="value-per-share">{expected}<"#)));
@@ -1000,4 +1001,288 @@ async fn pages_in_chinese_hold_no_english_word_of_the_catalogue() {
         }
     }
     assert!(found.is_empty(), "English words on Chinese pages:\n{}", found.join("\n"));
+}
+
+/// A JSON request with the session cookie and its CSRF token (as the page's scripts send it).
+async fn api_json(
+    a: &App,
+    method: &str,
+    uri: &str,
+    csrf: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("cookie", a.cookie.as_str())
+        .header("content-type", "application/json")
+        .header("x-csrf-token", csrf)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let res = a.router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+/// The cells of `<tr data-row="{row}">` of the table `id`, after the label.
+fn table_row(body: &str, id: &str, row: &str) -> Vec<String> {
+    let table = body.split(&format!(r#"id="{id}""#)).nth(1).unwrap_or_else(|| panic!("no table {id}"));
+    let table = &table[..table.find("</table>").unwrap()];
+    let tr = table.split(&format!(r#"<tr data-row="{row}">"#)).nth(1).unwrap_or_else(|| panic!("no row {row}"));
+    let tr = &tr[..tr.find("</tr>").unwrap()];
+    tr.split("<td").skip(2).map(|c| c[c.find('>').unwrap() + 1..c.find("</td>").unwrap()].to_string()).collect()
+}
+
+#[tokio::test]
+async fn valuation_page_compares_saves_and_reloads_scenarios_with_the_history_and_the_chart_price() {
+    let Some(fx) = fixtures() else { return };
+    let a = app().await;
+    quantdesk_app::financials::import_path(&*a.store, &fx.join("cn/financials/600519.SH"), None).await.unwrap();
+    // Two daily bars: the chart's last close (2025-05-20) is a day after the daily_basic row (2025-05-19).
+    let sym = quantdesk_core::Symbol::new("600519.SH").unwrap();
+    let day = |d: &str| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp()
+    };
+    let bar = |t: i64, c: f64| quantdesk_core::Bar {
+        time: t,
+        open: c,
+        high: c + 5.0,
+        low: c - 5.0,
+        close: c,
+        volume: 1e6,
+        amount: 1e9,
+    };
+    let bars = [bar(day("2025-05-19"), 1578.98), bar(day("2025-05-20"), 1600.5)];
+    a.store
+        .import_bars(
+            quantdesk_core::Resolution::Day,
+            &[quantdesk_store::BarSeriesWrite { symbol: &sym, bars: &bars, factors: &[], calendar: None }],
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    let (_, _, first) = get(&a, "/valuation/600519.SH", &[("accept-language", "en")]).await;
+    let csrf =
+        first.split(r#"<meta name="csrf-token" content=""#).nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(first.contains(r#"id="scenario-save""#) && first.contains("No saved scenarios yet."));
+    assert!(first.contains("No saved valuations yet"), "an empty history says so");
+
+    // Save the assumptions shown as a scenario through the page's form.
+    let form =
+        format!("csrf={csrf}&symbol=600519.SH&scenario_name=slow+bull&beta=0.95&forecast_years=7&exit_multiple=10");
+    let (s, h, _) = post_form(&a, "/valuation/scenarios", &a.cookie, &form).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let back = h[header::LOCATION].to_str().unwrap().to_string();
+    assert!(back.starts_with("/valuation/600519.SH?") && back.contains("notice=saved"), "{back}");
+    let (_, _, saved_page) = get(&a, &back, &[("accept-language", "en")]).await;
+    assert!(saved_page.contains(r#"id="valuation-notice">Scenario saved."#), "the notice");
+    let (s, list) = api_json(&a, "GET", "/api/v1/valuation/scenarios", &csrf, serde_json::Value::Null).await;
+    assert_eq!(s, 200, "{list}");
+    let sc = &list[0];
+    let id = sc["id"].as_i64().unwrap();
+    assert_eq!(sc["name"], "slow bull");
+    let overlay: Vec<&str> = sc["overlay"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    for e in ["beta=0.95", "forecast_years=7", "exit_multiple=10.0"] {
+        assert!(overlay.contains(&e), "{overlay:?} lacks {e}");
+    }
+    // The same name again: nothing saved, the page says why.
+    let (_, h, _) = post_form(&a, "/valuation/scenarios", &a.cookie, &form).await;
+    assert!(h[header::LOCATION].to_str().unwrap().contains("notice=exists"));
+
+    // The API's values for the same scenarios (each kept in the history: the form's last).
+    let vps =
+        |v: &serde_json::Value| v["valuation_results"]["dcf_forecast_details"]["value_per_share"].as_f64().unwrap();
+    let (s, with_saved) = api_json(
+        &a,
+        "POST",
+        "/api/v1/valuation",
+        &csrf,
+        serde_json::json!({"ts_code": "600519.SH", "scenario_id": id}),
+    )
+    .await;
+    assert_eq!(s, 200, "{with_saved}");
+    let mut bull_body = quantdesk_valuation::presets::preset("bull").unwrap();
+    bull_body["ts_code"] = "600519.SH".into();
+    let (s, bull) = api_json(&a, "POST", "/api/v1/valuation", &csrf, bull_body).await;
+    assert_eq!(s, 200, "{bull}");
+    let (s, plain) =
+        api_json(&a, "POST", "/api/v1/valuation", &csrf, serde_json::json!({"ts_code": "600519.SH"})).await;
+    assert_eq!(s, 200, "{plain}");
+    let per_share = quantdesk_web::pages::per_share;
+    let want = [per_share(vps(&plain)), per_share(vps(&bull)), per_share(vps(&with_saved))];
+    assert!(want[0] != want[1] && want[0] != want[2], "the scenarios move the value: {want:?}");
+
+    // Side by side, in both languages: one column per scenario with the API's numbers.
+    let cmp = format!("/valuation/600519.SH?cmp=form&cmp=preset:bull&cmp=saved:{id}");
+    for (lang, label) in [("en", "Scenario comparison"), ("zh-CN", "情景对比")] {
+        let (s, _, body) = get(&a, &cmp, &[("accept-language", lang)]).await;
+        assert_eq!(s, 200);
+        assert!(body.contains(label), "{lang}");
+        assert!(
+            body.contains(r#"<th data-col="form">"#)
+                && body.contains(r#"<th data-col="preset:bull">"#)
+                && body.contains(&format!(r#"<th data-col="saved:{id}">slow bull</th>"#)),
+            "{lang}: the columns"
+        );
+        assert_eq!(table_row(&body, "compare-table", "vps"), want.to_vec(), "{lang}: value per share");
+        let mos = table_row(&body, "compare-table", "mos");
+        let want_mos = format!(
+            "{:.2}%",
+            plain["valuation_results"]["other_analysis"]["derived"]["margin_of_safety"].as_f64().unwrap() * 100.0
+        );
+        assert_eq!(mos[0], want_mos, "{lang}: margin of safety");
+        let wacc = table_row(&body, "compare-table", "wacc");
+        let api_wacc = bull["valuation_results"]["dcf_forecast_details"]["wacc_used"].as_f64().unwrap();
+        assert_eq!(wacc[1], format!("{:.2}%", api_wacc * 100.0), "{lang}: WACC of the bull column");
+        for row in ["ev", "equity", "tv_share", "implied", "cagr", "warnings"] {
+            let cells = table_row(&body, "compare-table", row);
+            assert_eq!(cells.len(), 3, "{lang}: {row}");
+            assert!(cells.iter().all(|c| c != "—"), "{lang}: {row} {cells:?}");
+        }
+        let warnings = plain["valuation_results"]["other_analysis"]["warnings"].as_array().unwrap().len();
+        assert_eq!(table_row(&body, "compare-table", "warnings")[0], warnings.to_string());
+        // The diffs that define each scenario.
+        let diffs = table_row(&body, "compare-table", "diffs");
+        assert!(diffs[1].contains("exit_multiple: — → 10.0") && diffs[2].contains("beta: — → 0.95"), "{diffs:?}");
+    }
+    let (_, _, five) =
+        get(&a, &format!("{cmp}&cmp=preset:bear&cmp=preset:utilities"), &[("accept-language", "en")]).await;
+    assert!(five.contains("the first four are shown"));
+    assert_eq!(table_row(&five, "compare-table", "vps").len(), 4);
+
+    // Applying the saved scenario on the page gives the API's value and lists its diffs.
+    let (_, _, applied) =
+        get(&a, &format!("/valuation/600519.SH?scenario_id={id}"), &[("accept-language", "en")]).await;
+    assert!(applied.contains(&format!(r#"id="value-per-share">{}<"#, want[2])), "scenario_id on the page");
+    assert!(applied.contains("Scenario applied: slow bull") && applied.contains("beta: — → 0.95"));
+    assert!(applied.contains(r#"name="beta" value="0.95""#), "the form shows the scenario's assumptions");
+
+    // Someone else neither applies nor compares it: the page says there is no such scenario.
+    let (other, _) = a
+        .accounts
+        .ensure_user("eve@test.example", "tulip-granite-41", quantdesk_store::auth::Role::Analyst, true)
+        .await
+        .unwrap();
+    let (sid, _) = a.accounts.open_session(&other).await.unwrap();
+    let eve = format!("lang=en; qd_session={sid}");
+    let (s, _, theirs) =
+        get(&a, &format!("/valuation/600519.SH?scenario_id={id}&cmp=saved:{id}"), &[("cookie", eve.as_str())]).await;
+    assert_eq!(s, 200);
+    assert!(theirs.contains(&format!("no scenario {id}")) && !theirs.contains("slow bull"), "not eve's");
+    assert!(theirs.contains(&format!(r#"id="value-per-share">{}<"#, want[0])), "the form is valued as is");
+    assert!(theirs.contains("unknown scenario") && theirs.contains("No saved valuations yet"), "nor admin's history");
+
+    // A viewer reads the page but is not offered the save form (it needs the jobs scope).
+    let (viewer, _) = a
+        .accounts
+        .ensure_user("val@test.example", "tulip-granite-41", quantdesk_store::auth::Role::Viewer, true)
+        .await
+        .unwrap();
+    let (vid, _) = a.accounts.open_session(&viewer).await.unwrap();
+    let vcookie = format!("lang=zh-CN; qd_session={vid}");
+    let (s, _, vpage) = get(&a, "/valuation/600519.SH", &[("cookie", vcookie.as_str())]).await;
+    assert_eq!(s, 200);
+    assert!(vpage.contains(r#"id="scenario-no-scope""#) && !vpage.contains(r#"id="scenario-save""#));
+    assert!(vpage.contains("分析师角色"));
+
+    // The history: newest first, each reloading its request.
+    let (_, _, page) = get(&a, "/valuation/600519.SH", &[("accept-language", "zh-CN")]).await;
+    assert!(page.contains("我的估值记录"));
+    let hist = page.split(r#"id="valuation-history""#).nth(1).unwrap();
+    let hist = &hist[..hist.find("</table>").unwrap()];
+    let links: Vec<&str> = hist.split(r#"href=""#).skip(1).map(|x| x.split('"').next().unwrap()).collect();
+    assert_eq!(links.len(), 3, "{hist}");
+    assert!(links[0].starts_with("/valuation/600519.SH?load="));
+    let newest = links[0].replace("&amp;", "&");
+    assert!(hist.find(&want[0]).unwrap() < hist.find(&want[1]).unwrap(), "newest first");
+    let (_, _, reloaded) = get(&a, &newest, &[("accept-language", "en")]).await;
+    assert!(
+        reloaded.contains(&format!(r#"id="value-per-share">{}<"#, want[0]))
+            && reloaded.contains("Loaded saved valuation")
+    );
+    let bull_link = links[1].replace("&amp;", "&");
+    let (_, _, reloaded) = get(&a, &bull_link, &[("accept-language", "en")]).await;
+    assert!(reloaded.contains(&format!(r#"id="value-per-share">{}<"#, want[1])), "the bull request reloaded");
+    assert!(reloaded.contains(r#"name="exit_multiple" value="10.0""#), "its assumptions fill the form");
+
+    // Paged: 50 a page.
+    let owner = a.store.user_by_email("admin@test.example").await.unwrap().unwrap().id.to_string();
+    for i in 0..50 {
+        a.store
+            .save_valuation(&quantdesk_store::valuations::NewValuation {
+                owner: owner.clone(),
+                ts_code: "600519.SH".into(),
+                valuation_date: String::new(),
+                profile: "quantdesk".into(),
+                request_hash: format!("h{i}"),
+                inputs_hash: "i".into(),
+                request: r#"{"ts_code":"600519.SH"}"#.into(),
+                result: "{}".into(),
+                value_per_share: Some(1.0),
+                created_at: i,
+            })
+            .await
+            .unwrap();
+    }
+    let (_, _, p1) = get(&a, "/valuation/600519.SH", &[("accept-language", "en")]).await;
+    assert!(p1.contains("Page 1 / 2") && p1.contains(r#"id="history-next""#), "paged");
+    let (_, _, p2) = get(&a, "/valuation/600519.SH?hpage=2", &[("accept-language", "en")]).await;
+    assert!(p2.contains("Page 2 / 2") && p2.contains(r#"id="history-prev""#));
+    assert_eq!(
+        p2.split(r#"id="valuation-history""#).nth(1).unwrap().split("</table>").next().unwrap().matches("<tr>").count(),
+        4
+    );
+
+    // The margin of safety against the chart's last close, beside the daily_basic close.
+    let v_plain = vps(&plain);
+    for (lang, used) in [("en", "The model uses the daily_basic close."), ("zh-CN", "模型采用 daily_basic 收盘价。")]
+    {
+        let (_, _, body) = get(&a, "/valuation/600519.SH", &[("accept-language", lang)]).await;
+        assert!(body.contains(r#"id="price-chart">1600.50 (2025-05-20)<"#), "{lang}");
+        assert!(body.contains(r#"id="price-daily-basic">1578.98 (2025-05-19)<"#), "{lang}");
+        assert!(body.contains(&format!(r#"id="mos-chart">{:.2}%<"#, (v_plain - 1600.5) / v_plain * 100.0)), "{lang}");
+        assert!(
+            body.contains(&format!(r#"id="mos-daily-basic">{:.2}%<"#, (v_plain - 1578.98) / v_plain * 100.0)),
+            "{lang}"
+        );
+        assert!(body.contains(used), "{lang}: says which is used");
+    }
+    let (_, _, en) = get(&a, "/valuation/600519.SH", &[("accept-language", "en")]).await;
+    assert!(en.contains("differs from it"), "and that they differ");
+
+    // The HTML export: one self-contained document of the tables.
+    let (s, h, doc) = get(&a, "/valuation/600519.SH/export?format=html", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(h[header::CONTENT_DISPOSITION].to_str().unwrap().contains("valuation-600519.SH.html"));
+    assert!(
+        doc.starts_with("<!doctype html>") && doc.contains(&format!("<td>Value per share</td><td>{}</td>", want[0]))
+    );
+    assert!(doc.contains("<h2>Forecast</h2>") && !doc.contains("<script") && !doc.contains("src="), "self-contained");
+    assert!(en.contains(r#"id="export-html""#));
+
+    // Delete through the page; then it is gone.
+    let (s, h, _) = post_form(
+        &a,
+        &format!("/valuation/scenarios/{id}/delete"),
+        &a.cookie,
+        &format!("csrf={csrf}&symbol=600519.SH"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(h[header::LOCATION].to_str().unwrap().contains("notice=deleted"));
+    let (_, list) = api_json(&a, "GET", "/api/v1/valuation/scenarios", &csrf, serde_json::Value::Null).await;
+    assert_eq!(list, serde_json::json!([]));
+    let (_, h, _) = post_form(
+        &a,
+        &format!("/valuation/scenarios/{id}/delete"),
+        &a.cookie,
+        &format!("csrf={csrf}&symbol=600519.SH"),
+    )
+    .await;
+    assert!(h[header::LOCATION].to_str().unwrap().contains("notice=missing"));
+    // Without the CSRF token nothing is deleted or saved.
+    let (s, _, _) = post_form(&a, "/valuation/scenarios", &a.cookie, "symbol=600519.SH&scenario_name=x").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

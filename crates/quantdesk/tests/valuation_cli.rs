@@ -223,3 +223,51 @@ fn doctor_diagnose_presets_and_refusals() {
     assert!(v["error"].is_string(), "the refusal is printed in the result's shape: {}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused"), "{}", text(&out));
 }
+
+#[test]
+fn a_saved_scenario_of_an_account_applies_from_the_command_line() {
+    let Some(fx) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let src = fx.join("cn/financials/600519.SH");
+    assert!(quantdesk(&db, &["import", "financials", src.to_str().unwrap()]).status.success());
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "tulip-granite-41\n").unwrap();
+    let out =
+        quantdesk(&db, &["user", "create", "--email", "ana@test.example", "--password-file", pw.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The scenario, saved as the API would (the same service).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let store = quantdesk_store::open(&format!("sqlite://{}", db.display()), 1).await.unwrap();
+        let owner = store.user_by_email("ana@test.example").await.unwrap().unwrap().id.to_string();
+        let input = quantdesk_app::scenarios::ScenarioInput {
+            name: "slow bull".into(),
+            preset: Some("bull".into()),
+            overlay: vec!["beta=1.3".into(), "forecast_years=6".into()],
+        };
+        quantdesk_app::scenarios::create(&*store, &owner, &input).await.unwrap();
+    });
+    let run = |extra: &[&str]| {
+        let mut args = vec!["valuate", "--ts-code", "600519.SH", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = quantdesk(&db, &args);
+        (out.status.success(), serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null), text(&out))
+    };
+    let (ok, v, t) = run(&["--scenario", "slow bull", "--email", "ANA@test.example"]);
+    assert!(ok, "{t}");
+    assert_eq!(v["wacc_build_up"]["beta"].as_f64(), Some(1.3), "the scenario's edit");
+    assert_eq!(v["forecast"].as_array().unwrap().len(), 6);
+    assert_eq!(v["dcf"]["exit_multiple_used"].as_f64(), Some(10.0), "its preset (bull)");
+    // --set comes after the scenario.
+    let (ok, v, t) = run(&["--scenario", "slow bull", "--email", "ana@test.example", "--set", "beta=0.8"]);
+    assert!(ok, "{t}");
+    assert_eq!(v["wacc_build_up"]["beta"].as_f64(), Some(0.8));
+    // Unknown scenario or account: a clear error, a non-zero exit.
+    let (ok, _, t) = run(&["--scenario", "nope", "--email", "ana@test.example"]);
+    assert!(!ok && t.contains("no scenario named \"nope\""), "{t}");
+    let (ok, _, t) = run(&["--scenario", "slow bull", "--email", "bob@test.example"]);
+    assert!(!ok && t.contains("no account bob@test.example"), "{t}");
+    let (ok, _, t) = run(&["--scenario", "slow bull"]);
+    assert!(!ok && t.contains("--email"), "--scenario needs --email: {t}");
+}

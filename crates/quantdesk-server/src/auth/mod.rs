@@ -441,6 +441,13 @@ mod tests {
         assert_eq!(need(&Method::POST, "/api/v1/screener/stocks", false), Need::Scope(Scope::Read), "a query");
         assert_eq!(need(&Method::POST, "/api/v1/sensitivity", false), Need::Scope(Scope::Read), "a computation");
         assert_eq!(need(&Method::POST, "/api/v1/valuation", false), Need::Scope(Scope::Jobs), "it is kept in history");
+        assert_eq!(need(&Method::GET, "/api/v1/valuation/scenarios", false), Need::Scope(Scope::Read));
+        assert_eq!(need(&Method::GET, "/api/v1/valuation/scenarios/3", false), Need::Scope(Scope::Read));
+        for m in [Method::POST, Method::PUT, Method::DELETE] {
+            let path = if m == Method::POST { "/api/v1/valuation/scenarios" } else { "/api/v1/valuation/scenarios/3" };
+            assert_eq!(need(&m, path, false), Need::Scope(Scope::Jobs), "{m} changes a saved scenario");
+        }
+        assert_eq!(need(&Method::POST, "/valuation/scenarios", false), Need::Scope(Scope::Jobs), "the page's save");
         assert_eq!(need(&Method::GET, "/api/v1/admin/users", false), Need::Scope(Scope::Admin));
         assert_eq!(need(&Method::GET, "/administrator", false), Need::Scope(Scope::Read), "prefix, not substring");
         assert_eq!(need(&Method::POST, "/api/v1/keys", false), Need::Account);

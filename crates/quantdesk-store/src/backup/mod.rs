@@ -175,6 +175,20 @@ pub static TABLES: &[Table] = &[
         identity: true,
     },
     Table {
+        name: "valuation_scenarios",
+        columns: &[
+            c("id", Int),
+            c("owner", Text),
+            c("name", Text),
+            c("preset", Text),
+            c("overlay", Text),
+            c("created_at", Int),
+            c("updated_at", Int),
+        ],
+        key: &["id"],
+        identity: true,
+    },
+    Table {
         name: "users",
         columns: &[
             c("id", Int),

@@ -16,7 +16,10 @@ pub use data::data;
 pub use decisions::decisions;
 pub use instruments::{import_page, instruments};
 pub use jobs::{JobRow, job, jobs};
-pub use valuation::{export as valuation_export, per_share, valuation, valuation_index};
+pub use valuation::{
+    delete_scenario as valuation_delete_scenario, export as valuation_export, per_share,
+    save_scenario as valuation_save_scenario, valuation, valuation_index,
+};
 
 use askama::Template;
 use axum::extract::{FromRequestParts, Path, Query, State};

@@ -3,13 +3,22 @@
 //! `quantdesk_app::valuation::valuate` and renders the headline, the equity bridge (an inline
 //! SVG waterfall), the forecast, the WACC and terminal-value build-ups, guardrails, warnings and
 //! the WACC × growth (or × exit multiple) sensitivity heat map, whose cells are links to the page
-//! with those assumptions. `/valuation/{symbol}/export?format=csv|md` downloads the tables. The
-//! screener panel is `valuation.js` over `POST /api/v1/screener/stocks`.
+//! with those assumptions. `/valuation/{symbol}/export?format=csv|md|html` downloads the tables.
+//! The screener panel is `valuation.js` over `POST /api/v1/screener/stocks`.
+//!
+//! The caller's own things sit beside it: saved scenarios (`quantdesk_app::scenarios`; saved from
+//! the assumptions shown by `POST /valuation/scenarios`, applied with `?scenario_id=`, deleted by
+//! `POST /valuation/scenarios/{id}/delete`), the side-by-side comparison of up to four
+//! scenarios (`?cmp=form`, `cmp=preset:bull`, `cmp=saved:ID`: each valued by the same service over
+//! the form's request), the history of saved valuations (`?load=ID` reloads one's request), and
+//! the margin of safety against the chart's last close beside the `daily_basic` close the model
+//! uses (`quantdesk_app::valuation::price_check`).
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use quantdesk_server::AppState;
 use quantdesk_valuation::{
     ForecastMode, Profile, Request, SensitivityAxis, SensitivityRequest, TerminalMethod, Valuation, WeightMode,
@@ -107,8 +116,14 @@ pub fn request_of(symbol: &str, p: &Params) -> (Request, Vec<String>) {
             _ => req.nwc_days_forecast_mode = mode,
         }
     }
-    let growth_grid = grid_is_growth(&req, p);
-    req.sensitivity_analysis = Some(SensitivityRequest {
+    req.sensitivity_analysis = Some(page_grid(&req));
+    (req, bad)
+}
+
+/// The page's sensitivity grid: WACC rows, and perpetual growth or exit multiple columns.
+fn page_grid(req: &Request) -> SensitivityRequest {
+    let growth_grid = grid_is_growth(req);
+    SensitivityRequest {
         row_axis: SensitivityAxis {
             parameter_name: "wacc".into(),
             values: Vec::new(),
@@ -130,13 +145,12 @@ pub fn request_of(symbol: &str, p: &Params) -> (Request, Vec<String>) {
                 points: Some(5),
             }
         },
-    });
-    (req, bad)
+    }
 }
 
 /// The grid's columns: perpetual growth under the perpetual-growth method, else the exit
 /// multiple (the growth rate does not move an exit-multiple valuation).
-fn grid_is_growth(req: &Request, _p: &Params) -> bool {
+fn grid_is_growth(req: &Request) -> bool {
     req.terminal_value_method == Some(TerminalMethod::PerpetualGrowth)
 }
 
@@ -223,6 +237,7 @@ pub struct Shown {
     pub heat: Option<Heat>,
     pub export_csv: String,
     pub export_md: String,
+    pub export_html: String,
 }
 
 #[derive(Template)]
@@ -244,6 +259,19 @@ struct ValuationPage {
     fixes: Vec<String>,
     shown: Option<Shown>,
     config_json: String,
+    /// A localized notice after saving or deleting a scenario.
+    notice: String,
+    /// The loaded valuation or the applied scenario, and the scenario's diffs.
+    applied: String,
+    applied_diffs: Vec<String>,
+    scenarios: Vec<ScenarioRow>,
+    comparison: Option<Compare>,
+    history: Option<HistoryView>,
+    prices: Option<PriceView>,
+    /// The assumptions shown, as hidden fields of the save and compare forms.
+    hidden: Vec<(String, String)>,
+    /// The caller may save and delete scenarios (the `jobs` scope).
+    can_save: bool,
 }
 
 fn query_of(p: &Params, set: &[(&str, String)]) -> String {
@@ -485,6 +513,7 @@ fn shown(v: &'static ValuationStrings, val: &Valuation, symbol: &str, p: &Params
         heat,
         export_csv: format!("/valuation/{symbol}/export?{q}{sep}format=csv"),
         export_md: format!("/valuation/{symbol}/export?{q}{sep}format=md"),
+        export_html: format!("/valuation/{symbol}/export?{q}{sep}format=html"),
     })
 }
 
@@ -626,18 +655,355 @@ fn script_config(lang: Lang) -> serde_json::Value {
     })
 }
 
+/// The form fields a request sets, as the page's query spells them (so a loaded request or an
+/// applied scenario fills the form, and submitting it values the same assumptions).
+pub fn params_of(req: &Request) -> Params {
+    let Ok(serde_json::Value::Object(m)) = serde_json::to_value(req) else { return Vec::new() };
+    let mut out = Vec::new();
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let named = NUMBER_FIELDS.iter().chain(MODE_FIELDS).chain(&[
+        "forecast_years",
+        "valuation_date",
+        "profile",
+        "terminal_value_method",
+        "wacc_weight_mode",
+    ]);
+    for k in named {
+        if let Some(t) = m.get(*k).and_then(text) {
+            out.push((k.to_string(), t));
+        }
+    }
+    out
+}
+
+/// The `dotted.path=value` edits that turn a default request into `req` (its symbol, date and
+/// the page's grid left out): what "save as a scenario" stores.
+pub fn edits_of(req: &Request) -> Vec<String> {
+    let Ok(serde_json::Value::Object(m)) = serde_json::to_value(req) else { return Vec::new() };
+    let default = serde_json::to_value(Request::default()).unwrap_or_default();
+    m.into_iter()
+        .filter(|(k, v)| {
+            !matches!(k.as_str(), "ts_code" | "valuation_date" | "sensitivity_analysis") && default.get(k) != Some(v)
+        })
+        .map(|(k, v)| match v {
+            serde_json::Value::String(t) => format!("{k}={t}"),
+            other => format!("{k}={other}"),
+        })
+        .collect()
+}
+
+/// One line of a parameter diff: `path: old → new`.
+fn diff_text(c: &quantdesk_valuation::presets::Change) -> String {
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "—".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    format!("{}: {} → {}", c.0, show(&c.1), show(&c.2))
+}
+
+/// One output row of the comparison: its label, a key for scripts and tests, a cell per column.
+pub struct CompareRow {
+    pub label: &'static str,
+    pub key: &'static str,
+    pub cells: Vec<String>,
+}
+
+/// One scenario of the comparison.
+pub struct CompareColumn {
+    /// `form`, `preset:NAME` or `saved:ID`.
+    pub key: String,
+    pub title: String,
+    pub diffs: Vec<String>,
+    /// Why it has no numbers (a refusal, a bad scenario).
+    pub problem: String,
+}
+
+/// A scenario the comparison form offers.
+pub struct CompareOption {
+    pub key: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+/// The side-by-side comparison.
+pub struct Compare {
+    pub columns: Vec<CompareColumn>,
+    pub rows: Vec<CompareRow>,
+    pub options: Vec<CompareOption>,
+    /// More than four were chosen: the first four are shown.
+    pub too_many: bool,
+}
+
+/// The most scenarios compared side by side.
+pub const COMPARE_MAX: usize = 4;
+
+/// The key outputs of one valuation, in the order of [`compare_labels`].
+fn compare_cells(val: &Valuation) -> Vec<String> {
+    let Some(dcf) = val.dcf.as_ref() else { return vec!["—".to_string(); 9] };
+    let implied = match dcf.terminal_value_method_used {
+        TerminalMethod::ExitMultiple => format!("g {}", pct(dcf.implied_perpetual_growth_rate)),
+        TerminalMethod::PerpetualGrowth => {
+            let m = val.forecast.last().map(|y| y.ebitda).filter(|e| *e > 0.0).map(|e| dcf.terminal_value / e);
+            m.map(|m| format!("{m:.1}×")).unwrap_or_else(|| "—".into())
+        }
+    };
+    vec![
+        num(dcf.value_per_share, 2),
+        pct(val.derived.margin_of_safety),
+        yi(dcf.enterprise_value),
+        yi(dcf.equity_value),
+        pct(Some(dcf.wacc_used)),
+        pct(val.derived.tv_share_of_ev),
+        implied,
+        pct(val.forecast.first().map(|y| y.revenue_growth_rate)),
+        val.warnings.len().to_string(),
+    ]
+}
+
+fn compare_labels(v: &ValuationStrings) -> [(&'static str, &'static str); 9] {
+    [
+        (v.value_per_share, "vps"),
+        (v.margin_of_safety, "mos"),
+        (v.b_ev, "ev"),
+        (v.b_equity, "equity"),
+        (v.w_used, "wacc"),
+        (v.t_share, "tv_share"),
+        (v.c_implied, "implied"),
+        (v.c_cagr, "cagr"),
+        (v.c_warnings, "warnings"),
+    ]
+}
+
+/// Values each chosen scenario over `base` (the form's request) with the same service the page
+/// uses, one column each.
+async fn compare(
+    state: &AppState,
+    v: &'static ValuationStrings,
+    owner: Option<&str>,
+    saved: &[quantdesk_app::scenarios::Scenario],
+    base: &Request,
+    chosen: &[String],
+) -> Compare {
+    let mut options = vec![CompareOption { key: "form".into(), label: v.c_form.into(), checked: false }];
+    options.extend(quantdesk_valuation::PRESETS.iter().map(|p| CompareOption {
+        key: format!("preset:{p}"),
+        label: format!("{} {p}", v.sc_preset),
+        checked: false,
+    }));
+    options.extend(saved.iter().map(|s| CompareOption {
+        key: format!("saved:{}", s.id),
+        label: s.name.clone(),
+        checked: false,
+    }));
+    let mut keys: Vec<String> = Vec::new();
+    for c in chosen {
+        if !keys.contains(c) {
+            keys.push(c.clone());
+        }
+    }
+    let too_many = keys.len() > COMPARE_MAX;
+    keys.truncate(COMPARE_MAX);
+    for o in &mut options {
+        o.checked = keys.contains(&o.key);
+    }
+    let labels = compare_labels(v);
+    let mut rows: Vec<CompareRow> =
+        labels.iter().map(|(label, key)| CompareRow { label, key, cells: Vec::new() }).collect();
+    let mut columns = Vec::new();
+    for key in keys {
+        let applied: Result<(String, Request, Vec<String>), String> = if key == "form" {
+            Ok((v.c_form.to_string(), base.clone(), Vec::new()))
+        } else if let Some(p) = key.strip_prefix("preset:") {
+            quantdesk_valuation::apply_preset(base, p)
+                .map(|(r, c)| (format!("{} {p}", v.sc_preset), r, c.iter().map(diff_text).collect()))
+                .map_err(|e| e.0)
+        } else if let Some(s) = key
+            .strip_prefix("saved:")
+            .and_then(|id| id.parse::<i64>().ok())
+            .and_then(|id| saved.iter().find(|s| s.id == id))
+            .filter(|_| owner.is_some())
+        {
+            quantdesk_app::scenarios::apply(base, s.preset.as_deref(), &s.overlay)
+                .map(|(r, c)| (s.name.clone(), r, c.iter().map(diff_text).collect()))
+                .map_err(|e| e.into_message())
+        } else {
+            Err(v.c_unknown.to_string())
+        };
+        let (title, cells, diffs, problem) = match applied {
+            Ok((title, req, diffs)) => match quantdesk_app::valuation::valuate(&*state.store, &req).await {
+                Ok(val) => {
+                    let problem = val.error.clone().map(|e| format!("{}: {e}", v.refused)).unwrap_or_default();
+                    (title, compare_cells(&val), diffs, problem)
+                }
+                Err(e) => (title, vec!["—".to_string(); labels.len()], diffs, e.into_message()),
+            },
+            Err(e) => (key.clone(), vec!["—".to_string(); labels.len()], Vec::new(), e),
+        };
+        for (row, cell) in rows.iter_mut().zip(cells) {
+            row.cells.push(cell);
+        }
+        columns.push(CompareColumn { key, title, diffs, problem });
+    }
+    Compare { columns, rows, options, too_many }
+}
+
+/// A saved scenario in the page's list.
+pub struct ScenarioRow {
+    pub id: i64,
+    pub name: String,
+    pub definition: String,
+    pub load_href: String,
+}
+
+/// A row of the history.
+pub struct HistoryRow {
+    pub created: String,
+    pub ts_code: String,
+    pub valuation_date: String,
+    pub profile: String,
+    pub value_per_share: String,
+    pub href: String,
+}
+
+/// A page of the caller's saved valuations.
+pub struct HistoryView {
+    pub rows: Vec<HistoryRow>,
+    pub page: u32,
+    pub pages: u32,
+    pub prev_href: String,
+    pub next_href: String,
+}
+
+/// The margin of safety against both prices.
+pub struct PriceView {
+    pub daily_basic: String,
+    pub chart: String,
+    pub margin_daily_basic: String,
+    pub margin_chart: String,
+    pub note: String,
+}
+
+fn price_view(v: &ValuationStrings, c: &quantdesk_app::valuation::PriceCheck) -> PriceView {
+    let at = |p: f64, d: chrono::NaiveDate| format!("{} ({d})", per_share(p));
+    PriceView {
+        daily_basic: c.daily_basic.map(|(d, p)| at(p, d)).unwrap_or_else(|| "—".into()),
+        chart: c.chart.map(|x| at(x.close, x.date)).unwrap_or_else(|| v.p_no_bars.into()),
+        margin_daily_basic: pct(c.margin_daily_basic),
+        margin_chart: pct(c.margin_chart),
+        note: if c.chart.is_none() {
+            v.p_used.to_string()
+        } else if c.differ() {
+            format!("{} {}", v.p_used, v.p_differ)
+        } else {
+            format!("{} {}", v.p_used, v.p_same)
+        },
+    }
+}
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+}
+
+async fn history_view(state: &AppState, owner: &str, symbol: &str, p: &Params) -> Option<HistoryView> {
+    let page = get(p, "hpage").and_then(|x| x.parse::<u32>().ok()).unwrap_or(1).clamp(1, 100_000);
+    let h = quantdesk_app::valuation::history(&*state.store, owner, page).await.ok()?;
+    let pages = (h.total.div_ceil(u64::from(h.per_page.max(1)))).max(1) as u32;
+    let base = if symbol.is_empty() { "/valuation".to_string() } else { format!("/valuation/{symbol}") };
+    let href = |n: u32| format!("{base}?{}", query_of(p, &[("hpage", n.to_string())]));
+    Some(HistoryView {
+        rows: h
+            .items
+            .iter()
+            .map(|i| HistoryRow {
+                created: when(i.created_at),
+                ts_code: i.ts_code.clone(),
+                valuation_date: i.valuation_date.clone(),
+                profile: i.profile.clone(),
+                value_per_share: num(i.value_per_share, 2),
+                href: format!("/valuation/{}?load={}", enc(&i.ts_code), i.id),
+            })
+            .collect(),
+        page: h.page,
+        pages,
+        prev_href: if h.page > 1 { href(h.page - 1) } else { String::new() },
+        next_href: if h.page < pages { href(h.page + 1) } else { String::new() },
+    })
+}
+
+fn notice_text(v: &ValuationStrings, code: &str) -> &'static str {
+    match code {
+        "saved" => v.sc_saved,
+        "exists" => v.sc_exists,
+        "invalid" => v.sc_invalid,
+        "full" => v.sc_full,
+        "deleted" => v.sc_deleted,
+        "missing" => v.sc_missing,
+        _ => "",
+    }
+}
+
 async fn render(state: &AppState, lang: &ReqLang, symbol: Option<String>, p: Params) -> Response {
     let v = lang.lang.valuation();
+    let owner = lang.who.as_ref().map(|w| w.owner());
     let symbol = symbol.or_else(|| get(&p, "symbol").map(str::to_string)).map(|s| s.trim().to_uppercase());
     let mut problem = String::new();
     let mut fix = Vec::new();
     let mut name = String::new();
     let mut result = None;
     let mut bad_fields = Vec::new();
-    let p: Params = p.into_iter().filter(|(k, _)| k != "symbol" && k != "format").collect();
+    let chosen: Vec<String> = p.iter().filter(|(k, _)| k == "cmp").map(|(_, x)| x.trim().to_string()).collect();
+    let notice = get(&p, "notice").map(|c| notice_text(v, c)).unwrap_or("").to_string();
+    let hpage = get(&p, "hpage").map(str::to_string);
+    let mut p: Params = p
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "symbol" | "format" | "cmp" | "notice" | "hpage"))
+        .collect();
+    let saved_scenarios = match &owner {
+        Some(o) => quantdesk_app::scenarios::list(&*state.store, o).await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut applied = String::new();
+    let mut applied_diffs = Vec::new();
+    let mut valued_request = None;
+    let mut prices = None;
     if let Some(sym) = &symbol {
-        let (req, bad) = request_of(sym, &p);
+        let (mut req, bad) = request_of(sym, &p);
         bad_fields = bad;
+        // `load=ID`: a saved valuation's request; `scenario_id=ID`: a saved scenario over the form.
+        let load = get(&p, "load").and_then(|x| x.parse::<i64>().ok());
+        let scenario = get(&p, "scenario_id").and_then(|x| x.parse::<i64>().ok());
+        if let (Some(id), Some(o)) = (load, &owner) {
+            match quantdesk_app::valuation::saved(&*state.store, o, false, id).await {
+                Ok(s) => {
+                    req = s.request;
+                    req.ts_code = Some(sym.clone());
+                    applied = format!("{} #{id} ({})", v.history_loaded, when(s.item.created_at));
+                }
+                Err(e) => problem = e.into_message(),
+            }
+        }
+        if let (Some(id), Some(o)) = (scenario, &owner) {
+            match quantdesk_app::scenarios::get(&*state.store, o, id).await {
+                Ok(s) => match quantdesk_app::scenarios::apply(&req, s.preset.as_deref(), &s.overlay) {
+                    Ok((r, changes)) => {
+                        req = r;
+                        applied = format!("{} {}", v.sc_applied, s.name);
+                        applied_diffs = changes.iter().map(diff_text).collect();
+                    }
+                    Err(e) => problem = e.into_message(),
+                },
+                Err(e) => problem = e.into_message(),
+            }
+        }
+        if load.is_some() || scenario.is_some() {
+            req.sensitivity_analysis = Some(page_grid(&req));
+            p = params_of(&req);
+        }
         if let Ok(s) = quantdesk_core::Symbol::new(sym)
             && let Ok(Some(i)) = state.store.instrument(&s).await
         {
@@ -648,6 +1014,8 @@ async fn render(state: &AppState, lang: &ReqLang, symbol: Option<String>, p: Par
                 if let Some(e) = &val.error {
                     problem = format!("{}: {e}", v.refused);
                     fix = fixes(sym);
+                } else if let Ok(c) = quantdesk_app::valuation::price_check(&*state.store, &req, &val).await {
+                    prices = Some(price_view(v, &c));
                 }
                 result = Some(val);
             }
@@ -660,10 +1028,48 @@ async fn render(state: &AppState, lang: &ReqLang, symbol: Option<String>, p: Par
                 fix = fixes(sym);
             }
         }
+        valued_request = Some(req);
     }
     let sym = symbol.clone().unwrap_or_default();
+    let comparison = match &valued_request {
+        Some(base) => Some(compare(state, v, owner.as_deref(), &saved_scenarios, base, &chosen).await),
+        None => None,
+    };
     let (basic, wacc_fields, drivers) = form_fields(v, &p, result.as_ref());
     let shown = result.as_ref().and_then(|val| shown(v, val, &sym, &p));
+    let scenarios = saved_scenarios
+        .iter()
+        .map(|s| {
+            let mut def: Vec<String> = s.preset.iter().map(|x| format!("{} {x}", v.sc_preset)).collect();
+            def.extend(s.overlay.iter().cloned());
+            ScenarioRow {
+                id: s.id,
+                name: s.name.clone(),
+                definition: def.join(" · "),
+                load_href: if sym.is_empty() {
+                    String::new()
+                } else {
+                    format!("/valuation/{sym}?{}", query_of(&p, &[("scenario_id", s.id.to_string())]))
+                },
+            }
+        })
+        .collect();
+    let history = match &owner {
+        Some(o) => {
+            let mut hp = p.clone();
+            if let Some(h) = &hpage {
+                hp.push(("hpage".into(), h.clone()));
+            }
+            history_view(state, o, &sym, &hp).await
+        }
+        None => None,
+    };
+    // The hidden fields of the save and compare forms: the assumptions shown.
+    let hidden: Vec<(String, String)> = p
+        .iter()
+        .filter(|(k, x)| !x.trim().is_empty() && !matches!(k.as_str(), "load" | "scenario_id"))
+        .cloned()
+        .collect();
     let page = ValuationPage {
         page: lang.ctx("valuation"),
         v,
@@ -680,8 +1086,70 @@ async fn render(state: &AppState, lang: &ReqLang, symbol: Option<String>, p: Par
         fixes: fix,
         shown,
         config_json: json_island(&script_config(lang.lang)),
+        notice,
+        applied,
+        applied_diffs,
+        scenarios,
+        comparison,
+        history,
+        prices,
+        hidden,
+        can_save: lang.who.as_ref().is_some_and(|w| w.can(quantdesk_app::accounts::Scope::Jobs)),
     };
     html(StatusCode::OK, page.render())
+}
+
+/// The form of `POST /valuation/scenarios`: the assumptions shown, the name, the CSRF token.
+type SaveForm = Vec<(String, String)>;
+
+fn back_to(symbol: &str, p: &Params, notice: &str) -> Response {
+    let sym = symbol.trim().to_uppercase();
+    let base = match quantdesk_core::Symbol::new(&sym) {
+        Ok(s) => format!("/valuation/{}", enc(s.as_str())),
+        Err(_) => "/valuation".to_string(),
+    };
+    Redirect::to(&format!("{base}?{}", query_of(p, &[("notice", notice.to_string())]))).into_response()
+}
+
+/// `POST /valuation/scenarios`: saves the assumptions shown (the page's form fields) as the
+/// caller's scenario named `scenario_name`, then back to the page with a notice.
+pub async fn save_scenario(State(state): State<AppState>, lang: ReqLang, Form(f): Form<SaveForm>) -> Response {
+    let Some(who) = lang.who.as_ref() else { return StatusCode::UNAUTHORIZED.into_response() };
+    let symbol = get(&f, "symbol").unwrap_or("").to_string();
+    let name = get(&f, "scenario_name").unwrap_or("").to_string();
+    let p: Params = f
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "symbol" | "scenario_name" | "csrf" | "notice" | "cmp" | "hpage"))
+        .collect();
+    let (req, _) = request_of(if symbol.is_empty() { "X" } else { &symbol }, &p);
+    let input = quantdesk_app::scenarios::ScenarioInput { name, preset: None, overlay: edits_of(&req) };
+    let notice = match quantdesk_app::scenarios::create(&*state.store, &who.owner(), &input).await {
+        Ok(_) => "saved",
+        Err(e) if e.code() == "scenario_exists" => "exists",
+        Err(e) if e.code() == "too_many_scenarios" => "full",
+        Err(_) => "invalid",
+    };
+    back_to(&symbol, &p, notice)
+}
+
+/// `POST /valuation/scenarios/{id}/delete`: deletes the caller's scenario, then back to the page.
+pub async fn delete_scenario(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    Path(id): Path<i64>,
+    Form(f): Form<SaveForm>,
+) -> Response {
+    let Some(who) = lang.who.as_ref() else { return StatusCode::UNAUTHORIZED.into_response() };
+    let symbol = get(&f, "symbol").unwrap_or("").to_string();
+    let p: Params = f
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "symbol" | "csrf" | "notice" | "cmp" | "hpage" | "scenario_id"))
+        .collect();
+    let notice = match quantdesk_app::scenarios::delete(&*state.store, &who.owner(), id).await {
+        Ok(()) => "deleted",
+        Err(_) => "missing",
+    };
+    back_to(&symbol, &p, notice)
 }
 
 /// `/valuation`: the form, the screener; with `?symbol=` the valuation of that symbol.
@@ -707,10 +1175,35 @@ fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The tables of a valuation as CSV or Markdown, one section per table.
-pub fn export_text(v: &'static ValuationStrings, val: &Valuation, symbol: &str, markdown: bool) -> String {
+/// The file formats of the export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Markdown,
+    Html,
+}
+
+fn html_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// The tables of a valuation in `format`: CSV or Markdown sections, or one self-contained HTML
+/// document (its own style, no script, no outside resource).
+pub fn export_as(v: &'static ValuationStrings, val: &Valuation, symbol: &str, format: ExportFormat) -> String {
     let Some(s) = shown(v, val, symbol, &Vec::new()) else {
-        return val.error.clone().unwrap_or_default();
+        let e = val.error.clone().unwrap_or_default();
+        return if format == ExportFormat::Html { export_html_doc(v, symbol, &[], &e) } else { e };
     };
     let heat = s.heat.as_ref().map(|h| {
         let mut head = vec![h.corner.clone()];
@@ -746,6 +1239,10 @@ pub fn export_text(v: &'static ValuationStrings, val: &Valuation, symbol: &str, 
     if let Some(h) = &heat {
         sections.push((v.sensitivity_title, h));
     }
+    if format == ExportFormat::Html {
+        return export_html_doc(v, symbol, &sections, "");
+    }
+    let markdown = format == ExportFormat::Markdown;
     let mut out = String::new();
     for (title, t) in sections {
         if markdown {
@@ -772,7 +1269,38 @@ pub fn export_text(v: &'static ValuationStrings, val: &Valuation, symbol: &str, 
     out
 }
 
-/// `/valuation/{symbol}/export?format=csv|md&…`: the page's tables as a download.
+fn export_html_doc(v: &ValuationStrings, symbol: &str, sections: &[(&str, &Table)], error: &str) -> String {
+    let title = html_escape(&format!("{} {symbol}", v.title));
+    let mut out = format!(
+        "<!doctype html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:0 0 1.5em}}\
+th,td{{border:1px solid #bbb;padding:.25em .6em;text-align:right}}th:first-child,td:first-child{{text-align:left}}\
+thead th{{background:#f0f0f0}}\n</style>\n</head>\n<body>\n<h1>{title}</h1>\n",
+        v.html_lang
+    );
+    if !error.is_empty() {
+        out.push_str(&format!("<p>{}</p>\n", html_escape(error)));
+    }
+    for (name, t) in sections {
+        out.push_str(&format!("<h2>{}</h2>\n<table>\n<thead><tr>", html_escape(name)));
+        for h in &t.head {
+            out.push_str(&format!("<th>{}</th>", html_escape(h)));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for r in &t.rows {
+            out.push_str("<tr>");
+            for c in r {
+                out.push_str(&format!("<td>{}</td>", html_escape(c)));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody>\n</table>\n");
+    }
+    out.push_str(&format!("<p>{}</p>\n</body>\n</html>\n", html_escape(v.amounts_unit)));
+    out
+}
+
+/// `/valuation/{symbol}/export?format=csv|md|html&…`: the page's tables as a download.
 pub async fn export(
     State(state): State<AppState>,
     lang: ReqLang,
@@ -780,15 +1308,22 @@ pub async fn export(
     Query(p): Query<Params>,
 ) -> Response {
     let v = lang.lang.valuation();
-    let markdown = get(&p, "format") == Some("md");
+    let format = match get(&p, "format") {
+        Some("md") => ExportFormat::Markdown,
+        Some("html") => ExportFormat::Html,
+        _ => ExportFormat::Csv,
+    };
     let symbol = symbol.trim().to_uppercase();
     let (req, _) = request_of(&symbol, &p);
     let body = match quantdesk_app::valuation::valuate(&*state.store, &req).await {
-        Ok(val) => export_text(v, &val, &symbol, markdown),
+        Ok(val) => export_as(v, &val, &symbol, format),
         Err(e) => return (StatusCode::NOT_FOUND, e.message().to_string()).into_response(),
     };
-    let (ctype, ext) =
-        if markdown { ("text/markdown; charset=utf-8", "md") } else { ("text/csv; charset=utf-8", "csv") };
+    let (ctype, ext) = match format {
+        ExportFormat::Markdown => ("text/markdown; charset=utf-8", "md"),
+        ExportFormat::Html => ("text/html; charset=utf-8", "html"),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
     let file: String = symbol.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
     let mut res = (StatusCode::OK, body).into_response();
     let h = res.headers_mut();

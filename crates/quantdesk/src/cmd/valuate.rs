@@ -70,6 +70,13 @@ pub struct RunArgs {
     /// mature-stable, consumer-staples, utilities, tech-growth.
     #[arg(long)]
     preset: Option<String>,
+    /// A saved scenario of the account --email names (its preset, then its edits), written after
+    /// --preset and before --set.
+    #[arg(long, value_name = "NAME", requires = "email")]
+    scenario: Option<String>,
+    /// The account whose saved scenario --scenario names.
+    #[arg(long, value_name = "EMAIL", requires = "scenario")]
+    email: Option<String>,
     /// Set one request field, after the preset: --set beta=1.1 --set terminal_value_method=perpetual_growth.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     sets: Vec<String>,
@@ -133,8 +140,12 @@ async fn doctor(cfg: &Config, t: TargetArgs) -> Result<()> {
     Ok(())
 }
 
-/// The request of a run: the file, then the preset, then `--set`, then the flags.
-pub fn build_request(a: &RunArgs) -> Result<(Request, Vec<presets::Change>)> {
+/// The request of a run: the file, then the preset, then the saved scenario, then `--set`, then
+/// the flags.
+pub fn build_request(
+    a: &RunArgs,
+    scenario: Option<&quantdesk_app::scenarios::Scenario>,
+) -> Result<(Request, Vec<presets::Change>)> {
     let mut req: Request = match &a.request_file {
         Some(f) => {
             let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
@@ -145,6 +156,12 @@ pub fn build_request(a: &RunArgs) -> Result<(Request, Vec<presets::Change>)> {
     let mut changes = Vec::new();
     if let Some(p) = &a.preset {
         let (r, c) = presets::apply_preset(&req, p).map_err(|e| anyhow!(e.0))?;
+        req = r;
+        changes.extend(c);
+    }
+    if let Some(sc) = scenario {
+        let (r, c) = quantdesk_app::scenarios::apply(&req, sc.preset.as_deref(), &sc.overlay)
+            .map_err(|e| anyhow!("scenario {:?}: {}", sc.name, e.into_message()))?;
         req = r;
         changes.extend(c);
     }
@@ -167,8 +184,21 @@ pub fn build_request(a: &RunArgs) -> Result<(Request, Vec<presets::Change>)> {
 }
 
 async fn valuate(cfg: &Config, a: RunArgs, diagnose: bool) -> Result<()> {
-    let (req, changes) = build_request(&a)?;
     let store = open_store(cfg).await?;
+    let scenario = match (&a.scenario, &a.email) {
+        (Some(name), Some(email)) => {
+            let email = quantdesk_app::accounts::normalize_email(email).map_err(|e| anyhow!(e.into_message()))?;
+            let user = store.user_by_email(&email).await?.ok_or_else(|| anyhow!("no account {email}"))?;
+            let owner = user.id.to_string();
+            Some(
+                quantdesk_app::scenarios::by_name(&*store, &owner, name)
+                    .await
+                    .map_err(|e| anyhow!("{} of {email}", e.into_message()))?,
+            )
+        }
+        _ => None,
+    };
+    let (req, changes) = build_request(&a, scenario.as_ref())?;
     let valued = quantdesk_app::valuation::valuate_cached(&*store, CLI_OWNER, &req, a.save)
         .await
         .map_err(|e| anyhow!(e.into_message()))?;
