@@ -95,8 +95,8 @@ run_wrk() { # run_wrk LABEL URL [SCRIPT]
 
 say "## /udf/history at $CONNECTIONS connections, $DURATION each"
 start_server 0 0
-curl -fsS "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$daily_q" >"$OUT/daily.json"
-curl -fsS "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$minute_q" >"$OUT/minute.json"
+curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$daily_q" >"$OUT/daily.json"
+curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/udf/history?symbol=600000.SH&$minute_q" >"$OUT/minute.json"
 python3 - "$OUT/daily.json" "$OUT/minute.json" <<'PY'
 import json, sys
 for p, n in zip(sys.argv[1:], (1000, 240)):

@@ -197,6 +197,11 @@ pub struct AuthConfig {
     pub signup_role: String,
     /// Password of the demo account `serve --demo` creates; random (and printed) when empty.
     pub demo_password: Secret,
+    /// How long a resolved API key or session is reused without reading the database again, in
+    /// milliseconds (0: every request reads it). A change made through this process (a revoked
+    /// key, a logout, a disabled account) takes effect at once; one made by another replica or
+    /// the command line within this bound.
+    pub credential_cache_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -207,6 +212,7 @@ impl Default for AuthConfig {
             signup: true,
             signup_role: "analyst".into(),
             demo_password: Secret::new(""),
+            credential_cache_ms: 1000,
         }
     }
 }
@@ -480,6 +486,9 @@ impl Config {
         if let Some(v) = get("QUANTDESK_SESSION_IDLE_MINS")? {
             self.auth.session_idle_mins = parse("QUANTDESK_SESSION_IDLE_MINS", &v)?;
         }
+        if let Some(v) = get("QUANTDESK_CREDENTIAL_CACHE_MS")? {
+            self.auth.credential_cache_ms = parse("QUANTDESK_CREDENTIAL_CACHE_MS", &v)?;
+        }
         if let Some(v) = get("QUANTDESK_SESSION_MAX_HOURS")? {
             self.auth.session_max_hours = parse("QUANTDESK_SESSION_MAX_HOURS", &v)?;
         }
@@ -601,6 +610,11 @@ impl Config {
         }
         if self.server.rate_limit_per_minute == 0 || self.server.rate_limit_ip_per_minute == 0 {
             return Err(ConfigError("rate limits must be at least 1 request per minute".into()));
+        }
+        if self.auth.credential_cache_ms > 60_000 {
+            return Err(ConfigError(
+                "credential_cache_ms must be at most 60000 (a revoked key must stop working within a minute)".into(),
+            ));
         }
         if self.auth.session_idle_mins == 0 || self.auth.session_max_hours == 0 {
             return Err(ConfigError("session_idle_mins and session_max_hours must be at least 1".into()));

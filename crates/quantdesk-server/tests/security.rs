@@ -321,3 +321,61 @@ async fn the_rate_limit_is_per_user_across_keys() {
     }
     assert_eq!(ok, 10, "a burst of 10 for the user, whichever key");
 }
+
+/// Issue 22, item 5: resolved API keys and sessions are reused for `credential_cache_ms`
+/// instead of reading the database on every request. A revocation through this process takes
+/// effect at once; one made by another replica (another process over the same database) within
+/// the configured bound.
+#[tokio::test]
+async fn a_revoked_key_stops_working_at_once_here_and_within_the_bound_on_another_replica() {
+    let mut config = Config::default();
+    config.auth.credential_cache_ms = 300;
+    let a = app_with(config).await;
+    // A second replica: another AppState (its own caches and accounts) over the same database.
+    let b_state = quantdesk_server::AppState::new(
+        a.state.store.clone(),
+        (*a.state.config).clone(),
+        quantdesk_server::ops::metrics_handle(),
+    );
+    let b_router = quantdesk_server::router(b_state.clone());
+    let ask = |router: axum::Router, token: String| async move {
+        let req = axum::http::Request::get("/api/v1/auth/me")
+            .header("authorization", bearer(&token))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        tower::ServiceExt::oneshot(router, req).await.unwrap().status()
+    };
+    let token = user_with_key(&a.state, "owner@example.com", Role::Analyst, &["read"]).await;
+    // Both replicas resolve the key (and now hold it).
+    assert_eq!(ask(a.router.clone(), token.clone()).await, StatusCode::OK);
+    assert_eq!(ask(b_router.clone(), token.clone()).await, StatusCode::OK);
+    let key_of = |email: &'static str| {
+        let store = a.state.store.clone();
+        async move {
+            let user = store.user_by_email(email).await.unwrap().unwrap();
+            store.api_keys(Some(user.id)).await.unwrap()[0].id
+        }
+    };
+    let key_id = key_of("owner@example.com").await;
+    let admin = a.state.store.user_by_email("admin@test.example").await.unwrap().unwrap();
+    let actor = quantdesk_app::accounts::Actor::command_line(&admin);
+    a.state.accounts().revoke_key(&std::net::IpAddr::from([127, 0, 0, 1]), &actor, key_id).await.unwrap();
+    // Here: at once, although the key was cached a moment ago.
+    assert_eq!(ask(a.router.clone(), token.clone()).await, StatusCode::UNAUTHORIZED);
+    // On the other replica: once the bound has passed.
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    assert_eq!(ask(b_router.clone(), token.clone()).await, StatusCode::UNAUTHORIZED);
+    // With the cache off, every request reads the database.
+    let mut off = (*a.state.config).clone();
+    off.auth.credential_cache_ms = 0;
+    let token2 = user_with_key(&a.state, "second@example.com", Role::Analyst, &["read"]).await;
+    let c_router = quantdesk_server::router(quantdesk_server::AppState::new(
+        a.state.store.clone(),
+        off,
+        quantdesk_server::ops::metrics_handle(),
+    ));
+    assert_eq!(ask(c_router.clone(), token2.clone()).await, StatusCode::OK);
+    let id2 = key_of("second@example.com").await;
+    a.state.accounts().revoke_key(&std::net::IpAddr::from([127, 0, 0, 1]), &actor, id2).await.unwrap();
+    assert_eq!(ask(c_router, token2).await, StatusCode::UNAUTHORIZED);
+}

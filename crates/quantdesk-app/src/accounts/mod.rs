@@ -52,6 +52,14 @@ impl AccountSettings {
         }
     }
 
+    /// The first instant at which a session that is not used again is no longer alive (the
+    /// end of its idle time or of its longest life): [`Self::session_live`] holds before it.
+    pub fn session_end(&self, s: &SessionRow) -> i64 {
+        let idle = i64::try_from(self.session_idle_mins).unwrap_or(i64::MAX / 120_000) * 60_000;
+        let max = i64::try_from(self.session_max_hours).unwrap_or(i64::MAX / 7_200_000) * 3_600_000;
+        s.last_seen.saturating_add(idle).min(s.created_at.saturating_add(max)).saturating_add(1)
+    }
+
     /// Whether a session is still alive at `now`: used within the idle time, and younger than
     /// the longest a session lasts.
     pub fn session_live(&self, s: &SessionRow, now: i64) -> bool {
@@ -67,6 +75,10 @@ pub struct Accounts {
     store: Arc<dyn Store>,
     settings: AccountSettings,
     mailer: Arc<dyn mailer::Mailer>,
+    /// Bumped after every change that can end a credential (a logout, a password change or
+    /// reset, a revoked key, a role change or a disabled account): a cache of resolved
+    /// credentials drops what it resolved before the latest change (clones share it).
+    epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -169,7 +181,16 @@ pub const MAX_KEY_DAYS: u32 = 3650;
 
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, settings: AccountSettings, mailer: Arc<dyn mailer::Mailer>) -> Self {
-        Accounts { store, settings, mailer }
+        Accounts { store, settings, mailer, epoch: Arc::default() }
+    }
+
+    /// The count of credential-ending changes made through this service (in this process).
+    pub fn credentials_epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn credentials_changed(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The account services over `store` as `cfg` configures them: its settings, and its mailer
@@ -432,6 +453,7 @@ impl Accounts {
         if let Via::Session { id_hash, .. } = &p.via {
             self.store.delete_session(id_hash).await?;
         }
+        self.credentials_changed();
         self.audit(who(p), "logout", &p.email, ip, "").await;
         Ok(())
     }
@@ -464,6 +486,7 @@ impl Accounts {
         } else {
             "all sessions ended".to_string()
         };
+        self.credentials_changed();
         self.audit(who(p), "password_changed", &p.email, ip, &detail).await;
         match p.via {
             Via::Session { .. } => Ok(Some(self.open_session(&user).await?)),
@@ -496,6 +519,7 @@ impl Accounts {
         let hash = hash_blocking(new.to_string()).await?;
         self.store.set_password(user.id, &hash).await?;
         let keys = self.store.revoke_user_api_keys(user.id, now_ms()).await?;
+        self.credentials_changed();
         throttle::account_recovered(&*self.store, &email).await?;
         let detail = format!("all sessions ended, {keys} API keys revoked");
         self.audit((Some(user.id), &email), "password_reset", &email, ip, &detail).await;
@@ -573,6 +597,7 @@ impl Accounts {
         if !self.store.revoke_api_key(id, owner, now_ms()).await? {
             return Err(AppError::not_found(format!("no live key {id}")));
         }
+        self.credentials_changed();
         self.audit(who(p), "key_revoked", &format!("key {id}"), ip, "").await;
         Ok(())
     }
@@ -600,6 +625,7 @@ impl Accounts {
             self.store.set_disabled(id, d).await?;
             self.audit(who(p), if d { "user_disabled" } else { "user_enabled" }, &user.email, ip, "").await;
         }
+        self.credentials_changed();
         self.store.user(id).await?.ok_or_else(|| AppError::not_found(format!("no user {id}")))
     }
 
@@ -629,6 +655,7 @@ impl Accounts {
                 store.set_role(u.id, role).await?;
                 store.set_verified(u.id).await?;
                 store.set_disabled(u.id, false).await?;
+                self.credentials_changed();
                 false
             }
             None => {

@@ -198,6 +198,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Pr
             })?;
         let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "the API key is not valid");
         let (prefix, secret) = secrets::parse_api_key(token).ok_or_else(invalid)?;
+        let cache_key = format!("k:{}", secrets::sha256_hex(token));
+        if let Some(p) = state.auth.cached(&cache_key, now).await {
+            return Ok(Some(p));
+        }
+        let epoch = state.auth.accounts.credentials_epoch();
         let key = state.store.api_key_by_prefix(prefix).await?.ok_or_else(invalid)?;
         if !secrets::same(&key.secret_hash, &secrets::sha256_hex(secret)) {
             return Err(invalid());
@@ -216,19 +221,30 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Pr
             state.store.touch_api_key(key.id, now).await?;
         }
         let scopes = key.scopes.split(',').filter_map(Scope::parse).collect();
-        return Ok(Some(Principal(Actor::of_user(&user, Via::Key { id: key.id, scopes, expires_at: key.expires_at }))));
+        let p = Principal(Actor::of_user(&user, Via::Key { id: key.id, scopes, expires_at: key.expires_at }));
+        state.auth.remember(cache_key, &p, epoch, key.expires_at).await;
+        return Ok(Some(p));
     }
     let Some(id) = cookie_value(headers, cookie_name(state.config.server.tls)) else { return Ok(None) };
     let id_hash = secrets::sha256_hex(id);
+    let cache_key = format!("s:{id_hash}");
+    if let Some(p) = state.auth.cached(&cache_key, now).await {
+        return Ok(Some(p));
+    }
+    let epoch = state.auth.accounts.credentials_epoch();
     let Some((session, user)) = state.store.session(&id_hash).await? else { return Ok(None) };
-    if !state.accounts().settings().session_live(&session, now) || user.disabled {
+    let settings = state.accounts().settings();
+    if !settings.session_live(&session, now) || user.disabled {
         state.store.delete_session(&id_hash).await?;
         return Ok(None);
     }
     if now - session.last_seen > 60_000 {
         state.store.touch_session(&id_hash, now).await?;
     }
-    Ok(Some(Principal(Actor::of_user(&user, Via::Session { id_hash, csrf: session.csrf }))))
+    let until = settings.session_end(&session);
+    let p = Principal(Actor::of_user(&user, Via::Session { id_hash, csrf: session.csrf }));
+    state.auth.remember(cache_key, &p, epoch, Some(until)).await;
+    Ok(Some(p))
 }
 
 /// Whether the request comes from a page of this site (or from no browser at all).
@@ -403,6 +419,20 @@ pub struct AuthRuntime {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub limiter: throttle::RateLimiter,
     pub accounts: Accounts,
+    /// Resolved credentials for `credential_cache_ms` (`None` when 0), keyed by the SHA-256 of
+    /// the API key (`k:`) or the session id's hash (`s:`).
+    credentials: Option<moka::future::Cache<String, Resolved>>,
+}
+
+/// A credential resolved from the database, with what decides when it stops being valid.
+#[derive(Clone)]
+struct Resolved {
+    principal: Principal,
+    /// The accounts' credential epoch read before the database was: a change made after that
+    /// read makes this entry stale.
+    epoch: u64,
+    /// The key's expiry, or the session's idle or absolute end, whichever comes first.
+    until: Option<i64>,
 }
 
 impl std::fmt::Debug for AuthRuntime {
@@ -419,6 +449,25 @@ impl AuthRuntime {
             trusted_proxies: nets(&cfg.server.trusted_proxies),
             limiter: throttle::RateLimiter::default(),
             accounts: Accounts::from_config(store, cfg),
+            credentials: (cfg.auth.credential_cache_ms > 0).then(|| {
+                moka::future::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(std::time::Duration::from_millis(cfg.auth.credential_cache_ms))
+                    .build()
+            }),
+        }
+    }
+
+    /// A credential resolved within `credential_cache_ms`, unless a change through this
+    /// process's accounts service came after it or it has expired since.
+    async fn cached(&self, key: &str, now: i64) -> Option<Principal> {
+        let r = self.credentials.as_ref()?.get(key).await?;
+        (r.epoch == self.accounts.credentials_epoch() && r.until.is_none_or(|u| now < u)).then_some(r.principal)
+    }
+
+    async fn remember(&self, key: String, principal: &Principal, epoch: u64, until: Option<i64>) {
+        if let Some(c) = &self.credentials {
+            c.insert(key, Resolved { principal: principal.clone(), epoch, until }).await;
         }
     }
 }
