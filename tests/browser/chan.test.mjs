@@ -254,3 +254,40 @@ test('a replay shows nothing after its cursor, steps, and survives a reload', as
   assert.equal(ds.replay, '');
   assert.deepEqual(page.errors, []);
 });
+
+test('a replay at 10× with the Chan layers on plays for 60 s without a failed request', async () => {
+  // Issue 21, item 6: four requests a step (two analyses, the marks, the cursor) used to exceed
+  // the per-user rate limit within 15 s, and the layers vanished with "too many requests".
+  const page = await newPage();
+  const failed = [];
+  page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+  await page.goto(`${BASE}/chart/000858.SZ?res=1D&adj=qfq`);
+  await chartReady(page, { symbol: '000858.SZ', resolution: '1D' });
+  await page.check('#chan-on');
+  await page.check('#chan-panel input[data-layer="higher"]');
+  await chanReady(page);
+  await page.click('#replay-toggle');
+  await page.waitForSelector('#replay-bar:not([hidden])');
+  await page.fill('#replay-step', '1');
+  await page.dispatchEvent('#replay-step', 'change');
+  await page.selectOption('#replay-speed', '10');
+  const seekToStart = () => page.evaluate(() => { const s = document.getElementById('replay-seek'); s.value = '0'; s.dispatchEvent(new Event('input')); });
+  await seekToStart();
+  const before = page.chanRequests.length;
+  const started = Date.now();
+  let steps = 0, last = (await dataset(page)).replay;
+  while (Date.now() - started < 60000) {
+    // at the last bar the replay pauses: go back to the start and play on
+    if (await page.getAttribute('#replay-play', 'aria-pressed') !== 'true') { await seekToStart(); await page.click('#replay-play'); }
+    await page.waitForTimeout(500);
+    const now = (await dataset(page)).replay;
+    if (now !== last) { steps++; last = now; }
+  }
+  await page.click('#replay-play');
+  assert.ok(steps > 60, `the replay moved on (${steps} of 120 samples)`);
+  await chanReady(page);
+  assert.deepEqual(failed, [], 'no request failed');
+  const analyses = page.chanRequests.length - before;
+  assert.ok(analyses < 450, `fewer analyses than steps (${analyses} in 60 s at 10 steps a second)`);
+  assert.deepEqual(page.errors, []);
+});

@@ -144,6 +144,11 @@ export function chanOverlay() {
   let main = { key: '', data: null, error: null }, higher = { key: '', data: null, error: null };
   let drawn = { strokes: [], segments: [], pivots: [], fractals: [], signals: [], higher: [] };
   let abort = null, timer = null, requests = 0;
+  // One analysis round at a time, at most one every MIN_GAP ms (a replay playing at 10× asks for
+  // a new cursor every 100 ms; the round after the one in flight takes the latest cursor), and
+  // after a 429 not before the server's Retry-After: what is drawn stays until newer data comes.
+  const MIN_GAP = 300;
+  let inFlight = false, again = false, lastRound = -Infinity, notBefore = 0;
   const S = () => ctx.strings;
 
   function syncPanel() {
@@ -184,7 +189,10 @@ export function chanOverlay() {
     if (res.status === 404) return null; // no bars in range: nothing to draw
     if (!res.ok) {
       const body = await res.json().catch(() => null);
-      throw new Error((body && body.error && body.error.message) || `chan ${res.status}`);
+      const e = new Error((body && body.error && body.error.message) || `chan ${res.status}`);
+      e.status = res.status;
+      e.retryAfter = Number(res.headers.get('retry-after')) || 1;
+      throw e;
     }
     return res.json();
   }
@@ -203,9 +211,13 @@ export function chanOverlay() {
     if (!missing.length) { draw(); return; }
     el.dataset.chanState = 'loading';
     status.textContent = S().chanLoading;
+    if (inFlight) { again = true; return; }
     // a short pause lets a burst of changes (a replay playing, older pages arriving) end in one request
+    const now = performance.now();
+    const wait = Math.max(60, lastRound + MIN_GAP - now, notBefore - now);
     timer = setTimeout(async () => {
-      if (abort) abort.abort();
+      inFlight = true;
+      lastRound = performance.now();
       abort = new AbortController();
       const signal = abort.signal;
       try {
@@ -214,11 +226,20 @@ export function chanOverlay() {
         draw();
       } catch (e) {
         if (e.name === 'AbortError') return;
-        console.warn('chan', e);
-        missing.forEach(([slot]) => { slot.key = ''; slot.data = null; });
-        draw(String(e.message || e));
+        if (e.status === 429) {
+          // too many requests: keep what is drawn, wait as told, then ask for the latest
+          notBefore = performance.now() + e.retryAfter * 1000;
+          again = true;
+        } else {
+          console.warn('chan', e);
+          missing.forEach(([slot]) => { slot.key = ''; slot.data = null; });
+          draw(String(e.message || e));
+        }
+      } finally {
+        inFlight = false;
+        if (again) { again = false; update(); }
       }
-    }, 60);
+    }, wait);
   }
 
   function draw(error) {

@@ -41,32 +41,41 @@ export class BoxesPrimitive {
 /** Limit-up / limit-down closes from the datafeed's marks, as markers above and below bars. */
 export function limitMarksOverlay() {
   let markers = null, ctx = null, abort = null;
+  // The marks fetched for a symbol from a start up to now: a replay stepping forward (bars up to
+  // the cursor) and older pages within that range draw from them without asking again.
+  let got = null; // { symbol, from, m }
+  function draw(bars, m) {
+    if (!m.time) return;
+    const shown = new Set(bars.map((b) => ctx.dayOf(b.utc)));
+    const list = [];
+    m.time.forEach((t, i) => {
+      const bar = bars.find((b) => ctx.dayOf(b.utc) === ctx.dayOf(t));
+      if (!bar || !shown.has(ctx.dayOf(t)) || !String(m.id[i]).startsWith('limit-')) return;
+      const up = m.label[i] === 'U';
+      list.push({ time: bar.time, position: up ? 'aboveBar' : 'belowBar', shape: up ? 'arrowDown' : 'arrowUp',
+        color: up ? ctx.colours().up : ctx.colours().down, text: up ? ctx.strings.limitUp : ctx.strings.limitDown });
+    });
+    markers.setMarkers(list);
+  }
   return {
     name: 'limits',
     attach(c) { ctx = c; markers = c.lib.createSeriesMarkers(c.candles, []); },
     async setData(bars) {
       if (!ctx || bars.length === 0) return;
+      const symbol = ctx.symbol(), from = bars[0].utc;
+      if (got && got.symbol === symbol && got.from <= from) { draw(bars, got.m); return; }
       if (abort) abort.abort();
       abort = new AbortController();
-      const from = bars[0].utc, to = bars[bars.length - 1].utc + 86400;
+      const to = Math.max(bars[bars.length - 1].utc, Math.floor(Date.now() / 1000)) + 86400;
       // only this overlay's kind: Chan buy/sell points are the Chan layer's, never limit days
-      const url = `/udf/marks?symbol=${encodeURIComponent(ctx.symbol())}&from=${from}&to=${to}&resolution=1D&kinds=limit`;
+      const url = `/udf/marks?symbol=${encodeURIComponent(symbol)}&from=${from}&to=${to}&resolution=1D&kinds=limit`;
       try {
         const m = await (await fetch(url, { signal: abort.signal })).json();
-        if (!m.time) return;
-        const shown = new Set(bars.map((b) => ctx.dayOf(b.utc)));
-        const list = [];
-        m.time.forEach((t, i) => {
-          const bar = bars.find((b) => ctx.dayOf(b.utc) === ctx.dayOf(t));
-          if (!bar || !shown.has(ctx.dayOf(t)) || !String(m.id[i]).startsWith('limit-')) return;
-          const up = m.label[i] === 'U';
-          list.push({ time: bar.time, position: up ? 'aboveBar' : 'belowBar', shape: up ? 'arrowDown' : 'arrowUp',
-            color: up ? ctx.colours().up : ctx.colours().down, text: up ? ctx.strings.limitUp : ctx.strings.limitDown });
-        });
-        markers.setMarkers(list);
+        got = { symbol, from, m };
+        draw(bars, m);
       } catch (e) { if (e.name !== 'AbortError') console.warn('marks', e); }
     },
-    detach() { if (markers) markers.detach(); markers = null; ctx = null; },
+    detach() { if (markers) markers.detach(); markers = null; ctx = null; got = null; },
   };
 }
 
