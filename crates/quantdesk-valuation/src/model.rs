@@ -352,6 +352,17 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
     let target_ratio = req.target_debt_ratio.filter(|d| (0.0..=1.0).contains(d)).unwrap_or(0.45);
     let mode_req = req.wacc_weight_mode.unwrap_or_default();
     let direct = req.discount_rate.filter(|d| *d > 0.0 && *d < 1.0);
+    // Q20: the reference refuses a cost of equity that is not positive when it has to weight it
+    // (a direct discount rate or a grid cell's WACC skips the weighting); quantdesk too.
+    if o.wacc.is_none() && direct.is_none() && !(ke > 0.0 && ke.is_finite()) {
+        let mut e = ValuationError::new(
+            "invalid_cost_of_equity",
+            format!("the cost of equity Rf + β·MRP + size = {ke} is not positive: no WACC can be weighted from it"),
+            &["risk_free_rate", "beta", "market_risk_premium", "size_premium"],
+        );
+        e.warnings = w;
+        return Err(e);
+    }
     let mut mode_used = mode_req;
     let (mut wd, mut market_debt, mut market_equity) = (target_ratio, None, None);
     // The grid's WACC override and a direct rate make the weights irrelevant; the reference still

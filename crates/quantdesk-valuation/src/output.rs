@@ -241,7 +241,8 @@ pub struct DifferenceApplied {
 #[error("{message}")]
 pub struct ValuationError {
     /// Stable code: `missing_statement`, `no_history`, `zero_revenue`, `missing_tax_rate`,
-    /// `market_weights_unavailable`, `invalid_wacc`, `growth_not_below_wacc`, `invalid_request`.
+    /// `market_weights_unavailable`, `invalid_cost_of_equity`, `invalid_wacc`, `growth_not_below_wacc`,
+    /// `invalid_request`.
     pub code: String,
     pub message: String,
     pub missing: Vec<String>,
