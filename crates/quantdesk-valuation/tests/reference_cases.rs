@@ -108,11 +108,10 @@
 //! | 89 | api/main::test_calculate_valuation_invalid_input_ts_code | not ported | `ts_code` is informational here (statements are passed in) |
 //! | 90 | api/main::test_calculate_valuation_invalid_input_beta_type | `request_rejects_malformed_fields` | |
 //!
-//! 65 of the 90 are ported (some to the nearest public behaviour, as noted), 25 are not: 9 mock
-//! or test Python internals (exceptions, pandas/Decimal failures, an empty test), 8 feed typed
-//! values our API cannot receive (missing columns, a missing EBITDA/UFCF/EV/TV, NaN in the
-//! forecast), 4 test a historical ΔNWC the engine never computes, 2 the environment-variable
-//! defaults, 2 HTTP/I/O-only behaviour.
+//! 66 of the 90 are ported (some to the nearest public behaviour, as noted), 24 are not: 5 mock
+//! Python internals to raise (or are empty), 8 feed values our typed API cannot receive (missing
+//! columns, a missing EBITDA/UFCF/EV/TV, NaN inside the forecast), 4 test a historical ΔNWC the
+//! engine never computes, 2 the environment-variable defaults, 5 HTTP, I/O or LLM behaviour.
 
 mod common;
 
