@@ -530,13 +530,11 @@ pub async fn ddm(
 }
 
 /// The DDM's assumptions for a valued company: Ke is the DCF's cost of equity (its WACC build-up)
-/// when there is one, the other assumptions the DDM's defaults.
-pub fn ddm_request(valuation: &Valuation) -> model::ddm::DdmRequest {
-    let mut r = model::ddm::DdmRequest::default();
-    if let Some(ke) = valuation.wacc_build_up.as_ref().map(|w| w.cost_of_equity).filter(|k| k.is_finite() && *k > 0.0) {
-        r.cost_of_equity = ke;
-    }
-    r
+/// when there is one, the growth assumptions the request's `ddm` object (defaults otherwise);
+/// an invalid assumption is the DDM's refusal.
+pub fn ddm_request(request: &Request, valuation: &Valuation) -> Result<model::ddm::DdmRequest, model::ValuationError> {
+    let ke = valuation.wacc_build_up.as_ref().map(|w| w.cost_of_equity).filter(|k| k.is_finite() && *k > 0.0);
+    model::ddm::DdmRequest::from_request(request, ke)
 }
 
 /// [`relative`] and [`ddm`] for a valuation of the company the request names.
@@ -549,6 +547,9 @@ pub async fn reference_figures(
     let as_of = valuation_date(request)?;
     Ok(ReferenceFigures {
         relative_valuation: relative(store, &symbol, as_of).await?,
-        ddm: ddm(store, &symbol, as_of, &ddm_request(valuation)).await?.into(),
+        ddm: match ddm_request(request, valuation) {
+            Ok(r) => ddm(store, &symbol, as_of, &r).await?.into(),
+            Err(error) => DdmOutcome::Refused { error },
+        },
     })
 }
