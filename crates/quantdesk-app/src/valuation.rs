@@ -68,6 +68,18 @@ async fn annual_rows(
     Ok(resolve(&rows, as_of).into_iter().filter(|r| r.period.month() == 12 && r.period.day() == 31).collect())
 }
 
+/// Every period's consolidated row (quarters and years) in force on `as_of`.
+async fn period_rows(
+    store: &dyn Store,
+    symbol: &Symbol,
+    statement: Statement,
+    as_of: Option<NaiveDate>,
+) -> Result<Vec<StatementRow>, AppError> {
+    let rows: Vec<StatementRow> =
+        store.statement_rows(symbol, statement, as_of).await?.into_iter().filter(consolidated).collect();
+    Ok(resolve(&rows, as_of))
+}
+
 /// The model's input for `symbol` as known on `as_of` (everything stored when `None`): annual
 /// consolidated statements (the revision in force on that date) and the latest `daily_basic`.
 pub async fn load_statements(
@@ -140,6 +152,13 @@ pub async fn prepare(store: &dyn Store, request: &Request) -> Result<(Request, S
             "{symbol}: {what}; fetch them with `quantdesk sync financials --symbol {symbol}` or import CSV files with `quantdesk import financials PATH`"
         ))
         .with_code("no_statements"));
+    }
+    let mut statements = statements;
+    if request.profile == quantdesk_valuation::Profile::Quantdesk && request.ltm_baseline_enabled == Some(true) {
+        // The LTM baseline reads the quarterly (year-to-date) reports too.
+        statements.quarterly_income = period_rows(store, &symbol, Statement::Income, as_of).await?;
+        statements.quarterly_balance_sheet = period_rows(store, &symbol, Statement::BalanceSheet, as_of).await?;
+        statements.quarterly_cash_flow = period_rows(store, &symbol, Statement::CashFlow, as_of).await?;
     }
     let mut request = request.clone();
     request.ts_code = Some(symbol.to_string());

@@ -9,7 +9,7 @@ use quantdesk_core::financials::FieldValue;
 use crate::output::Warning;
 
 /// Columns that are text in TuShare's frames and never cleaned (Q2).
-const TEXT_COLUMNS: &[&str] =
+pub(crate) const TEXT_COLUMNS: &[&str] =
     &["ts_code", "ann_date", "f_ann_date", "end_date", "report_type", "comp_type", "end_type", "update_flag"];
 
 /// Key columns interpolated before the fills (Q4.1), per table.

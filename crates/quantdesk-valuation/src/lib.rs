@@ -38,6 +38,7 @@ pub mod ddm;
 pub mod differences;
 mod history;
 mod input;
+mod ltm;
 mod model;
 mod output;
 pub mod presets;
@@ -58,7 +59,7 @@ pub use request::{
 
 /// The model's version: part of every cache key of stored results, so a saved result computed by
 /// an older model is never served for a newer one. Bump it with any change that alters a result.
-pub const MODEL_VERSION: u32 = 2;
+pub const MODEL_VERSION: u32 = 3;
 
 /// Which parameter [`reverse_dcf`] solves for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -84,12 +85,6 @@ pub fn valuate(statements: &Statements, request: &Request) -> Result<Valuation, 
     let mut warnings = prepared.warnings.clone();
     warnings.extend(base.warnings.iter().cloned());
     let mut differences = base.differences.clone();
-    if qd && request.ltm_baseline_enabled == Some(true) {
-        warnings.push(Warning {
-            rule: "QD-LTM".into(),
-            message: "ltm_baseline_enabled is not implemented yet: the last annual report is the base".into(),
-        });
-    }
     if qd && request.cogs_forecast_mode.as_deref().is_some_and(|m| m != "residual") {
         warnings.push(Warning {
             rule: "Q15".into(),

@@ -39,6 +39,16 @@ fn raw_num(t: &Table, col: &str) -> f64 {
 pub(crate) fn prepare(st: &Statements, req: &Request) -> Result<Prepared, ValuationError> {
     let profile = req.profile;
     let mut w = Vec::new();
+    // The LTM baseline (quantdesk only; the reference has no such option, Q32).
+    let with_ltm;
+    let st = if profile == Profile::Quantdesk && req.ltm_baseline_enabled == Some(true) {
+        let (s, how) = crate::ltm::augment(st)?;
+        warn(&mut w, "QD-LTM", how);
+        with_ltm = s;
+        &with_ltm
+    } else {
+        st
+    };
     let mut missing = Vec::new();
     if st.income.is_empty() {
         missing.push("income");

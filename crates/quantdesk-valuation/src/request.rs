@@ -228,8 +228,9 @@ pub struct Request {
     /// The nominal GDP growth cap, default 0.045.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gdp_nominal_cap: Option<f64>,
-    /// Base the forecast on the last twelve months (the latest row when it is not a December
-    /// report) instead of the last annual report.
+    /// quantdesk: base the forecast on the last twelve months to the latest quarter
+    /// (`Statements::quarterly_*`) instead of the last annual report; refused when a needed
+    /// quarter is missing. Ignored by `reference` (the reference has no such option).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ltm_baseline_enabled: Option<bool>,
     /// Only `residual` (COGS = revenue − EBIT − SG&A − R&D) is implemented; anything else warns.
