@@ -18,6 +18,7 @@ use chrono::{Datelike, NaiveDate};
 use quantdesk_core::StatementRow;
 use serde::{Deserialize, Serialize};
 
+use crate::text::{a, t};
 use crate::{Request, ValuationError};
 
 /// Years of stage 1 a request may ask for.
@@ -69,27 +70,24 @@ impl DdmRequest {
     /// Ke (`growth_not_below_ke`).
     pub fn from_request(request: &Request, cost_of_equity: Option<f64>) -> Result<DdmRequest, ValuationError> {
         let d = DdmRequest::default();
-        let a = request.ddm.clone().unwrap_or_default();
-        let years = match a.high_growth_years {
+        let asm = request.ddm.clone().unwrap_or_default();
+        let years = match asm.high_growth_years {
             None => d.stage1_years,
             Some(y) if STAGE1_YEARS.contains(&y) => y as u32,
             Some(y) => {
                 return Err(ValuationError::new(
                     "invalid_request",
-                    format!(
-                        "ddm.high_growth_years must be between {} and {}, got {y}",
-                        STAGE1_YEARS.start(),
-                        STAGE1_YEARS.end()
-                    ),
+                    "refusal.ddm_years",
+                    &[a("lo", STAGE1_YEARS.start()), a("hi", STAGE1_YEARS.end()), a("n", y)],
                     &["ddm.high_growth_years"],
                 ));
             }
         };
         let r = DdmRequest {
             cost_of_equity: cost_of_equity.unwrap_or(d.cost_of_equity),
-            stage1_growth: a.high_growth.unwrap_or(d.stage1_growth),
+            stage1_growth: asm.high_growth.unwrap_or(d.stage1_growth),
             stage1_years: years,
-            terminal_growth: a.terminal_growth.unwrap_or(d.terminal_growth),
+            terminal_growth: asm.terminal_growth.unwrap_or(d.terminal_growth),
         };
         r.check()?;
         Ok(r)
@@ -98,44 +96,44 @@ impl DdmRequest {
     /// The checks every DDM run makes: finite values, Ke > 0, years 1..=30, g < Ke.
     pub fn check(&self) -> Result<(), ValuationError> {
         let DdmRequest { cost_of_equity: ke, stage1_growth: g1, stage1_years: n, terminal_growth: g } = *self;
-        for (name, v) in [("cost of equity", ke), ("ddm.high_growth", g1), ("ddm.terminal_growth", g)] {
+        for (name, name_zh, v) in [
+            ("cost of equity", "权益成本", ke),
+            ("ddm.high_growth", "ddm.high_growth", g1),
+            ("ddm.terminal_growth", "ddm.terminal_growth", g),
+        ] {
             if !v.is_finite() {
                 return Err(ValuationError::new(
                     "invalid_request",
-                    format!("the DDM's {name} is not a number ({v})"),
+                    "refusal.ddm_not_a_number",
+                    &[t("name", name, format!(" {name_zh} ")), a("v", v)],
                     &[name],
                 ));
             }
         }
         if ke <= 0.0 {
-            return Err(ValuationError::new(
-                "invalid_request",
-                format!("the DDM needs a positive cost of equity, got {ke}"),
-                &["cost of equity"],
-            ));
+            return Err(ValuationError::new("invalid_request", "refusal.ddm_ke", &[a("ke", ke)], &["cost of equity"]));
         }
         if !STAGE1_YEARS.contains(&(n as i64)) {
             return Err(ValuationError::new(
                 "invalid_request",
-                format!(
-                    "ddm.high_growth_years must be between {} and {}, got {n}",
-                    STAGE1_YEARS.start(),
-                    STAGE1_YEARS.end()
-                ),
+                "refusal.ddm_years",
+                &[a("lo", STAGE1_YEARS.start()), a("hi", STAGE1_YEARS.end()), a("n", n)],
                 &["ddm.high_growth_years"],
             ));
         }
         if g1 <= -1.0 {
             return Err(ValuationError::new(
                 "invalid_request",
-                format!("ddm.high_growth must be above −100 %, got {g1}"),
+                "refusal.ddm_high_growth",
+                &[a("g", g1)],
                 &["ddm.high_growth"],
             ));
         }
         if g >= ke {
             return Err(ValuationError::new(
                 "growth_not_below_ke",
-                format!("ddm.terminal_growth {g} is not below the cost of equity {ke}: the Gordon value is undefined"),
+                "refusal.growth_not_below_ke",
+                &[a("g", g), a("ke", ke)],
                 &["ddm.terminal_growth"],
             ));
         }
@@ -207,7 +205,8 @@ pub fn ddm(
             _ => {
                 return Err(ValuationError::new(
                     "no_dividends",
-                    "no dividend to discount: no implemented dividend rows (cash_div_tax) and no daily_basic.dv_ttm",
+                    "refusal.no_dividends",
+                    &[],
                     &["dividend.cash_div_tax", "daily_basic.dv_ttm"],
                 ));
             }

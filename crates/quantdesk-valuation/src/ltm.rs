@@ -29,7 +29,8 @@ use quantdesk_core::financials::FieldValue;
 
 use crate::clean::TEXT_COLUMNS;
 use crate::input::Statements;
-use crate::output::ValuationError;
+use crate::output::{ValuationError, Warning};
+use crate::text::{a, t};
 
 /// The last row of `period` among the slices (later slices win).
 fn find<'a>(sets: &[&'a [StatementRow]], period: NaiveDate) -> Option<&'a StatementRow> {
@@ -69,78 +70,80 @@ fn ltm_row(ytd: &StatementRow, annual_prev: &StatementRow, ytd_prev: &StatementR
 
 /// The statements with the LTM period appended, and a sentence saying what was done. Refused
 /// (`ltm_quarters_missing`) when a row the LTM needs is not there, naming each.
-pub(crate) fn augment(st: &Statements) -> Result<(Statements, String), ValuationError> {
+pub(crate) fn augment(st: &Statements) -> Result<(Statements, Warning), ValuationError> {
     let Some(p) = st.quarterly_income.iter().map(|r| r.period).max() else {
-        return Err(refusal(
-            "the LTM baseline needs the quarterly (year-to-date) income statements: none were given",
-            vec!["quarterly income statements".into()],
-        ));
+        let mut e = ValuationError::new("ltm_quarters_missing", "refusal.ltm_no_quarters", &[], &[]);
+        e.missing = vec!["quarterly income statements".into()];
+        return Err(e);
     };
     let last_annual = st.income.iter().map(|r| r.period).max();
     if last_annual.is_some_and(|a| a >= p) {
-        let a = last_annual.unwrap_or(p);
-        return Ok((
-            st.clone(),
-            format!(
-                "LTM baseline: the latest quarter ({p}) is not later than the last annual report ({a}), which is the base"
-            ),
-        ));
+        let last = last_annual.unwrap_or(p);
+        return Ok((st.clone(), Warning::new("QD-LTM", "QD-LTM.stale", &[a("p", p), a("a", last)])));
     }
     let fy_prev = NaiveDate::from_ymd_opt(p.year() - 1, 12, 31);
     let p_prev = year_earlier(p);
     let december = p.month() == 12;
-    let mut missing: Vec<String> = Vec::new();
-    let mut need = |sets: &[&[StatementRow]], name: &str, d: Option<NaiveDate>, what: &str| -> Option<StatementRow> {
+    // (English, zh-CN) of each missing row.
+    let mut missing: Vec<(String, String)> = Vec::new();
+    let mut need = |sets: &[&[StatementRow]], name: &str, d: Option<NaiveDate>, what: Need| -> Option<StatementRow> {
         let row = d.and_then(|d| find(sets, d)).cloned();
         if row.is_none() {
-            missing.push(format!("{name} {} ({what})", d.map_or("?".to_string(), |d| d.to_string())));
+            let d = d.map_or("?".to_string(), |d| d.to_string());
+            let (w_en, w_zh) = what.text();
+            let name_zh = match name {
+                "income" => "利润表",
+                "balancesheet" => "资产负债表",
+                _ => "现金流量表",
+            };
+            missing.push((format!("{name} {d} ({w_en})"), format!("{name_zh} {d}（{w_zh}）")));
         }
         row
     };
     let inc: [&[StatementRow]; 2] = [&st.income, &st.quarterly_income];
     let bal: [&[StatementRow]; 2] = [&st.balance_sheet, &st.quarterly_balance_sheet];
     let cf: [&[StatementRow]; 2] = [&st.cash_flow, &st.quarterly_cash_flow];
-    let ytd = need(&inc, "income", Some(p), "year to date of the latest quarter");
+    let ytd = need(&inc, "income", Some(p), Need::Ytd);
     let (annual_prev, ytd_prev) = if december {
         (None, None)
     } else {
-        (
-            need(&inc, "income", fy_prev, "annual report of the previous fiscal year"),
-            need(&inc, "income", p_prev, "year to date a year before the latest quarter"),
-        )
+        (need(&inc, "income", fy_prev, Need::AnnualPrev), need(&inc, "income", p_prev, Need::YtdPrev))
     };
-    let balance = need(&bal, "balancesheet", Some(p), "the latest quarter's balance sheet");
+    let balance = need(&bal, "balancesheet", Some(p), Need::Balance);
     let with_cash = !st.cash_flow.is_empty() || !st.quarterly_cash_flow.is_empty();
     let (cf_ytd, cf_annual_prev, cf_ytd_prev) = if !with_cash {
         (None, None, None)
     } else if december {
-        (need(&cf, "cashflow", Some(p), "year to date of the latest quarter"), None, None)
+        (need(&cf, "cashflow", Some(p), Need::Ytd), None, None)
     } else {
         (
-            need(&cf, "cashflow", Some(p), "year to date of the latest quarter"),
-            need(&cf, "cashflow", fy_prev, "annual report of the previous fiscal year"),
-            need(&cf, "cashflow", p_prev, "year to date a year before the latest quarter"),
+            need(&cf, "cashflow", Some(p), Need::Ytd),
+            need(&cf, "cashflow", fy_prev, Need::AnnualPrev),
+            need(&cf, "cashflow", p_prev, Need::YtdPrev),
         )
     };
     if !missing.is_empty() {
-        return Err(refusal(
-            &format!("the LTM baseline to {p} needs rows that were not given: {}", missing.join("; ")),
-            missing,
-        ));
+        let en: Vec<&str> = missing.iter().map(|m| m.0.as_str()).collect();
+        let zh: Vec<&str> = missing.iter().map(|m| m.1.as_str()).collect();
+        let mut e = ValuationError::new(
+            "ltm_quarters_missing",
+            "refusal.ltm_missing",
+            &[a("p", p), t("list", en.join("; "), zh.join("；"))],
+            &[],
+        );
+        e.missing = missing.into_iter().map(|m| m.0).collect();
+        return Err(e);
     }
     let combine = |y: Option<StatementRow>, a: Option<StatementRow>, q: Option<StatementRow>| match (y, a, q) {
         (Some(y), Some(a), Some(q)) => Some(ltm_row(&y, &a, &q)),
         (y, _, _) => y, // December: the YTD is the year
     };
     let mut out = st.clone();
-    let mut how = if december {
-        format!("LTM baseline: the fiscal year to {p} (its year-to-date report)")
+    let how = if december {
+        Warning::new("QD-LTM", "QD-LTM.december", &[a("p", p)])
     } else {
-        format!(
-            "LTM baseline: the twelve months to {p} = YTD {p} + FY{} − YTD {}",
-            p.year() - 1,
-            p_prev.map_or("?".into(), |d| d.to_string())
-        )
+        let prev = p_prev.map_or("?".into(), |d| d.to_string());
+        Warning::new("QD-LTM", "QD-LTM.ltm", &[a("p", p), a("fy", p.year() - 1), a("p_prev", prev)])
     };
     if let Some(r) = combine(ytd, annual_prev, ytd_prev) {
         out.income.push(r);
@@ -151,12 +154,25 @@ pub(crate) fn augment(st: &Statements) -> Result<(Statements, String), Valuation
     if let Some(r) = combine(cf_ytd, cf_annual_prev, cf_ytd_prev) {
         out.cash_flow.push(r);
     }
-    how.push_str(&format!(", with the balance sheet of {p}; the history's annual reports stay beside it"));
     Ok((out, how))
 }
 
-fn refusal(message: &str, missing: Vec<String>) -> ValuationError {
-    let mut e = ValuationError::new("ltm_quarters_missing", message, &[]);
-    e.missing = missing;
-    e
+/// Which row the LTM needs.
+#[derive(Clone, Copy)]
+enum Need {
+    Ytd,
+    AnnualPrev,
+    YtdPrev,
+    Balance,
+}
+
+impl Need {
+    fn text(self) -> (&'static str, &'static str) {
+        match self {
+            Need::Ytd => ("year to date of the latest quarter", "最新一期的年初至今数"),
+            Need::AnnualPrev => ("annual report of the previous fiscal year", "上一会计年度年报"),
+            Need::YtdPrev => ("year to date a year before the latest quarter", "上年同期的年初至今数"),
+            Need::Balance => ("the latest quarter's balance sheet", "最新一期的资产负债表"),
+        }
+    }
 }
