@@ -91,6 +91,9 @@ pub fn valuate(statements: &Statements, request: &Request) -> Result<Valuation, 
     let mut warnings = prepared.warnings.clone();
     warnings.extend(base.warnings.iter().cloned());
     let mut differences = base.differences.clone();
+    if qd && request.ltm_baseline_enabled == Some(true) {
+        differences.insert("QD-LTM");
+    }
     if qd && request.cogs_forecast_mode.as_deref().is_some_and(|m| m != "residual") {
         warnings.push(Warning::new("Q15", "Q15.cogs_mode", &[]));
     }

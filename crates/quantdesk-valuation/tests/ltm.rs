@@ -111,6 +111,9 @@ fn the_base_is_the_sum_of_the_last_four_quarters() {
     assert_eq!(w.len(), 1, "{:?}", v.warnings);
     assert!(w[0].message.contains("2024-09-30") && w[0].message.contains("FY2023"), "{}", w[0].message);
     assert!(!v.data_warnings.iter().any(|m| m.contains("not implemented")));
+    assert!(v.differences_from_reference.iter().any(|d| d.id == "QD-LTM"));
+    // The warning in zh-CN too.
+    assert!(w[0].message_zh.contains("2024-09-30") && w[0].message_zh.contains("LTM 基期"), "{}", w[0].message_zh);
 }
 
 #[test]
@@ -168,6 +171,8 @@ fn missing_quarters_are_refused_by_name() {
         assert_eq!(e.missing.len(), 1, "{case}: {:?}", e.missing);
         assert!(e.missing[0].starts_with(name), "{case}: {:?}", e.missing);
         assert!(e.message.contains(name), "{case}: {}", e.message);
+        let date = name.split(' ').nth(1).unwrap_or_default();
+        assert!(e.message_zh.contains(date) && e.message_zh.contains("LTM 基期缺少"), "{case}: {}", e.message_zh);
     }
     let mut st = statements();
     st.quarterly_income.clear();
