@@ -551,6 +551,7 @@ pub async fn ddm(
 /// The DDM's assumptions for a valued company: Ke is the DCF's cost of equity (its WACC build-up)
 /// when there is one, the growth assumptions the request's `ddm` object (defaults otherwise);
 /// an invalid assumption is the DDM's refusal.
+#[allow(clippy::result_large_err)] // the model's refusal, shown as the DDM's outcome
 pub fn ddm_request(request: &Request, valuation: &Valuation) -> Result<model::ddm::DdmRequest, model::ValuationError> {
     let ke = valuation.wacc_build_up.as_ref().map(|w| w.cost_of_equity).filter(|k| k.is_finite() && *k > 0.0);
     model::ddm::DdmRequest::from_request(request, ke)
