@@ -68,6 +68,18 @@ async fn annual_rows(
     Ok(resolve(&rows, as_of).into_iter().filter(|r| r.period.month() == 12 && r.period.day() == 31).collect())
 }
 
+/// Every period's consolidated row (quarters and years) in force on `as_of`.
+async fn period_rows(
+    store: &dyn Store,
+    symbol: &Symbol,
+    statement: Statement,
+    as_of: Option<NaiveDate>,
+) -> Result<Vec<StatementRow>, AppError> {
+    let rows: Vec<StatementRow> =
+        store.statement_rows(symbol, statement, as_of).await?.into_iter().filter(consolidated).collect();
+    Ok(resolve(&rows, as_of))
+}
+
 /// The model's input for `symbol` as known on `as_of` (everything stored when `None`): annual
 /// consolidated statements (the revision in force on that date) and the latest `daily_basic`.
 pub async fn load_statements(
@@ -140,6 +152,13 @@ pub async fn prepare(store: &dyn Store, request: &Request) -> Result<(Request, S
             "{symbol}: {what}; fetch them with `quantdesk sync financials --symbol {symbol}` or import CSV files with `quantdesk import financials PATH`"
         ))
         .with_code("no_statements"));
+    }
+    let mut statements = statements;
+    if request.profile == quantdesk_valuation::Profile::Quantdesk && request.ltm_baseline_enabled == Some(true) {
+        // The LTM baseline reads the quarterly (year-to-date) reports too.
+        statements.quarterly_income = period_rows(store, &symbol, Statement::Income, as_of).await?;
+        statements.quarterly_balance_sheet = period_rows(store, &symbol, Statement::BalanceSheet, as_of).await?;
+        statements.quarterly_cash_flow = period_rows(store, &symbol, Statement::CashFlow, as_of).await?;
     }
     let mut request = request.clone();
     request.ts_code = Some(symbol.to_string());
@@ -530,13 +549,12 @@ pub async fn ddm(
 }
 
 /// The DDM's assumptions for a valued company: Ke is the DCF's cost of equity (its WACC build-up)
-/// when there is one, the other assumptions the DDM's defaults.
-pub fn ddm_request(valuation: &Valuation) -> model::ddm::DdmRequest {
-    let mut r = model::ddm::DdmRequest::default();
-    if let Some(ke) = valuation.wacc_build_up.as_ref().map(|w| w.cost_of_equity).filter(|k| k.is_finite() && *k > 0.0) {
-        r.cost_of_equity = ke;
-    }
-    r
+/// when there is one, the growth assumptions the request's `ddm` object (defaults otherwise);
+/// an invalid assumption is the DDM's refusal.
+#[allow(clippy::result_large_err)] // the model's refusal, shown as the DDM's outcome
+pub fn ddm_request(request: &Request, valuation: &Valuation) -> Result<model::ddm::DdmRequest, model::ValuationError> {
+    let ke = valuation.wacc_build_up.as_ref().map(|w| w.cost_of_equity).filter(|k| k.is_finite() && *k > 0.0);
+    model::ddm::DdmRequest::from_request(request, ke)
 }
 
 /// [`relative`] and [`ddm`] for a valuation of the company the request names.
@@ -549,7 +567,10 @@ pub async fn reference_figures(
     let as_of = valuation_date(request)?;
     Ok(ReferenceFigures {
         relative_valuation: relative(store, &symbol, as_of).await?,
-        ddm: ddm(store, &symbol, as_of, &ddm_request(valuation)).await?.into(),
+        ddm: match ddm_request(request, valuation) {
+            Ok(r) => ddm(store, &symbol, as_of, &r).await?.into(),
+            Err(error) => DdmOutcome::Refused { error },
+        },
     })
 }
 

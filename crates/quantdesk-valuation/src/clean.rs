@@ -7,9 +7,10 @@ use quantdesk_core::StatementRow;
 use quantdesk_core::financials::FieldValue;
 
 use crate::output::Warning;
+use crate::text::a;
 
 /// Columns that are text in TuShare's frames and never cleaned (Q2).
-const TEXT_COLUMNS: &[&str] =
+pub(crate) const TEXT_COLUMNS: &[&str] =
     &["ts_code", "ann_date", "f_ann_date", "end_date", "report_type", "comp_type", "end_type", "update_flag"];
 
 /// Key columns interpolated before the fills (Q4.1), per table.
@@ -147,15 +148,17 @@ pub(crate) fn clean(raw: &Table, name: &str, keys: &[&str], warnings: &mut Vec<W
                 let out: Vec<usize> = (0..n).filter(|&i| values[i].is_some_and(|v| v < lo || v > hi)).collect();
                 if !out.is_empty() {
                     let vals: Vec<String> = out.iter().map(|&i| format!("{}", values[i].unwrap_or(f64::NAN))).collect();
-                    warnings.push(Warning {
-                        rule: "Q3".into(),
-                        message: format!(
-                            "{name}.{col}: {} outlier(s) outside [Q1 − 1.5·IQR, Q3 + 1.5·IQR] removed ({}: {})",
-                            out.len(),
-                            fmt_dates(&view, &out),
-                            vals.join(", ")
-                        ),
-                    });
+                    warnings.push(Warning::new(
+                        "Q3",
+                        "Q3.outliers",
+                        &[
+                            a("table", name),
+                            a("col", col),
+                            a("n", out.len()),
+                            a("dates", fmt_dates(&view, &out)),
+                            a("values", vals.join(", ")),
+                        ],
+                    ));
                     for i in out {
                         values[i] = None;
                     }
@@ -188,14 +191,11 @@ pub(crate) fn clean(raw: &Table, name: &str, keys: &[&str], warnings: &mut Vec<W
         // Q4.4: anything still missing (an empty column) → 0.
         let empty: Vec<usize> = (0..n).filter(|&i| values[i].is_none()).collect();
         if !empty.is_empty() {
-            warnings.push(Warning {
-                rule: "Q4".into(),
-                message: format!(
-                    "{name}.{col}: {} value(s) still missing after interpolation and fills ({}), set to 0",
-                    empty.len(),
-                    fmt_dates(&view, &empty)
-                ),
-            });
+            warnings.push(Warning::new(
+                "Q4",
+                "Q4.still_missing",
+                &[a("table", name), a("col", col), a("n", empty.len()), a("dates", fmt_dates(&view, &empty))],
+            ));
             for i in empty {
                 values[i] = Some(0.0);
             }

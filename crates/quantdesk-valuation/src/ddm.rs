@@ -7,12 +7,41 @@
 //! Stage 1: DPSₜ = DPS₀ (1 + g₁)ᵗ for t = 1…N, each discounted at Ke; then a Gordon terminal value
 //! TV = DPS_N (1 + g) / (Ke − g) discounted N years. Refused when there is no dividend or
 //! g ≥ Ke.
+//!
+//! The growth assumptions come from the request's `ddm` object (`ddm.high_growth`,
+//! `ddm.high_growth_years`, `ddm.terminal_growth`; [`DdmRequest::from_request`]), each
+//! defaulting to [`DdmRequest::default`]'s value; `--set ddm.high_growth=0.08` edits them.
+
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 use quantdesk_core::StatementRow;
 use serde::{Deserialize, Serialize};
 
-use crate::ValuationError;
+use crate::text::{a, t};
+use crate::{Request, ValuationError};
+
+/// Years of stage 1 a request may ask for.
+pub const STAGE1_YEARS: std::ops::RangeInclusive<i64> = 1..=30;
+
+/// The DDM's growth assumptions as a valuation request carries them (its `ddm` object). Every
+/// field is optional (the default applies); unknown keys are kept and reported as ignored
+/// (`ddm.<key>`), never an error.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DdmAssumptions {
+    /// Dividend growth in stage 1 (default 5 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_growth: Option<f64>,
+    /// Years of stage 1, 1..=30 (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_growth_years: Option<i64>,
+    /// Perpetual growth after stage 1, below Ke (default 2.5 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_growth: Option<f64>,
+    /// Keys the DDM does not know.
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
+}
 
 /// The DDM's assumptions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -30,6 +59,85 @@ pub struct DdmRequest {
 impl Default for DdmRequest {
     fn default() -> Self {
         DdmRequest { cost_of_equity: 0.08, stage1_growth: 0.05, stage1_years: 5, terminal_growth: 0.025 }
+    }
+}
+
+impl DdmRequest {
+    /// The DDM's assumptions for a valuation request: Ke = `cost_of_equity` (the DCF's, when the
+    /// caller has one; else the default 8 %), the growth assumptions from `request.ddm`, each
+    /// defaulting to [`DdmRequest::default`]'s. Refused (`invalid_request`, naming the field) when
+    /// a value is not finite, the years are outside 1..=30, or the terminal growth is not below
+    /// Ke (`growth_not_below_ke`).
+    pub fn from_request(request: &Request, cost_of_equity: Option<f64>) -> Result<DdmRequest, ValuationError> {
+        let d = DdmRequest::default();
+        let asm = request.ddm.clone().unwrap_or_default();
+        let years = match asm.high_growth_years {
+            None => d.stage1_years,
+            Some(y) if STAGE1_YEARS.contains(&y) => y as u32,
+            Some(y) => {
+                return Err(ValuationError::new(
+                    "invalid_request",
+                    "refusal.ddm_years",
+                    &[a("lo", STAGE1_YEARS.start()), a("hi", STAGE1_YEARS.end()), a("n", y)],
+                    &["ddm.high_growth_years"],
+                ));
+            }
+        };
+        let r = DdmRequest {
+            cost_of_equity: cost_of_equity.unwrap_or(d.cost_of_equity),
+            stage1_growth: asm.high_growth.unwrap_or(d.stage1_growth),
+            stage1_years: years,
+            terminal_growth: asm.terminal_growth.unwrap_or(d.terminal_growth),
+        };
+        r.check()?;
+        Ok(r)
+    }
+
+    /// The checks every DDM run makes: finite values, Ke > 0, years 1..=30, g < Ke.
+    pub fn check(&self) -> Result<(), ValuationError> {
+        let DdmRequest { cost_of_equity: ke, stage1_growth: g1, stage1_years: n, terminal_growth: g } = *self;
+        for (name, name_zh, v) in [
+            ("cost of equity", "权益成本", ke),
+            ("ddm.high_growth", "ddm.high_growth", g1),
+            ("ddm.terminal_growth", "ddm.terminal_growth", g),
+        ] {
+            if !v.is_finite() {
+                return Err(ValuationError::new(
+                    "invalid_request",
+                    "refusal.ddm_not_a_number",
+                    &[t("name", name, format!(" {name_zh} ")), a("v", v)],
+                    &[name],
+                ));
+            }
+        }
+        if ke <= 0.0 {
+            return Err(ValuationError::new("invalid_request", "refusal.ddm_ke", &[a("ke", ke)], &["cost of equity"]));
+        }
+        if !STAGE1_YEARS.contains(&(n as i64)) {
+            return Err(ValuationError::new(
+                "invalid_request",
+                "refusal.ddm_years",
+                &[a("lo", STAGE1_YEARS.start()), a("hi", STAGE1_YEARS.end()), a("n", n)],
+                &["ddm.high_growth_years"],
+            ));
+        }
+        if g1 <= -1.0 {
+            return Err(ValuationError::new(
+                "invalid_request",
+                "refusal.ddm_high_growth",
+                &[a("g", g1)],
+                &["ddm.high_growth"],
+            ));
+        }
+        if g >= ke {
+            return Err(ValuationError::new(
+                "growth_not_below_ke",
+                "refusal.growth_not_below_ke",
+                &[a("g", g), a("ke", ke)],
+                &["ddm.terminal_growth"],
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -87,21 +195,8 @@ pub fn ddm(
     daily_basic: Option<&StatementRow>,
     request: &DdmRequest,
 ) -> Result<Ddm, ValuationError> {
+    request.check()?;
     let DdmRequest { cost_of_equity: ke, stage1_growth: g1, stage1_years: n, terminal_growth: g } = *request;
-    if !ke.is_finite() || ke <= 0.0 || !g1.is_finite() || !g.is_finite() {
-        return Err(ValuationError::new(
-            "invalid_request",
-            format!("the DDM needs a positive cost of equity and finite growth rates (Ke {ke}, g1 {g1}, g {g})"),
-            &[],
-        ));
-    }
-    if g >= ke {
-        return Err(ValuationError::new(
-            "growth_not_below_ke",
-            format!("terminal growth {g} is not below the cost of equity {ke}: the Gordon value is undefined"),
-            &[],
-        ));
-    }
     let price = daily_basic.and_then(|r| r.number("close")).filter(|p| *p > 0.0);
     let (dps0, source, fy) = match dps_from_dividends(dividends) {
         Some((d, y)) => (d, "dividend", Some(y)),
@@ -110,7 +205,8 @@ pub fn ddm(
             _ => {
                 return Err(ValuationError::new(
                     "no_dividends",
-                    "no dividend to discount: no implemented dividend rows (cash_div_tax) and no daily_basic.dv_ttm",
+                    "refusal.no_dividends",
+                    &[],
                     &["dividend.cash_div_tax", "daily_basic.dv_ttm"],
                 ));
             }
@@ -207,8 +303,8 @@ mod tests {
             div("20241231", "20250620", "实施", 27.67), // the same payment again
             div("20241231", "", "预案", 27.67),         // the proposal of it
         ];
-        // Gordon only (N = 0): 51.55 × 1.02 / (0.08 − 0.02) = 876.35.
-        let req = DdmRequest { cost_of_equity: 0.08, stage1_growth: 0.0, stage1_years: 0, terminal_growth: 0.02 };
+        // Stage 1 growing as the terminal rate is the Gordon value: 51.55 × 1.02 / (0.08 − 0.02) = 876.35.
+        let req = DdmRequest { cost_of_equity: 0.08, stage1_growth: 0.02, stage1_years: 1, terminal_growth: 0.02 };
         let r = ddm(&rows, None, &req).unwrap();
         assert!((r.dps0 - 51.55).abs() < 1e-9);
         assert_eq!(r.dps0_fiscal_year, Some(2024));
@@ -227,5 +323,132 @@ mod tests {
         assert_eq!(e.code, "no_dividends");
         let e = ddm(&[], None, &DdmRequest { terminal_growth: 0.08, ..req }).unwrap_err();
         assert_eq!(e.code, "growth_not_below_ke");
+    }
+
+    #[test]
+    fn growth_assumptions_come_from_the_request_with_todays_defaults() {
+        use crate::presets::{parse_value, set_path};
+        // Nothing in the request: exactly today's assumptions (Ke from the caller).
+        let r = DdmRequest::from_request(&Request::default(), None).unwrap();
+        assert_eq!(r, DdmRequest::default());
+        let r = DdmRequest::from_request(&Request::default(), Some(0.09)).unwrap();
+        assert_eq!(r, DdmRequest { cost_of_equity: 0.09, ..DdmRequest::default() });
+
+        // --set ddm.… edits them; the JSON shape is `"ddm": {"high_growth": …}`.
+        let mut q = Request::default();
+        set_path(&mut q, "ddm.high_growth", parse_value("0.12")).unwrap();
+        set_path(&mut q, "ddm.high_growth_years", parse_value("3")).unwrap();
+        set_path(&mut q, "ddm.terminal_growth", parse_value("0.03")).unwrap();
+        let r = DdmRequest::from_request(&q, Some(0.1)).unwrap();
+        assert_eq!(r, DdmRequest { cost_of_equity: 0.1, stage1_growth: 0.12, stage1_years: 3, terminal_growth: 0.03 });
+        let j: Request =
+            serde_json::from_str(r#"{"ddm": {"high_growth": 0.12, "high_growth_years": 3, "terminal_growth": 0.03}}"#)
+                .unwrap();
+        assert_eq!(j.ddm, q.ddm);
+        assert!(q.ignored_keys().is_empty());
+        // The DDM uses them: DPS0 1, 12 % for 3 years at Ke 10 %, then 3 %.
+        let v = ddm(&[div("20241231", "20250601", "实施", 1.0)], None, &r).unwrap();
+        let dps3 = 1.12f64.powi(3);
+        let want: f64 =
+            (1..=3).map(|t| 1.12f64.powi(t) / 1.1f64.powi(t)).sum::<f64>() + dps3 * 1.03 / 0.07 / 1.1f64.powi(3);
+        assert!((v.value_per_share - want).abs() < 1e-12, "{} vs {want}", v.value_per_share);
+        assert_eq!(v.stage1.len(), 3);
+
+        // A partial object keeps the other defaults; an unknown key is ignored and reported.
+        let j: Request = serde_json::from_str(r#"{"ddm": {"terminal_growth": 0.01, "hgh_growth": 0.2}}"#).unwrap();
+        let r = DdmRequest::from_request(&j, None).unwrap();
+        assert_eq!(r, DdmRequest { terminal_growth: 0.01, ..DdmRequest::default() });
+        assert_eq!(j.ignored_keys(), vec!["ddm.hgh_growth".to_string()]);
+        // A wrong type is refused by --set and leaves the request unchanged.
+        let before = q.clone();
+        assert!(set_path(&mut q, "ddm.high_growth_years", parse_value("many")).is_err());
+        assert_eq!(q, before);
+    }
+
+    #[test]
+    fn growth_assumptions_are_checked() {
+        let with = |a: DdmAssumptions| Request { ddm: Some(a), ..Request::default() };
+        let a = DdmAssumptions::default();
+        // (case, assumptions, Ke, refusal code, field named)
+        let cases = [
+            (
+                "terminal growth = Ke",
+                DdmAssumptions { terminal_growth: Some(0.08), ..a.clone() },
+                None,
+                "growth_not_below_ke",
+                "ddm.terminal_growth",
+            ),
+            (
+                "terminal growth > Ke",
+                DdmAssumptions { terminal_growth: Some(0.05), ..a.clone() },
+                Some(0.04),
+                "growth_not_below_ke",
+                "ddm.terminal_growth",
+            ),
+            (
+                "0 years",
+                DdmAssumptions { high_growth_years: Some(0), ..a.clone() },
+                None,
+                "invalid_request",
+                "ddm.high_growth_years",
+            ),
+            (
+                "31 years",
+                DdmAssumptions { high_growth_years: Some(31), ..a.clone() },
+                None,
+                "invalid_request",
+                "ddm.high_growth_years",
+            ),
+            (
+                "negative years",
+                DdmAssumptions { high_growth_years: Some(-2), ..a.clone() },
+                None,
+                "invalid_request",
+                "ddm.high_growth_years",
+            ),
+            (
+                "NaN high growth",
+                DdmAssumptions { high_growth: Some(f64::NAN), ..a.clone() },
+                None,
+                "invalid_request",
+                "ddm.high_growth",
+            ),
+            (
+                "infinite terminal growth",
+                DdmAssumptions { terminal_growth: Some(f64::INFINITY), ..a.clone() },
+                None,
+                "invalid_request",
+                "ddm.terminal_growth",
+            ),
+            (
+                "NaN terminal growth",
+                DdmAssumptions { terminal_growth: Some(f64::NAN), ..a.clone() },
+                None,
+                "invalid_request",
+                "ddm.terminal_growth",
+            ),
+            (
+                "high growth −100 %",
+                DdmAssumptions { high_growth: Some(-1.0), ..a.clone() },
+                None,
+                "invalid_request",
+                "ddm.high_growth",
+            ),
+            ("NaN Ke", a.clone(), Some(f64::NAN), "invalid_request", "cost of equity"),
+        ];
+        for (case, asm, ke, code, field) in cases {
+            let e = DdmRequest::from_request(&with(asm), ke).unwrap_err();
+            assert_eq!(e.code, code, "{case}: {e}");
+            assert_eq!(e.missing, vec![field.to_string()], "{case}");
+            assert!(e.message.contains(field) || field == "cost of equity", "{case}: {}", e.message);
+        }
+        // The edges of the range are accepted.
+        for y in [1, 30] {
+            let r = DdmRequest::from_request(&with(DdmAssumptions { high_growth_years: Some(y), ..a.clone() }), None);
+            assert_eq!(r.unwrap().stage1_years, y as u32);
+        }
+        // ddm() makes the same checks on a hand-built request.
+        let bad = DdmRequest { stage1_years: 0, ..DdmRequest::default() };
+        assert_eq!(ddm(&[div("20241231", "20250601", "实施", 1.0)], None, &bad).unwrap_err().code, "invalid_request");
     }
 }

@@ -91,6 +91,12 @@ pub const DIFFERENCES: &[Difference] = &[
         summary: "tax_rate_transition_years sets how fast the tax rate moves to its target (default N, as the reference).",
         reason: "The reference has no setting for it.",
     },
+    Difference {
+        id: "QD-LTM",
+        replaces: "Q32",
+        summary: "ltm_baseline_enabled = true bases the forecast on the last twelve months to the latest quarter (YTD + previous annual − YTD a year earlier for every income and cash-flow column; the quarter's balance sheet), appended to the history as its latest period; refused, naming the rows, when a quarter is missing.",
+        reason: "The reference at 0e8c3f7 ignores the key (its later v3 replaces only the base revenue and falls back to the annual base silently), so an interim valuation is a year stale.",
+    },
 ];
 
 /// The entry with this id.

@@ -3,6 +3,7 @@
 use crate::clean::Table;
 use crate::output::{HistoricalRatios, Warning};
 use crate::request::OtherClMode;
+use crate::text::t;
 
 /// Median; even counts take the mean of the two middle values.
 pub(crate) fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -194,30 +195,32 @@ pub(crate) fn ratios(
             )
         }),
     };
-    let named: [(&str, Option<f64>); 9] = [
-        ("operating margin (operate_profit/total_revenue)", h.operating_margin_median),
-        ("D&A ratio", h.da_to_revenue_ratio),
-        ("capex ratio", h.capex_to_revenue_ratio),
-        ("DSO (accounts_receiv_bill/revenue)", h.accounts_receivable_days),
-        ("DIO (inventories/oper_cost)", h.inventory_days),
-        ("DPO (accounts_pay/oper_cost)", h.accounts_payable_days),
-        ("other current assets ratio", h.other_current_assets_to_revenue_ratio),
-        ("other current liabilities ratio", h.other_current_liabilities_to_revenue_ratio),
-        ("effective tax rate (income_tax/total_profit)", h.effective_tax_rate),
+    let named: [(&str, &str, Option<f64>); 9] = [
+        (
+            "operating margin (operate_profit/total_revenue)",
+            "营业利润率 (operate_profit/total_revenue)",
+            h.operating_margin_median,
+        ),
+        ("D&A ratio", "折旧摊销占收入比", h.da_to_revenue_ratio),
+        ("capex ratio", "资本支出占收入比", h.capex_to_revenue_ratio),
+        (
+            "DSO (accounts_receiv_bill/revenue)",
+            "应收账款周转天数 (accounts_receiv_bill/revenue)",
+            h.accounts_receivable_days,
+        ),
+        ("DIO (inventories/oper_cost)", "存货周转天数 (inventories/oper_cost)", h.inventory_days),
+        ("DPO (accounts_pay/oper_cost)", "应付账款周转天数 (accounts_pay/oper_cost)", h.accounts_payable_days),
+        ("other current assets ratio", "其他流动资产占收入比", h.other_current_assets_to_revenue_ratio),
+        ("other current liabilities ratio", "其他流动负债占收入比", h.other_current_liabilities_to_revenue_ratio),
+        ("effective tax rate (income_tax/total_profit)", "有效税率 (income_tax/total_profit)", h.effective_tax_rate),
     ];
-    for (what, v) in named {
+    for (what, what_zh, v) in named {
         if v.is_none() {
-            warnings.push(Warning {
-                rule: "Q6".into(),
-                message: format!("no historical year qualifies for the {what}: the forecast uses the default"),
-            });
+            warnings.push(Warning::new("Q6", "Q6.no_history", &[t("what", what, what_zh)]));
         }
     }
     if h.historical_revenue_cagr.is_none() {
-        warnings.push(Warning {
-            rule: "Q10".into(),
-            message: "the revenue CAGR cannot be computed (fewer than two positive total_revenue years spanning a year): 5 % is used".into(),
-        });
+        warnings.push(Warning::new("Q10", "Q10.no_cagr", &[]));
     }
     h
 }

@@ -34,4 +34,14 @@ pub struct Statements {
     /// TuShare `dividend` rows; not used by the model (rule H5), accepted for completeness.
     #[serde(default)]
     pub dividends: Vec<StatementRow>,
+    /// Quarterly reports (TuShare's year-to-date rows: end_date 03-31, 06-30, 09-30, and 12-31),
+    /// read only by the LTM baseline (`ltm_baseline_enabled`, quantdesk profile): the latest
+    /// quarter, the same quarter a year earlier and the previous annual report make the last
+    /// twelve months (see [`crate`]'s README). Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarterly_income: Vec<StatementRow>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarterly_balance_sheet: Vec<StatementRow>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarterly_cash_flow: Vec<StatementRow>,
 }

@@ -33,17 +33,23 @@
 //! Amounts are yuan; no rounding anywhere in the computation (rule Q28). Results are meant to be
 //! shown rounded; the raw values are kept for parity checks.
 
+// A refusal carries its text in two languages and the warnings collected before it; it is the
+// rare path (a grid cell that fails is one per cell at most), so its size is not worth boxing.
+#![allow(clippy::result_large_err)]
+
 mod clean;
 pub mod ddm;
 pub mod differences;
 mod history;
 mod input;
+mod ltm;
 mod model;
 mod output;
 pub mod presets;
 pub mod relative;
 mod request;
 mod sensitivity;
+pub mod text;
 
 pub use input::Statements;
 pub use output::{
@@ -55,10 +61,11 @@ pub use request::{
     ForecastMode, NwcBaselineMode, OtherClMode, Profile, Request, SensitivityAxis, SensitivityRequest, TerminalMethod,
     WeightMode,
 };
+pub use text::Lang;
 
 /// The model's version: part of every cache key of stored results, so a saved result computed by
 /// an older model is never served for a newer one. Bump it with any change that alters a result.
-pub const MODEL_VERSION: u32 = 2;
+pub const MODEL_VERSION: u32 = 3;
 
 /// Which parameter [`reverse_dcf`] solves for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -85,16 +92,10 @@ pub fn valuate(statements: &Statements, request: &Request) -> Result<Valuation, 
     warnings.extend(base.warnings.iter().cloned());
     let mut differences = base.differences.clone();
     if qd && request.ltm_baseline_enabled == Some(true) {
-        warnings.push(Warning {
-            rule: "QD-LTM".into(),
-            message: "ltm_baseline_enabled is not implemented yet: the last annual report is the base".into(),
-        });
+        differences.insert("QD-LTM");
     }
     if qd && request.cogs_forecast_mode.as_deref().is_some_and(|m| m != "residual") {
-        warnings.push(Warning {
-            rule: "Q15".into(),
-            message: "only cogs_forecast_mode = residual is implemented: COGS = revenue − EBIT − SG&A − R&D".into(),
-        });
+        warnings.push(Warning::new("Q15", "Q15.cogs_mode", &[]));
     }
 
     let sensitivity = match &request.sensitivity_analysis {
@@ -110,19 +111,18 @@ pub fn valuate(statements: &Statements, request: &Request) -> Result<Valuation, 
 
     let dcf = &base.dcf;
     if dcf.equity_value < 0.0 {
-        warnings.push(Warning {
-            rule: "Q27".into(),
-            message: format!(
-                "negative equity value ({}): net debt and minorities exceed the enterprise value",
-                dcf.equity_value
-            ),
-        });
+        warnings.push(Warning::new("Q27", "Q27.negative_equity", &[text::a("value", dcf.equity_value)]));
     }
     let derived = derived(&prepared, dcf);
     let guardrails = guardrails::check(&prepared, &base, &derived);
     for g in &guardrails {
         if g.status == GuardrailStatus::Warn {
-            warnings.push(Warning { rule: format!("GUARD-{}", g.name), message: g.message.clone() });
+            warnings.push(Warning {
+                rule: format!("GUARD-{}", g.name),
+                message: g.message.clone(),
+                code: g.code.clone(),
+                message_zh: g.message_zh.clone(),
+            });
         }
     }
 
@@ -134,10 +134,7 @@ pub fn valuate(statements: &Statements, request: &Request) -> Result<Valuation, 
     // The reference also needs more than two warnings (or one about working capital); quantdesk
     // decides on comp_type alone.
     let special_industry_warning = if financial && (qd || warnings.len() > 2 || nwc_mentioned) {
-        warnings.push(Warning {
-            rule: "Q33".into(),
-            message: "a bank, insurer or broker (comp_type 2/3/4): a general FCFF DCF does not fit a financial company's statements".into(),
-        });
+        warnings.push(Warning::new("Q33", "Q33.special_industry", &[]));
         Some(model::SPECIAL_INDUSTRY_WARNING.to_string())
     } else {
         None
@@ -212,19 +209,11 @@ pub fn reverse_dcf(
 ) -> Result<ReverseDcf, ValuationError> {
     let prepared = model::prepare(statements, request)?;
     let base = model::run(&prepared, request, &model::Overrides::default())?;
-    let price = price.or(prepared.inputs.latest_price).ok_or_else(|| {
-        ValuationError::new(
-            "missing_price",
-            "the reverse DCF needs a price: none given and no daily_basic.close",
-            &["daily_basic.close"],
-        )
-    })?;
+    let price = price
+        .or(prepared.inputs.latest_price)
+        .ok_or_else(|| ValuationError::new("missing_price", "refusal.missing_price", &[], &["daily_basic.close"]))?;
     if prepared.inputs.total_shares.is_none_or(|s| s <= 0.0) {
-        return Err(ValuationError::new(
-            "missing_shares",
-            "the reverse DCF needs a share count (daily_basic.total_share)",
-            &["daily_basic.total_share"],
-        ));
+        return Err(ValuationError::new("missing_shares", "refusal.missing_shares", &[], &["daily_basic.total_share"]));
     }
     let wacc = base.dcf.wacc_used;
     let (name, lo, hi) = match target {
@@ -253,17 +242,19 @@ pub fn reverse_dcf(
         iterations: 0,
         value_per_share_at_implied: None,
         message: None,
+        message_zh: None,
     };
     let (Some(f_lo), Some(f_hi)) = (vps_at(lo).map(|v| v - price), vps_at(hi).map(|v| v - price)) else {
-        out.message = Some("the model fails at an end of the bracket".into());
+        let (en, zh) = text::render("reverse.model_fails", &[]);
+        (out.message, out.message_zh) = (Some(en), Some(zh));
         return Ok(out);
     };
     if f_lo.signum() == f_hi.signum() {
-        out.message = Some(format!(
-            "the price {price} is outside the values the bracket reaches ({} … {} per share)",
-            f_lo + price,
-            f_hi + price
-        ));
+        let (en, zh) = text::render(
+            "reverse.outside",
+            &[text::a("price", price), text::a("lo", f_lo + price), text::a("hi", f_hi + price)],
+        );
+        (out.message, out.message_zh) = (Some(en), Some(zh));
         return Ok(out);
     }
     let (mut a, mut b, mut fa) = (lo, hi, f_lo);
@@ -289,15 +280,19 @@ pub fn reverse_dcf(
 
 mod guardrails {
     use crate::model::{Prepared, Run};
+    use crate::text::{Arg, a, render};
     use crate::{Derived, Guardrail, GuardrailStatus, TerminalMethod};
 
-    fn g(name: &str, warn: bool, value: Option<f64>, threshold: Option<f64>, message: String) -> Guardrail {
+    fn g(name: &str, warn: bool, value: Option<f64>, threshold: Option<f64>, code: &str, args: &[Arg]) -> Guardrail {
+        let (message, message_zh) = render(code, args);
         Guardrail {
             name: name.into(),
             status: if warn { GuardrailStatus::Warn } else { GuardrailStatus::Ok },
             value,
             threshold,
             message,
+            code: code.into(),
+            message_zh,
         }
     }
 
@@ -306,72 +301,49 @@ mod guardrails {
         let dcf = &run.dcf;
         // 1. Terminal value share of EV.
         let share = d.tv_share_of_ev;
-        out.push(g(
-            "tv_share_of_ev",
-            share.is_none_or(|s| !(0.0..=0.75).contains(&s)),
-            share,
-            Some(0.75),
-            match share {
-                Some(s) => format!(
-                    "the terminal value is {:.1} % of the enterprise value (above 75 % the forecast years say little)",
-                    s * 100.0
-                ),
-                None => "the enterprise value is 0: no terminal value share".into(),
-            },
-        ));
+        let (code, args) = match share {
+            Some(s) => ("guard.tv_share", vec![a("share", format!("{:.1}", s * 100.0))]),
+            None => ("guard.tv_share_none", vec![]),
+        };
+        out.push(g("tv_share_of_ev", share.is_none_or(|s| !(0.0..=0.75).contains(&s)), share, Some(0.75), code, &args));
         // 2. WACC – growth gap.
         let growth = match dcf.terminal_value_method_used {
             TerminalMethod::PerpetualGrowth => run.growth_effective,
             TerminalMethod::ExitMultiple => dcf.implied_perpetual_growth_rate,
         };
         let gap = growth.map(|gr| dcf.wacc_used - gr);
-        out.push(g(
-            "wacc_growth_gap",
-            gap.is_some_and(|x| x < 0.02),
-            gap,
-            Some(0.02),
-            match gap {
-                Some(x) => {
-                    format!("WACC − terminal growth = {:.2} pp (below 2 pp the terminal value explodes)", x * 100.0)
-                }
-                None => "no terminal growth to compare".into(),
-            },
-        ));
+        let (code, args) = match gap {
+            Some(x) => ("guard.gap", vec![a("gap", format!("{:.2}", x * 100.0))]),
+            None => ("guard.gap_none", vec![]),
+        };
+        out.push(g("wacc_growth_gap", gap.is_some_and(|x| x < 0.02), gap, Some(0.02), code, &args));
         // 3. Reinvestment consistent with growth: growth in the final year needs net investment.
         let last = run.forecast.last();
         let reinvest = last.map(|y| y.capex - y.d_a + y.delta_nwc);
         let rate = last.zip(reinvest).and_then(|(y, r)| (y.nopat > 0.0).then(|| r / y.nopat));
         let growing = growth.is_some_and(|x| x > 0.0);
+        let (code, args) = match rate {
+            Some(r) if growing && r <= 0.0 => {
+                ("guard.reinvestment_inconsistent", vec![a("rate", format!("{:.1}", r * 100.0))])
+            }
+            Some(r) => ("guard.reinvestment", vec![a("rate", format!("{:.1}", r * 100.0))]),
+            None => ("guard.reinvestment_none", vec![]),
+        };
         out.push(g(
             "reinvestment_vs_growth",
             growing && reinvest.is_some_and(|r| r <= 0.0),
             rate,
             Some(0.0),
-            match rate {
-                Some(r) => format!(
-                    "final-year net reinvestment (capex − D&A + ΔNWC) is {:.1} % of NOPAT{}",
-                    r * 100.0,
-                    if growing && r <= 0.0 {
-                        ": positive terminal growth with no net investment is inconsistent"
-                    } else {
-                        ""
-                    }
-                ),
-                None => "final-year NOPAT is not positive: reinvestment rate undefined".into(),
-            },
+            code,
+            &args,
         ));
         // 4. Inputs imputed rather than read.
-        out.push(g(
-            "imputed_inputs",
-            !p.imputed.is_empty(),
-            Some(p.imputed.len() as f64),
-            Some(0.0),
-            if p.imputed.is_empty() {
-                "every driver comes from the company's history".into()
-            } else {
-                format!("drivers taken from defaults (no usable history): {}", p.imputed.join(", "))
-            },
-        ));
+        let (code, args) = if p.imputed.is_empty() {
+            ("guard.imputed_none", vec![])
+        } else {
+            ("guard.imputed", vec![a("list", p.imputed.join(", "))])
+        };
+        out.push(g("imputed_inputs", !p.imputed.is_empty(), Some(p.imputed.len() as f64), Some(0.0), code, &args));
         out
     }
 }

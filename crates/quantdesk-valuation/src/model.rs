@@ -7,11 +7,12 @@ use crate::history;
 use crate::input::Statements;
 use crate::output::{Dcf, ForecastYear, HistoricalRatios, Inputs, ValuationError, WaccBuildUp, Warning, YearDrivers};
 use crate::request::{ForecastMode, NwcBaselineMode, OtherClMode, Profile, Request, TerminalMethod, WeightMode};
+use crate::text::{Arg, a, t};
 
 pub(crate) const SPECIAL_INDUSTRY_WARNING: &str = "您选择的股票属于金融行业。当前通用DCF估值模型可能不完全适用于此类公司，且由于其财务数据结构的特殊性，部分关键财务数据可能缺失或已采用默认值处理。这可能导致估值结果与实际情况存在较大偏差，请谨慎参考并结合其他分析方法。";
 
-fn warn(w: &mut Vec<Warning>, rule: &str, message: impl Into<String>) {
-    w.push(Warning { rule: rule.into(), message: message.into() });
+fn warn(w: &mut Vec<Warning>, rule: &str, code: &str, args: &[Arg]) {
+    w.push(Warning::new(rule, code, args));
 }
 
 /// Everything that does not depend on the grid's parameters: cleaned tables, ratios, inputs.
@@ -39,6 +40,16 @@ fn raw_num(t: &Table, col: &str) -> f64 {
 pub(crate) fn prepare(st: &Statements, req: &Request) -> Result<Prepared, ValuationError> {
     let profile = req.profile;
     let mut w = Vec::new();
+    // The LTM baseline (quantdesk only; the reference has no such option, Q32).
+    let with_ltm;
+    let st = if profile == Profile::Quantdesk && req.ltm_baseline_enabled == Some(true) {
+        let (s, how) = crate::ltm::augment(st)?;
+        w.push(how);
+        with_ltm = s;
+        &with_ltm
+    } else {
+        st
+    };
     let mut missing = Vec::new();
     if st.income.is_empty() {
         missing.push("income");
@@ -47,14 +58,16 @@ pub(crate) fn prepare(st: &Statements, req: &Request) -> Result<Prepared, Valuat
         missing.push("balancesheet");
     }
     if !missing.is_empty() {
+        let zh: Vec<&str> = missing.iter().map(|m| if *m == "income" { "利润表" } else { "资产负债表" }).collect();
         return Err(ValuationError::new(
             "missing_statement",
-            format!("cannot value without the {} statement(s)", missing.join(" and ")),
+            "refusal.missing_statement",
+            &[t("list", missing.join(" and "), zh.join("和"))],
             &missing,
         ));
     }
     if st.cash_flow.is_empty() {
-        warn(&mut w, "Q8", "no cash-flow statement: D&A and capex count as 0 in every year");
+        warn(&mut w, "Q8", "Q8.no_cash_flow", &[]);
     }
     let raw_inc = clean::raw_table(&st.income);
     let raw_bal = clean::raw_table(&st.balance_sheet);
@@ -66,11 +79,7 @@ pub(crate) fn prepare(st: &Statements, req: &Request) -> Result<Prepared, Valuat
     let bal = bal_c.dedup();
     let cf = cf_c.dedup();
     if inc.len() == 1 {
-        warn(
-            &mut w,
-            "Q10",
-            "only one year of history: every ratio rests on a single year and the revenue CAGR defaults to 5 %",
-        );
+        warn(&mut w, "Q10", "Q10.one_year", &[]);
     }
     let other_cl_mode = match profile {
         Profile::Reference => OtherClMode::Standard,
@@ -85,11 +94,14 @@ pub(crate) fn prepare(st: &Statements, req: &Request) -> Result<Prepared, Valuat
         _ => {
             let mut e = ValuationError::new(
                 "zero_revenue",
-                format!(
-                    "the base year's revenue (income.revenue of {}) is {}: nothing to forecast from",
-                    inc.periods[last],
-                    base_revenue.map_or("missing".to_string(), |r| r.to_string())
-                ),
+                "refusal.zero_revenue",
+                &[
+                    a("period", inc.periods[last]),
+                    match base_revenue {
+                        Some(r) => a("value", r),
+                        None => t("value", "missing", "缺失"),
+                    },
+                ],
                 &["income.revenue"],
             );
             e.warnings = w;
@@ -104,14 +116,10 @@ pub(crate) fn prepare(st: &Statements, req: &Request) -> Result<Prepared, Valuat
     let latest_price = st.latest_price.or_else(|| db.and_then(|r| r.number("close")));
     let total_shares = st.total_shares.or_else(|| db.and_then(|r| r.number("total_share")).map(|s| s * 10_000.0));
     if total_shares.is_none_or(|s| s <= 0.0) {
-        warn(
-            &mut w,
-            "H3",
-            "no share count (daily_basic.total_share): value per share and per-share metrics are not computed",
-        );
+        warn(&mut w, "H3", "H3.no_shares", &[]);
     }
     if db.is_none() {
-        warn(&mut w, "Q23", "no daily_basic row: price, PE and PB are unknown");
+        warn(&mut w, "Q23", "Q23.no_daily_basic", &[]);
     }
     let n_income = inc.get("n_income", last);
     let market_cap_estimate_yuan = pe.zip(n_income).map(|(p, n)| p * n);
@@ -229,11 +237,9 @@ pub(crate) fn forecast_years(req: &Request) -> Result<u32, ValuationError> {
     match req.forecast_years {
         None => Ok(5),
         Some(n) if (1..=20).contains(&n) => Ok(n as u32),
-        Some(n) => Err(ValuationError::new(
-            "invalid_request",
-            format!("forecast_years must be between 1 and 20, got {n}"),
-            &["forecast_years"],
-        )),
+        Some(n) => {
+            Err(ValuationError::new("invalid_request", "refusal.forecast_years", &[a("n", n)], &["forecast_years"]))
+        }
     }
 }
 
@@ -278,13 +284,14 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
         None if qd => {
             diffs.insert("QD-TAX-MISSING");
             let t = target_tax.filter(|t| (0.0..=1.0).contains(t)).unwrap_or(0.25);
-            warn(&mut w, "QD-TAX-MISSING", format!("no historical effective tax rate: the tax path starts at {t}"));
+            warn(&mut w, "QD-TAX-MISSING", "QD-TAX-MISSING.start", &[a("t", t)]);
             t
         }
         None => {
             return Err(ValuationError::new(
                 "missing_tax_rate",
-                "no historical effective tax rate (income_tax/total_profit in [0,1] in no year): the reference cannot forecast taxes",
+                "refusal.missing_tax_rate",
+                &[],
                 &["income.income_tax", "income.total_profit"],
             ));
         }
@@ -304,11 +311,11 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
     let nwc_baseline = match baseline_mode {
         NwcBaselineMode::Zero => 0.0,
         NwcBaselineMode::LastHistorical => h.last_historical_nwc.unwrap_or_else(|| {
-            warn(&mut w, "QD-NWC-BASELINE", "no last historical NWC: year 1's ΔNWC is measured against 0");
+            warn(&mut w, "QD-NWC-BASELINE", "QD-NWC-BASELINE.no_last", &[]);
             0.0
         }),
         NwcBaselineMode::Component => h.last_historical_nwc_components.unwrap_or_else(|| {
-            warn(&mut w, "QD-NWC-BASELINE", "no component NWC for the last year: year 1's ΔNWC is measured against 0");
+            warn(&mut w, "QD-NWC-BASELINE", "QD-NWC-BASELINE.no_component", &[]);
             0.0
         }),
         // Computed with the drivers' starting values just before the forecast.
@@ -352,6 +359,18 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
     let target_ratio = req.target_debt_ratio.filter(|d| (0.0..=1.0).contains(d)).unwrap_or(0.45);
     let mode_req = req.wacc_weight_mode.unwrap_or_default();
     let direct = req.discount_rate.filter(|d| *d > 0.0 && *d < 1.0);
+    // Q20: the reference refuses a cost of equity that is not positive when it has to weight it
+    // (a direct discount rate or a grid cell's WACC skips the weighting); quantdesk too.
+    if o.wacc.is_none() && direct.is_none() && !(ke > 0.0 && ke.is_finite()) {
+        let mut e = ValuationError::new(
+            "invalid_cost_of_equity",
+            "refusal.invalid_cost_of_equity",
+            &[a("ke", ke)],
+            &["risk_free_rate", "beta", "market_risk_premium", "size_premium"],
+        );
+        e.warnings = w;
+        return Err(e);
+    }
     let mut mode_used = mode_req;
     let (mut wd, mut market_debt, mut market_equity) = (target_ratio, None, None);
     // The grid's WACC override and a direct rate make the weights irrelevant; the reference still
@@ -387,18 +406,13 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
             }
             _ if qd => {
                 mode_used = WeightMode::Target;
-                warn(
-                    &mut w,
-                    "QD-MARKET-WEIGHTS",
-                    format!(
-                        "market weights unavailable (no price × shares or P/E × net income): the target D/(D+E) = {target_ratio} is used"
-                    ),
-                );
+                warn(&mut w, "QD-MARKET-WEIGHTS", "QD-MARKET-WEIGHTS.fallback", &[a("ratio", target_ratio)]);
             }
             _ => {
                 let mut e = ValuationError::new(
                     "market_weights_unavailable",
-                    "market weights need the daily P/E and a positive net income in the last year (PE × n_income): one is missing",
+                    "refusal.market_weights_unavailable",
+                    &[],
                     &["daily_basic.pe", "income.n_income"],
                 );
                 e.warnings = w;
@@ -409,11 +423,7 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
     let wacc_computed = (1.0 - wd) * ke + wd * kd_after;
     let wacc = o.wacc.or(direct).unwrap_or(wacc_computed);
     if !(wacc > 0.0 && wacc < 1.0) {
-        let mut e = ValuationError::new(
-            "invalid_wacc",
-            format!("the discount rate {wacc} is not strictly between 0 and 1"),
-            &["wacc"],
-        );
+        let mut e = ValuationError::new("invalid_wacc", "refusal.invalid_wacc", &[a("wacc", wacc)], &["wacc"]);
         e.warnings = w;
         return Err(e);
     }
@@ -548,11 +558,7 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
         req.perpetual_growth_rate.or(req.terminal_growth_rate)
     } else {
         if req.perpetual_growth_rate.is_none() && req.terminal_growth_rate.is_some() {
-            warn(
-                &mut w,
-                "Q31",
-                "terminal_growth_rate is ignored by the reference (it reads perpetual_growth_rate): 0.025 is used",
-            );
+            warn(&mut w, "Q31", "Q31.growth_field", &[]);
         }
         req.perpetual_growth_rate
     };
@@ -566,11 +572,7 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
                     let cap = req.gdp_nominal_cap.unwrap_or(0.045);
                     diffs.insert("QD-GDP-CAP");
                     if g > cap {
-                        warn(
-                            &mut w,
-                            "QD-GDP-CAP",
-                            format!("perpetual growth {g} capped at the nominal GDP growth {cap}"),
-                        );
+                        warn(&mut w, "QD-GDP-CAP", "QD-GDP-CAP.capped", &[a("g", g), a("cap", cap)]);
                     }
                     g.min(cap)
                 } else {
@@ -582,14 +584,15 @@ pub(crate) fn run(p: &Prepared, req: &Request, o: &Overrides) -> Result<Run, Val
             if g_eff >= wacc || (wacc - g_eff).abs() < 1e-9 {
                 let mut e = ValuationError::new(
                     "growth_not_below_wacc",
-                    format!("the perpetual growth rate {g_eff} is not below the WACC {wacc}"),
+                    "refusal.growth_not_below_wacc",
+                    &[a("g", g_eff), a("wacc", wacc)],
                     &["perpetual_growth_rate", "wacc"],
                 );
                 e.warnings = w;
                 return Err(e);
             }
             let tv = if last.ufcf <= 0.0 {
-                warn(&mut w, "Q25", "the final year's UFCF is not positive: the perpetual-growth terminal value is 0");
+                warn(&mut w, "Q25", "Q25.tv_zero", &[]);
                 0.0
             } else {
                 last.ufcf * (1.0 + g_eff) / (wacc - g_eff)

@@ -7,12 +7,36 @@
 use serde::{Deserialize, Serialize};
 
 use crate::request::{Profile, TerminalMethod, WeightMode};
+use crate::text::{self, Arg, Lang};
 
-/// A warning and the rule that produced it (`Q3`, `Q25`, `QD-GDP-CAP`, `GUARD-TV-SHARE`, …).
+/// A warning and the rule that produced it (`Q3`, `Q25`, `QD-GDP-CAP`, `GUARD-tv_share_of_ev`,
+/// …), with its text code (an entry of [`text::CATALOGUE`]) and its text in English and zh-CN.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Warning {
     pub rule: String,
+    /// English.
     pub message: String,
+    /// The text's code in [`text::CATALOGUE`] (empty in results stored before it existed).
+    #[serde(default)]
+    pub code: String,
+    /// zh-CN.
+    #[serde(default)]
+    pub message_zh: String,
+}
+
+impl Warning {
+    pub(crate) fn new(rule: &str, code: &str, args: &[Arg]) -> Self {
+        let (message, message_zh) = text::render(code, args);
+        Warning { rule: rule.into(), message, code: code.into(), message_zh }
+    }
+
+    /// The text in `lang` (English when no zh-CN text was stored).
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::ZhCn if !self.message_zh.is_empty() => &self.message_zh,
+            _ => &self.message,
+        }
+    }
 }
 
 /// Market and base-year inputs the model derived.
@@ -223,6 +247,21 @@ pub struct Guardrail {
     pub value: Option<f64>,
     pub threshold: Option<f64>,
     pub message: String,
+    /// The message's code in [`text::CATALOGUE`] and its zh-CN text.
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message_zh: String,
+}
+
+impl Guardrail {
+    /// The message in `lang`.
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::ZhCn if !self.message_zh.is_empty() => &self.message_zh,
+            _ => &self.message,
+        }
+    }
 }
 
 /// One quantdesk-vs-reference difference that changed this run.
@@ -241,21 +280,40 @@ pub struct DifferenceApplied {
 #[error("{message}")]
 pub struct ValuationError {
     /// Stable code: `missing_statement`, `no_history`, `zero_revenue`, `missing_tax_rate`,
-    /// `market_weights_unavailable`, `invalid_wacc`, `growth_not_below_wacc`, `invalid_request`.
+    /// `market_weights_unavailable`, `invalid_cost_of_equity`, `invalid_wacc`, `growth_not_below_wacc`,
+    /// `invalid_request`.
     pub code: String,
+    /// English.
     pub message: String,
     pub missing: Vec<String>,
     /// Warnings collected before the refusal.
     pub warnings: Vec<Warning>,
+    /// The message's code in [`text::CATALOGUE`] and its zh-CN text.
+    #[serde(default)]
+    pub text_code: String,
+    #[serde(default)]
+    pub message_zh: String,
 }
 
 impl ValuationError {
-    pub(crate) fn new(code: &str, message: impl Into<String>, missing: &[&str]) -> Self {
+    /// A refusal `code` whose text is the catalogue's `text_code` with `args`.
+    pub(crate) fn new(code: &str, text_code: &str, args: &[Arg], missing: &[&str]) -> Self {
+        let (message, message_zh) = text::render(text_code, args);
         ValuationError {
             code: code.to_string(),
-            message: message.into(),
+            message,
             missing: missing.iter().map(|m| m.to_string()).collect(),
             warnings: Vec::new(),
+            text_code: text_code.into(),
+            message_zh,
+        }
+    }
+
+    /// The message in `lang`.
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::ZhCn if !self.message_zh.is_empty() => &self.message_zh,
+            _ => &self.message,
         }
     }
 }
@@ -319,4 +377,7 @@ pub struct ReverseDcf {
     pub iterations: u32,
     pub value_per_share_at_implied: Option<f64>,
     pub message: Option<String>,
+    /// `message` in zh-CN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_zh: Option<String>,
 }

@@ -18,6 +18,10 @@
 //!
 //! (`gdp_nominal_cap` is the quantdesk profile's growth cap; the reference profile ignores it and
 //! lists it under `ignored_request_keys`.)
+//!
+//! Nested fields take dotted paths: `--set sensitivity_analysis.row_axis.step=0.005`, and the
+//! dividend discount model's growth assumptions `--set ddm.high_growth=0.08`,
+//! `--set ddm.high_growth_years=7`, `--set ddm.terminal_growth=0.02` (see [`crate::ddm`]).
 
 use serde_json::{Map, Value, json};
 

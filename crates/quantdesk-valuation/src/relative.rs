@@ -12,6 +12,7 @@
 //!   `(median × EBITDA − net debt) / shares`, with EV = `total_mv` (万元 × 10 000) + net debt and
 //!   EBITDA and net debt from the latest annual report known on the row's trading date.
 
+use crate::text::{a, render};
 use chrono::{Datelike, NaiveDate};
 use quantdesk_core::StatementRow;
 use serde::{Deserialize, Serialize};
@@ -99,6 +100,9 @@ pub struct MultipleReading {
     /// Why a figure is missing, when one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// `note` in zh-CN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_zh: Option<String>,
 }
 
 /// The relative valuation of one company.
@@ -192,11 +196,12 @@ pub fn relative(
         let industry_median = median(peer_vals);
         let implied = |m: Option<f64>| Some(price? * m? / positive(current)?);
         let note = match (current, price) {
-            (None, _) => Some(format!("no current {field}")),
-            (Some(c), _) if c <= 0.0 => Some(format!("{field} is not positive ({c}): it implies no price")),
-            (_, None) => Some("no price (daily_basic.close)".to_string()),
+            (None, _) => Some(render("relative.no_current", &[a("field", field)])),
+            (Some(c), _) if c <= 0.0 => Some(render("relative.not_positive", &[a("field", field), a("c", c)])),
+            (_, None) => Some(render("relative.no_price", &[])),
             _ => None,
         };
+        let (note, note_zh) = note.unzip();
         multiples.push(MultipleReading {
             multiple: field.into(),
             current,
@@ -206,6 +211,7 @@ pub fn relative(
             industry_median,
             industry_count,
             note,
+            note_zh,
         });
     }
 
@@ -221,16 +227,17 @@ pub fn relative(
         Some((m? * f.ebitda - f.net_debt) / shares?)
     };
     let note = if latest_f.is_none() {
-        Some("no annual report (operate_profit and the balance sheet) known on the latest trading date".to_string())
+        Some("relative.no_annual")
     } else if latest_f.is_some_and(|f| f.ebitda <= 0.0) {
-        Some("EBITDA is not positive: EV/EBITDA says nothing".to_string())
+        Some("relative.ebitda_not_positive")
     } else if current.is_none() {
-        Some("no market value (daily_basic.total_mv)".to_string())
+        Some("relative.no_market_value")
     } else if shares.is_none() {
-        Some("no share count (daily_basic.total_share)".to_string())
+        Some("relative.no_shares")
     } else {
         None
     };
+    let (note, note_zh) = note.map(|code| render(code, &[])).unzip();
     let usable = current.is_some();
     multiples.push(MultipleReading {
         multiple: "ev_ebitda".into(),
@@ -241,6 +248,7 @@ pub fn relative(
         industry_median,
         industry_count,
         note,
+        note_zh,
     });
 
     RelativeValuation {

@@ -228,8 +228,9 @@ pub struct Request {
     /// The nominal GDP growth cap, default 0.045.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gdp_nominal_cap: Option<f64>,
-    /// Base the forecast on the last twelve months (the latest row when it is not a December
-    /// report) instead of the last annual report.
+    /// quantdesk: base the forecast on the last twelve months to the latest quarter
+    /// (`Statements::quarterly_*`) instead of the last annual report; refused when a needed
+    /// quarter is missing. Ignored by `reference` (the reference has no such option).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ltm_baseline_enabled: Option<bool>,
     /// Only `residual` (COGS = revenue − EBIT − SG&A − R&D) is implemented; anything else warns.
@@ -239,6 +240,11 @@ pub struct Request {
     pub other_cl_mode: Option<OtherClMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nwc_baseline_mode: Option<NwcBaselineMode>,
+    /// The dividend discount model's growth assumptions (`ddm.high_growth`,
+    /// `ddm.high_growth_years`, `ddm.terminal_growth`): a reference figure beside the DCF, used by
+    /// [`crate::ddm::DdmRequest::from_request`] under either profile; the DCF ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ddm: Option<crate::ddm::DdmAssumptions>,
 
     /// Every key the model does not know (never an error).
     #[serde(flatten)]
@@ -267,6 +273,9 @@ impl Request {
     /// were set (sorted).
     pub fn ignored_keys(&self) -> Vec<String> {
         let mut out: Vec<String> = self.unknown.keys().filter(|k| !INERT_KEYS.contains(&k.as_str())).cloned().collect();
+        if let Some(d) = &self.ddm {
+            out.extend(d.unknown.keys().map(|k| format!("ddm.{k}")));
+        }
         if self.profile == Profile::Reference {
             let set: [(&str, bool); 10] = [
                 ("country_risk_premium", self.country_risk_premium.is_some()),

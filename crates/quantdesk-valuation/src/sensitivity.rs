@@ -4,6 +4,7 @@
 use crate::model::{self, Overrides, Prepared, Run};
 use crate::output::{Sensitivity, SensitivityTables, Warning};
 use crate::request::{Profile, Request, SensitivityAxis, SensitivityRequest};
+use crate::text::{a, t};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Param {
@@ -96,15 +97,19 @@ pub(crate) fn grid(
 ) -> (Option<Sensitivity>, bool) {
     let qd = req.profile == Profile::Quantdesk;
     let (Some(rp), Some(cp)) = (param(&s.row_axis.parameter_name, qd), param(&s.column_axis.parameter_name, qd)) else {
-        warnings.push(Warning {
-            rule: "Q30".into(),
-            message: format!(
-                "sensitivity axes {:?} × {:?}: a parameter is not one of wacc, perpetual_growth_rate, exit_multiple{}; no grid",
-                s.row_axis.parameter_name,
-                s.column_axis.parameter_name,
-                if qd { ", revenue_cagr, operating_margin" } else { "" }
-            ),
-        });
+        warnings.push(Warning::new(
+            "Q30",
+            "Q30.bad_axes",
+            &[
+                a("row", format!("{:?}", s.row_axis.parameter_name)),
+                a("col", format!("{:?}", s.column_axis.parameter_name)),
+                if qd {
+                    t("extra", ", revenue_cagr, operating_margin", "、revenue_cagr、operating_margin")
+                } else {
+                    a("extra", "")
+                },
+            ],
+        ));
         return (None, false);
     };
     let mut used_diff = qd;

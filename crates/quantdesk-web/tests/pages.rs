@@ -1286,3 +1286,34 @@ async fn valuation_page_compares_saves_and_reloads_scenarios_with_the_history_an
     let (s, _, _) = post_form(&a, "/valuation/scenarios", &a.cookie, "symbol=600519.SH&scenario_name=x").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn valuation_warnings_and_guardrails_follow_the_page_language() {
+    let Some(fx) = fixtures() else { return };
+    let a = app().await;
+    quantdesk_app::financials::import_path(&*a.store, &fx.join("cn/financials/600519.SH"), None).await.unwrap();
+    let request = quantdesk_valuation::Request { ts_code: Some("600519.SH".into()), ..Default::default() };
+    let val = quantdesk_app::valuation::valuate(&*a.store, &request).await.unwrap();
+    // The page escapes text for HTML (askama: & < > " ').
+    let esc = |s: &str, apos: &str| {
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', apos)
+    };
+    // `text` inside `<li>…</li>` when `li`, else anywhere.
+    let on_in = |page: &str, text: &str, li: bool| {
+        ["&#x27;", "&#39;"].iter().any(|apos| {
+            let t = esc(text, apos);
+            page.contains(&if li { format!("<li>{t}</li>") } else { t })
+        })
+    };
+    let on = |page: &str, text: &str| on_in(page, text, false);
+    let w = val.warnings.iter().find(|w| w.message_zh != w.message).expect("a warning");
+    let g = val.guardrails.iter().find(|g| !g.message_zh.is_empty()).expect("a guardrail");
+    assert!(!w.message_zh.is_empty());
+    let (_, _, zh) = get(&a, "/valuation/600519.SH", &[("accept-language", "zh-CN")]).await;
+    let (_, _, en) = get(&a, "/valuation/600519.SH", &[("accept-language", "en")]).await;
+    let zh_w = format!("[{}] {}", w.rule, w.message_zh);
+    let en_w = format!("[{}] {}", w.rule, w.message);
+    assert!(on_in(&zh, &zh_w, true) && !on_in(&zh, &en_w, true), "zh-CN page: {zh_w}");
+    assert!(on_in(&en, &en_w, true) && !on_in(&en, &zh_w, true), "English page: {en_w}");
+    assert!(on(&zh, &g.message_zh) && on(&en, &g.message) && !on(&en, &g.message_zh));
+}

@@ -26,6 +26,7 @@ use quantdesk_valuation::{
 
 use super::{PageCtx, ReqLang, html, json_island};
 use crate::i18n::{Lang, ValuationStrings};
+use quantdesk_valuation::Lang as TextLang;
 
 /// The page's query: every form field by name, as typed.
 type Params = Vec<(String, String)>;
@@ -433,7 +434,8 @@ fn shown(v: &'static ValuationStrings, val: &Valuation, symbol: &str, p: &Params
                     },
                     num(g.value, 4),
                     num(g.threshold, 4),
-                    g.message.clone(),
+                    g.text(if std::ptr::eq(v, Lang::ZhCn.valuation()) { TextLang::ZhCn } else { TextLang::En })
+                        .to_string(),
                 ]
             })
             .collect(),
@@ -504,7 +506,15 @@ fn shown(v: &'static ValuationStrings, val: &Valuation, symbol: &str, p: &Params
         wacc,
         tv,
         guardrails,
-        warnings: val.warnings.iter().map(|w| format!("[{}] {}", w.rule, w.message)).collect(),
+        // The page's language picks the warning's text (each carries English and zh-CN).
+        warnings: val
+            .warnings
+            .iter()
+            .map(|w| {
+                let lang = if std::ptr::eq(v, Lang::ZhCn.valuation()) { TextLang::ZhCn } else { TextLang::En };
+                format!("[{}] {}", w.rule, w.text(lang))
+            })
+            .collect(),
         differences: val
             .differences_from_reference
             .iter()
