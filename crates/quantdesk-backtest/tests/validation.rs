@@ -136,3 +136,13 @@ fn a_run_without_a_losing_trade_has_an_infinite_profit_factor() {
     assert!(none.metrics.profit_factor.is_nan(), "no trade: undefined, shown as —");
     assert_eq!(metrics::shown(none.metrics.profit_factor_value(), 3), "—");
 }
+
+#[test]
+fn a_flat_month_is_not_coloured_as_a_loss_in_the_report() {
+    // Issue 21, item 14: 0.0 % months were classed "down" (−0.0 after rounding).
+    let closes: Vec<f64> = (0..70).map(|i| if i < 35 { 10.0 } else { 10.0 - 1e-7 }).collect();
+    let r = backtest(&BacktestConfig::default(), &[series(&closes)], "buy_and_hold", &Params::new()).unwrap();
+    let html = quantdesk_backtest::report::html(&r, "flat");
+    assert!(html.contains(r#"<td class="flat">0.0</td>"#), "{html}");
+    assert!(!html.contains(r#"<td class="down">-0.0</td>"#) && !html.contains(r#"<td class="down">0.0</td>"#));
+}
