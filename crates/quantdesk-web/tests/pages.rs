@@ -285,6 +285,66 @@ async fn jobs_pages_list_and_show_jobs() {
     }
 }
 
+/// Times on the pages are exchange time (Asia/Shanghai, UTC+8), labelled; the API stays UTC
+/// (issue 21, item 16).
+#[tokio::test]
+async fn pages_show_times_in_shanghai_time_labelled_and_the_api_in_utc() {
+    let a = app().await;
+    // 2026-12-06 07:04:05 UTC is 15:04:05 in Shanghai; 23:30 UTC is already the next day there.
+    let created = chrono::DateTime::parse_from_rfc3339("2026-12-06T07:04:05Z").unwrap().timestamp_millis();
+    let logged = chrono::DateTime::parse_from_rfc3339("2026-12-06T23:30:00Z").unwrap().timestamp_millis();
+    let job = |kind: &str, params: &str| quantdesk_store::jobs::NewJob {
+        owner: "t".into(),
+        kind: kind.into(),
+        queue: "default".into(),
+        params: params.into(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    let (id, _) = a.store.enqueue(&job("echo", "{}"), created).await.unwrap();
+    let (bt, _) =
+        a.store.enqueue(&job("backtest", r#"{"symbols":["600519.SH"],"strategy":"macd"}"#), created).await.unwrap();
+    a.store.append_log(id, logged, "a line").await.unwrap();
+    a.store
+        .upsert_schedule(&quantdesk_store::jobs::Schedule {
+            id: 0,
+            owner: "t".into(),
+            name: "evening".into(),
+            cron: "0 17 * * *".into(),
+            timezone: "Asia/Shanghai".into(),
+            kind: "echo".into(),
+            params: "{}".into(),
+            enabled: true,
+            catch_up: false,
+            last_fire: Some(logged),
+            created_at: created,
+        })
+        .await
+        .unwrap();
+    let en = [("accept-language", "en")];
+    let (_, _, list) = get(&a, "/jobs", &en).await;
+    let row = list.split(&format!(r#"data-job="{id}""#)).nth(1).unwrap();
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("<td>2026-12-06 15:04:05 CST</td>"), "{row}");
+    assert!(!list.contains("UTC"), "no time is shown in UTC");
+    let sched = list.split(r#"data-schedule="evening""#).nth(1).unwrap();
+    assert!(sched[..sched.find("</tr>").unwrap()].contains("2026-12-07 07:30:00 CST"), "{sched}");
+    let (_, _, page) = get(&a, &format!("/jobs/{id}"), &en).await;
+    assert!(page.contains("<td>2026-12-06 15:04:05 CST</td>"), "{page}");
+    assert!(page.contains("2026-12-07 07:30:00 CST  a line"), "the log in Shanghai time too: {page}");
+    let (_, _, runs) = get(&a, "/backtests", &en).await;
+    assert!(runs.contains("<td>2026-12-06 15:04:05 CST</td>"), "{runs}");
+    let (_, _, zh) = get(&a, "/jobs", &[("accept-language", "zh-CN")]).await;
+    assert!(zh.contains("<td>2026-12-06 15:04:05 北京时间</td>"), "{zh}");
+    // The API answers in UTC.
+    let (_, _, api) = get(&a, &format!("/api/v1/jobs/{bt}"), &[]).await;
+    let v: serde_json::Value = serde_json::from_str(&api).unwrap();
+    assert_eq!(v["job"]["created_at"].as_str().or(v["created_at"].as_str()).unwrap(), "2026-12-06T07:04:05Z", "{v}");
+}
+
 #[tokio::test]
 async fn backtest_pages_list_runs_and_refuse_other_job_kinds() {
     let a = app().await;
@@ -623,7 +683,10 @@ async fn data_page_in_both_languages_lists_the_sources() {
     let em = row(&en, "eastmoney");
     assert!(em.contains("#1 in fallback order") && em.contains("https://push2his.eastmoney.com"), "{em}");
     assert!(em.contains("<td>7</td>"), "calls today: {em}");
-    assert!(em.contains("2024-05-01 08:00:00") && em.contains("2024-05-01 08:01:00 · timed out after 20 s"), "{em}");
+    assert!(
+        em.contains("2024-05-01 08:00:00 CST") && em.contains("2024-05-01 08:01:00 CST · timed out after 20 s"),
+        "Shanghai time, labelled: {em}"
+    );
     assert!(row(&en, "yahoo").contains("#2 in fallback order"));
     assert!(row(&zh, "eastmoney").contains("备选顺序第 1"));
     // an admin may sync: the form is enabled
