@@ -197,6 +197,42 @@ test('the jobs page follows a running job live, and cancels another', async () =
   assert.deepEqual(page.errors, []);
 });
 
+test('a schedule made from the jobs page\'s form shows in the list; a bad cron is refused with the API\'s reason', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/jobs`);
+  const name = `form-${Date.now()}`;
+  await page.fill('#schedule-form input[name="name"]', name);
+  // A cron expression the scheduler cannot read: refused, the reason names it, nothing is saved.
+  await page.fill('#schedule-form input[name="cron"]', '61 25 * * *');
+  await page.selectOption('#schedule-form select[name="kind"]', 'echo');
+  await page.click('#schedule-form button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById('schedule-error').textContent.length > 0);
+  assert.match(await page.textContent('#schedule-error'), /61 25 \* \* \*.*not a valid cron expression/);
+  assert.equal(new URL(page.url()).pathname, '/jobs');
+  assert.ok(!(await api('/api/v1/schedules')).some((x) => x.name === name), 'nothing saved');
+  assert.equal(await page.locator(`tr[data-schedule="${name}"]`).count(), 0);
+  // Parameters that are not a JSON object never leave the page.
+  await page.fill('#schedule-form input[name="cron"]', '30 17 * * 1-5');
+  await page.fill('#schedule-form textarea[name="params"]', '[1, 2]');
+  await page.click('#schedule-form button[type="submit"]');
+  assert.match(await page.textContent('#schedule-error'), /JSON object/);
+  // A good one: saved, and the page comes back with it listed.
+  await page.fill('#schedule-form textarea[name="params"]', '{"value": "from the form"}');
+  await page.check('#schedule-form input[name="catch_up"]');
+  await Promise.all([page.waitForURL(/\/jobs\?saved=/), page.click('#schedule-form button[type="submit"]')]);
+  const row = page.locator(`tr[data-schedule="${name}"]`);
+  assert.equal(await row.count(), 1);
+  assert.match(await row.textContent(), /30 17 \* \* 1-5\s+Asia\/Shanghai/);
+  assert.match(await page.textContent('#schedule-saved'), new RegExp(name));
+  const saved = (await api('/api/v1/schedules')).find((x) => x.name === name);
+  assert.deepEqual([saved.cron, saved.timezone, saved.kind, saved.params, saved.enabled, saved.catch_up],
+    ['30 17 * * 1-5', 'Asia/Shanghai', 'echo', { value: 'from the form' }, true, true]);
+  await page.screenshot({ path: `${ARTIFACTS}/schedule-form.png`, fullPage: true });
+  await fetch(`${BASE}/api/v1/schedules/${name}`, { method: 'DELETE', headers: AUTH });
+  // The browser reports the refused request (422) as a console error: that one was expected.
+  assert.deepEqual(page.errors, ['Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)']);
+});
+
 test('a backtest from the form: progress, equity and drawdown, metrics, trades, and trades on the chart', async () => {
   const page = await newPage();
   await page.goto(`${BASE}/backtests`);

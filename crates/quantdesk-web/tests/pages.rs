@@ -285,6 +285,59 @@ async fn jobs_pages_list_and_show_jobs() {
     }
 }
 
+/// The jobs page carries a form for a new schedule: the submittable kinds in the page's language,
+/// Asia/Shanghai by default; coming back with `?saved=NAME` names the saved schedule (issue 21,
+/// item 17).
+#[tokio::test]
+async fn the_jobs_page_has_a_schedule_form_in_both_languages() {
+    let a = app().await;
+    let (s, _, en) = get(&a, "/jobs", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    let form = en.split(r#"<form id="schedule-form""#).nth(1).expect("a schedule form");
+    let form = &form[..form.find("</form>").unwrap()];
+    for field in ["name", "cron", "timezone", "kind", "params", "catch_up"] {
+        assert!(form.contains(&format!(r#"name="{field}""#)), "field {field}: {form}");
+    }
+    assert!(form.contains(r#"name="timezone" value="Asia/Shanghai""#));
+    let kinds: Vec<&str> = form.split(r#"<option value=""#).skip(1).map(|o| &o[..o.find('"').unwrap()]).collect();
+    let submittable: Vec<&str> = quantdesk_app::jobs::JobKind::SUBMITTABLE.iter().map(|k| k.as_str()).collect();
+    assert_eq!(kinds, submittable, "exactly the kinds a schedule may enqueue");
+    assert!(!form.contains(r#"value="backup""#));
+    assert!(form.contains("New schedule") && form.contains("Save schedule"));
+    let (_, _, zh) = get(&a, "/jobs", &[("accept-language", "zh-CN")]).await;
+    let form = zh.split(r#"<form id="schedule-form""#).nth(1).unwrap();
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(
+        form.contains("新建定时任务") && form.contains("保存定时任务") && form.contains(">数据同步</option>"),
+        "{form}"
+    );
+    assert!(!form.contains("Save schedule"));
+    // The form's script posts to the schedules API and shows the API's reason when refused.
+    let (_, _, js) = get(&a, &quantdesk_web::assets::asset_url("jobs.js"), &[]).await;
+    assert!(js.contains("/api/v1/schedules/") && js.contains("error.message"));
+    // Back from saving: the notice names a schedule that exists, and nothing else.
+    let (_, _, none) = get(&a, "/jobs?saved=nope", &[("accept-language", "en")]).await;
+    assert!(!none.contains(r#"id="schedule-saved""#));
+    let (s, v) = api_json(
+        &a,
+        "PUT",
+        "/api/v1/schedules/evening",
+        &csrf_of(&en),
+        serde_json::json!({"cron": "0 17 * * 1-5", "kind": "echo"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, _, back) = get(&a, "/jobs?saved=evening", &[("accept-language", "en")]).await;
+    assert!(back.contains(r#"id="schedule-saved""#) && back.contains("<code>evening</code>"), "{back}");
+    assert!(back.contains(r#"data-schedule="evening""#));
+}
+
+/// The session's CSRF token from a page's `<meta name="csrf-token">`.
+fn csrf_of(html: &str) -> String {
+    let after = html.split(r#"<meta name="csrf-token" content=""#).nth(1).expect("a CSRF meta tag");
+    after[..after.find('"').unwrap()].to_string()
+}
+
 /// Times on the pages are exchange time (Asia/Shanghai, UTC+8), labelled; the API stays UTC
 /// (issue 21, item 16).
 #[tokio::test]

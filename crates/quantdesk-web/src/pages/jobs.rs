@@ -73,11 +73,16 @@ struct JobsPage {
     states: Vec<(&'static str, String)>,
     state: String,
     terms: String,
+    /// (identifier, label) of the kinds a schedule may enqueue.
+    kinds: Vec<(&'static str, String)>,
+    /// The schedule just saved by the form (it comes back here with `?saved=NAME`).
+    saved: String,
 }
 
 #[derive(Deserialize)]
 pub struct JobsParams {
     state: Option<String>,
+    saved: Option<String>,
 }
 
 /// `/jobs`: the latest 100 jobs, live.
@@ -124,6 +129,11 @@ pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<
                     .collect(),
                 terms: json_island(&lang.lang.terms()),
                 state: filter_state.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                kinds: quantdesk_app::jobs::JobKind::SUBMITTABLE
+                    .into_iter()
+                    .map(|k| (k.as_str(), lang.lang.term(k.as_str())))
+                    .collect(),
+                saved: p.saved.filter(|n| schedules.iter().any(|s| &s.name == n)).unwrap_or_default(),
             }
             .render(),
         ),
