@@ -392,6 +392,16 @@ async fn pages_show_times_in_shanghai_time_labelled_and_the_api_in_utc() {
     assert!(runs.contains("<td>2026-12-06 15:04:05 CST</td>"), "{runs}");
     let (_, _, zh) = get(&a, "/jobs", &[("accept-language", "zh-CN")]).await;
     assert!(zh.contains("<td>2026-12-06 15:04:05 北京时间</td>"), "{zh}");
+    // The account pages' key, user and audit tables (their rows are stamped now): the same.
+    let (_, _, settings) = get(&a, "/settings", &en).await;
+    let (s, _, _) =
+        post_form(&a, "/settings/keys", &a.cookie, &format!("csrf={}&name=ci&read=1&days=30", csrf_of(&settings)))
+            .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    for path in ["/settings", "/admin"] {
+        let (_, _, body) = get(&a, path, &en).await;
+        assert!(body.contains(" CST</td>") && !body.contains("UTC"), "{path}: {body}");
+    }
     // The API answers in UTC.
     let (_, _, api) = get(&a, &format!("/api/v1/jobs/{bt}"), &[]).await;
     let v: serde_json::Value = serde_json::from_str(&api).unwrap();
