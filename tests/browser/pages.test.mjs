@@ -197,6 +197,42 @@ test('the jobs page follows a running job live, and cancels another', async () =
   assert.deepEqual(page.errors, []);
 });
 
+test('a schedule made from the jobs page\'s form shows in the list; a bad cron is refused with the API\'s reason', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/jobs`);
+  const name = `form-${Date.now()}`;
+  await page.fill('#schedule-form input[name="name"]', name);
+  // A cron expression the scheduler cannot read: refused, the reason names it, nothing is saved.
+  await page.fill('#schedule-form input[name="cron"]', '61 25 * * *');
+  await page.selectOption('#schedule-form select[name="kind"]', 'echo');
+  await page.click('#schedule-form button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById('schedule-error').textContent.length > 0);
+  assert.match(await page.textContent('#schedule-error'), /61 25 \* \* \*.*not a valid cron expression/);
+  assert.equal(new URL(page.url()).pathname, '/jobs');
+  assert.ok(!(await api('/api/v1/schedules')).some((x) => x.name === name), 'nothing saved');
+  assert.equal(await page.locator(`tr[data-schedule="${name}"]`).count(), 0);
+  // Parameters that are not a JSON object never leave the page.
+  await page.fill('#schedule-form input[name="cron"]', '30 17 * * 1-5');
+  await page.fill('#schedule-form textarea[name="params"]', '[1, 2]');
+  await page.click('#schedule-form button[type="submit"]');
+  assert.match(await page.textContent('#schedule-error'), /JSON object/);
+  // A good one: saved, and the page comes back with it listed.
+  await page.fill('#schedule-form textarea[name="params"]', '{"value": "from the form"}');
+  await page.check('#schedule-form input[name="catch_up"]');
+  await Promise.all([page.waitForURL(/\/jobs\?saved=/), page.click('#schedule-form button[type="submit"]')]);
+  const row = page.locator(`tr[data-schedule="${name}"]`);
+  assert.equal(await row.count(), 1);
+  assert.match(await row.textContent(), /30 17 \* \* 1-5\s+Asia\/Shanghai/);
+  assert.match(await page.textContent('#schedule-saved'), new RegExp(name));
+  const saved = (await api('/api/v1/schedules')).find((x) => x.name === name);
+  assert.deepEqual([saved.cron, saved.timezone, saved.kind, saved.params, saved.enabled, saved.catch_up],
+    ['30 17 * * 1-5', 'Asia/Shanghai', 'echo', { value: 'from the form' }, true, true]);
+  await page.screenshot({ path: `${ARTIFACTS}/schedule-form.png`, fullPage: true });
+  await fetch(`${BASE}/api/v1/schedules/${name}`, { method: 'DELETE', headers: AUTH });
+  // The browser reports the refused request (422) as a console error: that one was expected.
+  assert.deepEqual(page.errors, ['Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)']);
+});
+
 test('a backtest from the form: progress, equity and drawdown, metrics, trades, and trades on the chart', async () => {
   const page = await newPage();
   await page.goto(`${BASE}/backtests`);
@@ -252,6 +288,87 @@ test('a backtest from the form: progress, equity and drawdown, metrics, trades, 
   // the list shows the run
   await page.goto(`${BASE}/backtests`);
   assert.match(await page.textContent('table.jobs'), new RegExp(`#${id}`));
+  assert.deepEqual(page.errors, []);
+});
+
+/** A backtest job run to its end through the API; its id. */
+async function finishedBacktest(params) {
+  const res = await fetch(`${BASE}/api/v1/jobs`, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ kind: 'backtest', params }),
+  });
+  const { id } = await res.json();
+  for (let i = 0; i < 600; i++) {
+    const { state } = await api(`/api/v1/jobs/${id}`);
+    if (state === 'succeeded') return id;
+    assert.ok(!['failed', 'cancelled'].includes(state), `backtest #${id} ${state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`backtest #${id} did not finish`);
+}
+
+/** The colour most of the opaque pixels of the canvases under `selector` have (the chart's
+ * background), as "r,g,b", once it equals `want` (or, after 10 s, whatever it is). */
+async function chartBackground(page, selector, want) {
+  let seen;
+  for (let i = 0; i < 100; i++) {
+    seen = await page.evaluate((sel) => {
+      const counts = new Map();
+      for (const c of document.querySelectorAll(`${sel} canvas`)) {
+        if (c.width === 0 || c.height === 0) continue;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4) {
+          if (d[i + 3] !== 255) continue;
+          const k = `${d[i]},${d[i + 1]},${d[i + 2]}`;
+          counts.set(k, (counts.get(k) || 0) + 1);
+        }
+      }
+      return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+    }, selector);
+    if (seen === want) return seen;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return seen;
+}
+
+test('at 1366×768: Revoke buttons fit, form buttons size to their content, equity charts take the theme', async () => {
+  const [a, b] = [await finishedBacktest({ symbols: ['000858.SZ'], strategy: 'sma_cross' }), await finishedBacktest({ symbols: ['600900.SH'], strategy: 'sma_cross' })];
+  const page = await newPage('en-US', { width: 1366, height: 768 });
+  // The API key run.sh made for these tests is live: each page lists it with a Revoke button.
+  for (const path of ['/settings', '/admin']) {
+    await page.goto(`${BASE}${path}`);
+    const revoke = page.locator('button.danger', { hasText: 'Revoke' }).first();
+    const box = await revoke.boundingBox();
+    assert.ok(box, `${path}: a Revoke button`);
+    assert.ok(box.x >= 0 && box.x + box.width <= 1366 && box.y >= 0, `${path}: Revoke at ${JSON.stringify(box)} lies within the 1366 px viewport`);
+    // …and is not clipped by the box its table scrolls in
+    const wrap = await revoke.evaluate((el) => { const r = el.closest('.table-wrap').getBoundingClientRect(); return { left: r.left, right: r.right }; });
+    assert.ok(box.x >= wrap.left && box.x + box.width <= wrap.right, `${path}: Revoke at ${JSON.stringify(box)} is visible in its table's box ${JSON.stringify(wrap)}`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.equal(overflow, 0, `${path}: the page does not scroll sideways`);
+  }
+  await page.screenshot({ path: `${ARTIFACTS}/admin-1366.png`, fullPage: true });
+  for (const [path, button] of [['/backtests', '#backtest-form button[type="submit"]'], ['/decisions', '#decide-form button[type="submit"]']]) {
+    await page.goto(`${BASE}${path}`);
+    const { width } = await page.locator(button).boundingBox();
+    assert.ok(width < 300, `${path}: ${button} is ${width} px wide`);
+  }
+  // Dark theme: the equity charts are drawn on the theme's background, not white.
+  const dark = '13,17,23', light = '255,255,255';
+  await page.addInitScript(() => localStorage.setItem('quantdesk.theme', 'dark'));
+  await page.goto(`${BASE}/backtests/${a}`);
+  await page.waitForFunction(() => document.querySelector('.backtest-page').dataset.ready === 'true', null, { timeout: 30000 });
+  assert.equal(await chartBackground(page, '#bt-equity', dark), dark, 'a backtest\'s equity chart in the dark theme');
+  await page.screenshot({ path: `${ARTIFACTS}/backtest-dark.png`, fullPage: true });
+  await page.goto(`${BASE}/backtests/compare?ids=${a}&ids=${b}`);
+  await page.waitForFunction(() => document.querySelector('.compare-page').dataset.ready === '2', null, { timeout: 30000 });
+  assert.equal(await chartBackground(page, '#compare-equity', dark), dark, 'the comparison\'s equity chart in the dark theme');
+  // The theme switched on the chart page in another tab: the open comparison follows.
+  const other = await page.context().newPage();
+  await other.goto(`${BASE}/chart/000858.SZ`);
+  await chartReady(other);
+  await other.selectOption('#theme', 'light');
+  assert.equal(await chartBackground(page, '#compare-equity', light), light, 'the chart follows a theme switched while the page is open');
+  assert.equal(await chartBackground(other, '#chart', light), light, 'and so does the chart page\'s own');
   assert.deepEqual(page.errors, []);
 });
 

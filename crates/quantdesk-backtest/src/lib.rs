@@ -156,6 +156,16 @@ fn result(
     }
 }
 
+/// A benchmark's buy-and-hold over the run: its closes from the first step of the equity curve
+/// on, rebased to the starting equity (the base is its last close at or before that step, else
+/// its first), for drawing beside the equity curve.
+pub fn benchmark_curve(result: &BacktestResult, closes: &[(i64, f64)]) -> Vec<(i64, f64)> {
+    let start = result.equity_curve.first().map(|e| e.0).unwrap_or(i64::MIN);
+    let base = closes.iter().rev().find(|c| c.0 <= start).or(closes.first()).map(|c| c.1).unwrap_or(1.0);
+    let equity = result.equity_curve.first().map(|e| e.1).unwrap_or(0.0);
+    closes.iter().filter(|c| c.0 >= start).map(|c| (c.0, c.1 / base * equity)).collect()
+}
+
 /// Adds alpha and beta against a benchmark price series (for example an index's closes) to a
 /// result. The benchmark is sampled at each step of the equity curve (its last value at or before
 /// the step); steps before the benchmark starts are left out.

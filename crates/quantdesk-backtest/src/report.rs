@@ -38,25 +38,40 @@ pub fn monthly_returns(curve: &[(i64, f64)]) -> BTreeMap<(i32, u32), f64> {
     out
 }
 
-fn polyline(points: &[(f64, f64)], w: f64, h: f64, colour: &str) -> String {
+/// The x and y ranges of every point of some curves together, so that they share one scale.
+fn bounds<'a>(curves: impl IntoIterator<Item = &'a [(f64, f64)]>) -> Option<[f64; 4]> {
+    let mut b: Option<[f64; 4]> = None;
+    for p in curves.into_iter().flatten() {
+        let [x0, x1, lo, hi] = b.get_or_insert([p.0, p.0, p.1, p.1]);
+        (*x0, *x1, *lo, *hi) = (x0.min(p.0), x1.max(p.0), lo.min(p.1), hi.max(p.1));
+    }
+    b
+}
+
+fn polyline(points: &[(f64, f64)], [x0, x1, lo, hi]: [f64; 4], w: f64, h: f64, colour: &str, dash: bool) -> String {
     if points.is_empty() {
         return String::new();
     }
-    let (x0, x1) = (points[0].0, points[points.len() - 1].0);
-    let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let sx = |x: f64| if x1 > x0 { (x - x0) / (x1 - x0) * w } else { 0.0 };
     let sy = |y: f64| if hi > lo { h - (y - lo) / (hi - lo) * h } else { h / 2.0 };
     let mut s = String::new();
     for p in points {
         let _ = write!(s, "{:.1},{:.1} ", sx(p.0), sy(p.1));
     }
-    format!(r#"<polyline fill="none" stroke="{colour}" stroke-width="1.2" points="{s}"/>"#)
+    let dash = if dash { r#" stroke-dasharray="4 3""# } else { "" };
+    format!(r#"<polyline fill="none" stroke="{colour}" stroke-width="1.2"{dash} points="{s}"/>"#)
 }
 
-/// Renders the report.
-pub fn html(r: &BacktestResult, title: &str) -> String {
+const EQUITY_COLOUR: &str = "#1971c2";
+const BENCHMARK_COLOUR: &str = "#868e96";
+
+/// Renders the report. `benchmark` is the benchmark's symbol and its curve on the equity scale
+/// (`crate::benchmark_curve`); when given, the equity chart draws it too, with a legend.
+pub fn html(r: &BacktestResult, title: &str, benchmark: Option<(&str, &[(i64, f64)])>) -> String {
     let m = &r.metrics;
     let curve: Vec<(f64, f64)> = r.equity_curve.iter().map(|(t, e)| (*t as f64, *e)).collect();
+    let bench: Vec<(f64, f64)> =
+        benchmark.map(|(_, c)| c.iter().map(|(t, v)| (*t as f64, *v)).collect()).unwrap_or_default();
     let mut peak = f64::MIN;
     let dd: Vec<(f64, f64)> = curve
         .iter()
@@ -113,15 +128,25 @@ th:first-child,td:first-child{{text-align:left}}.up{{color:#e03131}}.down{{color
         fp = r.data_fingerprint
     );
     out.push_str("<h2>Equity and drawdown</h2>");
+    if let Some((symbol, _)) = benchmark.filter(|_| !bench.is_empty()) {
+        let _ = write!(
+            out,
+            r#"<p class="legend"><span style="color:{EQUITY_COLOUR}">━ Strategy</span> · <span style="color:{BENCHMARK_COLOUR}">┅ Benchmark {}</span></p>"#,
+            esc(symbol)
+        );
+    }
+    // One scale for the equity and the benchmark, so that the two compare.
+    let scale = bounds([curve.as_slice(), bench.as_slice()]).unwrap_or([0.0; 4]);
     let _ = write!(
         out,
-        r#"<svg width="900" height="260" viewBox="0 0 900 260">{}</svg><br>"#,
-        polyline(&curve, 900.0, 260.0, "#1971c2")
+        r#"<svg width="900" height="260" viewBox="0 0 900 260">{}{}</svg><br>"#,
+        polyline(&bench, scale, 900.0, 260.0, BENCHMARK_COLOUR, true),
+        polyline(&curve, scale, 900.0, 260.0, EQUITY_COLOUR, false)
     );
     let _ = write!(
         out,
         r#"<svg width="900" height="90" viewBox="0 0 900 90">{}</svg>"#,
-        polyline(&dd, 900.0, 90.0, "#e03131")
+        polyline(&dd, bounds([dd.as_slice()]).unwrap_or([0.0; 4]), 900.0, 90.0, "#e03131", false)
     );
     out.push_str("<h2>Metrics</h2><table>");
     for (k, v) in rows {
@@ -179,6 +204,62 @@ th:first-child,td:first-child{{text-align:left}}.up{{color:#e03131}}.down{{color
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn result(curve: Vec<(i64, f64)>) -> BacktestResult {
+        BacktestResult {
+            engine_version: "test".into(),
+            strategy: "sma_cross".into(),
+            params: Default::default(),
+            config: Default::default(),
+            data_fingerprint: "0".into(),
+            final_equity: curve.last().map(|c| c.1).unwrap_or(0.0),
+            final_cash: crate::Money::ZERO,
+            metrics: crate::metrics::compute(&curve, 100.0, &[], &[], 0, 252.0, 0.0),
+            trades: vec![],
+            equity_curve: curve,
+        }
+    }
+
+    /// The `points` of each polyline of the equity chart (the first SVG).
+    fn equity_lines(html: &str) -> Vec<Vec<(f64, f64)>> {
+        let svg = &html[html.find("<svg").unwrap()..];
+        let svg = &svg[..svg.find("</svg>").unwrap()];
+        svg.split("points=\"")
+            .skip(1)
+            .map(|p| {
+                p[..p.find('"').unwrap()]
+                    .split_whitespace()
+                    .map(|xy| {
+                        let (x, y) = xy.split_once(',').unwrap();
+                        (x.parse().unwrap(), y.parse().unwrap())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_equity_chart_draws_the_benchmark_on_the_same_scale_with_a_legend() {
+        let day = 86_400;
+        let r = result(vec![(0, 100.0), (day, 110.0), (2 * day, 120.0)]);
+        let alone = html(&r, "t", None);
+        assert_eq!(equity_lines(&alone).len(), 1, "no benchmark, one line");
+        assert!(!alone.contains("Benchmark"));
+        // The benchmark ends at 140, above the strategy's best: the strategy's top is no longer
+        // the top of the chart.
+        let bench = [(0, 100.0), (day, 90.0), (2 * day, 140.0)];
+        let both = html(&r, "t", Some(("000300.SH", &bench)));
+        let lines = equity_lines(&both);
+        assert_eq!(lines.len(), 2, "{both}");
+        let (b, e) = (&lines[0], &lines[1]);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[2], (900.0, 0.0), "the benchmark's 140 is the top");
+        assert_eq!(b[1], (450.0, 260.0), "its 90 the bottom");
+        assert_eq!(e[0], (0.0, 260.0 - 10.0 / 50.0 * 260.0), "equity 100 on the shared scale");
+        assert_eq!(e[2].1, 260.0 - 30.0 / 50.0 * 260.0, "equity 120 on the shared scale");
+        assert!(both.contains("Benchmark 000300.SH"), "a legend names it");
+        assert!(both.contains(r#"stroke-dasharray"#));
+    }
 
     #[test]
     fn monthly_returns_by_hand() {

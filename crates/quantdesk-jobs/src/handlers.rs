@@ -105,16 +105,14 @@ impl TypedHandler for Backtest {
         // The benchmark: alpha and beta in the metrics, and its buy-and-hold rebased to the
         // starting equity, for the equity chart.
         let mut benchmark = serde_json::Value::Null;
+        let mut bench_curve: Option<(String, Vec<(i64, f64)>)> = None;
         if let Some(b) = spec.benchmark.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
             let bench = load_symbols(ctx, &spec, &[b.to_string()]).await?;
             let closes: Vec<(i64, f64)> = bench[0].bars.iter().map(|b| (b.time, b.close)).collect();
             quantdesk_backtest::attach_benchmark(&mut result, &closes, quantdesk_backtest::periods_per_year(&series));
-            let start = result.equity_curve.first().map(|e| e.0).unwrap_or(i64::MIN);
-            let base = closes.iter().rev().find(|c| c.0 <= start).or(closes.first()).map(|c| c.1).unwrap_or(1.0);
-            let equity = result.equity_curve.first().map(|e| e.1).unwrap_or(0.0);
-            let curve: Vec<(i64, f64)> =
-                closes.iter().filter(|c| c.0 >= start).map(|c| (c.0, c.1 / base * equity)).collect();
+            let curve = quantdesk_backtest::benchmark_curve(&result, &closes);
             benchmark = json!({ "symbol": b, "curve": curve });
+            bench_curve = Some((b.to_string(), curve));
         }
         ctx.progress(2, 3, "saving");
         let title = format!("Backtest: {} on {}", spec.strategy, spec.symbols.join(", "));
@@ -124,7 +122,12 @@ impl TypedHandler for Backtest {
         }
         ctx.artifact("result.json", "application/json", &serde_json::to_vec(&full).map_err(permanent)?).await?;
         ctx.artifact("trades.csv", "text/csv", trades_csv(&result).as_bytes()).await?;
-        ctx.artifact("report.html", "text/html", report::html(&result, &title).as_bytes()).await?;
+        ctx.artifact(
+            "report.html",
+            "text/html",
+            report::html(&result, &title, bench_curve.as_ref().map(|(s, c)| (s.as_str(), c.as_slice()))).as_bytes(),
+        )
+        .await?;
         ctx.progress(3, 3, "done");
         ctx.log(&format!("{} trades, final equity {:.2}", result.trades.len(), result.final_equity)).await;
         Ok(BacktestOutcome {

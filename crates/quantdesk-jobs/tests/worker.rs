@@ -194,6 +194,13 @@ async fn backtests_use_only_their_date_range_and_draw_a_benchmark() {
     assert!(bench.len() > 200);
     assert_eq!(bench[0][1].as_f64().unwrap(), curve[0][1].as_f64().unwrap(), "rebased to the starting equity");
     assert!(r["metrics"]["beta"].as_f64().is_some(), "alpha and beta against the benchmark");
+    // The HTML report draws the benchmark beside the equity, with a legend (issue 21, item 14).
+    let (_, report) = s.artifact(a, "report.html").await.unwrap().unwrap();
+    let report = String::from_utf8(report).unwrap();
+    assert!(report.contains("Benchmark 000998.SH"), "a legend names the benchmark");
+    let equity_svg = &report[report.find("<svg").unwrap()..];
+    let equity_svg = &equity_svg[..equity_svg.find("</svg>").unwrap()];
+    assert_eq!(equity_svg.matches("<polyline").count(), 2, "the equity and the benchmark");
     let j = s.job(b).await.unwrap().unwrap();
     assert_eq!(j.state, JobState::Failed);
     assert!(j.error.unwrap_or_default().contains("from must be before to"));

@@ -361,7 +361,7 @@ pub async fn job_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
 }
 
-/// Download an artifact of a job.
+/// Download an artifact of a job (an HTML report opens in the browser: `Content-Disposition: inline`).
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/artifacts/{name}", tag = "jobs",
     params(("id" = i64, Path), ("name" = String, Path)),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -377,10 +377,20 @@ pub async fn artifact(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("job {id} has no artifact {name:?}")))?;
     let safe: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect();
-    Response::builder()
+    // An HTML artifact (a backtest's report) opens in the browser; everything else downloads.
+    // The report holds no script: it is shown sandboxed (an origin of its own, no scripts), so
+    // even a forged one could not act as the signed-in reader.
+    let html = content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("text/html"));
+    let disposition = if html { "inline" } else { "attachment" };
+    let mut res = Response::builder()
         .header(header::CONTENT_TYPE, content_type)
-        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"job-{id}-{safe}\""))
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .body(Body::from(data))
-        .map_err(ApiError::internal)
+        .header(header::CONTENT_DISPOSITION, format!("{disposition}; filename=\"job-{id}-{safe}\""))
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    if html {
+        res = res.header(
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+        );
+    }
+    res.body(Body::from(data)).map_err(ApiError::internal)
 }

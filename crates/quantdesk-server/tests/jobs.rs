@@ -114,7 +114,15 @@ async fn events_stream_until_the_job_ends_and_artifacts_download() {
         (s.as_u16(), h["content-type"].to_str().unwrap(), b.as_slice()),
         (200, "text/csv", b"a\n1\n".as_slice())
     );
-    assert!(h["content-disposition"].to_str().unwrap().contains("job-"));
+    assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"job-"));
+    // An HTML report opens in the browser (inline), sandboxed; other files download.
+    t.state.store.put_artifact(id, "report.html", "text/html", b"<!doctype html><p>report</p>").await.unwrap();
+    let (s, h, b) =
+        t.request(Request::get(format!("/api/v1/jobs/{id}/artifacts/report.html")).body(Body::empty()).unwrap()).await;
+    assert_eq!((s.as_u16(), h["content-type"].to_str().unwrap()), (200, "text/html"));
+    assert_eq!(h["content-disposition"], format!("inline; filename=\"job-{id}-report.html\"").as_str());
+    assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"), "{h:?}");
+    assert_eq!(b.as_slice(), b"<!doctype html><p>report</p>".as_slice());
     let (s, _) = t.get(&format!("/api/v1/jobs/{id}/artifacts/nope")).await;
     assert_eq!(s, 404);
     // the queue shows in readiness and metrics

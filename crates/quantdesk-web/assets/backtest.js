@@ -1,6 +1,7 @@
 // One backtest: follows its job, then draws the equity curve with the drawdown underneath and
 // lists metrics and trades.
 import { createChart, LineSeries, AreaSeries } from './vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs';
+import { followTheme, themeOptions } from './chart-theme.js';
 
 const cfg = JSON.parse(document.getElementById('bt-config').textContent);
 const id = document.querySelector('.backtest-page').dataset.job;
@@ -15,7 +16,7 @@ async function show() {
   if (!res.ok) throw new Error(`result.json: HTTP ${res.status}`);
   const r = await res.json();
   document.getElementById('bt-result').hidden = false;
-  const chart = createChart(document.getElementById('bt-equity'), { autoSize: true, timeScale: { timeVisible: false } });
+  const chart = followTheme(createChart(document.getElementById('bt-equity'), { autoSize: true, timeScale: { timeVisible: false }, ...themeOptions() }));
   const equity = chart.addSeries(LineSeries, { color: '#1971c2', lineWidth: 2 });
   equity.setData(r.equity_curve.map(([t, e]) => ({ time: t, value: e })));
   if (r.benchmark && r.benchmark.curve && r.benchmark.curve.length) {

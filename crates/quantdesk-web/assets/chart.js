@@ -10,6 +10,7 @@ import {
 import { limitMarksOverlay, tradesOverlay } from './overlays.js';
 import { chanOverlay } from './chan.js';
 import { setupReplay } from './replay.js';
+import { followTheme, themeOptions } from './chart-theme.js';
 
 const cfg = JSON.parse(document.getElementById('chart-config').textContent);
 const el = document.getElementById('chart');
@@ -68,14 +69,6 @@ function colours() {
   const red = '#e03131', green = '#2b8a3e';
   return state.colours === 'green-up' ? { up: green, down: red } : { up: red, down: green };
 }
-function themeOptions() {
-  const dark = document.documentElement.dataset.theme === 'dark';
-  return {
-    layout: { background: { color: dark ? '#0d1117' : '#ffffff' }, textColor: dark ? '#e6edf3' : '#1f2328', panes: { separatorColor: dark ? '#30363d' : '#d0d7de' } },
-    grid: { vertLines: { color: dark ? '#1c2128' : '#f0f2f4' }, horzLines: { color: dark ? '#1c2128' : '#f0f2f4' } },
-  };
-}
-
 // ---- the first page of bars, fetched (usually from the page's preload) before the chart exists,
 // so that the chart's first paint already shows them
 const firstPage = await fetchHistory(initialTo(), PAGE).then((bars) => ({ bars }), (error) => ({ error }));
@@ -88,6 +81,7 @@ const chart = createChart(el, {
   localization: { locale: cfg.lang === 'zh-CN' ? 'zh-CN' : 'en-US' },
   ...themeOptions(),
 });
+followTheme(chart);
 const precision = Math.max(0, Math.round(Math.log10(state.pricescale || 100)));
 const candles = chart.addSeries(CandlestickSeries, { priceFormat: { type: 'price', precision, minMove: 1 / (state.pricescale || 100) } });
 const volume = chart.addSeries(HistogramSeries, { priceFormat: { type: 'volume' }, priceLineVisible: false, lastValueVisible: false }, 1);
@@ -371,7 +365,10 @@ colourSel.value = state.colours;
 colourSel.addEventListener('change', () => { state.colours = colourSel.value; localStorage.setItem('quantdesk.colours', state.colours); applyColours(); render(); });
 const themeSel = document.getElementById('theme');
 themeSel.value = document.documentElement.dataset.theme || 'light';
-themeSel.addEventListener('change', () => { document.documentElement.dataset.theme = themeSel.value; localStorage.setItem('quantdesk.theme', themeSel.value); chart.applyOptions(themeOptions()); });
+themeSel.addEventListener('change', () => { document.documentElement.dataset.theme = themeSel.value; localStorage.setItem('quantdesk.theme', themeSel.value); });
+// the chart follows the theme (followTheme), whether switched here or in another tab
+new MutationObserver(() => { themeSel.value = document.documentElement.dataset.theme || 'light'; })
+  .observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
 
 // ---- search with autocomplete
 const search = document.getElementById('symbol-search');

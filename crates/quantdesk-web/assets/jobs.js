@@ -66,3 +66,32 @@ for (const row of document.querySelectorAll('tr[data-schedule]')) {
     if (res.ok) row.remove();
   });
 }
+
+// A new schedule (or one replaced by name) through the schedules API; on success the page comes
+// back with it in the list, on refusal the API's reason shows next to the form.
+const scheduleForm = document.getElementById('schedule-form');
+if (scheduleForm) {
+  scheduleForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const out = document.getElementById('schedule-error');
+    out.textContent = '';
+    const f = new FormData(scheduleForm);
+    const name = String(f.get('name')).trim();
+    let params = null;
+    try { params = JSON.parse(String(f.get('params')).trim() || '{}'); } catch { /* shown below */ }
+    if (!params || typeof params !== 'object' || Array.isArray(params)) { out.textContent = scheduleForm.dataset.badJson; return; }
+    const body = { cron: String(f.get('cron')).trim(), kind: f.get('kind'), params, enabled: true, catch_up: f.get('catch_up') === 'on' };
+    const zone = String(f.get('timezone')).trim();
+    if (zone) body.timezone = zone;
+    const button = scheduleForm.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      const res = await fetch(`/api/v1/schedules/${encodeURIComponent(name)}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (res.ok) { window.location.assign(`/jobs?saved=${encodeURIComponent(name)}#schedules`); return; }
+      const err = await res.json().catch(() => null);
+      out.textContent = `${scheduleForm.dataset.refused} ${(err && err.error && err.error.message) || `HTTP ${res.status}`}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}

@@ -1,7 +1,11 @@
-// Runs first on every page: applies the saved theme, and sends the session's CSRF token with
+// Runs first on every page: applies the saved theme (and one chosen later in another tab), and sends the session's CSRF token with
 // every state-changing request the page's scripts make (the server refuses them without it).
 const theme = localStorage.getItem('quantdesk.theme');
 if (theme === 'dark' || theme === 'light') document.documentElement.dataset.theme = theme;
+// A theme chosen in another tab applies here too (charts follow: chart-theme.js).
+window.addEventListener('storage', (e) => {
+  if (e.key === 'quantdesk.theme' && (e.newValue === 'dark' || e.newValue === 'light')) document.documentElement.dataset.theme = e.newValue;
+});
 
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content || '';
 const safe = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -16,11 +16,7 @@ use quantdesk_store::auth::{AuditFilter, Role};
 use serde::Deserialize;
 
 use crate::i18n::AccountStrings;
-use crate::pages::{PageCtx, ReqLang, html};
-
-fn fmt_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
-}
+use crate::pages::{PageCtx, ReqLang, html, local_time};
 
 /// Where to go back to after signing in: a path on this site (see [`local_path`]), never the
 /// sign-in page itself; anything else becomes `/chart`.
@@ -284,7 +280,9 @@ fn key_rows(
     keys: &[quantdesk_store::auth::ApiKeyRow],
     owners: &std::collections::HashMap<i64, String>,
     never: &str,
+    lang: crate::i18n::Lang,
 ) -> Vec<KeyRow> {
+    let fmt_ms = |ms: i64| local_time(ms, lang);
     let now = quantdesk_app::clock::now_ms();
     keys.iter()
         .map(|k| KeyRow {
@@ -341,7 +339,7 @@ async fn settings_response(
         email: p.email.clone(),
         role: lang.lang.term(p.role.as_str()),
         scopes: p.scopes().into_iter().map(|s| lang.lang.term(s.as_str())).collect(),
-        keys: key_rows(&keys, &owners, a.never),
+        keys: key_rows(&keys, &owners, a.never, lang.lang),
         new_token,
         notice,
         error,
@@ -570,16 +568,16 @@ pub async fn admin(
                 role: u.role.as_str(),
                 verified: u.verified,
                 disabled: u.disabled,
-                created: fmt_ms(u.created_at),
-                last_login: u.last_login_at.map(fmt_ms).unwrap_or_else(|| a.never.into()),
+                created: local_time(u.created_at, lang.lang),
+                last_login: u.last_login_at.map(|ms| local_time(ms, lang.lang)).unwrap_or_else(|| a.never.into()),
                 me: u.id == p.user_id,
             })
             .collect(),
-        keys: key_rows(&keys, &owners, a.never),
+        keys: key_rows(&keys, &owners, a.never, lang.lang),
         audit: audit
             .iter()
             .map(|e| AuditRow {
-                at: fmt_ms(e.at),
+                at: local_time(e.at, lang.lang),
                 event: e.event.clone(),
                 actor: lang.lang.term(&e.actor),
                 target: e.target.clone(),

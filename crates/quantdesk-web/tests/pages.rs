@@ -285,6 +285,129 @@ async fn jobs_pages_list_and_show_jobs() {
     }
 }
 
+/// The jobs page carries a form for a new schedule: the submittable kinds in the page's language,
+/// Asia/Shanghai by default; coming back with `?saved=NAME` names the saved schedule (issue 21,
+/// item 17).
+#[tokio::test]
+async fn the_jobs_page_has_a_schedule_form_in_both_languages() {
+    let a = app().await;
+    let (s, _, en) = get(&a, "/jobs", &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    let form = en.split(r#"<form id="schedule-form""#).nth(1).expect("a schedule form");
+    let form = &form[..form.find("</form>").unwrap()];
+    for field in ["name", "cron", "timezone", "kind", "params", "catch_up"] {
+        assert!(form.contains(&format!(r#"name="{field}""#)), "field {field}: {form}");
+    }
+    assert!(form.contains(r#"name="timezone" value="Asia/Shanghai""#));
+    let kinds: Vec<&str> = form.split(r#"<option value=""#).skip(1).map(|o| &o[..o.find('"').unwrap()]).collect();
+    let submittable: Vec<&str> = quantdesk_app::jobs::JobKind::SUBMITTABLE.iter().map(|k| k.as_str()).collect();
+    assert_eq!(kinds, submittable, "exactly the kinds a schedule may enqueue");
+    assert!(!form.contains(r#"value="backup""#));
+    assert!(form.contains("New schedule") && form.contains("Save schedule"));
+    let (_, _, zh) = get(&a, "/jobs", &[("accept-language", "zh-CN")]).await;
+    let form = zh.split(r#"<form id="schedule-form""#).nth(1).unwrap();
+    let form = &form[..form.find("</form>").unwrap()];
+    assert!(
+        form.contains("新建定时任务") && form.contains("保存定时任务") && form.contains(">数据同步</option>"),
+        "{form}"
+    );
+    assert!(!form.contains("Save schedule"));
+    // The form's script posts to the schedules API and shows the API's reason when refused.
+    let (_, _, js) = get(&a, &quantdesk_web::assets::asset_url("jobs.js"), &[]).await;
+    assert!(js.contains("/api/v1/schedules/") && js.contains("error.message"));
+    // Back from saving: the notice names a schedule that exists, and nothing else.
+    let (_, _, none) = get(&a, "/jobs?saved=nope", &[("accept-language", "en")]).await;
+    assert!(!none.contains(r#"id="schedule-saved""#));
+    let (s, v) = api_json(
+        &a,
+        "PUT",
+        "/api/v1/schedules/evening",
+        &csrf_of(&en),
+        serde_json::json!({"cron": "0 17 * * 1-5", "kind": "echo"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, _, back) = get(&a, "/jobs?saved=evening", &[("accept-language", "en")]).await;
+    assert!(back.contains(r#"id="schedule-saved""#) && back.contains("<code>evening</code>"), "{back}");
+    assert!(back.contains(r#"data-schedule="evening""#));
+}
+
+/// The session's CSRF token from a page's `<meta name="csrf-token">`.
+fn csrf_of(html: &str) -> String {
+    let after = html.split(r#"<meta name="csrf-token" content=""#).nth(1).expect("a CSRF meta tag");
+    after[..after.find('"').unwrap()].to_string()
+}
+
+/// Times on the pages are exchange time (Asia/Shanghai, UTC+8), labelled; the API stays UTC
+/// (issue 21, item 16).
+#[tokio::test]
+async fn pages_show_times_in_shanghai_time_labelled_and_the_api_in_utc() {
+    let a = app().await;
+    // 2026-12-06 07:04:05 UTC is 15:04:05 in Shanghai; 23:30 UTC is already the next day there.
+    let created = chrono::DateTime::parse_from_rfc3339("2026-12-06T07:04:05Z").unwrap().timestamp_millis();
+    let logged = chrono::DateTime::parse_from_rfc3339("2026-12-06T23:30:00Z").unwrap().timestamp_millis();
+    let job = |kind: &str, params: &str| quantdesk_store::jobs::NewJob {
+        owner: "t".into(),
+        kind: kind.into(),
+        queue: "default".into(),
+        params: params.into(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    let (id, _) = a.store.enqueue(&job("echo", "{}"), created).await.unwrap();
+    let (bt, _) =
+        a.store.enqueue(&job("backtest", r#"{"symbols":["600519.SH"],"strategy":"macd"}"#), created).await.unwrap();
+    a.store.append_log(id, logged, "a line").await.unwrap();
+    a.store
+        .upsert_schedule(&quantdesk_store::jobs::Schedule {
+            id: 0,
+            owner: "t".into(),
+            name: "evening".into(),
+            cron: "0 17 * * *".into(),
+            timezone: "Asia/Shanghai".into(),
+            kind: "echo".into(),
+            params: "{}".into(),
+            enabled: true,
+            catch_up: false,
+            last_fire: Some(logged),
+            created_at: created,
+        })
+        .await
+        .unwrap();
+    let en = [("accept-language", "en")];
+    let (_, _, list) = get(&a, "/jobs", &en).await;
+    let row = list.split(&format!(r#"data-job="{id}""#)).nth(1).unwrap();
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("<td>2026-12-06 15:04:05 CST</td>"), "{row}");
+    assert!(!list.contains("UTC"), "no time is shown in UTC");
+    let sched = list.split(r#"data-schedule="evening""#).nth(1).unwrap();
+    assert!(sched[..sched.find("</tr>").unwrap()].contains("2026-12-07 07:30:00 CST"), "{sched}");
+    let (_, _, page) = get(&a, &format!("/jobs/{id}"), &en).await;
+    assert!(page.contains("<td>2026-12-06 15:04:05 CST</td>"), "{page}");
+    assert!(page.contains("2026-12-07 07:30:00 CST  a line"), "the log in Shanghai time too: {page}");
+    let (_, _, runs) = get(&a, "/backtests", &en).await;
+    assert!(runs.contains("<td>2026-12-06 15:04:05 CST</td>"), "{runs}");
+    let (_, _, zh) = get(&a, "/jobs", &[("accept-language", "zh-CN")]).await;
+    assert!(zh.contains("<td>2026-12-06 15:04:05 北京时间</td>"), "{zh}");
+    // The account pages' key, user and audit tables (their rows are stamped now): the same.
+    let (_, _, settings) = get(&a, "/settings", &en).await;
+    let (s, _, _) =
+        post_form(&a, "/settings/keys", &a.cookie, &format!("csrf={}&name=ci&read=1&days=30", csrf_of(&settings)))
+            .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    for path in ["/settings", "/admin"] {
+        let (_, _, body) = get(&a, path, &en).await;
+        assert!(body.contains(" CST</td>") && !body.contains("UTC"), "{path}: {body}");
+    }
+    // The API answers in UTC.
+    let (_, _, api) = get(&a, &format!("/api/v1/jobs/{bt}"), &[]).await;
+    let v: serde_json::Value = serde_json::from_str(&api).unwrap();
+    assert_eq!(v["job"]["created_at"].as_str().or(v["created_at"].as_str()).unwrap(), "2026-12-06T07:04:05Z", "{v}");
+}
+
 #[tokio::test]
 async fn backtest_pages_list_runs_and_refuse_other_job_kinds() {
     let a = app().await;
@@ -623,7 +746,10 @@ async fn data_page_in_both_languages_lists_the_sources() {
     let em = row(&en, "eastmoney");
     assert!(em.contains("#1 in fallback order") && em.contains("https://push2his.eastmoney.com"), "{em}");
     assert!(em.contains("<td>7</td>"), "calls today: {em}");
-    assert!(em.contains("2024-05-01 08:00:00") && em.contains("2024-05-01 08:01:00 · timed out after 20 s"), "{em}");
+    assert!(
+        em.contains("2024-05-01 08:00:00 CST") && em.contains("2024-05-01 08:01:00 CST · timed out after 20 s"),
+        "Shanghai time, labelled: {em}"
+    );
     assert!(row(&en, "yahoo").contains("#2 in fallback order"));
     assert!(row(&zh, "eastmoney").contains("备选顺序第 1"));
     // an admin may sync: the form is enabled

@@ -41,10 +41,10 @@ struct DataPage {
     config_json: String,
 }
 
-/// An RFC 3339 instant of the API as Asia/Shanghai wall time for people.
-fn shanghai(iso: Option<&str>, never: &str) -> String {
+/// An RFC 3339 instant of the API as people read times on the pages ([`super::local_time`]).
+fn shown(iso: Option<&str>, never: &str, lang: Lang) -> String {
     iso.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M:%S").to_string())
+        .map(|d| super::local_time(d.timestamp_millis(), lang))
         .unwrap_or_else(|| never.to_string())
 }
 
@@ -127,8 +127,8 @@ pub async fn data(State(state): State<AppState>, lang: ReqLang) -> Response {
             url: s.url,
             rate: if s.calls_per_minute == 0 { d.src_no_limit.to_string() } else { s.calls_per_minute.to_string() },
             calls_today: s.calls_today,
-            last_success: shanghai(s.last_success.as_deref(), d.src_never),
-            last_error_at: shanghai(s.last_error_at.as_deref(), ""),
+            last_success: shown(s.last_success.as_deref(), d.src_never, lang.lang),
+            last_error_at: shown(s.last_error_at.as_deref(), "", lang.lang),
             last_error: s.last_error.unwrap_or_default(),
             id: s.name,
         })

@@ -7,7 +7,7 @@ use axum::response::Response;
 use quantdesk_server::AppState;
 use serde::Deserialize;
 
-use super::{PageCtx, ReqLang, error_page, html, json_island};
+use super::{PageCtx, ReqLang, error_page, html, json_island, local_time};
 use crate::i18n::Lang;
 
 /// A job row on the jobs pages.
@@ -43,9 +43,7 @@ impl JobRow {
                 (JobState::Failed, Some(e)) if !e.is_empty() => e.clone(),
                 _ => lang.term(&j.progress_message),
             },
-            created: chrono::DateTime::from_timestamp_millis(j.created_at)
-                .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                .unwrap_or_default(),
+            created: local_time(j.created_at, lang),
             can_cancel: !j.state.is_final(),
             can_retry: matches!(j.state, JobState::Failed | JobState::Cancelled),
             can_delete: j.state.is_final(),
@@ -75,11 +73,16 @@ struct JobsPage {
     states: Vec<(&'static str, String)>,
     state: String,
     terms: String,
+    /// (identifier, label) of the kinds a schedule may enqueue.
+    kinds: Vec<(&'static str, String)>,
+    /// The schedule just saved by the form (it comes back here with `?saved=NAME`).
+    saved: String,
 }
 
 #[derive(Deserialize)]
 pub struct JobsParams {
     state: Option<String>,
+    saved: Option<String>,
 }
 
 /// `/jobs`: the latest 100 jobs, live.
@@ -110,11 +113,7 @@ pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<
                         timezone: s.timezone.clone(),
                         kind_label: lang.lang.term(&s.kind),
                         enabled: s.enabled,
-                        last: s
-                            .last_fire
-                            .and_then(chrono::DateTime::from_timestamp_millis)
-                            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-                            .unwrap_or_else(|| "—".into()),
+                        last: s.last_fire.map(|ms| local_time(ms, lang.lang)).unwrap_or_else(|| "—".into()),
                         json: serde_json::json!({
                             "cron": s.cron, "timezone": s.timezone, "kind": s.kind,
                             "params": serde_json::from_str::<serde_json::Value>(&s.params).unwrap_or_default(),
@@ -130,6 +129,11 @@ pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<
                     .collect(),
                 terms: json_island(&lang.lang.terms()),
                 state: filter_state.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                kinds: quantdesk_app::jobs::JobKind::SUBMITTABLE
+                    .into_iter()
+                    .map(|k| (k.as_str(), lang.lang.term(k.as_str())))
+                    .collect(),
+                saved: p.saved.filter(|n| schedules.iter().any(|s| &s.name == n)).unwrap_or_default(),
             }
             .render(),
         ),
@@ -180,15 +184,7 @@ pub async fn job(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i6
                         .into_iter()
                         .map(|(n, _, _)| (n.clone(), format!("/api/v1/jobs/{id}/artifacts/{n}")))
                         .collect(),
-                    log: logs
-                        .into_iter()
-                        .map(|(at, line)| {
-                            let when = chrono::DateTime::from_timestamp_millis(at)
-                                .map(|d| d.format("%H:%M:%S").to_string())
-                                .unwrap_or_default();
-                            format!("{when}  {line}")
-                        })
-                        .collect(),
+                    log: logs.into_iter().map(|(at, line)| format!("{}  {line}", local_time(at, lang.lang))).collect(),
                     job: JobRow::new(&job, lang.lang),
                     terms: json_island(&lang.lang.terms()),
                 }

@@ -33,6 +33,23 @@ use serde::Deserialize;
 use crate::assets::asset_url;
 use crate::i18n::{Lang, Strings};
 
+/// The time zone people read times in on the pages: the exchange's (Asia/Shanghai for A-shares).
+/// The configuration has no setting for it yet; the API keeps answering in UTC.
+pub const PAGE_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// A stored instant (Unix milliseconds) as a person reads it on the pages: the wall time in
+/// [`PAGE_ZONE`], labelled with the zone (`2026-12-06 15:04:05 CST`; `北京时间` in Chinese).
+/// Every time shown on a page goes through here.
+pub fn local_time(ms: i64, lang: Lang) -> String {
+    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else { return String::new() };
+    let local = t.with_timezone(&PAGE_ZONE);
+    if lang == Lang::ZhCn && PAGE_ZONE == chrono_tz::Asia::Shanghai {
+        format!("{} 北京时间", local.format("%Y-%m-%d %H:%M:%S"))
+    } else {
+        local.format("%Y-%m-%d %H:%M:%S %Z").to_string()
+    }
+}
+
 /// What every page needs: language, strings, the active navigation item, the current path.
 pub struct PageCtx {
     pub lang: &'static str,

@@ -915,11 +915,7 @@ fn price_view(v: &ValuationStrings, c: &quantdesk_app::valuation::PriceCheck) ->
     }
 }
 
-fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
-}
-
-async fn history_view(state: &AppState, owner: &str, symbol: &str, p: &Params) -> Option<HistoryView> {
+async fn history_view(state: &AppState, owner: &str, symbol: &str, p: &Params, lang: Lang) -> Option<HistoryView> {
     let page = get(p, "hpage").and_then(|x| x.parse::<u32>().ok()).unwrap_or(1).clamp(1, 100_000);
     let h = quantdesk_app::valuation::history(&*state.store, owner, page).await.ok()?;
     let pages = (h.total.div_ceil(u64::from(h.per_page.max(1)))).max(1) as u32;
@@ -930,7 +926,7 @@ async fn history_view(state: &AppState, owner: &str, symbol: &str, p: &Params) -
             .items
             .iter()
             .map(|i| HistoryRow {
-                created: when(i.created_at),
+                created: super::local_time(i.created_at, lang),
                 ts_code: i.ts_code.clone(),
                 valuation_date: i.valuation_date.clone(),
                 profile: i.profile.clone(),
@@ -992,7 +988,8 @@ async fn render(state: &AppState, lang: &ReqLang, symbol: Option<String>, p: Par
                 Ok(s) => {
                     req = s.request;
                     req.ts_code = Some(sym.clone());
-                    applied = format!("{} #{id} ({})", v.history_loaded, when(s.item.created_at));
+                    applied =
+                        format!("{} #{id} ({})", v.history_loaded, super::local_time(s.item.created_at, lang.lang));
                 }
                 Err(e) => problem = e.into_message(),
             }
@@ -1070,7 +1067,7 @@ async fn render(state: &AppState, lang: &ReqLang, symbol: Option<String>, p: Par
             if let Some(h) = &hpage {
                 hp.push(("hpage".into(), h.clone()));
             }
-            history_view(state, o, &sym, &hp).await
+            history_view(state, o, &sym, &hp, lang.lang).await
         }
         None => None,
     };

@@ -158,11 +158,13 @@ pub async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
     let series = series::load(cfg, &a.bars()).await?;
     let mut result =
         quantdesk_backtest::backtest(&config, &series, &a.strategy, &params).map_err(|e| anyhow::anyhow!(e))?;
+    let mut bench_curve: Option<(String, Vec<(i64, f64)>)> = None;
     if let Some(b) = &a.benchmark {
         let symbols = [b.clone()];
         let bench = series::load(cfg, &BarQuery { file: None, symbols: &symbols, ..a.bars() }).await?;
         let closes: Vec<(i64, f64)> = bench[0].bars.iter().map(|b| (b.time, b.close)).collect();
         quantdesk_backtest::attach_benchmark(&mut result, &closes, quantdesk_backtest::periods_per_year(&series));
+        bench_curve = Some((b.clone(), quantdesk_backtest::benchmark_curve(&result, &closes)));
     }
     if let Some(path) = &a.report {
         let title = format!(
@@ -170,8 +172,15 @@ pub async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
             a.strategy,
             series.iter().map(|s| s.instrument.symbol.as_str()).collect::<Vec<_>>().join(", ")
         );
-        std::fs::write(path, quantdesk_backtest::report::html(&result, &title))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(
+            path,
+            quantdesk_backtest::report::html(
+                &result,
+                &title,
+                bench_curve.as_ref().map(|(s, c)| (s.as_str(), c.as_slice())),
+            ),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
     let iso = quantdesk_app::clock::iso_secs;
