@@ -142,7 +142,7 @@ fn a_flat_month_is_not_coloured_as_a_loss_in_the_report() {
     // Issue 21, item 14: 0.0 % months were classed "down" (−0.0 after rounding).
     let closes: Vec<f64> = (0..70).map(|i| if i < 35 { 10.0 } else { 10.0 - 1e-7 }).collect();
     let r = backtest(&BacktestConfig::default(), &[series(&closes)], "buy_and_hold", &Params::new()).unwrap();
-    let html = quantdesk_backtest::report::html(&r, "flat");
+    let html = quantdesk_backtest::report::html(&r, "flat", None);
     assert!(html.contains(r#"<td class="flat">0.0</td>"#), "{html}");
     assert!(!html.contains(r#"<td class="down">-0.0</td>"#) && !html.contains(r#"<td class="down">0.0</td>"#));
 }
