@@ -247,6 +247,27 @@ pub fn causal_window(o: &RegimeOptions) -> usize {
     o.max_length.saturating_mul(2).max(labeling::causal::min_history(&o.params(KeyIndicator::Close)))
 }
 
+/// The most work (bars × effective window) a causal labeling may take in a request; the
+/// `regimes` job and the command line have no such bound.
+pub const MAX_REQUEST_CAUSAL_WORK: usize = 3_000_000;
+
+/// Refuses (422 `too_costly`) a causal labeling of `rows` bars whose cost, one model run on up to
+/// `causal_window` bars per bar, exceeds [`MAX_REQUEST_CAUSAL_WORK`].
+pub fn check_request_cost(rows: usize, o: &RegimeOptions) -> Result<(), AppError> {
+    if !o.causal {
+        return Ok(());
+    }
+    let work = rows.saturating_mul(causal_window(o).min(rows));
+    if work > MAX_REQUEST_CAUSAL_WORK {
+        return Err(AppError::invalid(format!(
+            "causal labels of {rows} bars with a window of {} bars are too costly for a request (bars × window = {work} > {MAX_REQUEST_CAUSAL_WORK}); use a smaller max_length, a coarser resolution, or the regimes job",
+            causal_window(o)
+        ))
+        .with_code("too_costly"));
+    }
+    Ok(())
+}
+
 /// `zero_phase` (ex-post) or `causal`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -301,8 +322,14 @@ pub struct RegimeSegment {
     pub normalized_slope: Option<f64>,
 }
 
+/// `None` for a statistic that is undefined (no run of the label, or a one-bar run's slope).
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
 /// Per-label statistics (TradeMaster's `metrics_of_each_dynamics`, population std over the runs
-/// of the label, measured on the raw key indicator), plus the per-bar return.
+/// of the label, measured on the raw key indicator), plus the per-bar return. A statistic is
+/// `null` where it is undefined (a label without runs; the slope of a one-bar run).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RegimeStatistics {
     pub label: usize,
@@ -313,20 +340,20 @@ pub struct RegimeStatistics {
     /// Share of the labeled bars.
     pub share: f64,
     /// Mean and std of the runs' `np.polyfit` slope over the first value (fraction per bar).
-    pub slope_mean: f64,
-    pub slope_std: f64,
+    pub slope_mean: Option<f64>,
+    pub slope_std: Option<f64>,
     /// Mean and std of the runs' lengths.
-    pub length_mean: f64,
-    pub length_std: f64,
+    pub length_mean: Option<f64>,
+    pub length_std: Option<f64>,
     /// Mean and std of the runs' maximum draw-up per bar (`mpp_k`).
-    pub drawup_k_mean: f64,
-    pub drawup_k_std: f64,
+    pub drawup_k_mean: Option<f64>,
+    pub drawup_k_std: Option<f64>,
     /// Mean and std of the runs' maximum drawdown per bar (`mdd_k`).
-    pub drawdown_k_mean: f64,
-    pub drawdown_k_std: f64,
+    pub drawdown_k_mean: Option<f64>,
+    pub drawdown_k_std: Option<f64>,
     /// Mean and population std of the per-bar `pct_return` of the label's bars.
-    pub return_mean: f64,
-    pub return_std: f64,
+    pub return_mean: Option<f64>,
+    pub return_std: Option<f64>,
 }
 
 /// A labeled series with its segments and statistics.
@@ -458,16 +485,16 @@ pub fn statistics(
                 runs: m.runs,
                 bars,
                 share: bars as f64 / total,
-                slope_mean: m.slope_mean,
-                slope_std: m.slope_std,
-                length_mean: m.length_mean,
-                length_std: m.length_std,
-                drawup_k_mean: m.drawup_k_mean,
-                drawup_k_std: m.drawup_k_std,
-                drawdown_k_mean: m.drawdown_k_mean,
-                drawdown_k_std: m.drawdown_k_std,
-                return_mean: m.return_mean,
-                return_std: m.return_std,
+                slope_mean: finite(m.slope_mean),
+                slope_std: finite(m.slope_std),
+                length_mean: finite(m.length_mean),
+                length_std: finite(m.length_std),
+                drawup_k_mean: finite(m.drawup_k_mean),
+                drawup_k_std: finite(m.drawup_k_std),
+                drawdown_k_mean: finite(m.drawdown_k_mean),
+                drawdown_k_std: finite(m.drawdown_k_std),
+                return_mean: finite(m.return_mean),
+                return_std: finite(m.return_std),
             }
         })
         .collect())
@@ -860,14 +887,9 @@ pub fn statistics_csv(stats: &[RegimeStatistics]) -> String {
     let mut out = String::from(
         "label,runs,bars,share,slope_mean,slope_std,length_mean,length_std,drawup_k_mean,drawup_k_std,drawdown_k_mean,drawdown_k_std,return_mean,return_std\n",
     );
+    let cell = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for s in stats {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            s.label,
-            s.runs,
-            s.bars,
-            s.share,
+        let cells = [
             s.slope_mean,
             s.slope_std,
             s.length_mean,
@@ -877,8 +899,10 @@ pub fn statistics_csv(stats: &[RegimeStatistics]) -> String {
             s.drawdown_k_mean,
             s.drawdown_k_std,
             s.return_mean,
-            s.return_std
-        );
+            s.return_std,
+        ]
+        .map(cell);
+        let _ = writeln!(out, "{},{},{},{},{}", s.label, s.runs, s.bars, s.share, cells.join(","));
     }
     out
 }

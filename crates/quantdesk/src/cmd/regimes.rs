@@ -193,19 +193,20 @@ pub async fn regimes(cfg: &Config, a: RegimesArgs) -> Result<()> {
                 "ret_mean"
             )?;
             for s in &report.statistics {
+                let c = |x: Option<f64>, d: usize| x.map_or_else(|| "-".to_string(), |v| format!("{v:.d$}"));
                 writeln!(
                     o,
-                    "{:>5} {:>5} {:>6} {:>6.1}% {:>12.6} {:>12.6} {:>9.2} {:>12.6} {:>12.6} {:>12.6}",
+                    "{:>5} {:>5} {:>6} {:>6.1}% {:>12} {:>12} {:>9} {:>12} {:>12} {:>12}",
                     s.label,
                     s.runs,
                     s.bars,
                     100.0 * s.share,
-                    s.slope_mean,
-                    s.slope_std,
-                    s.length_mean,
-                    s.drawup_k_mean,
-                    s.drawdown_k_mean,
-                    s.return_mean
+                    c(s.slope_mean, 6),
+                    c(s.slope_std, 6),
+                    c(s.length_mean, 2),
+                    c(s.drawup_k_mean, 6),
+                    c(s.drawdown_k_mean, 6),
+                    c(s.return_mean, 6)
                 )?;
             }
             o
