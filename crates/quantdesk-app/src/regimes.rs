@@ -1226,3 +1226,175 @@ mod tests {
         assert!(svg.starts_with("<svg") && !svg.contains("<script") && !svg.contains("href"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The `regimes` and `dynamics_test` jobs.
+
+fn default_resolution() -> String {
+    "1D".into()
+}
+fn default_adjustment() -> String {
+    "qfq".into()
+}
+fn default_agent() -> String {
+    "ma".into()
+}
+
+/// The series of a job: a stored symbol at a resolution, with its key indicator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegimesJobParams {
+    /// A stored symbol, e.g. `600519.SH`.
+    pub symbol: String,
+    /// 1, 5, 15, 30, 60, 1D (default), 1W or 1M.
+    #[serde(default = "default_resolution")]
+    pub resolution: String,
+    /// adjcp (default) or close.
+    #[serde(default)]
+    pub key: KeyIndicator,
+    /// Adjustment of the adjusted close: qfq (default), hfq or none.
+    #[serde(default = "default_adjustment")]
+    pub adjustment: String,
+    /// The labeling parameters (defaults when absent).
+    #[serde(default)]
+    pub options: RegimeOptions,
+}
+
+/// `dynamics_test`: the series, the agent and the label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicsTestJobParams {
+    /// A stored symbol, e.g. `600519.SH`.
+    pub symbol: String,
+    /// 1, 5, 15, 30, 60, 1D (default), 1W or 1M.
+    #[serde(default = "default_resolution")]
+    pub resolution: String,
+    /// adjcp (default) or close.
+    #[serde(default)]
+    pub key: KeyIndicator,
+    /// Adjustment of the adjusted close: qfq (default), hfq or none.
+    #[serde(default = "default_adjustment")]
+    pub adjustment: String,
+    /// The labeling parameters (defaults when absent).
+    #[serde(default)]
+    pub options: RegimeOptions,
+    /// ma (default: TradeMaster's MA policy), do_nothing, blind_buy or a built-in strategy.
+    #[serde(default = "default_agent")]
+    pub agent: String,
+    /// The strategy's parameters, e.g. `{"fast": 10, "slow": 30}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: Params,
+    /// The label to test; absent: every label.
+    #[serde(default)]
+    pub label: Option<usize>,
+}
+
+/// What a job's series parameters mean, checked (422 `invalid_params` naming the field).
+pub fn job_series(resolution: &str, adjustment: &str, o: &RegimeOptions) -> Result<(Resolution, Adjustment), AppError> {
+    let res = Resolution::parse(resolution).map_err(|e| bad_param("resolution", e.0))?;
+    if !["none", "qfq", "hfq"].contains(&adjustment) {
+        return Err(bad_param("adjustment", format!("unsupported adjustment {adjustment:?}; use none, qfq or hfq")));
+    }
+    let adj = Adjustment::parse(adjustment).map_err(|e| bad_param("adjustment", e.0))?;
+    o.check().map_err(|e| {
+        let field = e.field().map(|f| format!("options.{f}")).unwrap_or_else(|| "options".into());
+        e.with_field(field)
+    })?;
+    Ok((res, adj))
+}
+
+impl RegimesJobParams {
+    /// The rules beyond the shape.
+    pub fn check(&self) -> Result<(Resolution, Adjustment), AppError> {
+        job_series(&self.resolution, &self.adjustment, &self.options)
+    }
+}
+
+impl DynamicsTestJobParams {
+    /// The rules beyond the shape, and the agent.
+    pub fn check(&self) -> Result<(Resolution, Adjustment, Agent, LabelChoice), AppError> {
+        let (res, adj) = job_series(&self.resolution, &self.adjustment, &self.options)?;
+        let agent = Agent::parse(&self.agent, self.params.clone())?;
+        let which = match self.label {
+            None => LabelChoice::All,
+            Some(l) if l < self.options.dynamics => LabelChoice::One(l),
+            Some(l) => {
+                return Err(bad_param(
+                    "label",
+                    format!("label {l} is not below the number of dynamics ({})", self.options.dynamics),
+                ));
+            }
+        };
+        Ok((res, adj, agent, which))
+    }
+}
+
+/// The result of a `regimes` job (the rows are in the artifact `labels.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RegimesJobResult {
+    pub symbol: String,
+    pub resolution: String,
+    pub filter: Filter,
+    pub causal_window: Option<usize>,
+    pub bars: usize,
+    pub segments: usize,
+    pub statistics: Vec<RegimeStatistics>,
+}
+
+impl From<&RegimeReport> for RegimesJobResult {
+    fn from(r: &RegimeReport) -> Self {
+        RegimesJobResult {
+            symbol: r.symbol.clone(),
+            resolution: r.resolution.clone(),
+            filter: r.filter,
+            causal_window: r.causal_window,
+            bars: r.rows.len(),
+            segments: r.segments.len(),
+            statistics: r.statistics.clone(),
+        }
+    }
+}
+
+/// One label of a `dynamics_test` job's result (everything else is in `result.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DynamicsJobLabel {
+    pub label: usize,
+    /// Tested runs of the label.
+    pub tested_runs: usize,
+    /// The agent's TradeMaster Profitability and Risk Control scores.
+    pub profitability: Option<f64>,
+    pub risk_control: Option<f64>,
+    /// Why the label was not tested.
+    pub refused: Option<String>,
+}
+
+/// The result of a `dynamics_test` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DynamicsTestJobResult {
+    pub symbol: String,
+    pub agent: String,
+    pub filter: Filter,
+    pub labels: Vec<DynamicsJobLabel>,
+}
+
+impl From<&DynamicsAnswer> for DynamicsTestJobResult {
+    fn from(a: &DynamicsAnswer) -> Self {
+        DynamicsTestJobResult {
+            symbol: a.symbol.clone(),
+            agent: a.agent.clone(),
+            filter: a.filter,
+            labels: a
+                .labels
+                .iter()
+                .map(|l| DynamicsJobLabel {
+                    label: l.label,
+                    tested_runs: l.report.as_ref().map_or(0, |r| r.segments.iter().filter(|s| s.tested).count()),
+                    profitability: l.report.as_ref().and_then(|r| finite(r.scores.agent.profitability)),
+                    risk_control: l.report.as_ref().and_then(|r| finite(r.scores.agent.risk_control)),
+                    refused: l.refused.as_ref().map(|x| format!("{}: {}", x.code, x.message)),
+                })
+                .collect(),
+        }
+    }
+}
