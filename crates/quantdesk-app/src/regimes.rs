@@ -924,7 +924,7 @@ pub fn radar_svg(title: &str, plot: &radar::RadarPlot) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 420" width="400" height="420" role="img" aria-label="{}">"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="-60 0 520 420" width="520" height="420" role="img" aria-label="{}">"#,
         esc(title)
     );
     let _ = write!(s, r#"<title>{}</title>"#, esc(title));
