@@ -27,11 +27,14 @@ pub enum JobKind {
     Backup,
     Sync,
     Valuation,
+    Regimes,
+    #[serde(rename = "dynamics_test")]
+    DynamicsTest,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 10] = [
         JobKind::Backtest,
         JobKind::Sweep,
         JobKind::Decide,
@@ -40,11 +43,13 @@ impl JobKind {
         JobKind::Backup,
         JobKind::Sync,
         JobKind::Valuation,
+        JobKind::Regimes,
+        JobKind::DynamicsTest,
     ];
 
     /// The kinds people submit (API, CLI, schedules). Backups are the operator's: they come from
     /// `backup_dir` and `backup_cron`, never from a request, so nobody points one at a path.
-    pub const SUBMITTABLE: [JobKind; 7] = [
+    pub const SUBMITTABLE: [JobKind; 9] = [
         JobKind::Backtest,
         JobKind::Sweep,
         JobKind::Decide,
@@ -52,6 +57,8 @@ impl JobKind {
         JobKind::Echo,
         JobKind::Sync,
         JobKind::Valuation,
+        JobKind::Regimes,
+        JobKind::DynamicsTest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +71,8 @@ impl JobKind {
             JobKind::Backup => "backup",
             JobKind::Sync => "sync",
             JobKind::Valuation => "valuation",
+            JobKind::Regimes => "regimes",
+            JobKind::DynamicsTest => "dynamics_test",
         }
     }
 
@@ -127,6 +136,18 @@ impl JobKind {
                     serde_json::from_value(params.clone()).map_err(|e| AppError::invalid(e.to_string()))?;
                 crate::valuation::job_request(&p).map(|_| ())
             }
+            JobKind::Regimes => {
+                check::<crate::regimes::RegimesJobParams>(self, params)?;
+                let p: crate::regimes::RegimesJobParams =
+                    serde_json::from_value(params.clone()).map_err(|e| AppError::invalid(e.to_string()))?;
+                p.check().map(|_| ())
+            }
+            JobKind::DynamicsTest => {
+                check::<crate::regimes::DynamicsTestJobParams>(self, params)?;
+                let p: crate::regimes::DynamicsTestJobParams =
+                    serde_json::from_value(params.clone()).map_err(|e| AppError::invalid(e.to_string()))?;
+                p.check().map(|_| ())
+            }
         }
     }
 }
@@ -147,6 +168,16 @@ pub trait JobSpec: Serialize + DeserializeOwned + Send + Sync + 'static {
 impl JobSpec for crate::valuation::ValuationJobParams {
     const KIND: JobKind = JobKind::Valuation;
     type Output = crate::valuation::ValuationJobResult;
+}
+
+impl JobSpec for crate::regimes::RegimesJobParams {
+    const KIND: JobKind = JobKind::Regimes;
+    type Output = crate::regimes::RegimesJobResult;
+}
+
+impl JobSpec for crate::regimes::DynamicsTestJobParams {
+    const KIND: JobKind = JobKind::DynamicsTest;
+    type Output = crate::regimes::DynamicsTestJobResult;
 }
 
 impl JobSpec for crate::sync::SyncRequest {
@@ -464,7 +495,30 @@ mod tests {
             assert_eq!(JobKind::parse(k.as_str()), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
         }
-        assert_eq!(JobKind::submittable_names(), "backtest, sweep, decide, import, echo, sync, valuation");
+        assert_eq!(
+            JobKind::submittable_names(),
+            "backtest, sweep, decide, import, echo, sync, valuation, regimes, dynamics_test"
+        );
+        assert!(JobKind::Regimes.check_params(&json!({"symbol": "BTC", "options": {"dynamics": 4}})).is_ok());
+        let e = JobKind::Regimes.check_params(&json!({"symbol": "BTC", "options": {"min_length": 1}})).unwrap_err();
+        assert_eq!((e.code(), e.field()), ("invalid_params", Some("options.min_length")));
+        assert_eq!(
+            JobKind::Regimes.check_params(&json!({"symbol": "BTC", "nope": 1})).unwrap_err().code(),
+            "invalid_params"
+        );
+        assert!(
+            JobKind::DynamicsTest
+                .check_params(&json!({"symbol": "BTC", "agent": "sma_cross", "params": {"fast": 5}, "label": 2}))
+                .is_ok()
+        );
+        for bad in [
+            json!({"symbol": "BTC", "agent": "sma_cross", "params": {"fast": 50}}),
+            json!({"symbol": "BTC", "agent": "nope"}),
+            json!({"symbol": "BTC", "label": 3}),
+            json!({"symbol": "BTC", "resolution": "2D"}),
+        ] {
+            assert_eq!(JobKind::DynamicsTest.check_params(&bad).unwrap_err().code(), "invalid_params", "{bad}");
+        }
         assert!(JobKind::Sync.check_params(&json!({"what": "bars", "symbols": ["600519.SH"]})).is_ok());
         assert!(JobKind::Valuation.check_params(&json!({"symbols": ["600519.SH"], "preset": "bear"})).is_ok());
         assert_eq!(

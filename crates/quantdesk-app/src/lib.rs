@@ -32,6 +32,7 @@ pub mod jobs;
 pub mod market;
 pub mod quality;
 pub mod quotes;
+pub mod regimes;
 pub mod scenarios;
 pub mod screener;
 pub mod sync;

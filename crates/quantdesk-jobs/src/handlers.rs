@@ -430,3 +430,96 @@ impl TypedHandler for Valuation {
         Ok(out)
     }
 }
+
+fn app_error(e: quantdesk_app::AppError) -> JobError {
+    if e.is_transient() { JobError::Transient(e.into_message()) } else { JobError::Permanent(e.into_message()) }
+}
+
+/// `regimes`: TradeMaster's market-dynamics labels of a stored symbol
+/// ([`quantdesk_app::regimes`]); artifacts `labels.csv` (one row per bar with TradeMaster's
+/// columns), `statistics.csv` (per label) and `result.json` (rows, segments, statistics).
+pub struct Regimes;
+
+#[async_trait]
+impl TypedHandler for Regimes {
+    type Spec = quantdesk_app::regimes::RegimesJobParams;
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        spec: quantdesk_app::regimes::RegimesJobParams,
+    ) -> Result<quantdesk_app::regimes::RegimesJobResult, JobError> {
+        use quantdesk_app::regimes;
+        let (resolution, adjustment) = spec.check().map_err(app_error)?;
+        let source = BarSource { store: &*ctx.store, blocks: None };
+        ctx.progress(0, 2, "loading bars");
+        let series =
+            regimes::load_stored(source, &spec.symbol, resolution, spec.key, adjustment).await.map_err(app_error)?;
+        ctx.progress(1, 2, "labeling");
+        let (key, options) = (spec.key, spec.options.clone());
+        let report = tokio::task::spawn_blocking(move || regimes::label_bars(&series, key, &options))
+            .await
+            .map_err(permanent)?
+            .map_err(app_error)?;
+        ctx.artifact("labels.csv", "text/csv", regimes::labels_csv(&report).as_bytes()).await?;
+        ctx.artifact("statistics.csv", "text/csv", regimes::statistics_csv(&report.statistics).as_bytes()).await?;
+        ctx.artifact("result.json", "application/json", &serde_json::to_vec(&report).map_err(permanent)?).await?;
+        ctx.log(&format!(
+            "{} bars, {} segments, labels {}",
+            report.rows.len(),
+            report.segments.len(),
+            match report.filter {
+                regimes::Filter::ZeroPhase => "zero_phase (ex-post)",
+                regimes::Filter::Causal => "causal",
+            }
+        ))
+        .await;
+        Ok(regimes::RegimesJobResult::from(&report))
+    }
+}
+
+/// `dynamics_test`: an agent's dynamics test per label with TradeMaster's metrics and radar scores
+/// ([`quantdesk_app::regimes::dynamics_test`]); artifacts `labels.csv`, `statistics.csv`,
+/// `result.json` (every label's metrics, σ, scores, radar values and textbook metrics),
+/// `radar.svg` (the radar of the first tested label) and `report.html` (self-contained).
+pub struct DynamicsTest;
+
+#[async_trait]
+impl TypedHandler for DynamicsTest {
+    type Spec = quantdesk_app::regimes::DynamicsTestJobParams;
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        spec: quantdesk_app::regimes::DynamicsTestJobParams,
+    ) -> Result<quantdesk_app::regimes::DynamicsTestJobResult, JobError> {
+        use quantdesk_app::regimes;
+        let (resolution, adjustment, agent, which) = spec.check().map_err(app_error)?;
+        let source = BarSource { store: &*ctx.store, blocks: None };
+        ctx.progress(0, 2, "loading bars");
+        let series =
+            regimes::load_stored(source, &spec.symbol, resolution, spec.key, adjustment).await.map_err(app_error)?;
+        ctx.progress(1, 2, "testing");
+        let (key, options) = (spec.key, spec.options.clone());
+        let (labels, answer) = tokio::task::spawn_blocking(move || {
+            let labels = regimes::label_bars(&series, key, &options)?;
+            let answer = regimes::dynamics_test(&series, key, &options, which, &agent)?;
+            Ok::<_, quantdesk_app::AppError>((labels, answer))
+        })
+        .await
+        .map_err(permanent)?
+        .map_err(app_error)?;
+        ctx.artifact("labels.csv", "text/csv", regimes::labels_csv(&labels).as_bytes()).await?;
+        ctx.artifact("statistics.csv", "text/csv", regimes::statistics_csv(&labels.statistics).as_bytes()).await?;
+        ctx.artifact("result.json", "application/json", &serde_json::to_vec(&answer).map_err(permanent)?).await?;
+        if let Some((l, r)) = answer.labels.iter().find_map(|l| l.report.as_ref().map(|r| (l.label, r))) {
+            let title = format!("{} label {l} — {}", answer.symbol, answer.agent);
+            ctx.artifact("radar.svg", "image/svg+xml", regimes::radar_svg(&title, &r.radar).as_bytes()).await?;
+        }
+        ctx.artifact("report.html", "text/html", regimes::dynamics_html(&answer).as_bytes()).await?;
+        for l in &answer.labels {
+            if let Some(x) = &l.refused {
+                ctx.log(&format!("label {}: not tested ({}): {}", l.label, x.code, x.message)).await;
+            }
+        }
+        Ok(regimes::DynamicsTestJobResult::from(&answer))
+    }
+}

@@ -144,6 +144,8 @@ impl Registry {
             .with_typed(handlers::Import)
             .with_typed(handlers::Sync { sources: Default::default(), rate_limits: Default::default() })
             .with_typed(handlers::Valuation)
+            .with_typed(handlers::Regimes)
+            .with_typed(handlers::DynamicsTest)
     }
 }
 

@@ -47,11 +47,11 @@ pub(crate) use crate::iso_ms as iso;
 /// A job to submit.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateJob {
-    /// backtest, sweep, decide, import, echo or sync.
-    #[schema(pattern = "^(backtest|sweep|decide|import|echo|sync)$")]
+    /// backtest, sweep, decide, import, echo, sync, regimes or dynamics_test.
+    #[schema(pattern = "^(backtest|sweep|decide|import|echo|sync|regimes|dynamics_test)$")]
     pub kind: String,
     /// The kind's parameters: the schemas BacktestParams, SweepParams, DecideParams, ImportParams,
-    /// EchoParams and SyncRequest. Parameters that do not fit the kind answer 422 `invalid_params`.
+    /// EchoParams, SyncRequest, RegimesJobParams and DynamicsTestJobParams. Parameters that do not fit the kind answer 422 `invalid_params`.
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
     /// Higher runs first (default 0; -100 to 100, beyond is taken as the nearest bound). Above 0

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use cmd::{accounts, backtest, backup, chan, data, import, ops, options, schedule, serve, sync, valuate};
+use cmd::{accounts, backtest, backup, chan, data, import, ops, options, regimes, schedule, serve, sync, valuate};
 use quantdesk_app::config::Config;
 use quantdesk_app::config::{LogFormat, Overrides};
 
@@ -53,6 +53,12 @@ enum Command {
     /// Chan-theory (缠论) analysis of a CSV file or of stored bars: merged bars, fractals, strokes,
     /// segments, pivots and buy/sell points.
     Chan(Box<chan::ChanArgs>),
+    /// Market dynamics: TradeMaster's regime labels of a CSV file or of stored bars (ex-post by
+    /// default, --causal for labels a strategy may read), with per-label statistics.
+    Regimes(Box<regimes::RegimesArgs>),
+    /// Dynamics test: an agent (TradeMaster's MA policy or a built-in strategy) per label, with
+    /// TradeMaster's metrics, scores and radar chart beside Blind-Buy and Do-Nothing.
+    DynamicsTest(Box<regimes::DynamicsTestArgs>),
     /// Backtest a strategy on a CSV file or on stored bars.
     Backtest(Box<backtest::BacktestArgs>),
     /// Run a strategy over a grid (or a random sample) of parameters on every core, or walk forward.
@@ -124,6 +130,8 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Sync(c) => sync::run(&cfg, c).await,
         Command::Data(c) => data::run(&cfg, c).await,
         Command::Chan(a) => chan::run(&cfg, *a).await,
+        Command::Regimes(a) => regimes::regimes(&cfg, *a).await,
+        Command::DynamicsTest(a) => regimes::dynamics_test(&cfg, *a).await,
         Command::Backtest(a) => backtest::backtest(&cfg, *a).await,
         Command::Sweep(a) => backtest::sweep(&cfg, *a).await,
         Command::Decide(a) => backtest::decide(&cfg, a).await,

@@ -9,6 +9,7 @@ pub mod data;
 pub mod import;
 pub mod ops;
 pub mod options;
+pub mod regimes;
 pub mod schedule;
 pub mod series;
 pub mod serve;

@@ -1,0 +1,120 @@
+//! The `regimes` and `dynamics_test` jobs on a worker, on TradeMaster's BTC file imported as
+//! stored bars: the labels artifact carries the golden labels, the statistics and the dynamics
+//! test's radar and report are stored as artifacts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quantdesk_jobs::{Registry, WorkerConfig, now_ms, run_worker};
+use quantdesk_store::Store;
+use quantdesk_store::jobs::{Job, JobState, NewJob};
+
+fn fixtures() -> Option<PathBuf> {
+    match std::env::var_os("QUANTDESK_FIXTURES") {
+        Some(p) => Some(PathBuf::from(p)),
+        None if std::env::var_os("QUANTDESK_TEST_REQUIRE_ALL").is_some() => {
+            panic!("QUANTDESK_FIXTURES is unset but QUANTDESK_TEST_REQUIRE_ALL is set")
+        }
+        None => {
+            eprintln!("skipped: QUANTDESK_FIXTURES is unset");
+            None
+        }
+    }
+}
+
+async fn run(store: &Arc<dyn Store>, kind: &str, params: serde_json::Value) -> Job {
+    let job = NewJob {
+        owner: "t".into(),
+        kind: kind.into(),
+        queue: "default".into(),
+        params: params.to_string(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    };
+    let (id, _) = store.enqueue(&job, now_ms()).await.unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut cfg = WorkerConfig::with_lease(1, vec!["default".into()], Duration::from_secs(5));
+    cfg.poll = Duration::from_millis(20);
+    let worker = tokio::spawn(run_worker(store.clone(), Registry::standard(), cfg, rx));
+    for _ in 0..3000 {
+        if store.job(id).await.unwrap().unwrap().state.is_final() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tx.send(true).unwrap();
+    worker.await.unwrap();
+    store.job(id).await.unwrap().unwrap()
+}
+
+async fn artifact(store: &Arc<dyn Store>, id: i64, name: &str) -> (String, String) {
+    let (ct, data) = store.artifact(id, name).await.unwrap().unwrap_or_else(|| panic!("no artifact {name}"));
+    (ct, String::from_utf8(data).unwrap())
+}
+
+#[tokio::test]
+async fn regimes_and_dynamics_test_jobs_store_their_artifacts() {
+    let Some(fx) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        quantdesk_store::open(&format!("sqlite://{}", dir.path().join("j.db").display()), 4).await.unwrap();
+    let path = fx.join("golden/regimes/btc_3dyn_minlen12_quantile.csv");
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let opts = quantdesk_ingest::BarImportOptions {
+        file_name: "btc.csv".into(),
+        symbol: Some(quantdesk_core::Symbol::new("BTC").unwrap()),
+        resolution: quantdesk_core::Resolution::Day,
+        timezone: None,
+        columns: quantdesk_ingest::ColumnMap::default(),
+    };
+    quantdesk_app::market::import_bars_stream(
+        &*store,
+        std::io::Cursor::new(csv.clone().into_bytes()),
+        opts,
+        Box::new(|_| {}),
+    )
+    .await
+    .unwrap();
+
+    let j = run(&store, "regimes", serde_json::json!({"symbol": "BTC", "key": "close"})).await;
+    assert_eq!(j.state, JobState::Succeeded, "{:?}", j.error);
+    let r: quantdesk_app::regimes::RegimesJobResult = serde_json::from_str(j.result.as_deref().unwrap()).unwrap();
+    assert_eq!((r.bars, r.filter), (425, quantdesk_app::regimes::Filter::ZeroPhase));
+    let (ct, labels) = artifact(&store, j.id, "labels.csv").await;
+    assert_eq!(ct, "text/csv");
+    let want: Vec<(&str, &str)> =
+        csv.lines().skip(1).map(|l| (l.split(',').next().unwrap(), l.rsplit(',').next().unwrap())).collect();
+    let got: Vec<(&str, &str)> =
+        labels.lines().skip(1).map(|l| (l.split(',').next().unwrap(), l.rsplit(',').next().unwrap())).collect();
+    assert_eq!(got, want, "the labels artifact carries TradeMaster's labels");
+    let (_, stats) = artifact(&store, j.id, "statistics.csv").await;
+    assert_eq!(stats.lines().count(), 4);
+
+    let j = run(
+        &store,
+        "dynamics_test",
+        serde_json::json!({"symbol": "BTC", "key": "close", "agent": "sma_cross", "params": {"fast": 3, "slow": 8}}),
+    )
+    .await;
+    assert_eq!(j.state, JobState::Succeeded, "{:?}", j.error);
+    let r: quantdesk_app::regimes::DynamicsTestJobResult = serde_json::from_str(j.result.as_deref().unwrap()).unwrap();
+    assert_eq!(r.labels.len(), 3);
+    assert!(r.labels.iter().all(|l| l.tested_runs > 0 && l.risk_control.is_some()), "{r:?}");
+    let (ct, svg) = artifact(&store, j.id, "radar.svg").await;
+    assert_eq!(ct, "image/svg+xml");
+    assert!(svg.starts_with("<svg") && !svg.contains("<script"));
+    let (_, html) = artifact(&store, j.id, "report.html").await;
+    assert!(html.contains("<svg") && !html.contains("<script"));
+    for name in ["labels.csv", "statistics.csv", "result.json"] {
+        artifact(&store, j.id, name).await;
+    }
+
+    // Refused on the data: an unknown symbol fails the job permanently.
+    let j = run(&store, "regimes", serde_json::json!({"symbol": "NOPE"})).await;
+    assert_eq!(j.state, JobState::Failed);
+    assert!(j.error.as_deref().unwrap_or_default().contains("no instrument"), "{:?}", j.error);
+}
