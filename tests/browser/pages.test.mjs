@@ -109,7 +109,18 @@ test('the import page shows a line-numbered error, then imports a good file', as
   const good = 'day,open,high,low,px,qty\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,12,10,11,200\n2024-01-04,11,11.5,10.5,11.2,150\n';
   await page.setInputFiles('#file', { name: 'good.csv', mimeType: 'text/csv', buffer: Buffer.from(good) });
   await page.waitForSelector('#preview select[data-column="px"]');
+  // Issue 21, item 10: a file without a close column is stopped at the preview, in words for
+  // people (no command-line flags), not after the upload.
+  assert.ok(await page.isDisabled('#import-button'), 'no close column: nothing to import yet');
+  assert.match(await page.textContent('#import-result .error'), /close/);
+  await page.fill('#symbol', '');
   await page.selectOption('#preview select[data-column="px"]', 'close');
+  assert.ok(await page.isDisabled('#import-button'), 'no symbol: nothing to import yet');
+  const needSymbol = await page.textContent('#import-result .error');
+  assert.match(needSymbol, /symbol/);
+  assert.doesNotMatch(needSymbol, /--/);
+  await page.fill('#symbol', '600000.SH');
+  assert.ok(await page.isEnabled('#import-button'));
   await page.selectOption('#preview select[data-column="qty"]', 'volume');
   await page.click('#import-button');
   const ok = await page.waitForSelector('#import-result .ok');

@@ -88,6 +88,23 @@ impl Symbol {
         Ok(Symbol(normalised))
     }
 
+    /// For a symbol with an A-share exchange suffix (.SH, .SZ, .BJ): the code before it is six
+    /// digits, as every exchange code is (`TEST.SZ` is no A-share). Other symbols pass.
+    pub fn check_a_share_code(&self) -> Result<(), InvalidValue> {
+        if matches!(self.exchange(), Exchange::Other) {
+            return Ok(());
+        }
+        let code = self.code();
+        if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(())
+        } else {
+            Err(InvalidValue(format!(
+                "{} is not an A-share code: .SH, .SZ and .BJ take six digits before them (600519.SH); another market's ticker has no such suffix",
+                self.0
+            )))
+        }
+    }
+
     /// The symbol as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -130,8 +130,11 @@ impl<R: Read> BarParser<R> {
                 file,
                 Some(1),
                 None,
-                "no symbol given and the header has no symbol column (ts_code, symbol, code); pass --symbol or --symbol-column",
+                "no symbol given and the header has no symbol column (ts_code, symbol, code): give the symbol, or the column that holds it",
             ));
+        }
+        if let Some(s) = &opts.symbol {
+            s.check_a_share_code().map_err(|e| ImportError::new(file, None, None, e.0))?;
         }
         let current = opts.symbol.clone();
         Ok(BarParser {
@@ -206,6 +209,7 @@ impl<R: Read> BarParser<R> {
                     Some(s) if s.as_str() == raw => s.clone(),
                     _ => {
                         let s = Symbol::new(raw)
+                            .and_then(|s| s.check_a_share_code().map(|()| s))
                             .map_err(|e| ImportError::new(file, Some(line), Some(&col_name(i)), e.0))?;
                         self.current = Some(s.clone());
                         s
@@ -390,6 +394,22 @@ mod tests {
         let e = parse(text, &opts(None, "D")).unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("symbol")), "{e}");
         assert!(e.reason.contains("must start with a letter"), "{e}");
+    }
+
+    /// Issue 21, item 10: an A-share suffix on something that is not a six-digit code is refused
+    /// with its line (from a column) or before any row (given as the symbol); tickers pass.
+    #[test]
+    fn a_share_suffixes_need_six_digit_codes() {
+        let text = "date,ts_code,open,high,low,close\n2024-01-02,000001.SZ,1,1,1,1\n2024-01-02,TEST.SZ,1,1,1,1\n";
+        let e = parse(text, &opts(None, "D")).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("ts_code")), "{e}");
+        assert!(e.reason.contains("TEST.SZ is not an A-share code"), "{e}");
+        let one = "date,open,high,low,close\n2024-01-02,1,1,1,1\n";
+        let e = parse(one, &opts(Some("60051.SH"), "D")).unwrap_err();
+        assert_eq!(e.line, None, "{e}");
+        for ok in ["600519.SH", "430047.BJ", "AAPL", "BTC-USD", "^GSPC"] {
+            assert!(parse(one, &opts(Some(ok), "D")).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -61,9 +61,25 @@ async function preview() {
     for (const cell of row) { const td = tr.insertCell(); td.textContent = cell; }
   }
   previewBox.hidden = false;
-  button.disabled = false;
+  check();
 }
 fileInput.addEventListener('change', () => { preview().catch((e) => say('error', String(e))); });
+
+// What an import needs before it is sent: a column for each price field and the time, and a
+// symbol (typed, or a column). Said here, in the reader's language, not after the upload.
+const REQUIRED = ['time', 'open', 'high', 'low', 'close'];
+function check() {
+  if (previewBox.hidden) return;
+  const chosen = new Set([...table.querySelectorAll('select')].map((s) => s.value));
+  const missing = REQUIRED.filter((f) => !chosen.has(f));
+  const symbol = document.getElementById('symbol').value.trim() !== '' || chosen.has('symbol');
+  result.innerHTML = '';
+  if (missing.length) say('error', `${S.missing} ${missing.join(', ')}`);
+  else if (!symbol) say('error', S.needSymbol);
+  button.disabled = missing.length > 0 || !symbol;
+}
+table.addEventListener('change', check);
+document.getElementById('symbol').addEventListener('input', check);
 
 form.addEventListener('submit', (e) => {
   e.preventDefault();

@@ -185,6 +185,7 @@ pub async fn import_page(lang: ReqLang) -> Response {
         "strings": {
             "columnNone": t.column_none, "symbolColumn": t.symbol_column, "done": t.import_done,
             "failed": t.import_failed, "rows": t.rows, "bars": t.bars,
+            "missing": t.import_missing, "needSymbol": t.import_need_symbol,
         }
     });
     html(StatusCode::OK, ImportPage { page: lang.ctx("import"), config_json: json_island(&config) }.render())
