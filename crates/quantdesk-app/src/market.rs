@@ -403,6 +403,28 @@ pub fn parse_symbol(raw: &str) -> Result<Symbol, quantdesk_core::InvalidValue> {
     Symbol::new(s)
 }
 
+/// Why no bar came back, naming the range that is stored (issue 21, item 9): a date range with
+/// no data says which dates there are.
+fn no_bars_message(symbol: &Symbol, req: &BarRequest, stored: &[quantdesk_store::SeriesInfo]) -> String {
+    let day = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| t.to_string())
+    };
+    let first = stored.iter().map(|s| s.first).min();
+    let last = stored.iter().map(|s| s.last).max();
+    let have = match (first, last) {
+        (Some(a), Some(b)) => format!("stored bars of {symbol} run from {} to {}", day(a), day(b)),
+        _ => format!("{symbol} has no stored bars"),
+    };
+    let asked = if req.countback.is_some() {
+        format!("before {}", day(req.to - 1))
+    } else {
+        format!("from {} to {}", day(req.from.max(0)), day(req.to - 1))
+    };
+    format!("no {} bars of {symbol} {asked}: {have}", req.resolution)
+}
+
 /// The one series loader: one stored symbol's bars as `req` asks for them, as a series for the
 /// engines. `before` reads only stored bars before `req.to` (a bar in progress at that instant is
 /// built from what existed then: a replay's or a cursor's reading); otherwise bars are clipped to
@@ -429,7 +451,7 @@ pub async fn stored_series(
         read_bars(source, &instrument, &series, req).await?.bars
     };
     if require_bars && bars.is_empty() {
-        return Err(crate::AppError::invalid(format!("no {} bars can be built for {symbol}", req.resolution)));
+        return Err(crate::AppError::invalid(no_bars_message(&symbol, req, &series)));
     }
     Ok(quantdesk_backtest::Series { instrument, resolution: req.resolution, bars })
 }

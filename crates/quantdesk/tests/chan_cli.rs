@@ -178,3 +178,18 @@ fn an_hourly_file_is_read_as_hourly_and_a_contradicting_flag_is_named() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("detected resolution 60"));
 }
+
+/// Issue 21, item 9: asking stored bars for a range with none names the range that is stored.
+#[test]
+fn a_range_without_bars_names_the_stored_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let csv = dir.path().join("w.csv");
+    waves_csv(&csv, 100);
+    let out = quantdesk(&db, &["import", "bars", csv.to_str().unwrap(), "--symbol", "WAVE", "--resolution", "1D"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = quantdesk(&db, &["chan", "--symbol", "WAVE", "--until", "1990-01-01"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("stored bars of WAVE run from 2016-01-01 to 2016-04-09"), "{err}");
+}
