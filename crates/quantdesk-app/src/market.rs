@@ -417,7 +417,7 @@ fn no_bars_message(symbol: &Symbol, req: &BarRequest, stored: &[quantdesk_store:
         (Some(a), Some(b)) => format!("stored bars of {symbol} run from {} to {}", day(a), day(b)),
         _ => format!("{symbol} has no stored bars"),
     };
-    let asked = if req.countback.is_some() {
+    let asked = if req.countback.is_some() || req.from <= 0 {
         format!("before {}", day(req.to - 1))
     } else {
         format!("from {} to {}", day(req.from.max(0)), day(req.to - 1))
