@@ -199,6 +199,9 @@ pub enum Combiner {
     Confidence { threshold: f64 },
 }
 
+/// Relative difference below which two vote totals (or a score and its threshold) are equal.
+pub const VOTE_TIE: f64 = 1e-9;
+
 /// A combined decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
@@ -227,16 +230,20 @@ impl Combiner {
         }
         let sum: f64 = totals.iter().map(|t| t.1).sum();
         let (buy, sell, hold) = (totals[0].1, totals[1].1, totals[2].1);
-        let (mut action, top) = if buy > sell && buy > hold {
+        // Sums of decimal confidences and weights carry rounding (0.1 + 0.7 = 0.7999999999999999
+        // against a 0.8): totals within VOTE_TIE (relative) of each other are a tie, so the
+        // order of the votes never decides a trade.
+        let above = |a: f64, b: f64| a - b > VOTE_TIE * a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
+        let (mut action, top) = if above(buy, sell) && above(buy, hold) {
             (Action::Buy, buy)
-        } else if sell > buy && sell > hold {
+        } else if above(sell, buy) && above(sell, hold) {
             (Action::Sell, sell)
         } else {
             (Action::Hold, hold.max(buy).max(sell))
         };
         let score = if sum > 0.0 { top / sum } else { 0.0 };
         if let Combiner::Confidence { threshold } = self
-            && score < *threshold
+            && above(*threshold, score)
         {
             action = Action::Hold;
         }
@@ -344,6 +351,29 @@ mod tests {
 
     fn v(model: &str, action: Action, confidence: f64) -> Vote {
         Vote { model: model.into(), action, confidence }
+    }
+
+    #[test]
+    fn ties_of_rounded_sums_are_ties() {
+        // 0.1 + 0.7 = 0.7999999999999999 in f64: before, SELL's 0.8 "won" (and with score
+        // 0.5000000000000001 it passed a 0.5 threshold); it is a tie, so HOLD.
+        let v = |model: &str, action, confidence| Vote { model: model.into(), action, confidence };
+        let votes = vec![v("a", Action::Buy, 0.1), v("b", Action::Buy, 0.7), v("c", Action::Sell, 0.8)];
+        assert!(0.1 + 0.7 < 0.8, "the rounding this test is about");
+        assert_eq!(Combiner::Confidence { threshold: 0.5 }.combine(votes.clone()).action, Action::Hold);
+        let weights = vec![("a".into(), 0.1), ("b".into(), 0.7), ("c".into(), 0.8)];
+        assert_eq!(Combiner::Weighted { weights }.combine(votes).action, Action::Hold);
+        // A score equal to the threshold up to rounding passes it: (0.7 + 0.15) / 1.7 is exactly
+        // one half, computed as 0.49999999999999994 (HOLD before).
+        let votes = vec![
+            v("a", Action::Buy, 0.7),
+            v("b", Action::Buy, 0.15),
+            v("c", Action::Sell, 0.25),
+            v("d", Action::Hold, 0.6),
+        ];
+        let d = Combiner::Confidence { threshold: 0.5 }.combine(votes);
+        assert!(d.score < 0.5, "the rounding this case is about: {}", d.score);
+        assert_eq!(d.action, Action::Buy, "score {}", d.score);
     }
 
     #[test]
