@@ -5,7 +5,7 @@
 // replay the labels are causal and stop at the cursor; a refusal (422) is a status text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARTIFACTS, BASE, api, chartReady, newPage as plainPage } from './common.mjs';
+import { ARTIFACTS, AUTH, BASE, api, chartReady, newPage as plainPage } from './common.mjs';
 
 /** A signed-in page that records regime requests. */
 async function newPage(locale = 'en-US') {
@@ -23,6 +23,18 @@ async function regimeState(page, state, extra = {}) {
   }, [state, extra], { timeout: 20000 });
   await frames(page);
   return dataset(page);
+}
+
+/** Opens a chart out of any replay: the demo user's replay cursor is kept on the server (and
+ * another test file may leave one), so it is set to none first. */
+async function openChart(page, path, expect) {
+  const [symbol, res] = [expect.symbol, new URL(path, BASE).searchParams.get('res')];
+  const put = await fetch(`${BASE}/api/v1/auth/prefs/${encodeURIComponent(`quantdesk.replay.${symbol}.${res}`)}`, {
+    method: 'PUT', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ value: JSON.stringify({ cursor: null, at: Date.now() }) }),
+  });
+  assert.equal(put.status, 200);
+  await page.goto(`${BASE}${path}`);
+  return chartReady(page, { ...expect, replay: '' });
 }
 
 /** Pixels close to an RGB colour on the canvases of the chart's price pane. */
@@ -61,8 +73,7 @@ function runs(rows, from, to) {
 
 test('the regime layer draws label bands behind the candles, with a legend, and only while on', async () => {
   const page = await newPage();
-  await page.goto(`${BASE}/chart/000858.SZ?res=1D&adj=qfq`);
-  let ds = await chartReady(page, { symbol: '000858.SZ', resolution: '1D' });
+  let ds = await openChart(page, '/chart/000858.SZ?res=1D&adj=qfq', { symbol: '000858.SZ', resolution: '1D' });
   assert.equal(ds.regimeState, 'off');
   await page.waitForTimeout(400);
   assert.equal(page.regimeRequests.length, 0, 'nothing is fetched while the layer is off');
@@ -140,8 +151,7 @@ test('the regime layer draws label bands behind the candles, with a legend, and 
 
 test('during a replay the labels are causal and stop at the cursor; a refusal is a status text', async () => {
   const page = await newPage();
-  await page.goto(`${BASE}/chart/000858.SZ?res=1D&adj=qfq`);
-  await chartReady(page, { symbol: '000858.SZ', resolution: '1D' });
+  await openChart(page, '/chart/000858.SZ?res=1D&adj=qfq', { symbol: '000858.SZ', resolution: '1D' });
   await page.check('#regime-on');
   await regimeState(page, 'ready', { regimeFilter: 'zero_phase' });
 
@@ -178,8 +188,7 @@ test('during a replay the labels are causal and stop at the cursor; a refusal is
   assert.deepEqual(page.errors, []);
 
   // a minimum length longer than the series: the server refuses (422), the control says so
-  await page.goto(`${BASE}/chart/000858.SZ?res=1M&adj=qfq`);
-  await chartReady(page, { symbol: '000858.SZ', resolution: '1M' });
+  await openChart(page, '/chart/000858.SZ?res=1M&adj=qfq', { symbol: '000858.SZ', resolution: '1M' });
   await regimeState(page, 'ready');
   await page.fill('#regime-min-length', '400');
   await page.dispatchEvent('#regime-min-length', 'change');
@@ -197,8 +206,7 @@ test('during a replay the labels are causal and stop at the cursor; a refusal is
 
 test('the regime control speaks Chinese on a Chinese page', async () => {
   const page = await newPage('zh-CN');
-  await page.goto(`${BASE}/chart/000858.SZ?res=1D&adj=qfq`);
-  await chartReady(page, { symbol: '000858.SZ' });
+  await openChart(page, '/chart/000858.SZ?res=1D&adj=qfq', { symbol: '000858.SZ' });
   assert.match(await page.textContent('#regime-panel'), /市场状态/);
   await page.check('#regime-on');
   await regimeState(page, 'ready');

@@ -88,7 +88,7 @@ export function regimesOverlay() {
   let drawn = [];
   let requests = 0;
   const S = () => ctx.strings;
-  const gate = throttle({ minGap: 300, onError: () => {} });
+  const gate = throttle({ minGap: 300 });
 
   function syncPanel() {
     master.checked = settings.on;
@@ -121,7 +121,7 @@ export function regimesOverlay() {
     if (!ctx) return;
     if (!settings.on || !bars.length) { gate.cancel(); draw(); return; }
     const want = requestKey();
-    if (got.key === want) { draw(); return; }
+    if (got.key === want) { gate.idle(); draw(); return; }
     el.dataset.regimeState = 'loading';
     status.textContent = S().regimeLoading;
     gate.schedule(async (signal) => {
@@ -133,17 +133,18 @@ export function regimesOverlay() {
       });
       requests++;
       el.dataset.regimeRequests = String(requests);
-      const res = await fetch(`/api/v1/regimes/${encodeURIComponent(symbol)}?${q}`, { signal });
-      if (!res.ok) {
-        const e = await answerError(res, 'regimes');
-        if (e.status === 429 || e.status === 503) throw e;
-        // a refusal (too few bars, …) is kept for these settings: asked again only when they change
-        got = { key, data: null, error: e.message };
-        draw();
-        return;
+      try {
+        const res = await fetch(`/api/v1/regimes/${encodeURIComponent(symbol)}?${q}`, { signal });
+        if (!res.ok) throw await answerError(res, 'regimes');
+        got = { key, data: await res.json(), error: null };
+      } catch (e) {
+        // an abort, or too many requests: the throttle waits (as told) and asks again
+        if (e.name === 'AbortError' || e.status === 429 || e.status === 503) throw e;
+        // a refusal (422: too few bars, …) or a failure is kept for these settings: shown as a
+        // status text and asked again only when they change
+        console.warn('regimes', e);
+        got = { key, data: null, error: String(e.message || e) };
       }
-      const data = await res.json();
-      got = { key, data, error: null };
       draw();
     }, update);
   }

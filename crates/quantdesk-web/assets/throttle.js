@@ -46,6 +46,8 @@ export function throttle({ minGap = 300, onError = () => {} } = {}) {
         }
       }, wait);
     },
+    /** Drops the scheduled round (when nothing is to be fetched any more). */
+    idle() { clearTimeout(timer); pending = null; },
     /** Drops the scheduled round and aborts the one in flight. */
     cancel() { clearTimeout(timer); pending = null; if (abort) abort.abort(); },
   };
