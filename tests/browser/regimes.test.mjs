@@ -169,7 +169,11 @@ test('during a replay the labels are causal and stop at the cursor; a refusal is
   assert.ok(expected.length > 0);
   assert.equal(Number(ds.regimeBands), expected.length, 'the bands stop at the cursor');
   const drawn = await page.evaluate(() => window.quantdesk.regimes.drawn());
-  assert.ok(drawn[drawn.length - 1].i2 < Number(ds.bars));
+  // the last band ends at the cursor's bar (which has a causal label), not after it
+  const atCursor = want.rows.find((r) => Date.parse(r.time) / 1000 === cursor);
+  assert.notEqual(atCursor.label, null);
+  assert.equal(drawn[drawn.length - 1].i2, Number(ds.bars) - 1);
+  assert.equal(drawn[drawn.length - 1].label, atCursor.label);
   // the legend counts the bars up to the cursor, not the answer's whole series
   const items = await page.$$eval('#regime-legend .regime-item', (els) => els.map((e) => e.textContent));
   const bars = items.reduce((n, t) => n + Number(t.match(/(\d+) bars/)[1]), 0);

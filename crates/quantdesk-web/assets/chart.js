@@ -427,6 +427,7 @@ const overlays = new Map();
 const ctx = {
   chart, candles, lib: { createSeriesMarkers, LineSeries, HistogramSeries }, symbol: () => state.symbol, resolution: () => state.resolution,
   adjustment: () => state.adjustment, colours, dayOf, displayTime, strings: S, precision,
+  replaying: () => replay.active && replay.cursor !== null,
   // the exclusive end of what may be analysed: during a replay, the opening of the bar after the cursor
   until: () => {
     if (!replay.active || replay.cursor === null) return null;

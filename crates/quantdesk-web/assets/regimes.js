@@ -112,7 +112,8 @@ export function regimesOverlay() {
   }
 
   function requestKey() {
-    const causal = ctx.until() !== null;
+    // during a replay causal labels, even at the newest bar (the same labels as a step before it)
+    const causal = ctx.replaying();
     return JSON.stringify([ctx.symbol(), ctx.resolution(), ctx.adjustment(), settings.dynamics, settings.minLength, causal]);
   }
 
@@ -205,16 +206,17 @@ export function regimesOverlay() {
     }
     if (!data) return; // still loading
     el.dataset.regimeState = 'ready';
-    status.textContent = until === null ? S().regimeExPost : S().regimeCausal;
-    legend(data, [...byTime.values()], until, K, c);
+    const replaying = ctx.replaying();
+    status.textContent = replaying ? S().regimeCausal : S().regimeExPost;
+    legend(data, [...byTime.values()], replaying, K, c);
   }
 
   /** Each label's colour, meaning and statistics: the answer's, or during a replay those of the
    * rows before the cursor (the answer's would count bars after it). */
-  function legend(data, rows, until, K, c) {
+  function legend(data, rows, replaying, K, c) {
     const stats = [];
     for (let k = 0; k < K; k++) stats.push({ runs: 0, bars: 0, ret: null });
-    if (until === null) {
+    if (!replaying) {
       for (const s of data.statistics) if (stats[s.label]) stats[s.label] = { runs: s.runs, bars: s.bars, ret: s.return_mean };
     } else {
       const sums = new Array(K).fill(0);
