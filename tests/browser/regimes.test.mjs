@@ -2,7 +2,8 @@
 // run.sh): nothing is fetched while it is off; switched on, one band per run of a label is drawn
 // behind the candles from /api/v1/regimes with the page's resolution and adjustment, with a legend
 // of the labels' statistics and an optional filtered line; switched off, the bands go; during a
-// replay the labels are causal and stop at the cursor; a refusal (422) is a status text.
+// replay the labels are causal and stop at the cursor; a refusal (422) is a status text; after a
+// 429 the next request waits for Retry-After.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ARTIFACTS, AUTH, BASE, api, chartReady, newPage as plainPage } from './common.mjs';
@@ -225,5 +226,29 @@ test('the regime control speaks Chinese on a Chinese page', async () => {
   await regimeState(page, 'ready');
   await page.uncheck('#regime-on');
   assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('a 429 keeps the layer waiting for Retry-After, then it draws', async () => {
+  const page = await newPage();
+  await openChart(page, '/chart/000858.SZ?res=1D&adj=qfq', { symbol: '000858.SZ', resolution: '1D' });
+  const seen = [];
+  await page.route('**/api/v1/regimes/**', async (route) => {
+    seen.push(Date.now());
+    if (seen.length === 1) {
+      await route.fulfill({ status: 429, headers: { 'retry-after': '2', 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'rate_limited', message: 'too many requests' } }) });
+    } else await route.continue();
+  });
+  await page.check('#regime-on');
+  await page.waitForTimeout(1000);
+  assert.equal(seen.length, 1, 'no second request before Retry-After');
+  assert.equal((await dataset(page)).regimeState, 'loading', 'a 429 is not an error shown to the user');
+  const ds = await regimeState(page, 'ready');
+  assert.equal(seen.length, 2);
+  assert.ok(seen[1] - seen[0] >= 1900, `asked again after ${seen[1] - seen[0]} ms`);
+  assert.ok(Number(ds.regimeBands) > 0);
+  // the browser itself logs the refused request; nothing else is an error
+  assert.deepEqual(page.errors.filter((e) => !/status of 429/.test(e)), []);
+  await page.uncheck('#regime-on');
   await page.context().close();
 });
