@@ -8,6 +8,8 @@
 // profile are remembered in localStorage. Counts of what is drawn are on #chart's dataset
 // (chanStrokes, chanSegments, chanPivots, chanFractals, chanSignals, chanHigherPivots).
 
+import { answerError, throttle } from './throttle.js';
+
 const KEY = 'quantdesk.chan';
 const DEFAULTS = { on: false, strokes: true, segments: true, pivots: true, fractals: false, signals: true, higher: false, profile: 'chanpy' };
 const LAYERS = ['strokes', 'segments', 'pivots', 'fractals', 'signals', 'higher'];
@@ -143,12 +145,11 @@ export function chanOverlay() {
   let ctx = null, primitive = null, markers = null, bars = [];
   let main = { key: '', data: null, error: null }, higher = { key: '', data: null, error: null };
   let drawn = { strokes: [], segments: [], pivots: [], fractals: [], signals: [], higher: [] };
-  let abort = null, timer = null, requests = 0;
-  // One analysis round at a time, at most one every MIN_GAP ms (a replay playing at 10× asks for
-  // a new cursor every 100 ms; the round after the one in flight takes the latest cursor), and
+  let requests = 0;
+  // One analysis round at a time, at most one every 300 ms (a replay playing at 10× asks for a
+  // new cursor every 100 ms; the round after the one in flight takes the latest cursor), and
   // after a 429 not before the server's Retry-After: what is drawn stays until newer data comes.
-  const MIN_GAP = 300;
-  let inFlight = false, again = false, lastRound = -Infinity, notBefore = 0;
+  const gate = throttle({ minGap: 300 });
   const S = () => ctx.strings;
 
   function syncPanel() {
@@ -187,59 +188,37 @@ export function chanOverlay() {
     el.dataset.chanRequests = String(requests);
     const res = await fetch(`/api/v1/chan/${encodeURIComponent(symbol)}?${q}`, { signal });
     if (res.status === 404) return null; // no bars in range: nothing to draw
-    if (!res.ok) {
-      const body = await res.json().catch(() => null);
-      const e = new Error((body && body.error && body.error.message) || `chan ${res.status}`);
-      e.status = res.status;
-      e.retryAfter = Number(res.headers.get('retry-after')) || 1;
-      throw e;
-    }
+    if (!res.ok) throw await answerError(res, 'chan');
     return res.json();
   }
 
   /** Fetches what is missing for the current bars and settings, then draws. */
   function update() {
-    clearTimeout(timer);
     if (!ctx) return;
-    if (!settings.on || !bars.length) { draw(); return; }
+    if (!settings.on || !bars.length) { gate.idle(); draw(); return; }
     const wantMain = requestKey(ctx.resolution());
     const hiRes = settings.higher ? HIGHER[ctx.resolution()] : null;
     const wantHigher = hiRes ? requestKey(hiRes) : '';
     const missing = [];
     if (main.key !== wantMain) missing.push([main, wantMain]);
     if (wantHigher && higher.key !== wantHigher) missing.push([higher, wantHigher]);
-    if (!missing.length) { draw(); return; }
+    if (!missing.length) { gate.idle(); draw(); return; }
     el.dataset.chanState = 'loading';
     status.textContent = S().chanLoading;
-    if (inFlight) { again = true; return; }
-    // a short pause lets a burst of changes (a replay playing, older pages arriving) end in one request
-    const now = performance.now();
-    const wait = Math.max(60, lastRound + MIN_GAP - now, notBefore - now);
-    timer = setTimeout(async () => {
-      inFlight = true;
-      lastRound = performance.now();
-      abort = new AbortController();
-      const signal = abort.signal;
+    // (a round in flight makes `update` run again once it ends, for the latest cursor)
+    gate.schedule(async (signal) => {
       try {
         const got = await Promise.all(missing.map(([, key]) => fetchChan(key, signal)));
         missing.forEach(([slot, key], i) => { slot.key = key; slot.data = got[i]; slot.error = null; });
         draw();
       } catch (e) {
-        if (e.name === 'AbortError') return;
-        if (e.status === 429) {
-          // too many requests: keep what is drawn, wait as told, then ask for the latest
-          notBefore = performance.now() + e.retryAfter * 1000;
-          again = true;
-        } else {
-          console.warn('chan', e);
-          missing.forEach(([slot]) => { slot.key = ''; slot.data = null; });
-          draw(String(e.message || e));
-        }
-      } finally {
-        inFlight = false;
-        if (again) { again = false; update(); }
+        // an abort, or too many requests (keep what is drawn, wait as told, then ask again)
+        if (e.name === 'AbortError' || e.status === 429 || e.status === 503) throw e;
+        console.warn('chan', e);
+        missing.forEach(([slot]) => { slot.key = ''; slot.data = null; });
+        draw(String(e.message || e));
       }
-    }, wait);
+    }, update);
   }
 
   function draw(error) {
@@ -373,8 +352,7 @@ export function chanOverlay() {
     drawn: () => drawn,
     settings: () => ({ ...settings }),
     detach() {
-      clearTimeout(timer);
-      if (abort) abort.abort();
+      gate.cancel();
       if (ctx) { ctx.candles.detachPrimitive(primitive); ctx.chart.unsubscribeCrosshairMove(describe); }
       if (markers) markers.detach();
       panel.removeEventListener('change', onPanel);

@@ -1,7 +1,8 @@
 // The chart page: candles, volume, moving averages and MACD over the UDF datafeed, with search,
 // resolution and adjustment switches, history that loads while scrolling left, a refreshing last
 // bar during trading hours, keyboard shortcuts, themes and A-share colours. Overlays plug in
-// through window.quantdesk.addOverlay (see overlays.js); Chan layers are one (chan.js). A replay
+// through window.quantdesk.addOverlay (see overlays.js); Chan layers (chan.js) and regime bands
+// (regimes.js) are two. A replay
 // (replay.js) clips everything drawn to its cursor: candles, volume, indicators and overlays only
 // ever see the bars up to it.
 import {
@@ -9,6 +10,7 @@ import {
 } from './vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs';
 import { limitMarksOverlay, tradesOverlay } from './overlays.js';
 import { chanOverlay } from './chan.js';
+import { regimesOverlay } from './regimes.js';
 import { setupReplay } from './replay.js';
 import { followTheme, themeOptions } from './chart-theme.js';
 
@@ -425,6 +427,7 @@ const overlays = new Map();
 const ctx = {
   chart, candles, lib: { createSeriesMarkers, LineSeries, HistogramSeries }, symbol: () => state.symbol, resolution: () => state.resolution,
   adjustment: () => state.adjustment, colours, dayOf, displayTime, strings: S, precision,
+  replaying: () => replay.active && replay.cursor !== null,
   // the exclusive end of what may be analysed: during a replay, the opening of the bar after the cursor
   until: () => {
     if (!replay.active || replay.cursor === null) return null;
@@ -455,6 +458,9 @@ addOverlay(limitMarksOverlay());
 const chan = chanOverlay();
 addOverlay(chan);
 window.quantdesk.chan = chan;
+const regimes = regimesOverlay();
+addOverlay(regimes);
+window.quantdesk.regimes = regimes;
 const backtest = new URLSearchParams(location.search).get('backtest');
 if (backtest) addOverlay(tradesOverlay(backtest));
 

@@ -65,6 +65,19 @@ async fn chart_page_in_both_languages_with_strict_headers() {
     assert!(body.contains("图表") && body.contains("演示酒业"));
     assert!(body.contains(r#"data-res="60" aria-pressed="true""#), "the asked resolution is selected");
     assert!(body.contains(r#"<option value="qfq" selected>"#));
+    // the regime layer's control, and its strings for the script in the JSON island
+    assert!(body.contains(r#"id="regime-on""#) && body.contains("市场状态"));
+    assert!(body.contains(r#""regimeNames3":["熊市","震荡","牛市"]"#), "the regime strings reach chart.js");
+    // (the whole chart page names the chan.py rules; the regime control holds no English word)
+    let panel = &body[body.find(r#"id="regime-panel""#).unwrap()..];
+    let panel = &panel[panel.find('>').unwrap() + 1..panel.find(r#"<div class="replay-bar""#).unwrap()];
+    let english = english_only_words();
+    let words: Vec<String> = visible_text(panel)
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .map(str::to_lowercase)
+        .filter(|w| english.contains(w))
+        .collect();
+    assert!(words.is_empty(), "English words in the Chinese regime control: {words:?}");
     let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"));
     assert!(csp.contains("frame-ancestors 'none'"));

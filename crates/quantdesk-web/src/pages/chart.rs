@@ -89,6 +89,16 @@ pub async fn chart(
             "replayPlay": t.replay_play, "replayPause": t.replay_pause, "replayStatus": t.replay_status,
         },
     });
+    // The regime layer's strings (a second object: one json! of them all is too deep for the macro).
+    let regime = serde_json::json!({
+        "regimeLoading": t.regime_loading, "regimeError": t.regime_error, "regimeState": t.regime_state,
+        "regimeExPost": t.regime_ex_post, "regimeCausal": t.regime_causal, "regimeStats": t.regime_stats,
+        "regimeNames3": t.regime_names3,
+    });
+    let mut config = config;
+    if let (Some(strings), serde_json::Value::Object(more)) = (config["strings"].as_object_mut(), regime) {
+        strings.extend(more);
+    }
     // `</` cannot appear inside the JSON island.
     let config_json = json_island(&config);
     html(
