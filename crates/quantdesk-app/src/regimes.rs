@@ -592,6 +592,22 @@ pub fn label_bars(series: &Series, key: KeyIndicator, o: &RegimeOptions) -> Resu
     label_series(series.instrument.symbol.as_str(), series.resolution, key, &times, &closes, o)
 }
 
+/// How fragile a labeling is: the bars whose label changes when each parameter moves one step
+/// down and up (TradeMaster's parameters, the crate's default steps), on the series' closes.
+pub fn stability(
+    series: &Series,
+    key: KeyIndicator,
+    o: &RegimeOptions,
+) -> Result<Vec<quantdesk_regimes::labeling::StabilityEntry>, AppError> {
+    let closes: Vec<f64> = series.bars.iter().map(|b| b.close).collect();
+    quantdesk_regimes::labeling::stability_report(
+        &closes,
+        &o.params(key),
+        &quantdesk_regimes::labeling::StabilitySteps::default(),
+    )
+    .map_err(labeling_error)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The dynamics test.
 

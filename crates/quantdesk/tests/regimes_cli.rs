@@ -262,3 +262,40 @@ fn dynamics_test_reproduces_trademasters_radar_on_btc_label_0() {
         assert!(!out.status.success(), "{extra:?}");
     }
 }
+
+/// The stability report (issue 17): for each parameter moved one step, the bars whose label
+/// changes; checked for `min_length_limit` + 1 against two plain labelings.
+#[test]
+fn stability_counts_the_bars_each_parameter_step_changes() {
+    let Some(fx) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let file = golden_csv(&fx);
+    let file = file.to_str().unwrap();
+    let base = ["regimes", file, "--symbol", "BTC", "--key", "close", "--dynamics", "3", "--max-length", "120"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--format", "csv"]);
+        let text = ok(&quantdesk(&db, &args));
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let l = header.iter().position(|h| *h == "label").unwrap();
+        lines.map(|x| x.split(',').nth(l).unwrap().to_string()).collect()
+    };
+    let (a, b) = (with(&["--min-length", "12"]), with(&["--min-length", "13"]));
+    let changed = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+    assert!(changed > 0, "a step that changes labels, so the comparison below means something");
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend_from_slice(&["--min-length", "12", "--stability", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&ok(&quantdesk(&db, &args))).unwrap();
+    let entries = report.as_array().unwrap();
+    for p in ["min_length_limit", "number_of_market_style", "filter_strength", "merging_threshold"] {
+        assert_eq!(entries.iter().filter(|e| e["parameter"] == p).count(), 2, "{p} down and up: {report}");
+    }
+    let up = entries.iter().find(|e| e["parameter"] == "min_length_limit" && e["value"] == "13").unwrap();
+    assert_eq!(up["changed_bars"].as_u64(), Some(changed as u64), "{up}");
+    let table = ok(&quantdesk(&db, &args[..args.len() - 2]));
+    assert!(table.contains("min_length_limit") && table.contains("changed bars"), "{table}");
+    assert!(table.contains(" 0.025 ") && !table.contains("0.0249999"), "moved values read as written: {table}");
+}

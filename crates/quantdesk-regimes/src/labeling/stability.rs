@@ -48,6 +48,14 @@ pub struct StabilityEntry {
     pub error: Option<String>,
 }
 
+/// A moved value as people write it: a step of 0.005 from 0.03 is "0.025", not the sum's
+/// 0.024999999999999998 (the value used is the exact sum; only its text is rounded, to 12
+/// significant digits).
+fn shown(v: f64) -> String {
+    let text = format!("{v:.12e}");
+    text.parse::<f64>().map_or_else(|_| v.to_string(), |r| r.to_string())
+}
+
 /// Relabels the series with each parameter moved one step down and up and counts the bars
 /// whose label changes. Labels are compared as numbers; with `number_of_market_style ± 1` the
 /// label scale itself changes, so that row says how many bars get a different number.
@@ -75,7 +83,7 @@ pub fn stability_report(
     for sign in [-1.0, 1.0] {
         let mut p = params.clone();
         p.filter_strength += sign * steps.filter_strength;
-        variants.push(("filter_strength", p.filter_strength.to_string(), p));
+        variants.push(("filter_strength", shown(p.filter_strength), p));
     }
     for sign in [-1i64, 1] {
         let mut p = params.clone();
@@ -86,7 +94,7 @@ pub fn stability_report(
     for sign in [-1.0, 1.0] {
         let mut p = params.clone();
         p.merging_threshold += sign * steps.merging_threshold;
-        variants.push(("merging_threshold", p.merging_threshold.to_string(), p));
+        variants.push(("merging_threshold", shown(p.merging_threshold), p));
     }
     for sign in [-1i64, 1] {
         let mut p = params.clone();

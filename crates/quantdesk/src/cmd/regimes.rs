@@ -145,6 +145,10 @@ pub struct RegimesArgs {
     /// Write to this file instead of standard output.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Instead of the labels: how many bars change label when each parameter moves one step
+    /// down and up (a table, or JSON with --format json).
+    #[arg(long)]
+    stability: bool,
 }
 
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<()> {
@@ -157,6 +161,27 @@ fn emit(text: &str, output: Option<&std::path::Path>) -> Result<()> {
 pub async fn regimes(cfg: &Config, a: RegimesArgs) -> Result<()> {
     let l = &a.labeling;
     let series = l.load(cfg).await?;
+    if a.stability {
+        let entries = regimes::stability(&series, l.key(), &l.options())?;
+        let text = if matches!(a.format, RegimesFormat::Json) {
+            serde_json::to_string_pretty(&entries)? + "\n"
+        } else {
+            use std::fmt::Write as _;
+            let mut o =
+                format!("{} bars; bars whose label changes when one parameter moves one step:\n", series.bars.len());
+            writeln!(o, "{:<28} {:>10} {:>14}", "parameter", "value", "changed bars")?;
+            for e in &entries {
+                let changed = match (&e.changed_bars, &e.error) {
+                    (Some(n), _) => n.to_string(),
+                    (None, Some(err)) => format!("invalid: {err}"),
+                    (None, None) => "-".into(),
+                };
+                writeln!(o, "{:<28} {:>10} {:>14}", e.parameter, e.value, changed)?;
+            }
+            o
+        };
+        return emit(&text, a.output.as_deref());
+    }
     let report = regimes::label_bars(&series, l.key(), &l.options())?;
     let text = match a.format {
         RegimesFormat::Csv => regimes::labels_csv(&report),
