@@ -592,6 +592,23 @@ pub fn label_bars(series: &Series, key: KeyIndicator, o: &RegimeOptions) -> Resu
     label_series(series.instrument.symbol.as_str(), series.resolution, key, &times, &closes, o)
 }
 
+/// An index's labels carried onto a constituent's bars by their time (TradeMaster's portfolio
+/// path merges on the timestamp): the index is labeled with `o`, and a bar whose time the
+/// index lacks gets `None`.
+pub fn carry_index_labels(
+    index: &Series,
+    constituent: &Series,
+    key: KeyIndicator,
+    o: &RegimeOptions,
+) -> Result<Vec<Option<usize>>, AppError> {
+    let report = label_bars(index, key, o)?;
+    let keys: Vec<i64> = index.bars.iter().map(|b| b.time).collect();
+    let labels: Vec<Option<usize>> = report.rows.iter().map(|r| r.label).collect();
+    let wanted: Vec<i64> = constituent.bars.iter().map(|b| b.time).collect();
+    let carried = quantdesk_regimes::labeling::carry_labels(&keys, &labels, &wanted).map_err(labeling_error)?;
+    Ok(carried.into_iter().map(Option::flatten).collect())
+}
+
 /// How fragile a labeling is: the bars whose label changes when each parameter moves one step
 /// down and up (TradeMaster's parameters, the crate's default steps), on the series' closes.
 pub fn stability(

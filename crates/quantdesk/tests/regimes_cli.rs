@@ -299,3 +299,42 @@ fn stability_counts_the_bars_each_parameter_step_changes() {
     assert!(table.contains("min_length_limit") && table.contains("changed bars"), "{table}");
     assert!(table.contains(" 0.025 ") && !table.contains("0.0249999"), "moved values read as written: {table}");
 }
+
+/// Index → constituents (issue 17): the index's labels land on the constituent's bars of the
+/// same dates; a day the index lacks gets none.
+#[test]
+fn an_index_labels_carry_onto_a_constituent_by_date() {
+    let Some(fx) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let text = std::fs::read_to_string(golden_csv(&fx)).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
+    let index = dir.path().join("index.csv");
+    std::fs::write(&index, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    // The constituent: every third day of the index, and one day after the index ends.
+    let mut stock: Vec<String> = rows.iter().step_by(3).map(|r| r.to_string()).collect();
+    stock.push("2030-01-02,1,1,1,1,0".into());
+    let constituent = dir.path().join("stock.csv");
+    std::fs::write(&constituent, format!("{header}\n{}\n", stock.join("\n"))).unwrap();
+    for (file, symbol) in [(&index, "IDX"), (&constituent, "STK")] {
+        ok(&quantdesk(&db, &["import", "bars", file.to_str().unwrap(), "--symbol", symbol, "--resolution", "1D"]));
+    }
+    let flags = ["--key", "close", "--dynamics", "3", "--min-length", "12", "--max-length", "120"];
+    let mut args = vec!["regimes", "--symbol", "IDX"];
+    args.extend_from_slice(&flags);
+    let idx_csv = ok(&quantdesk(&db, &args));
+    let mut l = idx_csv.lines();
+    let h: Vec<&str> = l.next().unwrap().split(',').collect();
+    let li = h.iter().position(|x| *x == "label").unwrap();
+    let idx_labels: Vec<String> = l.map(|x| x.split(',').nth(li).unwrap().to_string()).collect();
+    let mut args = vec!["regimes", "--symbol", "STK", "--index", "IDX"];
+    args.extend_from_slice(&flags);
+    let carried = ok(&quantdesk(&db, &args));
+    let got: Vec<&str> = carried.lines().skip(1).map(|x| x.split(',').nth(1).unwrap_or("")).collect();
+    assert_eq!(got.len(), stock.len());
+    let want: Vec<&str> = idx_labels.iter().step_by(3).map(String::as_str).collect();
+    assert_eq!(&got[..want.len()], &want[..], "the index's labels on the same dates");
+    assert_eq!(got.last(), Some(&""), "no index bar that day: no label");
+}

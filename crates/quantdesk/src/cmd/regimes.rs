@@ -149,6 +149,11 @@ pub struct RegimesArgs {
     /// down and up (a table, or JSON with --format json).
     #[arg(long)]
     stability: bool,
+    /// Label this stored index (DJI, 000300.SH, …) with the same settings and carry its labels
+    /// onto the series' bars by date, as TradeMaster does for a portfolio's constituents: CSV
+    /// `date,label`, empty where the index has no bar that day.
+    #[arg(long, value_name = "SYMBOL", conflicts_with = "stability")]
+    index: Option<String>,
 }
 
 fn emit(text: &str, output: Option<&std::path::Path>) -> Result<()> {
@@ -181,6 +186,21 @@ pub async fn regimes(cfg: &Config, a: RegimesArgs) -> Result<()> {
             o
         };
         return emit(&text, a.output.as_deref());
+    }
+    if let Some(index) = &a.index {
+        let symbols = [index.clone()];
+        let query = BarQuery {
+            adjustment: l.key().adjustment(l.adjustment.into()),
+            ..BarQuery::new(None, &symbols, l.resolution)
+        };
+        let index_series = series::load(cfg, &query).await?.into_iter().next().context("no index bars")?;
+        let labels = regimes::carry_index_labels(&index_series, &series, l.key(), &l.options())?;
+        let mut o = String::from("date,label\n");
+        for (bar, label) in series.bars.iter().zip(&labels) {
+            let date = chrono::DateTime::from_timestamp(bar.time, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
+            o.push_str(&format!("{date},{}\n", label.map(|x| x.to_string()).unwrap_or_default()));
+        }
+        return emit(&o, a.output.as_deref());
     }
     let report = regimes::label_bars(&series, l.key(), &l.options())?;
     let text = match a.format {
