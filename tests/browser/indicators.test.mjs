@@ -11,13 +11,13 @@ const dataset = (page) => page.evaluate(() => ({ ...document.getElementById('cha
 const close = (a, b, what) => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
 
 /** Opens the chart out of any replay (the demo user's replay cursor is kept on the server). */
-async function openChart(page) {
-  const put = await fetch(`${BASE}/api/v1/auth/prefs/${encodeURIComponent('quantdesk.replay.000858.SZ.1D')}`, {
+async function openChart(page, res = '1D') {
+  const put = await fetch(`${BASE}/api/v1/auth/prefs/${encodeURIComponent(`quantdesk.replay.000858.SZ.${res}`)}`, {
     method: 'PUT', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ value: JSON.stringify({ cursor: null, at: Date.now() }) }),
   });
   assert.equal(put.status, 200);
-  await page.goto(`${BASE}/chart/000858.SZ?res=1D&adj=qfq`);
-  return chartReady(page, { symbol: '000858.SZ', resolution: '1D', replay: '' });
+  await page.goto(`${BASE}/chart/000858.SZ?res=${res}&adj=qfq`);
+  return chartReady(page, { symbol: '000858.SZ', resolution: res, replay: '' });
 }
 
 test('the indicator math matches values worked out by hand', async () => {
@@ -146,6 +146,68 @@ test('each indicator draws only while on, refuses a bad parameter, and its setti
     boll: true, 'boll.n': '20', 'boll.k': '2.5', rsi: false, 'rsi.n': '6',
     kdj: true, 'kdj.n': '9', 'kdj.m1': '4', 'kdj.m2': '3', volma: true, 'volma.periods': '5,20,60',
   });
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+/** For each indicator on: its series' first defined point and last point as indexes of the bars shown. */
+const extent = (page) => page.evaluate(() => {
+  const q = window.quantdesk;
+  const shown = Number(document.getElementById('chart').dataset.bars);
+  const index = new Map(q.state.bars.slice(0, shown).map((b, i) => [b.time, i]));
+  const out = { shown };
+  for (const [name, series] of Object.entries(q.indicatorSeries)) {
+    out[name] = series.map((s) => {
+      const d = s.data().filter((p) => p.value !== undefined);
+      return [index.get(d[0].time), index.get(d[d.length - 1].time) ?? 'beyond the bars shown', d.length];
+    });
+  }
+  return out;
+});
+
+test('during a replay the indicators stop at the cursor; older bars extend them', async () => {
+  const page = await newPage();
+  await openChart(page);
+  for (const name of ['boll', 'rsi', 'kdj', 'volma']) await page.check(`#ind-panel input[data-ind="${name}"]`);
+  await page.waitForFunction(() => document.getElementById('chart').dataset.indicators === 'boll,rsi,kdj,volma');
+  const loaded = Number((await dataset(page)).loaded);
+  await page.click('#replay-toggle');
+  await page.waitForSelector('#replay-bar:not([hidden])');
+  await page.waitForFunction(() => document.getElementById('chart').dataset.replay !== '');
+  let e = await extent(page);
+  assert.ok(e.shown < loaded, `the replay hides bars: ${e.shown} of ${loaded}`);
+  const last = e.shown - 1;
+  // first defined bar: BOLL(20) 19, RSI(14) 14, KDJ 0, MAVOL5/10 4/9; all end at the cursor's bar
+  assert.deepEqual(e.boll, [[19, last, last - 18], [19, last, last - 18], [19, last, last - 18]]);
+  assert.deepEqual(e.rsi, [[14, last, last - 13]]);
+  assert.deepEqual(e.kdj, [[0, last, e.shown], [0, last, e.shown], [0, last, e.shown]]);
+  assert.deepEqual(e.volma, [[4, last, last - 3], [9, last, last - 8]]);
+  await page.click('#replay-forward');
+  await page.waitForFunction((n) => Number(document.getElementById('chart').dataset.bars) === n, e.shown + 1);
+  e = await extent(page);
+  assert.deepEqual(e.rsi, [[14, last + 1, last - 12]], 'a step forward draws one more bar');
+  await page.click('#replay-exit');
+  await page.waitForFunction(() => document.getElementById('chart').dataset.replay === '');
+  e = await extent(page);
+  assert.deepEqual(e.rsi, [[14, loaded - 1, loaded - 14]]);
+  assert.deepEqual(page.errors, []);
+
+  // 1-minute bars come in pages: scrolling left prepends older ones and the indicators are
+  // recomputed over them all (settings are the page's, kept in localStorage).
+  let ds = await openChart(page, '1');
+  assert.equal(Number(ds.bars), 2000);
+  e = await extent(page);
+  assert.deepEqual(e.rsi, [[14, 1999, 1986]]);
+  await page.evaluate(() => window.quantdesk.chart.timeScale().setVisibleLogicalRange({ from: -50, to: 100 }));
+  await page.waitForFunction(() => Number(document.getElementById('chart').dataset.bars) > 2000, null, { timeout: 15000 });
+  await page.waitForTimeout(100);
+  ds = await dataset(page);
+  const n = Number(ds.bars);
+  e = await extent(page);
+  assert.equal(e.shown, n);
+  assert.deepEqual(e.rsi, [[14, n - 1, n - 14]], 'RSI over the older bars too');
+  assert.deepEqual(e.boll[1], [19, n - 1, n - 19]);
+  assert.deepEqual(e.kdj[0], [0, n - 1, n]);
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
