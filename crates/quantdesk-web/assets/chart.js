@@ -6,8 +6,9 @@
 // (replay.js) clips everything drawn to its cursor: candles, volume, indicators and overlays only
 // ever see the bars up to it.
 import {
-  createChart, createSeriesMarkers, CandlestickSeries, HistogramSeries, LineSeries, CrosshairMode,
+  createChart, createSeriesMarkers, CandlestickSeries, HistogramSeries, LineSeries, CrosshairMode, LineStyle,
 } from './vendor/lightweight-charts-5.2.1/lightweight-charts.standalone.production.mjs';
+import * as ind from './indicators.js';
 import { limitMarksOverlay, tradesOverlay } from './overlays.js';
 import { chanOverlay } from './chan.js';
 import { regimesOverlay } from './regimes.js';
@@ -102,23 +103,9 @@ function applyColours() {
 }
 applyColours();
 
-// ---- indicators (computed on every loaded bar, so scrolling left extends them)
-function sma(values, n) {
-  const out = new Array(values.length).fill(undefined);
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) {
-    sum += values[i];
-    if (i >= n) sum -= values[i - n];
-    if (i >= n - 1) out[i] = sum / n;
-  }
-  return out;
-}
-function ema(values, n) {
-  const out = new Array(values.length);
-  const k = 2 / (n + 1);
-  values.forEach((v, i) => { out[i] = i === 0 ? v : v * k + out[i - 1] * (1 - k); });
-  return out;
-}
+// ---- indicators (computed on the bars shown, so scrolling left extends them and a replay clips
+// them): the math is in indicators.js
+const { sma, ema } = ind;
 // ---- replay: while active, only bars opening at or before the cursor (a UTC instant) are shown
 const replay = { active: false, cursor: null };
 function shownCount() {
@@ -146,6 +133,117 @@ function renderIndicators() {
   macdLine.setData(bars.map((b, i) => ({ time: b.time, value: dif[i] })));
   macdSignal.setData(bars.map((b, i) => ({ time: b.time, value: dea[i] })));
   macdHist.setData(bars.map((b, i) => { const h = 2 * (dif[i] - dea[i]); return { time: b.time, value: h, color: h >= 0 ? c.up : c.down }; }));
+  renderExtra(bars);
+}
+
+// ---- the toggleable indicators (the "Indicators" panel): Bollinger Bands on the price pane, RSI
+// and KDJ in panes of their own, moving averages of the volume on the volume pane. Each one's
+// series exist while it is on; its settings are kept in localStorage.
+const IND_KEY = 'quantdesk.indicators';
+const indSettings = ind.loadSettings(localStorage.getItem(IND_KEY));
+const IND_ORDER = ['boll', 'rsi', 'kdj', 'volma'];
+const indSeries = {}; // name → the series drawn for it
+const line = (color, extra = {}) => ({ color, lineWidth: 1, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, ...extra });
+function createIndicator(name) {
+  const p = indSettings[name];
+  if (name === 'boll') {
+    return [
+      chart.addSeries(LineSeries, line('#1c7ed6', { title: 'UB' }), 0),
+      chart.addSeries(LineSeries, line('#868e96', { lineStyle: LineStyle.Dashed, title: `BOLL(${p.n},${p.k})` }), 0),
+      chart.addSeries(LineSeries, line('#1c7ed6', { title: 'LB' }), 0),
+    ];
+  }
+  if (name === 'rsi') {
+    const pane = chart.panes().length;
+    const s = chart.addSeries(LineSeries, line('#7048e8', { title: `RSI(${p.n})`, lastValueVisible: true, autoscaleInfoProvider: () => ({ priceRange: { minValue: 0, maxValue: 100 } }) }), pane);
+    for (const price of [30, 70]) s.createPriceLine({ price, color: '#adb5bd', lineWidth: 1, lineStyle: LineStyle.Dashed, axisLabelVisible: true, title: '' });
+    const pa = chart.panes()[pane];
+    if (pa && pa.setHeight) pa.setHeight(90);
+    return [s];
+  }
+  if (name === 'kdj') {
+    const pane = chart.panes().length;
+    const out = [
+      chart.addSeries(LineSeries, line('#f08c00', { title: `K(${p.n},${p.m1},${p.m2})` }), pane),
+      chart.addSeries(LineSeries, line('#1971c2', { title: 'D' }), pane),
+      chart.addSeries(LineSeries, line('#d6336c', { title: 'J' }), pane),
+    ];
+    const pa = chart.panes()[pane];
+    if (pa && pa.setHeight) pa.setHeight(90);
+    return out;
+  }
+  return p.periods.map((n, i) => chart.addSeries(LineSeries, line(MA_COLOURS[i % MA_COLOURS.length], { title: `MAVOL${n}`, priceFormat: { type: 'volume' } }), 1));
+}
+function removeIndicator(name) {
+  for (const s of indSeries[name] || []) {
+    const idx = s.getPane().paneIndex();
+    chart.removeSeries(s);
+    const pane = chart.panes()[idx];
+    if (idx > 2 && pane && pane.getSeries().length === 0) chart.removePane(idx);
+  }
+  delete indSeries[name];
+}
+function syncIndicators() {
+  for (const name of IND_ORDER) {
+    removeIndicator(name);
+    if (indSettings[name].on) indSeries[name] = createIndicator(name);
+  }
+  el.dataset.indicators = IND_ORDER.filter((n) => indSeries[n]).join(',');
+  el.dataset.indicatorSeries = String(Object.values(indSeries).reduce((a, s) => a + s.length, 0));
+  el.dataset.panes = String(chart.panes().length);
+}
+const points = (bars, values) => bars.map((b, i) => (values[i] === undefined ? { time: b.time } : { time: b.time, value: values[i] }));
+function renderExtra(bars) {
+  const closes = bars.map((b) => b.close);
+  if (indSeries.boll) {
+    const { upper, middle, lower } = ind.bollinger(closes, indSettings.boll.n, indSettings.boll.k);
+    [upper, middle, lower].forEach((v, i) => indSeries.boll[i].setData(points(bars, v)));
+  }
+  if (indSeries.rsi) indSeries.rsi[0].setData(points(bars, ind.rsi(closes, indSettings.rsi.n)));
+  if (indSeries.kdj) {
+    const p = indSettings.kdj;
+    const r = ind.kdj(bars.map((b) => b.high), bars.map((b) => b.low), closes, p.n, p.m1, p.m2);
+    [r.k, r.d, r.j].forEach((v, i) => indSeries.kdj[i].setData(points(bars, v)));
+  }
+  if (indSeries.volma) {
+    const vols = bars.map((b) => b.volume);
+    indSettings.volma.periods.forEach((n, i) => indSeries.volma[i].setData(points(bars, sma(vols, n))));
+  }
+}
+syncIndicators();
+// The panel: a toggle per indicator and its parameters; a value that is not one (see
+// ind.parseParam) is refused with a message next to its field, and the previous value stays.
+function saveIndicators() { localStorage.setItem(IND_KEY, JSON.stringify(indSettings)); }
+const paramText = (v) => (Array.isArray(v) ? v.join(',') : String(v));
+for (const box of document.querySelectorAll('#ind-panel input[data-ind]')) {
+  const name = box.dataset.ind;
+  box.checked = indSettings[name].on;
+  box.addEventListener('change', () => {
+    indSettings[name].on = box.checked; saveIndicators(); syncIndicators(); renderExtra(shown);
+  });
+}
+for (const input of document.querySelectorAll('#ind-panel input[data-param]')) {
+  const [name, p] = input.dataset.param.split('.');
+  const spec = ind.PARAMS[name][p];
+  const error = document.querySelector(`#ind-panel [data-error-for="${input.dataset.param}"]`);
+  input.value = paramText(indSettings[name][p]);
+  input.addEventListener('change', () => {
+    const v = ind.parseParam(spec, input.value);
+    if (v === null) {
+      const template = spec.list ? S.indBadList : spec.int ? S.indBadInt : S.indBadNumber;
+      error.textContent = template.replace('{min}', spec.min).replace('{max}', spec.max).replace('{n}', spec.list || '')
+        .replace('{value}', paramText(indSettings[name][p]));
+      error.hidden = false;
+      input.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    error.hidden = true; error.textContent = '';
+    input.removeAttribute('aria-invalid');
+    indSettings[name][p] = v;
+    input.value = paramText(v);
+    saveIndicators();
+    if (indSettings[name].on) { syncIndicators(); renderExtra(shown); }
+  });
 }
 
 function render() {
@@ -453,7 +551,7 @@ function setReplay(active, cursor) {
   showLegend(null);
 }
 const replayCtl = setupReplay({ state, replay, setReplay, loadOlder, displayTime, strings: S });
-window.quantdesk = { chart, candles, addOverlay, removeOverlay, state, replay };
+window.quantdesk = { chart, candles, addOverlay, removeOverlay, state, replay, indicators: ind, indicatorSettings: indSettings, indicatorSeries: indSeries };
 addOverlay(limitMarksOverlay());
 const chan = chanOverlay();
 addOverlay(chan);

@@ -94,6 +94,7 @@ pub async fn chart(
         "regimeLoading": t.regime_loading, "regimeError": t.regime_error, "regimeState": t.regime_state,
         "regimeExPost": t.regime_ex_post, "regimeCausal": t.regime_causal, "regimeStats": t.regime_stats,
         "regimeNames3": t.regime_names3,
+        "indBadInt": t.ind_bad_int, "indBadNumber": t.ind_bad_number, "indBadList": t.ind_bad_list,
     });
     let mut config = config;
     if let (Some(strings), serde_json::Value::Object(more)) = (config["strings"].as_object_mut(), regime) {
