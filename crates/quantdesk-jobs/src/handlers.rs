@@ -368,15 +368,7 @@ impl TypedHandler for Sync {
         let stop = || ctx.is_cancelled();
         service.stop = Some(&stop);
         let progress = |f: f64, line: &str| ctx.progress((f * 1000.0) as i64, 1000, line);
-        let report = service.run(&spec, &progress).await.map_err(|e| {
-            if e.code() == "cancelled" {
-                JobError::Cancelled
-            } else if e.is_transient() {
-                JobError::Transient(e.into_message())
-            } else {
-                JobError::Permanent(e.into_message())
-            }
-        })?;
+        let report = service.run(&spec, &progress).await.map_err(app_error)?;
         for f in &report.failed {
             let what = f.statement.as_deref().map(|s| format!(" {s}")).unwrap_or_default();
             ctx.log(&format!("{}{what}: {} ({})", f.symbol, f.message, f.code)).await;
@@ -414,15 +406,7 @@ impl TypedHandler for Valuation {
             ctx.progress(done as i64, total as i64, &format!("valued {symbol}"));
         };
         let stop = || ctx.is_cancelled();
-        let out = quantdesk_app::valuation::run_job(&*ctx.store, &spec, &progress, &stop).await.map_err(|e| {
-            if e.code() == "cancelled" {
-                JobError::Cancelled
-            } else if e.is_transient() {
-                JobError::Transient(e.into_message())
-            } else {
-                JobError::Permanent(e.into_message())
-            }
-        })?;
+        let out = quantdesk_app::valuation::run_job(&*ctx.store, &spec, &progress, &stop).await.map_err(app_error)?;
         for r in out.rows.iter().filter(|r| r.error.is_some()) {
             ctx.log(&format!("{}: {}", r.symbol, r.error.as_deref().unwrap_or_default())).await;
         }
@@ -431,8 +415,16 @@ impl TypedHandler for Valuation {
     }
 }
 
+/// The one reading of an application error in a job: a stop the job asked for ends it as
+/// cancelled, a transient failure is retried, anything else fails it.
 fn app_error(e: quantdesk_app::AppError) -> JobError {
-    if e.is_transient() { JobError::Transient(e.into_message()) } else { JobError::Permanent(e.into_message()) }
+    if e.code() == "cancelled" {
+        JobError::Cancelled
+    } else if e.is_transient() {
+        JobError::Transient(e.into_message())
+    } else {
+        JobError::Permanent(e.into_message())
+    }
 }
 
 /// `regimes`: TradeMaster's market-dynamics labels of a stored symbol
