@@ -34,6 +34,21 @@ async fn app() -> App {
     App { router: quantdesk_web::app(state), store, accounts, cookie: format!("qd_session={id}"), _dir: dir }
 }
 
+/// A job row as the store takes it: the default queue, one attempt, a minute's timeout.
+fn new_job(owner: &str, kind: &str, params: &str) -> quantdesk_store::jobs::NewJob {
+    quantdesk_store::jobs::NewJob {
+        owner: owner.into(),
+        kind: kind.into(),
+        queue: "default".into(),
+        params: params.into(),
+        priority: 0,
+        max_attempts: 1,
+        timeout_ms: 60_000,
+        run_at: None,
+        idempotency_key: None,
+    }
+}
+
 async fn get(app: &App, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, String) {
     let mut req = Request::get(uri);
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("cookie")) {
@@ -359,17 +374,7 @@ async fn pages_show_times_in_shanghai_time_labelled_and_the_api_in_utc() {
     // 2026-12-06 07:04:05 UTC is 15:04:05 in Shanghai; 23:30 UTC is already the next day there.
     let created = chrono::DateTime::parse_from_rfc3339("2026-12-06T07:04:05Z").unwrap().timestamp_millis();
     let logged = chrono::DateTime::parse_from_rfc3339("2026-12-06T23:30:00Z").unwrap().timestamp_millis();
-    let job = |kind: &str, params: &str| quantdesk_store::jobs::NewJob {
-        owner: "t".into(),
-        kind: kind.into(),
-        queue: "default".into(),
-        params: params.into(),
-        priority: 0,
-        max_attempts: 1,
-        timeout_ms: 60_000,
-        run_at: None,
-        idempotency_key: None,
-    };
+    let job = |kind: &str, params: &str| new_job("t", kind, params);
     let (id, _) = a.store.enqueue(&job("echo", "{}"), created).await.unwrap();
     let (bt, _) =
         a.store.enqueue(&job("backtest", r#"{"symbols":["600519.SH"],"strategy":"macd"}"#), created).await.unwrap();
@@ -424,17 +429,7 @@ async fn pages_show_times_in_shanghai_time_labelled_and_the_api_in_utc() {
 #[tokio::test]
 async fn backtest_pages_list_runs_and_refuse_other_job_kinds() {
     let a = app().await;
-    let job = |kind: &str, params: &str| quantdesk_store::jobs::NewJob {
-        owner: "t".into(),
-        kind: kind.into(),
-        queue: "default".into(),
-        params: params.into(),
-        priority: 0,
-        max_attempts: 1,
-        timeout_ms: 60_000,
-        run_at: None,
-        idempotency_key: None,
-    };
+    let job = |kind: &str, params: &str| new_job("t", kind, params);
     let (bt, _) = a
         .store
         .enqueue(
@@ -556,16 +551,8 @@ async fn sign_in_forms_keys_and_the_admin_page() {
 #[tokio::test]
 async fn finished_runs_compare_side_by_side() {
     let a = app().await;
-    let job = |owner: &str| quantdesk_store::jobs::NewJob {
-        owner: owner.into(),
-        kind: "backtest".into(),
-        queue: "default".into(),
-        params: r#"{"symbols":["600519.SH"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#.into(),
-        priority: 0,
-        max_attempts: 1,
-        timeout_ms: 60_000,
-        run_at: None,
-        idempotency_key: None,
+    let job = |owner: &str| {
+        new_job(owner, "backtest", r#"{"symbols":["600519.SH"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#)
     };
     // Three finished runs with different Sharpe ratios (one of another user), and one still queued.
     let mut ids = Vec::new();
@@ -637,17 +624,7 @@ async fn decisions_show_the_latest_per_symbol_and_the_history() {
         )
     };
     for (action, score) in [("SELL", 0.6), ("BUY", 0.75)] {
-        let job = quantdesk_store::jobs::NewJob {
-            owner: String::new(),
-            kind: "decide".into(),
-            queue: "default".into(),
-            params: r#"{"symbols": ["000858.SZ"]}"#.into(),
-            priority: 0,
-            max_attempts: 1,
-            timeout_ms: 60_000,
-            run_at: None,
-            idempotency_key: None,
-        };
+        let job = new_job("", "decide", r#"{"symbols": ["000858.SZ"]}"#);
         let (id, _) = a.store.enqueue(&job, 0).await.unwrap();
         a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
         let outcome = quantdesk_store::jobs::Outcome::Succeeded(run(action, score));
@@ -671,17 +648,8 @@ async fn decisions_show_the_latest_per_symbol_and_the_history() {
 #[tokio::test]
 async fn sweep_pages_exist_for_finished_sweeps_only() {
     let a = app().await;
-    let job = |kind: &str| quantdesk_store::jobs::NewJob {
-        owner: String::new(),
-        kind: kind.into(),
-        queue: "default".into(),
-        params: r#"{"symbols": ["000858.SZ"], "grid": ["fast=5,7"], "metric": "sortino"}"#.into(),
-        priority: 0,
-        max_attempts: 1,
-        timeout_ms: 60_000,
-        run_at: None,
-        idempotency_key: None,
-    };
+    let job =
+        |kind: &str| new_job("", kind, r#"{"symbols": ["000858.SZ"], "grid": ["fast=5,7"], "metric": "sortino"}"#);
     let (queued, _) = a.store.enqueue(&job("sweep"), 0).await.unwrap();
     let (s, _, _) = get(&a, &format!("/sweeps/{queued}"), &[("accept", "text/html")]).await;
     assert_eq!(s, 404, "not finished: nothing to show yet");
@@ -974,17 +942,8 @@ async fn the_backtest_form_has_declared_parameter_fields_and_the_list_says_why_a
         }
         assert!(!body.contains(r#"name="params""#), "no free-text k=v box any more");
     }
-    let job = quantdesk_store::jobs::NewJob {
-        owner: String::new(),
-        kind: "backtest".into(),
-        queue: "default".into(),
-        params: r#"{"symbols":["600519.SH"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#.into(),
-        priority: 0,
-        max_attempts: 1,
-        timeout_ms: 60_000,
-        run_at: None,
-        idempotency_key: None,
-    };
+    let job =
+        new_job("", "backtest", r#"{"symbols":["600519.SH"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#);
     let (id, _) = a.store.enqueue(&job, 0).await.unwrap();
     a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
     let why = "no bars of 600519.SH from 2030-01-01; stored: 2020-01-02 to 2024-12-31";
@@ -1072,17 +1031,7 @@ async fn pages_in_chinese_hold_no_english_word_of_the_catalogue() {
     let english = english_only_words();
     assert!(english.contains("succeeded") && english.contains("sharpe"), "the catalogue is read: {english:?}");
     // Jobs in every state, a finished backtest and decision.
-    let job = |kind: &str, params: &str| quantdesk_store::jobs::NewJob {
-        owner: String::new(),
-        kind: kind.into(),
-        queue: "default".into(),
-        params: params.into(),
-        priority: 0,
-        max_attempts: 1,
-        timeout_ms: 60_000,
-        run_at: None,
-        idempotency_key: None,
-    };
+    let job = |kind: &str, params: &str| new_job("", kind, params);
     let bt = r#"{"symbols":["600519.SH"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#;
     let mut done = Vec::new();
     for _ in 0..2 {
