@@ -2,53 +2,17 @@
 //! stored bars: the labels artifact carries the golden labels, the statistics and the dynamics
 //! test's radar and report are stored as artifacts.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use quantdesk_jobs::{Registry, WorkerConfig, now_ms, run_worker};
+use quantdesk_jobs::Registry;
 use quantdesk_store::Store;
-use quantdesk_store::jobs::{Job, JobState, NewJob};
+use quantdesk_store::jobs::{Job, JobState};
+use support::fixtures;
 
-fn fixtures() -> Option<PathBuf> {
-    match std::env::var_os("QUANTDESK_FIXTURES") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("QUANTDESK_TEST_REQUIRE_ALL").is_some() => {
-            panic!("QUANTDESK_FIXTURES is unset but QUANTDESK_TEST_REQUIRE_ALL is set")
-        }
-        None => {
-            eprintln!("skipped: QUANTDESK_FIXTURES is unset");
-            None
-        }
-    }
-}
+mod support;
 
 async fn run(store: &Arc<dyn Store>, kind: &str, params: serde_json::Value) -> Job {
-    let job = NewJob {
-        owner: "t".into(),
-        kind: kind.into(),
-        queue: "default".into(),
-        params: params.to_string(),
-        priority: 0,
-        max_attempts: 1,
-        timeout_ms: 60_000,
-        run_at: None,
-        idempotency_key: None,
-    };
-    let (id, _) = store.enqueue(&job, now_ms()).await.unwrap();
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let mut cfg = WorkerConfig::with_lease(1, vec!["default".into()], Duration::from_secs(5));
-    cfg.poll = Duration::from_millis(20);
-    let worker = tokio::spawn(run_worker(store.clone(), Registry::standard(), cfg, rx));
-    for _ in 0..3000 {
-        if store.job(id).await.unwrap().unwrap().state.is_final() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tx.send(true).unwrap();
-    worker.await.unwrap();
-    store.job(id).await.unwrap().unwrap()
+    support::run_to_end(store, Registry::standard(), kind, &params, 3000).await
 }
 
 async fn artifact(store: &Arc<dyn Store>, id: i64, name: &str) -> (String, String) {

@@ -9,10 +9,12 @@ use quantdesk_app::sync::Sources;
 use quantdesk_connectors::fake::{FakeTushare, Injection, TushareData};
 use quantdesk_connectors::{DailyBar, Source, SourceSettings, Tushare};
 use quantdesk_core::Symbol;
+use quantdesk_jobs::Registry;
 use quantdesk_jobs::handlers::Sync;
-use quantdesk_jobs::{Registry, WorkerConfig, now_ms, run_worker};
 use quantdesk_store::Store;
-use quantdesk_store::jobs::{JobState, NewJob};
+use quantdesk_store::jobs::JobState;
+
+mod support;
 
 fn bars() -> Vec<DailyBar> {
     let today = quantdesk_app::clock::today_shanghai();
@@ -54,31 +56,8 @@ async fn a_sync_job_reports_what_landed_and_what_failed() {
     let registry = Registry::standard().with_typed(Sync { sources, rate_limits: Default::default() });
     let start: NaiveDate = bars()[0].date;
     let params = serde_json::json!({"what": "bars", "symbols": ["600040.SH", "600041.SH"], "start": start});
-    let job = NewJob {
-        owner: "t".into(),
-        kind: "sync".into(),
-        queue: "default".into(),
-        params: params.to_string(),
-        priority: 0,
-        max_attempts: 1,
-        timeout_ms: 60_000,
-        run_at: None,
-        idempotency_key: None,
-    };
-    let (id, _) = store.enqueue(&job, now_ms()).await.unwrap();
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let mut cfg = WorkerConfig::with_lease(1, vec!["default".into()], Duration::from_secs(5));
-    cfg.poll = Duration::from_millis(20);
-    let worker = tokio::spawn(run_worker(store.clone(), registry, cfg, rx));
-    for _ in 0..1000 {
-        if store.job(id).await.unwrap().unwrap().state.is_final() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tx.send(true).unwrap();
-    worker.await.unwrap();
-    let j = store.job(id).await.unwrap().unwrap();
+    let j = support::run_to_end(&store, registry, "sync", &params, 1000).await;
+    let id = j.id;
     assert_eq!(j.state, JobState::Succeeded, "{:?}", j.error);
     let result: quantdesk_app::sync::SyncReport = serde_json::from_str(j.result.as_deref().unwrap()).unwrap();
     assert_eq!(result.landed, vec!["600041.SH"]);

@@ -1,26 +1,14 @@
 //! The `valuation` job on a worker: every symbol valued from its stored statements, progress per
 //! symbol, refusals and missing statements as rows, sorted by margin of safety.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use quantdesk_jobs::{Registry, WorkerConfig, now_ms, run_worker};
+use quantdesk_jobs::Registry;
 use quantdesk_store::Store;
-use quantdesk_store::jobs::{JobState, NewJob};
+use quantdesk_store::jobs::JobState;
+use support::fixtures;
 
-fn fixtures() -> Option<PathBuf> {
-    match std::env::var_os("QUANTDESK_FIXTURES") {
-        Some(p) => Some(PathBuf::from(p)),
-        None if std::env::var_os("QUANTDESK_TEST_REQUIRE_ALL").is_some() => {
-            panic!("QUANTDESK_FIXTURES is unset but QUANTDESK_TEST_REQUIRE_ALL is set")
-        }
-        None => {
-            eprintln!("skipped: QUANTDESK_FIXTURES is unset");
-            None
-        }
-    }
-}
+mod support;
 
 #[tokio::test]
 async fn a_valuation_job_values_every_symbol_and_sorts_by_margin_of_safety() {
@@ -37,32 +25,8 @@ async fn a_valuation_job_values_every_symbol_and_sorts_by_margin_of_safety() {
     let run = |params: serde_json::Value| {
         let store = store.clone();
         async move {
-            let job = NewJob {
-                owner: "t".into(),
-                kind: "valuation".into(),
-                queue: "default".into(),
-                params: params.to_string(),
-                priority: 0,
-                max_attempts: 1,
-                timeout_ms: 60_000,
-                run_at: None,
-                idempotency_key: None,
-            };
-            let (id, _) = store.enqueue(&job, now_ms()).await.unwrap();
-            let (tx, rx) = tokio::sync::watch::channel(false);
-            let mut cfg = WorkerConfig::with_lease(1, vec!["default".into()], Duration::from_secs(5));
-            cfg.poll = Duration::from_millis(20);
-            let worker = tokio::spawn(run_worker(store.clone(), Registry::standard(), cfg, rx));
-            for _ in 0..1000 {
-                if store.job(id).await.unwrap().unwrap().state.is_final() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            tx.send(true).unwrap();
-            worker.await.unwrap();
-            let j = store.job(id).await.unwrap().unwrap();
-            let logs = store.job_logs(id, 100).await.unwrap();
+            let j = support::run_to_end(&store, Registry::standard(), "valuation", &params, 1000).await;
+            let logs = store.job_logs(j.id, 100).await.unwrap();
             (j, logs)
         }
     };
