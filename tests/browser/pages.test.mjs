@@ -129,6 +129,10 @@ test('the import page shows a line-numbered error, then imports a good file', as
   assert.deepEqual(bars.c, [10.5, 11, 11.2]);
   assert.deepEqual(bars.v, [100, 200, 150]);
   await page.screenshot({ path: `${ARTIFACTS}/import-ok.png` });
+  // Issue 21, item 10: the same file again says that it changed nothing.
+  assert.doesNotMatch(await ok.textContent(), /Nothing changed/);
+  await page.click('#import-button');
+  await page.waitForFunction(() => /Nothing changed/.test(document.querySelector('#import-result .ok')?.textContent || ''));
   // the browser logs the refused upload's 422 as a console error; nothing else may appear
   assert.deepEqual(page.errors.filter((e) => !e.includes('status of 422')), []);
 });
