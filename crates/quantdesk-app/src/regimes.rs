@@ -979,11 +979,18 @@ pub fn radar_svg_with(title: &str, plot: &radar::RadarPlot, axes: &[&str; 6], ba
                 format!("{x:.2},{y:.2}")
             })
             .collect();
-        let _ = write!(s, r##"<polygon points="{}" fill="none" stroke="currentColor" stroke-opacity="0.3" stroke-width="1"/>"##, pts.join(" "));
+        let _ = write!(
+            s,
+            r##"<polygon points="{}" fill="none" stroke="currentColor" stroke-opacity="0.3" stroke-width="1"/>"##,
+            pts.join(" ")
+        );
     }
     for (i, &t) in plot.theta.iter().enumerate() {
         let (x, y) = point(f64::from(t), 200.0);
-        let _ = write!(s, r##"<line x1="{cx}" y1="{cy}" x2="{x:.2}" y2="{y:.2}" stroke="currentColor" stroke-opacity="0.25"/>"##);
+        let _ = write!(
+            s,
+            r##"<line x1="{cx}" y1="{cy}" x2="{x:.2}" y2="{y:.2}" stroke="currentColor" stroke-opacity="0.25"/>"##
+        );
         let (lx, ly) = point(f64::from(t), 225.0);
         let (lx, ly) = (cx + (lx - cx) * 1.12, cy + (ly - cy) * 1.12);
         let _ = write!(

@@ -17,7 +17,7 @@ use quantdesk_backtest::Series;
 use quantdesk_backtest::metrics;
 use serde::{Deserialize, Serialize};
 
-use super::{Filter, KeyIndicator, RegimeOptions, Refusal, label_bars};
+use super::{Filter, KeyIndicator, Refusal, RegimeOptions, label_bars};
 
 /// One label's share of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,8 +161,11 @@ mod tests {
             e *= 1.0 + r;
             curve.push((t(i as i64 + 1), e));
         }
-        let labels: Vec<(i64, Option<usize>)> =
-            [Some(1), Some(2), Some(0), Some(2), Some(0), None, Some(0)].into_iter().enumerate().map(|(i, l)| (t(i as i64), l)).collect();
+        let labels: Vec<(i64, Option<usize>)> = [Some(1), Some(2), Some(0), Some(2), Some(0), None, Some(0)]
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (t(i as i64), l))
+            .collect();
         let s = split_by_regime(&curve, &labels, 4, 252.0, 0.0);
         assert_eq!(s.unlabeled_bars, 1);
         assert_eq!(s.rows.iter().map(|r| (r.bars, r.steps)).collect::<Vec<_>>(), [(3, 3), (1, 0), (2, 2), (0, 0)]);
