@@ -369,7 +369,7 @@ pub struct SplitView {
 pub(super) fn state_name(t: &crate::i18n::Strings, label: usize, dynamics: usize) -> String {
     match t.regime_names3.get(label) {
         Some(name) if dynamics == 3 => name.to_string(),
-        _ => t.regime_state.replace("{n}", &label.to_string()),
+        _ => t.regime_state.replace("{n}", &(label + 1).to_string()),
     }
 }
 
