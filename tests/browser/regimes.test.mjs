@@ -254,6 +254,9 @@ test('a 429 keeps the layer waiting for Retry-After, then it draws', async () =>
   await page.context().close();
 });
 
+/** A number as the pages show it (quantdesk_backtest::metrics::shown): never "-0.00". */
+const shown = (x, digits) => { const s = x.toFixed(digits); return /^-[0.]+$/.test(s) ? s.slice(1) : s; };
+
 test('a backtest page splits the run by regime, and its dynamics test opens as a radar page', async () => {
   const page = await plainPage();
   // Opened while the run may still be going: the page is rendered again once it has finished.
@@ -271,7 +274,7 @@ test('a backtest page splits the run by regime, and its dynamics test opens as a
   assert.deepEqual(rows.slice(1).map((r) => r[1]), ['Bear', 'Sideways', 'Bull']);
   split.figures.rows.forEach((f, k) => {
     assert.equal(rows[k + 1][2], String(f.bars));
-    assert.equal(rows[k + 1][3], f.total_return === null ? '—' : (f.total_return * 100).toFixed(2));
+    assert.equal(rows[k + 1][3], f.total_return === null ? '—' : shown(f.total_return * 100, 2));
   });
   assert.equal(Number(rows[0][2]), split.figures.rows.reduce((n, r) => n + r.bars, 0) + split.figures.unlabeled_bars);
   assert.ok(await page.isVisible('#bt-regimes'), 'the split is shown beside the metrics');
@@ -290,7 +293,7 @@ test('a backtest page splits the run by regime, and its dynamics test opens as a
   for (const l of tested) {
     const tr = await page.locator(`#dyn-${l.label}-tm tr[data-row="tr"] td`).allTextContents();
     const agent = l.tables.trademaster.find((m) => m.metric === 'tr').agent;
-    assert.equal(tr[1], agent === null ? '—' : agent.toFixed(4));
+    assert.equal(tr[1], agent === null ? '—' : shown(agent, 4));
   }
   assert.match(await page.textContent('.dynamics-page'), /TradeMaster's metrics/);
   // In the dark theme the radar's words take the page's text colour.

@@ -88,13 +88,20 @@ async fn regimes_and_dynamics_test_jobs_store_their_artifacts() {
 
     // A backtest's result is split by regime: the labels are those of the regimes job (the
     // golden file's), so each label's bars are its count in the file.
-    let j = run(&store, "backtest", serde_json::json!({"symbols": ["BTC"], "strategy": "sma_cross", "adjustment": "none",
-        "params": {"fast": 3, "slow": 8}, "config": {"market": {"profile": "generic"}}}))
+    let j = run(
+        &store,
+        "backtest",
+        serde_json::json!({"symbols": ["BTC"], "strategy": "sma_cross", "adjustment": "none",
+        "params": {"fast": 3, "slow": 8}, "config": {"market": {"profile": "generic"}}}),
+    )
     .await;
     assert_eq!(j.state, JobState::Succeeded, "{:?}", j.error);
     let out: quantdesk_app::jobs::BacktestOutcome = serde_json::from_str(j.result.as_deref().unwrap()).unwrap();
     let split = out.regimes.expect("the split by regime");
-    assert_eq!((split.symbol.as_str(), split.symbols, split.filter), ("BTC", 1, quantdesk_app::regimes::Filter::ZeroPhase));
+    assert_eq!(
+        (split.symbol.as_str(), split.symbols, split.filter),
+        ("BTC", 1, quantdesk_app::regimes::Filter::ZeroPhase)
+    );
     let figures = split.figures.expect("BTC's bars can be labeled");
     let counts: Vec<usize> = (0..3).map(|l| want.iter().filter(|(_, x)| *x == l.to_string()).count()).collect();
     assert_eq!(figures.rows.iter().map(|r| r.bars).collect::<Vec<_>>(), counts);
