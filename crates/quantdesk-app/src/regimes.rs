@@ -1471,12 +1471,15 @@ pub struct DynamicsTables {
     pub textbook: Vec<DynamicsRow>,
 }
 
+/// A metric's identifier and how to read it from a policy's figures.
+type Pick<M> = (&'static str, fn(&M) -> Option<f64>);
+
 impl DynamicsTables {
     /// The tables of one tested label.
     pub fn of(r: &DynamicsSummary) -> Self {
         fn rows<M>(
             p: &radar::PerPolicy<M>,
-            picks: &[(&str, fn(&M) -> Option<f64>)],
+            picks: &[Pick<M>],
             sigma: &dyn Fn(&str) -> Option<f64>,
         ) -> Vec<DynamicsRow> {
             picks
@@ -1490,8 +1493,7 @@ impl DynamicsTables {
                 })
                 .collect()
         }
-        type Tm = fn(&radar::TmMetrics) -> Option<f64>;
-        let tm: [(&str, Tm); 7] = [
+        let tm: [Pick<radar::TmMetrics>; 7] = [
             ("excess_profit", |x| Some(x.excess_profit)),
             ("tr", |x| Some(x.tr)),
             ("sharpe_ratio", |x| Some(x.sharpe_ratio)),
@@ -1511,8 +1513,7 @@ impl DynamicsTables {
             "sor" => Some(sg.sor),
             _ => None,
         };
-        type Sc = fn(&radar::TmScores) -> Option<f64>;
-        let sc: [(&str, Sc); 9] = [
+        let sc: [Pick<radar::TmScores>; 9] = [
             ("excess_profit", |x| Some(x.excess_profit)),
             ("tr", |x| Some(x.tr)),
             ("sharpe_ratio", |x| Some(x.sharpe_ratio)),
@@ -1523,8 +1524,7 @@ impl DynamicsTables {
             ("profitability", |x| Some(x.profitability)),
             ("risk_control", |x| Some(x.risk_control)),
         ];
-        type Tb = fn(&radar::TextbookMetrics) -> Option<f64>;
-        let tb: [(&str, Tb); 8] = [
+        let tb: [Pick<radar::TextbookMetrics>; 8] = [
             ("total_return", |x| Some(x.total_return)),
             ("excess_return", |x| Some(x.excess_return)),
             ("annualized_return", |x| Some(x.annualized_return)),
