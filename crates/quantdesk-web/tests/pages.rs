@@ -1156,7 +1156,9 @@ async fn the_backtest_form_has_declared_parameter_fields_and_the_list_says_why_a
 #[tokio::test]
 async fn unreadable_addresses_get_a_readable_page_and_the_api_its_json() {
     let a = app().await;
-    for uri in ["/jobs/abc", "/backtests/abc", "/sweeps/x", "/dynamics/x", "/instruments?page=-1", "/instruments?page=abc"] {
+    for uri in
+        ["/jobs/abc", "/backtests/abc", "/sweeps/x", "/dynamics/x", "/instruments?page=-1", "/instruments?page=abc"]
+    {
         for (lang, title) in [("en", "This address cannot be read"), ("zh-CN", "无法识别此地址")] {
             let (s, h, body) = get(&a, uri, &[("accept-language", lang), ("accept", "text/html")]).await;
             assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}");
