@@ -278,6 +278,10 @@ pub struct BacktestOutcome {
     pub trades: usize,
     pub data_fingerprint: String,
     pub engine_version: String,
+    /// The run split by market regime (ex-post labels of the first symbol's bars); absent in
+    /// results of older runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regimes: Option<crate::regimes::RegimeSplit>,
 }
 
 impl JobSpec for BacktestParams {
