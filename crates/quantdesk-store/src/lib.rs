@@ -14,6 +14,7 @@ pub mod jobs;
 mod postgres;
 mod sqlite;
 pub mod valuations;
+pub mod watchlists;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -221,6 +222,7 @@ pub trait Store:
     + auth::AuthStore
     + backup::BackupStore
     + valuations::ValuationStore
+    + watchlists::WatchlistStore
 {
 }
 
@@ -230,7 +232,8 @@ impl<
         + jobs::JobStore
         + auth::AuthStore
         + backup::BackupStore
-        + valuations::ValuationStore,
+        + valuations::ValuationStore
+        + watchlists::WatchlistStore,
 > Store for T
 {
 }
