@@ -106,7 +106,9 @@ pub async fn latest(
     let bars = crate::market::read_bars(source, instrument, series, &req).await?.bars;
     let Some(last) = bars.last() else { return Ok(None) };
     let prev = if bars.len() > 1 { bars[0].close } else { last.open };
-    Ok(Some(service.freshest(instrument, Some((last, prev))).await.unwrap_or_else(|| stored_quote(instrument, last, prev))))
+    Ok(Some(
+        service.freshest(instrument, Some((last, prev))).await.unwrap_or_else(|| stored_quote(instrument, last, prev)),
+    ))
 }
 
 impl FreshQuote {

@@ -292,8 +292,10 @@ impl<'a> Watchlists<'a> {
             .await?
         {
             AddOutcome::Added => Ok(()),
-            AddOutcome::Duplicate => Err(AppError::conflict(format!("{symbol} is in this watchlist already"))
-                .with_code("already_in_watchlist")),
+            AddOutcome::Duplicate => {
+                Err(AppError::conflict(format!("{symbol} is in this watchlist already"))
+                    .with_code("already_in_watchlist"))
+            }
             AddOutcome::Full => Err(AppError::invalid(format!(
                 "this watchlist holds {} symbols, the most your plan allows: remove one first",
                 limits.max_symbols
@@ -401,8 +403,11 @@ mod tests {
             quantdesk_core::InstrumentKind::Stock,
         );
         i.price_limit = Some(0.1);
-        let goog =
-            quantdesk_core::Instrument::with_defaults(Symbol::new("GOOG").unwrap(), "Alphabet", quantdesk_core::InstrumentKind::Stock);
+        let goog = quantdesk_core::Instrument::with_defaults(
+            Symbol::new("GOOG").unwrap(),
+            "Alphabet",
+            quantdesk_core::InstrumentKind::Stock,
+        );
         store.upsert_instruments(&[i, goog]).await.unwrap();
         let bar = |t: i64, close: f64| quantdesk_core::Bar {
             time: t,
@@ -460,7 +465,10 @@ mod tests {
             let got: Vec<_> = detail.items.iter().map(|i| (i.symbol.as_str(), i.name.as_str())).collect();
             assert_eq!(got, [("600519.SH", "贵州茅台"), ("GOOG", "Alphabet")]);
             let q = detail.items[0].quote.clone().unwrap();
-            assert_eq!((q.price, q.prev_close, q.change, q.change_pct, q.source.as_str()), (11.0, 10.0, 1.0, 10.0, "stored"));
+            assert_eq!(
+                (q.price, q.prev_close, q.change, q.change_pct, q.source.as_str()),
+                (11.0, 10.0, 1.0, 10.0, "stored")
+            );
             assert!(detail.items[1].quote.is_none(), "no bars stored");
 
             svc.shift(&alice, d.id, "GOOG", true).await.unwrap();

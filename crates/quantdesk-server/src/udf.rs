@@ -495,7 +495,8 @@ async fn quotes(State(state): State<AppState>, Query(p): Params) -> UdfResult {
         };
         let i = &meta.instrument;
         // The stored last bar, or a newer live quote when configured (`live_quotes`).
-        let q = quantdesk_app::quotes::latest(state.bars(), &state.quotes, i, &meta.series, now).await.map_err(internal)?;
+        let q =
+            quantdesk_app::quotes::latest(state.bars(), &state.quotes, i, &meta.series, now).await.map_err(internal)?;
         let Some(q) = q else {
             out.push(json!({ "s": "error", "n": raw, "v": {} }));
             continue;

@@ -15,7 +15,8 @@ async fn setup() -> (common::TestApp, Vec<(&'static str, String)>, Vec<(&'static
     cfg.watchlists.max_lists = 2;
     let t = app_with(cfg).await;
     for sym in ["600519.SH", "000001.SZ", "GOOG", "AAPL"] {
-        let (s, v) = t.upload("/api/v1/imports/bars", &[("symbol", sym), ("resolution", "1D")], "b.csv", BARS.as_bytes()).await;
+        let (s, v) =
+            t.upload("/api/v1/imports/bars", &[("symbol", sym), ("resolution", "1D")], "b.csv", BARS.as_bytes()).await;
         assert_eq!(s, 200, "{v}");
     }
     let alice = user_with_key(&t.state, "alice@test.example", Role::Analyst, &["read", "jobs"]).await;
@@ -43,7 +44,10 @@ async fn a_user_keeps_lists_adds_removes_and_reorders() {
     assert_eq!(s, 200, "{lists}");
     let lists = lists.as_array().unwrap();
     assert_eq!(lists.len(), 1, "the default list is made on first use");
-    assert_eq!((lists[0]["is_default"].as_bool(), lists[0]["count"].as_u64(), lists[0]["max_symbols"].as_u64()), (Some(true), Some(0), Some(3)));
+    assert_eq!(
+        (lists[0]["is_default"].as_bool(), lists[0]["count"].as_u64(), lists[0]["max_symbols"].as_u64()),
+        (Some(true), Some(0), Some(3))
+    );
     let d = lists[0]["id"].as_i64().unwrap();
     let items = format!("/api/v1/watchlists/{d}/items");
 
@@ -51,7 +55,10 @@ async fn a_user_keeps_lists_adds_removes_and_reorders() {
     assert_eq!(s, 201, "{v}");
     assert_eq!(symbols(&v), ["600519.SH"], "normalised");
     let q = &v["items"][0]["quote"];
-    assert_eq!((q["price"].as_f64(), q["prev_close"].as_f64(), q["change"].as_f64(), q["change_pct"].as_f64()), (Some(11.0), Some(10.0), Some(1.0), Some(10.0)));
+    assert_eq!(
+        (q["price"].as_f64(), q["prev_close"].as_f64(), q["change"].as_f64(), q["change_pct"].as_f64()),
+        (Some(11.0), Some(10.0), Some(1.0), Some(10.0))
+    );
     assert_eq!(q["source"], "stored");
     for sym in ["000001.SZ", "GOOG"] {
         let (s, _, v) = call(&t, "POST", &items, &a, json!({"symbol": sym})).await;

@@ -309,7 +309,11 @@ macro_rules! watchlist_store_impl {
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
-                sqlx::query("UPDATE watchlists SET updated_at = $1 WHERE id = $2").bind(at).bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE watchlists SET updated_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(true)
             }

@@ -39,7 +39,10 @@ async fn the_default_list_is_made_once_on_first_use() {
         // Creating a named list first also makes the default.
         s.create_watchlist("carol", "科技", 5_000, 10).await.unwrap().unwrap();
         let lists = s.list_watchlists("carol").await.unwrap();
-        assert_eq!(lists.iter().map(|l| (l.name.as_str(), l.is_default)).collect::<Vec<_>>(), [("", true), ("科技", false)]);
+        assert_eq!(
+            lists.iter().map(|l| (l.name.as_str(), l.is_default)).collect::<Vec<_>>(),
+            [("", true), ("科技", false)]
+        );
     })
     .await;
 }
@@ -62,10 +65,20 @@ async fn lists_keep_their_order_refuse_duplicates_and_reorder_whole() {
             ReorderOutcome::Done
         );
         assert_eq!(symbols(&*s, "alice", d).await, ["GOOG", "600519.SH", "000001.SZ"]);
-        for bad in [&["GOOG", "600519.SH"][..], &["GOOG", "600519.SH", "000001.SZ", "AAPL"], &["GOOG", "GOOG", "600519.SH"]] {
-            assert_eq!(s.reorder_watchlist("alice", d, &order(bad), 40).await.unwrap(), ReorderOutcome::Mismatch, "{bad:?}");
+        for bad in
+            [&["GOOG", "600519.SH"][..], &["GOOG", "600519.SH", "000001.SZ", "AAPL"], &["GOOG", "GOOG", "600519.SH"]]
+        {
+            assert_eq!(
+                s.reorder_watchlist("alice", d, &order(bad), 40).await.unwrap(),
+                ReorderOutcome::Mismatch,
+                "{bad:?}"
+            );
         }
-        assert_eq!(symbols(&*s, "alice", d).await, ["GOOG", "600519.SH", "000001.SZ"], "a refused reorder changes nothing");
+        assert_eq!(
+            symbols(&*s, "alice", d).await,
+            ["GOOG", "600519.SH", "000001.SZ"],
+            "a refused reorder changes nothing"
+        );
 
         assert!(s.remove_watchlist_item("alice", d, "600519.SH", 50).await.unwrap());
         assert!(!s.remove_watchlist_item("alice", d, "600519.SH", 51).await.unwrap(), "already gone");
@@ -131,7 +144,9 @@ async fn limits_hold_under_concurrent_writes() {
         let tasks: Vec<_> = (0..12)
             .map(|i| {
                 let s: Arc<dyn Store> = s.clone();
-                tokio::spawn(async move { s.add_watchlist_item("alice", d, &format!("N{i}"), 10 + i, 5).await.unwrap() })
+                tokio::spawn(
+                    async move { s.add_watchlist_item("alice", d, &format!("N{i}"), 10 + i, 5).await.unwrap() },
+                )
             })
             .collect();
         let mut outcomes = Vec::new();

@@ -1453,7 +1453,13 @@ async fn watchlists_page_lists_prices_decisions_and_changes_by_form() {
     assert!(zh.contains("已加入自选。") && zh.contains("默认"), "the notice and the default list in Chinese");
     assert!(zh.contains("2 / 20 只证券"), "the count against the free plan's limit");
     let row = |html: &str, symbol: &str| {
-        html.split(&format!(r#"<tr data-symbol="{symbol}">"#)).nth(1).unwrap().split("</tr>").next().unwrap().to_string()
+        html.split(&format!(r#"<tr data-symbol="{symbol}">"#))
+            .nth(1)
+            .unwrap()
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .to_string()
     };
     let power = row(&zh, "600900.SH");
     assert!(power.contains("演示电力") && power.contains("北京时间"), "{power}");
@@ -1462,7 +1468,13 @@ async fn watchlists_page_lists_prices_decisions_and_changes_by_form() {
     assert!(price.parse::<f64>().unwrap() > 0.0, "{power}");
     let class = power.split(r#"<td class="num "#).nth(1).unwrap().split('"').next().unwrap();
     let change = power.split(r#"data-field="change">"#).nth(1).unwrap().split('<').next().unwrap();
-    let want = if change.starts_with('+') && change != "+0.00" { "up" } else if change.starts_with('-') { "down" } else { "" };
+    let want = if change.starts_with('+') && change != "+0.00" {
+        "up"
+    } else if change.starts_with('-') {
+        "down"
+    } else {
+        ""
+    };
     assert_eq!(class.trim(), want, "red up, green down: {power}");
     assert!(row(&zh, "000858.SZ").contains("/decisions?symbols=000858.SZ"), "a link to decide");
     let (_, _, dec_page) = get(&a, "/decisions?symbols=000858.SZ", &[]).await;
@@ -1470,7 +1482,8 @@ async fn watchlists_page_lists_prices_decisions_and_changes_by_form() {
 
     // Move, remove, create, rename, delete; the default list stays.
     let (_, h, _) =
-        post_form(&a, &format!("/watchlists/{id}/move"), &a.cookie, &format!("csrf={csrf}&symbol=000858.SZ&dir=up")).await;
+        post_form(&a, &format!("/watchlists/{id}/move"), &a.cookie, &format!("csrf={csrf}&symbol=000858.SZ&dir=up"))
+            .await;
     assert!(h[header::LOCATION].to_str().unwrap().contains("notice=moved"));
     let (_, _, en) = get(&a, "/watchlists", &[("cookie", &format!("{}; lang=en", a.cookie))]).await;
     assert!(en.find("data-symbol=\"000858.SZ\"").unwrap() < en.find("data-symbol=\"600900.SH\"").unwrap(), "moved up");
@@ -1482,7 +1495,8 @@ async fn watchlists_page_lists_prices_decisions_and_changes_by_form() {
     assert!(loc.contains("notice=created"), "{loc}");
     let other: i64 = loc.rsplit("#list-").next().unwrap().parse().unwrap();
     let (_, h, _) =
-        post_form(&a, &format!("/watchlists/{id}/rename"), &a.cookie, &format!("csrf={csrf}&name=%E7%99%BD%E9%85%92")).await;
+        post_form(&a, &format!("/watchlists/{id}/rename"), &a.cookie, &format!("csrf={csrf}&name=%E7%99%BD%E9%85%92"))
+            .await;
     assert!(h[header::LOCATION].to_str().unwrap().contains("notice=exists"));
     let (_, h, _) = post_form(&a, &format!("/watchlists/{id}/delete"), &a.cookie, &format!("csrf={csrf}")).await;
     assert!(h[header::LOCATION].to_str().unwrap().contains("notice=default"));
@@ -1499,7 +1513,9 @@ async fn watchlists_page_lists_prices_decisions_and_changes_by_form() {
 #[tokio::test]
 async fn the_chart_and_instruments_pages_offer_the_watchlist_in_both_languages() {
     let a = app().await;
-    for (lang, add, panel, compare) in [("en", "Add to watchlist", "Watchlist", "Compare"), ("zh-CN", "加入自选", "自选", "对比")] {
+    for (lang, add, panel, compare) in
+        [("en", "Add to watchlist", "Watchlist", "Compare"), ("zh-CN", "加入自选", "自选", "对比")]
+    {
         let (s, _, chart) = get(&a, "/chart/600900.SH", &[("accept-language", lang)]).await;
         assert_eq!(s, StatusCode::OK);
         for id in ["watch-panel", "watch-toggle", "watch-add", "compare-form", "ind-legend"] {

@@ -149,8 +149,15 @@ pub async fn instruments(
             list_date: i.list_date.map(|d| d.to_string()).unwrap_or_default(),
         })
         .collect();
-    let results =
-        Results { items: rows, total, page_no, pages, prev_url, next_url, add_label: lang.lang.watch().add_to_watchlist };
+    let results = Results {
+        items: rows,
+        total,
+        page_no,
+        pages,
+        prev_url,
+        next_url,
+        add_label: lang.lang.watch().add_to_watchlist,
+    };
     let partial = headers.get("hx-request").is_some() && headers.get("hx-boosted").is_none();
     if partial {
         return html(StatusCode::OK, InstrumentsPartial { page: lang.ctx("instruments"), results }.render());

@@ -17,12 +17,12 @@ pub use data::data;
 pub use decisions::decisions;
 pub use instruments::{import_page, instruments};
 pub use jobs::{JobRow, job, jobs};
-pub use watchlists::{
-    add_to_default as watchlist_add_to_default, change as watchlist_change, create as watchlist_create, watchlists,
-};
 pub use valuation::{
     delete_scenario as valuation_delete_scenario, export as valuation_export, per_share,
     save_scenario as valuation_save_scenario, valuation, valuation_index,
+};
+pub use watchlists::{
+    add_to_default as watchlist_add_to_default, change as watchlist_change, create as watchlist_create, watchlists,
 };
 
 use askama::Template;

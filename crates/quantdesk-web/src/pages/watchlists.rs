@@ -105,17 +105,13 @@ pub async fn watchlists(State(state): State<AppState>, lang: ReqLang, Query(q): 
         }
     }
     // The latest voting decision per symbol: decisions are stored as `decide` jobs' results.
-    let decisions = match super::backtests::recent_runs(
-        &state,
-        &lang,
-        "decide",
-        Some(quantdesk_store::jobs::JobState::Succeeded),
-    )
-    .await
-    {
-        Ok((jobs, _)) => latest_of(&history_of(&jobs, &lang)),
-        Err(page) => return page,
-    };
+    let decisions =
+        match super::backtests::recent_runs(&state, &lang, "decide", Some(quantdesk_store::jobs::JobState::Succeeded))
+            .await
+        {
+            Ok((jobs, _)) => latest_of(&history_of(&jobs, &lang)),
+            Err(page) => return page,
+        };
     let views = details
         .into_iter()
         .map(|d| {
@@ -160,7 +156,10 @@ pub async fn watchlists(State(state): State<AppState>, lang: ReqLang, Query(q): 
                 title: if d.list.name.is_empty() { w.default_name.to_string() } else { d.list.name.clone() },
                 name: d.list.name,
                 is_default: d.list.is_default,
-                count: w.count.replace("{n}", &d.list.count.to_string()).replace("{max}", &d.list.max_symbols.to_string()),
+                count: w
+                    .count
+                    .replace("{n}", &d.list.count.to_string())
+                    .replace("{max}", &d.list.max_symbols.to_string()),
                 items,
             }
         })
@@ -168,14 +167,8 @@ pub async fn watchlists(State(state): State<AppState>, lang: ReqLang, Query(q): 
     let (notice, notice_class) = q.notice.as_deref().and_then(|c| notice_text(w, c)).unwrap_or(("", ""));
     html(
         StatusCode::OK,
-        WatchlistsPage {
-            page: lang.ctx("watchlists"),
-            w,
-            notice: notice.to_string(),
-            notice_class,
-            lists: views,
-        }
-        .render(),
+        WatchlistsPage { page: lang.ctx("watchlists"), w, notice: notice.to_string(), notice_class, lists: views }
+            .render(),
     )
 }
 
