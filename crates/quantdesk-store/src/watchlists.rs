@@ -134,6 +134,23 @@ macro_rules! watchlist_store_impl {
             }
         }
 
+        impl $store {
+            /// Locks `owner`'s list `id` for the transaction by touching its row (`updated_at` =
+            /// `at`); false when it is missing or someone else's.
+            async fn lock_list<'e, E>(exec: E, owner: &str, id: i64, at: i64) -> Result<bool>
+            where
+                E: sqlx::Executor<'e, Database = <$store as $crate::common::Backend>::Db>,
+            {
+                let locked = sqlx::query("UPDATE watchlists SET updated_at = $1 WHERE id = $2 AND owner = $3")
+                    .bind(at)
+                    .bind(id)
+                    .bind(owner)
+                    .execute(exec)
+                    .await?;
+                Ok(locked.rows_affected() > 0)
+            }
+        }
+
         #[async_trait]
         impl WatchlistStore for $store {
             async fn default_watchlist(&self, owner: &str, at: i64) -> Result<Watchlist> {
@@ -259,13 +276,7 @@ macro_rules! watchlist_store_impl {
             ) -> Result<AddOutcome> {
                 let mut tx = self.pool.begin().await?;
                 // The list's lock: concurrent adds to one list count one after the other.
-                let locked = sqlx::query("UPDATE watchlists SET updated_at = $1 WHERE id = $2 AND owner = $3")
-                    .bind(at)
-                    .bind(id)
-                    .bind(owner)
-                    .execute(&mut *tx)
-                    .await?;
-                if locked.rows_affected() == 0 {
+                if !Self::lock_list(&mut *tx, owner, id, at).await? {
                     return Ok(AddOutcome::NoList);
                 }
                 let there: Option<(i64,)> =
@@ -326,13 +337,7 @@ macro_rules! watchlist_store_impl {
                 at: i64,
             ) -> Result<ReorderOutcome> {
                 let mut tx = self.pool.begin().await?;
-                let locked = sqlx::query("UPDATE watchlists SET updated_at = $1 WHERE id = $2 AND owner = $3")
-                    .bind(at)
-                    .bind(id)
-                    .bind(owner)
-                    .execute(&mut *tx)
-                    .await?;
-                if locked.rows_affected() == 0 {
+                if !Self::lock_list(&mut *tx, owner, id, at).await? {
                     return Ok(ReorderOutcome::NoList);
                 }
                 let mut current: Vec<String> =
