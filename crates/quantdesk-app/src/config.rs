@@ -72,6 +72,8 @@ pub struct Config {
     pub backups: BackupsConfig,
     /// Outside market-data sources and the evening sync.
     pub sources: SourcesConfig,
+    /// Each user's watchlists and their sizes.
+    pub watchlists: WatchlistsConfig,
 }
 
 /// How the server listens and what it accepts: limits, access, rate limits.
@@ -341,6 +343,24 @@ impl Default for SourcesConfig {
     }
 }
 
+/// Each user's watchlists: how many lists and how many symbols in each. The plans will set the
+/// symbols per list by plan; until then every user gets `max_symbols_free`
+/// (`quantdesk_app::watchlists::watchlist_limit` is the one place that decides).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchlistsConfig {
+    /// Symbols in one list for a user on the free plan.
+    pub max_symbols_free: u32,
+    /// Lists one user may keep, the default list included.
+    pub max_lists: u32,
+}
+
+impl Default for WatchlistsConfig {
+    fn default() -> Self {
+        WatchlistsConfig { max_symbols_free: 20, max_lists: 10 }
+    }
+}
+
 /// Settings given on the command line; `None` leaves the layer below in force.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -540,6 +560,12 @@ impl Config {
         if let Some(v) = get("QUANTDESK_BACKUP_KEEP_WEEKLY")? {
             self.backups.backup_keep_weekly = parse("QUANTDESK_BACKUP_KEEP_WEEKLY", &v)?;
         }
+        if let Some(v) = get("QUANTDESK_WATCHLIST_MAX_SYMBOLS_FREE")? {
+            self.watchlists.max_symbols_free = parse("QUANTDESK_WATCHLIST_MAX_SYMBOLS_FREE", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_WATCHLIST_MAX_LISTS")? {
+            self.watchlists.max_lists = parse("QUANTDESK_WATCHLIST_MAX_LISTS", &v)?;
+        }
         let s = &mut self.sources;
         if let Some(v) = get("QUANTDESK_TUSHARE_TOKEN")? {
             s.tushare_token = Secret::new(v.trim());
@@ -630,6 +656,9 @@ impl Config {
         if self.server.max_upload_bytes < 1024 {
             return Err(ConfigError("max_upload_bytes must be at least 1024".into()));
         }
+        if self.watchlists.max_symbols_free == 0 || self.watchlists.max_lists == 0 {
+            return Err(ConfigError("watchlists: max_symbols_free and max_lists must be at least 1".into()));
+        }
         if self.server.imports_per_user == 0 {
             return Err(ConfigError("imports_per_user must be at least 1".into()));
         }
@@ -705,6 +734,23 @@ mod tests {
         assert!(!printed.contains("hunter22"), "{printed}");
         assert!(printed.contains("database_url = \"***\""));
         assert!(!format!("{c:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn watchlist_limits_are_layered_and_checked() {
+        let d = Config::default().watchlists;
+        assert_eq!((d.max_symbols_free, d.max_lists), (20, 10));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "[watchlists]\nmax_symbols_free = 30\nmax_lists = 4\n").unwrap();
+        let c = Config::load(Some(&file), &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!((c.watchlists.max_symbols_free, c.watchlists.max_lists), (30, 4));
+        let c = Config::load(Some(&file), &env_of(&[("QUANTDESK_WATCHLIST_MAX_LISTS", "7")]), &Overrides::default())
+            .unwrap();
+        assert_eq!((c.watchlists.max_symbols_free, c.watchlists.max_lists), (30, 7), "env beats file");
+        let e = Config::load(None, &env_of(&[("QUANTDESK_WATCHLIST_MAX_SYMBOLS_FREE", "0")]), &Overrides::default())
+            .unwrap_err();
+        assert!(e.0.contains("max_symbols_free"), "{e}");
     }
 
     #[test]

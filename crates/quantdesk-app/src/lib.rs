@@ -14,6 +14,8 @@
 //!   sources (`quantdesk-connectors`) into the store;
 //! - [`screener`]: filtering every symbol's latest `daily_basic` row with its instrument;
 //! - [`valuation`]: the DCF of a stored company as of a date (`quantdesk-valuation`);
+//! - [`watchlists`]: each user's named lists of symbols, their rules and limits
+//!   (`watchlist_limit`);
 //! - [`demo`]: loading the deterministic demo market;
 //! - [`jobs`]: the typed job catalogue, one kind with its parameters and its result each;
 //! - [`config`]: configuration in layers (defaults, TOML, `QUANTDESK_*` variables, flags);
@@ -37,6 +39,7 @@ pub mod scenarios;
 pub mod screener;
 pub mod sync;
 pub mod valuation;
+pub mod watchlists;
 
 /// The version of quantdesk, recorded in backups and shown by `/version` and the metrics.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

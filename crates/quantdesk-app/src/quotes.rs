@@ -86,6 +86,47 @@ impl QuoteService {
     }
 }
 
+/// The freshest quote of a stored instrument: its last stored daily bar (unadjusted, with the
+/// close before it; the bar's open when it is the only one) or a newer live quote. `None` when no
+/// daily bar can be read. `/udf/quotes`, the watchlists and their page all ask this.
+pub async fn latest(
+    source: crate::market::BarSource<'_>,
+    service: &QuoteService,
+    instrument: &Instrument,
+    series: &[quantdesk_store::SeriesInfo],
+    now_secs: i64,
+) -> Result<Option<FreshQuote>, quantdesk_store::StoreError> {
+    let req = crate::market::BarRequest {
+        resolution: quantdesk_core::Resolution::Day,
+        adjustment: quantdesk_core::Adjustment::None,
+        from: i64::MIN,
+        to: now_secs + 86_400,
+        countback: Some(2),
+    };
+    let bars = crate::market::read_bars(source, instrument, series, &req).await?.bars;
+    let Some(last) = bars.last() else { return Ok(None) };
+    let prev = if bars.len() > 1 { bars[0].close } else { last.open };
+    Ok(Some(
+        service.freshest(instrument, Some((last, prev))).await.unwrap_or_else(|| stored_quote(instrument, last, prev)),
+    ))
+}
+
+impl FreshQuote {
+    /// The change from the previous close, rounded to 6 decimals.
+    pub fn change(&self) -> f64 {
+        ((self.price - self.prev_close) * 1e6).round() / 1e6
+    }
+
+    /// The change from the previous close in percent, rounded to 2 decimals (0 without a close).
+    pub fn change_pct(&self) -> f64 {
+        if self.prev_close != 0.0 {
+            (((self.price - self.prev_close) / self.prev_close * 100.0) * 100.0).round() / 100.0
+        } else {
+            0.0
+        }
+    }
+}
+
 /// A stored daily bar as a quote, timed at its session's close.
 pub fn stored_quote(instrument: &Instrument, bar: &Bar, prev_close: f64) -> FreshQuote {
     FreshQuote {

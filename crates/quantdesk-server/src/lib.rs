@@ -20,6 +20,7 @@ pub mod state;
 pub mod udf;
 pub mod uploads;
 pub mod valuation_api;
+pub mod watchlists_api;
 
 use std::future::Future;
 use std::time::Duration;

@@ -16,6 +16,8 @@ use utoipa::OpenApi;
         crate::valuation_api::list_scenarios, crate::valuation_api::create_scenario, crate::valuation_api::get_scenario,
         crate::valuation_api::update_scenario, crate::valuation_api::delete_scenario,
         crate::screener_api::screen_stocks, crate::regimes_api::get_regimes,
+        crate::watchlists_api::list, crate::watchlists_api::create, crate::watchlists_api::get_one, crate::watchlists_api::rename,
+        crate::watchlists_api::remove_list, crate::watchlists_api::add_item, crate::watchlists_api::reorder, crate::watchlists_api::remove_item,
         crate::auth::api::signup, crate::auth::api::verify, crate::auth::api::login, crate::auth::api::logout, crate::auth::api::me, crate::auth::api::get_pref, crate::auth::api::put_pref,
         crate::auth::api::change_password, crate::auth::api::request_reset, crate::auth::api::confirm_reset,
         crate::auth::api::list_keys, crate::auth::api::create_key, crate::auth::api::revoke_key,
@@ -47,13 +49,17 @@ use utoipa::OpenApi;
         quantdesk_app::regimes::RegimeReport, quantdesk_app::regimes::RegimeRow, quantdesk_app::regimes::RegimeSegment,
         quantdesk_app::regimes::RegimeStatistics, quantdesk_app::regimes::RegimeOptions, quantdesk_app::regimes::KeyIndicator,
         quantdesk_app::regimes::Filter, quantdesk_app::regimes::Method,
-        quantdesk_app::regimes::RegimesJobParams, quantdesk_app::regimes::DynamicsTestJobParams)),
+        quantdesk_app::regimes::RegimesJobParams, quantdesk_app::regimes::DynamicsTestJobParams,
+        quantdesk_app::watchlists::WatchlistName, quantdesk_app::watchlists::WatchItemInput, quantdesk_app::watchlists::WatchOrder,
+        quantdesk_app::watchlists::WatchlistDto, quantdesk_app::watchlists::WatchlistDetail, quantdesk_app::watchlists::WatchItemDto,
+        quantdesk_app::watchlists::WatchQuote)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
     tags((name = "market", description = "Instruments and bars"), (name = "chan", description = "Chan-theory (缠论) structures and buy/sell points"), (name = "imports", description = "CSV imports"),
         (name = "regimes", description = "Market dynamics: TradeMaster's regime labels (ex-post zero-phase or causal) and per-label statistics"),
         (name = "jobs", description = "Background jobs: backtests, sweeps"),
         (name = "valuation", description = "DCF valuation of stored companies, the sensitivity grid, saved valuations and scenarios"),
+        (name = "watchlists", description = "Each user's named lists of symbols with their last prices"),
         (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys and the audit log (admins)"))
 )]
 pub struct ApiDoc;

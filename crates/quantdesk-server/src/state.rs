@@ -111,6 +111,16 @@ impl AppState {
         crate::market::BarSource { store: &*self.store, blocks: self.blocks.as_ref() }
     }
 
+    /// The watchlist services over this state's store, bars, quotes and configuration.
+    pub fn watchlists(&self) -> quantdesk_app::watchlists::Watchlists<'_> {
+        quantdesk_app::watchlists::Watchlists {
+            store: &*self.store,
+            bars: self.bars(),
+            quotes: &self.quotes,
+            config: &self.config.watchlists,
+        }
+    }
+
     /// Forgets cached answers after data changed.
     pub fn invalidate(&self) {
         if let Some(r) = &self.responses {

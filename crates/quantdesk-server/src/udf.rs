@@ -493,33 +493,20 @@ async fn quotes(State(state): State<AppState>, Query(p): Params) -> UdfResult {
                 continue;
             }
         };
-        let req = BarRequest {
-            resolution: Resolution::Day,
-            adjustment: Adjustment::None,
-            from: i64::MIN,
-            to: now + 86_400,
-            countback: Some(2),
-        };
-        let bars = read_bars(state.bars(), &meta.instrument, &meta.series, &req).await.map_err(internal)?.bars;
-        let Some(last) = bars.last() else {
+        let i = &meta.instrument;
+        // The stored last bar, or a newer live quote when configured (`live_quotes`).
+        let q =
+            quantdesk_app::quotes::latest(state.bars(), &state.quotes, i, &meta.series, now).await.map_err(internal)?;
+        let Some(q) = q else {
             out.push(json!({ "s": "error", "n": raw, "v": {} }));
             continue;
         };
-        let prev = if bars.len() > 1 { bars[0].close } else { last.open };
-        let i = &meta.instrument;
-        // The stored last bar, or a newer live quote when configured (`live_quotes`).
-        let q = state
-            .quotes
-            .freshest(i, Some((last, prev)))
-            .await
-            .unwrap_or_else(|| quantdesk_app::quotes::stored_quote(i, last, prev));
-        let ch = q.price - q.prev_close;
         out.push(json!({
             "s": "ok",
             "n": raw,
             "v": {
-                "ch": (ch * 1e6).round() / 1e6,
-                "chp": if q.prev_close != 0.0 { ((ch / q.prev_close * 100.0) * 100.0).round() / 100.0 } else { 0.0 },
+                "ch": q.change(),
+                "chp": q.change_pct(),
                 "short_name": i.symbol.as_str(),
                 "exchange": i.exchange,
                 "description": i.name,

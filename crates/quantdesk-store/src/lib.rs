@@ -14,6 +14,7 @@ pub mod jobs;
 mod postgres;
 mod sqlite;
 pub mod valuations;
+pub mod watchlists;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -225,6 +226,7 @@ pub trait Store:
     + auth::AuthStore
     + backup::BackupStore
     + valuations::ValuationStore
+    + watchlists::WatchlistStore
 {
 }
 
@@ -234,7 +236,8 @@ impl<
         + jobs::JobStore
         + auth::AuthStore
         + backup::BackupStore
-        + valuations::ValuationStore,
+        + valuations::ValuationStore
+        + watchlists::WatchlistStore,
 > Store for T
 {
 }

@@ -132,6 +132,11 @@ async fn fill(store: &dyn Store) {
         .await
         .unwrap();
 
+    let list = store.create_watchlist("1", "白酒 \"core\"", 7_600, 10).await.unwrap().unwrap();
+    for (i, sym) in ["600519.SH", "GOOG"].iter().enumerate() {
+        store.add_watchlist_item("1", list, sym, 7_700 + i as i64, 20).await.unwrap();
+    }
+
     let admin = store.create_user("admin@x.test", "$argon2id$v=19$…", Role::Admin, true, 1000).await.unwrap().unwrap();
     let viewer = store.create_user("观众@x.test", "h2", Role::Viewer, false, 1001).await.unwrap().unwrap();
     store.set_disabled(viewer, true).await.unwrap();

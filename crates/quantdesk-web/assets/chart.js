@@ -14,10 +14,13 @@ import { chanOverlay } from './chan.js';
 import { regimesOverlay } from './regimes.js';
 import { setupReplay } from './replay.js';
 import { followTheme, themeOptions } from './chart-theme.js';
+import { compareOverlay } from './chart-compare.js';
+import { setupWatchPanel } from './watch-panel.js';
 
 const cfg = JSON.parse(document.getElementById('chart-config').textContent);
 const el = document.getElementById('chart');
 const legend = document.getElementById('legend');
+const indLegend = document.getElementById('ind-legend');
 const message = document.getElementById('chart-message');
 const S = cfg.strings;
 const PAGE = 2000; // bars per request
@@ -96,6 +99,9 @@ if (panes[1] && panes[1].setHeight) panes[1].setHeight(90);
 if (panes[2] && panes[2].setHeight) panes[2].setHeight(90);
 const MA_COLOURS = ['#f59f00', '#7048e8', '#1098ad', '#d6336c', '#37b24d', '#495057'];
 let maSeries = [];
+let maKey = '';
+// The values every indicator drew, by bar index of `shown`, for the legend under the crosshair.
+const indValues = { ma: [], dif: [], dea: [], extra: {} };
 
 function applyColours() {
   const c = colours();
@@ -119,16 +125,20 @@ let shown = [];
 function renderIndicators() {
   const bars = shown;
   const closes = bars.map((b) => b.close);
-  maSeries.forEach((s) => chart.removeSeries(s));
-  maSeries = state.maPeriods.map((n, i) => {
-    const s = chart.addSeries(LineSeries, { color: MA_COLOURS[i % MA_COLOURS.length], lineWidth: 1, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, title: `MA${n}` }, 0);
+  if (maKey !== state.maPeriods.join(',')) {
+    maSeries.forEach((s) => chart.removeSeries(s));
+    maSeries = state.maPeriods.map((n, i) => chart.addSeries(LineSeries, { color: MA_COLOURS[i % MA_COLOURS.length], lineWidth: 1, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false, title: `MA${n}` }, 0));
+    maKey = state.maPeriods.join(',');
+  }
+  indValues.ma = state.maPeriods.map((n, i) => {
     const m = sma(closes, n);
-    s.setData(bars.map((b, j) => (m[j] === undefined ? { time: b.time } : { time: b.time, value: m[j] })));
-    return s;
+    maSeries[i].setData(bars.map((b, j) => (m[j] === undefined ? { time: b.time } : { time: b.time, value: m[j] })));
+    return m;
   });
   const fast = ema(closes, 12), slow = ema(closes, 26);
   const dif = closes.map((_, i) => fast[i] - slow[i]);
   const dea = ema(dif, 9);
+  indValues.dif = dif; indValues.dea = dea;
   const c = colours();
   macdLine.setData(bars.map((b, i) => ({ time: b.time, value: dif[i] })));
   macdSignal.setData(bars.map((b, i) => ({ time: b.time, value: dea[i] })));
@@ -195,20 +205,28 @@ function syncIndicators() {
 const points = (bars, values) => bars.map((b, i) => (values[i] === undefined ? { time: b.time } : { time: b.time, value: values[i] }));
 function renderExtra(bars) {
   const closes = bars.map((b) => b.close);
+  const extra = {};
   if (indSeries.boll) {
     const { upper, middle, lower } = ind.bollinger(closes, indSettings.boll.n, indSettings.boll.k);
     [upper, middle, lower].forEach((v, i) => indSeries.boll[i].setData(points(bars, v)));
+    extra.boll = { ub: upper, mb: middle, lb: lower };
   }
-  if (indSeries.rsi) indSeries.rsi[0].setData(points(bars, ind.rsi(closes, indSettings.rsi.n)));
+  if (indSeries.rsi) {
+    const r = ind.rsi(closes, indSettings.rsi.n);
+    indSeries.rsi[0].setData(points(bars, r));
+    extra.rsi = r;
+  }
   if (indSeries.kdj) {
     const p = indSettings.kdj;
     const r = ind.kdj(bars.map((b) => b.high), bars.map((b) => b.low), closes, p.n, p.m1, p.m2);
     [r.k, r.d, r.j].forEach((v, i) => indSeries.kdj[i].setData(points(bars, v)));
+    extra.kdj = r;
   }
   if (indSeries.volma) {
     const vols = bars.map((b) => b.volume);
-    indSettings.volma.periods.forEach((n, i) => indSeries.volma[i].setData(points(bars, sma(vols, n))));
+    extra.volma = indSettings.volma.periods.map((n, i) => { const m = sma(vols, n); indSeries.volma[i].setData(points(bars, m)); return m; });
   }
+  indValues.extra = extra;
 }
 syncIndicators();
 // The panel: a toggle per indicator and its parameters; a value that is not one (see
@@ -347,22 +365,37 @@ function marketOpen() {
     return a < b ? minute >= a && minute <= b : minute >= a || minute <= b;
   });
 }
+// Newer versions of the last bars (and new bars): the candles, volume and every indicator redraw,
+// and the legend shows the new values.
+function applyTail(tail) {
+  if (!state.bars.length) return;
+  let changed = false;
+  for (const b of tail) {
+    const last = state.bars[state.bars.length - 1];
+    if (b.utc === last.utc) state.bars[state.bars.length - 1] = b;
+    else if (b.utc > last.utc) state.bars.push(b);
+    else continue;
+    changed = true;
+    if (replay.active) continue;
+    const c = colours();
+    candles.update({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close });
+    volume.update({ time: b.time, value: b.volume, color: b.close >= b.open ? c.up + '99' : c.down + '99' });
+  }
+  if (!changed || replay.active) return;
+  shown = state.bars.slice(0, shownCount());
+  renderIndicators();
+  el.dataset.lastTime = String(state.bars[state.bars.length - 1].utc);
+  el.dataset.bars = String(shown.length);
+  el.dataset.loaded = String(state.bars.length);
+  showLegend(crosshair);
+}
 setInterval(async () => {
   if (document.hidden || state.loading || !state.bars.length || !marketOpen()) return;
   const gen = state.generation;
   try {
     const tail = await fetchHistory(nowSeconds() + 86400 * 2, 2);
     if (gen !== state.generation) return;
-    for (const b of tail) {
-      const last = state.bars[state.bars.length - 1];
-      if (b.utc === last.utc) state.bars[state.bars.length - 1] = b;
-      else if (b.utc > last.utc) state.bars.push(b);
-      else continue;
-      if (replay.active) continue;
-      candles.update({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close });
-      shown = state.bars;
-    }
-    if (!replay.active) el.dataset.lastTime = String(state.bars[state.bars.length - 1].utc);
+    applyTail(tail);
   } catch { /* the next tick tries again */ }
 }, 5000);
 
@@ -373,9 +406,47 @@ function formatVolume(v) {
   for (const [size, unit] of units) if (v >= size) return (v / size).toFixed(2) + unit;
   return String(v);
 }
+// The indicators' values at bar `idx` of `shown`, one labelled value each, in the series' colours.
+function showIndicatorValues(idx) {
+  indLegend.innerHTML = '';
+  const num = (v, digits = precision) => (v === undefined || v === null || Number.isNaN(v) ? '—' : v.toFixed(digits));
+  const add = (key, label, value, colour) => {
+    const span = document.createElement('span');
+    span.dataset.ind = key;
+    const b = document.createElement('b');
+    b.textContent = value;
+    if (colour) span.style.color = colour;
+    span.append(`${label} `, b, ' ');
+    indLegend.append(span);
+  };
+  if (idx < 0 || idx >= shown.length) { indLegend.dataset.index = ''; return; }
+  indLegend.dataset.index = String(idx);
+  state.maPeriods.forEach((n, i) => add(`ma${n}`, `MA${n}`, num(indValues.ma[i] && indValues.ma[i][idx]), MA_COLOURS[i % MA_COLOURS.length]));
+  const e = indValues.extra;
+  if (e.boll) {
+    add('boll.ub', 'UB', num(e.boll.ub[idx]), '#1c7ed6');
+    add('boll.mb', `BOLL(${indSettings.boll.n},${indSettings.boll.k})`, num(e.boll.mb[idx]), '#868e96');
+    add('boll.lb', 'LB', num(e.boll.lb[idx]), '#1c7ed6');
+  }
+  add('macd.dif', 'DIF', num(indValues.dif[idx], 3), '#1971c2');
+  add('macd.dea', 'DEA', num(indValues.dea[idx], 3), '#f08c00');
+  add('macd.hist', 'MACD', num(indValues.dif[idx] === undefined ? undefined : 2 * (indValues.dif[idx] - indValues.dea[idx]), 3));
+  if (e.rsi) add('rsi', `RSI(${indSettings.rsi.n})`, num(e.rsi[idx], 2), '#7048e8');
+  if (e.kdj) {
+    add('kdj.k', 'K', num(e.kdj.k[idx], 2), '#f08c00');
+    add('kdj.d', 'D', num(e.kdj.d[idx], 2), '#1971c2');
+    add('kdj.j', 'J', num(e.kdj.j[idx], 2), '#d6336c');
+  }
+  if (e.volma) indSettings.volma.periods.forEach((n, i) => add(`volma${n}`, `MAVOL${n}`, e.volma[i][idx] === undefined ? '—' : formatVolume(e.volma[i][idx]), MA_COLOURS[i % MA_COLOURS.length]));
+}
+// The crosshair's last position: the legend shows that bar (the newest bar when the cursor is off
+// the chart), also after the last bar updates.
+let crosshair = null;
 function showLegend(param) {
+  crosshair = param && param.time !== undefined ? param : null;
   let idx = shown.length - 1;
   if (param && param.time !== undefined) idx = shown.findIndex((b) => b.time === param.time);
+  showIndicatorValues(idx);
   const b = shown[idx];
   if (!b) { legend.textContent = ''; return; }
   const prev = idx > 0 ? shown[idx - 1].close : b.open;
@@ -426,7 +497,9 @@ setInterval(() => { if (marketOpen()) refreshQuote(); }, 5000);
 
 // ---- navigation state
 function syncUrl(push) {
-  const url = `/chart/${encodeURIComponent(state.symbol)}?res=${encodeURIComponent(state.resolution)}&adj=${state.adjustment}`;
+  const cmp = compare ? compare.symbols() : [];
+  const url = `/chart/${encodeURIComponent(state.symbol)}?res=${encodeURIComponent(state.resolution)}&adj=${state.adjustment}${cmp.length ? `&cmp=${cmp.map(encodeURIComponent).join(',')}` : ''}`;
+  el.dataset.compare = cmp.join(',');
   if (push) history.pushState({ symbol: state.symbol, name: state.name }, '', url); else history.replaceState({ symbol: state.symbol, name: state.name }, '', url);
   document.getElementById('chart-symbol').textContent = state.symbol;
   document.getElementById('chart-name').textContent = state.name;
@@ -450,7 +523,9 @@ async function setSymbol(symbol, push = true) {
   state.symbol = info.name; state.name = info.description; state.timezone = info.timezone === 'Etc/UTC' ? 'UTC' : info.timezone;
   state.session = info.session; state.pricescale = info.pricescale; offsetCache.clear();
   quote = null;
+  if (compare) compare.remove(state.symbol);
   syncUrl(push); load(); refreshQuote();
+  watchPanel.symbolChanged();
 }
 window.addEventListener('popstate', (e) => { if (e.state && e.state.symbol) setSymbol(e.state.symbol, false); });
 
@@ -522,6 +597,7 @@ document.addEventListener('keydown', (e) => {
 
 // ---- overlays: the plug-in point for Chan structures, trades and regime bands
 const overlays = new Map();
+let compare = null;
 const ctx = {
   chart, candles, lib: { createSeriesMarkers, LineSeries, HistogramSeries }, symbol: () => state.symbol, resolution: () => state.resolution,
   adjustment: () => state.adjustment, colours, dayOf, displayTime, strings: S, precision,
@@ -561,6 +637,20 @@ addOverlay(regimes);
 window.quantdesk.regimes = regimes;
 const backtest = new URLSearchParams(location.search).get('backtest');
 if (backtest) addOverlay(tradesOverlay(backtest));
+// ---- compare symbols (chart-compare.js), kept in the URL's `cmp`
+compare = compareOverlay({ strings: S, onChange: () => syncUrl(false) });
+addOverlay(compare);
+window.quantdesk.compare = compare;
+for (const sym of (new URLSearchParams(location.search).get('cmp') || '').split(',').filter(Boolean)) compare.add(sym);
+const compareInput = document.getElementById('compare-input');
+document.getElementById('compare-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (compare.add(compareInput.value)) compareInput.value = '';
+});
+// ---- the watchlist side panel (watch-panel.js)
+const watchPanel = setupWatchPanel({ strings: S, symbol: () => state.symbol, setSymbol: (s) => setSymbol(s) });
+window.quantdesk.watchPanel = watchPanel;
+window.quantdesk.applyTail = applyTail;
 
 syncUrl(false);
 load();

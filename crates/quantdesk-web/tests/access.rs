@@ -38,6 +38,7 @@ fn concrete(path: &str) -> String {
             "{id}" => "1",
             "{name}" => "result.json",
             "{tag}" => "en",
+            "{action}" => "add",
             "{version}" => "v1",
             "{*path}" => "app.css",
             s if s.starts_with('{') => panic!("a new path parameter {s}: give it a value here"),

@@ -1253,7 +1253,13 @@ async fn pages_in_chinese_hold_no_english_word_of_the_catalogue() {
         "risk_level": "high"}]});
     a.store.finish(dec, "w", &quantdesk_store::jobs::Outcome::Succeeded(decision.to_string()), 2).await.unwrap();
     let compare = format!("/backtests/compare?ids={},{}", done[0], done[1]);
+    let admin = a.store.user_by_email("admin@test.example").await.unwrap().unwrap().id.to_string();
+    let list = a.store.default_watchlist(&admin, 1).await.unwrap().id;
+    for sym in ["600900.SH", "600519.SH"] {
+        a.store.add_watchlist_item(&admin, list, sym, 2, 20).await.unwrap();
+    }
     let pages = [
+        "/watchlists",
         "/instruments",
         "/import",
         "/backtests",
@@ -1606,4 +1612,120 @@ async fn valuation_warnings_and_guardrails_follow_the_page_language() {
     assert!(on_in(&zh, &zh_w, true) && !on_in(&zh, &en_w, true), "zh-CN page: {zh_w}");
     assert!(on_in(&en, &en_w, true) && !on_in(&en, &zh_w, true), "English page: {en_w}");
     assert!(on(&zh, &g.message_zh) && on(&en, &g.message) && !on(&en, &g.message_zh));
+}
+
+/// The watchlists page: the forms change the caller's lists (post/redirect/get with the CSRF
+/// token), refusals come back as notices, and each symbol shows its last price and change in
+/// the A-share colours, its latest voting decision or a link to decide, in both languages.
+#[tokio::test]
+async fn watchlists_page_lists_prices_decisions_and_changes_by_form() {
+    let a = app().await;
+    let (s, _, page) = get(&a, "/watchlists", &[("cookie", &format!("{}; lang=en", a.cookie))]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("Default") && page.contains("No symbols yet"), "the default list, empty");
+    let csrf = csrf_of(&page);
+    let id: i64 = page.split(r#"data-list=""#).nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+
+    // Without the CSRF token the form is refused.
+    let (s, _, _) = post_form(&a, "/watchlists/add", &a.cookie, "symbol=600900.SH").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // The instruments list's button adds to the default list.
+    let (s, h, _) = post_form(&a, "/watchlists/add", &a.cookie, &format!("csrf={csrf}&symbol=600900.SH")).await;
+    assert_eq!(
+        (s, h[header::LOCATION].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, format!("/watchlists?notice=added#list-{id}").as_str())
+    );
+    let add = format!("/watchlists/{id}/add");
+    for (symbol, notice) in
+        [("000858.sz", "added"), ("600900.SH", "duplicate"), ("999999.SH", "unknown"), ("-bad", "invalid")]
+    {
+        let (s, h, _) = post_form(&a, &add, &a.cookie, &format!("csrf={csrf}&symbol={symbol}")).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(h[header::LOCATION].to_str().unwrap().contains(&format!("notice={notice}")), "{symbol}: {h:?}");
+    }
+    // A decision stored for one symbol shows; the other gets a link to decide.
+    let (dec, _) = a.store.enqueue(&new_job("", "decide", r#"{"symbols":["600900.SH"]}"#), 0).await.unwrap();
+    a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap();
+    let decision = serde_json::json!({"decisions": [{"symbol": "600900.SH", "date": "2026-11-20",
+        "decision": {"action": "BUY", "score": 0.7, "votes": []}, "risk_level": "low"}]});
+    a.store.finish(dec, "w", &quantdesk_store::jobs::Outcome::Succeeded(decision.to_string()), 2).await.unwrap();
+
+    let (s, _, zh) = get(&a, "/watchlists?notice=added", &[("accept-language", "zh-CN")]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(zh.contains("已加入自选。") && zh.contains("默认"), "the notice and the default list in Chinese");
+    assert!(zh.contains("2 / 20 只证券"), "the count against the free plan's limit");
+    let row = |html: &str, symbol: &str| {
+        html.split(&format!(r#"<tr data-symbol="{symbol}">"#))
+            .nth(1)
+            .unwrap()
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let power = row(&zh, "600900.SH");
+    assert!(power.contains("演示电力") && power.contains("北京时间"), "{power}");
+    assert!(power.contains(r#"class="up"><strong>买入</strong>"#), "the decision, red for buy: {power}");
+    let price = power.split(r#"data-field="price">"#).nth(1).unwrap().split('<').next().unwrap();
+    assert!(price.parse::<f64>().unwrap() > 0.0, "{power}");
+    let class = power.split(r#"<td class="num "#).nth(1).unwrap().split('"').next().unwrap();
+    let change = power.split(r#"data-field="change">"#).nth(1).unwrap().split('<').next().unwrap();
+    let want = if change.starts_with('+') && change != "+0.00" {
+        "up"
+    } else if change.starts_with('-') {
+        "down"
+    } else {
+        ""
+    };
+    assert_eq!(class.trim(), want, "red up, green down: {power}");
+    assert!(row(&zh, "000858.SZ").contains("/decisions?symbols=000858.SZ"), "a link to decide");
+    let (_, _, dec_page) = get(&a, "/decisions?symbols=000858.SZ", &[]).await;
+    assert!(dec_page.contains(r#"value="000858.SZ""#), "the decisions form is filled");
+
+    // Move, remove, create, rename, delete; the default list stays.
+    let (_, h, _) =
+        post_form(&a, &format!("/watchlists/{id}/move"), &a.cookie, &format!("csrf={csrf}&symbol=000858.SZ&dir=up"))
+            .await;
+    assert!(h[header::LOCATION].to_str().unwrap().contains("notice=moved"));
+    let (_, _, en) = get(&a, "/watchlists", &[("cookie", &format!("{}; lang=en", a.cookie))]).await;
+    assert!(en.find("data-symbol=\"000858.SZ\"").unwrap() < en.find("data-symbol=\"600900.SH\"").unwrap(), "moved up");
+    let (_, h, _) =
+        post_form(&a, &format!("/watchlists/{id}/remove"), &a.cookie, &format!("csrf={csrf}&symbol=000858.SZ")).await;
+    assert!(h[header::LOCATION].to_str().unwrap().contains("notice=removed"));
+    let (_, h, _) = post_form(&a, "/watchlists", &a.cookie, &format!("csrf={csrf}&name=%E7%99%BD%E9%85%92")).await;
+    let loc = h[header::LOCATION].to_str().unwrap().to_string();
+    assert!(loc.contains("notice=created"), "{loc}");
+    let other: i64 = loc.rsplit("#list-").next().unwrap().parse().unwrap();
+    let (_, h, _) =
+        post_form(&a, &format!("/watchlists/{id}/rename"), &a.cookie, &format!("csrf={csrf}&name=%E7%99%BD%E9%85%92"))
+            .await;
+    assert!(h[header::LOCATION].to_str().unwrap().contains("notice=exists"));
+    let (_, h, _) = post_form(&a, &format!("/watchlists/{id}/delete"), &a.cookie, &format!("csrf={csrf}")).await;
+    assert!(h[header::LOCATION].to_str().unwrap().contains("notice=default"));
+    let (_, h, _) = post_form(&a, &format!("/watchlists/{other}/delete"), &a.cookie, &format!("csrf={csrf}")).await;
+    assert!(h[header::LOCATION].to_str().unwrap().contains("notice=deleted"));
+    let (_, _, en) = get(&a, "/watchlists?notice=default", &[("cookie", &format!("{}; lang=en", a.cookie))]).await;
+    assert!(en.contains("The default watchlist cannot be deleted"), "the refusal in English");
+    assert!(!en.contains("000858.SZ") && en.contains("600900.SH") && !en.contains("白酒"));
+    // An unknown action is a page-not-found, not a change.
+    let (s, _, _) = post_form(&a, &format!("/watchlists/{id}/explode"), &a.cookie, &format!("csrf={csrf}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_chart_and_instruments_pages_offer_the_watchlist_in_both_languages() {
+    let a = app().await;
+    for (lang, add, panel, compare) in
+        [("en", "Add to watchlist", "Watchlist", "Compare"), ("zh-CN", "加入自选", "自选", "对比")]
+    {
+        let (s, _, chart) = get(&a, "/chart/600900.SH", &[("accept-language", lang)]).await;
+        assert_eq!(s, StatusCode::OK);
+        for id in ["watch-panel", "watch-toggle", "watch-add", "compare-form", "ind-legend"] {
+            assert!(chart.contains(&format!(r#"id="{id}""#)), "{lang}: {id}");
+        }
+        assert!(chart.contains(add) && chart.contains(panel) && chart.contains(compare), "{lang}");
+        assert!(chart.contains("chart-compare.js") && chart.contains("watch-panel.js"));
+        let (_, _, list) = get(&a, "/instruments", &[("accept-language", lang)]).await;
+        assert!(list.contains(r#"action="/watchlists/add""#) && list.contains(add), "{lang}");
+    }
 }

@@ -189,6 +189,25 @@ pub static TABLES: &[Table] = &[
         identity: true,
     },
     Table {
+        name: "watchlists",
+        columns: &[
+            c("id", Int),
+            c("owner", Text),
+            c("name", Text),
+            c("is_default", Int),
+            c("created_at", Int),
+            c("updated_at", Int),
+        ],
+        key: &["id"],
+        identity: true,
+    },
+    Table {
+        name: "watchlist_items",
+        columns: &[c("list_id", Int), c("symbol", Text), c("position", Int), c("added_at", Int)],
+        key: &["list_id", "symbol"],
+        identity: false,
+    },
+    Table {
         name: "users",
         columns: &[
             c("id", Int),

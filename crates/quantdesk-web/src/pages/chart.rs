@@ -15,6 +15,7 @@ use super::{PageCtx, ReqLang, error_page, html, json_island};
 #[template(path = "chart.html")]
 struct ChartPage {
     page: PageCtx,
+    w: &'static crate::i18n::WatchStrings,
     symbol: String,
     name: String,
     resolution: String,
@@ -96,9 +97,18 @@ pub async fn chart(
         "regimeNames3": t.regime_names3,
         "indBadInt": t.ind_bad_int, "indBadNumber": t.ind_bad_number, "indBadList": t.ind_bad_list,
     });
+    // The watchlist panel's and the compare control's strings.
+    let w = lang.lang.watch();
+    let watch = serde_json::json!({
+        "watchDefault": w.default_name, "watchEmpty": w.empty, "watchRemove": w.remove, "watchFailed": w.n_failed,
+        "watchFull": w.n_full, "watchDuplicate": w.n_duplicate, "watchAdded": w.n_added, "watchRemoved": w.n_removed,
+        "compareNone": w.compare_none, "compareMax": w.compare_max, "compareRemove": w.remove,
+    });
     let mut config = config;
-    if let (Some(strings), serde_json::Value::Object(more)) = (config["strings"].as_object_mut(), regime) {
-        strings.extend(more);
+    for more in [regime, watch] {
+        if let (Some(strings), serde_json::Value::Object(more)) = (config["strings"].as_object_mut(), more) {
+            strings.extend(more);
+        }
     }
     // `</` cannot appear inside the JSON island.
     let config_json = json_island(&config);
@@ -106,6 +116,7 @@ pub async fn chart(
         StatusCode::OK,
         ChartPage {
             page: lang.ctx("charts"),
+            w: lang.lang.watch(),
             symbol: i.symbol.to_string(),
             name: i.name.clone(),
             resolution,

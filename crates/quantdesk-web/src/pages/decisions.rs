@@ -12,6 +12,7 @@ use super::backtests::recent_runs;
 use super::{PageCtx, ReqLang, html};
 
 /// One decision on the decisions page.
+#[derive(Clone)]
 pub struct DecisionRow {
     pub job: i64,
     pub symbol: String,
@@ -34,16 +35,39 @@ struct DecisionsPage {
     default_symbols: String,
 }
 
+/// `/decisions?symbols=…`.
+#[derive(serde::Deserialize)]
+pub struct DecideQuery {
+    symbols: Option<String>,
+}
+
 /// `/decisions`: the voting engine's latest BUY/SELL/HOLD per symbol with every model's vote, and
 /// the history of earlier runs (each `decide` job's result, newest first).
-pub async fn decisions(State(state): State<AppState>, lang: ReqLang) -> Response {
+pub async fn decisions(
+    State(state): State<AppState>,
+    lang: ReqLang,
+    axum::extract::Query(q): axum::extract::Query<DecideQuery>,
+) -> Response {
     let (jobs, busiest) =
         match recent_runs(&state, &lang, "decide", Some(quantdesk_store::jobs::JobState::Succeeded)).await {
             Ok(x) => x,
             Err(page) => return page,
         };
+    let history = history_of(&jobs, &lang);
+    let mut latest = latest_of(&history);
+    latest.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    let default_symbols = latest.iter().map(|r| r.symbol.clone()).collect::<Vec<_>>().join(", ");
+    let default_symbols =
+        if default_symbols.is_empty() { busiest.map(|s| s.to_string()).unwrap_or_default() } else { default_symbols };
+    // `?symbols=` (the watchlists page's "Decide" link) fills the form.
+    let default_symbols = q.symbols.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).unwrap_or(default_symbols);
+    html(StatusCode::OK, DecisionsPage { page: lang.ctx("decisions"), latest, history, default_symbols }.render())
+}
+
+/// Every decision of `decide` jobs' results (newest job first), in the reader's language.
+pub(super) fn history_of(jobs: &[quantdesk_store::jobs::Job], lang: &ReqLang) -> Vec<DecisionRow> {
     let mut history = Vec::new();
-    for j in &jobs {
+    for j in jobs {
         let Some(result) = read_result::<DecideParams>(j.result.as_deref()) else { continue };
         for d in result.decisions {
             let votes = d
@@ -69,25 +93,16 @@ pub async fn decisions(State(state): State<AppState>, lang: ReqLang) -> Response
             });
         }
     }
-    // The newest run's answer per symbol (jobs come newest first).
+    history
+}
+
+/// The newest run's answer per symbol (`history` comes newest first).
+pub(super) fn latest_of(history: &[DecisionRow]) -> Vec<DecisionRow> {
     let mut latest: Vec<DecisionRow> = Vec::new();
-    for row in &history {
+    for row in history {
         if !latest.iter().any(|r| r.symbol == row.symbol) {
-            latest.push(DecisionRow {
-                job: row.job,
-                symbol: row.symbol.clone(),
-                date: row.date.clone(),
-                action: row.action.clone(),
-                class: row.class,
-                score: row.score.clone(),
-                risk: row.risk.clone(),
-                votes: row.votes.clone(),
-            });
+            latest.push(row.clone());
         }
     }
-    latest.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-    let default_symbols = latest.iter().map(|r| r.symbol.clone()).collect::<Vec<_>>().join(", ");
-    let default_symbols =
-        if default_symbols.is_empty() { busiest.map(|s| s.to_string()).unwrap_or_default() } else { default_symbols };
-    html(StatusCode::OK, DecisionsPage { page: lang.ctx("decisions"), latest, history, default_symbols }.render())
+    latest
 }

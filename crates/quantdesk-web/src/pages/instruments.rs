@@ -34,6 +34,8 @@ pub struct Results {
     pub pages: u64,
     pub prev_url: Option<String>,
     pub next_url: Option<String>,
+    /// The label of each row's "add to watchlist" button.
+    pub add_label: &'static str,
 }
 
 #[derive(Template)]
@@ -147,7 +149,15 @@ pub async fn instruments(
             list_date: i.list_date.map(|d| d.to_string()).unwrap_or_default(),
         })
         .collect();
-    let results = Results { items: rows, total, page_no, pages, prev_url, next_url };
+    let results = Results {
+        items: rows,
+        total,
+        page_no,
+        pages,
+        prev_url,
+        next_url,
+        add_label: lang.lang.watch().add_to_watchlist,
+    };
     let partial = headers.get("hx-request").is_some() && headers.get("hx-boosted").is_none();
     if partial {
         return html(StatusCode::OK, InstrumentsPartial { page: lang.ctx("instruments"), results }.render());

@@ -10,6 +10,7 @@ mod dynamics;
 mod instruments;
 mod jobs;
 mod valuation;
+mod watchlists;
 
 pub use backtests::{backtest, backtests, compare_backtests, sweep};
 pub use chart::chart;
@@ -21,6 +22,9 @@ pub use jobs::{JobRow, job, jobs};
 pub use valuation::{
     delete_scenario as valuation_delete_scenario, export as valuation_export, per_share,
     save_scenario as valuation_save_scenario, valuation, valuation_index,
+};
+pub use watchlists::{
+    add_to_default as watchlist_add_to_default, change as watchlist_change, create as watchlist_create, watchlists,
 };
 
 use askama::Template;
