@@ -3,7 +3,7 @@
 
 mod tm_common;
 
-use quantdesk_regimes::at_env::{
+use quantdesk_envs::trading::{
     AtConfig, AtEnv, Branch, DoNothing, MaPolicy, Policy, btc_features, run_actions, run_episode,
 };
 use serde_json::Value;
@@ -138,7 +138,7 @@ fn blind_bid_runs_out_of_cash_and_is_capped() {
     // 20 rows at 30 000: cash 100 000 buys 3 units at 30 030.03 each, then the buys are cut to 0 units.
     let closes = vec![30_000.0; 20];
     let mut env = AtEnv::new(AtConfig::default(), closes).unwrap();
-    let ep = run_episode(&mut env, &mut quantdesk_regimes::at_env::BlindBid).unwrap();
+    let ep = run_episode(&mut env, &mut quantdesk_envs::trading::BlindBid).unwrap();
     let holdings: Vec<f64> = ep.steps.iter().map(|s| s.holdings).collect();
     assert_eq!(&holdings[..4], &[1.0, 2.0, 3.0, 3.0]);
     assert_eq!(ep.steps[3].branch, Branch::IncreaseCapped);
