@@ -131,7 +131,7 @@ fn bad_input_is_a_clear_error() {
     let dj = dir.join("us/dj30_1d.csv");
     let (btc, dj) = (btc.to_str().unwrap(), dj.to_str().unwrap());
     let two = write_json(tmp.path(), "two.json", &serde_json::json!([1, 2]));
-    let short_vec = write_json(tmp.path(), "v.json", &serde_json::json!(vec![vec![0.0, 1.0]; 27]));
+    let short_vec = write_json(tmp.path(), "v.json", &serde_json::json!(vec![vec![0.0, 1.0]; 25]));
     let nan = tmp.path().join("nan.json");
     std::fs::write(&nan, "[NaN]").unwrap();
     let nan = nan.to_str().unwrap();
