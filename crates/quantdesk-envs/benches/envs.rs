@@ -67,8 +67,9 @@ fn portfolio(c: &mut Criterion) {
             panel.push(closes(days, a as f64)[d]);
         }
     }
-    let mut env =
-        PmEnv::new(PmVariant::Softmax, PmConfig::default(), N, panel.into(), None, PmFixes::default()).unwrap().keep_records(false);
+    let mut env = PmEnv::new(PmVariant::Softmax, PmConfig::default(), N, panel.into(), None, PmFixes::default())
+        .unwrap()
+        .keep_records(false);
     let mut obs = env.reset_vec(0);
     let logits: Vec<f64> = (0..=N).map(|i| (i as f64 * 0.3).sin()).collect();
     let mut g = c.benchmark_group("portfolio_env");
@@ -77,7 +78,7 @@ fn portfolio(c: &mut Criterion) {
         b.iter(|| {
             for _ in 0..1_000 {
                 if Env::step(&mut env, &logits, &mut obs).unwrap().done {
-                    env.reset(0, &mut obs);
+                    Env::reset(&mut env, 0, &mut obs);
                 }
             }
             black_box(obs[0])

@@ -134,7 +134,14 @@ pub fn z_feature_names(opts: &ZOptions) -> Vec<String> {
 /// `zclose = close/(rolling-2 sum - close) - 1`, `zd_k = (rolling-k sum / k)/close - 1`, then forward fill and (with
 /// [`ZOptions::backfill`]) back fill. Pass the whole history before the rows you need: the first `k - 1` rows of
 /// `zd_k` have no value of their own. Columns are returned column-major (one `Vec` per feature).
-pub fn z_columns(open: &[f64], high: &[f64], low: &[f64], close: &[f64], adjcp: &[f64], opts: &ZOptions) -> Vec<Vec<f64>> {
+pub fn z_columns(
+    open: &[f64],
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    adjcp: &[f64],
+    opts: &ZOptions,
+) -> Vec<Vec<f64>> {
     let n = close.len();
     let mut cols: Vec<Vec<f64>> = Vec::with_capacity(5 + opts.windows.len());
     cols.push((0..n).map(|i| open[i] / close[i] - 1.0).collect());
@@ -247,7 +254,8 @@ mod tests {
             }
         }
         assert!(a.get(3, 5).unwrap().is_nan(), "zd_5 has no value before row 4 without back fill");
-        let bf = z_features(&close, &close, &close, &close, &close, &ZOptions { windows: vec![5], backfill: true }).unwrap();
+        let bf =
+            z_features(&close, &close, &close, &close, &close, &ZOptions { windows: vec![5], backfill: true }).unwrap();
         assert_eq!(bf.get(0, 5), bf.get(4, 5), "TradeMaster back fills from row 4");
     }
 }

@@ -196,7 +196,7 @@ impl PmEnv {
         if variant == PmVariant::Eiie && cfg.time_steps == 0 {
             return Err(PmError::InvalidConfig("time_steps must be at least 1"));
         }
-        if n_assets == 0 || closes.len() % n_assets != 0 {
+        if n_assets == 0 || !closes.len().is_multiple_of(n_assets) {
             return Err(PmError::Shape(format!("{} closes do not make rows of {n_assets} assets", closes.len())));
         }
         let days = closes.len() / n_assets;

@@ -9,9 +9,7 @@ use quantdesk_envs::execution::{ExecConfig, ExecEnv};
 use quantdesk_envs::features::{FeatureMatrix, ZOptions, z_features};
 use quantdesk_envs::portfolio::{PmConfig, PmEnv, PmFixes, PmVariant};
 use quantdesk_envs::split::{SplitSpec, split};
-use quantdesk_envs::trading::{
-    ActionSequence, AtConfig, AtEnv, Branch, TradingEnv, TradingFixes, run_episode,
-};
+use quantdesk_envs::trading::{ActionSequence, AtConfig, AtEnv, Branch, TradingEnv, TradingFixes, run_episode};
 use quantdesk_envs::{Env, EnvError, Space, VecEnv};
 
 /// A positive price path from bounded log-returns.
@@ -165,7 +163,7 @@ proptest! {
         let n = 3;
         let days = rets.len();
         let mut panel = Vec::with_capacity(days * n);
-        let mut p = vec![100.0, 50.0, 10.0];
+        let mut p = [100.0, 50.0, 10.0];
         for r in &rets {
             for a in 0..n {
                 p[a] *= r[a].exp();
@@ -230,7 +228,8 @@ fn proper_short_credits_the_sale() {
     // 100·0.999 (the value falls by the cost only).
     let closes = vec![100.0; 14];
     for (fix, value) in [(false, 100_000.0 - 100.0 / 0.999 - 100.0), (true, 100_000.0 + 100.0 * 0.999 - 100.0)] {
-        let mut env = AtEnv::new(AtConfig::default(), closes.clone()).unwrap().with_fixes(TradingFixes { proper_short: fix });
+        let mut env =
+            AtEnv::new(AtConfig::default(), closes.clone()).unwrap().with_fixes(TradingFixes { proper_short: fix });
         env.reset();
         let s = env.step(0).unwrap().record.unwrap();
         assert_eq!(s.holdings, -1.0);

@@ -45,7 +45,11 @@ fn check(name: &str, variant: PmVariant, action: impl Fn(usize) -> Vec<f64>) {
         assert_eq!(t as u64, w["t"].as_u64().unwrap());
         assert_eq!(s.day as u64, w["day"].as_u64().unwrap(), "step {t} day");
         agree.check_all(&format!("step {t} weights"), &s.weights, &nums(&w["weights"]));
-        agree.check_all(&format!("step {t} weights_after_drift"), &s.weights_after_drift, &nums(&w["weights_after_drift"]));
+        agree.check_all(
+            &format!("step {t} weights_after_drift"),
+            &s.weights_after_drift,
+            &nums(&w["weights_after_drift"]),
+        );
         for (field, got) in [
             ("gross_return", s.gross_return),
             ("turnover", s.turnover),
@@ -108,7 +112,8 @@ fn the_first_eiie_fee_is_measured_against_equal_weights_unless_fixed() {
     let closes: Arc<[f64]> = vec![100.0; 12 * n].into();
     let mut cash = vec![0.0; n + 1];
     cash[0] = 1.0;
-    let mut env = PmEnv::new(PmVariant::Eiie, PmConfig::default(), n, closes.clone(), None, PmFixes::default()).unwrap();
+    let mut env =
+        PmEnv::new(PmVariant::Eiie, PmConfig::default(), n, closes.clone(), None, PmFixes::default()).unwrap();
     let actions = vec![cash.clone(); env.n_steps()];
     let ep = replay(&mut env, &actions).unwrap();
     let fee = ep.steps[0].transaction_fee;
@@ -127,7 +132,7 @@ fn turnover_counts_cash_twice_unless_fixed() {
     // From all cash to all-in one stock is one purchase of V: TradeMaster's turnover (cash entry included) is 2 and
     // charges 2·c·V; with the fix the turnover is 1. A rotation between two stocks (a sale and a purchase) is 2 both ways.
     let closes: Arc<[f64]> = vec![10.0; 2 * 5].into();
-    let rot = |t: usize| if t % 2 == 0 { vec![-1e300, 0.0, -1e300] } else { vec![-1e300, -1e300, 0.0] };
+    let rot = |t: usize| if t.is_multiple_of(2) { vec![-1e300, 0.0, -1e300] } else { vec![-1e300, -1e300, 0.0] };
     for (fix, first) in [(false, 2.0), (true, 1.0)] {
         let fixes = PmFixes { one_sided_turnover: fix, ..PmFixes::default() };
         let mut env = PmEnv::new(PmVariant::Softmax, PmConfig::default(), 2, closes.clone(), None, fixes).unwrap();
@@ -143,7 +148,8 @@ fn turnover_counts_cash_twice_unless_fixed() {
 fn large_logits_overflow_unless_the_softmax_is_stable() {
     let closes: Arc<[f64]> = vec![10.0, 20.0, 11.0, 19.0, 12.0, 18.0].into();
     let logits = vec![0.0, 800.0, 790.0];
-    let mut env = PmEnv::new(PmVariant::Softmax, PmConfig::default(), 2, closes.clone(), None, PmFixes::default()).unwrap();
+    let mut env =
+        PmEnv::new(PmVariant::Softmax, PmConfig::default(), 2, closes.clone(), None, PmFixes::default()).unwrap();
     env.reset();
     let (_, t) = env.step(&logits).unwrap();
     assert!(t.reward.is_nan(), "exp(800) overflows: inf/inf weights");
@@ -158,7 +164,8 @@ fn large_logits_overflow_unless_the_softmax_is_stable() {
 fn bad_actions_and_data_are_errors() {
     use quantdesk_envs::portfolio::PmError;
     let closes: Arc<[f64]> = vec![10.0, 20.0, 11.0, 19.0].into();
-    let mut env = PmEnv::new(PmVariant::Softmax, PmConfig::default(), 2, closes.clone(), None, PmFixes::default()).unwrap();
+    let mut env =
+        PmEnv::new(PmVariant::Softmax, PmConfig::default(), 2, closes.clone(), None, PmFixes::default()).unwrap();
     env.reset();
     assert_eq!(env.step(&[0.0, 1.0]).unwrap_err(), PmError::ActionLength { expected: 3, got: 2 });
     assert!(matches!(env.step(&[0.0, f64::NAN, 1.0]).unwrap_err(), PmError::BadAction { index: 1, .. }));

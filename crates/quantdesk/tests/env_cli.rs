@@ -89,10 +89,36 @@ fn replay_reproduces_trademasters_ma_run_on_btc() {
     let out = run_ok(
         tmp.path(),
         &[
-            "env", "replay", "--env", "trading", "--semantics", "trademaster", "--data", data.to_str().unwrap(),
-            "--symbol", "BTC", "--from", "2018-04-03", "--to", "2019-06-01", "--actions", &actions, "--cash", "100000",
-            "--cost", "0.001", "--window", "5", "--forward", "5", "--max-volume", "1", "--future-weight", "0.2",
-            "--format", "json",
+            "env",
+            "replay",
+            "--env",
+            "trading",
+            "--semantics",
+            "trademaster",
+            "--data",
+            data.to_str().unwrap(),
+            "--symbol",
+            "BTC",
+            "--from",
+            "2018-04-03",
+            "--to",
+            "2019-06-01",
+            "--actions",
+            &actions,
+            "--cash",
+            "100000",
+            "--cost",
+            "0.001",
+            "--window",
+            "5",
+            "--forward",
+            "5",
+            "--max-volume",
+            "1",
+            "--future-weight",
+            "0.2",
+            "--format",
+            "json",
         ],
     );
     assert_eq!(out["n_steps"], 414);
@@ -114,8 +140,20 @@ fn replay_reproduces_trademasters_portfolio_runs_on_dj30() {
         let out = run_ok(
             tmp.path(),
             &[
-                "env", "replay", "--env", env, "--data", data.to_str().unwrap(), "--symbol-column", "symbol", "--from",
-                "2021-01-01", "--to", "2021-12-31", "--actions", &actions,
+                "env",
+                "replay",
+                "--env",
+                env,
+                "--data",
+                data.to_str().unwrap(),
+                "--symbol-column",
+                "symbol",
+                "--from",
+                "2021-01-01",
+                "--to",
+                "2021-12-31",
+                "--actions",
+                &actions,
             ],
         );
         assert_eq!(out["symbols"], want["inputs"]["tics"], "{env}: the assets in the golden's order");
@@ -136,27 +174,76 @@ fn bad_input_is_a_clear_error() {
     std::fs::write(&nan, "[NaN]").unwrap();
     let nan = nan.to_str().unwrap();
     let trading = |data: &str, sym: &str, from: &str, to: &str, actions: &str| {
-        vec!["env", "replay", "--env", "trading", "--data", data, "--symbol", sym, "--from", from, "--to", to, "--actions", actions]
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>()
+        vec![
+            "env",
+            "replay",
+            "--env",
+            "trading",
+            "--data",
+            data,
+            "--symbol",
+            sym,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--actions",
+            actions,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
     };
     let cases: Vec<(Vec<String>, i32, &str)> = vec![
         (
-            ["env", "replay", "--env", "bogus", "--data", btc, "--symbol", "BTC", "--from", "2018-04-03", "--to", "2019-06-01", "--actions", &two]
-                .map(String::from)
-                .to_vec(),
+            [
+                "env",
+                "replay",
+                "--env",
+                "bogus",
+                "--data",
+                btc,
+                "--symbol",
+                "BTC",
+                "--from",
+                "2018-04-03",
+                "--to",
+                "2019-06-01",
+                "--actions",
+                &two,
+            ]
+            .map(String::from)
+            .to_vec(),
             2,
             "invalid value 'bogus'",
         ),
-        (trading(btc, "BTC", "2018-04-03", "2019-06-01", &two), 1, "has 2 actions; the episode over 425 rows has 414 steps"),
+        (
+            trading(btc, "BTC", "2018-04-03", "2019-06-01", &two),
+            1,
+            "has 2 actions; the episode over 425 rows has 414 steps",
+        ),
         (trading(dj, "ZZZ", "2021-01-01", "2021-12-31", &two), 1, "no rows of the symbol \"ZZZ\""),
         (trading(btc, "BTC", "2030-01-01", "2030-12-31", &two), 1, "no bars from 2030-01-01 to 2030-12-31"),
         (trading(btc, "BTC", "2018-04-03", "2019-06-01", nan), 1, "is not valid JSON"),
         (
-            ["env", "replay", "--env", "portfolio", "--data", dj, "--symbol-column", "symbol", "--from", "2021-01-01", "--to", "2021-02-09", "--actions", &short_vec]
-                .map(String::from)
-                .to_vec(),
+            [
+                "env",
+                "replay",
+                "--env",
+                "portfolio",
+                "--data",
+                dj,
+                "--symbol-column",
+                "symbol",
+                "--from",
+                "2021-01-01",
+                "--to",
+                "2021-02-09",
+                "--actions",
+                &short_vec,
+            ]
+            .map(String::from)
+            .to_vec(),
             1,
             "action 0 has 2 values; 30 logits are needed",
         ),

@@ -253,14 +253,22 @@ fn replay_trading(a: &ReplayArgs, assets: &[Asset], actions: &[Value]) -> Result
     };
     let fixes = TradingFixes { proper_short: a.fix.contains(&FixArg::ProperShort) };
     if let Some(f) = a.fix.iter().find(|f| **f != FixArg::ProperShort) {
-        bail!("--fix {} does not apply to the trading environment", f.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default());
+        bail!(
+            "--fix {} does not apply to the trading environment",
+            f.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+        );
     }
     let mut env = AtEnv::new(cfg, asset.closes.clone())
         .map_err(|e| anyhow::anyhow!("{} from {} to {}: {e}", asset.symbol, a.from, a.to))?
         .with_fixes(fixes);
     let n = env.n_steps();
     if actions.len() != n {
-        bail!("{} has {} actions; the episode over {} rows has {n} steps", a.actions.display(), actions.len(), asset.closes.len());
+        bail!(
+            "{} has {} actions; the episode over {} rows has {n} steps",
+            a.actions.display(),
+            actions.len(),
+            asset.closes.len()
+        );
     }
     let dim = cfg.action_dim();
     let mut seq = Vec::with_capacity(n);
@@ -343,14 +351,24 @@ fn replay_portfolio(a: &ReplayArgs, assets: &[Asset], actions: &[Value]) -> Resu
         .map_err(|e| anyhow::anyhow!("from {} to {}: {e}", a.from, a.to))?;
     let steps = env.n_steps();
     if actions.len() != steps {
-        bail!("{} has {} actions; the episode over {} days has {steps} steps", a.actions.display(), actions.len(), dates.len());
+        bail!(
+            "{} has {} actions; the episode over {} days has {steps} steps",
+            a.actions.display(),
+            actions.len(),
+            dates.len()
+        );
     }
     let what = if variant == PmVariant::Softmax { "logits" } else { "weights" };
     let mut vecs = Vec::with_capacity(steps);
     for (i, v) in actions.iter().enumerate() {
         let Some(arr) = v.as_array() else { bail!("action {i} is not an array of {} {what} (cash first)", n + 1) };
         if arr.len() != n + 1 {
-            bail!("action {i} has {} values; {} {what} are needed (cash first, then {})", arr.len(), n + 1, symbols(assets));
+            bail!(
+                "action {i} has {} values; {} {what} are needed (cash first, then {})",
+                arr.len(),
+                n + 1,
+                symbols(assets)
+            );
         }
         let mut row = Vec::with_capacity(n + 1);
         for (j, x) in arr.iter().enumerate() {
