@@ -1,5 +1,6 @@
 //! Features computed from bars: TradeMaster's z-features (`zopen, zhigh, zlow, zadjcp, zclose, zd_5 … zd_60`, its
-//! preprocessor's formulas) and the BTC/DJ30 feature lists of its configurations, held in a [`FeatureMatrix`].
+//! preprocessor's formulas), the BTC/DJ30 feature lists of its configurations, and quantdesk's own indicators
+//! ([`indicator_features`]), held in a [`FeatureMatrix`].
 //!
 //! TradeMaster fills the leading gaps of `zclose` and `zd_k` backwards (`bfill`): the first `k - 1` rows then carry a
 //! value computed from later closes, a look-ahead. [`ZOptions::backfill`] keeps that by default (TradeMaster's
@@ -233,6 +234,69 @@ fn fill_backward(col: &mut [f64]) {
     }
 }
 
+/// Which of quantdesk's streaming indicators ([`quantdesk_core::indicators`]) to turn into features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorSpec {
+    /// `sma_n = SMA(n)/close - 1` per window.
+    pub sma: Vec<usize>,
+    /// `ema_n = EMA(n)/close - 1` per window.
+    pub ema: Vec<usize>,
+    /// `rsi_n = RSI(n)/100`.
+    pub rsi: Option<usize>,
+    /// `macd_hist = MACD(fast, slow, signal) histogram / close`.
+    pub macd: Option<(usize, usize, usize)>,
+    /// `boll_b = (close - lower)/(upper - lower)` of Bollinger(n, k) (NaN when the bands are flat).
+    pub bollinger: Option<(usize, f64)>,
+}
+
+impl Default for IndicatorSpec {
+    /// SMA 5 and 20, EMA 12, RSI 14, MACD (12, 26, 9), Bollinger (20, 2).
+    fn default() -> Self {
+        Self { sma: vec![5, 20], ema: vec![12], rsi: Some(14), macd: Some((12, 26, 9)), bollinger: Some((20, 2.0)) }
+    }
+}
+
+/// quantdesk's indicators of a close series as scale-free features, causal by construction (each row from that row
+/// and the ones before it; NaN until an indicator is defined). Names: `sma_n`, `ema_n`, `rsi_n`, `macd_hist`,
+/// `boll_b`, in that order.
+pub fn indicator_features(close: &[f64], spec: &IndicatorSpec) -> Result<FeatureMatrix, AtEnvError> {
+    use quantdesk_core::indicators::{Bollinger, Ema, Indicator, Macd, Rsi, Sma};
+    if close.is_empty() {
+        return Err(AtEnvError::FeatureShape("no rows".into()));
+    }
+    let ratio = |v: Option<f64>, c: f64| v.map_or(f64::NAN, |v| v / c - 1.0);
+    let mut names = Vec::new();
+    let mut cols: Vec<Vec<f64>> = Vec::new();
+    for &n in &spec.sma {
+        let mut ind = Sma::new(n.max(1));
+        names.push(format!("sma_{n}"));
+        cols.push(close.iter().map(|&c| ratio(ind.next(c), c)).collect());
+    }
+    for &n in &spec.ema {
+        let mut ind = Ema::new(n.max(1));
+        names.push(format!("ema_{n}"));
+        cols.push(close.iter().map(|&c| ratio(ind.next(c), c)).collect());
+    }
+    if let Some(n) = spec.rsi {
+        let mut ind = Rsi::new(n.max(1));
+        names.push(format!("rsi_{n}"));
+        cols.push(close.iter().map(|&c| ind.next(c).map_or(f64::NAN, |v| v / 100.0)).collect());
+    }
+    if let Some((f, sl, sg)) = spec.macd {
+        let mut ind = Macd::new(f.max(1), sl.max(1), sg.max(1));
+        names.push("macd_hist".into());
+        cols.push(close.iter().map(|&c| ind.next(c).map_or(f64::NAN, |m| m.hist / c)).collect());
+    }
+    if let Some((n, k)) = spec.bollinger {
+        let mut ind = Bollinger::new(n.max(1), k);
+        names.push("boll_b".into());
+        cols.push(
+            close.iter().map(|&c| ind.next(c).map_or(f64::NAN, |b| (c - b.lower) / (b.upper - b.lower))).collect(),
+        );
+    }
+    FeatureMatrix::from_columns(names, &cols)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +321,29 @@ mod tests {
         let bf =
             z_features(&close, &close, &close, &close, &close, &ZOptions { windows: vec![5], backfill: true }).unwrap();
         assert_eq!(bf.get(0, 5), bf.get(4, 5), "TradeMaster back fills from row 4");
+    }
+
+    #[test]
+    fn indicator_features_are_causal_and_scale_free() {
+        let close: Vec<f64> = (0..60).map(|i| 100.0 + (i as f64 * 0.4).sin() * 5.0).collect();
+        let spec = IndicatorSpec::default();
+        let a = indicator_features(&close, &spec).unwrap();
+        assert_eq!(a.names(), ["sma_5", "sma_20", "ema_12", "rsi_14", "macd_hist", "boll_b"]);
+        assert!(a.get(3, 0).unwrap().is_nan() && a.get(4, 0).unwrap().is_finite(), "SMA(5) from row 4");
+        let sma5 = close[..5].iter().sum::<f64>() / 5.0 / close[4] - 1.0;
+        assert!((a.get(4, 0).unwrap() - sma5).abs() < 1e-12);
+        let scaled: Vec<f64> = close.iter().map(|c| c * 3.0).collect();
+        let mut later = close.clone();
+        later[40..].iter_mut().for_each(|c| *c *= 2.0);
+        let (b, c) = (indicator_features(&scaled, &spec).unwrap(), indicator_features(&later, &spec).unwrap());
+        for row in 0..60 {
+            for f in 0..a.n_features() {
+                let (x, y, z) = (a.get(row, f).unwrap(), b.get(row, f).unwrap(), c.get(row, f).unwrap());
+                assert!((x.is_nan() && y.is_nan()) || (x - y).abs() < 1e-9, "scale: row {row} feature {f}");
+                if row < 40 {
+                    assert!(x.to_bits() == z.to_bits(), "causal: row {row} feature {f}");
+                }
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use quantdesk_envs::portfolio::{PmConfig, PmEnv, PmFixes, PmVariant, replay};
 use serde_json::Value;
-use tm_common::{Agreement, fixtures, golden, num, nums};
+use tm_common::{Agreement, check_env_metrics, fixtures, golden, num, nums};
 
 const TOL: f64 = 1e-9;
 
@@ -64,17 +64,7 @@ fn check(name: &str, variant: PmVariant, action: impl Fn(usize) -> Vec<f64>) {
     }
     agree.check_all("asset_memory", &ep.asset_memory, &nums(&g["asset_memory"]));
     agree.check_all("daily_return", &ep.daily_return, &nums(&g["daily_return"]));
-    let m = &g["metrics"];
-    for (field, got) in [
-        ("tr", ep.metrics.tr),
-        ("sharpe_ratio", ep.metrics.sharpe_ratio),
-        ("vol", ep.metrics.vol),
-        ("mdd", ep.metrics.mdd),
-        ("cr", ep.metrics.cr),
-        ("sor", ep.metrics.sor),
-    ] {
-        agree.check(&format!("metrics.{field}"), got, num(&m[field]));
-    }
+    check_env_metrics(&mut agree, &ep.metrics, &g["metrics"]);
     eprintln!("{name}: {} values, worst relative difference {:e}", agree.checked, agree.worst);
 }
 

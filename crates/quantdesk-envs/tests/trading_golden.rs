@@ -7,7 +7,7 @@ use quantdesk_envs::trading::{
     AtConfig, AtEnv, Branch, DoNothing, MaPolicy, Policy, btc_features, run_actions, run_episode,
 };
 use serde_json::Value;
-use tm_common::{Agreement, fixtures, golden, num, nums};
+use tm_common::{Agreement, check_env_metrics, fixtures, golden, num, nums};
 
 const TOL: f64 = 1e-9;
 
@@ -62,17 +62,7 @@ fn check_run(name: &str, policy: &mut dyn Policy) {
     }
     agree.check_all("asset_memory", &ep.asset_memory, &nums(&g["asset_memory"]));
     agree.check_all("daily_return", &ep.daily_return, &nums(&g["daily_return"]));
-    let m = &g["metrics"];
-    for (field, got) in [
-        ("tr", ep.metrics.tr),
-        ("sharpe_ratio", ep.metrics.sharpe_ratio),
-        ("vol", ep.metrics.vol),
-        ("mdd", ep.metrics.mdd),
-        ("cr", ep.metrics.cr),
-        ("sor", ep.metrics.sor),
-    ] {
-        agree.check(&format!("metrics.{field}"), got, num(&m[field]));
-    }
+    check_env_metrics(&mut agree, &ep.metrics, &g["metrics"]);
     let term = &g["terminal"];
     assert_eq!(ep.terminal.terminal_day as u64, term["terminal_day"].as_u64().unwrap());
     for (field, got) in [
