@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fail=0
-pure=(quantdesk-core quantdesk-chan quantdesk-backtest quantdesk-valuation quantdesk-regimes)
+pure=(quantdesk-core quantdesk-chan quantdesk-backtest quantdesk-valuation quantdesk-regimes quantdesk-envs)
 # Crates that mean I/O, async, a network, a database, a clock-free-breaking RNG or a runtime.
 denied='^(tokio|tokio-[a-z-]+|futures|futures-[a-z-]+|async-trait|async-std|smol|mio|socket2|hyper|hyper-[a-z-]+|h2|axum|axum-core|tower|tower-http|reqwest|redis|sqlx|sqlx-[a-z-]+|libsqlite3-sys|rusqlite|postgres|tokio-postgres|lettre|rand|rand_core|getrandom|tempfile|notify)$'
 

@@ -5,6 +5,8 @@
 //! - [`labeling`]: the filter, the segmentation, the merges and the labels.
 //! - [`radar`]: per-run metrics with TradeMaster's definitions and the radar scores.
 
-pub mod at_env;
 pub mod labeling;
 pub mod radar;
+
+/// TradeMaster's algorithmic-trading environment, which lives in the pure `quantdesk-envs` crate (`trading`).
+pub use quantdesk_envs::trading as at_env;

@@ -36,7 +36,7 @@ use thiserror::Error;
 use crate::at_env::{
     AtConfig, AtEnv, AtEnvError, BlindBid, DoNothing, Episode, FeatureMatrix, Policy, run_episode, tm_sortino,
 };
-use crate::at_env::{np_mean, np_std, np_sum};
+use quantdesk_envs::numpy::{np_mean, np_std, np_sum};
 
 /// TradeMaster's annualisation factor (`time_scale_factor`, hard-coded to 252 for daily bars).
 pub const TM_TIME_SCALE_FACTOR: f64 = 252.0;

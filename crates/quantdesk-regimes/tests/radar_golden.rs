@@ -1,6 +1,7 @@
 //! TradeMaster's dynamics test on BTC label 0 against `$QUANTDESK_FIXTURES/golden/trademaster/radar_btc_0.json`:
 //! every run's values, the metrics, σ, the scores, the aggregates and the radar chart, to 1e-9 relative.
 
+#[path = "../../quantdesk-envs/tests/tm_common/mod.rs"]
 mod tm_common;
 
 use quantdesk_regimes::at_env::{AtConfig, Episode, MaPolicy};

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use cmd::{accounts, backtest, backup, chan, data, import, ops, options, regimes, schedule, serve, sync, valuate};
+use cmd::{accounts, backtest, backup, chan, data, env, import, ops, options, regimes, schedule, serve, sync, valuate};
 use quantdesk_app::config::Config;
 use quantdesk_app::config::{LogFormat, Overrides};
 
@@ -59,6 +59,9 @@ enum Command {
     /// Dynamics test: an agent (TradeMaster's MA policy or a built-in strategy) per label, with
     /// TradeMaster's metrics, scores and radar chart beside Blind-Buy and Do-Nothing.
     DynamicsTest(Box<regimes::DynamicsTestArgs>),
+    /// Trading environments with TradeMaster's semantics: replay an action sequence over a CSV file's bars.
+    #[command(subcommand)]
+    Env(env::EnvCommand),
     /// Backtest a strategy on a CSV file or on stored bars.
     Backtest(Box<backtest::BacktestArgs>),
     /// Run a strategy over a grid (or a random sample) of parameters on every core, or walk forward.
@@ -132,6 +135,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Chan(a) => chan::run(&cfg, *a).await,
         Command::Regimes(a) => regimes::regimes(&cfg, *a).await,
         Command::DynamicsTest(a) => regimes::dynamics_test(&cfg, *a).await,
+        Command::Env(c) => env::run(c),
         Command::Backtest(a) => backtest::backtest(&cfg, *a).await,
         Command::Sweep(a) => backtest::sweep(&cfg, *a).await,
         Command::Decide(a) => backtest::decide(&cfg, a).await,

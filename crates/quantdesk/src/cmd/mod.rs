@@ -6,6 +6,7 @@ pub mod backup;
 pub mod chan;
 pub mod common;
 pub mod data;
+pub mod env;
 pub mod import;
 pub mod ops;
 pub mod options;

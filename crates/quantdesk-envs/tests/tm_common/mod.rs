@@ -68,3 +68,17 @@ impl Agreement {
         }
     }
 }
+
+/// Checks TradeMaster's six episode metrics against a golden file's `metrics` object.
+pub fn check_env_metrics(agree: &mut Agreement, got: &quantdesk_envs::metrics::TmEnvMetrics, want: &Value) {
+    for (field, v) in [
+        ("tr", got.tr),
+        ("sharpe_ratio", got.sharpe_ratio),
+        ("vol", got.vol),
+        ("mdd", got.mdd),
+        ("cr", got.cr),
+        ("sor", got.sor),
+    ] {
+        agree.check(&format!("metrics.{field}"), v, num(&want[field]));
+    }
+}

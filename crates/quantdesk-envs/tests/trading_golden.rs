@@ -3,11 +3,11 @@
 
 mod tm_common;
 
-use quantdesk_regimes::at_env::{
+use quantdesk_envs::trading::{
     AtConfig, AtEnv, Branch, DoNothing, MaPolicy, Policy, btc_features, run_actions, run_episode,
 };
 use serde_json::Value;
-use tm_common::{Agreement, fixtures, golden, num, nums};
+use tm_common::{Agreement, check_env_metrics, fixtures, golden, num, nums};
 
 const TOL: f64 = 1e-9;
 
@@ -62,17 +62,7 @@ fn check_run(name: &str, policy: &mut dyn Policy) {
     }
     agree.check_all("asset_memory", &ep.asset_memory, &nums(&g["asset_memory"]));
     agree.check_all("daily_return", &ep.daily_return, &nums(&g["daily_return"]));
-    let m = &g["metrics"];
-    for (field, got) in [
-        ("tr", ep.metrics.tr),
-        ("sharpe_ratio", ep.metrics.sharpe_ratio),
-        ("vol", ep.metrics.vol),
-        ("mdd", ep.metrics.mdd),
-        ("cr", ep.metrics.cr),
-        ("sor", ep.metrics.sor),
-    ] {
-        agree.check(&format!("metrics.{field}"), got, num(&m[field]));
-    }
+    check_env_metrics(&mut agree, &ep.metrics, &g["metrics"]);
     let term = &g["terminal"];
     assert_eq!(ep.terminal.terminal_day as u64, term["terminal_day"].as_u64().unwrap());
     for (field, got) in [
@@ -138,7 +128,7 @@ fn blind_bid_runs_out_of_cash_and_is_capped() {
     // 20 rows at 30 000: cash 100 000 buys 3 units at 30 030.03 each, then the buys are cut to 0 units.
     let closes = vec![30_000.0; 20];
     let mut env = AtEnv::new(AtConfig::default(), closes).unwrap();
-    let ep = run_episode(&mut env, &mut quantdesk_regimes::at_env::BlindBid).unwrap();
+    let ep = run_episode(&mut env, &mut quantdesk_envs::trading::BlindBid).unwrap();
     let holdings: Vec<f64> = ep.steps.iter().map(|s| s.holdings).collect();
     assert_eq!(&holdings[..4], &[1.0, 2.0, 3.0, 3.0]);
     assert_eq!(ep.steps[3].branch, Branch::IncreaseCapped);

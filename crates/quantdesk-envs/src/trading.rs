@@ -26,8 +26,16 @@
 //! ignores the terminal call's action); stepping after `done` is an error (TradeMaster would recompute the
 //! terminal output).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::env::{Env, EnvError, Space, Transition};
+
+pub use crate::features::{BTC_FEATURES, FeatureMatrix, btc_features};
+pub use crate::metrics::{TmEnvMetrics, tm_sortino};
+use crate::numpy::np_var;
 
 /// The environment's parameters. [`Default`] is TradeMaster's BTC configuration with the environment's
 /// defaults for what the dataset config does not set.
@@ -159,140 +167,63 @@ pub enum AtEnvError {
     },
 }
 
-/// Per-row features for the observation, row-major (one row per close, `names.len()` values each).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FeatureMatrix {
-    names: Vec<String>,
-    rows: usize,
-    data: Vec<f64>,
+/// Documented fixes of TradeMaster's trading bugs. [`Default`] is all off: TradeMaster's semantics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradingFixes {
+    /// Model shorts properly: every sale (`buy_volume < 0`, also one that opens or grows a short) yields
+    /// `|Δ|·p·(1 - c)` in cash and every purchase (also one that covers a short) costs `|Δ|·p/(1 - c)`, capped by the
+    /// cash. TradeMaster charges opening a short like a purchase (its short bug), so the value drops by about `2p`
+    /// per unit shorted.
+    pub proper_short: bool,
 }
 
-impl FeatureMatrix {
-    /// Builds a matrix from named feature rows; every row must have one value per name.
-    pub fn new(names: Vec<String>, rows: &[Vec<f64>]) -> Result<Self, AtEnvError> {
-        if names.is_empty() {
-            return Err(AtEnvError::FeatureShape("no feature names".into()));
-        }
-        let mut data = Vec::with_capacity(rows.len() * names.len());
-        for (i, r) in rows.iter().enumerate() {
-            if r.len() != names.len() {
-                return Err(AtEnvError::FeatureShape(format!(
-                    "row {i} has {} values for {} features",
-                    r.len(),
-                    names.len()
-                )));
-            }
-            data.extend_from_slice(r);
-        }
-        Ok(Self { names, rows: rows.len(), data })
-    }
-
-    /// The feature names, in observation order.
-    pub fn names(&self) -> &[String] {
-        &self.names
-    }
-
-    /// Number of rows.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Number of features per row.
-    pub fn n_features(&self) -> usize {
-        self.names.len()
-    }
-
-    /// Value of feature `feature` at row `row` (`None` out of range).
-    pub fn get(&self, row: usize, feature: usize) -> Option<f64> {
-        if row < self.rows && feature < self.names.len() {
-            Some(self.data[row * self.names.len() + feature])
-        } else {
-            None
-        }
-    }
-
-    /// The rows `start .. end` as a new matrix (clamped to the available rows).
-    pub fn slice_rows(&self, start: usize, end: usize) -> Self {
-        let end = end.min(self.rows);
-        let start = start.min(end);
-        let k = self.names.len();
-        Self { names: self.names.clone(), rows: end - start, data: self.data[start * k..end * k].to_vec() }
-    }
+/// The outcome of one trade of [`trade`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trade {
+    /// Cash after the trade.
+    pub cash: f64,
+    /// Holdings after the trade.
+    pub holdings: f64,
+    /// Volume actually traded (signed; differs from the request when capped).
+    pub buy_volume: f64,
+    /// Code path.
+    pub branch: Branch,
 }
 
-/// TradeMaster's 16 BTC features, in its `tech_indicator_list` order.
-pub const BTC_FEATURES: [&str; 16] = [
-    "high", "low", "open", "close", "adjcp", "zopen", "zhigh", "zlow", "zadjcp", "zclose", "zd_5", "zd_10", "zd_15",
-    "zd_20", "zd_25", "zd_30",
-];
-
-/// TradeMaster's BTC features rebuilt with its preprocessor formulas (`adjcp = close`,
-/// `zopen = open/close - 1`, `zhigh`, `zlow` alike, `zadjcp = adjcp/close - 1`,
-/// `zclose = close/(rolling2 sum - close) - 1`, `zd_k = (rolling_k sum / k)/close - 1`, then forward fill
-/// and back fill of the leading gaps). Pass the whole history: the first `k - 1` rows of `zd_k` are back
-/// filled. All slices must have the same length.
-pub fn btc_features(open: &[f64], high: &[f64], low: &[f64], close: &[f64]) -> Result<FeatureMatrix, AtEnvError> {
-    let n = close.len();
-    if open.len() != n || high.len() != n || low.len() != n {
-        return Err(AtEnvError::FeatureShape("open, high, low and close differ in length".into()));
-    }
-    if n == 0 {
-        return Err(AtEnvError::FeatureShape("no rows".into()));
-    }
-    let mut cols: Vec<Vec<f64>> = Vec::with_capacity(16);
-    cols.push(high.to_vec());
-    cols.push(low.to_vec());
-    cols.push(open.to_vec());
-    cols.push(close.to_vec());
-    cols.push(close.to_vec());
-    cols.push((0..n).map(|i| open[i] / close[i] - 1.0).collect());
-    cols.push((0..n).map(|i| high[i] / close[i] - 1.0).collect());
-    cols.push((0..n).map(|i| low[i] / close[i] - 1.0).collect());
-    let adjcp = close;
-    cols.push((0..n).map(|i| adjcp[i] / close[i] - 1.0).collect());
-    cols.push(
-        (0..n)
-            .map(|i| if i == 0 { f64::NAN } else { close[i] / ((close[i - 1] + close[i]) - close[i]) - 1.0 })
-            .collect(),
-    );
-    for k in [5usize, 10, 15, 20, 25, 30] {
-        cols.push(
-            (0..n)
-                .map(|i| {
-                    if i + 1 < k {
-                        f64::NAN
-                    } else {
-                        let s: f64 = close[i + 1 - k..=i].iter().sum();
-                        (s / k as f64) / close[i] - 1.0
-                    }
-                })
-                .collect(),
-        );
-    }
-    for col in &mut cols {
-        fill_forward_backward(col);
-    }
-    let rows: Vec<Vec<f64>> = (0..n).map(|i| cols.iter().map(|c| c[i]).collect()).collect();
-    FeatureMatrix::new(BTC_FEATURES.iter().map(|s| s.to_string()).collect(), &rows)
-}
-
-fn fill_forward_backward(col: &mut [f64]) {
-    let mut last = f64::NAN;
-    for v in col.iter_mut() {
-        if v.is_nan() {
-            *v = last;
+/// TradeMaster's booking of one trade of `requested` units at price `p0` with cost `c` (module docs), or the fixed
+/// booking of [`TradingFixes`].
+#[inline]
+pub fn trade(c: f64, fixes: TradingFixes, cash_prev: f64, hold_prev: f64, p0: f64, requested: i64) -> Trade {
+    let mut buy_volume = requested as f64;
+    let mut hold_new = hold_prev + buy_volume;
+    let unit_cost = p0 / (1.0 - c);
+    if fixes.proper_short {
+        let (cash, branch) = if requested < 0 {
+            (cash_prev + buy_volume.abs() * p0 * (1.0 - c), Branch::Reduce)
+        } else if requested == 0 || cash_prev > buy_volume * unit_cost {
+            (cash_prev - buy_volume * unit_cost, Branch::Increase)
         } else {
-            last = *v;
-        }
+            buy_volume = (cash_prev / unit_cost).trunc().max(0.0);
+            hold_new = hold_prev + buy_volume;
+            (cash_prev - buy_volume * unit_cost, Branch::IncreaseCapped)
+        };
+        return Trade { cash, holdings: hold_new, buy_volume, branch };
     }
-    let mut next = f64::NAN;
-    for v in col.iter_mut().rev() {
-        if v.is_nan() {
-            *v = next;
-        } else {
-            next = *v;
-        }
-    }
+    let change = hold_new.abs() - hold_prev.abs();
+    let (cash, branch) = if change < 0.0 {
+        (cash_prev + change.abs() * p0 * (1.0 - c), Branch::Reduce)
+    } else if cash_prev > buy_volume.abs() * p0 / (1.0 - c) {
+        (cash_prev - buy_volume.abs() * p0 / (1.0 - c), Branch::Increase)
+    } else if requested == 0 {
+        // Deviation (module docs): TradeMaster computes 0/0 here.
+        (cash_prev, Branch::IncreaseCapped)
+    } else {
+        let max_trading = (cash_prev / (p0 / (1.0 - c))).trunc();
+        buy_volume = (requested as f64).signum() * max_trading;
+        hold_new = hold_prev + buy_volume;
+        (cash_prev - buy_volume.abs() * p0 / (1.0 - c), Branch::IncreaseCapped)
+    };
+    Trade { cash, holdings: hold_new, buy_volume, branch }
 }
 
 /// What the agent sees before choosing an action.
@@ -383,78 +314,6 @@ pub struct Step {
     pub record: Option<StepRecord>,
 }
 
-/// TradeMaster's per-episode metrics (`evaualte()`), with its definitions:
-///
-/// - `tr = A[-1] / (A[0] + 1e-10) - 1`;
-/// - `sharpe_ratio = mean(r) * sqrt(252) / (std(r) + 1e-10)` on the asset return rates `r`, population std;
-/// - `vol = std(r)`, population, not annualised;
-/// - `mdd` = largest `(peak - A)/peak` with a running peak from `A[0]`;
-/// - `cr = sum(daily_return) / (mdd + 1e-10)`: **dollars** over a fraction, not annualised;
-/// - `sor = sum(daily_return) / (std(negative daily_return) + 1e-10) / (sqrt(N) + 1e-10)`, `N` counting the
-///   leading 0; no negative entries give std 0 (NaN → 0), hence a blow-up.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TmEnvMetrics {
-    /// Total return (with the 1e-10 epsilon).
-    pub tr: f64,
-    /// Sharpe on return rates, √252.
-    pub sharpe_ratio: f64,
-    /// Std of return rates.
-    pub vol: f64,
-    /// Running-peak max drawdown.
-    pub mdd: f64,
-    /// TradeMaster's "Calmar": dollar P&L sum / mdd.
-    pub cr: f64,
-    /// TradeMaster's "Sortino" on dollar P&L.
-    pub sor: f64,
-}
-
-impl TmEnvMetrics {
-    /// Computes the metrics from `daily_return` (dollar P&L with the leading 0) and `asset_memory`.
-    /// With fewer than two asset values the return-rate metrics are NaN (numpy's mean of nothing).
-    pub fn compute(daily_return: &[f64], assets: &[f64]) -> Self {
-        let first = assets.first().copied().unwrap_or(f64::NAN);
-        let last = assets.last().copied().unwrap_or(f64::NAN);
-        let tr = last / (first + 1e-10) - 1.0;
-        let rates: Vec<f64> = assets.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
-        let sd = np_std(&rates);
-        let sharpe_ratio = np_mean(&rates) * 252f64.sqrt() / (sd + 1e-10);
-        let mut mdd = 0.0f64;
-        let mut peak = first;
-        for &v in assets {
-            if v > peak {
-                peak = v;
-            }
-            let dd = (peak - v) / peak;
-            if dd > mdd {
-                mdd = dd;
-            }
-        }
-        let total = np_sum(daily_return);
-        let cr = total / (mdd + 1e-10);
-        let sor = tm_sortino(daily_return);
-        Self { tr, sharpe_ratio, vol: sd, mdd, cr, sor }
-    }
-}
-
-/// TradeMaster's Sortino: `sum(x) / (nan_to_num(std(x[x<0])) + 1e-10) / (sqrt(len(x)) + 1e-10)`.
-pub(crate) fn tm_sortino(x: &[f64]) -> f64 {
-    let neg: Vec<f64> = x.iter().copied().filter(|v| *v < 0.0).collect();
-    let sd = if neg.is_empty() { 0.0 } else { nan_to_num(np_std(&neg)) };
-    np_sum(x) / (sd + 1e-10) / ((x.len() as f64).sqrt() + 1e-10)
-}
-
-fn nan_to_num(x: f64) -> f64 {
-    if x.is_nan() {
-        0.0
-    } else if x == f64::INFINITY {
-        f64::MAX
-    } else if x == f64::NEG_INFINITY {
-        f64::MIN
-    } else {
-        x
-    }
-}
-
 /// What the terminal call computes besides the metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TerminalInfo {
@@ -502,6 +361,7 @@ impl Episode {
 #[derive(Debug, Clone)]
 pub struct AtEnv {
     cfg: AtConfig,
+    fixes: TradingFixes,
     closes: Vec<f64>,
     features: Option<FeatureMatrix>,
     day: usize,
@@ -544,6 +404,7 @@ impl AtEnv {
         let placeholder = Observation { state: Vec::new(), closes: Vec::new(), cash: 0.0, holdings: 0.0, day: 0 };
         let mut env = Self {
             cfg,
+            fixes: TradingFixes::default(),
             closes,
             features,
             day: 0,
@@ -560,6 +421,17 @@ impl AtEnv {
         };
         env.reset();
         Ok(env)
+    }
+
+    /// The same environment with `fixes` applied (TradeMaster's semantics without them).
+    pub fn with_fixes(mut self, fixes: TradingFixes) -> Self {
+        self.fixes = fixes;
+        self
+    }
+
+    /// The fixes in force.
+    pub fn fixes(&self) -> TradingFixes {
+        self.fixes
     }
 
     /// The configuration.
@@ -650,24 +522,8 @@ impl AtEnv {
         let f = self.cfg.forward_num_day;
         let p0 = self.closes[self.day - 1];
         let requested = action as i64 - i64::from(self.cfg.max_volume);
-        let hold_prev = self.holdings;
-        let cash_prev = self.cash;
-        let mut buy_volume = requested as f64;
-        let mut hold_new = hold_prev + buy_volume;
-        let change = hold_new.abs() - hold_prev.abs();
-        let (cash_new, branch) = if change < 0.0 {
-            (cash_prev + change.abs() * p0 * (1.0 - c), Branch::Reduce)
-        } else if cash_prev > buy_volume.abs() * p0 / (1.0 - c) {
-            (cash_prev - buy_volume.abs() * p0 / (1.0 - c), Branch::Increase)
-        } else if requested == 0 {
-            // Deviation (module docs): TradeMaster computes 0/0 here.
-            (cash_prev, Branch::IncreaseCapped)
-        } else {
-            let max_trading = (cash_prev / (p0 / (1.0 - c))).trunc();
-            buy_volume = (requested as f64).signum() * max_trading;
-            hold_new = hold_prev + buy_volume;
-            (cash_prev - buy_volume.abs() * p0 / (1.0 - c), Branch::IncreaseCapped)
-        };
+        let Trade { cash: cash_new, holdings: hold_new, buy_volume, branch } =
+            trade(c, self.fixes, self.cash, self.holdings, p0, requested);
         self.cash = cash_new;
         self.holdings = hold_new;
         let decision_day = self.day;
@@ -884,79 +740,153 @@ pub fn run_actions(cfg: AtConfig, closes: Vec<f64>, actions: &[usize]) -> Result
     run_episode(&mut env, &mut ActionSequence::new(actions.to_vec()))
 }
 
-// ---------------------------------------------------------------------------------------------
-// numpy's float64 reductions, summation order included (np.add.reduce: first element, then a pairwise sum of
-// the rest in blocks of 8 accumulators up to 128 elements).
+/// The trading environment behind the generic [`Env`] interface, for training and throughput: the same booking
+/// ([`trade`]), reward, episode indexing and terminal call as [`AtEnv`], without the per-step logs and memories.
+/// Copies share their data ([`Arc`]), so a [`crate::VecEnv`] of many copies holds one series.
+///
+/// Observation: [`AtEnv`]'s state vector (each feature's window oldest first, then cash and holdings; the closes
+/// when there is no feature matrix). Action: `Discrete(2·max_volume + 1)`. Reward: TradeMaster's (with the hindsight
+/// term). `Transition::value` is `cash + holdings·close`.
+#[derive(Debug, Clone)]
+pub struct TradingEnv {
+    cfg: AtConfig,
+    fixes: TradingFixes,
+    closes: Arc<[f64]>,
+    features: Option<Arc<FeatureMatrix>>,
+    day: usize,
+    cash: f64,
+    holdings: f64,
+    reward: f64,
+    value: f64,
+    done: bool,
+}
 
-fn pairwise(a: &[f64]) -> f64 {
-    let n = a.len();
-    if n < 8 {
-        let mut res = -0.0;
-        for &x in a {
-            res += x;
+impl TradingEnv {
+    /// Checks the data as [`AtEnv`] does. `features`, when given, must have one row per close.
+    pub fn new(
+        cfg: AtConfig,
+        closes: Arc<[f64]>,
+        features: Option<Arc<FeatureMatrix>>,
+        fixes: TradingFixes,
+    ) -> Result<Self, AtEnvError> {
+        cfg.validate()?;
+        validate_closes(&closes)?;
+        if closes.len() < cfg.min_rows() {
+            return Err(AtEnvError::TooShort { rows: closes.len(), needed: cfg.min_rows() });
         }
-        res
-    } else if n <= 128 {
-        let mut r = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]];
-        let mut i = 8;
-        while i < n - n % 8 {
-            for j in 0..8 {
-                r[j] += a[i + j];
+        if let Some(fm) = &features
+            && fm.rows() != closes.len()
+        {
+            return Err(AtEnvError::FeatureShape(format!("{} feature rows for {} closes", fm.rows(), closes.len())));
+        }
+        let cash = cfg.initial_amount;
+        Ok(Self {
+            day: cfg.backward_num_day,
+            cfg,
+            fixes,
+            closes,
+            features,
+            cash,
+            holdings: 0.0,
+            reward: 0.0,
+            value: cash,
+            done: false,
+        })
+    }
+
+    /// Cash now.
+    pub fn cash(&self) -> f64 {
+        self.cash
+    }
+
+    /// Holdings now.
+    pub fn holdings(&self) -> f64 {
+        self.holdings
+    }
+
+    /// TradeMaster's `day`.
+    pub fn day(&self) -> usize {
+        self.day
+    }
+
+    fn observe(&self, obs: &mut [f64]) {
+        let b = self.cfg.backward_num_day;
+        let lo = self.day - b;
+        let n = match &self.features {
+            None => {
+                obs[..b].copy_from_slice(&self.closes[lo..self.day]);
+                b
             }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        while i < n {
-            res += a[i];
-            i += 1;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise(&a[..n2]) + pairwise(&a[n2..])
+            Some(fm) => {
+                let k = fm.n_features();
+                for f in 0..k {
+                    for (j, row) in (lo..self.day).enumerate() {
+                        obs[f * b + j] = fm.row(row)[f];
+                    }
+                }
+                k * b
+            }
+        };
+        obs[n] = self.cash;
+        obs[n + 1] = self.holdings;
     }
 }
 
-/// `np.sum` of a float64 array (0 for an empty one).
-pub(crate) fn np_sum(a: &[f64]) -> f64 {
-    match a.split_first() {
-        None => 0.0,
-        Some((first, rest)) => *first + pairwise(rest),
+impl Env for TradingEnv {
+    fn observation_space(&self) -> Space {
+        let k = self.features.as_ref().map_or(1, |f| f.n_features());
+        Space::Box { low: f64::NEG_INFINITY, high: f64::INFINITY, shape: vec![k * self.cfg.backward_num_day + 2] }
     }
-}
 
-/// `np.mean` (NaN for an empty array).
-pub(crate) fn np_mean(a: &[f64]) -> f64 {
-    np_sum(a) / a.len() as f64
-}
+    fn action_space(&self) -> Space {
+        Space::Discrete { n: self.cfg.action_dim() }
+    }
 
-/// `np.var`, population (ddof 0; NaN for an empty array).
-pub(crate) fn np_var(a: &[f64]) -> f64 {
-    let m = np_mean(a);
-    let sq: Vec<f64> = a.iter().map(|x| (x - m) * (x - m)).collect();
-    np_sum(&sq) / a.len() as f64
-}
+    fn reset(&mut self, _seed: u64, obs: &mut [f64]) {
+        self.day = self.cfg.backward_num_day;
+        self.cash = self.cfg.initial_amount;
+        self.holdings = 0.0;
+        self.reward = 0.0;
+        self.value = self.cash;
+        self.done = false;
+        self.observe(obs);
+    }
 
-/// `np.std`, population (ddof 0; NaN for an empty array).
-pub(crate) fn np_std(a: &[f64]) -> f64 {
-    np_var(a).sqrt()
+    #[inline]
+    fn step(&mut self, action: &[f64], obs: &mut [f64]) -> Result<Transition, EnvError> {
+        let n = self.cfg.action_dim();
+        let a = match action {
+            [a] if a.fract() == 0.0 && *a >= 0.0 && *a < n as f64 => *a as usize,
+            [a] => return Err(EnvError::DiscreteAction { value: *a, n }),
+            _ => return Err(EnvError::ActionLength { expected: 1, got: action.len() }),
+        };
+        if self.done {
+            return Err(AtEnvError::EpisodeDone.into());
+        }
+        let f = self.cfg.forward_num_day;
+        if self.day >= self.closes.len() - f - 1 {
+            self.done = true;
+            self.observe(obs);
+            return Ok(Transition { reward: self.reward, done: true, value: self.value });
+        }
+        let p0 = self.closes[self.day - 1];
+        let requested = a as i64 - i64::from(self.cfg.max_volume);
+        let t = trade(self.cfg.transaction_cost_pct, self.fixes, self.cash, self.holdings, p0, requested);
+        self.cash = t.cash;
+        self.holdings = t.holdings;
+        self.day += 1;
+        let p1 = self.closes[self.day - 1];
+        let pf = self.closes[self.day + f - 2];
+        self.reward = t.holdings * ((p1 - p0) + self.cfg.future_weights * (pf - p0));
+        self.value = t.cash + t.holdings * p1;
+        self.observe(obs);
+        Ok(Transition { reward: self.reward, done: false, value: self.value })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numpy_sum_orders() {
-        let v: Vec<f64> = (0..300).map(|i| (i as f64 * 0.37).sin()).collect();
-        let seq: f64 = v.iter().sum();
-        assert!((np_sum(&v) - seq).abs() < 1e-12);
-        assert_eq!(np_sum(&[]), 0.0);
-        assert_eq!(np_sum(&[2.5]), 2.5);
-        assert!(np_mean(&[]).is_nan());
-        assert_eq!(np_var(&[1.0, 3.0]), 1.0);
-    }
 
     #[test]
     fn short_series_is_an_error() {
