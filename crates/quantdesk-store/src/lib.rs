@@ -11,6 +11,7 @@ mod common;
 pub mod files;
 pub mod financials;
 pub mod jobs;
+pub mod llm;
 mod postgres;
 mod sqlite;
 pub mod valuations;
@@ -225,6 +226,7 @@ pub trait Store:
     + auth::AuthStore
     + backup::BackupStore
     + valuations::ValuationStore
+    + llm::LlmProviderStore
 {
 }
 
@@ -234,7 +236,8 @@ impl<
         + jobs::JobStore
         + auth::AuthStore
         + backup::BackupStore
-        + valuations::ValuationStore,
+        + valuations::ValuationStore
+        + llm::LlmProviderStore,
 > Store for T
 {
 }

@@ -131,6 +131,24 @@ async fn fill(store: &dyn Store) {
         )
         .await
         .unwrap();
+    for (name, temperature) in [("深度求索", Some(0.25)), ("local", None)] {
+        store
+            .create_llm_provider(&quantdesk_store::llm::LlmProviderWrite {
+                name: name.into(),
+                preset: "deepseek".into(),
+                base_url: "https://api.deepseek.com/v1".into(),
+                model: "deepseek-chat".into(),
+                api_key_enc: if temperature.is_some() { "00ff".into() } else { String::new() },
+                api_key_last4: if temperature.is_some() { "wxyz".into() } else { String::new() },
+                temperature,
+                top_p: None,
+                max_tokens: temperature.map(|_| 2048),
+                timeout_secs: 60,
+                at: 7_600,
+            })
+            .await
+            .unwrap();
+    }
 
     let admin = store.create_user("admin@x.test", "$argon2id$v=19$…", Role::Admin, true, 1000).await.unwrap().unwrap();
     let viewer = store.create_user("观众@x.test", "h2", Role::Viewer, false, 1001).await.unwrap().unwrap();

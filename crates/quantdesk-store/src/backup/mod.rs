@@ -189,6 +189,27 @@ pub static TABLES: &[Table] = &[
         identity: true,
     },
     Table {
+        name: "llm_providers",
+        columns: &[
+            c("id", Int),
+            c("name", Text),
+            c("preset", Text),
+            c("base_url", Text),
+            c("model", Text),
+            c("api_key_enc", Text),
+            c("api_key_last4", Text),
+            c("temperature", Real),
+            c("top_p", Real),
+            c("max_tokens", Int),
+            c("timeout_secs", Int),
+            c("position", Int),
+            c("created_at", Int),
+            c("updated_at", Int),
+        ],
+        key: &["id"],
+        identity: true,
+    },
+    Table {
         name: "users",
         columns: &[
             c("id", Int),
