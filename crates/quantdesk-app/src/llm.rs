@@ -28,7 +28,6 @@ pub const CONFIGURED_NAME: &str = "configured";
 /// A provider to create, or the fields of one to change (absent fields stay as they are; on
 /// create, `base_url` may come from `preset`).
 #[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ProviderInput {
     /// Unique, 1 to 64 characters.
     #[schema(max_length = 64)]

@@ -35,6 +35,7 @@ pub fn router(max_upload: usize) -> crate::Routes {
         .merge(crate::valuation_api::router())
         .merge(crate::screener_api::router())
         .merge(crate::regimes_api::router())
+        .merge(crate::llm_api::router())
         .merge(crate::auth::api::router())
 }
 
