@@ -289,11 +289,14 @@ impl LlmService {
         Ok(views(&self.store.llm_providers().await?))
     }
 
-    /// A tiny completion from provider `id` (no retries): whether it answers, which model, how fast.
+    /// A tiny completion from provider `id` (no retries, at most 30 s): whether it answers, which
+    /// model, how fast.
     pub async fn test_connection(&self, actor: &Actor, id: i64) -> Result<TestResult, AppError> {
         need_admin(actor)?;
         let stored = self.store.llm_provider(id).await?.ok_or_else(|| not_found(id))?;
-        let provider = self.to_provider(&stored)?;
+        let mut provider = self.to_provider(&stored)?;
+        // A test answers within half a minute, whatever the provider's own timeout.
+        provider.timeout = provider.timeout.min(Duration::from_secs(30));
         let mut request = ChatRequest::new(vec![Message::user("Reply with the single word: ok")]);
         request.max_tokens = Some(8);
         request.temperature = Some(0.0);

@@ -158,6 +158,24 @@ impl LlmClient {
         }
     }
 
+    /// After a failed attempt: waits and counts the next attempt, or gives the error.
+    async fn again_or_give_up(&self, provider: &Provider, attempt: &mut u32, f: Failure) -> Result<(), LlmError> {
+        let Some(wait) = self.wait_before(*attempt, &f) else {
+            return Err(give_up(provider, f, *attempt));
+        };
+        tracing::info!(
+            provider = provider.name.as_str(),
+            attempt = *attempt,
+            outcome = f.kind.code(),
+            retry_in_ms = wait.as_millis() as u64,
+            detail = f.detail.as_str(),
+            "llm call failed, retrying"
+        );
+        tokio::time::sleep(wait).await;
+        *attempt += 1;
+        Ok(())
+    }
+
     /// One JSON answer from `provider`, with retries.
     pub async fn complete(&self, provider: &Provider, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         self.complete_checked(provider, request, None).await
@@ -175,12 +193,7 @@ impl LlmClient {
         let mut attempt: u32 = 0;
         loop {
             let started = Instant::now();
-            let outcome = match tokio::time::timeout(provider.timeout, self.send_json(provider, &body)).await {
-                Err(_) => {
-                    Err(Failure::retryable(LlmErrorKind::Timeout, format!("no answer within {:?}", provider.timeout)))
-                }
-                Ok(r) => r,
-            };
+            let outcome = within(provider.timeout, self.send_json(provider, &body)).await;
             let outcome = outcome.and_then(|mut r| {
                 if let Some(check) = check {
                     check(&r.text).map_err(|why| Failure::fatal(LlmErrorKind::BadAnswer, why))?;
@@ -204,21 +217,7 @@ impl LlmClient {
                     );
                     return Ok(r);
                 }
-                Err(f) => match self.wait_before(attempt, &f) {
-                    Some(wait) => {
-                        tracing::info!(
-                            provider = provider.name.as_str(),
-                            attempt,
-                            outcome = f.kind.code(),
-                            retry_in_ms = wait.as_millis() as u64,
-                            detail = f.detail.as_str(),
-                            "llm call failed, retrying"
-                        );
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                    }
-                    None => return Err(give_up(provider, f, attempt)),
-                },
+                Err(f) => self.again_or_give_up(provider, &mut attempt, f).await?,
             }
         }
     }
@@ -251,12 +250,7 @@ impl LlmClient {
         let mut attempt: u32 = 0;
         loop {
             let started = Instant::now();
-            let outcome = match tokio::time::timeout(provider.timeout, self.open(provider, &body)).await {
-                Err(_) => {
-                    Err(Failure::retryable(LlmErrorKind::Timeout, format!("no answer within {:?}", provider.timeout)))
-                }
-                Ok(r) => r,
-            };
+            let outcome = within(provider.timeout, self.open(provider, &body)).await;
             match outcome {
                 Ok(response) => {
                     return Ok(LlmStream {
@@ -277,20 +271,7 @@ impl LlmClient {
                 }
                 Err(f) => {
                     record_attempt(provider, &Err(f.kind), started.elapsed());
-                    match self.wait_before(attempt, &f) {
-                        Some(wait) => {
-                            tracing::info!(
-                                provider = provider.name.as_str(),
-                                attempt,
-                                outcome = f.kind.code(),
-                                retry_in_ms = wait.as_millis() as u64,
-                                "llm stream failed to start, retrying"
-                            );
-                            tokio::time::sleep(wait).await;
-                            attempt += 1;
-                        }
-                        None => return Err(give_up(provider, f, attempt)),
-                    }
+                    self.again_or_give_up(provider, &mut attempt, f).await?;
                 }
             }
         }
@@ -504,6 +485,16 @@ impl LlmStream {
         e.attempts = self.attempts;
         self.pending.push_back(Err(e));
     }
+}
+
+/// `attempt`, or a retryable timeout when it takes longer than `timeout`.
+async fn within<T>(
+    timeout: Duration,
+    attempt: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .unwrap_or_else(|_| Err(Failure::retryable(LlmErrorKind::Timeout, format!("no answer within {timeout:?}"))))
 }
 
 fn wire_body(provider: &Provider, request: &ChatRequest, stream: bool) -> Value {

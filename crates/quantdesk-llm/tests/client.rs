@@ -1,6 +1,5 @@
 //! The client against the loopback fake: every outcome, retries counted, tokens recorded.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -236,28 +235,14 @@ fn attempts_and_tokens_are_in_the_metrics() {
     assert!(!text.contains(KEY));
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The key is in no log line and no error, even when the provider repeats it.
 #[tokio::test]
 async fn the_key_never_shows() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
+    let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
-        .with_writer(move || writer.clone())
+        .with_writer(buffer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let echo = serde_json::json!({"error": {"message": format!("Incorrect API key provided: {KEY}"), "code": "invalid_api_key"}});
@@ -273,7 +258,7 @@ async fn the_key_never_shows() {
     assert_eq!(e.kind, LlmErrorKind::Auth);
     assert!(!format!("{e} {e:?}").contains(KEY));
     c.complete(&p, &ask()).await.unwrap();
-    let logged = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logged = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
     assert!(logged.contains("llm call ok") && logged.contains("retrying"), "{logged}");
     assert!(!logged.contains(KEY), "{logged}");
     assert!(!format!("{p:?} {c:?}").contains(KEY));
