@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit};
-use quantdesk_llm::{ChatRequest, LlmClient, Message, Provider, RetryPolicy, presets};
+use quantdesk_llm::{AnswerCheck, ChatRequest, ChatResponse, LlmClient, Message, Provider, RetryPolicy, presets};
 use quantdesk_store::Store;
 use quantdesk_store::llm::{LlmProviderWrite, StoredLlmProvider};
 use serde::{Deserialize, Serialize};
@@ -349,6 +349,29 @@ impl LlmService {
             out.push(p);
         }
         Ok(out)
+    }
+
+    /// One answer from the first provider of [`LlmService::resolve`]'s order that gives one
+    /// passing `check` (each provider with its retries); the answer names its provider. `None`:
+    /// no provider at all, write offline. When every provider fails: 503 with the last one's code
+    /// (`auth`, `rate_limited`, `timeout`, `context_too_long`, `content_filtered`, `network`,
+    /// `bad_answer`, `server_error`, `refused`) and every provider's error in the message.
+    pub async fn complete(
+        &self,
+        request: &ChatRequest,
+        check: Option<AnswerCheck<'_>>,
+    ) -> Result<Option<ChatResponse>, AppError> {
+        let providers = self.resolve().await?;
+        if providers.is_empty() {
+            return Ok(None);
+        }
+        match self.client.complete_any(&providers, request, check).await {
+            Ok(r) => Ok(Some(r)),
+            Err(e) => {
+                let code = e.kind().map_or("unavailable", |k| k.code());
+                Err(AppError::unavailable(e.to_string()).with_code(code))
+            }
+        }
     }
 
     fn configured(&self) -> Option<Provider> {

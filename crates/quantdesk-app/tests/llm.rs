@@ -185,3 +185,21 @@ async fn the_connection_test_says_which_model_answered_or_why_not() {
     assert_eq!(r.error_code.as_deref(), Some("server_error"), "no retries in a test");
     assert_eq!(s.test_connection(&f.viewer, good.id).await.unwrap_err().code(), "forbidden");
 }
+
+#[tokio::test]
+async fn complete_falls_through_the_order_and_is_none_offline() {
+    let f = fixture().await;
+    let s = service(&f, &config(SECRET));
+    let ask = quantdesk_llm::ChatRequest::new(vec![quantdesk_llm::Message::user("Summarise.")]);
+    assert_eq!(s.complete(&ask, None).await.unwrap(), None, "no provider: offline");
+    let down = FakeLlm::start(vec![Scripted::unauthorized()]).await;
+    let up = FakeLlm::start(vec![Scripted::text("Revenue grew 12%.")]).await;
+    s.create(&f.admin, &input("down", down.base_url(), None)).await.unwrap();
+    s.create(&f.admin, &input("up", up.base_url(), None)).await.unwrap();
+    let r = s.complete(&ask, None).await.unwrap().unwrap();
+    assert_eq!((r.provider.as_str(), r.text.as_str()), ("up", "Revenue grew 12%."));
+    let check = |t: &str| if t.contains("15%") { Ok(()) } else { Err("not the 15% given".to_string()) };
+    let e = s.complete(&ask, Some(&check)).await.unwrap_err();
+    assert_eq!(e.code(), "bad_answer", "the last provider's error: {e}");
+    assert!(e.message().contains("down") && e.message().contains("up"), "{e}");
+}

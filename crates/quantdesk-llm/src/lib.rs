@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use client::{ChatResponse, LlmClient, LlmStream, RetryPolicy, StreamEvent, StreamSummary};
+pub use client::{AnswerCheck, ChatResponse, LlmClient, LlmStream, RetryPolicy, StreamEvent, StreamSummary};
 
 /// Who says a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

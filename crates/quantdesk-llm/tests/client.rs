@@ -1,6 +1,6 @@
 //! The client against the loopback fake: every outcome, retries counted, tokens recorded.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use quantdesk_llm::fake::{FakeLlm, Scripted};
@@ -238,12 +238,11 @@ fn attempts_and_tokens_are_in_the_metrics() {
 /// The key is in no log line and no error, even when the provider repeats it.
 #[tokio::test]
 async fn the_key_never_shows() {
-    let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(buffer.clone())
-        .finish();
+    // The log goes to a file of its own (`&File` writes, so `Arc<File>` makes writers).
+    let path = std::env::temp_dir().join(format!("quantdesk-llm-log-{}.txt", std::process::id()));
+    let file = Arc::new(std::fs::File::create(&path).unwrap());
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_ansi(false).with_writer(file).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let echo = serde_json::json!({"error": {"message": format!("Incorrect API key provided: {KEY}"), "code": "invalid_api_key"}});
     let fake = FakeLlm::start(vec![
@@ -258,7 +257,8 @@ async fn the_key_never_shows() {
     assert_eq!(e.kind, LlmErrorKind::Auth);
     assert!(!format!("{e} {e:?}").contains(KEY));
     c.complete(&p, &ask()).await.unwrap();
-    let logged = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+    let logged = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
     assert!(logged.contains("llm call ok") && logged.contains("retrying"), "{logged}");
     assert!(!logged.contains(KEY), "{logged}");
     assert!(!format!("{p:?} {c:?}").contains(KEY));
