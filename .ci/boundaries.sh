@@ -44,6 +44,8 @@ forbid quantdesk-server quantdesk-web quantdesk
 forbid quantdesk-store quantdesk-server quantdesk-jobs quantdesk-web
 # The connectors talk to vendors and nothing else: no storage, no application layer.
 forbid quantdesk-connectors quantdesk-store quantdesk-app quantdesk-server sqlx
+# The LLM client likewise: providers come from the application layer, nothing is stored.
+forbid quantdesk-llm quantdesk-store quantdesk-app quantdesk-server sqlx axum
 for app in $(ls crates | grep -x 'quantdesk-app' || true); do
   forbid "$app" quantdesk-server quantdesk-web quantdesk-jobs axum
 done

@@ -74,6 +74,8 @@ pub struct Config {
     pub sources: SourcesConfig,
     /// Each user's watchlists and their sizes.
     pub watchlists: WatchlistsConfig,
+    /// LLM providers for research reports: a default one, and the key that encrypts stored keys.
+    pub llm: LlmConfig,
 }
 
 /// How the server listens and what it accepts: limits, access, rate limits.
@@ -361,6 +363,41 @@ impl Default for WatchlistsConfig {
     }
 }
 
+/// LLM providers (any OpenAI-compatible chat-completions endpoint). Providers an admin stores
+/// come first; the one configured here is the default for scripts and containers. With neither,
+/// reports are written offline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// The default provider's base URL, up to the version (`https://api.deepseek.com/v1`); empty:
+    /// none configured.
+    pub llm_base_url: String,
+    /// The default provider's key (secret); empty for local servers that need none.
+    pub llm_api_key: Secret,
+    /// The default provider's model (`deepseek-chat`, `qwen-plus`…).
+    pub llm_model: String,
+    /// Encrypts the keys of stored providers at rest (AES-256-GCM with a key derived from this;
+    /// secret, at least 16 characters). Empty: providers can be stored only without a key.
+    pub llm_secret_key: Secret,
+    /// Seconds an attempt may take (until the answer starts, then between pieces of a stream).
+    pub llm_timeout_secs: u64,
+    /// Retries of a call after a timeout, a connection failure, a 429 or a 5xx.
+    pub llm_retries: u32,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            llm_base_url: String::new(),
+            llm_api_key: Secret::default(),
+            llm_model: String::new(),
+            llm_secret_key: Secret::default(),
+            llm_timeout_secs: 120,
+            llm_retries: 2,
+        }
+    }
+}
+
 /// Settings given on the command line; `None` leaves the layer below in force.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -606,6 +643,25 @@ impl Config {
         if let Some(v) = get("QUANTDESK_LIVE_QUOTES")? {
             s.live_quotes = flag(&v);
         }
+        let l = &mut self.llm;
+        if let Some(v) = get("QUANTDESK_LLM_BASE_URL")? {
+            l.llm_base_url = v.trim().to_string();
+        }
+        if let Some(v) = get("QUANTDESK_LLM_API_KEY")? {
+            l.llm_api_key = Secret::new(v.trim());
+        }
+        if let Some(v) = get("QUANTDESK_LLM_MODEL")? {
+            l.llm_model = v.trim().to_string();
+        }
+        if let Some(v) = get("QUANTDESK_LLM_SECRET_KEY")? {
+            l.llm_secret_key = Secret::new(v.trim());
+        }
+        if let Some(v) = get("QUANTDESK_LLM_TIMEOUT_SECS")? {
+            l.llm_timeout_secs = parse("QUANTDESK_LLM_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_LLM_RETRIES")? {
+            l.llm_retries = parse("QUANTDESK_LLM_RETRIES", &v)?;
+        }
         Ok(())
     }
 
@@ -683,6 +739,24 @@ impl Config {
         if !s.sync_cron.trim().is_empty() {
             <croner::Cron as std::str::FromStr>::from_str(&s.sync_cron)
                 .map_err(|e| ConfigError(format!("sync_cron {:?} is not a cron expression: {e}", s.sync_cron)))?;
+        }
+        let l = &self.llm;
+        let base = l.llm_base_url.trim();
+        if !(base.is_empty() || base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ConfigError("llm_base_url must start with http:// or https://".into()));
+        }
+        if !base.is_empty() && l.llm_model.trim().is_empty() {
+            return Err(ConfigError("llm_base_url needs llm_model: the model the default provider calls".into()));
+        }
+        if base.is_empty() && !(l.llm_model.trim().is_empty() && l.llm_api_key.expose().is_empty()) {
+            return Err(ConfigError("llm_model and llm_api_key need llm_base_url: the endpoint they are for".into()));
+        }
+        let secret = l.llm_secret_key.expose();
+        if !secret.is_empty() && secret.chars().count() < 16 {
+            return Err(ConfigError("llm_secret_key must be at least 16 characters".into()));
+        }
+        if l.llm_timeout_secs == 0 {
+            return Err(ConfigError("llm_timeout_secs must be at least 1".into()));
         }
         Ok(())
     }
@@ -825,6 +899,44 @@ mod tests {
         let e = Config::load(None, &env_of(&[("QUANTDESK_SYNC_CRON", "every evening")]), &Overrides::default())
             .unwrap_err();
         assert!(e.0.contains("sync_cron"), "{}", e.0);
+    }
+
+    #[test]
+    fn llm_is_layered_and_its_secrets_never_print() {
+        assert!(Config::default().llm.llm_base_url.is_empty(), "no provider by default: reports are offline");
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("llm_key");
+        std::fs::write(&key_file, "sk-llm-secret-777\n").unwrap();
+        let secret_file = dir.path().join("llm_secret");
+        std::fs::write(&secret_file, "master-secret-0123456789\n").unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "[llm]\nllm_model = \"from-file\"\nllm_timeout_secs = 30\n").unwrap();
+        let env = env_of(&[
+            ("QUANTDESK_LLM_BASE_URL", "https://api.deepseek.com/v1"),
+            ("QUANTDESK_LLM_API_KEY_FILE", key_file.to_str().unwrap()),
+            ("QUANTDESK_LLM_MODEL", "deepseek-chat"),
+            ("QUANTDESK_LLM_SECRET_KEY_FILE", secret_file.to_str().unwrap()),
+        ]);
+        let cfg = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!(cfg.llm.llm_api_key.expose(), "sk-llm-secret-777");
+        assert_eq!(cfg.llm.llm_secret_key.expose(), "master-secret-0123456789");
+        assert_eq!((cfg.llm.llm_model.as_str(), cfg.llm.llm_timeout_secs), ("deepseek-chat", 30), "env beats file");
+        let printed = cfg.to_redacted_toml();
+        assert!(printed.contains("[llm]") && printed.contains("llm_api_key = \"***\""), "{printed}");
+        for shown in [printed, format!("{cfg:?}")] {
+            assert!(!shown.contains("sk-llm-secret-777") && !shown.contains("master-secret"), "{shown}");
+        }
+        let e = Config::load(None, &env_of(&[("QUANTDESK_LLM_BASE_URL", "https://x/v1")]), &Overrides::default())
+            .unwrap_err();
+        assert!(e.0.contains("llm_model"), "{}", e.0);
+        let e =
+            Config::load(None, &env_of(&[("QUANTDESK_LLM_BASE_URL", "ftp://x")]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("llm_base_url"), "{}", e.0);
+        let e =
+            Config::load(None, &env_of(&[("QUANTDESK_LLM_SECRET_KEY", "short")]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("llm_secret_key") && !e.0.contains("short"), "{}", e.0);
+        let e = Config::load(None, &env_of(&[("QUANTDESK_LLM_MODEL", "m")]), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("llm_base_url"), "{}", e.0);
     }
 
     #[test]

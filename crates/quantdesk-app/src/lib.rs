@@ -13,6 +13,8 @@
 //! - [`sync`]: fetching market data, statements, the master and the calendar from outside
 //!   sources (`quantdesk-connectors`) into the store;
 //! - [`screener`]: filtering every symbol's latest `daily_basic` row with its instrument;
+//! - [`llm`]: LLM providers (stored with encrypted keys, or configured), their fallback order,
+//!   the connection test and the providers a report calls (`quantdesk-llm`);
 //! - [`valuation`]: the DCF of a stored company as of a date (`quantdesk-valuation`);
 //! - [`watchlists`]: each user's named lists of symbols, their rules and limits
 //!   (`watchlist_limit`);
@@ -31,6 +33,7 @@ pub mod demo;
 pub mod error;
 pub mod financials;
 pub mod jobs;
+pub mod llm;
 pub mod market;
 pub mod quality;
 pub mod quotes;

@@ -136,13 +136,20 @@ impl Drop for FakeHandle {
     }
 }
 
-async fn serve(router: Router, shared: Arc<Shared>) -> FakeHandle {
+/// Serves `router` on a free loopback port: `http://127.0.0.1:<port>` and the server's task (abort
+/// it to stop). Every fake of a vendor's wire format starts this way (the LLM fake too).
+pub async fn serve_loopback(router: Router) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let addr = listener.local_addr().expect("a local address");
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    FakeHandle { base_url: format!("http://{addr}"), shared, task }
+    (format!("http://{addr}"), task)
+}
+
+async fn serve(router: Router, shared: Arc<Shared>) -> FakeHandle {
+    let (base_url, task) = serve_loopback(router).await;
+    FakeHandle { base_url, shared, task }
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {

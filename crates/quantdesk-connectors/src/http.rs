@@ -184,7 +184,8 @@ pub(crate) enum Request {
 
 /// Installs the `ring` crypto provider for rustls unless the process already has one (reqwest is
 /// built with `rustls-no-provider`, which keeps the C toolchain for aws-lc out of the build).
-fn ensure_crypto_provider() {
+/// Every reqwest client of quantdesk (the sources here, the LLM providers) calls it first.
+pub fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Another thread may win the race; either provider is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -315,14 +316,18 @@ impl HttpClient {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.settings.backoff_base.saturating_mul(1u32 << attempt.min(20));
-        let base = base.min(self.settings.backoff_max);
-        // Jitter: up to +50%, from the clock's nanoseconds (no random generator needed).
+        // Jitter from the clock's nanoseconds (no random generator needed).
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let jitter = f64::from(nanos % 1000) / 1000.0 * 0.5;
-        base.mul_f64(1.0 + jitter)
+        backoff_delay(self.settings.backoff_base, self.settings.backoff_max, attempt, f64::from(nanos % 1000) / 1000.0)
     }
+}
+
+/// The wait before retry `attempt` (0 for the first retry): `base × 2^attempt`, capped at `max`,
+/// plus up to 50% jitter; `unit` in `[0, 1)` picks the jitter (the caller's source of randomness).
+pub fn backoff_delay(base: Duration, max: Duration, attempt: u32, unit: f64) -> Duration {
+    let base = base.saturating_mul(1u32 << attempt.min(20)).min(max);
+    base.mul_f64(1.0 + unit.clamp(0.0, 1.0) * 0.5)
 }
 
 fn transport_failure(source: &str, e: reqwest::Error) -> Failure {

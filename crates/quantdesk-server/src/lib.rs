@@ -10,6 +10,7 @@ pub mod data_api;
 pub mod error;
 pub mod extract;
 pub mod jobs_api;
+pub mod llm_api;
 pub mod openapi;
 pub mod ops;
 pub mod regimes_api;

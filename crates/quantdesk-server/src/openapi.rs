@@ -21,7 +21,9 @@ use utoipa::OpenApi;
         crate::auth::api::signup, crate::auth::api::verify, crate::auth::api::login, crate::auth::api::logout, crate::auth::api::me, crate::auth::api::get_pref, crate::auth::api::put_pref,
         crate::auth::api::change_password, crate::auth::api::request_reset, crate::auth::api::confirm_reset,
         crate::auth::api::list_keys, crate::auth::api::create_key, crate::auth::api::revoke_key,
-        crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log),
+        crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log,
+        crate::llm_api::list, crate::llm_api::create, crate::llm_api::get_one, crate::llm_api::update, crate::llm_api::remove,
+        crate::llm_api::set_order, crate::llm_api::test),
     components(schemas(crate::valuation_api::ValuationRequest, crate::valuation_api::StockInfo, crate::valuation_api::ValuationEnvelope,
         crate::valuation_api::SavedDto, quantdesk_app::scenarios::ScenarioInput, quantdesk_app::scenarios::Scenario, quantdesk_app::valuation::HistoryItem, quantdesk_app::valuation::HistoryPage,
         quantdesk_app::valuation::ValuationJobParams, quantdesk_app::valuation::ValuationJobResult, quantdesk_app::valuation::ValuationJobRow,
@@ -52,7 +54,10 @@ use utoipa::OpenApi;
         quantdesk_app::regimes::RegimesJobParams, quantdesk_app::regimes::DynamicsTestJobParams,
         quantdesk_app::watchlists::WatchlistName, quantdesk_app::watchlists::WatchItemInput, quantdesk_app::watchlists::WatchOrder,
         quantdesk_app::watchlists::WatchlistDto, quantdesk_app::watchlists::WatchlistDetail, quantdesk_app::watchlists::WatchItemDto,
-        quantdesk_app::watchlists::WatchQuote)),
+        quantdesk_app::watchlists::WatchQuote,
+        quantdesk_app::llm::ProviderInput, quantdesk_app::llm::ProviderView, quantdesk_app::llm::ProviderList,
+        quantdesk_app::llm::ConfiguredProviderView, quantdesk_app::llm::PresetView, quantdesk_app::llm::TestResult,
+        crate::llm_api::ProviderOrder)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
     tags((name = "market", description = "Instruments and bars"), (name = "chan", description = "Chan-theory (缠论) structures and buy/sell points"), (name = "imports", description = "CSV imports"),
@@ -60,7 +65,7 @@ use utoipa::OpenApi;
         (name = "jobs", description = "Background jobs: backtests, sweeps"),
         (name = "valuation", description = "DCF valuation of stored companies, the sensitivity grid, saved valuations and scenarios"),
         (name = "watchlists", description = "Each user's named lists of symbols with their last prices"),
-        (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys and the audit log (admins)"))
+        (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys, the audit log and LLM providers (admins)"))
 )]
 pub struct ApiDoc;
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub cpu: crate::cpu::CpuPool,
     /// Live quotes from the configured sources, cached (`live_quotes`, `quote_cache_secs`).
     pub quotes: quantdesk_app::quotes::QuoteService,
+    /// LLM providers: stored ones with encrypted keys, the configured default, the client.
+    pub llm: Arc<quantdesk_app::llm::LlmService>,
 }
 
 impl AppState {
@@ -70,6 +72,10 @@ impl AppState {
         AppState {
             cpu,
             quotes: quantdesk_app::quotes::QuoteService::from_config(&config.sources),
+            llm: Arc::new(
+                quantdesk_app::llm::LlmService::new(store.clone(), &config.llm)
+                    .expect("an HTTP client for LLM providers (TLS set-up)"),
+            ),
             auth: Arc::new(crate::auth::AuthRuntime::new(store.clone(), &config)),
             store,
             metrics,

@@ -63,6 +63,24 @@ pub(crate) fn migrator(versions: &[(&'static str, &'static str)]) -> sqlx::migra
     Migrator { migrations: std::borrow::Cow::Owned(migrations), ignore_missing: true, ..Migrator::DEFAULT }
 }
 
+/// Adds a migration with an explicit version (one numbered after a gap the positional list has
+/// not reached: versions are taken by branches developed side by side).
+pub(crate) fn add_migration(
+    migrator: &mut sqlx::migrate::Migrator,
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+) {
+    use sqlx::migrate::{Migration, MigrationType};
+    migrator.migrations.to_mut().push(Migration::new(
+        version,
+        name.into(),
+        MigrationType::Simple,
+        sqlx::SqlStr::from_static(sql),
+        false,
+    ));
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

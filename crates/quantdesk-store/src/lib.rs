@@ -11,6 +11,7 @@ mod common;
 pub mod files;
 pub mod financials;
 pub mod jobs;
+pub mod llm;
 mod postgres;
 mod sqlite;
 pub mod valuations;
@@ -227,6 +228,7 @@ pub trait Store:
     + backup::BackupStore
     + valuations::ValuationStore
     + watchlists::WatchlistStore
+    + llm::LlmProviderStore
 {
 }
 
@@ -237,7 +239,8 @@ impl<
         + auth::AuthStore
         + backup::BackupStore
         + valuations::ValuationStore
-        + watchlists::WatchlistStore,
+        + watchlists::WatchlistStore
+        + llm::LlmProviderStore,
 > Store for T
 {
 }

@@ -39,7 +39,7 @@ impl PgStore {
             .idle_timeout(Some(Duration::from_secs(600)))
             .connect_with(opts)
             .await?;
-        crate::common::migrator(&[
+        let mut migrator = crate::common::migrator(&[
             ("market data", include_str!("../migrations/postgres/0001_market.sql")),
             ("jobs", include_str!("../migrations/postgres/0002_jobs.sql")),
             ("schedules", include_str!("../migrations/postgres/0003_schedules.sql")),
@@ -51,9 +51,14 @@ impl PgStore {
             ("valuations", include_str!("../migrations/postgres/0009_valuations.sql")),
             ("valuation scenarios", include_str!("../migrations/postgres/0010_valuation_scenarios.sql")),
             ("watchlists", include_str!("../migrations/postgres/0011_watchlists.sql")),
-        ])
-        .run(&pool)
-        .await?;
+        ]);
+        crate::common::add_migration(
+            &mut migrator,
+            14,
+            "llm providers",
+            include_str!("../migrations/postgres/0014_llm_providers.sql"),
+        );
+        migrator.run(&pool).await?;
         Ok(PgStore { pool })
     }
 

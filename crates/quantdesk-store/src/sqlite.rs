@@ -100,7 +100,7 @@ impl SqliteStore {
             .max_lifetime(if memory { None } else { Some(Duration::from_secs(3600)) })
             .connect_with(opts)
             .await?;
-        crate::common::migrator(&[
+        let mut migrator = crate::common::migrator(&[
             ("market data", include_str!("../migrations/sqlite/0001_market.sql")),
             ("jobs", include_str!("../migrations/sqlite/0002_jobs.sql")),
             ("schedules", include_str!("../migrations/sqlite/0003_schedules.sql")),
@@ -112,9 +112,14 @@ impl SqliteStore {
             ("valuations", include_str!("../migrations/sqlite/0009_valuations.sql")),
             ("valuation scenarios", include_str!("../migrations/sqlite/0010_valuation_scenarios.sql")),
             ("watchlists", include_str!("../migrations/sqlite/0011_watchlists.sql")),
-        ])
-        .run(&pool)
-        .await?;
+        ]);
+        crate::common::add_migration(
+            &mut migrator,
+            14,
+            "llm providers",
+            include_str!("../migrations/sqlite/0014_llm_providers.sql"),
+        );
+        migrator.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 

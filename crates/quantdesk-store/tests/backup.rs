@@ -131,6 +131,24 @@ async fn fill(store: &dyn Store) {
         )
         .await
         .unwrap();
+    for (name, temperature) in [("深度求索", Some(0.25)), ("local", None)] {
+        store
+            .create_llm_provider(&quantdesk_store::llm::LlmProviderWrite {
+                name: name.into(),
+                preset: "deepseek".into(),
+                base_url: "https://api.deepseek.com/v1".into(),
+                model: "deepseek-chat".into(),
+                api_key_enc: if temperature.is_some() { "00ff".into() } else { String::new() },
+                api_key_last4: if temperature.is_some() { "wxyz".into() } else { String::new() },
+                temperature,
+                top_p: None,
+                max_tokens: temperature.map(|_| 2048),
+                timeout_secs: 60,
+                at: 7_600,
+            })
+            .await
+            .unwrap();
+    }
 
     let list = store.create_watchlist("1", "白酒 \"core\"", 7_600, 10).await.unwrap().unwrap();
     for (i, sym) in ["600519.SH", "GOOG"].iter().enumerate() {
