@@ -11,6 +11,7 @@ mod common;
 pub mod files;
 pub mod financials;
 pub mod jobs;
+pub mod ledger;
 mod postgres;
 mod sqlite;
 pub mod valuations;
@@ -212,7 +213,7 @@ pub trait MarketStore: Send + Sync + 'static {
     async fn bar_count(&self) -> Result<u64>;
 }
 
-/// Everything quantdesk stores: market data, the job queue and accounts, in one database, and
+/// Everything quantdesk stores: market data, the job queue, accounts and the coin ledger, in one database, and
 /// the backup port over all of it.
 pub trait Store:
     MarketStore
@@ -221,6 +222,7 @@ pub trait Store:
     + auth::AuthStore
     + backup::BackupStore
     + valuations::ValuationStore
+    + ledger::LedgerStore
 {
 }
 
@@ -230,7 +232,8 @@ impl<
         + jobs::JobStore
         + auth::AuthStore
         + backup::BackupStore
-        + valuations::ValuationStore,
+        + valuations::ValuationStore
+        + ledger::LedgerStore,
 > Store for T
 {
 }

@@ -210,6 +210,26 @@ async fn fill(store: &dyn Store) {
     let sid = store.upsert_schedule(&schedule).await.unwrap();
     store.fire_schedule(sid, 86_400_000, &job("echo", Some("schedule:1")), 400).await.unwrap();
     store.skip_schedule(sid, 2 * 86_400_000).await.unwrap();
+    // The coin ledger: a grant, a reservation (held) and a check-in survive a restore.
+    use quantdesk_store::ledger::{Applied, CheckinRule, CoinChange, CoinKind};
+    let grant = CoinChange {
+        user_id: admin,
+        kind: CoinKind::Grant,
+        available: 20,
+        frozen: 0,
+        reason: "sign-up \"bonus\"",
+        related: "user:1",
+        idem_key: "signup",
+        actor: "system",
+        at: 8_000,
+    };
+    assert!(matches!(store.apply_coins(&grant).await.unwrap(), Applied::Done(_)));
+    assert!(matches!(
+        store.reserve_coins(admin, "job:1", 10, "job:1", "system", 8_001).await.unwrap(),
+        Applied::Done(_)
+    ));
+    let rule = CheckinRule { base: 20, step: 2, cap: 50 };
+    store.check_in(admin, "2024-05-02", "2024-05-01", &rule, 8_002).await.unwrap();
     let rec = BackupRecord { at: 5, file: "old.tar".into(), bytes: 1, rows: 2, sha256: "ab".into() };
     store.record_backup(&rec).await.unwrap();
 }
