@@ -436,7 +436,7 @@ async fn cut_or_altered_archives_are_refused_and_change_nothing() {
     // A change in the last table's data is found only at its end: the restore has already
     // inserted rows by then, and must roll them back.
     let (name, start, len) = &parts[parts.len() - 2];
-    assert_eq!(name, "tables/backups.jsonl.gz");
+    assert_eq!(name, &format!("tables/{}.jsonl.gz", TABLES.last().unwrap().name));
     let mut altered = bytes.clone();
     altered[(start + len - 3) as usize] ^= 0x01;
     std::fs::write(&bad, &altered).unwrap();
