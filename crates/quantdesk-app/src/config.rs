@@ -72,6 +72,8 @@ pub struct Config {
     pub backups: BackupsConfig,
     /// Outside market-data sources and the evening sync.
     pub sources: SourcesConfig,
+    /// The coin ledger: grants, the daily check-in and what operations cost.
+    pub coins: CoinsConfig,
 }
 
 /// How the server listens and what it accepts: limits, access, rate limits.
@@ -341,6 +343,43 @@ impl Default for SourcesConfig {
     }
 }
 
+/// The coin ledger: what a sign-up and a check-in give and what operations cost, in whole coins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoinsConfig {
+    /// Coins a new account gets when its sign-up is confirmed.
+    pub signup_coins: i64,
+    /// A check-in gives `checkin_base + min(checkin_step × streak, checkin_cap)` coins, where the
+    /// streak is the number of consecutive days before today with a check-in.
+    pub checkin_base: i64,
+    pub checkin_step: i64,
+    pub checkin_cap: i64,
+    /// What a report costs (0: free). Reserved when its job is enqueued, taken when the report
+    /// is stored, released when the job fails or is cancelled.
+    pub cost_report: i64,
+    /// What a batch analysis costs per symbol (0: free).
+    pub cost_batch_symbol: i64,
+    /// Administrators pay nothing.
+    pub admins_exempt: bool,
+    /// The calendar day of a check-in is the user's (the `time_zone` preference), else this zone's.
+    pub default_time_zone: String,
+}
+
+impl Default for CoinsConfig {
+    fn default() -> Self {
+        CoinsConfig {
+            signup_coins: 20,
+            checkin_base: 20,
+            checkin_step: 2,
+            checkin_cap: 50,
+            cost_report: 10,
+            cost_batch_symbol: 10,
+            admins_exempt: true,
+            default_time_zone: "Asia/Shanghai".into(),
+        }
+    }
+}
+
 /// Settings given on the command line; `None` leaves the layer below in force.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -580,6 +619,25 @@ impl Config {
         if let Some(v) = get("QUANTDESK_LIVE_QUOTES")? {
             s.live_quotes = flag(&v);
         }
+        let c = &mut self.coins;
+        for (name, field) in [
+            ("QUANTDESK_SIGNUP_COINS", &mut c.signup_coins),
+            ("QUANTDESK_CHECKIN_BASE", &mut c.checkin_base),
+            ("QUANTDESK_CHECKIN_STEP", &mut c.checkin_step),
+            ("QUANTDESK_CHECKIN_CAP", &mut c.checkin_cap),
+            ("QUANTDESK_COST_REPORT", &mut c.cost_report),
+            ("QUANTDESK_COST_BATCH_SYMBOL", &mut c.cost_batch_symbol),
+        ] {
+            if let Some(v) = get(name)? {
+                *field = parse(name, &v)?;
+            }
+        }
+        if let Some(v) = get("QUANTDESK_COINS_ADMINS_EXEMPT")? {
+            c.admins_exempt = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_DEFAULT_TIME_ZONE")? {
+            c.default_time_zone = v.trim().to_string();
+        }
         Ok(())
     }
 
@@ -655,6 +713,25 @@ impl Config {
             <croner::Cron as std::str::FromStr>::from_str(&s.sync_cron)
                 .map_err(|e| ConfigError(format!("sync_cron {:?} is not a cron expression: {e}", s.sync_cron)))?;
         }
+        let c = &self.coins;
+        for (name, v) in [
+            ("signup_coins", c.signup_coins),
+            ("checkin_base", c.checkin_base),
+            ("checkin_step", c.checkin_step),
+            ("checkin_cap", c.checkin_cap),
+            ("cost_report", c.cost_report),
+            ("cost_batch_symbol", c.cost_batch_symbol),
+        ] {
+            if !(0..=1_000_000_000).contains(&v) {
+                return Err(ConfigError(format!("{name} must be a whole number of coins from 0 to 1000000000")));
+            }
+        }
+        if c.default_time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError(format!(
+                "default_time_zone {:?} is not an IANA time zone (Asia/Shanghai, Europe/Berlin…)",
+                c.default_time_zone
+            )));
+        }
         Ok(())
     }
 
@@ -673,6 +750,23 @@ mod tests {
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn coins_are_layered_and_checked() {
+        let c = Config::load(None, &env_of(&[]), &Overrides::default()).unwrap().coins;
+        assert_eq!((c.signup_coins, c.checkin_base, c.checkin_step, c.checkin_cap), (20, 20, 2, 50));
+        assert_eq!((c.cost_report, c.cost_batch_symbol, c.admins_exempt), (10, 10, true));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "[coins]\ncost_report = 0\ncheckin_cap = 30\n").unwrap();
+        let env = env_of(&[("QUANTDESK_CHECKIN_CAP", "40"), ("QUANTDESK_COINS_ADMINS_EXEMPT", "false")]);
+        let c = Config::load(Some(&file), &env, &Overrides::default()).unwrap().coins;
+        assert_eq!((c.cost_report, c.checkin_cap, c.admins_exempt), (0, 40, false), "an operation can be free");
+        for (k, v) in [("QUANTDESK_COST_REPORT", "-1"), ("QUANTDESK_DEFAULT_TIME_ZONE", "Mars/Olympus")] {
+            let e = Config::load(None, &env_of(&[(k, v)]), &Overrides::default()).unwrap_err();
+            assert!(e.0.contains("report") || e.0.contains("time_zone"), "{e}");
+        }
     }
 
     #[test]

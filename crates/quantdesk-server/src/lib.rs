@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod chan;
 pub mod chanvis;
+pub mod coins_api;
 pub mod cpu;
 pub mod data_api;
 pub mod error;

@@ -19,7 +19,8 @@ use utoipa::OpenApi;
         crate::auth::api::signup, crate::auth::api::verify, crate::auth::api::login, crate::auth::api::logout, crate::auth::api::me, crate::auth::api::get_pref, crate::auth::api::put_pref,
         crate::auth::api::change_password, crate::auth::api::request_reset, crate::auth::api::confirm_reset,
         crate::auth::api::list_keys, crate::auth::api::create_key, crate::auth::api::revoke_key,
-        crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log),
+        crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log,
+        crate::coins_api::balance, crate::coins_api::ledger, crate::coins_api::check_in, crate::coins_api::adjust),
     components(schemas(crate::valuation_api::ValuationRequest, crate::valuation_api::StockInfo, crate::valuation_api::ValuationEnvelope,
         crate::valuation_api::SavedDto, quantdesk_app::scenarios::ScenarioInput, quantdesk_app::scenarios::Scenario, quantdesk_app::valuation::HistoryItem, quantdesk_app::valuation::HistoryPage,
         quantdesk_app::valuation::ValuationJobParams, quantdesk_app::valuation::ValuationJobResult, quantdesk_app::valuation::ValuationJobRow,
@@ -47,14 +48,16 @@ use utoipa::OpenApi;
         quantdesk_app::regimes::RegimeReport, quantdesk_app::regimes::RegimeRow, quantdesk_app::regimes::RegimeSegment,
         quantdesk_app::regimes::RegimeStatistics, quantdesk_app::regimes::RegimeOptions, quantdesk_app::regimes::KeyIndicator,
         quantdesk_app::regimes::Filter, quantdesk_app::regimes::Method,
-        quantdesk_app::regimes::RegimesJobParams, quantdesk_app::regimes::DynamicsTestJobParams)),
+        quantdesk_app::regimes::RegimesJobParams, quantdesk_app::regimes::DynamicsTestJobParams,
+        quantdesk_app::coins::Balance, quantdesk_app::coins::LedgerItem, quantdesk_app::coins::LedgerPage, quantdesk_app::coins::CheckIn, crate::coins_api::CoinAdjustment)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
     tags((name = "market", description = "Instruments and bars"), (name = "chan", description = "Chan-theory (缠论) structures and buy/sell points"), (name = "imports", description = "CSV imports"),
         (name = "regimes", description = "Market dynamics: TradeMaster's regime labels (ex-post zero-phase or causal) and per-label statistics"),
         (name = "jobs", description = "Background jobs: backtests, sweeps"),
         (name = "valuation", description = "DCF valuation of stored companies, the sensitivity grid, saved valuations and scenarios"),
-        (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys and the audit log (admins)"))
+        (name = "auth", description = "Accounts, sessions and API keys"),
+        (name = "coins", description = "The caller's coins: balance, ledger and the daily check-in"), (name = "admin", description = "Users, keys and the audit log (admins)"))
 )]
 pub struct ApiDoc;
 

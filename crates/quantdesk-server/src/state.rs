@@ -40,6 +40,8 @@ pub struct AppState {
     pub cpu: crate::cpu::CpuPool,
     /// Live quotes from the configured sources, cached (`live_quotes`, `quote_cache_secs`).
     pub quotes: quantdesk_app::quotes::QuoteService,
+    /// The coin ledger's services (balances, check-ins, adjustments, reservations).
+    pub coins: quantdesk_app::coins::Coins,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             cpu,
             quotes: quantdesk_app::quotes::QuoteService::from_config(&config.sources),
             auth: Arc::new(crate::auth::AuthRuntime::new(store.clone(), &config)),
+            coins: quantdesk_app::coins::Coins::from_config(store.clone(), &config),
             store,
             metrics,
             responses,

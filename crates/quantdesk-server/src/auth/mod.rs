@@ -113,6 +113,8 @@ pub fn need(method: &Method, path: &str, udf_public: bool) -> Need {
         || path == "/settings"
         || path.starts_with("/settings/")
         || path == "/logout"
+        || path == "/api/v1/coins"
+        || path.starts_with("/api/v1/coins/")
     {
         return Need::Account;
     }
@@ -500,6 +502,8 @@ mod tests {
         assert_eq!(need(&Method::GET, "/api/v1/admin/users", false), Need::Scope(Scope::Admin));
         assert_eq!(need(&Method::GET, "/administrator", false), Need::Scope(Scope::Read), "prefix, not substring");
         assert_eq!(need(&Method::POST, "/api/v1/keys", false), Need::Account);
+        assert_eq!(need(&Method::POST, "/api/v1/coins/check-in", false), Need::Account, "viewers check in too");
+        assert_eq!(need(&Method::POST, "/api/v1/admin/users/1/coins", false), Need::Scope(Scope::Admin));
         assert_eq!(need(&Method::GET, "/healthz/", false), Need::Scope(Scope::Read), "exact paths only");
     }
 
