@@ -311,6 +311,31 @@ impl Coins {
         if !admin.is_admin() {
             return Err(AppError::forbidden("adjusting coins needs the admin scope"));
         }
+        self.adjust_by((Some(admin.user_id), &admin.email), ip, user_id, amount, reason, key).await
+    }
+
+    /// The operator's adjustment from the command line (`quantdesk ledger adjust`), audited with
+    /// the actor `command_line`.
+    pub async fn adjust_as_operator(
+        &self,
+        user_id: i64,
+        amount: i64,
+        reason: &str,
+        key: Option<&str>,
+    ) -> Result<LedgerItem, AppError> {
+        let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+        self.adjust_by((None, "command_line"), &ip, user_id, amount, reason, key).await
+    }
+
+    async fn adjust_by(
+        &self,
+        actor: (Option<i64>, &str),
+        ip: &std::net::IpAddr,
+        user_id: i64,
+        amount: i64,
+        reason: &str,
+        key: Option<&str>,
+    ) -> Result<LedgerItem, AppError> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(AppError::invalid("give a reason of 1 to 500 characters")
@@ -335,7 +360,7 @@ impl Coins {
             reason,
             related: "",
             idem_key: &key,
-            actor: &admin.email,
+            actor: actor.1,
             at: now_ms(),
         };
         let entry = match self.store.apply_coins(&change).await? {
@@ -343,8 +368,8 @@ impl Coins {
                 let event = AuditEvent {
                     id: 0,
                     at: now_ms(),
-                    user_id: Some(admin.user_id),
-                    actor: admin.email.clone(),
+                    user_id: actor.0,
+                    actor: actor.1.to_string(),
                     event: "coins_adjusted".into(),
                     target: user.email.clone(),
                     ip: ip.to_string(),

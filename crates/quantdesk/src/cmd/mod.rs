@@ -7,6 +7,7 @@ pub mod chan;
 pub mod common;
 pub mod data;
 pub mod import;
+pub mod ledger;
 pub mod ops;
 pub mod options;
 pub mod regimes;
