@@ -180,6 +180,27 @@ fn insufficient(available: i64, cost: i64) -> AppError {
     AppError::conflict(format!("this costs {cost} coins and {available} are available")).with_code("insufficient_coins")
 }
 
+/// The job parameter that names the reservation of a job's cost: the job runtime captures it
+/// when the job succeeds (its result is stored) and releases it when the job fails for good or
+/// is cancelled, so a failed analysis costs nothing.
+pub const JOB_RESERVATION_PARAM: &str = "coin_reservation";
+
+/// Settles the reservation a job's parameters name ([`JOB_RESERVATION_PARAM`]), if any: captured
+/// when `succeeded`, else released. Once: a second call changes nothing.
+pub async fn settle_job(
+    store: &dyn Store,
+    params: &serde_json::Value,
+    succeeded: bool,
+) -> Result<Option<LedgerItem>, AppError> {
+    let Some(key) = params.get(JOB_RESERVATION_PARAM).and_then(|v| v.as_str()) else {
+        return Ok(None);
+    };
+    match store.settle_reservation(key, succeeded, "system", now_ms()).await? {
+        Settled::Done(e) => Ok(Some(e.into())),
+        Settled::Already(_) | Settled::Unknown => Ok(None),
+    }
+}
+
 /// Grants the sign-up coins to a new account, once (the idempotency key is `signup`).
 pub async fn grant_signup(store: &dyn Store, user_id: i64, coins: i64) -> Result<(), AppError> {
     if coins <= 0 {

@@ -122,3 +122,30 @@ async fn admins_adjust_coins_with_a_reason_and_the_audit_log_says_so() {
     assert!(audited.iter().any(|a| a.detail.contains("+50 (support ticket 7)")), "{audited:?}");
     assert!(t.state.coins.verify().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_job_cancelled_before_it_ran_gives_its_reserved_cost_back() {
+    let t = app().await;
+    let key = user_with_key(&t.state, "r@example.com", Role::Analyst, &["read", "jobs"]).await;
+    let user = t.state.store.user_by_email("r@example.com").await.unwrap().unwrap();
+    let actor = quantdesk_app::accounts::Actor::command_line(&user);
+    quantdesk_app::coins::grant_signup(&*t.state.store, user.id, 20).await.unwrap();
+    let hold = t.state.coins.reserve(&actor, quantdesk_app::coins::Operation::Report, "report:q", "").await.unwrap();
+    assert!(matches!(hold, quantdesk_app::coins::Hold::Held { amount: 10, .. }));
+    let auth = bearer(&key);
+    let h = [("authorization", auth.as_str())];
+    let job = json!({"kind": "echo", "params": {"coin_reservation": "report:q"}});
+    let (s, _, v) = call(&t, "POST", "/api/v1/jobs", &h, job).await;
+    assert!(s.is_success(), "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let (_, _, coins) = call(&t, "GET", "/api/v1/coins", &h, Value::Null).await;
+    assert_eq!((coins["available"].as_i64(), coins["frozen"].as_i64()), (Some(10), Some(10)));
+    // No worker runs here: the job is still queued when it is cancelled.
+    let (s, _, v) = call(&t, "POST", &format!("/api/v1/jobs/{id}/cancel"), &h, Value::Null).await;
+    assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("cancelled")), "{v}");
+    let (_, _, coins) = call(&t, "GET", "/api/v1/coins", &h, Value::Null).await;
+    assert_eq!((coins["available"].as_i64(), coins["frozen"].as_i64()), (Some(20), Some(0)), "{coins}");
+    // Cancelling again gives nothing more.
+    call(&t, "POST", &format!("/api/v1/jobs/{id}/cancel"), &h, Value::Null).await;
+    assert_eq!(t.state.store.coin_account(user.id).await.unwrap().unwrap().available, 20);
+}
