@@ -232,6 +232,91 @@ pub struct LedgerMismatch {
     pub first_bad_row: Option<i64>,
 }
 
+/// A package of coins for a price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub id: String,
+    pub name: String,
+    pub coins: i64,
+    /// The price in fen (0.01 CNY): exact.
+    pub price_fen: i64,
+    pub currency: String,
+    pub active: bool,
+    pub sort: i64,
+    pub updated_at: i64,
+}
+
+/// An order's state: `pending`, then exactly once one of the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Cancelled,
+    Expired,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Refunded => "refunded",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Paid, Self::Cancelled, Self::Expired, Self::Refunded]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// An order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub order_no: String,
+    pub user_id: i64,
+    pub package_id: String,
+    pub coins: i64,
+    pub amount_fen: i64,
+    pub currency: String,
+    pub payment_method: String,
+    pub status: OrderStatus,
+    pub provider_ref: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a payment notification did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// The order is paid and its coins credited: the purchase row.
+    Credited(LedgerEntry),
+    /// This event was received before: nothing changed.
+    DuplicateEvent,
+    /// No order has this number: nothing changed (the event is recorded).
+    UnknownOrder,
+    /// The order is already paid, cancelled, expired or refunded: nothing changed.
+    FinalOrder(OrderStatus),
+    /// The amount paid is not the order's: nothing changed.
+    AmountMismatch { expected: i64, paid: i64 },
+}
+
+impl PaymentOutcome {
+    /// The word recorded in `payment_events.outcome`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PaymentOutcome::Credited(_) => "credited",
+            PaymentOutcome::DuplicateEvent => "duplicate_event",
+            PaymentOutcome::UnknownOrder => "unknown_order",
+            PaymentOutcome::FinalOrder(_) => "final_order",
+            PaymentOutcome::AmountMismatch { .. } => "amount_mismatch",
+        }
+    }
+}
+
 #[async_trait]
 pub trait LedgerStore: Send + Sync {
     /// `user_id`'s account (`None` before anything was written for them).
@@ -270,6 +355,34 @@ pub trait LedgerStore: Send + Sync {
     async fn count_coin_ledger(&self, user_id: i64) -> Result<u64>;
     /// Every user whose balances the ledger does not re-derive, by user id.
     async fn verify_ledger(&self) -> Result<Vec<LedgerMismatch>>;
+
+    /// Packages, by `sort` then id; only active ones unless `all`.
+    async fn packages(&self, all: bool) -> Result<Vec<Package>>;
+    async fn package(&self, id: &str) -> Result<Option<Package>>;
+    /// Creates or replaces a package (orders keep the coins and price they were made with).
+    async fn put_package(&self, p: &Package) -> Result<()>;
+    /// Stores a new pending order (a taken order number is [`crate::StoreError::Conflict`]).
+    async fn create_order(&self, o: &Order) -> Result<()>;
+    async fn order(&self, order_no: &str) -> Result<Option<Order>>;
+    /// `user_id`'s orders, newest first.
+    async fn orders(&self, user_id: i64, limit: u32, offset: u32) -> Result<Vec<Order>>;
+    /// Moves a pending order to `status` (cancelled or expired); false when it is not pending.
+    async fn close_order(&self, order_no: &str, status: OrderStatus, at: i64) -> Result<bool>;
+    /// Pending orders created before `before` become expired; how many.
+    async fn expire_orders(&self, before: i64, at: i64) -> Result<u64>;
+    /// Records the payment notification `(provider, event_id)` for `order_no` of `amount_fen`
+    /// and, in the same transaction, marks the pending order paid and credits its coins (a
+    /// `purchase` row keyed `order:{order_no}`). An event seen before, an unknown order, an
+    /// order no longer pending or another amount changes nothing (see [`PaymentOutcome`]).
+    async fn record_payment(
+        &self,
+        provider: &str,
+        event_id: &str,
+        order_no: &str,
+        amount_fen: i64,
+        provider_ref: &str,
+        at: i64,
+    ) -> Result<PaymentOutcome>;
 }
 
 pub(crate) const ENTRY_COLUMNS: &str = "id, user_id, kind, amount, frozen_change, available_before, available_after, \
@@ -304,6 +417,35 @@ pub(crate) fn reservation_from(t: ReservationTuple) -> Result<Reservation> {
     let state = ReservationState::parse(&state)
         .ok_or_else(|| crate::StoreError::Corrupt(format!("reservation state {state:?}")))?;
     Ok(Reservation { key, user_id, amount, state, related, created_at, updated_at })
+}
+
+pub(crate) const PACKAGE_COLUMNS: &str = "id, name, coins, price_fen, currency, active, sort, updated_at";
+pub(crate) type PackageTuple = (String, String, i64, i64, String, i64, i64, i64);
+pub(crate) fn package_from(t: PackageTuple) -> Package {
+    let (id, name, coins, price_fen, currency, active, sort, updated_at) = t;
+    Package { id, name, coins, price_fen, currency, active: active != 0, sort, updated_at }
+}
+
+pub(crate) const ORDER_COLUMNS: &str = "order_no, user_id, package_id, coins, amount_fen, currency, payment_method, \
+     status, provider_ref, created_at, updated_at";
+pub(crate) type OrderTuple = (String, i64, String, i64, i64, String, String, String, String, i64, i64);
+pub(crate) fn order_from(t: OrderTuple) -> Result<Order> {
+    let (order_no, user_id, package_id, coins, amount_fen, currency, payment_method, status, provider_ref, c, u) = t;
+    let status =
+        OrderStatus::parse(&status).ok_or_else(|| crate::StoreError::Corrupt(format!("order status {status:?}")))?;
+    Ok(Order {
+        order_no,
+        user_id,
+        package_id,
+        coins,
+        amount_fen,
+        currency,
+        payment_method,
+        status,
+        provider_ref,
+        created_at: c,
+        updated_at: u,
+    })
 }
 
 /// Merges the three checks of `verify_ledger` into one list by user.
@@ -732,6 +874,195 @@ macro_rules! ledger_store_impl {
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(mismatches(sums, orphans, breaks))
+            }
+
+            async fn packages(&self, all: bool) -> $crate::Result<Vec<Package>> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {PACKAGE_COLUMNS} FROM coin_packages WHERE active = 1 OR $1 = 1 ORDER BY sort, id"
+                ));
+                Ok(sqlx::query_as::<_, PackageTuple>(sql)
+                    .bind(i64::from(all))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(package_from)
+                    .collect())
+            }
+
+            async fn package(&self, id: &str) -> $crate::Result<Option<Package>> {
+                let sql = sqlx::AssertSqlSafe(format!("SELECT {PACKAGE_COLUMNS} FROM coin_packages WHERE id = $1"));
+                Ok(sqlx::query_as::<_, PackageTuple>(sql).bind(id).fetch_optional(&self.pool).await?.map(package_from))
+            }
+
+            async fn put_package(&self, p: &Package) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO coin_packages (id, name, coins, price_fen, currency, active, sort, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                     coins = excluded.coins, price_fen = excluded.price_fen, currency = excluded.currency, \
+                     active = excluded.active, sort = excluded.sort, updated_at = excluded.updated_at",
+                )
+                .bind(p.id.as_str())
+                .bind(p.name.as_str())
+                .bind(p.coins)
+                .bind(p.price_fen)
+                .bind(p.currency.as_str())
+                .bind(i64::from(p.active))
+                .bind(p.sort)
+                .bind(p.updated_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn create_order(&self, o: &Order) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO coin_orders (order_no, user_id, package_id, coins, amount_fen, currency, payment_method, \
+                     status, provider_ref, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(o.order_no.as_str())
+                .bind(o.user_id)
+                .bind(o.package_id.as_str())
+                .bind(o.coins)
+                .bind(o.amount_fen)
+                .bind(o.currency.as_str())
+                .bind(o.payment_method.as_str())
+                .bind(o.status.as_str())
+                .bind(o.provider_ref.as_str())
+                .bind(o.created_at)
+                .bind(o.updated_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn order(&self, order_no: &str) -> $crate::Result<Option<Order>> {
+                let sql = sqlx::AssertSqlSafe(format!("SELECT {ORDER_COLUMNS} FROM coin_orders WHERE order_no = $1"));
+                sqlx::query_as::<_, OrderTuple>(sql).bind(order_no).fetch_optional(&self.pool).await?.map(order_from).transpose()
+            }
+
+            async fn orders(&self, user_id: i64, limit: u32, offset: u32) -> $crate::Result<Vec<Order>> {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT {ORDER_COLUMNS} FROM coin_orders WHERE user_id = $1 \
+                     ORDER BY created_at DESC, order_no DESC LIMIT $2 OFFSET $3"
+                ));
+                sqlx::query_as::<_, OrderTuple>(sql)
+                    .bind(user_id)
+                    .bind(i64::from(limit))
+                    .bind(i64::from(offset))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(order_from)
+                    .collect()
+            }
+
+            async fn close_order(&self, order_no: &str, status: OrderStatus, at: i64) -> $crate::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE coin_orders SET status = $2, updated_at = $3 WHERE order_no = $1 AND status = 'pending'",
+                )
+                .bind(order_no)
+                .bind(status.as_str())
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn expire_orders(&self, before: i64, at: i64) -> $crate::Result<u64> {
+                let done = sqlx::query(
+                    "UPDATE coin_orders SET status = 'expired', updated_at = $2 WHERE status = 'pending' AND created_at < $1",
+                )
+                .bind(before)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn record_payment(
+                &self,
+                provider: &str,
+                event_id: &str,
+                order_no: &str,
+                amount_fen: i64,
+                provider_ref: &str,
+                at: i64,
+            ) -> $crate::Result<PaymentOutcome> {
+                let mut tx = self.pool.begin().await?;
+                // The event first (on SQLite this write takes the lock): a replay stops here.
+                let fresh = sqlx::query(
+                    "INSERT INTO payment_events (provider, event_id, order_no, amount_fen, outcome, received_at) \
+                     VALUES ($1, $2, $3, $4, 'received', $5) ON CONFLICT (provider, event_id) DO NOTHING",
+                )
+                .bind(provider)
+                .bind(event_id)
+                .bind(order_no)
+                .bind(amount_fen)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !fresh {
+                    return Ok(PaymentOutcome::DuplicateEvent);
+                }
+                let paid: Option<(i64, i64)> = sqlx::query_as(
+                    "UPDATE coin_orders SET status = 'paid', provider_ref = $3, updated_at = $4 \
+                     WHERE order_no = $1 AND status = 'pending' AND amount_fen = $2 RETURNING user_id, coins",
+                )
+                .bind(order_no)
+                .bind(amount_fen)
+                .bind(provider_ref)
+                .bind(at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let outcome = match paid {
+                    Some((user_id, coins)) => {
+                        let key = format!("order:{order_no}");
+                        let related = format!("order:{order_no}");
+                        let reason = format!("purchase via {provider}");
+                        Self::coin_open(&mut tx, user_id, at).await?;
+                        let change = CoinChange {
+                            user_id,
+                            kind: CoinKind::Purchase,
+                            available: coins,
+                            frozen: 0,
+                            reason: &reason,
+                            related: &related,
+                            idem_key: &key,
+                            actor: provider,
+                            at,
+                        };
+                        match Self::coin_change_in(&mut tx, &change).await? {
+                            Ok(entry) => PaymentOutcome::Credited(entry),
+                            Err(_) => {
+                                return Err($crate::StoreError::Corrupt(format!("crediting order {order_no} was refused")));
+                            }
+                        }
+                    }
+                    None => {
+                        let row: Option<(i64, String)> =
+                            sqlx::query_as("SELECT amount_fen, status FROM coin_orders WHERE order_no = $1")
+                                .bind(order_no)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        match row {
+                            None => PaymentOutcome::UnknownOrder,
+                            Some((_, status)) if status != "pending" => PaymentOutcome::FinalOrder(
+                                OrderStatus::parse(&status).unwrap_or(OrderStatus::Paid),
+                            ),
+                            Some((expected, _)) => PaymentOutcome::AmountMismatch { expected, paid: amount_fen },
+                        }
+                    }
+                };
+                sqlx::query("UPDATE payment_events SET outcome = $3 WHERE provider = $1 AND event_id = $2")
+                    .bind(provider)
+                    .bind(event_id)
+                    .bind(outcome.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(outcome)
             }
         }
     };

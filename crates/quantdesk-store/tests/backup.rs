@@ -230,6 +230,32 @@ async fn fill(store: &dyn Store) {
     ));
     let rule = CheckinRule { base: 20, step: 2, cap: 50 };
     store.check_in(admin, "2024-05-02", "2024-05-01", &rule, 8_002).await.unwrap();
+    let package = quantdesk_store::ledger::Package {
+        id: "coins-100".into(),
+        name: "100 枚".into(),
+        coins: 100,
+        price_fen: 1000,
+        currency: "CNY".into(),
+        active: true,
+        sort: 1,
+        updated_at: 8_003,
+    };
+    store.put_package(&package).await.unwrap();
+    let order = quantdesk_store::ledger::Order {
+        order_no: "QD20240502000001".into(),
+        user_id: admin,
+        package_id: "coins-100".into(),
+        coins: 100,
+        amount_fen: 1000,
+        currency: "CNY".into(),
+        payment_method: "stripe".into(),
+        status: quantdesk_store::ledger::OrderStatus::Pending,
+        provider_ref: String::new(),
+        created_at: 8_003,
+        updated_at: 8_003,
+    };
+    store.create_order(&order).await.unwrap();
+    store.record_payment("stripe", "evt_1", "QD20240502000001", 1000, "cs_1", 8_004).await.unwrap();
     let rec = BackupRecord { at: 5, file: "old.tar".into(), bytes: 1, rows: 2, sha256: "ab".into() };
     store.record_backup(&rec).await.unwrap();
 }

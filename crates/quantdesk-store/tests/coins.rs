@@ -345,3 +345,158 @@ proptest! {
         });
     }
 }
+
+fn order(no: &str, user_id: i64, amount_fen: i64, at: i64) -> quantdesk_store::ledger::Order {
+    quantdesk_store::ledger::Order {
+        order_no: no.into(),
+        user_id,
+        package_id: "coins-100".into(),
+        coins: 100,
+        amount_fen,
+        currency: "CNY".into(),
+        payment_method: "stripe".into(),
+        status: quantdesk_store::ledger::OrderStatus::Pending,
+        provider_ref: String::new(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+#[tokio::test]
+async fn packages_are_listed_in_order_and_editable() {
+    use quantdesk_store::ledger::Package;
+    each_backend(|s| async move {
+        assert!(s.packages(true).await.unwrap().is_empty(), "none at first");
+        for (i, (id, coins, fen)) in
+            [("coins-1200", 1200, 9800), ("coins-100", 100, 1000), ("coins-500", 500, 4500)].into_iter().enumerate()
+        {
+            let sort = [3, 1, 2][i];
+            let p = Package {
+                id: id.into(),
+                name: format!("{coins} coins"),
+                coins,
+                price_fen: fen,
+                currency: "CNY".into(),
+                active: true,
+                sort,
+                updated_at: 1,
+            };
+            s.put_package(&p).await.unwrap();
+        }
+        let ids: Vec<_> = s.packages(false).await.unwrap().into_iter().map(|p| (p.id, p.coins, p.price_fen)).collect();
+        assert_eq!(
+            ids,
+            vec![("coins-100".into(), 100, 1000), ("coins-500".into(), 500, 4500), ("coins-1200".into(), 1200, 9800)]
+        );
+        let mut p = s.package("coins-500").await.unwrap().unwrap();
+        p.active = false;
+        s.put_package(&p).await.unwrap();
+        assert_eq!(s.packages(false).await.unwrap().len(), 2, "inactive packages are not offered");
+        assert_eq!(s.packages(true).await.unwrap().len(), 3);
+        let new = Package {
+            id: "trial".into(),
+            name: "试用".into(),
+            coins: 30,
+            price_fen: 1,
+            currency: "CNY".into(),
+            active: true,
+            sort: 0,
+            updated_at: 5,
+        };
+        s.put_package(&new).await.unwrap();
+        assert_eq!(s.packages(false).await.unwrap()[0], new);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_payment_credits_its_order_once_and_refuses_what_does_not_fit() {
+    use quantdesk_store::ledger::{OrderStatus, PaymentOutcome};
+    each_backend(|s| async move {
+        s.create_order(&order("QD1", 3, 1000, 10)).await.unwrap();
+        assert!(s.create_order(&order("QD1", 4, 1000, 11)).await.unwrap_err().is_conflict());
+        // Another amount: refused, nothing changes, the order stays pending.
+        assert_eq!(
+            s.record_payment("stripe", "evt_a", "QD1", 999, "cs", 20).await.unwrap(),
+            PaymentOutcome::AmountMismatch { expected: 1000, paid: 999 }
+        );
+        assert_eq!(s.order("QD1").await.unwrap().unwrap().status, OrderStatus::Pending);
+        let PaymentOutcome::Credited(e) = s.record_payment("stripe", "evt_b", "QD1", 1000, "cs_b", 21).await.unwrap()
+        else {
+            panic!("credited")
+        };
+        assert_eq!((e.kind.as_str(), e.amount, e.related.as_str(), e.user_id), ("purchase", 100, "order:QD1", 3));
+        let o = s.order("QD1").await.unwrap().unwrap();
+        assert_eq!((o.status, o.provider_ref.as_str()), (OrderStatus::Paid, "cs_b"));
+        assert_eq!(
+            s.record_payment("stripe", "evt_b", "QD1", 1000, "cs_b", 22).await.unwrap(),
+            PaymentOutcome::DuplicateEvent
+        );
+        assert_eq!(
+            s.record_payment("stripe", "evt_c", "QD1", 1000, "cs_c", 23).await.unwrap(),
+            PaymentOutcome::FinalOrder(OrderStatus::Paid)
+        );
+        assert_eq!(
+            s.record_payment("stripe", "evt_d", "QD404", 1000, "", 24).await.unwrap(),
+            PaymentOutcome::UnknownOrder
+        );
+        assert_eq!(balance(&*s, 3).await, (100, 0));
+        // Cancelled and expired orders are final too.
+        s.create_order(&order("QD2", 3, 1000, 30)).await.unwrap();
+        s.create_order(&order("QD3", 3, 1000, 40)).await.unwrap();
+        assert!(s.close_order("QD2", OrderStatus::Cancelled, 31).await.unwrap());
+        assert!(!s.close_order("QD2", OrderStatus::Cancelled, 32).await.unwrap());
+        assert_eq!(s.expire_orders(35, 50).await.unwrap(), 0, "QD3 is younger");
+        assert_eq!(s.expire_orders(41, 50).await.unwrap(), 1);
+        assert_eq!(
+            s.record_payment("stripe", "evt_e", "QD2", 1000, "", 60).await.unwrap(),
+            PaymentOutcome::FinalOrder(OrderStatus::Cancelled)
+        );
+        assert_eq!(
+            s.record_payment("stripe", "evt_f", "QD3", 1000, "", 61).await.unwrap(),
+            PaymentOutcome::FinalOrder(OrderStatus::Expired)
+        );
+        let mine: Vec<_> = s.orders(3, 10, 0).await.unwrap().into_iter().map(|o| o.order_no).collect();
+        assert_eq!(mine, vec!["QD3", "QD2", "QD1"]);
+        assert_eq!(balance(&*s, 3).await, (100, 0));
+        assert_eq!(s.verify_ledger().await.unwrap(), vec![]);
+    })
+    .await;
+}
+
+/// The same event delivered 20 times concurrently (through two stores on PostgreSQL) credits once.
+#[tokio::test]
+async fn the_same_payment_delivered_twenty_times_concurrently_credits_once() {
+    async fn deliver(stores: &[Arc<dyn Store>]) {
+        stores[0].create_order(&order("QDX", 8, 4500, 1)).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let s = stores[i % stores.len()].clone();
+            tasks.push(tokio::spawn(async move {
+                s.record_payment("stripe", "evt_x", "QDX", 4500, "cs", 2).await.unwrap()
+            }));
+        }
+        let mut credited = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                quantdesk_store::ledger::PaymentOutcome::Credited(_) => credited += 1,
+                quantdesk_store::ledger::PaymentOutcome::DuplicateEvent => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(credited, 1);
+        assert_eq!(balance(&*stores[0], 8).await, (100, 0));
+        assert_eq!(stores[0].count_coin_ledger(8).await.unwrap(), 1);
+    }
+    let (s, _dir) = sqlite().await;
+    deliver(&[s]).await;
+    if let Some(url) = postgres_url() {
+        let (a, schema) = postgres(&url).await;
+        let opts =
+            sqlx::postgres::PgConnectOptions::from_str(&url).unwrap().options([("search_path", schema.as_str())]);
+        let b: Arc<dyn Store> = Arc::new(PgStore::open_with(opts, 8).await.unwrap());
+        deliver(&[a.clone(), b.clone()]).await;
+        drop((a, b));
+        drop_schema(&url, &schema).await;
+    }
+}

@@ -41,3 +41,46 @@ CREATE TABLE IF NOT EXISTS coin_reservations (
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 );
+
+-- Packages of coins for a price. Prices are exact: whole fen (0.01 CNY). Admins edit them
+-- (none at first: a migration writes no rows, so a fresh database restores a backup).
+CREATE TABLE IF NOT EXISTS coin_packages (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    coins       INTEGER NOT NULL CHECK (coins > 0),
+    price_fen   INTEGER NOT NULL CHECK (price_fen > 0),
+    currency    TEXT NOT NULL DEFAULT 'CNY',
+    active      INTEGER NOT NULL DEFAULT 1,
+    sort        INTEGER NOT NULL DEFAULT 0,
+    updated_at  INTEGER NOT NULL
+);
+
+-- Orders: pending, then exactly once paid, cancelled, expired or refunded. The amount is the
+-- package's price when ordered, in fen; a payment for another amount is refused.
+CREATE TABLE IF NOT EXISTS coin_orders (
+    order_no        TEXT PRIMARY KEY,
+    user_id         INTEGER NOT NULL,
+    package_id      TEXT NOT NULL,
+    coins           INTEGER NOT NULL CHECK (coins > 0),
+    amount_fen      INTEGER NOT NULL CHECK (amount_fen > 0),
+    currency        TEXT NOT NULL,
+    payment_method  TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'cancelled', 'expired', 'refunded')),
+    provider_ref    TEXT NOT NULL DEFAULT '',
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS coin_orders_user ON coin_orders (user_id, created_at);
+
+-- Every payment notification received, once per (provider, event id): a replayed event is
+-- recognised and changes nothing. `outcome` says what it did (credited, duplicate order,
+-- unknown order, amount mismatch, final order).
+CREATE TABLE IF NOT EXISTS payment_events (
+    provider     TEXT NOT NULL,
+    event_id     TEXT NOT NULL,
+    order_no     TEXT NOT NULL,
+    amount_fen   INTEGER NOT NULL,
+    outcome      TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (provider, event_id)
+);

@@ -395,6 +395,52 @@ pub static TABLES: &[Table] = &[
         key: &["res_key"],
         identity: false,
     },
+    Table {
+        name: "coin_packages",
+        columns: &[
+            c("id", Text),
+            c("name", Text),
+            c("coins", Int),
+            c("price_fen", Int),
+            c("currency", Text),
+            c("active", Int),
+            c("sort", Int),
+            c("updated_at", Int),
+        ],
+        key: &["id"],
+        identity: false,
+    },
+    Table {
+        name: "coin_orders",
+        columns: &[
+            c("order_no", Text),
+            c("user_id", Int),
+            c("package_id", Text),
+            c("coins", Int),
+            c("amount_fen", Int),
+            c("currency", Text),
+            c("payment_method", Text),
+            c("status", Text),
+            c("provider_ref", Text),
+            c("created_at", Int),
+            c("updated_at", Int),
+        ],
+        key: &["order_no"],
+        identity: false,
+    },
+    Table {
+        name: "payment_events",
+        columns: &[
+            c("provider", Text),
+            c("event_id", Text),
+            c("order_no", Text),
+            c("amount_fen", Int),
+            c("outcome", Text),
+            c("received_at", Int),
+        ],
+        key: &["provider", "event_id"],
+        identity: false,
+    },
 ];
 
 /// How the live schema (see [`BackupStore::schema_columns`]) differs from [`TABLES`], if it does.
