@@ -74,6 +74,8 @@ pub struct Config {
     pub sources: SourcesConfig,
     /// The coin ledger: grants, the daily check-in and what operations cost.
     pub coins: CoinsConfig,
+    /// Orders of coin packages and the payment providers' notifications.
+    pub payments: PaymentsConfig,
 }
 
 /// How the server listens and what it accepts: limits, access, rate limits.
@@ -380,6 +382,40 @@ impl Default for CoinsConfig {
     }
 }
 
+/// Orders of coin packages and the payment providers' notifications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// The mock provider for development: `POST /api/v1/orders/{order_no}/mock-pay` marks an
+    /// order paid with no money moving. Off by default; refused with `tls = true` unless
+    /// `payments_mock_force`.
+    pub payments_mock: bool,
+    /// Allow the mock provider on a TLS (production-looking) deployment anyway.
+    pub payments_mock_force: bool,
+    /// The Stripe endpoint secret (`whsec_…`) that signs `POST /api/v1/payments/webhook/stripe`;
+    /// empty: Stripe is off and its webhook refuses everything.
+    pub payments_webhook_secret: Secret,
+    /// The WeChat Pay (API v2) merchant key that signs its notifications; empty: off.
+    pub wechat_api_key: Secret,
+    /// Seconds a signed notification's timestamp may be away from now (Stripe's tolerance).
+    pub payments_webhook_tolerance_secs: i64,
+    /// Minutes a pending order waits for its payment before it expires.
+    pub order_ttl_mins: i64,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            payments_mock: false,
+            payments_mock_force: false,
+            payments_webhook_secret: Secret::default(),
+            wechat_api_key: Secret::default(),
+            payments_webhook_tolerance_secs: 300,
+            order_ttl_mins: 30,
+        }
+    }
+}
+
 /// Settings given on the command line; `None` leaves the layer below in force.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -638,6 +674,25 @@ impl Config {
         if let Some(v) = get("QUANTDESK_DEFAULT_TIME_ZONE")? {
             c.default_time_zone = v.trim().to_string();
         }
+        let p = &mut self.payments;
+        if let Some(v) = get("QUANTDESK_PAYMENTS_MOCK")? {
+            p.payments_mock = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_PAYMENTS_MOCK_FORCE")? {
+            p.payments_mock_force = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_PAYMENTS_WEBHOOK_SECRET")? {
+            p.payments_webhook_secret = Secret::new(v.trim());
+        }
+        if let Some(v) = get("QUANTDESK_WECHAT_API_KEY")? {
+            p.wechat_api_key = Secret::new(v.trim());
+        }
+        if let Some(v) = get("QUANTDESK_PAYMENTS_WEBHOOK_TOLERANCE_SECS")? {
+            p.payments_webhook_tolerance_secs = parse("QUANTDESK_PAYMENTS_WEBHOOK_TOLERANCE_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_ORDER_TTL_MINS")? {
+            p.order_ttl_mins = parse("QUANTDESK_ORDER_TTL_MINS", &v)?;
+        }
         Ok(())
     }
 
@@ -726,6 +781,17 @@ impl Config {
                 return Err(ConfigError(format!("{name} must be a whole number of coins from 0 to 1000000000")));
             }
         }
+        let p = &self.payments;
+        if p.payments_mock && self.server.tls && !p.payments_mock_force {
+            return Err(ConfigError(
+                "payments_mock is for development and refused with tls = true (set payments_mock_force to insist)".into(),
+            ));
+        }
+        if !(1..=3600).contains(&p.payments_webhook_tolerance_secs) || !(1..=10_080).contains(&p.order_ttl_mins) {
+            return Err(ConfigError(
+                "payments_webhook_tolerance_secs must be 1 to 3600 and order_ttl_mins 1 to 10080".into(),
+            ));
+        }
         if c.default_time_zone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError(format!(
                 "default_time_zone {:?} is not an IANA time zone (Asia/Shanghai, Europe/Berlin…)",
@@ -767,6 +833,25 @@ mod tests {
             let e = Config::load(None, &env_of(&[(k, v)]), &Overrides::default()).unwrap_err();
             assert!(e.0.contains("report") || e.0.contains("time_zone"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_mock_provider_is_off_by_default_and_refused_over_tls() {
+        let p = Config::load(None, &env_of(&[]), &Overrides::default()).unwrap().payments;
+        assert!(!p.payments_mock && p.payments_webhook_secret.expose().is_empty());
+        let mock = [("QUANTDESK_PAYMENTS_MOCK", "true"), ("QUANTDESK_TLS", "true")];
+        let e = Config::load(None, &env_of(&mock), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("payments_mock"), "{e}");
+        let forced = [mock[0], mock[1], ("QUANTDESK_PAYMENTS_MOCK_FORCE", "1")];
+        assert!(Config::load(None, &env_of(&forced), &Overrides::default()).unwrap().payments.payments_mock);
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("whsec");
+        std::fs::write(&secret, "whsec_test_123\n").unwrap();
+        let env = env_of(&[("QUANTDESK_PAYMENTS_WEBHOOK_SECRET_FILE", secret.to_str().unwrap())]);
+        let c = Config::load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!(c.payments.payments_webhook_secret.expose(), "whsec_test_123");
+        let printed = c.to_redacted_toml();
+        assert!(printed.contains("payments_webhook_secret = \"***\"") && !printed.contains("whsec_test"), "{printed}");
     }
 
     #[test]

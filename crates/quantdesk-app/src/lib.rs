@@ -6,6 +6,7 @@
 //!   they act for, password and token hashing, the abuse counters and the mailer;
 //! - [`coins`]: the coin ledger: balances, the daily check-in, reservations of an operation's
 //!   cost, administrators' adjustments and re-deriving every balance;
+//! - [`payments`]: coin packages, orders and the payment providers' signed notifications;
 //! - [`market`]: reading stored bars at any resolution and adjustment, streaming imports, through
 //!   the block cache of stored bars ([`blocks`]);
 //! - [`chan`]: Chan-theory analysis of stored bars and its one model for every surface;
@@ -33,6 +34,7 @@ pub mod error;
 pub mod financials;
 pub mod jobs;
 pub mod market;
+pub mod payments;
 pub mod quality;
 pub mod quotes;
 pub mod regimes;
