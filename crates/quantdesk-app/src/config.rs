@@ -784,7 +784,8 @@ impl Config {
         let p = &self.payments;
         if p.payments_mock && self.server.tls && !p.payments_mock_force {
             return Err(ConfigError(
-                "payments_mock is for development and refused with tls = true (set payments_mock_force to insist)".into(),
+                "payments_mock is for development and refused with tls = true (set payments_mock_force to insist)"
+                    .into(),
             ));
         }
         if !(1..=3600).contains(&p.payments_webhook_tolerance_secs) || !(1..=10_080).contains(&p.order_ttl_mins) {

@@ -92,8 +92,12 @@ pub trait PaymentProvider: Send + Sync {
     /// `stripe`, `wechat`, … (the `payment_method` of orders and the event ids' namespace).
     fn name(&self) -> &'static str;
     /// Checks the notification's signature over its raw body and reads it.
-    fn verify(&self, headers: &dyn Fn(&str) -> Option<String>, body: &[u8], now_secs: i64)
-    -> Result<Notification, SignatureError>;
+    fn verify(
+        &self,
+        headers: &(dyn Fn(&str) -> Option<String> + Sync),
+        body: &[u8],
+        now_secs: i64,
+    ) -> Result<Notification, SignatureError>;
 }
 
 /// Stripe's signed webhooks.
@@ -122,7 +126,7 @@ impl PaymentProvider for Stripe {
 
     fn verify(
         &self,
-        headers: &dyn Fn(&str) -> Option<String>,
+        headers: &(dyn Fn(&str) -> Option<String> + Sync),
         body: &[u8],
         now_secs: i64,
     ) -> Result<Notification, SignatureError> {
@@ -161,7 +165,8 @@ impl PaymentProvider for Stripe {
             let what = format!("{kind} ({})", o["payment_status"].as_str().unwrap_or("-"));
             return Ok(Notification::Ignored { event_id: event_id.into(), what });
         }
-        let order_no = o["client_reference_id"].as_str().ok_or(SignatureError::Body("no client_reference_id".into()))?;
+        let order_no =
+            o["client_reference_id"].as_str().ok_or(SignatureError::Body("no client_reference_id".into()))?;
         let amount_fen = o["amount_total"].as_i64().ok_or(SignatureError::Body("no amount_total".into()))?;
         Ok(Notification::Paid {
             event_id: event_id.into(),
@@ -225,7 +230,7 @@ impl PaymentProvider for WeChatV2 {
 
     fn verify(
         &self,
-        _headers: &dyn Fn(&str) -> Option<String>,
+        _headers: &(dyn Fn(&str) -> Option<String> + Sync),
         body: &[u8],
         _now_secs: i64,
     ) -> Result<Notification, SignatureError> {
@@ -248,7 +253,9 @@ impl PaymentProvider for WeChatV2 {
         }
         Ok(Notification::Paid {
             order_no: get("out_trade_no").unwrap_or("").into(),
-            amount_fen: get("total_fee").and_then(|v| v.parse().ok()).ok_or(SignatureError::Body("no total_fee".into()))?,
+            amount_fen: get("total_fee")
+                .and_then(|v| v.parse().ok())
+                .ok_or(SignatureError::Body("no total_fee".into()))?,
             currency: get("fee_type").map(str::to_lowercase),
             provider_ref: event_id.clone(),
             event_id,
@@ -406,7 +413,9 @@ impl Payments {
                 .with_field("payment_method"));
         }
         let p = self.store.package(package_id).await?.filter(|p| p.active).ok_or_else(|| {
-            AppError::invalid(format!("no package {package_id} on offer")).with_code("invalid_params").with_field("package_id")
+            AppError::invalid(format!("no package {package_id} on offer"))
+                .with_code("invalid_params")
+                .with_field("package_id")
         })?;
         let now = now_ms();
         let stamp = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default().format("%Y%m%d%H%M%S");
@@ -486,10 +495,11 @@ impl Payments {
     }
 
     /// A Stripe webhook: verified, then applied. A bad or stale signature is
-    /// [`crate::ErrorKind::Unauthenticated`] `bad_signature`.
+    /// [`crate::ErrorKind::Forbidden`] `bad_signature` (the webhook is a public path: its
+    /// signature is its credential).
     pub async fn stripe_webhook(
         &self,
-        headers: &dyn Fn(&str) -> Option<String>,
+        headers: &(dyn Fn(&str) -> Option<String> + Sync),
         body: &[u8],
     ) -> Result<&'static str, AppError> {
         self.notify(&*self.stripe, headers, body, crate::clock::now_secs()).await
@@ -506,13 +516,13 @@ impl Payments {
     pub async fn notify(
         &self,
         provider: &dyn PaymentProvider,
-        headers: &dyn Fn(&str) -> Option<String>,
+        headers: &(dyn Fn(&str) -> Option<String> + Sync),
         body: &[u8],
         now_secs: i64,
     ) -> Result<&'static str, AppError> {
         let n = provider.verify(headers, body, now_secs).map_err(|e| {
             tracing::warn!(provider = provider.name(), error = %e, "payment notification refused");
-            AppError::unauthenticated(format!("the notification's signature is not valid: {e}")).with_code("bad_signature")
+            AppError::forbidden(format!("the notification's signature is not valid: {e}")).with_code("bad_signature")
         })?;
         self.apply(provider.name(), n).await
     }
@@ -545,7 +555,9 @@ impl Payments {
             PaymentOutcome::AmountMismatch { expected, paid } => tracing::warn!(
                 provider, event = %event_id, order = %order_no, expected, paid, "payment of another amount refused"
             ),
-            other => tracing::warn!(provider, event = %event_id, order = %order_no, outcome = other.as_str(), "payment notification changed nothing"),
+            other => {
+                tracing::warn!(provider, event = %event_id, order = %order_no, outcome = other.as_str(), "payment notification changed nothing")
+            }
         }
         Ok(outcome.as_str())
     }
@@ -570,7 +582,10 @@ mod tests {
 
     #[test]
     fn yuan_is_exact() {
-        assert_eq!((yuan(1000), yuan(1), yuan(123_456), yuan(-5)), ("10.00".into(), "0.01".into(), "1234.56".into(), "-0.05".into()));
+        assert_eq!(
+            (yuan(1000), yuan(1), yuan(123_456), yuan(-5)),
+            ("10.00".into(), "0.01".into(), "1234.56".into(), "-0.05".into())
+        );
     }
 
     fn headers(sig: String) -> impl Fn(&str) -> Option<String> {
@@ -600,7 +615,10 @@ mod tests {
         let mut altered = body.to_vec();
         altered[60] ^= 1;
         assert_eq!(s.verify(&headers(sig.clone()), &altered, t), Err(SignatureError::Mismatch));
-        assert_eq!(Stripe::new("whsec_other", 300).verify(&headers(sig.clone()), body, t), Err(SignatureError::Mismatch));
+        assert_eq!(
+            Stripe::new("whsec_other", 300).verify(&headers(sig.clone()), body, t),
+            Err(SignatureError::Mismatch)
+        );
         // Another secret's v1 beside the right one (secret rolling) is fine; none right is not.
         let two = format!("t={t},v1={},v1={}", "00".repeat(32), sig.split("v1=").nth(1).unwrap());
         assert!(s.verify(&headers(two), body, t).is_ok());
@@ -608,7 +626,8 @@ mod tests {
         assert_eq!(s.verify(&|_| None, body, t), Err(SignatureError::Malformed));
         assert_eq!(Stripe::new("", 300).verify(&headers(sig), body, t), Err(SignatureError::NotConfigured));
         // Other events are genuine but change nothing.
-        let other = br#"{"id":"evt_2","type":"checkout.session.completed","data":{"object":{"payment_status":"unpaid"}}}"#;
+        let other =
+            br#"{"id":"evt_2","type":"checkout.session.completed","data":{"object":{"payment_status":"unpaid"}}}"#;
         let n = s.verify(&headers(Stripe::sign("whsec_test", t, other)), other, t).unwrap();
         assert!(matches!(n, Notification::Ignored { .. }), "{n:?}");
     }
@@ -650,7 +669,10 @@ mod tests {
         );
         let w = WeChatV2::new(key);
         let n = w.verify(&|_| None, xml.as_bytes(), 0).unwrap();
-        assert!(matches!(&n, Notification::Paid { order_no, amount_fen: 1000, event_id, .. } if order_no == "QD1" && event_id == "4200000001"), "{n:?}");
+        assert!(
+            matches!(&n, Notification::Paid { order_no, amount_fen: 1000, event_id, .. } if order_no == "QD1" && event_id == "4200000001"),
+            "{n:?}"
+        );
         let tampered = xml.replace("<total_fee><![CDATA[1000]]>", "<total_fee><![CDATA[1]]>");
         assert_eq!(w.verify(&|_| None, tampered.as_bytes(), 0), Err(SignatureError::Mismatch));
         let md5 = xml.replace("HMAC-SHA256", "MD5");

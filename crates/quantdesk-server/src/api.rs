@@ -37,6 +37,7 @@ pub fn router(max_upload: usize) -> crate::Routes {
         .merge(crate::regimes_api::router())
         .merge(crate::auth::api::router())
         .merge(crate::coins_api::router())
+        .merge(crate::payments_api::router())
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {

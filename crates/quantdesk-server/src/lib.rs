@@ -13,6 +13,7 @@ pub mod extract;
 pub mod jobs_api;
 pub mod openapi;
 pub mod ops;
+pub mod payments_api;
 pub mod regimes_api;
 pub mod schedules_api;
 pub mod screener_api;

@@ -42,6 +42,8 @@ pub struct AppState {
     pub quotes: quantdesk_app::quotes::QuoteService,
     /// The coin ledger's services (balances, check-ins, adjustments, reservations).
     pub coins: quantdesk_app::coins::Coins,
+    /// Packages, orders and payment notifications.
+    pub payments: quantdesk_app::payments::Payments,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             quotes: quantdesk_app::quotes::QuoteService::from_config(&config.sources),
             auth: Arc::new(crate::auth::AuthRuntime::new(store.clone(), &config)),
             coins: quantdesk_app::coins::Coins::from_config(store.clone(), &config),
+            payments: quantdesk_app::payments::Payments::from_config(store.clone(), &config),
             store,
             metrics,
             responses,

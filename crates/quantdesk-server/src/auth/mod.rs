@@ -89,6 +89,8 @@ const PUBLIC: &[&str] = &[
     "/api/v1/auth/login",
     "/api/v1/auth/password/reset",
     "/api/v1/auth/password/reset/confirm",
+    // Authenticated by its signature (`Stripe-Signature`), not by a session or key.
+    "/api/v1/payments/webhook/stripe",
 ];
 
 /// POST routes that only read (a query too rich for a query string): they need the `read` scope.
@@ -115,6 +117,8 @@ pub fn need(method: &Method, path: &str, udf_public: bool) -> Need {
         || path == "/logout"
         || path == "/api/v1/coins"
         || path.starts_with("/api/v1/coins/")
+        || path == "/api/v1/orders"
+        || path.starts_with("/api/v1/orders/")
     {
         return Need::Account;
     }
