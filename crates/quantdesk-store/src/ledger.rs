@@ -520,12 +520,13 @@ macro_rules! ledger_store_impl {
                     .map(entry_from))
             }
 
-            /// The change inside `tx` (whose first statement was already a write on SQLite):
-            /// `Ok(Err(balances))` when the balance does not cover it.
+            /// The change inside `tx`: `Ok(Err(Some(balances)))` when the balance does not cover
+            /// it, `Ok(Err(None))` when the user has no account yet. The UPDATE is its first
+            /// statement, so on SQLite it takes the write lock when it starts a transaction.
             async fn coin_change_in(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 c: &CoinChange<'_>,
-            ) -> $crate::Result<std::result::Result<LedgerEntry, (i64, i64)>> {
+            ) -> $crate::Result<std::result::Result<LedgerEntry, Option<(i64, i64)>>> {
                 let after: Option<(i64, i64)> = sqlx::query_as(
                     "UPDATE coin_accounts SET available = available + $2, frozen = frozen + $3, updated_at = $4 \
                      WHERE user_id = $1 AND available + $2 >= 0 AND frozen + $3 >= 0 RETURNING available, frozen",
@@ -537,10 +538,10 @@ macro_rules! ledger_store_impl {
                 .fetch_optional(&mut **tx)
                 .await?;
                 let Some((aa, fa)) = after else {
-                    let now: (i64, i64) =
+                    let now: Option<(i64, i64)> =
                         sqlx::query_as("SELECT available, frozen FROM coin_accounts WHERE user_id = $1")
                             .bind(c.user_id)
-                            .fetch_one(&mut **tx)
+                            .fetch_optional(&mut **tx)
                             .await?;
                     return Ok(Err(now));
                 };
@@ -583,23 +584,30 @@ macro_rules! ledger_store_impl {
                 }))
             }
 
+            /// Four statements in the common case: BEGIN, the conditional UPDATE (which takes the
+            /// account's row lock, and SQLite's write lock), the ledger INSERT, COMMIT. A replayed
+            /// key is found by the ledger's unique key (the caller's `coin_replay`) or, when the
+            /// balance no longer covers it, by looking the key up.
             async fn coin_apply_once(&self, c: &CoinChange<'_>) -> $crate::Result<Applied> {
                 let mut tx = self.pool.begin().await?;
-                Self::coin_open(&mut tx, c.user_id, c.at).await?;
-                let sql = sqlx::AssertSqlSafe(format!(
-                    "SELECT {ENTRY_COLUMNS} FROM coin_ledger WHERE user_id = $1 AND idem_key = $2"
-                ));
-                if let Some(row) =
-                    sqlx::query_as::<_, EntryTuple>(sql).bind(c.user_id).bind(c.idem_key).fetch_optional(&mut *tx).await?
-                {
-                    return Ok(Applied::Replayed(entry_from(row)));
+                let mut done = Self::coin_change_in(&mut tx, c).await?;
+                if matches!(done, Err(None)) && c.available >= 0 && c.frozen >= 0 {
+                    Self::coin_open(&mut tx, c.user_id, c.at).await?;
+                    done = Self::coin_change_in(&mut tx, c).await?;
                 }
-                match Self::coin_change_in(&mut tx, c).await? {
+                match done {
                     Ok(entry) => {
                         tx.commit().await?;
                         Ok(Applied::Done(entry))
                     }
-                    Err((available, frozen)) => Ok(Applied::Insufficient { available, frozen }),
+                    Err(now) => {
+                        drop(tx);
+                        if let Some(row) = self.coin_entry_by_key(c.user_id, c.idem_key).await? {
+                            return Ok(Applied::Replayed(row));
+                        }
+                        let (available, frozen) = now.unwrap_or((0, 0));
+                        Ok(Applied::Insufficient { available, frozen })
+                    }
                 }
             }
 
@@ -655,7 +663,10 @@ macro_rules! ledger_store_impl {
                         tx.commit().await?;
                         Ok(Applied::Done(entry))
                     }
-                    Err((available, frozen)) => Ok(Applied::Insufficient { available, frozen }),
+                    Err(now) => {
+                        let (available, frozen) = now.unwrap_or((0, 0));
+                        Ok(Applied::Insufficient { available, frozen })
+                    }
                 }
             }
 
@@ -755,8 +766,9 @@ macro_rules! ledger_store_impl {
                         tx.commit().await?;
                         Ok(Settled::Done(entry))
                     }
-                    Err((_, frozen)) => Err($crate::StoreError::Corrupt(format!(
-                        "reservation {key} holds {amount} but user {user_id} has {frozen} frozen"
+                    Err(now) => Err($crate::StoreError::Corrupt(format!(
+                        "reservation {key} holds {amount} but user {user_id} has {:?} (available, frozen)",
+                        now
                     ))),
                 }
             }
