@@ -7,11 +7,11 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use quantdesk_app::coins::{Balance, CheckIn, LedgerItem, LedgerPage};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::auth::{ClientIp, Principal};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Paging};
 use crate::state::AppState;
 
 pub fn router() -> crate::Routes {
@@ -29,31 +29,16 @@ pub async fn balance(State(state): State<AppState>, p: Principal) -> Result<Json
     Ok(Json(state.coins.balance(&p).await?))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LedgerParams {
-    /// Rows per page, 1 to 200 (50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// Rows to skip (0), at most 1000000.
-    #[param(minimum = 0, maximum = 1000000)]
-    pub offset: Option<u32>,
-}
-
 /// The caller's ledger, newest first: every change of their coins with the balances before and
 /// after it.
-#[utoipa::path(get, path = "/api/v1/coins/ledger", tag = "coins", params(LedgerParams),
+#[utoipa::path(get, path = "/api/v1/coins/ledger", tag = "coins", params(Paging),
     responses((status = 200, body = LedgerPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn ledger(
     State(state): State<AppState>,
     p: Principal,
-    ApiQuery(q): ApiQuery<LedgerParams>,
+    ApiQuery(q): ApiQuery<Paging>,
 ) -> Result<Json<LedgerPage>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    let offset = q.offset.unwrap_or(0);
-    if !(1..=200).contains(&limit) || offset > 1_000_000 {
-        return Err(ApiError::bad_request("limit must be 1 to 200 and offset at most 1000000"));
-    }
+    let (limit, offset) = q.resolve()?;
     Ok(Json(state.coins.ledger(&p, limit, offset).await?))
 }
 

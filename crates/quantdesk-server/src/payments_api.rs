@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Paging};
 use crate::state::AppState;
 
 pub fn router() -> crate::Routes {
@@ -60,6 +60,7 @@ pub struct PackageInput {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct PackageId {
     /// Letters, digits, `-` and `_`, 1 to 40.
     #[param(pattern = "^[A-Za-z0-9_-]{1,40}$")]
@@ -141,29 +142,15 @@ pub async fn create_order(
     Ok((StatusCode::CREATED, Json(state.payments.create_order(&p, &o.package_id, o.payment_method.as_str()).await?)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OrderParams {
-    /// 1 to 200 (50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// At most 1000000 (0).
-    #[param(minimum = 0, maximum = 1000000)]
-    pub offset: Option<u32>,
-}
-
 /// The caller's orders, newest first.
-#[utoipa::path(get, path = "/api/v1/orders", tag = "coins", params(OrderParams),
+#[utoipa::path(get, path = "/api/v1/orders", tag = "coins", params(Paging),
     responses((status = 200, body = Vec<OrderDto>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn list_orders(
     State(state): State<AppState>,
     p: Principal,
-    ApiQuery(q): ApiQuery<OrderParams>,
+    ApiQuery(q): ApiQuery<Paging>,
 ) -> Result<Json<Vec<OrderDto>>, ApiError> {
-    let (limit, offset) = (q.limit.unwrap_or(50), q.offset.unwrap_or(0));
-    if !(1..=200).contains(&limit) || offset > 1_000_000 {
-        return Err(ApiError::bad_request("limit must be 1 to 200 and offset at most 1000000"));
-    }
+    let (limit, offset) = q.resolve()?;
     Ok(Json(state.payments.orders(&p, limit, offset).await?))
 }
 

@@ -206,3 +206,28 @@ async fn the_mock_provider_pays_in_development() {
         (Some("purchase"), Some(format!("order:{no}").as_str()))
     );
 }
+
+#[tokio::test]
+async fn the_coin_and_payment_routes_are_in_the_openapi_document() {
+    let (t, _) = shop(false).await;
+    let (s, doc) = t.get_json("/api/v1/openapi.json").await;
+    assert_eq!(s, 200);
+    let hook = &doc["paths"]["/api/v1/payments/webhook/stripe"]["post"];
+    assert_eq!(hook["security"], json!([{}]), "the webhook needs no key: its signature is its credential");
+    assert!(hook["responses"]["403"].is_object() && hook["responses"]["400"].is_null(), "{hook}");
+    assert_eq!(hook["parameters"][0]["name"], "Stripe-Signature");
+    let order = &doc["paths"]["/api/v1/orders"]["post"];
+    assert!(order["responses"]["201"].is_object() && order["responses"]["422"].is_object());
+    for p in [
+        "/api/v1/coins",
+        "/api/v1/coins/ledger",
+        "/api/v1/coins/check-in",
+        "/api/v1/coins/packages",
+        "/api/v1/admin/users/{id}/coins",
+        "/api/v1/admin/coins/packages/{id}",
+        "/api/v1/orders/{order_no}/mock-pay",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p} missing");
+    }
+    assert_eq!(doc["components"]["schemas"]["NewOrder"]["required"], json!(["package_id", "payment_method"]));
+}
