@@ -419,7 +419,7 @@ pub(crate) fn reservation_from(t: ReservationTuple) -> Result<Reservation> {
     Ok(Reservation { key, user_id, amount, state, related, created_at, updated_at })
 }
 
-pub(crate) const PACKAGE_COLUMNS: &str = "id, name, coins, price_fen, currency, active, sort, updated_at";
+pub(crate) const PACKAGE_COLUMNS: &str = "package_id, name, coins, price_fen, currency, active, sort, updated_at";
 pub(crate) type PackageTuple = (String, String, i64, i64, String, i64, i64, i64);
 pub(crate) fn package_from(t: PackageTuple) -> Package {
     let (id, name, coins, price_fen, currency, active, sort, updated_at) = t;
@@ -890,7 +890,7 @@ macro_rules! ledger_store_impl {
 
             async fn packages(&self, all: bool) -> $crate::Result<Vec<Package>> {
                 let sql = sqlx::AssertSqlSafe(format!(
-                    "SELECT {PACKAGE_COLUMNS} FROM coin_packages WHERE active = 1 OR $1 = 1 ORDER BY sort, id"
+                    "SELECT {PACKAGE_COLUMNS} FROM coin_packages WHERE active = 1 OR $1 = 1 ORDER BY sort, package_id"
                 ));
                 Ok(sqlx::query_as::<_, PackageTuple>(sql)
                     .bind(i64::from(all))
@@ -902,14 +902,14 @@ macro_rules! ledger_store_impl {
             }
 
             async fn package(&self, id: &str) -> $crate::Result<Option<Package>> {
-                let sql = sqlx::AssertSqlSafe(format!("SELECT {PACKAGE_COLUMNS} FROM coin_packages WHERE id = $1"));
+                let sql = sqlx::AssertSqlSafe(format!("SELECT {PACKAGE_COLUMNS} FROM coin_packages WHERE package_id = $1"));
                 Ok(sqlx::query_as::<_, PackageTuple>(sql).bind(id).fetch_optional(&self.pool).await?.map(package_from))
             }
 
             async fn put_package(&self, p: &Package) -> $crate::Result<()> {
                 sqlx::query(
-                    "INSERT INTO coin_packages (id, name, coins, price_fen, currency, active, sort, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                    "INSERT INTO coin_packages (package_id, name, coins, price_fen, currency, active, sort, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (package_id) DO UPDATE SET name = excluded.name, \
                      coins = excluded.coins, price_fen = excluded.price_fen, currency = excluded.currency, \
                      active = excluded.active, sort = excluded.sort, updated_at = excluded.updated_at",
                 )

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS coin_reservations (
 -- Packages of coins for a price. Prices are exact: whole fen (0.01 CNY). Admins edit them
 -- (none at first: a migration writes no rows, so a fresh database restores a backup).
 CREATE TABLE IF NOT EXISTS coin_packages (
-    id          TEXT PRIMARY KEY,
+    package_id  TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
     coins       INTEGER NOT NULL CHECK (coins > 0),
     price_fen   INTEGER NOT NULL CHECK (price_fen > 0),

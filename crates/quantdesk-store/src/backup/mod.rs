@@ -398,7 +398,7 @@ pub static TABLES: &[Table] = &[
     Table {
         name: "coin_packages",
         columns: &[
-            c("id", Text),
+            c("package_id", Text),
             c("name", Text),
             c("coins", Int),
             c("price_fen", Int),
@@ -407,7 +407,7 @@ pub static TABLES: &[Table] = &[
             c("sort", Int),
             c("updated_at", Int),
         ],
-        key: &["id"],
+        key: &["package_id"],
         identity: false,
     },
     Table {
