@@ -76,6 +76,10 @@ pub struct Config {
     pub watchlists: WatchlistsConfig,
     /// LLM providers for research reports: a default one, and the key that encrypts stored keys.
     pub llm: LlmConfig,
+    /// The coin ledger: grants, the daily check-in and what operations cost.
+    pub coins: CoinsConfig,
+    /// Orders of coin packages and the payment providers' notifications.
+    pub payments: PaymentsConfig,
 }
 
 /// How the server listens and what it accepts: limits, access, rate limits.
@@ -398,6 +402,77 @@ impl Default for LlmConfig {
     }
 }
 
+/// The coin ledger: what a sign-up and a check-in give and what operations cost, in whole coins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoinsConfig {
+    /// Coins a new account gets when its sign-up is confirmed.
+    pub signup_coins: i64,
+    /// A check-in gives `checkin_base + min(checkin_step × streak, checkin_cap)` coins, where the
+    /// streak is the number of consecutive days before today with a check-in.
+    pub checkin_base: i64,
+    pub checkin_step: i64,
+    pub checkin_cap: i64,
+    /// What a report costs (0: free). Reserved when its job is enqueued, taken when the report
+    /// is stored, released when the job fails or is cancelled.
+    pub cost_report: i64,
+    /// What a batch analysis costs per symbol (0: free).
+    pub cost_batch_symbol: i64,
+    /// Administrators pay nothing.
+    pub admins_exempt: bool,
+    /// The calendar day of a check-in is the user's (the `time_zone` preference), else this zone's.
+    pub default_time_zone: String,
+}
+
+impl Default for CoinsConfig {
+    fn default() -> Self {
+        CoinsConfig {
+            signup_coins: 20,
+            checkin_base: 20,
+            checkin_step: 2,
+            checkin_cap: 50,
+            cost_report: 10,
+            cost_batch_symbol: 10,
+            admins_exempt: true,
+            default_time_zone: "Asia/Shanghai".into(),
+        }
+    }
+}
+
+/// Orders of coin packages and the payment providers' notifications.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// The mock provider for development: `POST /api/v1/orders/{order_no}/mock-pay` marks an
+    /// order paid with no money moving. Off by default; refused with `tls = true` unless
+    /// `payments_mock_force`.
+    pub payments_mock: bool,
+    /// Allow the mock provider on a TLS (production-looking) deployment anyway.
+    pub payments_mock_force: bool,
+    /// The Stripe endpoint secret (`whsec_…`) that signs `POST /api/v1/payments/webhook/stripe`;
+    /// empty: Stripe is off and its webhook refuses everything.
+    pub payments_webhook_secret: Secret,
+    /// The WeChat Pay (API v2) merchant key that signs its notifications; empty: off.
+    pub wechat_api_key: Secret,
+    /// Seconds a signed notification's timestamp may be away from now (Stripe's tolerance).
+    pub payments_webhook_tolerance_secs: i64,
+    /// Minutes a pending order waits for its payment before it expires.
+    pub order_ttl_mins: i64,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            payments_mock: false,
+            payments_mock_force: false,
+            payments_webhook_secret: Secret::default(),
+            wechat_api_key: Secret::default(),
+            payments_webhook_tolerance_secs: 300,
+            order_ttl_mins: 30,
+        }
+    }
+}
+
 /// Settings given on the command line; `None` leaves the layer below in force.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -662,6 +737,44 @@ impl Config {
         if let Some(v) = get("QUANTDESK_LLM_RETRIES")? {
             l.llm_retries = parse("QUANTDESK_LLM_RETRIES", &v)?;
         }
+        let c = &mut self.coins;
+        for (name, field) in [
+            ("QUANTDESK_SIGNUP_COINS", &mut c.signup_coins),
+            ("QUANTDESK_CHECKIN_BASE", &mut c.checkin_base),
+            ("QUANTDESK_CHECKIN_STEP", &mut c.checkin_step),
+            ("QUANTDESK_CHECKIN_CAP", &mut c.checkin_cap),
+            ("QUANTDESK_COST_REPORT", &mut c.cost_report),
+            ("QUANTDESK_COST_BATCH_SYMBOL", &mut c.cost_batch_symbol),
+        ] {
+            if let Some(v) = get(name)? {
+                *field = parse(name, &v)?;
+            }
+        }
+        if let Some(v) = get("QUANTDESK_COINS_ADMINS_EXEMPT")? {
+            c.admins_exempt = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_DEFAULT_TIME_ZONE")? {
+            c.default_time_zone = v.trim().to_string();
+        }
+        let p = &mut self.payments;
+        if let Some(v) = get("QUANTDESK_PAYMENTS_MOCK")? {
+            p.payments_mock = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_PAYMENTS_MOCK_FORCE")? {
+            p.payments_mock_force = flag(&v);
+        }
+        if let Some(v) = get("QUANTDESK_PAYMENTS_WEBHOOK_SECRET")? {
+            p.payments_webhook_secret = Secret::new(v.trim());
+        }
+        if let Some(v) = get("QUANTDESK_WECHAT_API_KEY")? {
+            p.wechat_api_key = Secret::new(v.trim());
+        }
+        if let Some(v) = get("QUANTDESK_PAYMENTS_WEBHOOK_TOLERANCE_SECS")? {
+            p.payments_webhook_tolerance_secs = parse("QUANTDESK_PAYMENTS_WEBHOOK_TOLERANCE_SECS", &v)?;
+        }
+        if let Some(v) = get("QUANTDESK_ORDER_TTL_MINS")? {
+            p.order_ttl_mins = parse("QUANTDESK_ORDER_TTL_MINS", &v)?;
+        }
         Ok(())
     }
 
@@ -758,6 +871,37 @@ impl Config {
         if l.llm_timeout_secs == 0 {
             return Err(ConfigError("llm_timeout_secs must be at least 1".into()));
         }
+        let c = &self.coins;
+        for (name, v) in [
+            ("signup_coins", c.signup_coins),
+            ("checkin_base", c.checkin_base),
+            ("checkin_step", c.checkin_step),
+            ("checkin_cap", c.checkin_cap),
+            ("cost_report", c.cost_report),
+            ("cost_batch_symbol", c.cost_batch_symbol),
+        ] {
+            if !(0..=1_000_000_000).contains(&v) {
+                return Err(ConfigError(format!("{name} must be a whole number of coins from 0 to 1000000000")));
+            }
+        }
+        let p = &self.payments;
+        if p.payments_mock && self.server.tls && !p.payments_mock_force {
+            return Err(ConfigError(
+                "payments_mock is for development and refused with tls = true (set payments_mock_force to insist)"
+                    .into(),
+            ));
+        }
+        if !(1..=3600).contains(&p.payments_webhook_tolerance_secs) || !(1..=10_080).contains(&p.order_ttl_mins) {
+            return Err(ConfigError(
+                "payments_webhook_tolerance_secs must be 1 to 3600 and order_ttl_mins 1 to 10080".into(),
+            ));
+        }
+        if c.default_time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError(format!(
+                "default_time_zone {:?} is not an IANA time zone (Asia/Shanghai, Europe/Berlin…)",
+                c.default_time_zone
+            )));
+        }
         Ok(())
     }
 
@@ -776,6 +920,42 @@ mod tests {
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn coins_are_layered_and_checked() {
+        let c = Config::load(None, &env_of(&[]), &Overrides::default()).unwrap().coins;
+        assert_eq!((c.signup_coins, c.checkin_base, c.checkin_step, c.checkin_cap), (20, 20, 2, 50));
+        assert_eq!((c.cost_report, c.cost_batch_symbol, c.admins_exempt), (10, 10, true));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("q.toml");
+        std::fs::write(&file, "[coins]\ncost_report = 0\ncheckin_cap = 30\n").unwrap();
+        let env = env_of(&[("QUANTDESK_CHECKIN_CAP", "40"), ("QUANTDESK_COINS_ADMINS_EXEMPT", "false")]);
+        let c = Config::load(Some(&file), &env, &Overrides::default()).unwrap().coins;
+        assert_eq!((c.cost_report, c.checkin_cap, c.admins_exempt), (0, 40, false), "an operation can be free");
+        for (k, v) in [("QUANTDESK_COST_REPORT", "-1"), ("QUANTDESK_DEFAULT_TIME_ZONE", "Mars/Olympus")] {
+            let e = Config::load(None, &env_of(&[(k, v)]), &Overrides::default()).unwrap_err();
+            assert!(e.0.contains("report") || e.0.contains("time_zone"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_mock_provider_is_off_by_default_and_refused_over_tls() {
+        let p = Config::load(None, &env_of(&[]), &Overrides::default()).unwrap().payments;
+        assert!(!p.payments_mock && p.payments_webhook_secret.expose().is_empty());
+        let mock = [("QUANTDESK_PAYMENTS_MOCK", "true"), ("QUANTDESK_TLS", "true")];
+        let e = Config::load(None, &env_of(&mock), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("payments_mock"), "{e}");
+        let forced = [mock[0], mock[1], ("QUANTDESK_PAYMENTS_MOCK_FORCE", "1")];
+        assert!(Config::load(None, &env_of(&forced), &Overrides::default()).unwrap().payments.payments_mock);
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("whsec");
+        std::fs::write(&secret, "whsec_test_123\n").unwrap();
+        let env = env_of(&[("QUANTDESK_PAYMENTS_WEBHOOK_SECRET_FILE", secret.to_str().unwrap())]);
+        let c = Config::load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!(c.payments.payments_webhook_secret.expose(), "whsec_test_123");
+        let printed = c.to_redacted_toml();
+        assert!(printed.contains("payments_webhook_secret = \"***\"") && !printed.contains("whsec_test"), "{printed}");
     }
 
     #[test]

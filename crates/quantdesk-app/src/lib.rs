@@ -4,6 +4,9 @@
 //!
 //! - [`accounts`]: account operations (sign-up, login, passwords, API keys, users), the actor
 //!   they act for, password and token hashing, the abuse counters and the mailer;
+//! - [`coins`]: the coin ledger: balances, the daily check-in, reservations of an operation's
+//!   cost, administrators' adjustments and re-deriving every balance;
+//! - [`payments`]: coin packages, orders and the payment providers' signed notifications;
 //! - [`market`]: reading stored bars at any resolution and adjustment, streaming imports, through
 //!   the block cache of stored bars ([`blocks`]);
 //! - [`chan`]: Chan-theory analysis of stored bars and its one model for every surface;
@@ -28,6 +31,7 @@ pub mod accounts;
 pub mod blocks;
 pub mod chan;
 pub mod clock;
+pub mod coins;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -35,6 +39,7 @@ pub mod financials;
 pub mod jobs;
 pub mod llm;
 pub mod market;
+pub mod payments;
 pub mod quality;
 pub mod quotes;
 pub mod regimes;

@@ -22,7 +22,13 @@ struct Fixture {
 async fn fixture(signup: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = quantdesk_store::open(&format!("sqlite://{}", dir.path().join("t.db").display()), 2).await.unwrap();
-    let settings = AccountSettings { signup, signup_role: Role::Viewer, session_idle_mins: 60, session_max_hours: 24 };
+    let settings = AccountSettings {
+        signup,
+        signup_role: Role::Viewer,
+        session_idle_mins: 60,
+        session_max_hours: 24,
+        signup_coins: 20,
+    };
     let mailer = Arc::new(Mailbox::new(dir.path().join("mail"), "quantdesk <noreply@quantdesk.test>"));
     Fixture { accounts: Accounts::new(store.clone(), settings, mailer), store, _dir: dir }
 }
@@ -131,7 +137,13 @@ async fn sign_in_attempts_run_out_with_a_time_to_wait() {
 
 #[test]
 fn sessions_live_within_their_idle_and_total_times() {
-    let s = AccountSettings { signup: false, signup_role: Role::Viewer, session_idle_mins: 30, session_max_hours: 2 };
+    let s = AccountSettings {
+        signup: false,
+        signup_role: Role::Viewer,
+        session_idle_mins: 30,
+        session_max_hours: 2,
+        signup_coins: 20,
+    };
     let row = |created_at, last_seen| quantdesk_store::auth::SessionRow {
         id_hash: String::new(),
         user_id: 1,
@@ -155,7 +167,13 @@ fn settings_come_from_the_configuration() {
     let s = AccountSettings::from_config(&cfg);
     assert_eq!(
         s,
-        AccountSettings { signup: true, signup_role: Role::Analyst, session_idle_mins: 5, session_max_hours: 7 }
+        AccountSettings {
+            signup: true,
+            signup_role: Role::Analyst,
+            session_idle_mins: 5,
+            session_max_hours: 7,
+            signup_coins: 20
+        }
     );
     let odd = {
         let mut c = quantdesk_app::config::Config::default();

@@ -15,6 +15,9 @@
 //!   `bench/sync.sh`).
 //! - `cargo run --release -p quantdesk-bench -- valuation [--symbols 5000]` times the `valuation`
 //!   job over N synthetic statement sets in SQLite (see `valuation.rs`).
+//! - `cargo run --release -p quantdesk-bench -- spends --url postgres://… [--clients 64]
+//!   [--spends 20000] [--accounts 1]` times coin spends through the ledger from concurrent
+//!   clients and checks the balances come out exact (see `spends.rs`).
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -25,6 +28,7 @@ use quantdesk_core::Session;
 use quantdesk_core::demo::trading_calendar;
 use quantdesk_core::rng::Rng;
 
+mod spends;
 mod sync;
 mod valuation;
 
@@ -34,11 +38,12 @@ fn main() -> Result<()> {
         Some("backtest") => return backtest_bench(&args[1..]),
         Some("sync") => return sync::run(&args[1..]),
         Some("valuation") => return valuation::run(&args[1..]),
+        Some("spends") => return spends::run(&args[1..]),
         Some("data") => {
             args.remove(0);
         }
         _ => anyhow::bail!(
-            "usage: quantdesk-bench data OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS] | quantdesk-bench backtest | quantdesk-bench sync [OPTIONS] | quantdesk-bench valuation [--symbols N]"
+            "usage: quantdesk-bench data OUT_DIR [SYMBOLS] [MINUTE_DAYS] [DAILY_DAYS] | quantdesk-bench backtest | quantdesk-bench sync [OPTIONS] | quantdesk-bench valuation [--symbols N] | quantdesk-bench spends --url postgres://… [--clients 64] [--spends 20000] [--accounts 1]"
         ),
     }
     data(args)

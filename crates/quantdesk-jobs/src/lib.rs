@@ -326,6 +326,12 @@ async fn run_one(store: Arc<dyn Store>, registry: Registry, cfg: WorkerConfig, j
         ctx.log(&format!("attempt {attempts} failed: {error}")).await;
     }
     match store.finish(id, &cfg.id, &outcome, now).await {
+        Ok(true) if state != "retrying" => {
+            // The job's cost, when it reserved one: taken on success, given back otherwise.
+            if let Err(e) = quantdesk_app::coins::settle_job(&*store, &ctx.params, state == "succeeded").await {
+                tracing::error!(job = id, error = %e, "could not settle the job's coin reservation");
+            }
+        }
         Ok(true) => {}
         Ok(false) => tracing::warn!(job = id, "the job's lease was lost; its outcome was not recorded"),
         Err(e) => tracing::error!(job = id, error = %e, "could not record the job's outcome"),

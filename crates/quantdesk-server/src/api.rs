@@ -38,6 +38,8 @@ pub fn router(max_upload: usize) -> crate::Routes {
         .merge(crate::watchlists_api::router())
         .merge(crate::llm_api::router())
         .merge(crate::auth::api::router())
+        .merge(crate::coins_api::router())
+        .merge(crate::payments_api::router())
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {

@@ -107,3 +107,26 @@ pub(crate) fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
         )
     })
 }
+
+/// `limit` and `offset` of a paged list (the coin ledger, orders).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Rows per page, 1 to 200 (50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Rows to skip (0), at most 1000000.
+    #[param(minimum = 0, maximum = 1000000)]
+    pub offset: Option<u32>,
+}
+
+impl Paging {
+    /// (limit, offset) with their defaults; out of range is a 400, as the schema says.
+    pub fn resolve(&self) -> Result<(u32, u32), ApiError> {
+        let (limit, offset) = (self.limit.unwrap_or(50), self.offset.unwrap_or(0));
+        if !(1..=200).contains(&limit) || offset > 1_000_000 {
+            return Err(ApiError::bad_request("limit must be 1 to 200 and offset at most 1000000"));
+        }
+        Ok((limit, offset))
+    }
+}

@@ -284,8 +284,14 @@ pub async fn cancel_job(
     p: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<JobDto>, ApiError> {
-    find(&state, &p, id).await?;
-    state.store.cancel(id, now_ms()).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    let job = find(&state, &p, id).await?;
+    let now = state.store.cancel(id, now_ms()).await?.ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    if now == quantdesk_store::jobs::JobState::Cancelled {
+        // Cancelled before it ran: its reserved cost goes back (a running job's goes back when
+        // its worker stops it).
+        let params = serde_json::from_str(&job.params).unwrap_or(serde_json::Value::Null);
+        quantdesk_app::coins::settle_job(&*state.store, &params, false).await?;
+    }
     Ok(Json(JobDto::from(&find(&state, &p, id).await?)))
 }
 

@@ -23,7 +23,10 @@ use utoipa::OpenApi;
         crate::auth::api::list_keys, crate::auth::api::create_key, crate::auth::api::revoke_key,
         crate::auth::api::list_users, crate::auth::api::update_user, crate::auth::api::all_keys, crate::auth::api::audit_log,
         crate::llm_api::list, crate::llm_api::create, crate::llm_api::get_one, crate::llm_api::update, crate::llm_api::remove,
-        crate::llm_api::set_order, crate::llm_api::test),
+        crate::llm_api::set_order, crate::llm_api::test,
+        crate::coins_api::balance, crate::coins_api::ledger, crate::coins_api::check_in, crate::coins_api::adjust,
+        crate::payments_api::packages, crate::payments_api::all_packages, crate::payments_api::put_package, crate::payments_api::create_order,
+        crate::payments_api::list_orders, crate::payments_api::get_order, crate::payments_api::cancel_order, crate::payments_api::mock_pay, crate::payments_api::stripe_webhook),
     components(schemas(crate::valuation_api::ValuationRequest, crate::valuation_api::StockInfo, crate::valuation_api::ValuationEnvelope,
         crate::valuation_api::SavedDto, quantdesk_app::scenarios::ScenarioInput, quantdesk_app::scenarios::Scenario, quantdesk_app::valuation::HistoryItem, quantdesk_app::valuation::HistoryPage,
         quantdesk_app::valuation::ValuationJobParams, quantdesk_app::valuation::ValuationJobResult, quantdesk_app::valuation::ValuationJobRow,
@@ -57,7 +60,10 @@ use utoipa::OpenApi;
         quantdesk_app::watchlists::WatchQuote,
         quantdesk_app::llm::ProviderInput, quantdesk_app::llm::ProviderView, quantdesk_app::llm::ProviderList,
         quantdesk_app::llm::ConfiguredProviderView, quantdesk_app::llm::PresetView, quantdesk_app::llm::TestResult,
-        crate::llm_api::ProviderOrder)),
+        crate::llm_api::ProviderOrder,
+        quantdesk_app::coins::Balance, quantdesk_app::coins::LedgerItem, quantdesk_app::coins::LedgerPage, quantdesk_app::coins::CheckIn, crate::coins_api::CoinAdjustment,
+        quantdesk_app::payments::PackageDto, quantdesk_app::payments::OrderDto, crate::payments_api::PackageInput, crate::payments_api::NewOrder,
+        crate::payments_api::PaymentMethod, crate::payments_api::WebhookAnswer)),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
     tags((name = "market", description = "Instruments and bars"), (name = "chan", description = "Chan-theory (缠论) structures and buy/sell points"), (name = "imports", description = "CSV imports"),
@@ -65,7 +71,8 @@ use utoipa::OpenApi;
         (name = "jobs", description = "Background jobs: backtests, sweeps"),
         (name = "valuation", description = "DCF valuation of stored companies, the sensitivity grid, saved valuations and scenarios"),
         (name = "watchlists", description = "Each user's named lists of symbols with their last prices"),
-        (name = "auth", description = "Accounts, sessions and API keys"), (name = "admin", description = "Users, keys, the audit log and LLM providers (admins)"))
+        (name = "auth", description = "Accounts, sessions and API keys"),
+        (name = "coins", description = "The caller's coins: balance, ledger, the daily check-in, packages, orders and the payment webhooks"), (name = "admin", description = "Users, keys, the audit log and LLM providers (admins)"))
 )]
 pub struct ApiDoc;
 

@@ -42,6 +42,10 @@ pub struct AppState {
     pub quotes: quantdesk_app::quotes::QuoteService,
     /// LLM providers: stored ones with encrypted keys, the configured default, the client.
     pub llm: Arc<quantdesk_app::llm::LlmService>,
+    /// The coin ledger's services (balances, check-ins, adjustments, reservations).
+    pub coins: quantdesk_app::coins::Coins,
+    /// Packages, orders and payment notifications.
+    pub payments: quantdesk_app::payments::Payments,
 }
 
 impl AppState {
@@ -77,6 +81,8 @@ impl AppState {
                     .expect("an HTTP client for LLM providers (TLS set-up)"),
             ),
             auth: Arc::new(crate::auth::AuthRuntime::new(store.clone(), &config)),
+            coins: quantdesk_app::coins::Coins::from_config(store.clone(), &config),
+            payments: quantdesk_app::payments::Payments::from_config(store.clone(), &config),
             store,
             metrics,
             responses,

@@ -51,34 +51,15 @@ pub(crate) const FACTOR_UPSERT_TAIL: &str =
 /// Migrations only add (tables, columns with defaults, indexes), so an older binary still works
 /// against a database a newer one migrated: it ignores the versions it does not know. That is
 /// what lets blue/green and rolling upgrades roll back, and an old pod restart mid-rollout.
-pub(crate) fn migrator(versions: &[(&'static str, &'static str)]) -> sqlx::migrate::Migrator {
+pub(crate) fn migrator(versions: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};
     let migrations = versions
         .iter()
-        .enumerate()
-        .map(|(i, (name, sql))| {
-            Migration::new(i as i64 + 1, (*name).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
+        .map(|(version, name, sql)| {
+            Migration::new(*version, (*name).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
         })
         .collect();
     Migrator { migrations: std::borrow::Cow::Owned(migrations), ignore_missing: true, ..Migrator::DEFAULT }
-}
-
-/// Adds a migration with an explicit version (one numbered after a gap the positional list has
-/// not reached: versions are taken by branches developed side by side).
-pub(crate) fn add_migration(
-    migrator: &mut sqlx::migrate::Migrator,
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-) {
-    use sqlx::migrate::{Migration, MigrationType};
-    migrator.migrations.to_mut().push(Migration::new(
-        version,
-        name.into(),
-        MigrationType::Simple,
-        sqlx::SqlStr::from_static(sql),
-        false,
-    ));
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.

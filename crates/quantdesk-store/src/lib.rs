@@ -12,6 +12,7 @@ pub mod files;
 pub mod financials;
 pub mod jobs;
 pub mod llm;
+pub mod ledger;
 mod postgres;
 mod sqlite;
 pub mod valuations;
@@ -218,7 +219,7 @@ pub trait MarketStore: Send + Sync + 'static {
     async fn bar_count(&self) -> Result<u64>;
 }
 
-/// Everything quantdesk stores: market data, the job queue and accounts, in one database, and
+/// Everything quantdesk stores: market data, the job queue, accounts and the coin ledger, in one database, and
 /// the backup port over all of it.
 pub trait Store:
     MarketStore
@@ -229,6 +230,7 @@ pub trait Store:
     + valuations::ValuationStore
     + watchlists::WatchlistStore
     + llm::LlmProviderStore
+    + ledger::LedgerStore
 {
 }
 
@@ -241,6 +243,7 @@ impl<
         + valuations::ValuationStore
         + watchlists::WatchlistStore
         + llm::LlmProviderStore,
+        + ledger::LedgerStore,
 > Store for T
 {
 }

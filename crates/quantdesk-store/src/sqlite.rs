@@ -100,26 +100,23 @@ impl SqliteStore {
             .max_lifetime(if memory { None } else { Some(Duration::from_secs(3600)) })
             .connect_with(opts)
             .await?;
-        let mut migrator = crate::common::migrator(&[
-            ("market data", include_str!("../migrations/sqlite/0001_market.sql")),
-            ("jobs", include_str!("../migrations/sqlite/0002_jobs.sql")),
-            ("schedules", include_str!("../migrations/sqlite/0003_schedules.sql")),
-            ("accounts", include_str!("../migrations/sqlite/0004_auth.sql")),
-            ("backups", include_str!("../migrations/sqlite/0005_backups.sql")),
-            ("preferences", include_str!("../migrations/sqlite/0006_prefs.sql")),
-            ("auth limits", include_str!("../migrations/sqlite/0007_auth_limits.sql")),
-            ("financials", include_str!("../migrations/sqlite/0008_financials.sql")),
-            ("valuations", include_str!("../migrations/sqlite/0009_valuations.sql")),
-            ("valuation scenarios", include_str!("../migrations/sqlite/0010_valuation_scenarios.sql")),
-            ("watchlists", include_str!("../migrations/sqlite/0011_watchlists.sql")),
-        ]);
-        crate::common::add_migration(
-            &mut migrator,
-            14,
-            "llm providers",
-            include_str!("../migrations/sqlite/0014_llm_providers.sql"),
-        );
-        migrator.run(&pool).await?;
+        crate::common::migrator(&[
+            (1, "market data", include_str!("../migrations/sqlite/0001_market.sql")),
+            (2, "jobs", include_str!("../migrations/sqlite/0002_jobs.sql")),
+            (3, "schedules", include_str!("../migrations/sqlite/0003_schedules.sql")),
+            (4, "accounts", include_str!("../migrations/sqlite/0004_auth.sql")),
+            (5, "backups", include_str!("../migrations/sqlite/0005_backups.sql")),
+            (6, "preferences", include_str!("../migrations/sqlite/0006_prefs.sql")),
+            (7, "auth limits", include_str!("../migrations/sqlite/0007_auth_limits.sql")),
+            (8, "financials", include_str!("../migrations/sqlite/0008_financials.sql")),
+            (9, "valuations", include_str!("../migrations/sqlite/0009_valuations.sql")),
+            (10, "valuation scenarios", include_str!("../migrations/sqlite/0010_valuation_scenarios.sql")),
+            (11, "watchlists", include_str!("../migrations/sqlite/0011_watchlists.sql")),
+            (12, "coins", include_str!("../migrations/sqlite/0012_coins.sql")),
+            (14, "llm providers", include_str!("../migrations/sqlite/0014_llm_providers.sql")),
+        ])
+        .run(&pool)
+        .await?;
         Ok(SqliteStore { pool })
     }
 

@@ -233,6 +233,52 @@ async fn fill(store: &dyn Store) {
     let sid = store.upsert_schedule(&schedule).await.unwrap();
     store.fire_schedule(sid, 86_400_000, &job("echo", Some("schedule:1")), 400).await.unwrap();
     store.skip_schedule(sid, 2 * 86_400_000).await.unwrap();
+    // The coin ledger: a grant, a reservation (held) and a check-in survive a restore.
+    use quantdesk_store::ledger::{Applied, CheckinRule, CoinChange, CoinKind};
+    let grant = CoinChange {
+        user_id: admin,
+        kind: CoinKind::Grant,
+        available: 20,
+        frozen: 0,
+        reason: "sign-up \"bonus\"",
+        related: "user:1",
+        idem_key: "signup",
+        actor: "system",
+        at: 8_000,
+    };
+    assert!(matches!(store.apply_coins(&grant).await.unwrap(), Applied::Done(_)));
+    assert!(matches!(
+        store.reserve_coins(admin, "job:1", 10, "job:1", "system", 8_001).await.unwrap(),
+        Applied::Done(_)
+    ));
+    let rule = CheckinRule { base: 20, step: 2, cap: 50 };
+    store.check_in(admin, "2024-05-02", "2024-05-01", &rule, 8_002).await.unwrap();
+    let package = quantdesk_store::ledger::Package {
+        id: "coins-100".into(),
+        name: "100 枚".into(),
+        coins: 100,
+        price_fen: 1000,
+        currency: "CNY".into(),
+        active: true,
+        sort: 1,
+        updated_at: 8_003,
+    };
+    store.put_package(&package).await.unwrap();
+    let order = quantdesk_store::ledger::Order {
+        order_no: "QD20240502000001".into(),
+        user_id: admin,
+        package_id: "coins-100".into(),
+        coins: 100,
+        amount_fen: 1000,
+        currency: "CNY".into(),
+        payment_method: "stripe".into(),
+        status: quantdesk_store::ledger::OrderStatus::Pending,
+        provider_ref: String::new(),
+        created_at: 8_003,
+        updated_at: 8_003,
+    };
+    store.create_order(&order).await.unwrap();
+    store.record_payment("stripe", "evt_1", "QD20240502000001", 1000, "cs_1", 8_004).await.unwrap();
     let rec = BackupRecord { at: 5, file: "old.tar".into(), bytes: 1, rows: 2, sha256: "ab".into() };
     store.record_backup(&rec).await.unwrap();
 }
@@ -439,7 +485,7 @@ async fn cut_or_altered_archives_are_refused_and_change_nothing() {
     // A change in the last table's data is found only at its end: the restore has already
     // inserted rows by then, and must roll them back.
     let (name, start, len) = &parts[parts.len() - 2];
-    assert_eq!(name, "tables/backups.jsonl.gz");
+    assert_eq!(name, &format!("tables/{}.jsonl.gz", TABLES.last().unwrap().name));
     let mut altered = bytes.clone();
     altered[(start + len - 3) as usize] ^= 0x01;
     std::fs::write(&bad, &altered).unwrap();

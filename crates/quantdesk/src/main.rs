@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use cmd::{accounts, backtest, backup, chan, data, env, import, ops, options, regimes, schedule, serve, sync, valuate};
+use cmd::{
+    accounts, backtest, backup, chan, data, env, import, ledger, ops, options, regimes, schedule, serve, sync, valuate,
+};
 use quantdesk_app::config::Config;
 use quantdesk_app::config::{LogFormat, Overrides};
 
@@ -77,6 +79,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(accounts::KeyCommand),
+    /// The coin ledger: re-derive every balance (`verify`), show or adjust a user's coins.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// Apply database migrations and exit.
     Migrate,
     /// Back up everything stored (market data, accounts, jobs and their artifacts, schedules) to
@@ -128,6 +133,7 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Schedule(c) => schedule::run(&cfg, c).await,
         Command::User(c) => accounts::user(&cfg, c).await,
         Command::Key(c) => accounts::key(cfg, c).await,
+        Command::Ledger(c) => ledger::run(&cfg, c).await,
         Command::Migrate => ops::migrate(&cfg).await,
         Command::Import(c) => import::run(&cfg, c).await,
         Command::Sync(c) => sync::run(&cfg, c).await,

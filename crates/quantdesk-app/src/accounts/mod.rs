@@ -39,6 +39,8 @@ pub struct AccountSettings {
     pub session_idle_mins: u64,
     /// Hours a browser session lasts at most, however much it is used.
     pub session_max_hours: u64,
+    /// Coins a new account gets when its sign-up is confirmed.
+    pub signup_coins: i64,
 }
 
 impl AccountSettings {
@@ -49,6 +51,7 @@ impl AccountSettings {
             signup_role: Role::parse(&cfg.auth.signup_role).unwrap_or(Role::Viewer),
             session_idle_mins: cfg.auth.session_idle_mins,
             session_max_hours: cfg.auth.session_max_hours,
+            signup_coins: cfg.coins.signup_coins,
         }
     }
 
@@ -380,6 +383,7 @@ impl Accounts {
             }
         };
         self.audit((Some(id), &email), "signup_verified", &email, ip, "").await;
+        crate::coins::grant_signup(&*self.store, id, self.settings.signup_coins).await?;
         Ok(())
     }
 

@@ -89,6 +89,8 @@ const PUBLIC: &[&str] = &[
     "/api/v1/auth/login",
     "/api/v1/auth/password/reset",
     "/api/v1/auth/password/reset/confirm",
+    // Authenticated by its signature (`Stripe-Signature`), not by a session or key.
+    "/api/v1/payments/webhook/stripe",
 ];
 
 /// POST routes that only read (a query too rich for a query string): they need the `read` scope.
@@ -113,6 +115,10 @@ pub fn need(method: &Method, path: &str, udf_public: bool) -> Need {
         || path == "/settings"
         || path.starts_with("/settings/")
         || path == "/logout"
+        || path == "/api/v1/coins"
+        || path.starts_with("/api/v1/coins/")
+        || path == "/api/v1/orders"
+        || path.starts_with("/api/v1/orders/")
     {
         return Need::Account;
     }
@@ -500,6 +506,8 @@ mod tests {
         assert_eq!(need(&Method::GET, "/api/v1/admin/users", false), Need::Scope(Scope::Admin));
         assert_eq!(need(&Method::GET, "/administrator", false), Need::Scope(Scope::Read), "prefix, not substring");
         assert_eq!(need(&Method::POST, "/api/v1/keys", false), Need::Account);
+        assert_eq!(need(&Method::POST, "/api/v1/coins/check-in", false), Need::Account, "viewers check in too");
+        assert_eq!(need(&Method::POST, "/api/v1/admin/users/1/coins", false), Need::Scope(Scope::Admin));
         assert_eq!(need(&Method::GET, "/healthz/", false), Need::Scope(Scope::Read), "exact paths only");
     }
 

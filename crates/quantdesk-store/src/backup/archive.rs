@@ -393,15 +393,24 @@ pub fn read(path: &Path, mut on_item: impl FnMut(Item) -> BResult<()>) -> BResul
     }
     let mut total = 0u64;
     for entry_meta in &manifest.tables {
+        // A manifest that names tables or columns this quantdesk does not know is another schema
+        // version, unless the manifest itself was altered (its checksum is the archive's last entry).
+        let refused = |m: String| {
+            if manifest_sum_matches(path, &manifest_json) {
+                BackupError::Refused(m)
+            } else {
+                corrupt(format!("the manifest does not match its checksum ({m})"))
+            }
+        };
         let Some(table) = TABLES.iter().find(|t| t.name == entry_meta.name) else {
-            return Err(BackupError::Refused(format!(
+            return Err(refused(format!(
                 "the archive holds table {:?}, which this quantdesk does not know (schema version {})",
                 entry_meta.name, manifest.schema_version
             )));
         };
         let cols: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
         if entry_meta.columns != cols {
-            return Err(BackupError::Refused(format!(
+            return Err(refused(format!(
                 "table {} has columns {:?} in the archive and {:?} here (schema version {} vs this quantdesk's)",
                 table.name, entry_meta.columns, cols, manifest.schema_version
             )));
@@ -462,6 +471,23 @@ pub fn read(path: &Path, mut on_item: impl FnMut(Item) -> BResult<()>) -> BResul
         Some(Ok(e)) => Err(corrupt(format!("unexpected entry {} after the manifest checksum", entry_name(&e)))),
         Some(Err(e)) => Err(corrupt(format!("after the manifest checksum: {e}"))),
     }
+}
+
+/// Whether the archive at `path` ends with the checksum of `manifest_json` (read only when the
+/// manifest asks for something this quantdesk cannot do, to tell damage from another version).
+fn manifest_sum_matches(path: &Path, manifest_json: &[u8]) -> bool {
+    let Ok(file) = File::open(path) else { return false };
+    let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
+    let Ok(entries) = archive.entries() else { return false };
+    let want = format!("{}  {MANIFEST}\n", hex::encode(Sha256::digest(manifest_json)));
+    for entry in entries {
+        let Ok(mut e) = entry else { return false };
+        if e.path().is_ok_and(|p| p.to_string_lossy() == MANIFEST_SUM) {
+            let mut sum = String::new();
+            return (&mut e).take(1024).read_to_string(&mut sum).is_ok() && sum == want;
+        }
+    }
+    false
 }
 
 /// Checks an archive without restoring it.

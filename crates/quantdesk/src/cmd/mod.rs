@@ -8,6 +8,7 @@ pub mod common;
 pub mod data;
 pub mod env;
 pub mod import;
+pub mod ledger;
 pub mod ops;
 pub mod options;
 pub mod regimes;
