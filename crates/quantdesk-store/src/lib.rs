@@ -242,7 +242,7 @@ impl<
         + backup::BackupStore
         + valuations::ValuationStore
         + watchlists::WatchlistStore
-        + llm::LlmProviderStore,
+        + llm::LlmProviderStore
         + ledger::LedgerStore,
 > Store for T
 {
