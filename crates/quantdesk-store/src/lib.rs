@@ -13,6 +13,7 @@ pub mod financials;
 pub mod jobs;
 mod postgres;
 mod sqlite;
+pub mod trademaster;
 pub mod valuations;
 
 use std::sync::Arc;
@@ -221,6 +222,7 @@ pub trait Store:
     + auth::AuthStore
     + backup::BackupStore
     + valuations::ValuationStore
+    + trademaster::TradeMasterStore
 {
 }
 
@@ -230,7 +232,8 @@ impl<
         + jobs::JobStore
         + auth::AuthStore
         + backup::BackupStore
-        + valuations::ValuationStore,
+        + valuations::ValuationStore
+        + trademaster::TradeMasterStore,
 > Store for T
 {
 }

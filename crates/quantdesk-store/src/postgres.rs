@@ -50,6 +50,7 @@ impl PgStore {
             ("financials", include_str!("../migrations/postgres/0008_financials.sql")),
             ("valuations", include_str!("../migrations/postgres/0009_valuations.sql")),
             ("valuation scenarios", include_str!("../migrations/postgres/0010_valuation_scenarios.sql")),
+            ("trademaster sessions", include_str!("../migrations/postgres/0011_trademaster_sessions.sql")),
         ])
         .run(&pool)
         .await?;

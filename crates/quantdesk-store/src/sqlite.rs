@@ -111,6 +111,7 @@ impl SqliteStore {
             ("financials", include_str!("../migrations/sqlite/0008_financials.sql")),
             ("valuations", include_str!("../migrations/sqlite/0009_valuations.sql")),
             ("valuation scenarios", include_str!("../migrations/sqlite/0010_valuation_scenarios.sql")),
+            ("trademaster sessions", include_str!("../migrations/sqlite/0011_trademaster_sessions.sql")),
         ])
         .run(&pool)
         .await?;
