@@ -30,12 +30,14 @@ pub mod error;
 pub mod financials;
 pub mod jobs;
 pub mod market;
+pub mod png;
 pub mod quality;
 pub mod quotes;
 pub mod regimes;
 pub mod scenarios;
 pub mod screener;
 pub mod sync;
+pub mod trademaster;
 pub mod valuation;
 
 /// The version of quantdesk, recorded in backups and shown by `/version` and the metrics.
