@@ -269,10 +269,12 @@ impl TradeMaster<'_> {
         let column = |given: &Option<String>, tried: &[&str], what: &str| -> Result<String, AppError> {
             match given {
                 Some(c) if header.iter().any(|h| h == c) => Ok(c.clone()),
-                _ => tried.iter().find(|c| header.iter().any(|h| h == *c)).map(|c| c.to_string()).ok_or_else(|| {
+                Some(c) => {
+                    Err(refused(format!("the file has no {what} column {c:?}; its columns are {}", header.join(", "))))
+                }
+                None => tried.iter().find(|c| header.iter().any(|h| h == *c)).map(|c| c.to_string()).ok_or_else(|| {
                     refused(format!(
-                        "the file has no {what} column {:?} (nor {}); its columns are {}",
-                        given.as_deref().unwrap_or(""),
+                        "name the {what} column: the file has none of {}; its columns are {}",
                         tried.join(", "),
                         header.join(", ")
                     ))

@@ -266,10 +266,11 @@ pub struct LabelingBody {
     /// Segments at least this long are not merged (default 144).
     #[schema(value_type = Option<String>)]
     pub max_length_expectation: Option<Value>,
-    /// The column of the key indicator (else adjcp, close or key_indicator, the first the file has).
+    /// The column of the key indicator (absent: adjcp, close or key_indicator, the first the file
+    /// has; a named column the file lacks is refused).
     #[schema(value_type = Option<String>)]
     pub key_indicator: Option<Value>,
-    /// The column of the times (else date, timestamp, time or datetime).
+    /// The column of the times (absent: date, timestamp, time or datetime).
     #[schema(value_type = Option<String>)]
     pub timestamp: Option<Value>,
     /// TradeMaster's ticker column; not read (a file is one series).
