@@ -42,9 +42,9 @@ impl Canvas {
         }
         let a = alpha.clamp(0.0, 1.0);
         let i = (y as usize * self.width as usize + x as usize) * 3;
-        for k in 0..3 {
-            let old = f64::from(self.pixels[i + k]);
-            self.pixels[i + k] = (old + (f64::from(c[k]) - old) * a).round() as u8;
+        for (px, &to) in self.pixels[i..i + 3].iter_mut().zip(&c) {
+            let old = f64::from(*px);
+            *px = (old + (f64::from(to) - old) * a).round() as u8;
         }
     }
 
@@ -88,7 +88,8 @@ impl Canvas {
             return;
         }
         let ymin = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min).floor().max(0.0) as i64;
-        let ymax = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max).ceil().min(f64::from(self.height)) as i64;
+        let ymax =
+            points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max).ceil().min(f64::from(self.height)) as i64;
         for y in ymin..ymax {
             let yc = y as f64 + 0.5;
             let mut xs: Vec<f64> = Vec::new();
@@ -180,7 +181,10 @@ mod tests {
             assert_eq!(crc.sum().to_be_bytes(), png[i + 8 + len..i + 12 + len], "CRC of {kind:?}");
             match kind {
                 b"IHDR" => {
-                    size = (u32::from_be_bytes(data[0..4].try_into().unwrap()), u32::from_be_bytes(data[4..8].try_into().unwrap()));
+                    size = (
+                        u32::from_be_bytes(data[0..4].try_into().unwrap()),
+                        u32::from_be_bytes(data[4..8].try_into().unwrap()),
+                    );
                     assert_eq!(&data[8..], &[8, 2, 0, 0, 0]);
                 }
                 b"IDAT" => idat.extend_from_slice(data),

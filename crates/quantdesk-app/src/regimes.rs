@@ -684,7 +684,12 @@ pub fn regimes_answer(
         Some(
             stability(series, key, o)?
                 .into_iter()
-                .map(|e| StabilityRow { parameter: e.parameter, value: e.value, changed_bars: e.changed_bars, error: e.error })
+                .map(|e| StabilityRow {
+                    parameter: e.parameter,
+                    value: e.value,
+                    changed_bars: e.changed_bars,
+                    error: e.error,
+                })
                 .collect(),
         )
     } else {
@@ -1153,12 +1158,8 @@ pub fn radar_png(plot: &radar::RadarPlot) -> Vec<u8> {
         let (x, y) = point(f64::from(t), 200.0);
         c.line(cx, cy, x, y, 1.0, [0xcc, 0xcc, 0xcc]);
     }
-    let pts: Vec<(f64, f64)> = plot
-        .theta
-        .iter()
-        .zip(plot.r)
-        .map(|(&t, r)| point(f64::from(t), if r.is_finite() { r } else { 0.0 }))
-        .collect();
+    let pts: Vec<(f64, f64)> =
+        plot.theta.iter().zip(plot.r).map(|(&t, r)| point(f64::from(t), if r.is_finite() { r } else { 0.0 })).collect();
     c.fill_polygon(&pts, [0x3b, 0x82, 0xf6], 0.3);
     c.polygon(&pts, 2.0, [0x1d, 0x4e, 0xd8]);
     c.png()

@@ -414,10 +414,9 @@ impl TradeMaster<'_> {
             .clone()
             .ok_or_else(|| refused("save the market dynamics labeling first (save_market_dynamics_labeling)"))?;
         let label = integer(label, "dynamics_test_label")?.ok_or_else(|| refused("dynamics_test_label is missing"))?;
-        let label = usize::try_from(label)
-            .ok()
-            .filter(|l| *l < run.options.dynamics)
-            .ok_or_else(|| refused(format!("dynamics_test_label must be 0 to {}, got {label}", run.options.dynamics - 1)))?;
+        let label = usize::try_from(label).ok().filter(|l| *l < run.options.dynamics).ok_or_else(|| {
+            refused(format!("dynamics_test_label must be 0 to {}, got {label}", run.options.dynamics - 1))
+        })?;
         let p = DynamicsTestJobParams {
             symbol: run.dataset.name.clone(),
             dataset: Some(run.dataset.clone()),
@@ -437,7 +436,11 @@ impl TradeMaster<'_> {
     }
 
     /// `dynamics_testing_status`: the dynamics test of `label`; when done, its radar PNG.
-    pub async fn dynamics_status(&self, session: Option<&str>, label: Option<&Value>) -> Result<(String, Progress), AppError> {
+    pub async fn dynamics_status(
+        &self,
+        session: Option<&str>,
+        label: Option<&Value>,
+    ) -> Result<(String, Progress), AppError> {
         let (id, state, _) = self.session(session).await?;
         let label = integer(label, "dynamics_test_label")?.ok_or_else(|| refused("dynamics_test_label is missing"))?;
         let job = usize::try_from(label)
@@ -555,7 +558,10 @@ pub fn parse_time(s: &str) -> Option<i64> {
             return Some(t.and_utc().timestamp());
         }
     }
-    chrono::NaiveDate::parse_from_str(s, "%Y/%m/%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().timestamp())
+    chrono::NaiveDate::parse_from_str(s, "%Y/%m/%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
 }
 
 /// An uploaded file as a series: one bar per row (open = high = low = close = the key
@@ -576,9 +582,10 @@ pub fn dataset_series(src: &DatasetSource, data: &[u8]) -> Result<(Series, FileR
         let t = rec.get(tc).and_then(parse_time).ok_or_else(|| {
             bad(format!("{} line {line}: {:?} is not a time", src.name, rec.get(tc).unwrap_or_default()))
         })?;
-        let v: f64 = rec.get(kc).and_then(|s| s.trim().parse().ok()).filter(|v: &f64| v.is_finite()).ok_or_else(|| {
-            bad(format!("{} line {line}: {:?} is not a number", src.name, rec.get(kc).unwrap_or_default()))
-        })?;
+        let v: f64 =
+            rec.get(kc).and_then(|s| s.trim().parse().ok()).filter(|v: &f64| v.is_finite()).ok_or_else(|| {
+                bad(format!("{} line {line}: {:?} is not a number", src.name, rec.get(kc).unwrap_or_default()))
+            })?;
         if bars.last().is_some_and(|b| b.time >= t) {
             return Err(bad(format!("{} line {line}: the times must increase from row to row", src.name)));
         }
@@ -597,11 +604,7 @@ pub fn dataset_series(src: &DatasetSource, data: &[u8]) -> Result<(Series, FileR
 
 /// Loads the owner's uploaded file as a series (a missing file or someone else's session is
 /// 404 `unknown_dataset`).
-pub async fn load_dataset(
-    store: &dyn Store,
-    owner: &str,
-    src: &DatasetSource,
-) -> Result<(Series, FileRows), AppError> {
+pub async fn load_dataset(store: &dyn Store, owner: &str, src: &DatasetSource) -> Result<(Series, FileRows), AppError> {
     let data = store.tm_dataset(owner, &src.session, &src.name).await?.ok_or_else(|| {
         AppError::not_found(format!("no file {:?} in session {:?}", src.name, src.session)).with_code("unknown_dataset")
     })?;
@@ -686,12 +689,25 @@ mod tests {
 
     #[test]
     fn files_become_series_in_time_order() {
-        let src = DatasetSource { session: "s".into(), name: "btc".into(), time_column: "date".into(), key_column: "adjcp".into() };
+        let src = DatasetSource {
+            session: "s".into(),
+            name: "btc".into(),
+            time_column: "date".into(),
+            key_column: "adjcp".into(),
+        };
         let (s, f) = dataset_series(&src, b"date,adjcp\n2020-01-01,1\n2020-01-02,2.5\n").unwrap();
-        assert_eq!((s.resolution, s.bars.len(), s.bars[1].close, f.header.len(), f.rows.len()), (Resolution::Day, 2, 2.5, 2, 2));
+        assert_eq!(
+            (s.resolution, s.bars.len(), s.bars[1].close, f.header.len(), f.rows.len()),
+            (Resolution::Day, 2, 2.5, 2, 2)
+        );
         let (s, ..) = dataset_series(&src, b"date,adjcp\n2020-09-01 00:00:01,1\n2020-09-01 00:00:02,2\n").unwrap();
         assert_eq!(s.resolution, Resolution::Minutes(1));
-        for bad in [&b"date,adjcp\n2020-01-02,1\n2020-01-01,2\n"[..], b"date,adjcp\nnope,1\n", b"date,adjcp\n2020-01-01,x\n", b"day,adjcp\n2020-01-01,1\n"] {
+        for bad in [
+            &b"date,adjcp\n2020-01-02,1\n2020-01-01,2\n"[..],
+            b"date,adjcp\nnope,1\n",
+            b"date,adjcp\n2020-01-01,x\n",
+            b"day,adjcp\n2020-01-01,1\n",
+        ] {
             assert_eq!(dataset_series(&src, bad).unwrap_err().code(), "invalid_file");
         }
     }

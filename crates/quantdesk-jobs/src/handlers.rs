@@ -471,7 +471,8 @@ impl TypedHandler for Regimes {
         use quantdesk_app::regimes;
         let (resolution, adjustment) = spec.check().map_err(app_error)?;
         ctx.progress(0, 2, "loading bars");
-        let (series, file) = load_series(ctx, &spec.symbol, spec.dataset.as_ref(), resolution, spec.key, adjustment).await?;
+        let (series, file) =
+            load_series(ctx, &spec.symbol, spec.dataset.as_ref(), resolution, spec.key, adjustment).await?;
         ctx.progress(1, 2, "labeling");
         let (key, options) = (spec.key, spec.options.clone());
         let (report, labeled, labels_png, statistics_png) = tokio::task::spawn_blocking(move || {
@@ -524,7 +525,8 @@ impl TypedHandler for DynamicsTest {
         use quantdesk_app::regimes;
         let (resolution, adjustment, agent, which) = spec.check().map_err(app_error)?;
         ctx.progress(0, 2, "loading bars");
-        let (series, _) = load_series(ctx, &spec.symbol, spec.dataset.as_ref(), resolution, spec.key, adjustment).await?;
+        let (series, _) =
+            load_series(ctx, &spec.symbol, spec.dataset.as_ref(), resolution, spec.key, adjustment).await?;
         ctx.progress(1, 2, "testing");
         let (key, options) = (spec.key, spec.options.clone());
         let (labels, answer) = tokio::task::spawn_blocking(move || {

@@ -63,11 +63,11 @@ fn base64_png(data: Option<Vec<u8>>) -> Option<String> {
     data.map(|d| base64::engine::general_purpose::STANDARD.encode(d))
 }
 
-/// A body naming a session.
+/// A body naming a session. TradeMaster reads its fields leniently (text or numbers), and so does
+/// quantdesk: the schema gives them no type, and a value that makes no sense is answered in-band.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SessionBody {
     /// The session id an earlier answer gave.
-    #[schema(value_type = Option<String>)]
     pub session_id: Option<Value>,
 }
 
@@ -197,10 +197,8 @@ pub struct UploadBody {
     pub file_name: String,
     /// The rows as JSON text of an array of objects (TradeMaster's front end), that array itself,
     /// or CSV text.
-    #[schema(value_type = Option<String>)]
     pub file: Option<Value>,
     /// The session to add the file to; a new session when absent or empty.
-    #[schema(value_type = Option<String>)]
     pub session_id: Option<Value>,
 }
 
@@ -249,52 +247,37 @@ pub async fn upload_csv(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LabelingBody {
     /// The session; a new one when absent (which then has no file to label).
-    #[schema(value_type = Option<String>)]
     pub session_id: Option<Value>,
     /// `custom:NAME` of an uploaded file.
-    #[schema(value_type = Option<String>)]
     pub dataset_name: Option<Value>,
     /// Number of dynamics, 2 to 10 (default 3).
-    #[schema(value_type = Option<String>)]
     pub number_of_market_style: Option<Value>,
     /// Minimum segment length and filter period (default 24; −1 for none).
-    #[schema(value_type = Option<String>)]
     pub min_length_limit: Option<Value>,
     /// Filter strength (default 1).
-    #[schema(value_type = Option<String>)]
     pub filter_strength: Option<Value>,
     /// Segments at least this long are not merged (default 144).
-    #[schema(value_type = Option<String>)]
     pub max_length_expectation: Option<Value>,
     /// The column of the key indicator (absent: adjcp, close or key_indicator, the first the file
     /// has; a named column the file lacks is refused).
-    #[schema(value_type = Option<String>)]
     pub key_indicator: Option<Value>,
     /// The column of the times (absent: date, timestamp, time or datetime).
-    #[schema(value_type = Option<String>)]
     pub timestamp: Option<Value>,
     /// TradeMaster's ticker column; not read (a file is one series).
-    #[schema(value_type = Option<String>)]
     pub tic: Option<Value>,
     /// quantile (default), slope or DTW.
-    #[schema(value_type = Option<String>)]
     pub labeling_method: Option<Value>,
     /// DTW_distance (the only one).
-    #[schema(value_type = Option<String>)]
     pub merging_metric: Option<Value>,
     /// DTW merge threshold (default 0.03; −1 disables merging).
-    #[schema(value_type = Option<String>)]
     pub merging_threshold: Option<Value>,
     /// Largest label distance of merged neighbours (default 1).
-    #[schema(value_type = Option<String>)]
     pub merging_dynamic_constraint: Option<Value>,
     /// Not read for an uploaded file (TradeMaster slices only its bundled datasets).
     #[serde(rename = "startDate")]
-    #[schema(value_type = Option<String>)]
     pub start_date: Option<Value>,
     /// Not read for an uploaded file.
     #[serde(rename = "endDate")]
-    #[schema(value_type = Option<String>)]
     pub end_date: Option<Value>,
 }
 
@@ -411,7 +394,6 @@ pub struct DownloadAnswer {
     pub filename: Option<String>,
     pub session_id: String,
     /// Always null (TradeMaster's failure answer has it).
-    #[schema(value_type = Option<String>)]
     pub file: Option<Value>,
 }
 
@@ -434,30 +416,30 @@ pub async fn download_csv(
             session_id: id,
             file: None,
         },
-        Err(e) => {
-            DownloadAnswer { error_code: 1, info: failure(e), data: None, filename: None, session_id: session, file: None }
-        }
+        Err(e) => DownloadAnswer {
+            error_code: 1,
+            info: failure(e),
+            data: None,
+            filename: None,
+            session_id: session,
+            file: None,
+        },
     })
 }
 
 /// `run_dynamics_test`'s and `dynamics_testing_status`'s body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DynamicsBody {
-    #[schema(value_type = Option<String>)]
     pub session_id: Option<Value>,
     /// The label to test, `0` … dynamics − 1.
-    #[schema(value_type = Option<String>)]
     pub dynamics_test_label: Option<Value>,
     /// The same (the name of TradeMaster's test server).
-    #[schema(value_type = Option<String>)]
     pub test_dynamic_label: Option<Value>,
     /// quantdesk's choice of agent (TradeMaster tests its trained agent): ma (default:
     /// TradeMaster's MA policy), do_nothing, blind_buy or a built-in strategy. Not read by
     /// `dynamics_testing_status`.
-    #[schema(value_type = Option<String>)]
     pub agent: Option<Value>,
     /// The strategy's parameters, e.g. `{"fast": 5}`.
-    #[schema(value_type = Option<Object>)]
     pub params: Option<Value>,
 }
 
@@ -491,11 +473,9 @@ pub async fn run_dynamics_test(
     };
     let r = service(&state, &p).run_dynamics_test(Some(&session), b.label(), agent.as_deref(), params).await;
     Json(match r {
-        Ok((id, label)) => TmAnswer {
-            error_code: 0,
-            info: format!("request success, start test market {label}\n\n"),
-            session_id: id,
-        },
+        Ok((id, label)) => {
+            TmAnswer { error_code: 0, info: format!("request success, start test market {label}\n\n"), session_id: id }
+        }
         Err(e) => TmAnswer { error_code: 1, info: failure(e), session_id: session },
     })
 }

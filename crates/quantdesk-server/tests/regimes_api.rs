@@ -104,8 +104,9 @@ async fn a_range_the_stability_report_and_an_indexs_labels() {
     // The index lacks one day of the symbol's.
     let gap = csv.lines().nth(100).unwrap().split(',').next().unwrap().to_string();
     let idx_csv: String = csv.lines().filter(|l| !l.starts_with(&gap)).map(|l| format!("{l}\n")).collect();
-    let (s, v) =
-        t.upload("/api/v1/imports/bars", &[("symbol", "GAP"), ("resolution", "1D")], "gap.csv", idx_csv.as_bytes()).await;
+    let (s, v) = t
+        .upload("/api/v1/imports/bars", &[("symbol", "GAP"), ("resolution", "1D")], "gap.csv", idx_csv.as_bytes())
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 
     let (s, all) = t.get_json("/api/v1/regimes/BTC?key=close").await;
@@ -120,7 +121,10 @@ async fn a_range_the_stability_report_and_an_indexs_labels() {
     assert_eq!(s, StatusCode::OK, "{part}");
     let rows = part["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 300);
-    assert_eq!((rows[0]["time"].clone(), rows[299]["time"].clone()), (all["rows"][50]["time"].clone(), all["rows"][349]["time"].clone()));
+    assert_eq!(
+        (rows[0]["time"].clone(), rows[299]["time"].clone()),
+        (all["rows"][50]["time"].clone(), all["rows"][349]["time"].clone())
+    );
     let (s, e) = t.get_json(&format!("/api/v1/regimes/BTC?from={to}&to={from}")).await;
     assert_eq!((s.as_u16(), e["error"]["code"].as_str()), (422, Some("invalid_params")), "{e}");
     let (s, e) = t.get_json("/api/v1/regimes/BTC?from=yesterday").await;
@@ -138,7 +142,9 @@ async fn a_range_the_stability_report_and_an_indexs_labels() {
     for p in ["min_length_limit", "filter_strength", "merging_threshold"] {
         assert!(params.contains(p), "{params:?}");
     }
-    assert!(entries.iter().all(|e| e["changed_bars"].as_u64().is_some_and(|c| c <= n as u64) || e["error"].is_string()));
+    assert!(
+        entries.iter().all(|e| e["changed_bars"].as_u64().is_some_and(|c| c <= n as u64) || e["error"].is_string())
+    );
 
     // index=IDX: the same bars, so its labels are the symbol's own; GAP lacks one day.
     let (s, ix) = t.get_json("/api/v1/regimes/BTC?key=close&index=IDX").await;

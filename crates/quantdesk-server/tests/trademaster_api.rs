@@ -128,7 +128,8 @@ async fn a_whole_session_labels_saves_downloads_and_tests_trademasters_btc() {
     let alice = user_with_key(&t.state, "alice@test.example", Role::Analyst, &["read", "jobs"]).await;
     let bob = user_with_key(&t.state, "bob@test.example", Role::Analyst, &["read", "jobs"]).await;
     let csv = std::fs::read_to_string(dir.join("golden/regimes/btc_3dyn_minlen12_quantile.csv")).unwrap();
-    let golden: Vec<String> = csv.lines().skip(1).filter(|l| !l.is_empty()).map(|l| l.rsplit(',').next().unwrap().to_string()).collect();
+    let golden: Vec<String> =
+        csv.lines().skip(1).filter(|l| !l.is_empty()).map(|l| l.rsplit(',').next().unwrap().to_string()).collect();
 
     // The worker that runs the session's jobs.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -142,7 +143,9 @@ async fn a_whole_session_labels_saves_downloads_and_tests_trademasters_btc() {
     ));
 
     // upload_csv without a session makes one.
-    let (s, up) = post(&t, &alice, "upload_csv", json!({"file_name": "btc.csv", "file": rows_json(&csv), "session_id": ""})).await;
+    let (s, up) =
+        post(&t, &alice, "upload_csv", json!({"file_name": "btc.csv", "file": rows_json(&csv), "session_id": ""}))
+            .await;
     assert_eq!(s, StatusCode::OK, "{up}");
     assert_eq!(keys(&up), set(UPLOAD_OK));
     assert_eq!((up["error_code"].as_i64(), up["upload_finished"].as_bool()), (Some(0), Some(true)), "{up}");
@@ -154,7 +157,10 @@ async fn a_whole_session_labels_saves_downloads_and_tests_trademasters_btc() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(keys(&p), set(PARAMETERS));
     assert_eq!(p["dataset_name"], json!(["custom:btc"]));
-    assert_eq!((p["timestamp"]["custom:btc"].as_str(), p["key_indicator"]["custom:btc"].as_str()), (Some("date"), Some("close")));
+    assert_eq!(
+        (p["timestamp"]["custom:btc"].as_str(), p["key_indicator"]["custom:btc"].as_str()),
+        (Some("date"), Some("close"))
+    );
     assert_eq!(p["merging_dynamic_constraint"]["custom:btc"], 1);
 
     // Nothing to download or save before a labeling.
@@ -181,7 +187,13 @@ async fn a_whole_session_labels_saves_downloads_and_tests_trademasters_btc() {
     assert!(b["info"].as_str().unwrap().contains("no session"), "{b}");
     let (_, b) = post(&t, &bob, "evaluation_getParameters", json!({"session_id": sid})).await;
     assert_eq!(b["dataset_name"], json!([]));
-    let (_, b) = post(&t, &bob, "upload_csv", json!({"file_name": "evil.csv", "file": "date,close\n2020-01-01,1\n", "session_id": sid})).await;
+    let (_, b) = post(
+        &t,
+        &bob,
+        "upload_csv",
+        json!({"file_name": "evil.csv", "file": "date,close\n2020-01-01,1\n", "session_id": sid}),
+    )
+    .await;
     assert_eq!(keys(&b), set(UPLOAD_FAILED));
     assert_eq!((b["error_code"].as_i64(), b["session_id"].as_str()), (Some(1), Some("")), "{b}");
     let (_, b) = post(&t, &bob, "start_market_dynamics_labeling", body.clone()).await;
@@ -224,11 +236,19 @@ async fn a_whole_session_labels_saves_downloads_and_tests_trademasters_btc() {
     let (_, b) = post(&t, &bob, "dynamics_testing_status", json!({"session_id": sid, "dynamics_test_label": 0})).await;
     assert_eq!(keys(&b), set(TEST_STATUS));
     assert_eq!((b["error_code"].as_i64(), b["radar_plot"].is_null()), (Some(1), true), "{b}");
-    let v = poll(&t, &alice, "dynamics_testing_status", json!({"session_id": sid, "dynamics_test_label": 0}), "dynamics_testing_end").await;
+    let v = poll(
+        &t,
+        &alice,
+        "dynamics_testing_status",
+        json!({"session_id": sid, "dynamics_test_label": 0}),
+        "dynamics_testing_end",
+    )
+    .await;
     assert_eq!(keys(&v), set(TEST_STATUS));
     png_of(&v["radar_plot"]);
     // The same jobs are the caller's in the jobs API, with their artifacts.
-    let (s, _, jobs) = call(&t, "GET", "/api/v1/jobs?kind=dynamics_test", &[("authorization", &bearer(&alice))], Value::Null).await;
+    let (s, _, jobs) =
+        call(&t, "GET", "/api/v1/jobs?kind=dynamics_test", &[("authorization", &bearer(&alice))], Value::Null).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(jobs["items"].as_array().unwrap().len(), 1);
     let (s, _, none) = call(&t, "GET", "/api/v1/jobs", &[("authorization", &bearer(&bob))], Value::Null).await;
@@ -238,7 +258,8 @@ async fn a_whole_session_labels_saves_downloads_and_tests_trademasters_btc() {
     let (_, r) = post(&t, &alice, "run_dynamics_test", json!({"session_id": sid, "dynamics_test_label": 3})).await;
     assert_eq!(r["error_code"], 1, "{r}");
     assert!(r["info"].as_str().unwrap().contains("0 to 2"), "{r}");
-    let (_, r) = post(&t, &alice, "dynamics_testing_status", json!({"session_id": sid, "dynamics_test_label": 2})).await;
+    let (_, r) =
+        post(&t, &alice, "dynamics_testing_status", json!({"session_id": sid, "dynamics_test_label": 2})).await;
     assert_eq!(r["error_code"], 1, "{r}");
 
     stop.send(true).unwrap();
@@ -257,7 +278,8 @@ async fn bad_input_is_answered_in_trademasters_error_shape() {
         ("run_dynamics_test", RUN_TEST),
         ("dynamics_testing_status", TEST_STATUS),
     ] {
-        for body in [json!({"session_id": "00000000-0000-4000-8000-000000000000"}), json!({}), json!({"session_id": 7})] {
+        for body in [json!({"session_id": "00000000-0000-4000-8000-000000000000"}), json!({}), json!({"session_id": 7})]
+        {
             let (s, v) = post(&t, &tok, path, body.clone()).await;
             assert_eq!(s, StatusCode::OK, "{path} {body}: {v}");
             assert_eq!(keys(&v), set(shape), "{path}");
@@ -267,12 +289,16 @@ async fn bad_input_is_answered_in_trademasters_error_shape() {
     }
     let (s, v) = post(&t, &tok, "evaluation_getParameters", json!({"session_id": "nope"})).await;
     assert_eq!((s, v["dataset_name"].clone()), (StatusCode::OK, json!([])));
-    let (_, v) = post(&t, &tok, "start_market_dynamics_labeling", json!({"session_id": "nope", "dataset_name": "custom:x"})).await;
+    let (_, v) =
+        post(&t, &tok, "start_market_dynamics_labeling", json!({"session_id": "nope", "dataset_name": "custom:x"}))
+            .await;
     assert_eq!((v["error_code"].as_i64(), v["session_id"].as_str()), (Some(1), Some("nope")));
     assert_eq!(keys(&v), set(START));
 
     // Malformed files.
-    for file in [json!("date,close\n2020-01-01\n"), json!("[]"), json!("[1, 2]"), json!("words"), json!(12), Value::Null] {
+    for file in
+        [json!("date,close\n2020-01-01\n"), json!("[]"), json!("[1, 2]"), json!("words"), json!(12), Value::Null]
+    {
         let (s, v) = post(&t, &tok, "upload_csv", json!({"file_name": "x.csv", "file": file})).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!((v["error_code"].as_i64(), v["upload_finished"].as_bool()), (Some(1), Some(false)), "{file}: {v}");
@@ -282,13 +308,26 @@ async fn bad_input_is_answered_in_trademasters_error_shape() {
         let (s, v) = post(&t, &tok, "upload_csv", json!({"file_name": name, "file": "a,b\n1,2\n"})).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     }
-    let (s, _, _) = call(&t, "POST", "/api/TradeMaster/MDM_status", &[("authorization", &bearer(&tok))], json!([1])).await;
+    let (s, _, _) =
+        call(&t, "POST", "/api/TradeMaster/MDM_status", &[("authorization", &bearer(&tok))], json!([1])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // A file with bad rows, and bad parameters, refused before any job is spent.
-    let (_, up) = post(&t, &tok, "upload_csv", json!({"file_name": "bad.csv", "file": "date,close\n2020-01-02,1\n2020-01-01,2\n"})).await;
+    let (_, up) = post(
+        &t,
+        &tok,
+        "upload_csv",
+        json!({"file_name": "bad.csv", "file": "date,close\n2020-01-02,1\n2020-01-01,2\n"}),
+    )
+    .await;
     let sid = up["session_id"].as_str().unwrap().to_string();
-    let (_, up) = post(&t, &tok, "upload_csv", json!({"file_name": "ok.csv", "file": "date,close\n2020-01-01,1\n2020-01-02,2\n", "session_id": sid})).await;
+    let (_, up) = post(
+        &t,
+        &tok,
+        "upload_csv",
+        json!({"file_name": "ok.csv", "file": "date,close\n2020-01-01,1\n2020-01-02,2\n", "session_id": sid}),
+    )
+    .await;
     assert_eq!((up["error_code"].as_i64(), up["session_id"].as_str()), (Some(0), Some(sid.as_str())), "{up}");
     for (extra, needle) in [
         (json!({"dataset_name": "custom:bad"}), "times must increase"),
