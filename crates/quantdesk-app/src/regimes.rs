@@ -632,18 +632,6 @@ pub fn stability(
     .map_err(labeling_error)
 }
 
-/// One row of the stability report: the bars whose label changes when one parameter moves one
-/// step (`changed_bars`), or why that move is invalid for this series (`error`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct StabilityRow {
-    /// TradeMaster's parameter name.
-    pub parameter: String,
-    /// The moved value, as text.
-    pub value: String,
-    pub changed_bars: Option<usize>,
-    pub error: Option<String>,
-}
-
 /// An index's labels carried onto the series' bars by time (one per row; `null` where the
 /// index has no bar at that time).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -661,10 +649,12 @@ pub struct IndexLabels {
 pub struct RegimeAnswer {
     #[serde(flatten)]
     pub report: RegimeReport,
-    /// With `stability=true`: per parameter moved one step down and up, the bars whose label
-    /// changes (ex-post labels, TradeMaster's parameters).
+    /// With `stability=true`: per parameter moved one step down and up (`parameter`, the moved
+    /// `value` as text), the bars whose label changes (`changed_bars`), or why that move is
+    /// invalid for this series (`error`); ex-post labels, TradeMaster's parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stability: Option<Vec<StabilityRow>>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub stability: Option<Vec<quantdesk_regimes::labeling::StabilityEntry>>,
     /// With `index=SYMBOL`: that index's labels carried onto these bars by time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<IndexLabels>,
@@ -680,21 +670,8 @@ pub fn regimes_answer(
     index: Option<&Series>,
 ) -> Result<RegimeAnswer, AppError> {
     let report = label_bars(series, key, o)?;
-    let stability = if with_stability {
-        Some(
-            stability(series, key, o)?
-                .into_iter()
-                .map(|e| StabilityRow {
-                    parameter: e.parameter,
-                    value: e.value,
-                    changed_bars: e.changed_bars,
-                    error: e.error,
-                })
-                .collect(),
-        )
-    } else {
-        None
-    };
+    let stability = if with_stability { Some(stability(series, key, o)?) } else { None };
+
     let index = match index {
         Some(ix) => Some(IndexLabels {
             symbol: ix.instrument.symbol.to_string(),

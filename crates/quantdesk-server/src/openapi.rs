@@ -51,7 +51,7 @@ use utoipa::OpenApi;
         quantdesk_app::regimes::RegimeStatistics, quantdesk_app::regimes::RegimeOptions, quantdesk_app::regimes::KeyIndicator,
         quantdesk_app::regimes::Filter, quantdesk_app::regimes::Method,
         quantdesk_app::regimes::RegimesJobParams, quantdesk_app::regimes::DynamicsTestJobParams, quantdesk_app::regimes::DatasetSource,
-        quantdesk_app::regimes::RegimeAnswer, quantdesk_app::regimes::StabilityRow, quantdesk_app::regimes::IndexLabels,
+        quantdesk_app::regimes::RegimeAnswer, quantdesk_app::regimes::IndexLabels,
         crate::trademaster_api::SessionBody, crate::trademaster_api::TmAnswer, crate::trademaster_api::HealthAnswer,
         crate::trademaster_api::EvaluationParameters, crate::trademaster_api::UploadBody, crate::trademaster_api::UploadAnswer,
         crate::trademaster_api::LabelingBody, crate::trademaster_api::MdmStatus, crate::trademaster_api::DownloadAnswer,

@@ -19,7 +19,7 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 pub use quantdesk_app::regimes::{
-    Filter, IndexLabels, RegimeAnswer, RegimeReport, RegimeRow, RegimeSegment, RegimeStatistics, StabilityRow,
+    Filter, IndexLabels, RegimeAnswer, RegimeReport, RegimeRow, RegimeSegment, RegimeStatistics,
 };
 
 pub fn router() -> crate::Routes {

@@ -63,6 +63,38 @@ fn base64_png(data: Option<Vec<u8>>) -> Option<String> {
     data.map(|d| base64::engine::general_purpose::STANDARD.encode(d))
 }
 
+/// A job's state as both status endpoints answer it: `error_code`, `info`, whether it ended, its
+/// plots as base64 PNG, the session.
+struct Status {
+    error_code: i32,
+    info: String,
+    end: bool,
+    plots: Vec<Option<String>>,
+    session_id: String,
+}
+
+fn status(r: Result<(String, Progress), AppError>, asked: String, end_line: &str) -> Status {
+    match r {
+        Ok((id, Progress::Running { info })) => {
+            Status { error_code: 0, info, end: false, plots: Vec::new(), session_id: id }
+        }
+        Ok((id, Progress::Done { info, plots })) => Status {
+            error_code: 0,
+            info: format!("{info}\n{end_line}"),
+            end: true,
+            plots: plots.into_iter().map(base64_png).collect(),
+            session_id: id,
+        },
+        Err(e) => Status { error_code: 1, info: failure(e), end: false, plots: Vec::new(), session_id: asked },
+    }
+}
+
+impl Status {
+    fn plot(&mut self, i: usize) -> Option<String> {
+        self.plots.get_mut(i).and_then(Option::take)
+    }
+}
+
 /// A body naming a session. TradeMaster reads its fields leniently (text or numbers), and so does
 /// quantdesk: the schema gives them no type, and a value that makes no sense is answered in-band.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -336,34 +368,14 @@ pub async fn mdm_status(
 ) -> Json<MdmStatus> {
     let session = text(b.session_id.as_ref()).unwrap_or_default();
     let r = service(&state, &p).labeling_status(Some(&session)).await;
-    Json(match r {
-        Ok((id, Progress::Running { info })) => MdmStatus {
-            error_code: 0,
-            info,
-            mdm_end: false,
-            market_dynamic_labeling_visulization: None,
-            market_dynamic_labeling_analysis: None,
-            session_id: id,
-        },
-        Ok((id, Progress::Done { info, plots })) => {
-            let mut plots = plots.into_iter();
-            MdmStatus {
-                error_code: 0,
-                info: format!("{info}\nmarket dynamics modeling analysis done"),
-                mdm_end: true,
-                market_dynamic_labeling_visulization: base64_png(plots.next().flatten()),
-                market_dynamic_labeling_analysis: base64_png(plots.next().flatten()),
-                session_id: id,
-            }
-        }
-        Err(e) => MdmStatus {
-            error_code: 1,
-            info: failure(e),
-            mdm_end: false,
-            market_dynamic_labeling_visulization: None,
-            market_dynamic_labeling_analysis: None,
-            session_id: session,
-        },
+    let mut st = status(r, session, "market dynamics modeling analysis done");
+    Json(MdmStatus {
+        error_code: st.error_code,
+        mdm_end: st.end,
+        market_dynamic_labeling_visulization: st.plot(0),
+        market_dynamic_labeling_analysis: st.plot(1),
+        info: st.info,
+        session_id: st.session_id,
     })
 }
 
@@ -503,23 +515,13 @@ pub async fn dynamics_testing_status(
     ApiJson(b): ApiJson<DynamicsBody>,
 ) -> Json<DynamicsStatus> {
     let session = text(b.session_id.as_ref()).unwrap_or_default();
-    Json(match service(&state, &p).dynamics_status(Some(&session), b.label()).await {
-        Ok((id, Progress::Running { info })) => {
-            DynamicsStatus { error_code: 0, info, dynamics_testing_end: false, radar_plot: None, session_id: id }
-        }
-        Ok((id, Progress::Done { info, plots })) => DynamicsStatus {
-            error_code: 0,
-            info: format!("{info}\ndynamics test end"),
-            dynamics_testing_end: true,
-            radar_plot: base64_png(plots.into_iter().next().flatten()),
-            session_id: id,
-        },
-        Err(e) => DynamicsStatus {
-            error_code: 1,
-            info: failure(e),
-            dynamics_testing_end: false,
-            radar_plot: None,
-            session_id: session,
-        },
+    let r = service(&state, &p).dynamics_status(Some(&session), b.label()).await;
+    let mut st = status(r, session, "dynamics test end");
+    Json(DynamicsStatus {
+        error_code: st.error_code,
+        dynamics_testing_end: st.end,
+        radar_plot: st.plot(0),
+        info: st.info,
+        session_id: st.session_id,
     })
 }
