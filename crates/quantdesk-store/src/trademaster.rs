@@ -53,7 +53,7 @@ macro_rules! trademaster_store_impl {
         impl TradeMasterStore for $store {
             async fn create_tm_session(&self, owner: &str, id: &str, state: &str, now: i64) -> Result<()> {
                 sqlx::query(
-                    "INSERT INTO trademaster_sessions (id, owner, state, version, created_at, updated_at) \
+                    "INSERT INTO trademaster_sessions (session_id, owner, state, version, created_at, updated_at) \
                      VALUES ($1, $2, $3, 0, $4, $4)",
                 )
                 .bind(id)
@@ -67,8 +67,8 @@ macro_rules! trademaster_store_impl {
 
             async fn tm_session(&self, owner: &str, id: &str) -> Result<Option<TmSession>> {
                 let row: Option<SessionTuple> = sqlx::query_as(
-                    "SELECT id, owner, state, version, created_at, updated_at FROM trademaster_sessions \
-                     WHERE id = $1 AND owner = $2",
+                    "SELECT session_id, owner, state, version, created_at, updated_at FROM trademaster_sessions \
+                     WHERE session_id = $1 AND owner = $2",
                 )
                 .bind(id)
                 .bind(owner)
@@ -94,7 +94,7 @@ macro_rules! trademaster_store_impl {
             ) -> Result<bool> {
                 let done = sqlx::query(
                     "UPDATE trademaster_sessions SET state = $1, version = version + 1, updated_at = $2 \
-                     WHERE id = $3 AND owner = $4 AND version = $5",
+                     WHERE session_id = $3 AND owner = $4 AND version = $5",
                 )
                 .bind(state)
                 .bind(now)
@@ -116,7 +116,7 @@ macro_rules! trademaster_store_impl {
             ) -> Result<bool> {
                 let done = sqlx::query(
                     "INSERT INTO trademaster_datasets (session_id, name, data, created_at) \
-                     SELECT id, $1, $2, $3 FROM trademaster_sessions WHERE id = $4 AND owner = $5 \
+                     SELECT session_id, $1, $2, $3 FROM trademaster_sessions WHERE session_id = $4 AND owner = $5 \
                      ON CONFLICT (session_id, name) DO UPDATE SET data = excluded.data, created_at = excluded.created_at",
                 )
                 .bind(name)
@@ -131,7 +131,7 @@ macro_rules! trademaster_store_impl {
 
             async fn tm_dataset(&self, owner: &str, session: &str, name: &str) -> Result<Option<Vec<u8>>> {
                 let row: Option<(Vec<u8>,)> = sqlx::query_as(
-                    "SELECT d.data FROM trademaster_datasets d JOIN trademaster_sessions s ON s.id = d.session_id \
+                    "SELECT d.data FROM trademaster_datasets d JOIN trademaster_sessions s ON s.session_id = d.session_id \
                      WHERE d.session_id = $1 AND d.name = $2 AND s.owner = $3",
                 )
                 .bind(session)
@@ -144,7 +144,7 @@ macro_rules! trademaster_store_impl {
 
             async fn tm_dataset_names(&self, owner: &str, session: &str) -> Result<Vec<String>> {
                 let rows: Vec<(String,)> = sqlx::query_as(
-                    "SELECT d.name FROM trademaster_datasets d JOIN trademaster_sessions s ON s.id = d.session_id \
+                    "SELECT d.name FROM trademaster_datasets d JOIN trademaster_sessions s ON s.session_id = d.session_id \
                      WHERE d.session_id = $1 AND s.owner = $2 ORDER BY d.created_at, d.name",
                 )
                 .bind(session)

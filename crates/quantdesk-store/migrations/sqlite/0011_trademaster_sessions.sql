@@ -3,7 +3,7 @@
 -- labeling and dynamics-test jobs it started, whether its labels were saved); `version` grows on
 -- every update, so concurrent updates cannot overwrite each other (compare-and-set).
 CREATE TABLE IF NOT EXISTS trademaster_sessions (
-    id          TEXT PRIMARY KEY,
+    session_id  TEXT PRIMARY KEY,
     owner       TEXT NOT NULL,
     state       TEXT NOT NULL DEFAULT '{}',
     version     INTEGER NOT NULL DEFAULT 0,

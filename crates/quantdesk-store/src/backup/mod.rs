@@ -191,14 +191,14 @@ pub static TABLES: &[Table] = &[
     Table {
         name: "trademaster_sessions",
         columns: &[
-            c("id", Text),
+            c("session_id", Text),
             c("owner", Text),
             c("state", Text),
             c("version", Int),
             c("created_at", Int),
             c("updated_at", Int),
         ],
-        key: &["id"],
+        key: &["session_id"],
         identity: false,
     },
     Table {
