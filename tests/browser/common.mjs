@@ -2,6 +2,7 @@
 // chromium for the file, the demo account signed in once through the sign-in form, pages that
 // collect script errors, and the wait for the chart to be drawn.
 import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const BASE = process.env.BASE_URL;
@@ -48,4 +49,30 @@ export async function chartReady(page, expect = {}) {
     return Object.entries(e).every(([k, v]) => el.dataset[k] === v);
   }, expect, { timeout: 15000 });
   return page.evaluate(() => ({ ...document.getElementById('chart').dataset }));
+}
+
+/** A job of `kind` submitted through the API; its id. */
+export async function submitJob(kind, params) {
+  const res = await fetch(`${BASE}/api/v1/jobs`, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ kind, params }),
+  });
+  const body = await res.json();
+  assert.ok(res.ok, `${kind} job refused: ${JSON.stringify(body)}`);
+  return body.id;
+}
+
+/** Waits (polling, at most 600 times 100 ms) for job `id` to succeed. */
+export async function jobSucceeded(id) {
+  for (let i = 0; i < 600; i++) {
+    const { state } = await api(`/api/v1/jobs/${id}`);
+    if (state === 'succeeded') return id;
+    assert.ok(!['failed', 'cancelled'].includes(state), `job #${id} ${state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`job #${id} did not finish`);
+}
+
+/** A backtest job run to its end through the API; its id. */
+export async function finishedBacktest(params) {
+  return jobSucceeded(await submitJob('backtest', params));
 }

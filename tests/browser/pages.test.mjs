@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { ARTIFACTS, AUTH, BASE, api, chartReady, newPage } from './common.mjs';
+import { ARTIFACTS, AUTH, BASE, api, chartReady, finishedBacktest, newPage } from './common.mjs';
 
 /** Pixels of the candle colours on the chart's canvases: a blank chart has none. */
 async function candlePixels(page) {
@@ -129,6 +129,10 @@ test('the import page shows a line-numbered error, then imports a good file', as
   assert.deepEqual(bars.c, [10.5, 11, 11.2]);
   assert.deepEqual(bars.v, [100, 200, 150]);
   await page.screenshot({ path: `${ARTIFACTS}/import-ok.png` });
+  // Issue 21, item 10: the same file again says that it changed nothing.
+  assert.doesNotMatch(await ok.textContent(), /Nothing changed/);
+  await page.click('#import-button');
+  await page.waitForFunction(() => /Nothing changed/.test(document.querySelector('#import-result .ok')?.textContent || ''));
   // the browser logs the refused upload's 422 as a console error; nothing else may appear
   assert.deepEqual(page.errors.filter((e) => !e.includes('status of 422')), []);
 });
@@ -301,21 +305,6 @@ test('a backtest from the form: progress, equity and drawdown, metrics, trades, 
   assert.match(await page.textContent('table.jobs'), new RegExp(`#${id}`));
   assert.deepEqual(page.errors, []);
 });
-
-/** A backtest job run to its end through the API; its id. */
-async function finishedBacktest(params) {
-  const res = await fetch(`${BASE}/api/v1/jobs`, {
-    method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ kind: 'backtest', params }),
-  });
-  const { id } = await res.json();
-  for (let i = 0; i < 600; i++) {
-    const { state } = await api(`/api/v1/jobs/${id}`);
-    if (state === 'succeeded') return id;
-    assert.ok(!['failed', 'cancelled'].includes(state), `backtest #${id} ${state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`backtest #${id} did not finish`);
-}
 
 /** The colour most of the opaque pixels of the canvases under `selector` have (the chart's
  * background), as "r,g,b", once it equals `want` (or, after 10 s, whatever it is). */

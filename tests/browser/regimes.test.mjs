@@ -3,10 +3,11 @@
 // behind the candles from /api/v1/regimes with the page's resolution and adjustment, with a legend
 // of the labels' statistics and an optional filtered line; switched off, the bands go; during a
 // replay the labels are causal and stop at the cursor; a refusal (422) is a status text; after a
-// 429 the next request waits for Retry-After.
+// 429 the next request waits for Retry-After. The backtest page splits a run by regime and its
+// button starts the dynamics test, whose page shows the radar and the tables (issue 17).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARTIFACTS, AUTH, BASE, api, chartReady, newPage as plainPage } from './common.mjs';
+import { ARTIFACTS, AUTH, BASE, api, chartReady, newPage as plainPage, submitJob } from './common.mjs';
 
 /** A signed-in page that records regime requests. */
 async function newPage(locale = 'en-US') {
@@ -250,5 +251,56 @@ test('a 429 keeps the layer waiting for Retry-After, then it draws', async () =>
   // the browser itself logs the refused request; nothing else is an error
   assert.deepEqual(page.errors.filter((e) => !/status of 429/.test(e)), []);
   await page.uncheck('#regime-on');
+  await page.context().close();
+});
+
+/** A number as the pages show it (quantdesk_backtest::metrics::shown): never "-0.00". */
+const shown = (x, digits) => { const s = x.toFixed(digits); return /^-[0.]+$/.test(s) ? s.slice(1) : s; };
+
+test('a backtest page splits the run by regime, and its dynamics test opens as a radar page', async () => {
+  const page = await plainPage();
+  // Opened while the run may still be going: the page is rendered again once it has finished.
+  const id = await submitJob('backtest', { symbols: ['000858.SZ'], strategy: 'sma_cross', params: { fast: 5, slow: 20 } });
+  await page.addInitScript(() => localStorage.setItem('quantdesk.theme', 'dark'));
+  await page.goto(`${BASE}/backtests/${id}`);
+  await page.waitForSelector('.backtest-page[data-ready="true"]', { timeout: 60000 });
+  const job = await api(`/api/v1/jobs/${id}`);
+  const split = job.result.regimes;
+  assert.equal(split.symbol, '000858.SZ');
+  assert.equal(split.figures.rows.length, 3);
+  // The whole period, then one row per state, with the job's figures.
+  const rows = await page.locator('#bt-regimes-table tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.dataset.row, ...[...tr.cells].map((c) => c.textContent.trim())]));
+  assert.deepEqual(rows.map((r) => r[0]), ['all', '0', '1', '2']);
+  assert.deepEqual(rows.slice(1).map((r) => r[1]), ['Bear', 'Sideways', 'Bull']);
+  split.figures.rows.forEach((f, k) => {
+    assert.equal(rows[k + 1][2], String(f.bars));
+    assert.equal(rows[k + 1][3], f.total_return === null ? '—' : shown(f.total_return * 100, 2));
+  });
+  assert.equal(Number(rows[0][2]), split.figures.rows.reduce((n, r) => n + r.bars, 0) + split.figures.unlabeled_bars);
+  assert.ok(await page.isVisible('#bt-regimes'), 'the split is shown beside the metrics');
+  assert.match(await page.textContent('#bt-regimes'), /Ex-post labels/);
+  await page.screenshot({ path: `${ARTIFACTS}/backtest-regimes-dark.png`, fullPage: true });
+
+  // The dynamics test of the run's strategy: its page follows the job, then shows the radar.
+  await Promise.all([page.waitForURL(/\/dynamics\/\d+$/), page.click('#bt-dynamics')]);
+  const dyn = page.url().split('/').pop();
+  await page.waitForSelector('.dynamics-page[data-state="succeeded"]', { timeout: 60000 });
+  const result = (await api(`/api/v1/jobs/${dyn}`)).result;
+  assert.equal(result.agent, 'sma_cross');
+  const tested = result.labels.filter((l) => l.tables);
+  assert.ok(tested.length > 0, JSON.stringify(result));
+  assert.equal(await page.locator('.dynamics-label .radar svg').count(), tested.length, 'one radar per tested state');
+  for (const l of tested) {
+    const tr = await page.locator(`#dyn-${l.label}-tm tr[data-row="tr"] td`).allTextContents();
+    const agent = l.tables.trademaster.find((m) => m.metric === 'tr').agent;
+    assert.equal(tr[1], agent === null ? '—' : shown(agent, 4));
+  }
+  assert.match(await page.textContent('.dynamics-page'), /TradeMaster's metrics/);
+  // In the dark theme the radar's words take the page's text colour.
+  const [text, body] = await page.evaluate(() => [getComputedStyle(document.querySelector('.radar svg text')).fill, getComputedStyle(document.body).color]);
+  assert.equal(text, body);
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+  await page.screenshot({ path: `${ARTIFACTS}/dynamics-dark.png`, fullPage: true });
+  assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -278,6 +278,10 @@ pub struct BacktestOutcome {
     pub trades: usize,
     pub data_fingerprint: String,
     pub engine_version: String,
+    /// The run split by market regime (ex-post labels of the first symbol's bars); absent in
+    /// results of older runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regimes: Option<crate::regimes::RegimeSplit>,
 }
 
 impl JobSpec for BacktestParams {
@@ -406,6 +410,16 @@ pub struct ImportReport {
     pub factors: u64,
     pub instruments_created: u64,
     pub resolution: String,
+    /// Bars that were new or differed from the stored ones (absent in results stored before
+    /// quantdesk counted them).
+    #[serde(default)]
+    pub bars_changed: u64,
+    /// Adjustment factors new or changed.
+    #[serde(default)]
+    pub factors_changed: u64,
+    /// True when the import wrote nothing new: every row was already stored with the same values.
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 /// One imported file.

@@ -300,6 +300,9 @@ fn report(rows: u64, resolution: Resolution, summary: ImportSummary) -> ImportRe
         factors: summary.factors,
         instruments_created: summary.instruments_created,
         resolution: resolution.as_udf(),
+        bars_changed: summary.bars_changed,
+        factors_changed: summary.factors_changed,
+        unchanged: summary.bars_changed == 0 && summary.factors_changed == 0 && summary.instruments_created == 0,
     }
 }
 

@@ -36,6 +36,9 @@ use utoipa::ToSchema;
 use crate::AppError;
 use crate::market::{BarRequest, BarSource, stored_series};
 
+pub mod split;
+pub use split::{RegimeSplit, RegimeSplitRow, SplitFigures, backtest_split, split_by_regime};
+
 /// Bounds of the parameters (stated in the API's schema too).
 pub const MAX_DYNAMICS: usize = 10;
 /// Largest `min_length`.
@@ -835,7 +838,7 @@ pub struct LabelDynamics {
 }
 
 /// Why a label was not tested.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Refusal {
     pub code: String,
     pub message: String,
@@ -1005,6 +1008,12 @@ fn esc(s: &str) -> String {
 /// An inline SVG radar chart of one label's scores (`r = score + 100` on TradeMaster's six axes,
 /// 0 to 200; the circle at 100 is Do-Nothing's profit score). No script, no external resource.
 pub fn radar_svg(title: &str, plot: &radar::RadarPlot) -> String {
+    radar_svg_with(title, plot, &plot.axes, ["Profitability", "Risk Control"])
+}
+
+/// [`radar_svg`] with the axes and the two bars named in the reader's language. Text and lines
+/// take the surrounding text colour (`currentColor`), so the chart reads on a light or a dark page.
+pub fn radar_svg_with(title: &str, plot: &radar::RadarPlot, axes: &[&str; 6], bars: [&str; 2]) -> String {
     use std::fmt::Write as _;
     let (cx, cy, rmax) = (200.0_f64, 200.0_f64, 140.0_f64);
     let point = |theta_deg: f64, r: f64| {
@@ -1028,17 +1037,24 @@ pub fn radar_svg(title: &str, plot: &radar::RadarPlot) -> String {
                 format!("{x:.2},{y:.2}")
             })
             .collect();
-        let _ = write!(s, r##"<polygon points="{}" fill="none" stroke="#bbb" stroke-width="1"/>"##, pts.join(" "));
+        let _ = write!(
+            s,
+            r##"<polygon points="{}" fill="none" stroke="currentColor" stroke-opacity="0.3" stroke-width="1"/>"##,
+            pts.join(" ")
+        );
     }
     for (i, &t) in plot.theta.iter().enumerate() {
         let (x, y) = point(f64::from(t), 200.0);
-        let _ = write!(s, r##"<line x1="{cx}" y1="{cy}" x2="{x:.2}" y2="{y:.2}" stroke="#ccc"/>"##);
+        let _ = write!(
+            s,
+            r##"<line x1="{cx}" y1="{cy}" x2="{x:.2}" y2="{y:.2}" stroke="currentColor" stroke-opacity="0.25"/>"##
+        );
         let (lx, ly) = point(f64::from(t), 225.0);
         let (lx, ly) = (cx + (lx - cx) * 1.12, cy + (ly - cy) * 1.12);
         let _ = write!(
             s,
-            r#"<text x="{lx:.2}" y="{ly:.2}" font-size="12" text-anchor="middle" font-family="sans-serif">{} ({:.1})</text>"#,
-            esc(plot.axes[i]),
+            r#"<text x="{lx:.2}" y="{ly:.2}" font-size="12" text-anchor="middle" font-family="sans-serif" fill="currentColor">{} ({:.1})</text>"#,
+            esc(axes[i]),
             plot.r[i] - 100.0
         );
     }
@@ -1059,8 +1075,10 @@ pub fn radar_svg(title: &str, plot: &radar::RadarPlot) -> String {
     );
     let _ = write!(
         s,
-        r#"<text x="200" y="410" font-size="12" text-anchor="middle" font-family="sans-serif">Profitability {:.2} · Risk Control {:.2}</text>"#,
+        r#"<text x="200" y="410" font-size="12" text-anchor="middle" font-family="sans-serif" fill="currentColor">{} {:.2} · {} {:.2}</text>"#,
+        esc(bars[0]),
         plot.profitability_bar - 100.0,
+        esc(bars[1]),
         plot.risk_control_bar - 100.0
     );
     s.push_str("</svg>");
@@ -1388,8 +1406,22 @@ mod tests {
         for rep in tested {
             assert!(rep.trademaster_metrics.agent.tr != rep.trademaster_metrics.do_nothing.tr);
         }
-        let svg = radar_svg("t", &r.labels.iter().find_map(|l| l.report.as_ref()).unwrap().radar);
+        let report = r.labels.iter().find_map(|l| l.report.as_ref()).unwrap();
+        let svg = radar_svg("t", &report.radar);
         assert!(svg.starts_with("<svg") && !svg.contains("<script") && !svg.contains("href"));
+        // The job result's tables carry the report's figures, and the radar comes back from them.
+        let t = DynamicsTables::of(report);
+        assert_eq!(t.trademaster[1].metric, "tr");
+        assert_eq!(t.trademaster[1].agent, finite(report.trademaster_metrics.agent.tr));
+        assert_eq!(t.scores.last().unwrap().agent, finite(report.scores.agent.risk_control));
+        assert_eq!(t.tested_runs, report.segments.iter().filter(|s| s.tested).count());
+        let back = t.radar_plot();
+        for (a, b) in back.r.iter().zip(report.radar.r) {
+            assert!(a == &b || (a.is_nan() && !b.is_finite()), "{a} {b}");
+        }
+        assert_eq!(radar_svg("t", &back), svg);
+        let zh = radar_svg_with("t", &back, &["超额收益", "夏普", "卡玛", "索提诺", "波动", "回撤"], ["盈利", "风控"]);
+        assert!(zh.contains("超额收益") && zh.contains("风控") && !zh.contains("Excess Profit"));
     }
 }
 
@@ -1568,6 +1600,146 @@ pub struct DynamicsJobLabel {
     pub risk_control: Option<f64>,
     /// Why the label was not tested.
     pub refused: Option<String>,
+    /// The tested label's tables and radar values, for the dynamics page (absent in results of
+    /// older runs and for untested labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<DynamicsTables>,
+}
+
+/// One metric of a dynamics test: its value for the agent, Blind-Buy and Do-Nothing, and σ where
+/// it has one. `null` where a value is undefined (NaN) or infinite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DynamicsRow {
+    /// The metric's identifier (TradeMaster's own names for TradeMaster's metrics: `tr`, `mdd`, …).
+    pub metric: String,
+    pub agent: Option<f64>,
+    pub blind_buy: Option<f64>,
+    pub do_nothing: Option<f64>,
+    pub sigma: Option<f64>,
+}
+
+/// A tested label's figures as tables: TradeMaster's metrics with σ, TradeMaster's scores, the
+/// radar values, and the textbook metrics (not TradeMaster's) apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DynamicsTables {
+    /// Runs of the label, and those tested (long enough).
+    pub runs: usize,
+    pub tested_runs: usize,
+    /// TradeMaster's metrics: excess_profit, tr, sharpe_ratio, vol, mdd, cr, sor.
+    pub trademaster: Vec<DynamicsRow>,
+    /// TradeMaster's scores: the same metrics and profitability, risk_control.
+    pub scores: Vec<DynamicsRow>,
+    /// The agent's radar radii (score + 100) on TradeMaster's six axes, in the order of
+    /// `quantdesk_regimes::radar::RADAR_AXES`, and its two bars.
+    pub radar: Vec<Option<f64>>,
+    pub profitability_bar: Option<f64>,
+    pub risk_control_bar: Option<f64>,
+    /// Textbook metrics: total_return, excess_return, annualized_return, volatility,
+    /// sharpe_ratio, max_drawdown, calmar_ratio, sortino_ratio.
+    pub textbook: Vec<DynamicsRow>,
+}
+
+/// A metric's identifier and how to read it from a policy's figures.
+type Pick<M> = (&'static str, fn(&M) -> Option<f64>);
+
+impl DynamicsTables {
+    /// The tables of one tested label.
+    pub fn of(r: &DynamicsSummary) -> Self {
+        fn rows<M>(
+            p: &radar::PerPolicy<M>,
+            picks: &[Pick<M>],
+            sigma: &dyn Fn(&str) -> Option<f64>,
+        ) -> Vec<DynamicsRow> {
+            picks
+                .iter()
+                .map(|(name, f)| DynamicsRow {
+                    metric: (*name).to_string(),
+                    agent: f(&p.agent).and_then(finite),
+                    blind_buy: f(&p.blind_bid).and_then(finite),
+                    do_nothing: f(&p.do_nothing).and_then(finite),
+                    sigma: sigma(name).and_then(finite),
+                })
+                .collect()
+        }
+        let tm: [Pick<radar::TmMetrics>; 7] = [
+            ("excess_profit", |x| Some(x.excess_profit)),
+            ("tr", |x| Some(x.tr)),
+            ("sharpe_ratio", |x| Some(x.sharpe_ratio)),
+            ("vol", |x| Some(x.vol)),
+            ("mdd", |x| Some(x.mdd)),
+            ("cr", |x| Some(x.cr)),
+            ("sor", |x| Some(x.sor)),
+        ];
+        let sg = &r.sigma;
+        let tm_sigma = |name: &str| match name {
+            "excess_profit" => Some(sg.excess_profit),
+            "tr" => Some(sg.tr),
+            "sharpe_ratio" => Some(sg.sharpe_ratio),
+            "vol" => Some(sg.vol),
+            "mdd" => Some(sg.mdd),
+            "cr" => Some(sg.cr),
+            "sor" => Some(sg.sor),
+            _ => None,
+        };
+        let sc: [Pick<radar::TmScores>; 9] = [
+            ("excess_profit", |x| Some(x.excess_profit)),
+            ("tr", |x| Some(x.tr)),
+            ("sharpe_ratio", |x| Some(x.sharpe_ratio)),
+            ("cr", |x| Some(x.cr)),
+            ("sor", |x| Some(x.sor)),
+            ("vol", |x| Some(x.vol)),
+            ("mdd", |x| Some(x.mdd)),
+            ("profitability", |x| Some(x.profitability)),
+            ("risk_control", |x| Some(x.risk_control)),
+        ];
+        let tb: [Pick<radar::TextbookMetrics>; 8] = [
+            ("total_return", |x| Some(x.total_return)),
+            ("excess_return", |x| Some(x.excess_return)),
+            ("annualized_return", |x| Some(x.annualized_return)),
+            ("volatility", |x| Some(x.volatility)),
+            ("sharpe_ratio", |x| x.sharpe_ratio),
+            ("max_drawdown", |x| Some(x.max_drawdown)),
+            ("calmar_ratio", |x| x.calmar_ratio),
+            ("sortino_ratio", |x| x.sortino_ratio),
+        ];
+        let ts = &r.textbook.sigma;
+        let tb_sigma = |name: &str| match name {
+            "total_return" => Some(ts.total_return),
+            "excess_return" => Some(ts.excess_return),
+            "volatility" => Some(ts.volatility),
+            "sharpe_ratio" => ts.sharpe_ratio,
+            "max_drawdown" => Some(ts.max_drawdown),
+            "calmar_ratio" => ts.calmar_ratio,
+            "sortino_ratio" => ts.sortino_ratio,
+            _ => None,
+        };
+        DynamicsTables {
+            runs: r.segments.len(),
+            tested_runs: r.segments.iter().filter(|s| s.tested).count(),
+            trademaster: rows(&r.trademaster_metrics, &tm, &tm_sigma),
+            scores: rows(&r.scores, &sc, &|_| None),
+            radar: r.radar.r.iter().copied().map(finite).collect(),
+            profitability_bar: finite(r.radar.profitability_bar),
+            risk_control_bar: finite(r.radar.risk_control_bar),
+            textbook: rows(&r.textbook.metrics, &tb, &tb_sigma),
+        }
+    }
+
+    /// The agent's radar chart back from the stored radii (an undefined radius as NaN, which
+    /// [`radar_svg`] draws at the centre).
+    pub fn radar_plot(&self) -> radar::RadarPlot {
+        let mut r = [f64::NAN; 6];
+        for (x, v) in r.iter_mut().zip(&self.radar) {
+            *x = v.unwrap_or(f64::NAN);
+        }
+        radar::RadarPlot {
+            axes: radar::RADAR_AXES,
+            theta: radar::RADAR_THETA,
+            r,
+            profitability_bar: self.profitability_bar.unwrap_or(f64::NAN),
+            risk_control_bar: self.risk_control_bar.unwrap_or(f64::NAN),
+        }
+    }
 }
 
 /// The result of a `dynamics_test` job.
@@ -1594,6 +1766,7 @@ impl From<&DynamicsAnswer> for DynamicsTestJobResult {
                     profitability: l.report.as_ref().and_then(|r| finite(r.scores.agent.profitability)),
                     risk_control: l.report.as_ref().and_then(|r| finite(r.scores.agent.risk_control)),
                     refused: l.refused.as_ref().map(|x| format!("{}: {}", x.code, x.message)),
+                    tables: l.report.as_ref().map(DynamicsTables::of),
                 })
                 .collect(),
         }

@@ -97,11 +97,19 @@ impl TypedHandler for Backtest {
         let config = spec.config.clone().unwrap_or_default();
         let (strategy, params) = (spec.strategy.clone(), spec.params.clone());
         let data = series.clone();
-        let mut result =
-            tokio::task::spawn_blocking(move || quantdesk_backtest::backtest(&config, &data, &strategy, &params))
-                .await
-                .map_err(|e| JobError::Transient(e.to_string()))?
-                .map_err(permanent)?;
+        // The run, and its split by regime (ex-post labels of the first symbol's bars).
+        let (mut result, regimes) = tokio::task::spawn_blocking(move || {
+            let result = quantdesk_backtest::backtest(&config, &data, &strategy, &params)?;
+            let split = quantdesk_app::regimes::backtest_split(
+                &data,
+                &result.equity_curve,
+                quantdesk_backtest::periods_per_year(&data),
+            );
+            Ok::<_, quantdesk_backtest::BacktestError>((result, split))
+        })
+        .await
+        .map_err(|e| JobError::Transient(e.to_string()))?
+        .map_err(permanent)?;
         // The benchmark: alpha and beta in the metrics, and its buy-and-hold rebased to the
         // starting equity, for the equity chart.
         let mut benchmark = serde_json::Value::Null;
@@ -119,6 +127,7 @@ impl TypedHandler for Backtest {
         let mut full = serde_json::to_value(&result).map_err(permanent)?;
         if let Some(o) = full.as_object_mut() {
             o.insert("benchmark".into(), benchmark);
+            o.insert("regimes".into(), serde_json::to_value(&regimes).map_err(permanent)?);
         }
         ctx.artifact("result.json", "application/json", &serde_json::to_vec(&full).map_err(permanent)?).await?;
         ctx.artifact("trades.csv", "text/csv", trades_csv(&result).as_bytes()).await?;
@@ -136,6 +145,7 @@ impl TypedHandler for Backtest {
             data_fingerprint: result.data_fingerprint,
             engine_version: result.engine_version,
             metrics: result.metrics,
+            regimes,
         })
     }
 }

@@ -76,6 +76,40 @@ async fn regimes_and_dynamics_test_jobs_store_their_artifacts() {
     for name in ["labels.csv", "statistics.csv", "result.json"] {
         artifact(&store, j.id, name).await;
     }
+    // The result carries each tested label's tables for the dynamics page, agreeing with the
+    // summary fields.
+    for l in &r.labels {
+        let t = l.tables.as_ref().expect("tables of a tested label");
+        assert_eq!(t.tested_runs, l.tested_runs);
+        let risk = t.scores.iter().find(|x| x.metric == "risk_control").unwrap();
+        assert_eq!(risk.agent, l.risk_control);
+        assert_eq!(t.radar.len(), 6);
+    }
+
+    // A backtest's result is split by regime: the labels are those of the regimes job (the
+    // golden file's), so each label's bars are its count in the file.
+    let j = run(
+        &store,
+        "backtest",
+        serde_json::json!({"symbols": ["BTC"], "strategy": "sma_cross", "adjustment": "none",
+        "params": {"fast": 3, "slow": 8}, "config": {"market": {"profile": "generic"}}}),
+    )
+    .await;
+    assert_eq!(j.state, JobState::Succeeded, "{:?}", j.error);
+    let out: quantdesk_app::jobs::BacktestOutcome = serde_json::from_str(j.result.as_deref().unwrap()).unwrap();
+    let split = out.regimes.expect("the split by regime");
+    assert_eq!(
+        (split.symbol.as_str(), split.symbols, split.filter),
+        ("BTC", 1, quantdesk_app::regimes::Filter::ZeroPhase)
+    );
+    let figures = split.figures.expect("BTC's bars can be labeled");
+    let counts: Vec<usize> = (0..3).map(|l| want.iter().filter(|(_, x)| *x == l.to_string()).count()).collect();
+    assert_eq!(figures.rows.iter().map(|r| r.bars).collect::<Vec<_>>(), counts);
+    assert_eq!(figures.unlabeled_bars, 0);
+    assert!(figures.rows.iter().all(|r| r.total_return.is_some() && r.max_drawdown.is_some_and(|d| d <= 0.0)));
+    let (_, full) = artifact(&store, j.id, "result.json").await;
+    let full: serde_json::Value = serde_json::from_str(&full).unwrap();
+    assert_eq!(full["regimes"]["figures"]["rows"].as_array().map(Vec::len), Some(3));
 
     // Refused on the data: an unknown symbol fails the job permanently.
     let j = run(&store, "regimes", serde_json::json!({"symbol": "NOPE"})).await;

@@ -386,6 +386,12 @@ impl TmScores {
     }
 }
 
+/// The radar chart's axes, as `plot_radar_chart` names them.
+pub const RADAR_AXES: [&str; 6] =
+    ["Excess Profit", "Sharp Ratio", "Calmar Ratio", "Sortino Ratio", "Volatility", "Max Drawdown"];
+/// The axes' angles in degrees.
+pub const RADAR_THETA: [u32; 6] = [0, 60, 120, 180, 240, 300];
+
 /// The radar chart of `plot_radar_chart`: `r = score + 100` on six axes, and its bars, whose
 /// Profitability uses Excess Profit instead of tr (`mean(EP, Sharpe, Calmar, Sortino) + 100`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -414,8 +420,8 @@ impl RadarPlot {
             s.mdd + 100.0,
         ];
         Self {
-            axes: ["Excess Profit", "Sharp Ratio", "Calmar Ratio", "Sortino Ratio", "Volatility", "Max Drawdown"],
-            theta: [0, 60, 120, 180, 240, 300],
+            axes: RADAR_AXES,
+            theta: RADAR_THETA,
             r,
             profitability_bar: (r[0] + r[1] + r[2] + r[3]) / 4.0,
             risk_control_bar: (r[4] + r[5]) / 2.0,

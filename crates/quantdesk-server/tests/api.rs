@@ -20,6 +20,7 @@ async fn import_over_http_then_read_back() {
     assert_eq!(v["bars"], 3);
     assert_eq!(v["rows"], 3);
     assert_eq!(v["instruments_created"], 1);
+    assert_eq!((v["bars_changed"].as_u64(), v["unchanged"].as_bool()), (Some(3), Some(false)));
     let (s, v) = t.get_json("/api/v1/bars/600519.SH?resolution=1D").await;
     assert_eq!(s, 200);
     assert_eq!(v["symbol"], "600519.SH");
@@ -39,12 +40,22 @@ async fn import_over_http_then_read_back() {
     // the import is visible to the datafeed at once (caches were cleared)
     let (_, v) = t.get_json("/udf/symbols?symbol=600519.SH").await;
     assert_eq!(v["name"], "600519.SH");
-    // idempotent
-    let (s, _) = t
+    // idempotent, and it says that it changed nothing
+    let (s, v) = t
         .upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "m.csv", GOOD.as_bytes())
         .await;
     assert_eq!(s, 200);
     assert_eq!(t.store.bar_count().await.unwrap(), 3);
+    assert_eq!(
+        (v["bars"].as_u64(), v["bars_changed"].as_u64(), v["unchanged"].as_bool()),
+        (Some(3), Some(0), Some(true))
+    );
+    // one corrected close is one changed bar
+    let fixed = GOOD.replace("2024-01-03,10.5,12,10,11,200", "2024-01-03,10.5,12,10,11.1,200");
+    let (_, v) = t
+        .upload("/api/v1/imports/bars", &[("symbol", "600519.SH"), ("resolution", "1D")], "m.csv", fixed.as_bytes())
+        .await;
+    assert_eq!((v["bars_changed"].as_u64(), v["unchanged"].as_bool()), (Some(1), Some(false)));
 }
 
 #[tokio::test]

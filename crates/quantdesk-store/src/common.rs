@@ -35,10 +35,16 @@ pub(crate) const REFRESH_SERIES: &str = "UPDATE series SET \
 
 pub(crate) const BARS_COLUMNS: &str = "ts, open, high, low, close, volume, amount";
 
+/// An upsert that leaves a row with the same values alone, so the statement's affected-row count
+/// is the number of bars that are new or changed (every column is `NOT NULL`, so `<>` is exact).
 pub(crate) const BAR_UPSERT_TAIL: &str = " ON CONFLICT (series_id, ts) DO UPDATE SET open = excluded.open, high = excluded.high, \
-     low = excluded.low, close = excluded.close, volume = excluded.volume, amount = excluded.amount";
+     low = excluded.low, close = excluded.close, volume = excluded.volume, amount = excluded.amount \
+     WHERE bars.open <> excluded.open OR bars.high <> excluded.high OR bars.low <> excluded.low \
+     OR bars.close <> excluded.close OR bars.volume <> excluded.volume OR bars.amount <> excluded.amount";
 
-pub(crate) const FACTOR_UPSERT_TAIL: &str = " ON CONFLICT (symbol, date) DO UPDATE SET factor = excluded.factor";
+/// Like [`BAR_UPSERT_TAIL`]: an unchanged factor is not counted.
+pub(crate) const FACTOR_UPSERT_TAIL: &str =
+    " ON CONFLICT (symbol, date) DO UPDATE SET factor = excluded.factor WHERE adj_factors.factor <> excluded.factor";
 
 /// The migrator for one backend's schema: one embedded SQL file per version, in order.
 ///
@@ -467,9 +473,10 @@ macro_rules! market_store_impl {
                         id
                     }
                 };
-                <$store>::insert_bars(&mut self.tx, series_id, s.bars, &|_| {}).await?;
+                self.summary.bars_changed += <$store>::insert_bars(&mut self.tx, series_id, s.bars, &|_| {}).await?;
                 self.summary.bars += s.bars.len() as u64;
-                <$store>::insert_factors(&mut self.tx, s.symbol.as_str(), s.factors).await?;
+                self.summary.factors_changed +=
+                    <$store>::insert_factors(&mut self.tx, s.symbol.as_str(), s.factors).await?;
                 self.summary.factors += s.factors.len() as u64;
                 if let (Some(exchange), quantdesk_core::Resolution::Day) = (s.calendar, self.resolution) {
                     let dates: Vec<chrono::NaiveDate> = s
@@ -487,12 +494,26 @@ macro_rules! market_store_impl {
                 symbol: &quantdesk_core::Symbol,
                 factors: &[quantdesk_core::AdjFactor],
             ) -> $crate::Result<()> {
+                let before: Vec<(chrono::NaiveDate, f64)> =
+                    sqlx::query_as("SELECT date, factor FROM adj_factors WHERE symbol = $1 ORDER BY date")
+                        .bind(symbol.as_str())
+                        .fetch_all(&mut *self.tx)
+                        .await?;
+                let mut after: Vec<(chrono::NaiveDate, f64)> = factors.iter().map(|f| (f.date, f.factor)).collect();
+                after.sort_by_key(|f| f.0);
+                after.dedup_by_key(|f| f.0);
+                self.summary.factors += factors.len() as u64;
+                if before == after {
+                    return Ok(());
+                }
+                let gone = before.iter().filter(|b| after.binary_search_by_key(&b.0, |a| a.0).is_err()).count() as u64;
                 sqlx::query("DELETE FROM adj_factors WHERE symbol = $1")
                     .bind(symbol.as_str())
                     .execute(&mut *self.tx)
                     .await?;
                 <$store>::insert_factors(&mut self.tx, symbol.as_str(), factors).await?;
-                self.summary.factors += factors.len() as u64;
+                let kept = after.iter().filter(|a| before.contains(a)).count() as u64;
+                self.summary.factors_changed += gone + after.len() as u64 - kept;
                 Ok(())
             }
 

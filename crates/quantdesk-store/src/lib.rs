@@ -127,6 +127,10 @@ pub struct ImportSummary {
     pub symbols: u64,
     pub bars: u64,
     pub factors: u64,
+    /// Bars that were new or differed from the stored ones; 0 when a re-import changed nothing.
+    pub bars_changed: u64,
+    /// Adjustment factors added, changed or (by `replace_factors`) removed.
+    pub factors_changed: u64,
     /// Instruments created with defaults because the import named a symbol not yet known.
     pub instruments_created: u64,
 }

@@ -67,15 +67,15 @@ impl PgStore {
         series_id: i64,
         bars: &[Bar],
         progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let sql = format!(
             "INSERT INTO bars (series_id, ts, open, high, low, close, volume, amount) \
              SELECT $1, * FROM UNNEST($2::BIGINT[], $3::FLOAT8[], $4::FLOAT8[], $5::FLOAT8[], $6::FLOAT8[], $7::FLOAT8[], $8::FLOAT8[]){BAR_UPSERT_TAIL}"
         );
-        let mut done = 0u64;
+        let (mut done, mut changed) = (0u64, 0u64);
         for chunk in bars.chunks(CHUNK) {
             let col = |f: fn(&Bar) -> f64| chunk.iter().map(f).collect::<Vec<f64>>();
-            sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            changed += sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(series_id)
                 .bind(chunk.iter().map(|b| b.time).collect::<Vec<i64>>())
                 .bind(col(|b| b.open))
@@ -85,27 +85,28 @@ impl PgStore {
                 .bind(col(|b| b.volume))
                 .bind(col(|b| b.amount))
                 .execute(&mut **tx)
-                .await?;
+                .await?
+                .rows_affected();
             done += chunk.len() as u64;
             progress(done);
         }
-        Ok(())
+        Ok(changed)
     }
 
-    async fn insert_factors(tx: &mut Transaction<'_, Postgres>, symbol: &str, factors: &[AdjFactor]) -> Result<()> {
+    async fn insert_factors(tx: &mut Transaction<'_, Postgres>, symbol: &str, factors: &[AdjFactor]) -> Result<u64> {
         if factors.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let sql = format!(
             "INSERT INTO adj_factors (symbol, date, factor) SELECT $1, * FROM UNNEST($2::DATE[], $3::FLOAT8[]){FACTOR_UPSERT_TAIL}"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(symbol)
             .bind(factors.iter().map(|f| f.date).collect::<Vec<_>>())
             .bind(factors.iter().map(|f| f.factor).collect::<Vec<_>>())
             .execute(&mut **tx)
-            .await?;
-        Ok(())
+            .await?
+            .rows_affected())
     }
 
     async fn insert_calendar(tx: &mut Transaction<'_, Postgres>, exchange: &str, dates: &[NaiveDate]) -> Result<u64> {

@@ -128,10 +128,10 @@ impl SqliteStore {
         series_id: i64,
         bars: &[Bar],
         progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<()> {
+    ) -> Result<u64> {
         static FULL: OnceLock<Arc<str>> = OnceLock::new();
         let full = FULL.get_or_init(|| values_sql(BAR_HEAD, 8, CHUNK, BAR_UPSERT_TAIL).into());
-        let mut done = 0u64;
+        let (mut done, mut changed) = (0u64, 0u64);
         for chunk in bars.chunks(CHUNK) {
             let sql: Arc<str> = if chunk.len() == CHUNK {
                 full.clone()
@@ -150,22 +150,23 @@ impl SqliteStore {
                     .bind(b.volume)
                     .bind(b.amount);
             }
-            q.execute(&mut **tx).await?;
+            changed += q.execute(&mut **tx).await?.rows_affected();
             done += chunk.len() as u64;
             progress(done);
         }
-        Ok(())
+        Ok(changed)
     }
 
-    async fn insert_factors(tx: &mut Transaction<'_, Sqlite>, symbol: &str, factors: &[AdjFactor]) -> Result<()> {
+    async fn insert_factors(tx: &mut Transaction<'_, Sqlite>, symbol: &str, factors: &[AdjFactor]) -> Result<u64> {
+        let mut changed = 0;
         for chunk in factors.chunks(CHUNK) {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(values_sql(FACTOR_HEAD, 3, chunk.len(), FACTOR_UPSERT_TAIL)));
             for f in chunk {
                 q = q.bind(symbol).bind(f.date).bind(f.factor);
             }
-            q.execute(&mut **tx).await?;
+            changed += q.execute(&mut **tx).await?.rows_affected();
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// One statement whatever the number of dates: they go in as one JSON array of `YYYY-MM-DD`

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use quantdesk_core::financials::{FieldValue, resolve};
 use quantdesk_core::{AdjFactor, Bar, Instrument, InstrumentKind, Resolution, Statement, StatementRow, Symbol};
 use quantdesk_store::financials::{SourceCalls, SourceStatus};
-use quantdesk_store::{BarSeriesWrite, InstrumentQuery, MarketStore};
+use quantdesk_store::{BarSeriesWrite, ImportSummary, InstrumentQuery, MarketStore};
 use support::each_backend;
 
 fn sym(s: &str) -> Symbol {
@@ -27,6 +27,13 @@ fn bar(t: i64, c: f64) -> Bar {
 
 fn days(n: usize) -> Vec<Bar> {
     (0..n).map(|i| bar(day("2024-01-01") + i as i64 * 86_400, 10.0 + i as f64)).collect()
+}
+
+/// One committed import session of `symbol`'s daily bars and factors.
+async fn import_once(store: &dyn MarketStore, symbol: &Symbol, bars: &[Bar], factors: &[AdjFactor]) -> ImportSummary {
+    let mut session = store.begin_import(Resolution::Day).await.unwrap();
+    session.write(&BarSeriesWrite { symbol, bars, factors, calendar: Some("SSE") }).await.unwrap();
+    session.commit().await.unwrap()
 }
 
 async fn import(store: &dyn MarketStore, symbol: &Symbol, res: Resolution, bars: &[Bar], factors: &[AdjFactor]) {
@@ -235,6 +242,31 @@ async fn import_sessions_stream_batches_and_roll_back_when_dropped() {
         let info = store.series(&s).await.unwrap();
         assert_eq!((info[0].first, info[0].last, info[0].count), (bars[0].time, bars[9].time, 10));
         assert_eq!(store.bars(&s, Resolution::Day, i64::MIN, i64::MAX, None).await.unwrap(), bars);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_re_import_counts_only_the_bars_and_factors_it_changed() {
+    each_backend(|store| async move {
+        let s = sym("600036.SH");
+        let bars = days(10);
+        let factors = [AdjFactor { date: "2024-01-02".parse().unwrap(), factor: 1.5 }];
+        let first = import_once(&*store, &s, &bars, &factors).await;
+        assert_eq!((first.bars, first.bars_changed, first.factors_changed, first.instruments_created), (10, 10, 1, 1));
+        // The same file again: every row read, none changed.
+        let again = import_once(&*store, &s, &bars, &factors).await;
+        assert_eq!((again.bars, again.bars_changed, again.factors_changed, again.instruments_created), (10, 0, 0, 0));
+        // One close corrected, one volume corrected, one bar appended, the factor revised.
+        let mut edited = bars.clone();
+        edited[3].close += 0.01;
+        edited[7].volume += 1.0;
+        let mut extra = days(11);
+        edited.push(extra.pop().unwrap());
+        let revised = [AdjFactor { factor: 1.6, ..factors[0] }];
+        let third = import_once(&*store, &s, &edited, &revised).await;
+        assert_eq!((third.bars, third.bars_changed, third.factors_changed), (11, 3, 1));
+        assert_eq!(store.bars(&s, Resolution::Day, i64::MIN, i64::MAX, None).await.unwrap(), edited);
     })
     .await;
 }
@@ -495,6 +527,13 @@ async fn adjustment_factors_as_of_and_replaced_in_a_session() {
         session.replace_factors(&s, &new).await.unwrap();
         let summary = session.commit().await.unwrap();
         assert_eq!(summary.factors, 3);
+        // Two dates gone, two new; 2020-01-02 kept its value. Two of the five bars are new.
+        assert_eq!((summary.factors_changed, summary.bars_changed), (4, 2));
+        // The same history again changes nothing.
+        let mut session = store.begin_import(Resolution::Day).await.unwrap();
+        session.replace_factors(&s, &new).await.unwrap();
+        assert_eq!(session.commit().await.unwrap().factors_changed, 0);
+        assert_eq!(store.adj_factors(&s).await.unwrap(), new.to_vec());
         assert_eq!(store.adj_factors(&s).await.unwrap(), new.to_vec());
         assert_eq!(store.adj_factors(&other).await.unwrap(), old[..1].to_vec());
         assert_eq!(store.bar_count().await.unwrap(), 6);

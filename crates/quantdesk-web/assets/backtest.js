@@ -94,10 +94,38 @@ function fail(message) {
 const events = new EventSource(`/api/v1/jobs/${id}/events`);
 events.addEventListener('job', (e) => {
   const job = JSON.parse(e.data);
-  stateEl.textContent = job.state;
+  stateEl.textContent = (cfg.terms && cfg.terms[job.state]) || job.state;
   bar.max = Math.max(job.progress.total, 1);
   bar.value = job.progress.done;
-  if (job.state === 'succeeded') { events.close(); show().catch((err) => fail(String(err))); }
+  if (job.state === 'succeeded') {
+    events.close();
+    // The split by regime is rendered by the server: a page opened before the run finished is
+    // rendered again once it has.
+    if (cfg.state !== 'succeeded') { location.reload(); return; }
+    show().catch((err) => fail(String(err)));
+  }
   if (job.state === 'failed' || job.state === 'cancelled') { events.close(); fail(job.error || job.state); }
 });
 events.addEventListener('end', () => events.close());
+
+// "Run the dynamics test": a dynamics_test job of this run's strategy, parameters and first
+// symbol; its page shows the radar once it has finished.
+const dynButton = document.getElementById('bt-dynamics');
+if (dynButton && cfg.dynamics) {
+  dynButton.addEventListener('click', async () => {
+    dynButton.disabled = true;
+    const out = document.getElementById('bt-dynamics-error');
+    out.textContent = '';
+    try {
+      const res = await fetch('/api/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'dynamics_test', params: cfg.dynamics }) });
+      const v = await res.json();
+      if (res.ok) { location.href = `/dynamics/${v.id}`; return; }
+      out.innerHTML = '';
+      const span = document.createElement('span'); span.className = 'error'; span.textContent = v.error ? v.error.message : `HTTP ${res.status}`;
+      out.append(span);
+    } catch (err) {
+      out.textContent = String(err);
+    }
+    dynButton.disabled = false;
+  });
+}

@@ -104,7 +104,8 @@ form.addEventListener('submit', (e) => {
     let v = null;
     try { v = JSON.parse(xhr.responseText); } catch { v = null; }
     if (xhr.status === 200 && v) {
-      say('ok', `${S.done}: ${v.bars} ${S.bars} (${v.rows} ${S.rows}), ${v.symbols} × ${v.resolution}`);
+      const what = v.unchanged ? S.unchanged : `${v.bars_changed} ${S.changed}`;
+      say('ok', `${S.done}: ${v.bars} ${S.bars} (${v.rows} ${S.rows}), ${v.symbols} × ${v.resolution}. ${what}`);
     } else {
       say('error', `${S.failed}: ${v && v.error ? v.error.message : xhr.statusText}`);
     }

@@ -150,6 +150,8 @@ pub struct Strings {
     pub start_import: &'static str,
     pub import_done: &'static str,
     pub import_failed: &'static str,
+    pub import_unchanged: &'static str,
+    pub import_changed: &'static str,
     pub rows: &'static str,
     pub bars: &'static str,
     pub bad_next_title: &'static str,
@@ -367,6 +369,8 @@ pub static EN: Strings = Strings {
     start_import: "Import",
     import_done: "Imported",
     import_failed: "The file was not imported",
+    import_unchanged: "Nothing changed: every bar was already stored with the same values",
+    import_changed: "new or changed",
     rows: "rows",
     bars: "bars",
     bad_next_title: "Bad address",
@@ -584,6 +588,8 @@ pub static ZH_CN: Strings = Strings {
     start_import: "开始导入",
     import_done: "已导入",
     import_failed: "文件未导入",
+    import_unchanged: "没有变化：所有K线已按相同数值存储",
+    import_changed: "条新增或变更",
     rows: "行",
     bars: "根K线",
     bad_next_title: "地址有误",
@@ -834,6 +840,9 @@ const TERMS: &[(&str, &str, &str)] = &[
     ("valuation", "valuation", "估值"),
     ("regimes", "regimes", "市场状态标注"),
     ("dynamics_test", "dynamics test", "分状态评测"),
+    ("ma", "TradeMaster's MA policy", "TradeMaster 均线策略"),
+    ("do_nothing", "Do-Nothing", "不操作"),
+    ("blind_buy", "Blind-Buy", "盲目买入"),
     ("admin", "admin", "管理员"),
     ("analyst", "analyst", "分析师"),
     ("viewer", "viewer", "访客"),
@@ -914,6 +923,7 @@ impl Lang {
             serde_json::to_value(self.account()),
             serde_json::to_value(self.data()),
             serde_json::to_value(self.valuation()),
+            serde_json::to_value(self.regimes()),
         ]
         .into_iter()
         .flatten()
@@ -2120,3 +2130,193 @@ pub fn key_fields(statement: &str) -> &'static [FieldLabel] {
         _ => &[],
     }
 }
+
+/// Strings of the regime split on the backtest page and of the dynamics-test page
+/// (`/dynamics/{id}`). Serialize: the catalogue test reads every string of a language.
+#[derive(Debug, serde::Serialize)]
+pub struct RegimeStrings {
+    pub split_title: &'static str,
+    /// `{symbol}`: the labeled symbol.
+    pub split_note: &'static str,
+    /// `{n}` symbols, labeled by the first, `{symbol}`.
+    pub split_multi: &'static str,
+    pub split_older: &'static str,
+    pub split_refused: &'static str,
+    pub refused_too_few_bars: &'static str,
+    pub refused_unsuitable: &'static str,
+    pub refused_other: &'static str,
+    pub state: &'static str,
+    pub bars: &'static str,
+    pub total_return: &'static str,
+    pub sharpe: &'static str,
+    pub max_drawdown: &'static str,
+    pub whole_period: &'static str,
+    /// `{n}` bars.
+    pub unlabeled: &'static str,
+    pub run_dynamics: &'static str,
+    /// `{symbol}`.
+    pub run_dynamics_note: &'static str,
+    pub dyn_title: &'static str,
+    /// `{agent}`, `{symbol}`, `{resolution}`.
+    pub dyn_intro: &'static str,
+    pub dyn_ex_post: &'static str,
+    pub dyn_causal: &'static str,
+    pub dyn_pending: &'static str,
+    pub dyn_failed: &'static str,
+    pub dyn_open: &'static str,
+    pub dyn_open_job: &'static str,
+    /// `{runs}` runs, `{tested}` tested.
+    pub dyn_runs: &'static str,
+    pub dyn_not_tested: &'static str,
+    pub dyn_older: &'static str,
+    pub dyn_tm_metrics: &'static str,
+    pub dyn_tm_scores: &'static str,
+    pub dyn_textbook: &'static str,
+    pub dyn_radar: &'static str,
+    pub dyn_metric: &'static str,
+    pub dyn_agent: &'static str,
+    pub dyn_blind_buy: &'static str,
+    pub dyn_do_nothing: &'static str,
+    pub dyn_sigma: &'static str,
+    /// TradeMaster's metric identifiers and the textbook ones → names.
+    pub metrics: &'static [(&'static str, &'static str)],
+    /// The radar's six axes, in `RADAR_AXES` order, and its two bars.
+    pub radar_axes: [&'static str; 6],
+    pub radar_bars: [&'static str; 2],
+}
+
+impl Lang {
+    pub fn regimes(self) -> &'static RegimeStrings {
+        match self {
+            Lang::En => &REGIMES_EN,
+            Lang::ZhCn => &REGIMES_ZH_CN,
+        }
+    }
+}
+
+impl RegimeStrings {
+    /// A metric's name; its identifier when unknown.
+    pub fn metric(&self, id: &str) -> String {
+        self.metrics.iter().find(|(k, _)| *k == id).map_or(id, |(_, v)| v).to_string()
+    }
+}
+
+pub static REGIMES_EN: RegimeStrings = RegimeStrings {
+    split_title: "By market regime",
+    split_note: "Ex-post labels: the bars of {symbol} over the run's period, labeled with TradeMaster's default parameters (three states). The filter sees the whole period, so these labels look ahead: they evaluate the run, nothing could have traded on them. Each state's figures chain the equity's returns over its bars.",
+    split_multi: "This run traded {n} symbols; the states are those of the first, {symbol}.",
+    split_older: "This run was made before the split by regime existed; run it again to see it.",
+    split_refused: "No split by regime:",
+    refused_too_few_bars: "too few bars to label the period.",
+    refused_unsuitable: "the prices cannot be labeled (constant, missing or not positive).",
+    refused_other: "the period could not be labeled.",
+    state: "State",
+    bars: "Bars",
+    total_return: "Return %",
+    sharpe: "Sharpe",
+    max_drawdown: "Max drawdown %",
+    whole_period: "Whole period",
+    unlabeled: "{n} bars without a state.",
+    run_dynamics: "Run the dynamics test",
+    run_dynamics_note: "TradeMaster's dynamics test of this strategy with these parameters on every state of {symbol}'s whole stored history, against the Blind-Buy and Do-Nothing baselines.",
+    dyn_title: "Dynamics test",
+    dyn_intro: "Agent: {agent} · {symbol} · {resolution}",
+    dyn_ex_post: "Ex-post labels: the filter sees the whole series (it looks ahead).",
+    dyn_causal: "Causal labels: each bar's state from that bar and the ones before it.",
+    dyn_pending: "The test has not finished yet; this page reloads when it has.",
+    dyn_failed: "The test did not finish; the job says why.",
+    dyn_open: "Open the radar page",
+    dyn_open_job: "The job",
+    dyn_runs: "{runs} runs, {tested} long enough to test",
+    dyn_not_tested: "Not tested:",
+    dyn_older: "This result was made before the tables existed; the report file has them.",
+    dyn_tm_metrics: "TradeMaster's metrics (TradeMaster's definitions: dollar P&L, drawdown from each run's maximum)",
+    dyn_tm_scores: "TradeMaster's scores (Do-Nothing 0, Blind-Buy 50)",
+    dyn_textbook: "Textbook metrics (not TradeMaster's)",
+    dyn_radar: "TradeMaster's radar of the agent (score + 100)",
+    dyn_metric: "Metric",
+    dyn_agent: "Agent",
+    dyn_blind_buy: "Blind-Buy",
+    dyn_do_nothing: "Do-Nothing",
+    dyn_sigma: "σ",
+    metrics: &[
+        ("excess_profit", "Excess profit"),
+        ("tr", "Total return"),
+        ("sharpe_ratio", "Sharpe ratio"),
+        ("vol", "Volatility"),
+        ("mdd", "Max drawdown"),
+        ("cr", "Calmar ratio"),
+        ("sor", "Sortino ratio"),
+        ("profitability", "Profitability"),
+        ("risk_control", "Risk control"),
+        ("total_return", "Total return"),
+        ("excess_return", "Excess return over buy and hold"),
+        ("annualized_return", "Annualised return"),
+        ("volatility", "Annualised volatility"),
+        ("max_drawdown", "Max drawdown"),
+        ("calmar_ratio", "Calmar ratio"),
+        ("sortino_ratio", "Sortino ratio"),
+    ],
+    radar_axes: ["Excess profit", "Sharpe ratio", "Calmar ratio", "Sortino ratio", "Volatility", "Max drawdown"],
+    radar_bars: ["Profitability", "Risk control"],
+};
+
+pub static REGIMES_ZH_CN: RegimeStrings = RegimeStrings {
+    split_title: "分市场状态",
+    split_note: "事后标注：{symbol} 在本次回测区间内的K线，按 TradeMaster 的默认参数（三种状态）标注。滤波使用了整个区间（含未来数据），这些标注只用于评估回测，不可能据此交易。每种状态的数字由该状态K线上的权益收益率连乘得出。",
+    split_multi: "本次回测交易了 {n} 个标的；市场状态取第一个标的 {symbol} 的。",
+    split_older: "本次回测早于分市场状态功能；重新运行即可看到。",
+    split_refused: "无法按市场状态拆分：",
+    refused_too_few_bars: "K线太少，无法标注该区间。",
+    refused_unsuitable: "价格无法标注（不变、缺失或非正）。",
+    refused_other: "该区间无法标注。",
+    state: "状态",
+    bars: "K线数",
+    total_return: "收益率 %",
+    sharpe: "夏普比率",
+    max_drawdown: "最大回撤 %",
+    whole_period: "整个区间",
+    unlabeled: "{n} 根K线没有状态。",
+    run_dynamics: "运行分状态评测",
+    run_dynamics_note: "用 TradeMaster 的分状态评测检验本策略（本组参数）在 {symbol} 全部已存K线各状态上的表现，对照盲目买入与不操作两个基准。",
+    dyn_title: "分状态评测",
+    dyn_intro: "被测策略：{agent} · {symbol} · {resolution}",
+    dyn_ex_post: "事后标注：滤波使用了整个序列（含未来数据）。",
+    dyn_causal: "因果标注：每根K线的状态只取决于它及之前的K线。",
+    dyn_pending: "评测尚未完成；完成后本页会自动刷新。",
+    dyn_failed: "评测未完成；原因见任务页。",
+    dyn_open: "打开雷达图页面",
+    dyn_open_job: "任务",
+    dyn_runs: "{runs} 段，其中 {tested} 段足够长、参与评测",
+    dyn_not_tested: "未评测：",
+    dyn_older: "该结果早于表格功能；报告文件中有全部数字。",
+    dyn_tm_metrics: "TradeMaster 的指标（按 TradeMaster 的定义：按金额计的盈亏，回撤从每段的最高点算起）",
+    dyn_tm_scores: "TradeMaster 的评分（不操作为 0，盲目买入为 50）",
+    dyn_textbook: "教科书指标（非 TradeMaster 的定义）",
+    dyn_radar: "TradeMaster 的雷达图（评分 + 100）",
+    dyn_metric: "指标",
+    dyn_agent: "被测策略",
+    dyn_blind_buy: "盲目买入",
+    dyn_do_nothing: "不操作",
+    dyn_sigma: "σ",
+    metrics: &[
+        ("excess_profit", "超额收益"),
+        ("tr", "总收益率"),
+        ("sharpe_ratio", "夏普比率"),
+        ("vol", "波动率"),
+        ("mdd", "最大回撤"),
+        ("cr", "卡玛比率"),
+        ("sor", "索提诺比率"),
+        ("profitability", "盈利能力"),
+        ("risk_control", "风险控制"),
+        ("total_return", "总收益率"),
+        ("excess_return", "相对买入持有的超额收益"),
+        ("annualized_return", "年化收益率"),
+        ("volatility", "年化波动率"),
+        ("max_drawdown", "最大回撤"),
+        ("calmar_ratio", "卡玛比率"),
+        ("sortino_ratio", "索提诺比率"),
+    ],
+    radar_axes: ["超额收益", "夏普比率", "卡玛比率", "索提诺比率", "波动率", "最大回撤"],
+    radar_bars: ["盈利能力", "风险控制"],
+};

@@ -31,6 +31,7 @@ pub fn routes() -> Routes {
         .route("/valuation/scenarios", post(pages::valuation_save_scenario))
         .route("/valuation/scenarios/{id}/delete", post(pages::valuation_delete_scenario))
         .route("/sweeps/{id}", get(pages::sweep))
+        .route("/dynamics/{id}", get(pages::dynamics))
         .route("/data", get(pages::data))
         .route("/jobs", get(pages::jobs))
         .route("/jobs/{id}", get(pages::job))

@@ -665,6 +665,199 @@ async fn sweep_pages_exist_for_finished_sweeps_only() {
     assert_eq!(s, 404);
 }
 
+/// A job of `kind` with `params` that has succeeded with `result`; its id.
+async fn succeeded_job(a: &App, kind: &str, params: &str, result: String) -> i64 {
+    let (id, _) = a.store.enqueue(&new_job("", kind, params), 0).await.unwrap();
+    let claimed = a.store.claim("w", &["default".to_string()], 1, 60_000, None).await.unwrap().unwrap();
+    assert_eq!(claimed.id, id);
+    a.store.finish(id, "w", &quantdesk_store::jobs::Outcome::Succeeded(result), 2).await.unwrap();
+    id
+}
+
+/// The demo's daily qfq bars of `symbol`, read as the jobs read them.
+async fn demo_series(a: &App, symbol: &str) -> quantdesk_backtest::Series {
+    let source = quantdesk_app::market::BarSource { store: &*a.store, blocks: None };
+    let req = quantdesk_app::market::BarRequest {
+        resolution: quantdesk_core::Resolution::Day,
+        adjustment: quantdesk_core::Adjustment::Qfq,
+        from: i64::MIN,
+        to: i64::MAX,
+        countback: None,
+    };
+    quantdesk_app::market::stored_series(source, symbol, &req, false, true).await.unwrap()
+}
+
+/// A finished backtest of sma_cross 5/20 on the demo's 000858.SZ with its split by regime, as
+/// the `backtest` job stores it; its id and the split.
+async fn backtest_with_split(a: &App) -> (i64, quantdesk_app::regimes::RegimeSplit) {
+    let series = demo_series(a, "000858.SZ").await;
+    let params: quantdesk_backtest::strategy::Params = serde_json::from_str(r#"{"fast":5,"slow":20}"#).unwrap();
+    let run =
+        quantdesk_backtest::backtest(&Default::default(), std::slice::from_ref(&series), "sma_cross", &params).unwrap();
+    let split =
+        quantdesk_app::regimes::backtest_split(std::slice::from_ref(&series), &run.equity_curve, 252.0).unwrap();
+    let outcome = quantdesk_app::jobs::BacktestOutcome {
+        final_equity: run.final_equity,
+        metrics: run.metrics.clone(),
+        trades: run.trades.len(),
+        data_fingerprint: run.data_fingerprint.clone(),
+        engine_version: run.engine_version.clone(),
+        regimes: Some(split.clone()),
+    };
+    let params = r#"{"symbols":["000858.SZ"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#;
+    (succeeded_job(a, "backtest", params, serde_json::to_string(&outcome).unwrap()).await, split)
+}
+
+/// A finished dynamics test of sma_cross 5/20 on every state of the demo's 000858.SZ, as the
+/// `dynamics_test` job stores it; its id and result.
+async fn dynamics_job(a: &App) -> (i64, quantdesk_app::regimes::DynamicsTestJobResult) {
+    use quantdesk_app::regimes;
+    let series = demo_series(a, "000858.SZ").await;
+    let params: quantdesk_backtest::strategy::Params = serde_json::from_str(r#"{"fast":5,"slow":20}"#).unwrap();
+    let agent = regimes::Agent::parse("sma_cross", params).unwrap();
+    let answer = regimes::dynamics_test(
+        &series,
+        regimes::KeyIndicator::Adjcp,
+        &regimes::RegimeOptions::default(),
+        regimes::LabelChoice::All,
+        &agent,
+    )
+    .unwrap();
+    let result = regimes::DynamicsTestJobResult::from(&answer);
+    let params = r#"{"symbol":"000858.SZ","agent":"sma_cross","params":{"fast":5,"slow":20}}"#;
+    (succeeded_job(a, "dynamics_test", params, serde_json::to_string(&result).unwrap()).await, result)
+}
+
+/// Issue 17: the backtest page splits a finished run by regime beside the whole period's
+/// metrics, says the labels are ex-post, says why when there is no split, and offers the
+/// dynamics test of the run's strategy.
+#[tokio::test]
+async fn backtest_page_splits_the_run_by_regime_and_offers_the_dynamics_test() {
+    use quantdesk_backtest::metrics::shown;
+    let a = app().await;
+    let (id, split) = backtest_with_split(&a).await;
+    let figures = split.figures.as_ref().expect("the demo's bars can be labeled");
+    assert_eq!(figures.rows.len(), 3);
+    let (s, _, en) = get(&a, &format!("/backtests/{id}"), &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    let section = &en[en.find(r#"id="bt-regimes""#).expect("the split section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(
+        section.contains("By market regime") && section.contains("Ex-post labels") && section.contains("000858.SZ")
+    );
+    assert!(section.contains("Whole period") && section.contains("Bear") && section.contains("Sideways"));
+    // Each state's row holds the app layer's figures, formatted.
+    let pct = |x: Option<f64>| x.map_or("—".to_string(), |v| shown(v * 100.0, 2));
+    for row in &figures.rows {
+        let cells = table_row(section, "bt-regimes-table", &row.label.to_string());
+        assert_eq!(cells[0], row.bars.to_string(), "{row:?}: {cells:?}");
+        assert_eq!(cells[1], pct(row.total_return), "{row:?}: {cells:?}");
+        assert_eq!(cells[2], row.sharpe.map_or("—".to_string(), |v| shown(v, 3)), "{row:?}: {cells:?}");
+        assert_eq!(cells[3], pct(row.max_drawdown), "{row:?}: {cells:?}");
+    }
+    // The whole period's row beside them: every bar, the run's own metrics.
+    let whole = table_row(section, "bt-regimes-table", "all");
+    let bars: usize = figures.rows.iter().map(|r| r.bars).sum::<usize>() + figures.unlabeled_bars;
+    assert_eq!(whole[0], bars.to_string());
+    assert!(bars > 100, "the demo run has {bars} bars");
+    // The dynamics test of the run's strategy, parameters and symbol.
+    assert!(en.contains(r#"id="bt-dynamics""#) && en.contains("Run the dynamics test"));
+    assert!(en.contains(r#""dynamics":{"adjustment":"qfq","agent":"sma_cross","params":{"fast":5.0,"slow":20.0},"resolution":"1D","symbol":"000858.SZ"}"#), "{en}");
+    let (_, _, zh) = get(&a, &format!("/backtests/{id}"), &[("accept-language", "zh-CN")]).await;
+    assert!(
+        zh.contains("分市场状态") && zh.contains("事后标注") && zh.contains("熊市") && zh.contains("运行分状态评测")
+    );
+    // The API's job result carries the split.
+    let (_, _, api) = get(&a, &format!("/api/v1/jobs/{id}"), &[]).await;
+    let v: serde_json::Value = serde_json::from_str(&api).unwrap();
+    let rows = v["result"]["regimes"]["figures"]["rows"]
+        .as_array()
+        .or(v["job"]["result"]["regimes"]["figures"]["rows"].as_array());
+    assert_eq!(rows.map(Vec::len), Some(3), "{v}");
+
+    // A multi-symbol run whose bars could not be labeled says so; an older run says to rerun.
+    let refused = quantdesk_app::regimes::RegimeSplit {
+        symbol: "000858.SZ".into(),
+        symbols: 2,
+        filter: quantdesk_app::regimes::Filter::ZeroPhase,
+        dynamics: 3,
+        figures: None,
+        refused: Some(quantdesk_app::regimes::Refusal { code: "too_few_bars".into(), message: "10 bars".into() }),
+    };
+    let metrics = quantdesk_backtest::Metrics::zeroed();
+    let outcome = |regimes: Option<&quantdesk_app::regimes::RegimeSplit>| {
+        serde_json::json!({"final_equity": 100000, "metrics": metrics, "trades": 0,
+            "data_fingerprint": "0", "engine_version": "test", "regimes": regimes})
+        .to_string()
+    };
+    let two = r#"{"symbols":["000858.SZ","600900.SH"],"strategy":"macd"}"#;
+    let id = succeeded_job(&a, "backtest", two, outcome(Some(&refused))).await;
+    let (s, _, body) = get(&a, &format!("/backtests/{id}"), &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    assert!(body.contains("too few bars to label") && body.contains("<code>too_few_bars</code>"), "{body}");
+    assert!(body.contains("This run traded 2 symbols; the states are those of the first, 000858.SZ"));
+    let id = succeeded_job(&a, "backtest", two, outcome(None)).await;
+    let (_, _, body) = get(&a, &format!("/backtests/{id}"), &[("accept-language", "en")]).await;
+    assert!(body.contains("run it again"), "{body}");
+    // A run that has not finished has no split yet.
+    let (queued, _) = a.store.enqueue(&new_job("", "backtest", two), 0).await.unwrap();
+    let (s, _, body) = get(&a, &format!("/backtests/{queued}"), &[("accept-language", "en")]).await;
+    assert!(s == 200 && !body.contains(r#"id="bt-regimes""#) && body.contains(r#""state":"queued""#));
+}
+
+/// Issue 17: a dynamics-test job as a page: per state the radar as inline SVG and TradeMaster's
+/// metrics, scores and the textbook metrics as tables; progress while it runs; 404 for other kinds.
+#[tokio::test]
+async fn dynamics_page_shows_each_states_radar_and_tables() {
+    use quantdesk_backtest::metrics::shown;
+    let a = app().await;
+    let (id, result) = dynamics_job(&a).await;
+    let tested = result.labels.iter().find(|l| l.tables.is_some()).expect("a tested state");
+    let tables = tested.tables.as_ref().unwrap();
+    let (s, _, en) = get(&a, &format!("/dynamics/{id}"), &[("accept-language", "en")]).await;
+    assert_eq!(s, 200);
+    // (askama escapes the apostrophe)
+    assert!(en.contains("TradeMaster&#39;s metrics") && en.contains("TradeMaster&#39;s scores"), "{en}");
+    assert!(
+        en.contains("Textbook metrics (not TradeMaster&#39;s)")
+            && en.contains("Blind-Buy")
+            && en.contains("Do-Nothing")
+    );
+    assert!(en.contains("Ex-post labels") && en.contains("SMA crossover"));
+    let at = en.find(&format!(r#"data-label="{}""#, tested.label)).unwrap();
+    let section = &en[at..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert_eq!(section.matches("<svg").count(), 1, "one radar per tested state");
+    assert!(section.contains("Excess profit (") && section.contains(r#"fill="currentColor""#));
+    let cells = table_row(section, &format!("dyn-{}-tm", tested.label), "tr");
+    let cell = |x: Option<f64>| x.map_or("—".to_string(), |v| shown(v, 4));
+    assert_eq!(cells[0], cell(tables.trademaster[1].agent), "{cells:?}");
+    assert_eq!(cells[3], cell(tables.trademaster[1].sigma), "{cells:?}");
+    let scores = table_row(section, &format!("dyn-{}-scores", tested.label), "profitability");
+    assert_eq!(scores[0], cell(tables.scores[7].agent), "{scores:?}");
+    assert!(!en.contains("<script>"), "no inline script");
+    let (_, _, zh) = get(&a, &format!("/dynamics/{id}"), &[("accept-language", "zh-CN")]).await;
+    assert!(
+        zh.contains("TradeMaster 的指标")
+            && zh.contains("超额收益")
+            && zh.contains("盲目买入")
+            && zh.contains("均线交叉")
+    );
+    // The job page links the radar page.
+    let (_, _, job_page) = get(&a, &format!("/jobs/{id}"), &[("accept-language", "en")]).await;
+    assert!(job_page.contains(&format!(r#"href="/dynamics/{id}""#)) && job_page.contains("Open the radar page"));
+    // Not finished: progress, and the script that reloads the page.
+    let params = r#"{"symbol":"000858.SZ"}"#;
+    let (queued, _) = a.store.enqueue(&new_job("", "dynamics_test", params), 0).await.unwrap();
+    let (s, _, body) = get(&a, &format!("/dynamics/{queued}"), &[("accept-language", "en")]).await;
+    assert!(
+        s == 200 && body.contains("dynamics.js") && body.contains(r#"id="dyn-progress""#) && !body.contains("<svg")
+    );
+    let (bt, _) = a.store.enqueue(&new_job("", "backtest", "{}"), 0).await.unwrap();
+    let (s, _, _) = get(&a, &format!("/dynamics/{bt}"), &[("accept", "text/html")]).await;
+    assert_eq!(s, 404);
+}
+
 /// A statement row of `symbol` for the data page's tests.
 fn statement_row(symbol: &str, period: &str, ann: &str, revenue: f64) -> quantdesk_core::StatementRow {
     use quantdesk_core::financials::FieldValue;
@@ -963,7 +1156,9 @@ async fn the_backtest_form_has_declared_parameter_fields_and_the_list_says_why_a
 #[tokio::test]
 async fn unreadable_addresses_get_a_readable_page_and_the_api_its_json() {
     let a = app().await;
-    for uri in ["/jobs/abc", "/backtests/abc", "/sweeps/x", "/instruments?page=-1", "/instruments?page=abc"] {
+    for uri in
+        ["/jobs/abc", "/backtests/abc", "/sweeps/x", "/dynamics/x", "/instruments?page=-1", "/instruments?page=abc"]
+    {
         for (lang, title) in [("en", "This address cannot be read"), ("zh-CN", "无法识别此地址")] {
             let (s, h, body) = get(&a, uri, &[("accept-language", lang), ("accept", "text/html")]).await;
             assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}");
@@ -1030,6 +1225,10 @@ async fn pages_in_chinese_hold_no_english_word_of_the_catalogue() {
     let a = app().await;
     let english = english_only_words();
     assert!(english.contains("succeeded") && english.contains("sharpe"), "the catalogue is read: {english:?}");
+    // A run split by regime and a dynamics test (issue 17).
+    let (split_run, _) = backtest_with_split(&a).await;
+    let (dynamics, _) = dynamics_job(&a).await;
+    let (split_page, dynamics_page) = (format!("/backtests/{split_run}"), format!("/dynamics/{dynamics}"));
     // Jobs in every state, a finished backtest and decision.
     let job = |kind: &str, params: &str| new_job("", kind, params);
     let bt = r#"{"symbols":["600519.SH"],"strategy":"sma_cross","params":{"fast":5,"slow":20}}"#;
@@ -1066,6 +1265,9 @@ async fn pages_in_chinese_hold_no_english_word_of_the_catalogue() {
         "/settings",
         "/admin",
         "/valuation",
+        &split_page,
+        &dynamics_page,
+        &format!("/jobs/{dynamics}"),
     ];
     let mut found = Vec::new();
     for uri in pages {

@@ -328,21 +328,144 @@ pub async fn compare_backtests(
 #[template(path = "backtest.html")]
 struct BacktestPage {
     page: PageCtx,
+    rs: &'static crate::i18n::RegimeStrings,
     id: i64,
-    state: &'static str,
+    /// The run's state in the reader's language.
+    state_label: String,
     config_json: String,
+    /// The split by regime of a finished run.
+    regimes: Option<SplitView>,
+    /// What the dynamics-test button says it does; absent when the run's parameters are unknown.
+    dynamics_note: Option<String>,
 }
 
-/// `/backtests/{id}`: a run's progress, then its equity, drawdown, metrics and trades.
+/// One row of the split by regime, formatted.
+pub struct SplitRowView {
+    /// `all` for the whole period, else the label's number.
+    pub key: String,
+    pub label: String,
+    pub bars: String,
+    pub total_return: String,
+    pub sharpe: String,
+    pub max_drawdown: String,
+    /// `up` or `down` for the return's colour.
+    pub sign: &'static str,
+}
+
+/// The split by regime of a finished run, as the page shows it.
+pub struct SplitView {
+    /// The run came before the split existed.
+    pub older: bool,
+    pub note: String,
+    pub multi: Option<String>,
+    /// Why there is no split: (the reader's words, the code).
+    pub refused: Option<(String, String)>,
+    /// The whole period first, then one row per state.
+    pub rows: Vec<SplitRowView>,
+    pub unlabeled: Option<String>,
+}
+
+/// A regime label's name: the chart's names of the three states, else "State n".
+pub(super) fn state_name(t: &crate::i18n::Strings, label: usize, dynamics: usize) -> String {
+    match t.regime_names3.get(label) {
+        Some(name) if dynamics == 3 => name.to_string(),
+        _ => t.regime_state.replace("{n}", &(label + 1).to_string()),
+    }
+}
+
+fn split_view(lang: crate::i18n::Lang, outcome: &BacktestOutcome) -> SplitView {
+    use quantdesk_backtest::metrics::shown;
+    let (t, rs) = (lang.strings(), lang.regimes());
+    let pct = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| shown(v * 100.0, 2));
+    let sign = |x: Option<f64>| match x {
+        Some(v) if v > 0.0 => "up",
+        Some(v) if v < 0.0 => "down",
+        _ => "",
+    };
+    let Some(split) = &outcome.regimes else {
+        return SplitView {
+            older: true,
+            note: String::new(),
+            multi: None,
+            refused: None,
+            rows: Vec::new(),
+            unlabeled: None,
+        };
+    };
+    let mut rows = Vec::new();
+    let mut unlabeled = None;
+    if let Some(f) = &split.figures {
+        let m = &outcome.metrics;
+        let finite = |x: f64| x.is_finite().then_some(x);
+        let total = f.rows.iter().map(|r| r.bars).sum::<usize>() + f.unlabeled_bars;
+        rows.push(SplitRowView {
+            key: "all".into(),
+            label: rs.whole_period.to_string(),
+            bars: total.to_string(),
+            total_return: pct(finite(m.total_return)),
+            sharpe: shown(m.sharpe, 3),
+            max_drawdown: pct(finite(m.max_drawdown.depth)),
+            sign: sign(finite(m.total_return)),
+        });
+        for r in &f.rows {
+            rows.push(SplitRowView {
+                key: r.label.to_string(),
+                label: state_name(t, r.label, split.dynamics),
+                bars: r.bars.to_string(),
+                total_return: pct(r.total_return),
+                sharpe: r.sharpe.map_or_else(|| "—".to_string(), |v| shown(v, 3)),
+                max_drawdown: pct(r.max_drawdown),
+                sign: sign(r.total_return),
+            });
+        }
+        if f.unlabeled_bars > 0 {
+            unlabeled = Some(rs.unlabeled.replace("{n}", &f.unlabeled_bars.to_string()));
+        }
+    }
+    SplitView {
+        older: false,
+        note: rs.split_note.replace("{symbol}", &split.symbol),
+        multi: (split.symbols > 1)
+            .then(|| rs.split_multi.replace("{n}", &split.symbols.to_string()).replace("{symbol}", &split.symbol)),
+        refused: split.refused.as_ref().map(|x| {
+            let text = match x.code.as_str() {
+                "too_few_bars" => rs.refused_too_few_bars,
+                "unsuitable_series" => rs.refused_unsuitable,
+                _ => rs.refused_other,
+            };
+            (text.to_string(), x.code.clone())
+        }),
+        rows,
+        unlabeled,
+    }
+}
+
+/// `/backtests/{id}`: a run's progress, then its equity, drawdown, metrics, its split by regime
+/// and trades, and a button that starts the dynamics test of its strategy.
 pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i64>) -> Response {
     let t = lang.lang.strings();
+    let rs = lang.lang.regimes();
     match state.store.job(id).await {
         Ok(Some(job)) if job.kind == "backtest" && lang.sees(&job.owner) => {
             // The chart link shows the run's bars as the run saw them: its resolution and adjustment.
             let run = read_params::<BacktestParams>(&job.params);
+            // The dynamics test of the run's strategy, parameters and (first) symbol.
+            let dynamics = run.as_ref().and_then(|p| {
+                let symbol = p.symbols.first()?;
+                Some(serde_json::json!({
+                    "symbol": symbol, "resolution": p.resolution, "adjustment": p.adjustment,
+                    "agent": p.strategy, "params": p.params,
+                }))
+            });
+            let dynamics_note = dynamics
+                .as_ref()
+                .and_then(|d| d["symbol"].as_str().map(|s| rs.run_dynamics_note.replace("{symbol}", s)));
             let config = serde_json::json!({
+                "state": job.state.as_str(),
                 "resolution": run.as_ref().map(|p| p.resolution.as_str()).unwrap_or("1D"),
                 "adjustment": run.as_ref().map(|p| p.adjustment.as_str()).unwrap_or("qfq"),
+                "dynamics": dynamics,
+                "terms": lang.lang.terms(),
                 "strings": {
                     "finalEquity": t.bt_final_equity, "totalReturn": t.bt_return, "maxDrawdown": t.bt_max_drawdown,
                     "benchmark": t.bt_benchmark, "monthly": t.bt_monthly,
@@ -351,13 +474,20 @@ pub async fn backtest(State(state): State<AppState>, lang: ReqLang, Path(id): Pa
                     "profitFactor": t.bt_profit_factor,
                 }
             });
+            let regimes = (job.state == quantdesk_store::jobs::JobState::Succeeded)
+                .then(|| read_result::<BacktestParams>(job.result.as_deref()))
+                .flatten()
+                .map(|outcome| split_view(lang.lang, &outcome));
             html(
                 StatusCode::OK,
                 BacktestPage {
                     page: lang.ctx("backtests"),
+                    rs,
                     id,
-                    state: job.state.as_str(),
+                    state_label: lang.lang.term(job.state.as_str()),
                     config_json: json_island(&config),
+                    regimes,
+                    dynamics_note,
                 }
                 .render(),
             )

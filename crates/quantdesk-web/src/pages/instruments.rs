@@ -185,6 +185,7 @@ pub async fn import_page(lang: ReqLang) -> Response {
         "strings": {
             "columnNone": t.column_none, "symbolColumn": t.symbol_column, "done": t.import_done,
             "failed": t.import_failed, "rows": t.rows, "bars": t.bars,
+            "unchanged": t.import_unchanged, "changed": t.import_changed,
             "missing": t.import_missing, "needSymbol": t.import_need_symbol,
         }
     });

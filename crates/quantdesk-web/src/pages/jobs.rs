@@ -148,6 +148,7 @@ pub async fn jobs(State(state): State<AppState>, lang: ReqLang, Query(p): Query<
 #[template(path = "job.html")]
 struct JobPage {
     page: PageCtx,
+    rs: &'static crate::i18n::RegimeStrings,
     job: JobRow,
     terms: String,
     error: Option<String>,
@@ -178,6 +179,7 @@ pub async fn job(State(state): State<AppState>, lang: ReqLang, Path(id): Path<i6
                 StatusCode::OK,
                 JobPage {
                     page: lang.ctx("jobs"),
+                    rs: lang.lang.regimes(),
                     error: job.error.clone(),
                     result,
                     artifacts: artifacts

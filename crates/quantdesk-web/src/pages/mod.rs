@@ -6,6 +6,7 @@ mod backtests;
 mod chart;
 mod data;
 mod decisions;
+mod dynamics;
 mod instruments;
 mod jobs;
 mod valuation;
@@ -14,6 +15,7 @@ pub use backtests::{backtest, backtests, compare_backtests, sweep};
 pub use chart::chart;
 pub use data::data;
 pub use decisions::decisions;
+pub use dynamics::dynamics;
 pub use instruments::{import_page, instruments};
 pub use jobs::{JobRow, job, jobs};
 pub use valuation::{

@@ -149,5 +149,13 @@ async fn bars(cfg: &Config, a: BarsArgs) -> Result<()> {
         elapsed,
         report.rows as f64 / elapsed.max(1e-9)
     );
+    if report.unchanged {
+        println!("nothing changed: every bar was already stored with the same values");
+    } else {
+        println!(
+            "{} bar(s) new or changed, {} adjustment factor(s) new or changed",
+            report.bars_changed, report.factors_changed
+        );
+    }
     Ok(())
 }
