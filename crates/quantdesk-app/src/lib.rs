@@ -40,12 +40,14 @@ pub mod jobs;
 pub mod llm;
 pub mod market;
 pub mod payments;
+pub mod png;
 pub mod quality;
 pub mod quotes;
 pub mod regimes;
 pub mod scenarios;
 pub mod screener;
 pub mod sync;
+pub mod trademaster;
 pub mod valuation;
 pub mod watchlists;
 

@@ -564,13 +564,20 @@ pub async fn load_stored(
     key: KeyIndicator,
     adjustment: Adjustment,
 ) -> Result<Series, AppError> {
-    let req = BarRequest {
-        resolution,
-        adjustment: key.adjustment(adjustment),
-        from: i64::MIN,
-        to: i64::MAX,
-        countback: None,
-    };
+    load_stored_range(source, symbol, resolution, key, adjustment, i64::MIN, i64::MAX).await
+}
+
+/// [`load_stored`] of the bars in `[from, to)` (Unix seconds).
+pub async fn load_stored_range(
+    source: BarSource<'_>,
+    symbol: &str,
+    resolution: Resolution,
+    key: KeyIndicator,
+    adjustment: Adjustment,
+    from: i64,
+    to: i64,
+) -> Result<Series, AppError> {
+    let req = BarRequest { resolution, adjustment: key.adjustment(adjustment), from, to, countback: None };
     stored_series(source, symbol, &req, false, true).await
 }
 
@@ -626,6 +633,57 @@ pub fn stability(
         &quantdesk_regimes::labeling::StabilitySteps::default(),
     )
     .map_err(labeling_error)
+}
+
+/// An index's labels carried onto the series' bars by time (one per row; `null` where the
+/// index has no bar at that time).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IndexLabels {
+    /// The index symbol.
+    pub symbol: String,
+    /// zero_phase or causal: the index's labels are made with the same options.
+    pub filter: Filter,
+    pub labels: Vec<Option<usize>>,
+}
+
+/// A labeled series with, on request, the stability report and an index's labels carried onto
+/// its bars (the answer of `GET /api/v1/regimes/{symbol}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RegimeAnswer {
+    #[serde(flatten)]
+    pub report: RegimeReport,
+    /// With `stability=true`: per parameter moved one step down and up (`parameter`, the moved
+    /// `value` as text), the bars whose label changes (`changed_bars`), or why that move is
+    /// invalid for this series (`error`); ex-post labels, TradeMaster's parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub stability: Option<Vec<quantdesk_regimes::labeling::StabilityEntry>>,
+    /// With `index=SYMBOL`: that index's labels carried onto these bars by time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexLabels>,
+}
+
+/// Labels `series` and adds, when asked, the stability report and `index`'s labels carried onto
+/// its bars: what `quantdesk regimes` gives with `--stability` and `--index`, in one answer.
+pub fn regimes_answer(
+    series: &Series,
+    key: KeyIndicator,
+    o: &RegimeOptions,
+    with_stability: bool,
+    index: Option<&Series>,
+) -> Result<RegimeAnswer, AppError> {
+    let report = label_bars(series, key, o)?;
+    let stability = if with_stability { Some(stability(series, key, o)?) } else { None };
+
+    let index = match index {
+        Some(ix) => Some(IndexLabels {
+            symbol: ix.instrument.symbol.to_string(),
+            filter: report.filter,
+            labels: carry_index_labels(ix, series, key, o)?,
+        }),
+        None => None,
+    };
+    Ok(RegimeAnswer { report, stability, index })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1027,6 +1085,81 @@ pub fn radar_svg_with(title: &str, plot: &radar::RadarPlot, axes: &[&str; 6], ba
     s
 }
 
+/// The labeled series as a PNG (TradeMaster's labeling visualisation): one translucent band per
+/// run of a label behind the key indicator, bearish to bullish in red, grey and green. No text.
+pub fn labels_png(r: &RegimeReport) -> Vec<u8> {
+    use crate::png::{Canvas, label_colour};
+    let (w, h, m) = (1000.0_f64, 420.0_f64, 20.0_f64);
+    let mut c = Canvas::new(w as u32, h as u32, [255, 255, 255]);
+    let n = r.rows.len().max(1);
+    let x = |i: f64| m + (w - 2.0 * m) * i / n as f64;
+    for g in &r.segments {
+        c.fill_rect(x(g.start as f64), m, x(g.end as f64), h - m, label_colour(g.label, r.options.dynamics), 0.25);
+    }
+    let vals: Vec<f64> = r.rows.iter().map(|x| x.value).filter(|v| v.is_finite()).collect();
+    let (lo, hi) = vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let y = |v: f64| h - m - (h - 2.0 * m) * (v - lo) / span;
+    for k in 1..r.rows.len() {
+        let (a, b) = (&r.rows[k - 1], &r.rows[k]);
+        c.line(x(k as f64 - 0.5), y(a.value), x(k as f64 + 0.5), y(b.value), 1.5, [0x21, 0x21, 0x21]);
+    }
+    c.polygon(&[(m, m), (w - m, m), (w - m, h - m), (m, h - m)], 1.0, [0xbd, 0xbd, 0xbd]);
+    c.png()
+}
+
+/// The per-label statistics as a PNG (TradeMaster's analysis figure): per label, its share of the
+/// bars (the left bar, from the bottom) and its mean per-bar return (the right bar, from the
+/// middle line: up is positive, scaled to the largest), in the label's colour. No text.
+pub fn statistics_png(stats: &[RegimeStatistics], dynamics: usize) -> Vec<u8> {
+    use crate::png::{Canvas, label_colour};
+    let (w, h, m) = (600.0_f64, 300.0_f64, 20.0_f64);
+    let mut c = Canvas::new(w as u32, h as u32, [255, 255, 255]);
+    let n = dynamics.max(1) as f64;
+    let col = (w - 2.0 * m) / n;
+    let mid = h / 2.0;
+    let top = stats.iter().filter_map(|s| s.return_mean).map(f64::abs).fold(0.0, f64::max);
+    for s in stats {
+        let colour = label_colour(s.label, dynamics);
+        let x0 = m + col * s.label as f64;
+        let share = if s.share.is_finite() { s.share.clamp(0.0, 1.0) } else { 0.0 };
+        c.fill_rect(x0 + col * 0.1, h - m - (h - 2.0 * m) * share, x0 + col * 0.45, h - m, colour, 0.45);
+        if let Some(ret) = s.return_mean.filter(|_| top > 0.0) {
+            let hgt = (mid - m) * ret / top;
+            c.fill_rect(x0 + col * 0.55, mid - hgt, x0 + col * 0.9, mid, colour, 1.0);
+        }
+    }
+    c.line(m, mid, w - m, mid, 1.0, [0x61, 0x61, 0x61]);
+    c.polygon(&[(m, m), (w - m, m), (w - m, h - m), (m, h - m)], 1.0, [0xbd, 0xbd, 0xbd]);
+    c.png()
+}
+
+/// A label's radar chart as a PNG (the geometry of [`radar_svg`]: `r = score + 100` on
+/// TradeMaster's six axes from 0 to 200, rings at 50, 100, 150 and 200). No text.
+pub fn radar_png(plot: &radar::RadarPlot) -> Vec<u8> {
+    use crate::png::Canvas;
+    let (cx, cy, rmax) = (200.0_f64, 200.0_f64, 170.0_f64);
+    let point = |theta_deg: f64, r: f64| {
+        let a = (theta_deg - 90.0).to_radians();
+        let k = (r / 200.0).clamp(0.0, 1.0) * rmax;
+        (cx + k * a.cos(), cy + k * a.sin())
+    };
+    let mut c = Canvas::new(400, 400, [255, 255, 255]);
+    for ring in [50.0, 100.0, 150.0, 200.0] {
+        let pts: Vec<(f64, f64)> = plot.theta.iter().map(|&t| point(f64::from(t), ring)).collect();
+        c.polygon(&pts, if ring == 100.0 { 2.0 } else { 1.0 }, [0xbb, 0xbb, 0xbb]);
+    }
+    for &t in &plot.theta {
+        let (x, y) = point(f64::from(t), 200.0);
+        c.line(cx, cy, x, y, 1.0, [0xcc, 0xcc, 0xcc]);
+    }
+    let pts: Vec<(f64, f64)> =
+        plot.theta.iter().zip(plot.r).map(|(&t, r)| point(f64::from(t), if r.is_finite() { r } else { 0.0 })).collect();
+    c.fill_polygon(&pts, [0x3b, 0x82, 0xf6], 0.3);
+    c.polygon(&pts, 2.0, [0x1d, 0x4e, 0xd8]);
+    c.png()
+}
+
 fn fmt_num(x: f64) -> String {
     if x.is_finite() { format!("{x:.6}") } else { x.to_string() }
 }
@@ -1305,12 +1438,43 @@ fn default_agent() -> String {
     "ma".into()
 }
 
+fn default_time_column() -> String {
+    "date".into()
+}
+fn default_key_column() -> String {
+    "adjcp".into()
+}
+
+/// A CSV file uploaded into one of the job owner's TradeMaster sessions (`upload_csv`), as the
+/// series of a job instead of a stored symbol: its rows in time order, the time from
+/// `time_column` and the key indicator from `key_column`. Another user's session is as absent
+/// as a missing one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSource {
+    /// The session id `upload_csv` answered.
+    pub session: String,
+    /// The file's name without `.csv`.
+    pub name: String,
+    /// The column of the times (dates, RFC 3339 times, `YYYY-MM-DD HH:MM:SS` or Unix seconds);
+    /// default `date`.
+    #[serde(default = "default_time_column")]
+    pub time_column: String,
+    /// The column of the key indicator; default `adjcp`.
+    #[serde(default = "default_key_column")]
+    pub key_column: String,
+}
+
 /// The series of a job: a stored symbol at a resolution, with its key indicator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegimesJobParams {
-    /// A stored symbol, e.g. `600519.SH`.
+    /// A stored symbol, e.g. `600519.SH` (with `dataset`: the name the results carry).
     pub symbol: String,
+    /// Label an uploaded file instead of the stored symbol (`resolution` and `adjustment` are
+    /// then not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetSource>,
     /// 1, 5, 15, 30, 60, 1D (default), 1W or 1M.
     #[serde(default = "default_resolution")]
     pub resolution: String,
@@ -1329,8 +1493,12 @@ pub struct RegimesJobParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DynamicsTestJobParams {
-    /// A stored symbol, e.g. `600519.SH`.
+    /// A stored symbol, e.g. `600519.SH` (with `dataset`: the name the results carry).
     pub symbol: String,
+    /// Test on an uploaded file instead of the stored symbol (`resolution` and `adjustment` are
+    /// then not read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetSource>,
     /// 1, 5, 15, 30, 60, 1D (default), 1W or 1M.
     #[serde(default = "default_resolution")]
     pub resolution: String,

@@ -437,9 +437,37 @@ fn app_error(e: quantdesk_app::AppError) -> JobError {
     }
 }
 
+/// The series of a `regimes` or `dynamics_test` job: the stored symbol's bars, or the job owner's
+/// uploaded file (TradeMaster sessions) with its rows.
+async fn load_series(
+    ctx: &JobContext,
+    symbol: &str,
+    dataset: Option<&quantdesk_app::regimes::DatasetSource>,
+    resolution: Resolution,
+    key: quantdesk_app::regimes::KeyIndicator,
+    adjustment: Adjustment,
+) -> Result<(Series, Option<quantdesk_app::trademaster::FileRows>), JobError> {
+    match dataset {
+        Some(d) => {
+            let (series, file) =
+                quantdesk_app::trademaster::load_dataset(&*ctx.store, &ctx.job.owner, d).await.map_err(app_error)?;
+            Ok((series, Some(file)))
+        }
+        None => {
+            let source = BarSource { store: &*ctx.store, blocks: None };
+            let series = quantdesk_app::regimes::load_stored(source, symbol, resolution, key, adjustment)
+                .await
+                .map_err(app_error)?;
+            Ok((series, None))
+        }
+    }
+}
+
 /// `regimes`: TradeMaster's market-dynamics labels of a stored symbol
-/// ([`quantdesk_app::regimes`]); artifacts `labels.csv` (one row per bar with TradeMaster's
-/// columns), `statistics.csv` (per label) and `result.json` (rows, segments, statistics).
+/// or of an uploaded file ([`quantdesk_app::regimes`]); artifacts `labels.csv` (one row per bar
+/// with TradeMaster's columns), `statistics.csv` (per label), `result.json` (rows, segments,
+/// statistics), `labels.png` and `statistics.png` (the plots TradeMaster's API returns), and for
+/// an uploaded file `labeled.csv` (its rows with TradeMaster's label columns).
 pub struct Regimes;
 
 #[async_trait]
@@ -452,19 +480,29 @@ impl TypedHandler for Regimes {
     ) -> Result<quantdesk_app::regimes::RegimesJobResult, JobError> {
         use quantdesk_app::regimes;
         let (resolution, adjustment) = spec.check().map_err(app_error)?;
-        let source = BarSource { store: &*ctx.store, blocks: None };
         ctx.progress(0, 2, "loading bars");
-        let series =
-            regimes::load_stored(source, &spec.symbol, resolution, spec.key, adjustment).await.map_err(app_error)?;
+        let (series, file) =
+            load_series(ctx, &spec.symbol, spec.dataset.as_ref(), resolution, spec.key, adjustment).await?;
         ctx.progress(1, 2, "labeling");
         let (key, options) = (spec.key, spec.options.clone());
-        let report = tokio::task::spawn_blocking(move || regimes::label_bars(&series, key, &options))
-            .await
-            .map_err(permanent)?
-            .map_err(app_error)?;
+        let (report, labeled, labels_png, statistics_png) = tokio::task::spawn_blocking(move || {
+            let report = regimes::label_bars(&series, key, &options)?;
+            let labeled = file.map(|f| quantdesk_app::trademaster::labeled_csv(&f, &report));
+            let labels_png = regimes::labels_png(&report);
+            let statistics_png = regimes::statistics_png(&report.statistics, report.options.dynamics);
+            Ok::<_, quantdesk_app::AppError>((report, labeled, labels_png, statistics_png))
+        })
+        .await
+        .map_err(permanent)?
+        .map_err(app_error)?;
         ctx.artifact("labels.csv", "text/csv", regimes::labels_csv(&report).as_bytes()).await?;
         ctx.artifact("statistics.csv", "text/csv", regimes::statistics_csv(&report.statistics).as_bytes()).await?;
         ctx.artifact("result.json", "application/json", &serde_json::to_vec(&report).map_err(permanent)?).await?;
+        ctx.artifact("labels.png", "image/png", &labels_png).await?;
+        ctx.artifact("statistics.png", "image/png", &statistics_png).await?;
+        if let Some(labeled) = labeled {
+            ctx.artifact("labeled.csv", "text/csv", labeled.as_bytes()).await?;
+        }
         ctx.log(&format!(
             "{} bars, {} segments, labels {}",
             report.rows.len(),
@@ -482,7 +520,8 @@ impl TypedHandler for Regimes {
 /// `dynamics_test`: an agent's dynamics test per label with TradeMaster's metrics and radar scores
 /// ([`quantdesk_app::regimes::dynamics_test`]); artifacts `labels.csv`, `statistics.csv`,
 /// `result.json` (every label's metrics, σ, scores, radar values and textbook metrics),
-/// `radar.svg` (the radar of the first tested label) and `report.html` (self-contained).
+/// `radar.svg` and `radar.png` (the radar of the first tested label) and `report.html`
+/// (self-contained). The series is a stored symbol's or an uploaded file's.
 pub struct DynamicsTest;
 
 #[async_trait]
@@ -495,10 +534,9 @@ impl TypedHandler for DynamicsTest {
     ) -> Result<quantdesk_app::regimes::DynamicsTestJobResult, JobError> {
         use quantdesk_app::regimes;
         let (resolution, adjustment, agent, which) = spec.check().map_err(app_error)?;
-        let source = BarSource { store: &*ctx.store, blocks: None };
         ctx.progress(0, 2, "loading bars");
-        let series =
-            regimes::load_stored(source, &spec.symbol, resolution, spec.key, adjustment).await.map_err(app_error)?;
+        let (series, _) =
+            load_series(ctx, &spec.symbol, spec.dataset.as_ref(), resolution, spec.key, adjustment).await?;
         ctx.progress(1, 2, "testing");
         let (key, options) = (spec.key, spec.options.clone());
         let (labels, answer) = tokio::task::spawn_blocking(move || {
@@ -515,6 +553,7 @@ impl TypedHandler for DynamicsTest {
         if let Some((l, r)) = answer.labels.iter().find_map(|l| l.report.as_ref().map(|r| (l.label, r))) {
             let title = format!("{} label {l} — {}", answer.symbol, answer.agent);
             ctx.artifact("radar.svg", "image/svg+xml", regimes::radar_svg(&title, &r.radar).as_bytes()).await?;
+            ctx.artifact("radar.png", "image/png", &regimes::radar_png(&r.radar)).await?;
         }
         ctx.artifact("report.html", "text/html", regimes::dynamics_html(&answer).as_bytes()).await?;
         for l in &answer.labels {

@@ -99,13 +99,22 @@ pub(crate) fn path_symbol(raw: &str) -> Result<quantdesk_core::Symbol, ApiError>
 /// An instant parameter (`from`, `to`, `until`): Unix seconds, an RFC 3339 time or a date, which
 /// is its 00:00 UTC ([`quantdesk_core::instant::parse_instant`]).
 pub(crate) fn parse_instant(name: &str, raw: &str) -> Result<i64, ApiError> {
-    quantdesk_core::instant::parse_instant(raw).map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_instant",
-            format!("{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {:?}", e.0),
-        )
-    })
+    quantdesk_core::instant::parse_instant(raw).map_err(|e| bad_instant(name, e))
+}
+
+fn bad_instant(name: &str, e: quantdesk_core::instant::NotAnInstant) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_instant",
+        format!("{name} must be Unix seconds, a date (YYYY-MM-DD) or an RFC 3339 time, got {:?}", e.0),
+    )
+}
+
+/// The exclusive end of a range (`to`): a date includes that whole day (the next day's 00:00
+/// UTC); Unix seconds or an RFC 3339 time is the end itself
+/// ([`quantdesk_core::instant::parse_range_end`]).
+pub(crate) fn parse_range_end(name: &str, raw: &str) -> Result<i64, ApiError> {
+    quantdesk_core::instant::parse_range_end(raw).map_err(|e| bad_instant(name, e))
 }
 
 /// `limit` and `offset` of a paged list (the coin ledger, orders).

@@ -20,6 +20,7 @@ pub mod schedules_api;
 pub mod screener_api;
 pub mod shared_cache;
 pub mod state;
+pub mod trademaster_api;
 pub mod udf;
 pub mod uploads;
 pub mod valuation_api;
@@ -95,6 +96,7 @@ fn server_routes(max_upload: usize) -> Routes {
         .route("/version", get(ops::version))
         .nest("/udf", udf::router())
         .nest("/api/v1", api::router(max_upload))
+        .nest("/api/TradeMaster", trademaster_api::router(max_upload))
         .merge(chanvis::router())
 }
 

@@ -1,6 +1,8 @@
 //! `GET /api/v1/regimes/{symbol}`: TradeMaster's market-dynamics labels of a stored symbol's bars,
 //! with the segments, the per-label statistics and the kind of filter (ex-post `zero_phase`, or
-//! `causal`). The service is the application layer's ([`quantdesk_app::regimes`]), the one
+//! `causal`), and on request the labels' stability and an index's labels carried onto the bars
+//! (`stability`, `index`, as the command line's `--stability` and `--index`), over `[from, to)`.
+//! The service is the application layer's ([`quantdesk_app::regimes`]), the one
 //! `quantdesk regimes` and the `regimes` job use. Reading the bars is I/O on the async workers;
 //! the labeling runs on the bounded CPU pool ([`crate::cpu`]).
 
@@ -16,7 +18,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
-pub use quantdesk_app::regimes::{Filter, RegimeReport, RegimeRow, RegimeSegment, RegimeStatistics};
+pub use quantdesk_app::regimes::{
+    Filter, IndexLabels, RegimeAnswer, RegimeReport, RegimeRow, RegimeSegment, RegimeStatistics,
+};
 
 pub fn router() -> crate::Routes {
     crate::Routes::new().route("/regimes/{symbol}", get(get_regimes))
@@ -60,6 +64,20 @@ pub struct RegimeParams {
     /// Causal labels (each bar's label from that bar and the ones before it; trailing window
     /// 2 × max_length) instead of the ex-post zero-phase ones, which look ahead. Default false.
     pub causal: Option<bool>,
+    /// First bar: Unix seconds, a date (its 00:00 UTC) or an RFC 3339 time. Default: the first
+    /// stored bar.
+    pub from: Option<String>,
+    /// Last bar: a date includes that whole day; a time or Unix seconds is an exclusive end.
+    /// Default: the last stored bar.
+    pub to: Option<String>,
+    /// Add `stability`: per TradeMaster parameter moved one step down and up, the bars whose
+    /// (ex-post) label changes, as `quantdesk regimes --stability`. Default false.
+    pub stability: Option<bool>,
+    /// Add `index`: this stored index labeled with the same settings over the same range, its
+    /// labels carried onto this symbol's bars by time (`null` where the index has no bar), as
+    /// `quantdesk regimes --index`.
+    #[param(pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$")]
+    pub index: Option<String>,
 }
 
 /// The schema's bounds, answered 400 like every other schema violation.
@@ -126,10 +144,10 @@ impl RegimeParams {
 /// filter and the quantiles see the whole series, so the labels look ahead) or `causal`.
 #[utoipa::path(get, path = "/api/v1/regimes/{symbol}", tag = "regimes",
     params(("symbol" = String, Path, description = "e.g. 600519.SH", pattern = "^[A-Za-z0-9^][A-Za-z0-9._^=&-]{0,31}$"), RegimeParams),
-    responses((status = 200, body = RegimeReport),
+    responses((status = 200, body = RegimeAnswer),
         (status = 400, body = ErrorBody, description = "a parameter breaks the schema (type, range, pattern)"),
-        (status = 404, body = ErrorBody, description = "no such instrument"),
-        (status = 422, body = ErrorBody, description = "refused by a rule beyond the schema: `invalid_params` (min_length × filter_strength must be above 2), `too_few_bars` (fewer than 16 bars, or min_length longer than the series; also no bars at the resolution), `unsuitable_series` (a constant, non-positive or non-finite key indicator), `too_costly` (causal labels whose bars × window exceed 3,000,000; the `regimes` job has no such bound)"),
+        (status = 404, body = ErrorBody, description = "no such instrument (the symbol or the index)"),
+        (status = 422, body = ErrorBody, description = "refused by a rule beyond the schema: `invalid_params` (min_length × filter_strength must be above 2; `from` not before `to`), `bad_instant` (`from` or `to` is not an instant), `too_few_bars` (fewer than 16 bars, or min_length longer than the series; also no bars at the resolution or in the range, for the symbol or the index), `unsuitable_series` (a constant, non-positive or non-finite key indicator), `too_costly` (causal labels whose bars × window exceed 3,000,000; the `regimes` job has no such bound)"),
         (status = 503, body = ErrorBody, description = "busy: every CPU worker and queue place is taken (`cpu_workers`, `cpu_queue`); retry after `Retry-After` seconds")))]
 async fn get_regimes(
     State(state): State<AppState>,
@@ -138,17 +156,38 @@ async fn get_regimes(
     ApiQuery(p): ApiQuery<RegimeParams>,
 ) -> Result<JsonBody, ApiError> {
     let symbol = crate::extract::path_symbol(&symbol)?;
+    let index = p.index.as_deref().map(crate::extract::path_symbol).transpose()?;
     let (resolution, key, adjustment, o) = p.options()?;
+    let from = p.from.as_deref().map(|s| crate::extract::parse_instant("from", s)).transpose()?.unwrap_or(i64::MIN);
+    let to = p.to.as_deref().map(|s| crate::extract::parse_range_end("to", s)).transpose()?.unwrap_or(i64::MAX);
+    if from >= to {
+        return Err(ApiError::from(
+            quantdesk_app::AppError::invalid("from must be before to").with_code("invalid_params").with_field("from"),
+        ));
+    }
     o.check()?;
     let ticket = state.cpu.admit()?;
-    let series = regimes::load_stored(state.bars(), symbol.as_str(), resolution, key, adjustment)
+    let too_few = |e: quantdesk_app::AppError| if e.code() == "invalid" { e.with_code("too_few_bars") } else { e };
+    let series = regimes::load_stored_range(state.bars(), symbol.as_str(), resolution, key, adjustment, from, to)
         .await
-        .map_err(|e| if e.code() == "invalid" { e.with_code("too_few_bars") } else { e })?;
+        .map_err(too_few)?;
+    let index = match &index {
+        Some(ix) => Some(
+            regimes::load_stored_range(state.bars(), ix.as_str(), resolution, key, adjustment, from, to)
+                .await
+                .map_err(too_few)?,
+        ),
+        None => None,
+    };
+    let stability = p.stability.unwrap_or(false);
     ticket
         .run(move || {
             regimes::check_request_cost(series.bars.len(), &o)?;
-            let report = regimes::label_bars(&series, key, &o)?;
-            accepts.json(&report)
+            if let Some(ix) = &index {
+                regimes::check_request_cost(ix.bars.len(), &o)?;
+            }
+            let answer = regimes::regimes_answer(&series, key, &o, stability, index.as_ref())?;
+            accepts.json(&answer)
         })
         .await?
 }

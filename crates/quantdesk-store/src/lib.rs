@@ -15,6 +15,7 @@ pub mod llm;
 pub mod ledger;
 mod postgres;
 mod sqlite;
+pub mod trademaster;
 pub mod valuations;
 pub mod watchlists;
 
@@ -231,6 +232,7 @@ pub trait Store:
     + watchlists::WatchlistStore
     + llm::LlmProviderStore
     + ledger::LedgerStore
+    + trademaster::TradeMasterStore
 {
 }
 
@@ -243,7 +245,8 @@ impl<
         + valuations::ValuationStore
         + watchlists::WatchlistStore
         + llm::LlmProviderStore
-        + ledger::LedgerStore,
+        + ledger::LedgerStore
+        + trademaster::TradeMasterStore,
 > Store for T
 {
 }

@@ -113,6 +113,7 @@ impl SqliteStore {
             (10, "valuation scenarios", include_str!("../migrations/sqlite/0010_valuation_scenarios.sql")),
             (11, "watchlists", include_str!("../migrations/sqlite/0011_watchlists.sql")),
             (12, "coins", include_str!("../migrations/sqlite/0012_coins.sql")),
+            (13, "trademaster sessions", include_str!("../migrations/sqlite/0013_trademaster_sessions.sql")),
             (14, "llm providers", include_str!("../migrations/sqlite/0014_llm_providers.sql")),
         ])
         .run(&pool)

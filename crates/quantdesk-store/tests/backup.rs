@@ -155,6 +155,9 @@ async fn fill(store: &dyn Store) {
         store.add_watchlist_item("1", list, sym, 7_700 + i as i64, 20).await.unwrap();
     }
 
+    store.create_tm_session("1", "5f0c-会话", r#"{"labeling":null}"#, 7_600).await.unwrap();
+    assert!(store.put_tm_dataset("1", "5f0c-会话", "btc", b"date,adjcp\n2020-01-01,1\n\x00\xff", 7_700).await.unwrap());
+
     let admin = store.create_user("admin@x.test", "$argon2id$v=19$…", Role::Admin, true, 1000).await.unwrap().unwrap();
     let viewer = store.create_user("观众@x.test", "h2", Role::Viewer, false, 1001).await.unwrap().unwrap();
     store.set_disabled(viewer, true).await.unwrap();

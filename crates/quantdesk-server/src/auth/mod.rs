@@ -94,7 +94,14 @@ const PUBLIC: &[&str] = &[
 ];
 
 /// POST routes that only read (a query too rich for a query string): they need the `read` scope.
-const READING_POSTS: &[&str] = &["/api/v1/screener/stocks", "/api/v1/sensitivity"];
+const READING_POSTS: &[&str] = &[
+    "/api/v1/screener/stocks",
+    "/api/v1/sensitivity",
+    "/api/TradeMaster/evaluation_getParameters",
+    "/api/TradeMaster/MDM_status",
+    "/api/TradeMaster/download_csv",
+    "/api/TradeMaster/dynamics_testing_status",
+];
 
 /// What `method path` requires under `cfg`.
 pub fn need(method: &Method, path: &str, udf_public: bool) -> Need {

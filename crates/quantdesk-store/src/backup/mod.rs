@@ -229,6 +229,25 @@ pub static TABLES: &[Table] = &[
         identity: false,
     },
     Table {
+        name: "trademaster_sessions",
+        columns: &[
+            c("session_id", Text),
+            c("owner", Text),
+            c("state", Text),
+            c("version", Int),
+            c("created_at", Int),
+            c("updated_at", Int),
+        ],
+        key: &["session_id"],
+        identity: false,
+    },
+    Table {
+        name: "trademaster_datasets",
+        columns: &[c("session_id", Text), c("name", Text), c("data", Bytes), c("created_at", Int)],
+        key: &["session_id", "name"],
+        identity: false,
+    },
+    Table {
         name: "users",
         columns: &[
             c("id", Int),
