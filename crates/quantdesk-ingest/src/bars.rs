@@ -1,6 +1,6 @@
 //! Bar files: one symbol per file (`--symbol`) or many (a symbol column).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use chrono::NaiveDate;
@@ -9,8 +9,8 @@ use quantdesk_core::resample::date_stamp;
 use quantdesk_core::{AdjFactor, Bar, Instrument, InstrumentKind, Resolution, Symbol};
 
 use crate::columns::{ColumnMap, detect_columns};
-use crate::time::{Stamp, local_to_utc, parse_stamp};
-use crate::{ImportError, csv_error, reader};
+use crate::time::{LocalClock, Stamp, parse_stamp};
+use crate::{ImportError, csv_error};
 
 /// How to read a bar file.
 #[derive(Debug, Clone)]
@@ -83,19 +83,75 @@ pub struct BarParser<R: Read> {
     cols: Cols,
     names: Vec<String>,
     record: csv::ByteRecord,
-    tz_cache: BTreeMap<Symbol, Tz>,
-    current: Option<Symbol>,
-    /// Last bar per symbol, for order and duplicate checks across batches.
-    last: BTreeMap<Symbol, Bar>,
+    symbols: SymbolTable,
+    /// The symbol of the previous row (files hold each symbol's rows together, mostly).
+    current: Option<usize>,
     rows: u64,
     done: bool,
+}
+
+/// Every symbol seen so far, with what the checks across rows need, and the batch being filled.
+#[derive(Default)]
+struct SymbolTable {
+    list: Vec<SymbolState>,
+    /// Where each symbol is in `list`, by the cell's text as written and by the symbol.
+    by_cell: HashMap<Box<[u8]>, usize>,
+    by_symbol: BTreeMap<Symbol, usize>,
+    /// The batch being filled, per symbol (an index into `list`), and which symbols it touched.
+    pending: Vec<SeriesData>,
+    touched: Vec<usize>,
+}
+
+impl SymbolTable {
+    /// The index of `symbol`, added when new (in `timezone`, else its exchange's zone).
+    fn intern(&mut self, timezone: Option<Tz>, symbol: Symbol, cell: Box<[u8]>) -> usize {
+        let k = match self.by_symbol.get(&symbol) {
+            Some(k) => *k,
+            None => {
+                let tz = timezone.unwrap_or_else(|| Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz());
+                self.list.push(SymbolState { symbol: symbol.clone(), cell: cell.clone(), clock: LocalClock::new(tz), last: None });
+                self.pending.push(SeriesData::default());
+                self.by_symbol.insert(symbol, self.list.len() - 1);
+                self.list.len() - 1
+            }
+        };
+        self.by_cell.insert(cell, k);
+        k
+    }
+
+    /// Moves the pending rows into `out` (or drops them).
+    fn drain_into(&mut self, out: Option<&mut ParsedBars>) {
+        let mut out = out;
+        for k in self.touched.drain(..) {
+            let data = std::mem::take(&mut self.pending[k]);
+            if let Some(out) = out.as_deref_mut() {
+                out.series.insert(self.list[k].symbol.clone(), data);
+            }
+        }
+    }
+}
+
+/// One symbol of a file: its zone, its last bar (for the order and duplicate checks across
+/// batches) and the zone's offset in the local hour of its last row.
+struct SymbolState {
+    symbol: Symbol,
+    /// The cell as written (`600000.sh` is the symbol `600000.SH`).
+    cell: Box<[u8]>,
+    clock: LocalClock,
+    last: Option<Bar>,
 }
 
 impl<R: Read> BarParser<R> {
     /// Reads and checks the header.
     pub fn new(input: R, opts: BarImportOptions) -> Result<Self, ImportError> {
         let file = opts.file_name.as_str();
-        let mut rdr = reader(input);
+        // Only the header is trimmed by the reader: trimming every record makes a copy of it, so
+        // `row` trims each cell it reads instead.
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .trim(csv::Trim::Headers)
+            .from_reader(input);
         let header = match rdr.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => return Err(csv_error(file, e)),
@@ -136,19 +192,22 @@ impl<R: Read> BarParser<R> {
         if let Some(s) = &opts.symbol {
             s.check_a_share_code().map_err(|e| ImportError::new(file, None, None, e.0))?;
         }
-        let current = opts.symbol.clone();
-        Ok(BarParser {
+        let mut parser = BarParser {
             rdr,
             cols,
             names: det.names,
             record: csv::ByteRecord::new(),
-            tz_cache: BTreeMap::new(),
-            current,
-            last: BTreeMap::new(),
+            symbols: SymbolTable::default(),
+            current: None,
             rows: 0,
             done: false,
             opts,
-        })
+        };
+        if let Some(s) = parser.opts.symbol.clone() {
+            let cell = s.as_str().as_bytes().into();
+            parser.current = Some(parser.symbols.intern(parser.opts.timezone, s, cell));
+        }
+        Ok(parser)
     }
 
     /// Data rows read so far.
@@ -181,47 +240,63 @@ impl<R: Read> BarParser<R> {
             if self.rows.is_multiple_of(65_536) {
                 progress(self.record.position().map(|p| p.byte()).unwrap_or(0));
             }
-            self.row(&mut out)?;
+            if let Err(e) = self.row() {
+                self.symbols.drain_into(None);
+                return Err(e);
+            }
         }
         if self.done && self.rows == 0 {
             return Err(ImportError::new(&self.opts.file_name, None, None, "the file has a header but no rows"));
         }
+        self.symbols.drain_into(Some(&mut out));
         out.rows = taken as u64;
         if taken == 0 { Ok(None) } else { Ok(Some(out)) }
     }
 
-    /// Validates the current record and appends it to `out`.
-    fn row(&mut self, out: &mut ParsedBars) -> Result<(), ImportError> {
+    /// Validates the current record and appends it to the pending batch.
+    fn row(&mut self) -> Result<(), ImportError> {
         let file = self.opts.file_name.as_str();
         let record = &self.record;
         let cols = &self.cols;
         let names = &self.names;
         let col_name = |i: usize| names[i].clone();
         let line = record.position().map(|p| p.line()).unwrap_or(0);
+        // Cells are trimmed of ASCII white space here (the reader trims only the header).
+        let field = |i: usize| record[i].trim_ascii();
         let cell = |i: usize| -> Result<&str, ImportError> {
-            std::str::from_utf8(&record[i])
+            std::str::from_utf8(field(i))
                 .map_err(|_| ImportError::new(file, Some(line), Some(&col_name(i)), "the cell is not valid UTF-8 text"))
         };
-        let symbol = match cols.symbol {
+        let k = match cols.symbol {
             Some(i) => {
-                let raw = cell(i)?;
-                match &self.current {
-                    Some(s) if s.as_str() == raw => s.clone(),
-                    _ => {
-                        let s = Symbol::new(raw)
-                            .and_then(|s| s.check_a_share_code().map(|()| s))
-                            .map_err(|e| ImportError::new(file, Some(line), Some(&col_name(i)), e.0))?;
-                        self.current = Some(s.clone());
-                        s
-                    }
+                let raw = field(i);
+                match self.current {
+                    Some(k) if *self.symbols.list[k].cell == *raw => k,
+                    _ => match self.symbols.by_cell.get(raw) {
+                        Some(k) => *k,
+                        None => {
+                            let text = cell(i)?;
+                            let s = Symbol::new(text)
+                                .and_then(|s| s.check_a_share_code().map(|()| s))
+                                .map_err(|e| ImportError::new(file, Some(line), Some(&col_name(i)), e.0))?;
+                            let raw = raw.into();
+                            self.symbols.intern(self.opts.timezone, s, raw)
+                        }
+                    },
                 }
             }
-            None => self.current.clone().unwrap_or_else(|| unreachable!("checked in new")),
+            None => self.current.unwrap_or_else(|| unreachable!("checked in new")),
         };
-        let timezone = self.opts.timezone;
-        let tz = *self.tz_cache.entry(symbol.clone()).or_insert_with(|| {
-            timezone.unwrap_or_else(|| Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz())
-        });
+        self.current = Some(k);
+        let record = &self.record;
+        let field = |i: usize| record[i].trim_ascii();
+        let cell = |i: usize| -> Result<&str, ImportError> {
+            std::str::from_utf8(field(i))
+                .map_err(|_| ImportError::new(file, Some(line), Some(&col_name(i)), "the cell is not valid UTF-8 text"))
+        };
+        let state = &mut self.symbols.list[k];
+        let symbol = &state.symbol;
+        let tz = state.clock.tz();
         let resolution = self.opts.resolution;
 
         let time_raw = cell(cols.time)?;
@@ -252,7 +327,7 @@ impl<R: Read> BarParser<R> {
                 ));
             }
             (Stamp::Local(dt), true) => {
-                let t = local_to_utc(dt, tz).ok_or_else(|| {
+                let t = state.clock.to_utc(dt).ok_or_else(|| {
                     ImportError::new(
                         file,
                         Some(line),
@@ -273,7 +348,7 @@ impl<R: Read> BarParser<R> {
         };
         let opt_num = |c: Option<usize>| -> Result<f64, ImportError> {
             match c {
-                Some(i) if !record[i].is_empty() => num(i),
+                Some(i) if !field(i).is_empty() => num(i),
                 _ => Ok(0.0),
             }
         };
@@ -291,8 +366,8 @@ impl<R: Read> BarParser<R> {
             return Err(ImportError::new(file, Some(line), column.as_deref(), e.0));
         }
         let factor = match (cols.adj_factor, cols.adj_close) {
-            (Some(i), _) if !record[i].is_empty() => Some((num(i)?, i)),
-            (_, Some(i)) if !record[i].is_empty() && bar.close > 0.0 => Some((num(i)? / bar.close, i)),
+            (Some(i), _) if !field(i).is_empty() => Some((num(i)?, i)),
+            (_, Some(i)) if !field(i).is_empty() && bar.close > 0.0 => Some((num(i)? / bar.close, i)),
             _ => None,
         };
         if let Some((f, i)) = factor
@@ -306,7 +381,7 @@ impl<R: Read> BarParser<R> {
             ));
         }
 
-        if let Some(prev) = self.last.get(&symbol).copied() {
+        if let Some(prev) = state.last {
             if time < prev.time {
                 return Err(ImportError::new(
                     file,
@@ -327,12 +402,15 @@ impl<R: Read> BarParser<R> {
                 ));
             }
         }
-        let series = out.series.entry(symbol.clone()).or_default();
+        state.last = Some(bar);
+        let series = &mut self.symbols.pending[k];
+        if series.bars.is_empty() && series.factors.is_empty() {
+            self.symbols.touched.push(k);
+        }
         series.bars.push(bar);
         if let Some((f, _)) = factor {
             push_factor(&mut series.factors, date, f);
         }
-        self.last.insert(symbol, bar);
         Ok(())
     }
 }

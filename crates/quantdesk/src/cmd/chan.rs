@@ -8,7 +8,7 @@ use clap::Args;
 use quantdesk_app::config::Config;
 use quantdesk_core::Resolution;
 
-use super::common::print_all;
+use super::common::{print_all, print_json};
 use super::options::{AdjustmentArg, ChanProfileArg, Lenient, OutputFormat, parse_resolution};
 use super::series::{self, BarQuery};
 
@@ -75,7 +75,7 @@ pub async fn run(cfg: &Config, a: ChanArgs) -> Result<()> {
     let analysis = quantdesk_chan::analyze(&bars, &profile.engine().config())?;
     let report = to_api(name.as_str(), resolution, profile, adjustment, &bars, &analysis);
     if a.format == OutputFormat::Json {
-        return print_all(&(serde_json::to_string_pretty(&report)? + "\n"));
+        return print_json(&report);
     }
     use std::fmt::Write as _;
     let mut out = String::new();
