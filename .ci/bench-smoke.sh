@@ -38,6 +38,12 @@ run udf env SYMBOLS=2 MINUTE_DAYS=2 DAILY_DAYS=20 DURATION=1s WARMUP=0 CONNECTIO
 run sync env SYMBOLS=2 YEARS=1 bash bench/sync.sh
 run valuation-model cargo test -q -p quantdesk-valuation --bench valuation
 run valuation-job "$BENCH_BIN" valuation --symbols 3
+# The reference engine's files are fetched by hand (docs/benchmarks.md); REF names them.
+if [ -n "${REF:-}" ] && [ -d "$REF" ] && python3 -c "import numpy, pandas, pydantic" 2>/dev/null; then
+  run valuation-peer env RUNS=1 GRID_RUNS=1 FIXTURES="$QUANTDESK_FIXTURES" python3 bench/valuation_peer.py
+else
+  echo "skip  valuation-peer: the reference engine's files (REF) or numpy/pandas/pydantic are missing; quantdesk's side ran above"
+fi
 run regimes-labeling cargo test -q -p quantdesk-regimes --bench labeling
 run regimes-dynamics cargo test -q -p quantdesk-regimes --bench dynamics
 run chan-engine cargo test -q -p quantdesk-chan --bench chan
