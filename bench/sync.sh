@@ -28,6 +28,7 @@ if [ -z "${BENCH_BIN:-}" ]; then
     cargo build --release -q -p quantdesk-bench
     BENCH_BIN=$CARGO_TARGET_DIR/release/quantdesk-bench
 fi
+mkdir -p "$OUT"
 peers=()
 if ! python3 -c "import requests" 2>/dev/null; then
     # MISSING_PEERS=skip (the CI smoke run): measure quantdesk alone rather than fail.
