@@ -345,6 +345,10 @@ impl<R: Read> BarParser<R> {
         };
 
         let num = |i: usize| -> Result<f64, ImportError> {
+            // A plain decimal is ASCII, so valid UTF-8: only other cells need the check.
+            if let Some(v) = fast_number(field(i)) {
+                return Ok(v);
+            }
             let raw = cell(i)?;
             parse_number(raw).filter(|v| v.is_finite()).ok_or_else(|| {
                 ImportError::new(file, Some(line), Some(&col_name(i)), format!("{raw:?} is not a number"))
@@ -424,29 +428,36 @@ impl<R: Read> BarParser<R> {
 /// digits as an integer, exact in an `f64`, divided by an exact power of ten, which IEEE division
 /// rounds correctly, so the result is the correctly rounded value `parse` gives too.
 fn parse_number(raw: &str) -> Option<f64> {
+    fast_number(raw.as_bytes()).or_else(|| raw.parse().ok())
+}
+
+/// Clinger's fast path of [`parse_number`]: `None` for anything but `-?digits(.digits)?` with at
+/// most 15 digits in all.
+#[inline]
+fn fast_number(b: &[u8]) -> Option<f64> {
     const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-    let b = raw.as_bytes();
     let (negative, digits) = match b.first() {
         Some(b'-') => (true, &b[1..]),
         _ => (false, b),
     };
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
     let mut mantissa = 0u64;
-    let (mut count, mut point) = (0usize, None);
+    let mut point = None;
     for (i, c) in digits.iter().enumerate() {
-        match c {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(c - b'0');
-                count += 1;
-            }
-            b'.' if point.is_none() && i > 0 && i + 1 < digits.len() => point = Some(i),
-            _ => return raw.parse().ok(),
-        }
-        if count > 15 {
-            return raw.parse().ok();
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            mantissa = mantissa * 10 + u64::from(d);
+        } else if *c == b'.' && point.is_none() && i > 0 && i + 1 < digits.len() {
+            point = Some(i);
+        } else {
+            return None;
         }
     }
-    if count == 0 {
-        return raw.parse().ok();
+    let count = digits.len() - usize::from(point.is_some());
+    if count > 15 {
+        return None;
     }
     let scale = point.map_or(0, |p| digits.len() - p - 1);
     let value = mantissa as f64 / POW10[scale];
