@@ -80,7 +80,8 @@ mod tests {
                 .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default()
         };
-        let mut instants: Vec<i64> = (-25_567..47_482).map(|d: i64| d * 86_400 + (d * 7_919).rem_euclid(86_400)).collect();
+        let mut instants: Vec<i64> =
+            (-25_567..47_482).map(|d: i64| d * 86_400 + (d * 7_919).rem_euclid(86_400)).collect();
         for edge in [-62_167_219_200_i64, 253_402_300_800, 0, 951_782_400, 4_107_542_400] {
             instants.extend((-90_000..90_000).step_by(997).map(|d| edge + d));
         }

@@ -112,8 +112,14 @@ impl SymbolTable {
         let k = match self.by_symbol.get(&symbol) {
             Some(k) => *k,
             None => {
-                let tz = timezone.unwrap_or_else(|| Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz());
-                self.list.push(SymbolState { symbol: symbol.clone(), cell: cell.clone(), clock: LocalClock::new(tz), last: None });
+                let tz = timezone
+                    .unwrap_or_else(|| Instrument::with_defaults(symbol.clone(), "", InstrumentKind::Other).tz());
+                self.list.push(SymbolState {
+                    symbol: symbol.clone(),
+                    cell: cell.clone(),
+                    clock: LocalClock::new(tz),
+                    last: None,
+                });
                 self.pending.push(SeriesData::default());
                 self.by_symbol.insert(symbol, self.list.len() - 1);
                 self.list.len() - 1
@@ -151,11 +157,8 @@ impl<R: Read> BarParser<R> {
         let file = opts.file_name.as_str();
         // Only the header is trimmed by the reader: trimming every record makes a copy of it, so
         // `row` trims each cell it reads instead.
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
-            .trim(csv::Trim::Headers)
-            .from_reader(input);
+        let mut rdr =
+            csv::ReaderBuilder::new().has_headers(true).flexible(false).trim(csv::Trim::Headers).from_reader(input);
         let header = match rdr.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => return Err(csv_error(file, e)),
@@ -496,9 +499,38 @@ mod tests {
     #[test]
     fn numbers_read_as_parse_reads_them() {
         let mut cells: Vec<String> = [
-            "0", "-0", "0.0", "-0.0", "1", "10.5", "12.34", "0.1", "0.3", "-7.25", "123400", "999999999999999",
-            "99999999999999.9", "9999999999999999", "0.000000000000001", "1.", ".5", "-.5", "1e5", "1E-3", "+1", "inf",
-            "NaN", "", "-", ".", "1.2.3", "1,5", "0x10", "12345678901234567890", "4.35", "1234.5678",
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "10.5",
+            "12.34",
+            "0.1",
+            "0.3",
+            "-7.25",
+            "123400",
+            "999999999999999",
+            "99999999999999.9",
+            "9999999999999999",
+            "0.000000000000001",
+            "1.",
+            ".5",
+            "-.5",
+            "1e5",
+            "1E-3",
+            "+1",
+            "inf",
+            "NaN",
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "1,5",
+            "0x10",
+            "12345678901234567890",
+            "4.35",
+            "1234.5678",
         ]
         .iter()
         .map(|s| s.to_string())

@@ -171,8 +171,9 @@ mod tests {
         for (zone, day) in days {
             let tz: Tz = zone.parse().unwrap();
             let start = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap();
-            let minutes: Vec<NaiveDateTime> =
-                (-60..(25 * 60)).map(|m| start + chrono::Duration::minutes(m) + chrono::Duration::seconds(m % 7)).collect();
+            let minutes: Vec<NaiveDateTime> = (-60..(25 * 60))
+                .map(|m| start + chrono::Duration::minutes(m) + chrono::Duration::seconds(m % 7))
+                .collect();
             let mut clock = LocalClock::new(tz);
             for dt in minutes.iter().chain(minutes.iter().rev()) {
                 assert_eq!(clock.to_utc(*dt), local_to_utc(*dt, tz), "{zone} {dt}");
