@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/quantdesk-target}
 export QUANTDESK_FIXTURES=${QUANTDESK_FIXTURES:-$PWD/../shared/fixtures}
 cargo build -q -p quantdesk -p quantdesk-bench
+# The criterion benches, built once in the test profile (each runs once below, as a test).
+cargo test -q --no-run -p quantdesk-chan -p quantdesk-valuation -p quantdesk-regimes --benches
 export BIN=${1:-$CARGO_TARGET_DIR/debug/quantdesk}
 export BENCH_BIN=$CARGO_TARGET_DIR/debug/quantdesk-bench
 export MISSING_PEERS=skip

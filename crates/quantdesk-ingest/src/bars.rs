@@ -334,7 +334,7 @@ impl<R: Read> BarParser<R> {
                 ));
             }
             (Stamp::Local(dt), true) => {
-                let t = state.clock.to_utc(dt).ok_or_else(|| {
+                let t = state.clock.utc_of(dt).ok_or_else(|| {
                     ImportError::new(
                         file,
                         Some(line),

@@ -99,7 +99,7 @@ impl LocalClock {
     }
 
     /// The UTC instant of the local date-time `dt`; in a fold the earlier one, in a gap `None`.
-    pub fn to_utc(&mut self, dt: NaiveDateTime) -> Option<i64> {
+    pub fn utc_of(&mut self, dt: NaiveDateTime) -> Option<i64> {
         let local = dt.and_utc().timestamp();
         let hour = local.div_euclid(3_600);
         if hour != self.hour {
@@ -176,7 +176,7 @@ mod tests {
                 .collect();
             let mut clock = LocalClock::new(tz);
             for dt in minutes.iter().chain(minutes.iter().rev()) {
-                assert_eq!(clock.to_utc(*dt), local_to_utc(*dt, tz), "{zone} {dt}");
+                assert_eq!(clock.utc_of(*dt), local_to_utc(*dt, tz), "{zone} {dt}");
                 checked += 1;
             }
         }
