@@ -20,15 +20,8 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 OUT=${OUT:-$(mktemp -d /tmp/quantdesk-backup-bench.XXXXXX)}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 export QUANTDESK_LOG_LEVEL=warn
-if [ -z "${BIN:-}" ] || [ -z "${BENCH_BIN:-}" ]; then
-  cargo build --release -q -p quantdesk -p quantdesk-bench
-fi
-bin=$(realpath "${BIN:-$CARGO_TARGET_DIR/release/quantdesk}")
-bench_bin=$(realpath "${BENCH_BIN:-$CARGO_TARGET_DIR/release/quantdesk-bench}")
-mkdir -p "$OUT"
-results=$OUT/results.txt
-: >"$results"
-say() { echo "$*" | tee -a "$results"; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
 now() { date +%s.%N; }
 db="qd_backup_bench_$$"

@@ -26,15 +26,8 @@ PEER_ROUNDS=${PEER_ROUNDS:-1}
 VENV=${VENV:-/tmp/qd-czsc-venv}
 OUT=${OUT:-$(mktemp -d /tmp/quantdesk-chan-e2e.XXXXXX)}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-if [ -z "${BIN:-}" ] || [ -z "${BENCH_BIN:-}" ]; then
-  cargo build --release -q -p quantdesk -p quantdesk-bench
-fi
-bin=$(realpath "${BIN:-$CARGO_TARGET_DIR/release/quantdesk}")
-bench_bin=$(realpath "${BENCH_BIN:-$CARGO_TARGET_DIR/release/quantdesk-bench}")
-mkdir -p "$OUT"
-results=$OUT/results.txt
-: >"$results"
-say() { echo "$*" | tee -a "$results"; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 py=${PY:-}
 if [ -z "$py" ]; then

@@ -26,15 +26,8 @@ export QUANTDESK_LOG_LEVEL=warn
 if ! command -v sqlite3 >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sqlite3 >/dev/null
 fi
-if [ -z "${BIN:-}" ] || [ -z "${BENCH_BIN:-}" ]; then
-  cargo build --release -q -p quantdesk -p quantdesk-bench
-fi
-bin=$(realpath "${BIN:-$CARGO_TARGET_DIR/release/quantdesk}")
-bench_bin=$(realpath "${BENCH_BIN:-$CARGO_TARGET_DIR/release/quantdesk-bench}")
-mkdir -p "$OUT"
-results=$OUT/results.txt
-: >"$results"
-say() { echo "$*" | tee -a "$results"; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 say "# quantdesk import benchmark, $(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(sqlite3 --version | cut -d' ' -f1-2)"
 "$bench_bin" data "$OUT/data" "$SYMBOLS" "$MINUTE_DAYS" "$MINUTE_DAYS" >/dev/null

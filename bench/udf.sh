@@ -27,15 +27,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk nginx >/dev/null
 fi
-if [ -z "${BIN:-}" ] || [ -z "${BENCH_BIN:-}" ]; then
-  cargo build --release -q -p quantdesk -p quantdesk-bench
-fi
-bin=$(realpath "${BIN:-$CARGO_TARGET_DIR/release/quantdesk}")
-bench_bin=$(realpath "${BENCH_BIN:-$CARGO_TARGET_DIR/release/quantdesk-bench}")
-mkdir -p "$OUT"
-results=$OUT/results.txt
-: >"$results"
-say() { echo "$*" | tee -a "$results"; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 say "# quantdesk datafeed benchmark, $(date -u +%FT%TZ), $(nproc) cores"
 export QUANTDESK_DATABASE_URL="sqlite://$OUT/db/quantdesk.db"
