@@ -36,7 +36,7 @@ run() {
   fi
 }
 
-run udf env SYMBOLS=2 MINUTE_DAYS=2 DAILY_DAYS=1000 DURATION=1s WARMUP=0 CONNECTIONS=4 bash bench/udf.sh
+run udf env SYMBOLS=2 MINUTE_DAYS=2 DAILY_DAYS=1100 DURATION=1s WARMUP=0 CONNECTIONS=4 bash bench/udf.sh
 run sync env SYMBOLS=2 YEARS=1 bash bench/sync.sh
 run valuation-model cargo test -q -p quantdesk-valuation --bench valuation
 run valuation-job "$BENCH_BIN" valuation --symbols 3

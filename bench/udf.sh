@@ -118,6 +118,8 @@ stop_server
 
 mkdir -p "$OUT/www"
 cp "$OUT/daily.json" "$OUT/minute.json" "$OUT/www/"
+# nginx's workers run as another user: a mktemp folder (0700) would answer 403 to every request.
+chmod o+rx "$OUT" "$OUT/www" && chmod o+r "$OUT/www/"*
 cat >"$OUT/nginx.conf" <<NGX
 worker_processes auto;
 pid $OUT/nginx.pid;
