@@ -3,6 +3,7 @@
 #
 #   bash bench/availability.sh                        # builds the release binary and measures it
 #   BIN=/path/to/quantdesk bash bench/availability.sh # measures another build (an older one)
+#   REQUESTS=20 CONCURRENCY=2 IDLE=0.3 BIN=… bash bench/availability.sh   # the CI smoke run
 #
 # It starts `quantdesk serve --demo` (release build, SQLite in a fresh folder, the demo market)
 # with the request rate limits lifted (LIFT_RATE_LIMITS=0 keeps the defaults: 600 a minute per
@@ -22,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUESTS=${REQUESTS:-2000}
 CONCURRENCY=${CONCURRENCY:-50}
+IDLE=${IDLE:-3}
 OUT=${OUT:-$(mktemp -d /tmp/quantdesk-avail.XXXXXX)}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 if [ -z "${BIN:-}" ]; then
@@ -61,11 +63,11 @@ done
 size=$(curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/chan/000998.SH?resolution=1" | wc -c)
 say "one answer (000998.SH at 1 minute): $size bytes"
 say "## plain answers"
-python3 bench/availability.py "$base" "$token" --requests "$REQUESTS" --concurrency "$CONCURRENCY" | tee -a "$results"
+python3 bench/availability.py "$base" "$token" --requests "$REQUESTS" --concurrency "$CONCURRENCY" --idle "$IDLE" | tee -a "$results"
 say "## gzip-compressed answers (Accept-Encoding: gzip, as browsers ask)"
-python3 bench/availability.py "$base" "$token" --requests "$REQUESTS" --concurrency "$CONCURRENCY" --gzip | tee -a "$results"
+python3 bench/availability.py "$base" "$token" --requests "$REQUESTS" --concurrency "$CONCURRENCY" --idle "$IDLE" --gzip | tee -a "$results"
 say "## gzip, and every refusal sent again after its Retry-After until all $REQUESTS are answered 200"
-python3 bench/availability.py "$base" "$token" --requests "$REQUESTS" --concurrency "$CONCURRENCY" --gzip --retry | tee -a "$results"
+python3 bench/availability.py "$base" "$token" --requests "$REQUESTS" --concurrency "$CONCURRENCY" --idle "$IDLE" --gzip --retry | tee -a "$results"
 refused=$(curl -fsS "$base/metrics" | awk '$1=="cpu_pool_refused_total" {print $2}')
 [ -n "$refused" ] && say "cpu_pool_refused_total $refused"
 say "results in $results"

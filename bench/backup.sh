@@ -4,6 +4,7 @@
 #
 #   bash bench/backup.sh                 # 40 symbols: a year of 1-minute bars + 5 years daily
 #   SYMBOLS=10 bash bench/backup.sh      # smaller
+#   BIN=… BENCH_BIN=… bash bench/backup.sh   # given builds of quantdesk and quantdesk-bench
 #
 # It builds release binaries, generates and imports the data into SQLite, then times: a backup of
 # the SQLite database (while nothing else runs, and again while imports write), `backup --verify`,
@@ -19,12 +20,8 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 OUT=${OUT:-$(mktemp -d /tmp/quantdesk-backup-bench.XXXXXX)}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 export QUANTDESK_LOG_LEVEL=warn
-cargo build --release -q -p quantdesk -p quantdesk-bench
-bin=$CARGO_TARGET_DIR/release/quantdesk
-mkdir -p "$OUT"
-results=$OUT/results.txt
-: >"$results"
-say() { echo "$*" | tee -a "$results"; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
 now() { date +%s.%N; }
 db="qd_backup_bench_$$"
@@ -32,7 +29,7 @@ cleanup() { psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || 
 trap cleanup EXIT
 
 say "# quantdesk backup benchmark, $(date -u +%FT%TZ), $(nproc) cores"
-"$CARGO_TARGET_DIR/release/quantdesk-bench" data "$OUT/data" "$SYMBOLS" "$MINUTE_DAYS" "$DAILY_DAYS" | tee -a "$results"
+"$bench_bin" data "$OUT/data" "$SYMBOLS" "$MINUTE_DAYS" "$DAILY_DAYS" | tee -a "$results"
 export QUANTDESK_DATABASE_URL="sqlite://$OUT/a/quantdesk.db"
 "$bin" import bars "$OUT/data/daily.csv" --resolution 1D >/dev/null
 "$bin" import bars "$OUT/data/minute.csv" --resolution 1 >/dev/null

@@ -4,11 +4,16 @@
 # bars and the bytes transferred for the page (cold cache, 7 runs).
 #
 #   QUANTDESK_FIXTURES=../shared/fixtures bash bench/page.sh
+#   RUNS=1 BIN=path/to/quantdesk …    # one run of a given build (the CI smoke run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release -q -p quantdesk
-bin=$CARGO_TARGET_DIR/release/quantdesk
+RUNS=${RUNS:-7}
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p quantdesk
+  BIN=$CARGO_TARGET_DIR/release/quantdesk
+fi
+bin=$(realpath "$BIN")
 (cd tests/browser && npm ci --no-fund --no-audit --silent)
 work=$(mktemp -d)
 export QUANTDESK_DATABASE_URL="sqlite://$work/q.db" QUANTDESK_LOG_LEVEL=warn
@@ -21,4 +26,4 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-node tests/browser/perf.mjs "http://127.0.0.1:$port" 000001.SH 7
+node tests/browser/perf.mjs "http://127.0.0.1:$port" 000001.SH "$RUNS"

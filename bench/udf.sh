@@ -3,6 +3,8 @@
 #
 #   bash bench/udf.sh            # full size: 100 symbols, a year of 1-minute bars, 5 years daily
 #   SYMBOLS=10 bash bench/udf.sh # smaller
+#   BIN=… BENCH_BIN=… bash bench/udf.sh   # measure given builds of quantdesk and quantdesk-bench
+#   SYMBOLS=2 MINUTE_DAYS=2 DAILY_DAYS=20 DURATION=1s WARMUP=0 …   # the CI smoke run (.ci/bench-smoke.sh)
 #
 # It installs wrk and nginx (Debian) if missing, builds release binaries, generates the data,
 # imports it (reporting rows/s), starts quantdesk, and drives /udf/history with wrk at 64
@@ -17,6 +19,7 @@ SYMBOLS=${SYMBOLS:-100}
 MINUTE_DAYS=${MINUTE_DAYS:-250}
 DAILY_DAYS=${DAILY_DAYS:-1250}
 DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-64}
 OUT=${OUT:-$(mktemp -d /tmp/quantdesk-bench.XXXXXX)}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
@@ -24,12 +27,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk nginx >/dev/null
 fi
-cargo build --release -q -p quantdesk -p quantdesk-bench
-bin=$CARGO_TARGET_DIR/release/quantdesk
-mkdir -p "$OUT"
-results=$OUT/results.txt
-: >"$results"
-say() { echo "$*" | tee -a "$results"; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 say "# quantdesk datafeed benchmark, $(date -u +%FT%TZ), $(nproc) cores"
 export QUANTDESK_DATABASE_URL="sqlite://$OUT/db/quantdesk.db"
@@ -38,7 +37,7 @@ if [ "${REUSE:-0}" = 1 ] && [ -f "$OUT/db/quantdesk.db" ]; then
   say "## reusing the imported data in $OUT"
 else
   rm -rf "$OUT/db"
-  "$CARGO_TARGET_DIR/release/quantdesk-bench" data "$OUT/data" "$SYMBOLS" "$MINUTE_DAYS" "$DAILY_DAYS" | tee -a "$results"
+  "$bench_bin" data "$OUT/data" "$SYMBOLS" "$MINUTE_DAYS" "$DAILY_DAYS" | tee -a "$results"
   say "## import"
   "$bin" import bars "$OUT/data/daily.csv" --resolution 1D | tee -a "$results"
   "$bin" import bars "$OUT/data/minute.csv" --resolution 1 | tee -a "$results"
@@ -82,8 +81,8 @@ run_wrk() { # run_wrk LABEL URL [SCRIPT]
   local label=$1 url=$2 script=${3:-}
   local args=(-t2 "-c$CONNECTIONS" "-d$DURATION" --latency -H "Authorization: Bearer $token")
   [ -n "$script" ] && args+=(-s "$script")
-  # Warm up (caches, connections) for 2 s, then measure.
-  wrk -t2 "-c$CONNECTIONS" -d2s -H "Authorization: Bearer $token" ${script:+-s "$script"} "$url" >/dev/null 2>&1
+  # Warm up (caches, connections) for $WARMUP (2 s; 0 skips it), then measure.
+  [ "$WARMUP" = 0 ] || wrk -t2 "-c$CONNECTIONS" "-d$WARMUP" -H "Authorization: Bearer $token" ${script:+-s "$script"} "$url" >/dev/null 2>&1
   wrk "${args[@]}" "$url" >"$OUT/wrk.txt" 2>&1
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk.txt")
@@ -119,6 +118,8 @@ stop_server
 
 mkdir -p "$OUT/www"
 cp "$OUT/daily.json" "$OUT/minute.json" "$OUT/www/"
+# nginx's workers run as another user: a mktemp folder (0700) would answer 403 to every request.
+chmod o+rx "$OUT" "$OUT/www" && chmod o+r "$OUT/www/"*
 cat >"$OUT/nginx.conf" <<NGX
 worker_processes auto;
 pid $OUT/nginx.pid;

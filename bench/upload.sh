@@ -6,6 +6,7 @@
 #   SIZES_MB="50 200" bash bench/upload.sh        # one fresh server per size, to compare
 #   UPLOADS=2 SIZES_MB=20 bash bench/upload.sh    # smaller
 #   BIN=path/to/quantdesk bash bench/upload.sh    # measure another build (e.g. an older commit's)
+#   UPLOADS=1 SIZES_MB=1 INSTRUMENT_ROWS="2000 5000" SETTLE=0 …   # the CI smoke run
 #
 # For each size it writes UPLOADS daily-bar CSV files of about that many MiB (valid rows:
 # date,ts_code,open,high,low,close,volume; distinct symbols in each file), starts
@@ -23,6 +24,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 UPLOADS=${UPLOADS:-4}
 SIZES_MB=${SIZES_MB:-200}
+# Rows of the two instrument masters (the second about 20 MiB) and the seconds to let a fresh
+# server settle before the "before" figures.
+INSTRUMENT_ROWS=${INSTRUMENT_ROWS:-200000 1497966}
+SETTLE=${SETTLE:-3}
 OUT=${OUT:-$(mktemp -d /tmp/quantdesk-upload.XXXXXX)}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 for tool in curl python3; do command -v "$tool" >/dev/null || { echo "bench/upload.sh needs $tool"; exit 1; }; done
@@ -96,7 +101,7 @@ start_server() { # start_server NAME: a fresh database, serve --demo, an API key
   curl -fsS "$base/healthz" >/dev/null || { cat "$OUT/server-$1.log"; exit 1; }
   token=$("$bin" key create --email demo@quantdesk.local --name upload-bench --scopes read,jobs 2>/dev/null)
   # Let the demo loading and the start settle, then take the "before" figures.
-  sleep 3
+  sleep "$SETTLE"
   rss_before=$(status_kb "$pid" VmRSS)
   say "server before the uploads: VmRSS $(mib "$rss_before") MiB, VmHWM $(mib "$(status_kb "$pid" VmHWM)") MiB"
 }
@@ -156,11 +161,11 @@ done
 
 say ""
 say "## instrument masters, one after the other"
-[ -s "$OUT/instruments-200k.csv" ] || instruments "$OUT/instruments-200k.csv" 200000
-[ -s "$OUT/instruments-20mib.csv" ] || instruments "$OUT/instruments-20mib.csv" 1497966
 start_server instruments
-for name in 200k 20mib; do
+for rows in $INSTRUMENT_ROWS; do
+  name=$rows
   f=$OUT/instruments-$name.csv
+  [ -s "$f" ] || instruments "$f" "$rows"
   start_sampling "$OUT/rss-instruments-$name.txt"
   status=$(post instruments "$f" "$OUT/answer-instruments-$name.json")
   say "$(file_mib "$f") MiB, $(($(wc -l <"$f") - 1)) rows: HTTP $status s: $(head -c 200 "$OUT/answer-instruments-$name.json")"

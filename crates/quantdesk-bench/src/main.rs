@@ -8,7 +8,8 @@
 //!   run over 1,000,000 bars, and a sweep of 100 parameter pairs over 100,000 bars on every core,
 //!   with the peak memory before and after the sweep. `backtest single` runs the single run once
 //!   and `backtest sweep N` one sweep of N parameter pairs (for profilers and for checking that
-//!   peak memory does not grow with the number of runs).
+//!   peak memory does not grow with the number of runs). `--bars N` and `--sweep-bars N` change
+//!   the sizes (1,000,000 and 100,000; the CI smoke run takes a few thousand).
 //! - `cargo run --release -p quantdesk-bench -- sync [--symbols 300] [--years 20] [--peer CMD]…`
 //!   times syncing daily bars from the loopback TuShare fake: end to end, fetch only, JSON decoding
 //!   only and database only, and each peer command against the same fake (see `sync.rs` and
@@ -79,7 +80,20 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// Takes `--NAME N` out of `args`: `Some(N)` when given.
+fn take_flag(args: &mut Vec<String>, name: &str) -> Result<Option<usize>> {
+    let Some(at) = args.iter().position(|a| a == name) else { return Ok(None) };
+    let value = args.get(at + 1).with_context(|| format!("{name} needs a number"))?;
+    let n = value.parse().with_context(|| format!("{name} {value:?}: not a number"))?;
+    args.drain(at..=at + 1);
+    Ok(Some(n))
+}
+
 fn backtest_bench(args: &[String]) -> Result<()> {
+    let mut args = args.to_vec();
+    let bars = take_flag(&mut args, "--bars")?.unwrap_or(1_000_000);
+    let sweep_bars = take_flag(&mut args, "--sweep-bars")?.unwrap_or(100_000);
+    let args = args.as_slice();
     use quantdesk_backtest::{BacktestConfig, Costs, Series, backtest};
     use quantdesk_core::{Instrument, InstrumentKind, Resolution, Symbol};
     let symbol = Symbol::new("WALK").map_err(|e| anyhow::anyhow!(e.0))?;
@@ -98,15 +112,15 @@ fn backtest_bench(args: &[String]) -> Result<()> {
         Some("sweep") => 0,
         Some(other) => anyhow::bail!("unknown backtest mode {other:?}: use single or sweep N"),
     };
-    let big = series(walk(if single_runs > 0 { 1_000_000 } else { 0 }, 1))?;
+    let big = series(walk(if single_runs > 0 { bars } else { 0 }, 1))?;
     for run in 0..single_runs {
         let t = std::time::Instant::now();
         let r = backtest(&cfg, &big, "sma_cross", &params(10.0, 20.0)).map_err(|e| anyhow::anyhow!(e))?;
         let secs = t.elapsed().as_secs_f64();
         println!(
-            "single run {run}: 1,000,000 bars in {:.3} s = {:.1} M bars/s ({} trades, final equity {:.6}, cash {})",
+            "single run {run}: {bars} bars in {:.3} s = {:.1} M bars/s ({} trades, final equity {:.6}, cash {})",
             secs,
-            1e6 / secs / 1e6,
+            bars as f64 / secs / 1e6,
             r.metrics.trades,
             r.final_equity,
             r.final_cash
@@ -122,7 +136,7 @@ fn backtest_bench(args: &[String]) -> Result<()> {
         _ => (100, 3),
     };
 
-    let data = series(walk(100_000, 2))?;
+    let data = series(walk(sweep_bars, 2))?;
     // 10 fast lengths (5..=14) times runs / 10 slow lengths (20, 23, 26, …).
     let pairs: Vec<(f64, f64)> =
         (0..10).flat_map(|f| (0..runs.div_ceil(10)).map(move |s| (5.0 + f as f64, 20.0 + 3.0 * s as f64))).collect();
@@ -138,7 +152,7 @@ fn backtest_bench(args: &[String]) -> Result<()> {
         let secs = t.elapsed().as_secs_f64();
         let best = rows.iter().max_by(|a, b| a.metrics.sharpe.total_cmp(&b.metrics.sharpe));
         println!(
-            "sweep {round}: {} backtests of 100,000 bars on {threads} threads in {:.3} s = {:.0} backtests/s (best Sharpe {:.3} at {:?})",
+            "sweep {round}: {} backtests of {sweep_bars} bars on {threads} threads in {:.3} s = {:.0} backtests/s (best Sharpe {:.3} at {:?})",
             rows.len(),
             secs,
             rows.len() as f64 / secs,

@@ -1,6 +1,6 @@
 //! Fast parsing of the date and time spellings found in market-data files.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 use chrono_tz::Tz;
 
 /// A parsed time cell: a date alone, a local date-time, or an instant with an explicit offset.
@@ -73,6 +73,58 @@ pub fn local_to_utc(dt: NaiveDateTime, tz: Tz) -> Option<i64> {
     tz.from_local_datetime(&dt).earliest().map(|t| t.timestamp())
 }
 
+/// [`local_to_utc`] for the rows of one file: the zone's offset is looked up once per local hour.
+///
+/// Rows come in time order, so consecutive rows mostly share their hour. When the hour's first and
+/// last second both have one reading, with the same offset, the zone has no transition inside that
+/// hour (tz data never has two transitions within an hour, which would be needed to leave and come
+/// back to the same offset), and every local time in it is `local − offset`; otherwise each row
+/// goes through `local_to_utc`, gaps and folds included. The answers are `local_to_utc`'s.
+#[derive(Debug, Clone)]
+pub struct LocalClock {
+    tz: Tz,
+    /// The local hour (Unix seconds of the naive local time, divided by 3,600) last looked up,
+    /// and its offset in seconds east of UTC when it is uniform.
+    hour: i64,
+    offset: Option<i64>,
+}
+
+impl LocalClock {
+    pub fn new(tz: Tz) -> Self {
+        LocalClock { tz, hour: i64::MIN, offset: None }
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    /// The UTC instant of the local date-time `dt`; in a fold the earlier one, in a gap `None`.
+    pub fn utc_of(&mut self, dt: NaiveDateTime) -> Option<i64> {
+        let local = dt.and_utc().timestamp();
+        let hour = local.div_euclid(3_600);
+        if hour != self.hour {
+            self.hour = hour;
+            self.offset = uniform_offset(self.tz, hour);
+        }
+        match self.offset {
+            Some(offset) => Some(local - offset),
+            None => local_to_utc(dt, self.tz),
+        }
+    }
+}
+
+/// The offset of every local time of the local `hour` in `tz`, when it has one.
+fn uniform_offset(tz: Tz, hour: i64) -> Option<i64> {
+    let first = DateTime::from_timestamp(hour.checked_mul(3_600)?, 0)?.naive_utc();
+    let last = DateTime::from_timestamp(hour.checked_mul(3_600)?.checked_add(3_599)?, 0)?.naive_utc();
+    match (tz.offset_from_local_datetime(&first), tz.offset_from_local_datetime(&last)) {
+        (LocalResult::Single(a), LocalResult::Single(b)) if a.fix() == b.fix() => {
+            Some(i64::from(a.fix().local_minus_utc()))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +150,36 @@ mod tests {
     fn shanghai_local_to_utc() {
         let dt = NaiveDate::from_ymd_opt(2024, 1, 2).unwrap().and_hms_opt(9, 30, 0).unwrap();
         assert_eq!(local_to_utc(dt, chrono_tz::Asia::Shanghai), Some(1704159000));
+    }
+
+    /// The clock gives `local_to_utc`'s answer for every minute of days around transitions
+    /// (New York's spring gap and autumn fold, Lord Howe's half-hour shifts, Shanghai's 1991 end of
+    /// summer time) and ordinary days, in order and out of order.
+    #[test]
+    fn the_clock_agrees_with_local_to_utc_around_transitions() {
+        let days = [
+            ("America/New_York", "2024-03-10"),
+            ("America/New_York", "2024-11-03"),
+            ("Australia/Lord_Howe", "2024-04-07"),
+            ("Australia/Lord_Howe", "2024-10-06"),
+            ("Asia/Shanghai", "1991-04-14"),
+            ("Asia/Shanghai", "1991-09-15"),
+            ("Asia/Shanghai", "2024-01-02"),
+            ("UTC", "2024-01-02"),
+        ];
+        let mut checked = 0;
+        for (zone, day) in days {
+            let tz: Tz = zone.parse().unwrap();
+            let start = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap();
+            let minutes: Vec<NaiveDateTime> = (-60..(25 * 60))
+                .map(|m| start + chrono::Duration::minutes(m) + chrono::Duration::seconds(m % 7))
+                .collect();
+            let mut clock = LocalClock::new(tz);
+            for dt in minutes.iter().chain(minutes.iter().rev()) {
+                assert_eq!(clock.utc_of(*dt), local_to_utc(*dt, tz), "{zone} {dt}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 8 * 2 * 26 * 60);
     }
 }

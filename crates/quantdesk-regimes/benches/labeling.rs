@@ -23,7 +23,9 @@ fn random_walk(n: usize, seed: u64) -> Vec<f64> {
 }
 
 fn bench(c: &mut Criterion) {
-    let values = random_walk(1_000_000, 42);
+    // `cargo test --bench labeling` (the CI smoke run) runs it once on a short series.
+    let n = if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 20_000 };
+    let values = random_walk(n, 42);
     let params = LabelingParams::default();
     let mut g = c.benchmark_group("labeling");
     g.sample_size(10);

@@ -8,7 +8,7 @@ use clap::Args;
 use quantdesk_app::config::Config;
 use quantdesk_core::{Adjustment, Resolution};
 
-use super::common::{open_store, utc_date};
+use super::common::{open_store, print_json, utc_date};
 use super::options::{AdjustmentArg, FillArg, Lenient, MarketArg, MetricArg, OutputFormat, parse_resolution};
 use super::series::{self, BarQuery};
 
@@ -198,7 +198,7 @@ pub async fn backtest(cfg: &Config, a: BacktestArgs) -> Result<()> {
             }
             v["equity_curve"] =
                 result.equity_curve.iter().map(|(t, e)| serde_json::json!({"time": iso(*t), "equity": e})).collect();
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            print_json(&v)?;
         }
         OutputFormat::Table => {
             let m = &result.metrics;
@@ -259,7 +259,7 @@ pub async fn decide(cfg: &Config, a: DecideArgs) -> Result<()> {
         );
     }
     match a.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&out)?),
+        OutputFormat::Json => print_json(&out)?,
         OutputFormat::Table => {
             for d in &out {
                 let dec = &d["decision"];
@@ -303,7 +303,7 @@ pub async fn sweep(cfg: &Config, s: SweepArgs) -> Result<()> {
         let result = walk_forward(&config, &series, &s.run.strategy, &base, &points, is, oos, metric, threads)
             .map_err(|e| anyhow::anyhow!(e))?;
         if s.run.format == OutputFormat::Json {
-            println!("{}", serde_json::to_string_pretty(&result)?);
+            print_json(&result)?;
             return Ok(());
         }
         println!(
@@ -339,7 +339,7 @@ pub async fn sweep(cfg: &Config, s: SweepArgs) -> Result<()> {
         y.total_cmp(&x)
     });
     match s.run.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        OutputFormat::Json => print_json(&rows)?,
         OutputFormat::Table => {
             println!("{} runs in {:.2} s on {threads} threads, ranked by {}", rows.len(), elapsed, s.metric);
             println!(

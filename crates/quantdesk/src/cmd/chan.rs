@@ -8,7 +8,7 @@ use clap::Args;
 use quantdesk_app::config::Config;
 use quantdesk_core::Resolution;
 
-use super::common::print_all;
+use super::common::{print_all, print_json};
 use super::options::{AdjustmentArg, ChanProfileArg, Lenient, OutputFormat, parse_resolution};
 use super::series::{self, BarQuery};
 
@@ -72,11 +72,17 @@ pub async fn run(cfg: &Config, a: ChanArgs) -> Result<()> {
         let Some(one) = loaded.into_iter().next() else { bail!("give a CSV file or --symbol for stored bars") };
         (one.instrument.symbol, query.adjustment, one.bars)
     };
-    let analysis = quantdesk_chan::analyze(&bars, &profile.engine().config())?;
-    let report = to_api(name.as_str(), resolution, profile, adjustment, &bars, &analysis);
+    let mut analysis = quantdesk_chan::analyze(&bars, &profile.engine().config())?;
     if a.format == OutputFormat::Json {
-        return print_all(&(serde_json::to_string_pretty(&report)? + "\n"));
+        return print_json(&to_api(name.as_str(), resolution, profile, adjustment, &bars, &analysis));
     }
+    // The table counts merged bars and fractals and lists none: they stay out of its model (about
+    // one merged bar per bar and its times written out would cost more than the analysis).
+    let merged = (analysis.merged_bars.iter().filter(|x| x.confirmed).count(), analysis.merged_bars.len());
+    let fractals = (analysis.fractals.iter().filter(|x| x.confirmed).count(), analysis.fractals.len());
+    analysis.merged_bars = Vec::new();
+    analysis.fractals = Vec::new();
+    let report = to_api(name.as_str(), resolution, profile, adjustment, &bars, &analysis);
     use std::fmt::Write as _;
     let mut out = String::new();
     let r = &report;
@@ -92,12 +98,8 @@ pub async fn run(cfg: &Config, a: ChanArgs) -> Result<()> {
         r.last_bar.as_deref().unwrap_or("-")
     )?;
     let confirmed = |n: usize, total: usize| format!("{total:>7}  ({n} confirmed)");
-    writeln!(
-        out,
-        "merged bars {}",
-        confirmed(r.merged_bars.iter().filter(|x| x.confirmed).count(), r.merged_bars.len())
-    )?;
-    writeln!(out, "fractals    {}", confirmed(r.fractals.iter().filter(|x| x.confirmed).count(), r.fractals.len()))?;
+    writeln!(out, "merged bars {}", confirmed(merged.0, merged.1))?;
+    writeln!(out, "fractals    {}", confirmed(fractals.0, fractals.1))?;
     writeln!(out, "strokes     {}", confirmed(r.strokes.iter().filter(|x| x.confirmed).count(), r.strokes.len()))?;
     writeln!(out, "segments    {}", confirmed(r.segments.iter().filter(|x| x.confirmed).count(), r.segments.len()))?;
     writeln!(

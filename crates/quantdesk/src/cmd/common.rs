@@ -22,6 +22,21 @@ pub fn print_all(text: &str) -> Result<()> {
     }
 }
 
+/// Writes `value` to stdout as pretty JSON and a newline, through a buffer (no intermediate string
+/// or `serde_json::Value`); a reader that went away (`| head`) is not an error.
+pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(1 << 18, std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
 /// A progress bar over `total` bytes on stderr, hidden when stderr is not a terminal.
 pub fn byte_progress(total: u64, verb: &str) -> indicatif::ProgressBar {
     let bar = if std::io::stderr().is_terminal() {

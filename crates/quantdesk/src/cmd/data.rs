@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use quantdesk_app::config::Config;
 use quantdesk_app::sync::{Sources, parse_sync_symbol};
 
-use super::common::{open_store, print_all};
+use super::common::{open_store, print_all, print_json};
 use super::options::OutputFormat;
 
 #[derive(Subcommand)]
@@ -71,7 +71,7 @@ async fn check(cfg: &Config, a: CheckArgs) -> Result<()> {
         .map_err(|e| anyhow!(e.into_message()))?;
     let errors = report.findings.iter().filter(|f| f.severity() == quantdesk_core::quality::Severity::Error).count();
     match a.format {
-        OutputFormat::Json => print_all(&format!("{}\n", serde_json::to_string_pretty(&report)?))?,
+        OutputFormat::Json => print_json(&report)?,
         OutputFormat::Table => {
             let mut out = String::new();
             for f in &report.findings {
@@ -118,7 +118,7 @@ async fn compare(cfg: &Config, a: CompareArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow!(e.into_message()))?;
     match a.format {
-        OutputFormat::Json => print_all(&format!("{}\n", serde_json::to_string_pretty(&r)?))?,
+        OutputFormat::Json => print_json(&r)?,
         OutputFormat::Table => {
             let c = &r.comparison;
             let mut out = format!(

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use quantdesk_app::config::Config;
 use quantdesk_app::sync::{Sources, SyncReport, SyncRequest, SyncService, SyncWhat, rate_limits};
 
-use super::common::open_store;
+use super::common::{open_store, print_json};
 use super::options::OutputFormat;
 
 #[derive(Subcommand)]
@@ -83,7 +83,7 @@ pub async fn run(cfg: &Config, c: SyncCommand) -> Result<()> {
     if a.plan {
         let plan = service.plan(&req).await.map_err(|e| anyhow::anyhow!(e.into_message()))?;
         match a.format {
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+            OutputFormat::Json => print_json(&plan)?,
             OutputFormat::Table => {
                 println!("sync {} from {} ({})", plan.what, plan.source, plan.mode.replace('_', " "));
                 println!("  symbols        {}", plan.symbols);
@@ -117,7 +117,7 @@ pub async fn run(cfg: &Config, c: SyncCommand) -> Result<()> {
     };
     let report = service.run(&req, &progress).await.map_err(|e| anyhow::anyhow!(e.into_message()))?;
     match a.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Json => print_json(&report)?,
         OutputFormat::Table => print_report(&report, started.elapsed().as_secs_f64()),
     }
     if !report.failed.is_empty() {
