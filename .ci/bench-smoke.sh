@@ -12,7 +12,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/quantdesk-target}
 export QUANTDESK_FIXTURES=${QUANTDESK_FIXTURES:-$PWD/../shared/fixtures}
 cargo build -q -p quantdesk -p quantdesk-bench
 # The criterion benches, built once in the test profile (each runs once below, as a test).
-cargo test -q --no-run -p quantdesk-chan -p quantdesk-valuation -p quantdesk-regimes --benches
+cargo test -q --no-run -p quantdesk-chan -p quantdesk-valuation -p quantdesk-regimes -p quantdesk-envs --benches
 export BIN=${1:-$CARGO_TARGET_DIR/debug/quantdesk}
 export BENCH_BIN=$CARGO_TARGET_DIR/debug/quantdesk-bench
 export MISSING_PEERS=skip
@@ -56,6 +56,8 @@ run backup env SYMBOLS=1 MINUTE_DAYS=2 DAILY_DAYS=20 bash bench/backup.sh
 run upload env UPLOADS=1 SIZES_MB=1 INSTRUMENT_ROWS="2000 5000" SETTLE=0 bash bench/upload.sh
 run availability env REQUESTS=20 CONCURRENCY=2 IDLE=0.3 bash bench/availability.sh
 run page env RUNS=1 bash bench/page.sh
+run envs cargo test -q -p quantdesk-envs --bench envs
+run spends "$BENCH_BIN" spends --url "${QUANTDESK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}" --clients 4 --spends 200 --accounts 2
 
 echo "bench smoke: $(($(date +%s) - start)) s"
 if [ ${#failed[@]} -gt 0 ]; then
