@@ -13,6 +13,8 @@
 //! - [`sync`]: fetching market data, statements, the master and the calendar from outside
 //!   sources (`quantdesk-connectors`) into the store;
 //! - [`screener`]: filtering every symbol's latest `daily_basic` row with its instrument;
+//! - [`reports`]: grounded research reports: the context of facts with ids, prompt templates,
+//!   the offline writer, the citation check and the sanitised rendering;
 //! - [`valuation`]: the DCF of a stored company as of a date (`quantdesk-valuation`);
 //! - [`demo`]: loading the deterministic demo market;
 //! - [`jobs`]: the typed job catalogue, one kind with its parameters and its result each;
@@ -33,6 +35,7 @@ pub mod market;
 pub mod quality;
 pub mod quotes;
 pub mod regimes;
+pub mod reports;
 pub mod scenarios;
 pub mod screener;
 pub mod sync;
