@@ -63,6 +63,25 @@ pub(crate) fn migrator(versions: &[(&'static str, &'static str)]) -> sqlx::migra
     Migrator { migrations: std::borrow::Cow::Owned(migrations), ignore_missing: true, ..Migrator::DEFAULT }
 }
 
+/// `m` with one more migration of an explicit version, after the positional ones: a number
+/// reserved for it while earlier numbers land on other branches (0015, reports).
+pub(crate) fn with_version(
+    mut m: sqlx::migrate::Migrator,
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+) -> sqlx::migrate::Migrator {
+    use sqlx::migrate::{Migration, MigrationType};
+    m.migrations.to_mut().push(Migration::new(
+        version,
+        name.into(),
+        MigrationType::Simple,
+        sqlx::SqlStr::from_static(sql),
+        false,
+    ));
+    m
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

@@ -13,6 +13,10 @@ pub mod financials;
 pub mod jobs;
 mod postgres;
 mod sqlite;
+pub mod reports;
+
+/// The latest migration of both backends (`schema_version` of a freshly migrated store).
+pub const SCHEMA_VERSION: i64 = 15;
 pub mod valuations;
 
 use std::sync::Arc;
@@ -225,6 +229,7 @@ pub trait Store:
     + auth::AuthStore
     + backup::BackupStore
     + valuations::ValuationStore
+    + reports::ReportStore
 {
 }
 
@@ -234,7 +239,8 @@ impl<
         + jobs::JobStore
         + auth::AuthStore
         + backup::BackupStore
-        + valuations::ValuationStore,
+        + valuations::ValuationStore
+        + reports::ReportStore,
 > Store for T
 {
 }

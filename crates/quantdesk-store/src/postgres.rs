@@ -39,7 +39,7 @@ impl PgStore {
             .idle_timeout(Some(Duration::from_secs(600)))
             .connect_with(opts)
             .await?;
-        crate::common::migrator(&[
+        let migrator = crate::common::migrator(&[
             ("market data", include_str!("../migrations/postgres/0001_market.sql")),
             ("jobs", include_str!("../migrations/postgres/0002_jobs.sql")),
             ("schedules", include_str!("../migrations/postgres/0003_schedules.sql")),
@@ -50,7 +50,10 @@ impl PgStore {
             ("financials", include_str!("../migrations/postgres/0008_financials.sql")),
             ("valuations", include_str!("../migrations/postgres/0009_valuations.sql")),
             ("valuation scenarios", include_str!("../migrations/postgres/0010_valuation_scenarios.sql")),
-        ])
+        ]);
+        let migrator =
+            crate::common::with_version(migrator, 15, "reports", include_str!("../migrations/postgres/0015_reports.sql"));
+        migrator
         .run(&pool)
         .await?;
         Ok(PgStore { pool })

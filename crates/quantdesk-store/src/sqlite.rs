@@ -100,7 +100,7 @@ impl SqliteStore {
             .max_lifetime(if memory { None } else { Some(Duration::from_secs(3600)) })
             .connect_with(opts)
             .await?;
-        crate::common::migrator(&[
+        let migrator = crate::common::migrator(&[
             ("market data", include_str!("../migrations/sqlite/0001_market.sql")),
             ("jobs", include_str!("../migrations/sqlite/0002_jobs.sql")),
             ("schedules", include_str!("../migrations/sqlite/0003_schedules.sql")),
@@ -111,7 +111,10 @@ impl SqliteStore {
             ("financials", include_str!("../migrations/sqlite/0008_financials.sql")),
             ("valuations", include_str!("../migrations/sqlite/0009_valuations.sql")),
             ("valuation scenarios", include_str!("../migrations/sqlite/0010_valuation_scenarios.sql")),
-        ])
+        ]);
+        let migrator =
+            crate::common::with_version(migrator, 15, "reports", include_str!("../migrations/sqlite/0015_reports.sql"));
+        migrator
         .run(&pool)
         .await?;
         Ok(SqliteStore { pool })

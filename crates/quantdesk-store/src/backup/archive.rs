@@ -401,10 +401,16 @@ pub fn read(path: &Path, mut on_item: impl FnMut(Item) -> BResult<()>) -> BResul
         };
         let cols: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
         if entry_meta.columns != cols {
-            return Err(BackupError::Refused(format!(
+            let message = format!(
                 "table {} has columns {:?} in the archive and {:?} here (schema version {} vs this quantdesk's)",
                 table.name, entry_meta.columns, cols, manifest.schema_version
-            )));
+            );
+            // The same schema version has the same columns: a difference is damage, not a version.
+            return Err(if manifest.schema_version == crate::SCHEMA_VERSION {
+                corrupt(message)
+            } else {
+                BackupError::Refused(message)
+            });
         }
         let entry = next(&entry_meta.file)?;
         if entry_name(&entry) != entry_meta.file {
