@@ -12,6 +12,7 @@
 pub mod context;
 pub mod offline;
 pub mod render;
+pub mod service;
 pub mod templates;
 
 use async_trait::async_trait;
