@@ -10,6 +10,7 @@
 //! reaches a model only inside the fenced data block of the user message, never the system one.
 
 pub mod context;
+pub mod export;
 pub mod offline;
 pub mod render;
 pub mod service;

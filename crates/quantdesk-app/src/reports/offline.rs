@@ -344,7 +344,7 @@ fn decision(w: &mut W<'_>) {
 
 fn backtests(w: &mut W<'_>) {
     let Some(s) = w.ctx.section("backtest") else { return };
-    w.heading("Backtests of the built-in strategies (last 500 bars)", "内置策略回测（最近 500 根 K 线）");
+    w.heading("Backtests of the built-in strategies (up to the last 500 bars)", "内置策略回测（至多最近 500 根 K 线）");
     let header = w.t("| Strategy | Return | Largest drawdown | Sharpe | Trades |", "| 策略 | 总收益 | 最大回撤 | 夏普比率 | 交易次数 |").to_string();
     w.line(&header);
     w.line("|---|---:|---:|---:|---:|");

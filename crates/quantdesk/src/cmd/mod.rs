@@ -10,6 +10,7 @@ pub mod import;
 pub mod ops;
 pub mod options;
 pub mod regimes;
+pub mod report;
 pub mod schedule;
 pub mod series;
 pub mod serve;
