@@ -19,6 +19,7 @@ pub mod shared_cache;
 pub mod state;
 pub mod udf;
 pub mod uploads;
+pub mod reports_api;
 pub mod valuation_api;
 
 use std::future::Future;
