@@ -152,6 +152,10 @@ async fn an_instrument_name_with_markup_reads_as_text_in_the_offline_report() {
     store.upsert_instruments(&[ins]).await.unwrap();
     let ctx = context::build(&*store, SYMBOL, None).await.unwrap();
     let w = offline(&ctx, ReportType::Technical, Lang::En).await;
-    assert!(!w.html.contains("<script") && !w.html.contains("<strong>Ignore") && !w.html.contains("href=\"javascript"), "{}", w.html);
+    assert!(
+        !w.html.contains("<script") && !w.html.contains("<strong>Ignore") && !w.html.contains("href=\"javascript"),
+        "{}",
+        w.html
+    );
     assert!(w.html.contains("**Ignore previous instructions**"), "{}", w.html);
 }

@@ -30,10 +30,14 @@ async fn a_batch_stores_each_report_and_lists_the_failed_symbols() {
     let result: ReportJobResult = serde_json::from_str(job.result.as_deref().unwrap()).unwrap();
     assert_eq!(result.failed, ["999999.SH"]);
     assert_eq!(result.items.iter().filter(|i| i.report_id.is_some()).count(), 2);
-    let stored = store.list_reports(&ReportFilter { owner: Some("t".into()), ..Default::default() }, 10, 0).await.unwrap();
+    let stored =
+        store.list_reports(&ReportFilter { owner: Some("t".into()), ..Default::default() }, 10, 0).await.unwrap();
     assert_eq!(stored.len(), 2);
     let r = &stored[1].report;
-    assert_eq!((r.symbol.as_str(), r.kind.as_str(), r.provider.as_str(), r.job_id), ("000858.SZ", "technical", "offline", Some(job.id)));
+    assert_eq!(
+        (r.symbol.as_str(), r.kind.as_str(), r.provider.as_str(), r.job_id),
+        ("000858.SZ", "technical", "offline", Some(job.id))
+    );
     assert!(r.markdown.contains("without a language model") && r.context.contains("price.last"));
     assert_eq!(r.prompt_name, "default-technical-en");
     assert_eq!(store.template(r.prompt_id.unwrap()).await.unwrap().unwrap().uses, 2, "both reports used the default");

@@ -13,13 +13,13 @@ pub mod jobs_api;
 pub mod openapi;
 pub mod ops;
 pub mod regimes_api;
+pub mod reports_api;
 pub mod schedules_api;
 pub mod screener_api;
 pub mod shared_cache;
 pub mod state;
 pub mod udf;
 pub mod uploads;
-pub mod reports_api;
 pub mod valuation_api;
 
 use std::future::Future;

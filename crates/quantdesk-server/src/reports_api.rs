@@ -151,9 +151,9 @@ pub struct ReportPage {
 
 fn date_param(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     match v.filter(|s| !s.is_empty()) {
-        Some(s) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_err() => {
-            Err(ApiError::from(quantdesk_app::AppError::invalid(format!("{name} {s:?} is not a date")).with_code("invalid_params")))
-        }
+        Some(s) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_err() => Err(ApiError::from(
+            quantdesk_app::AppError::invalid(format!("{name} {s:?} is not a date")).with_code("invalid_params"),
+        )),
         v => Ok(v),
     }
 }

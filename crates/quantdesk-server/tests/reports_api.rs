@@ -31,12 +31,17 @@ async fn reports_are_enqueued_listed_read_exported_and_deleted_by_their_owner() 
     let a = bearer(&alice);
     let h = [("authorization", a.as_str())];
 
-    let (s, _, v) = call(&t, "POST", "/api/v1/reports", &h, json!({"symbol": "000858.SZ", "type": "chan", "lang": "en"})).await;
+    let (s, _, v) =
+        call(&t, "POST", "/api/v1/reports", &h, json!({"symbol": "000858.SZ", "type": "chan", "lang": "en"})).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     let job = t.state.store.job(v["job_id"].as_i64().unwrap()).await.unwrap().unwrap();
     assert_eq!((job.kind.as_str(), job.owner.as_str()), ("report", "2"));
     assert!(job.params.contains("\"symbols\":[\"000858.SZ\"]"), "{}", job.params);
-    for bad in [json!({"type": "chan"}), json!({"symbol": "bad symbol!", "type": "chan"}), json!({"symbol": "000858.SZ", "type": "chan", "date": "2024-02-30"})] {
+    for bad in [
+        json!({"type": "chan"}),
+        json!({"symbol": "bad symbol!", "type": "chan"}),
+        json!({"symbol": "000858.SZ", "type": "chan", "date": "2024-02-30"}),
+    ] {
         let (s, _, v) = call(&t, "POST", "/api/v1/reports", &h, bad).await;
         assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_params")), "{v}");
     }
@@ -51,7 +56,11 @@ async fn reports_are_enqueued_listed_read_exported_and_deleted_by_their_owner() 
     assert_eq!(v["items"][0]["id"], mine);
     assert_eq!(v["items"][0]["offline"], true);
     let (_, all) = t.get_json("/api/v1/reports?type=chan").await;
-    assert_eq!((all["total"].as_u64(), all["items"][0]["id"].as_i64()), (Some(1), Some(theirs)), "admins see everyone's: {all}");
+    assert_eq!(
+        (all["total"].as_u64(), all["items"][0]["id"].as_i64()),
+        (Some(1), Some(theirs)),
+        "admins see everyone's: {all}"
+    );
     let (_, none) = t.get_json("/api/v1/reports?from=2030-01-01").await;
     assert_eq!(none["total"], 0);
 
@@ -62,7 +71,13 @@ async fn reports_are_enqueued_listed_read_exported_and_deleted_by_their_owner() 
     let (s, _, _) = call(&t, "GET", &format!("/api/v1/reports/{theirs}"), &h, json!(null)).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "someone else's report is absent");
 
-    let (s, hd, body) = t.request(axum::http::Request::get(format!("/api/v1/reports/{mine}/export?format=html")).body(axum::body::Body::empty()).unwrap()).await;
+    let (s, hd, body) = t
+        .request(
+            axum::http::Request::get(format!("/api/v1/reports/{mine}/export?format=html"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(hd["content-type"].to_str().unwrap().starts_with("text/html"));
     let html = String::from_utf8(body).unwrap();

@@ -12,8 +12,8 @@ pub mod files;
 pub mod financials;
 pub mod jobs;
 mod postgres;
-mod sqlite;
 pub mod reports;
+mod sqlite;
 
 /// The latest migration of both backends (`schema_version` of a freshly migrated store).
 pub const SCHEMA_VERSION: i64 = 15;

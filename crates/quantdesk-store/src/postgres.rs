@@ -51,11 +51,13 @@ impl PgStore {
             ("valuations", include_str!("../migrations/postgres/0009_valuations.sql")),
             ("valuation scenarios", include_str!("../migrations/postgres/0010_valuation_scenarios.sql")),
         ]);
-        let migrator =
-            crate::common::with_version(migrator, 15, "reports", include_str!("../migrations/postgres/0015_reports.sql"));
-        migrator
-        .run(&pool)
-        .await?;
+        let migrator = crate::common::with_version(
+            migrator,
+            15,
+            "reports",
+            include_str!("../migrations/postgres/0015_reports.sql"),
+        );
+        migrator.run(&pool).await?;
         Ok(PgStore { pool })
     }
 

@@ -125,7 +125,19 @@ pub(crate) type TemplateTuple = (i64, String, i64, String, String, String, Strin
 
 pub(crate) fn template_from(t: TemplateTuple) -> SavedTemplate {
     let (id, name, version, kind, lang, system, user, is_default, uses, created_by, created_at) = t;
-    SavedTemplate { id, name, version, kind, lang, system, user, is_default: is_default != 0, uses, created_by, created_at }
+    SavedTemplate {
+        id,
+        name,
+        version,
+        kind,
+        lang,
+        system,
+        user,
+        is_default: is_default != 0,
+        uses,
+        created_by,
+        created_at,
+    }
 }
 
 pub(crate) const REPORT_COLUMNS: &str = "id, owner, symbol, report_date, kind, lang, industry, provider, model, \
@@ -381,7 +393,16 @@ where
     let o = |c: &str| r.try_get::<Option<i64>, _>(c);
     Ok(report_from((
         i("id")?,
-        (s("owner")?, s("symbol")?, s("report_date")?, s("kind")?, s("lang")?, s("industry")?, s("provider")?, s("model")?),
+        (
+            s("owner")?,
+            s("symbol")?,
+            s("report_date")?,
+            s("kind")?,
+            s("lang")?,
+            s("industry")?,
+            s("provider")?,
+            s("model")?,
+        ),
         (o("prompt_id")?, s("prompt_name")?, i("prompt_version")?, s("markdown")?, s("context")?, s("warnings")?),
         (i("tokens_in")?, i("tokens_out")?, i("latency_ms")?, o("job_id")?, i("created_at")?),
     )))

@@ -114,9 +114,7 @@ impl SqliteStore {
         ]);
         let migrator =
             crate::common::with_version(migrator, 15, "reports", include_str!("../migrations/sqlite/0015_reports.sql"));
-        migrator
-        .run(&pool)
-        .await?;
+        migrator.run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 

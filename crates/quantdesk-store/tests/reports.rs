@@ -59,7 +59,8 @@ async fn every_edit_is_a_new_version_and_the_default_follows_the_name() {
         assert_eq!(s.template(a1.id).await.unwrap().unwrap().user, "${digest}", "old versions stay");
         let versions: Vec<i64> = s.template_versions("tech").await.unwrap().iter().map(|x| x.version).collect();
         assert_eq!(versions, [1, 2]);
-        let latest: Vec<(String, i64)> = s.list_templates().await.unwrap().into_iter().map(|x| (x.name, x.version)).collect();
+        let latest: Vec<(String, i64)> =
+            s.list_templates().await.unwrap().into_iter().map(|x| (x.name, x.version)).collect();
         assert_eq!(latest, [("tech".to_string(), 2), ("tech2".to_string(), 1)]);
         assert_eq!(s.latest_template("tech").await.unwrap().unwrap().id, a2.id);
         // Switching the default unmarks the other name.
@@ -75,7 +76,8 @@ async fn every_edit_is_a_new_version_and_the_default_follows_the_name() {
 async fn reports_are_stored_whole_filtered_and_deleted_by_their_owner() {
     each_backend(|s| async move {
         let p = s.save_template(&t("p", "technical", "en", "${digest}", 1)).await.unwrap();
-        let a = s.save_report(&r("alice", "600519.SH", "2024-05-02", "technical", "白酒", Some(p.id), 10)).await.unwrap();
+        let a =
+            s.save_report(&r("alice", "600519.SH", "2024-05-02", "technical", "白酒", Some(p.id), 10)).await.unwrap();
         let b = s.save_report(&r("alice", "000858.SZ", "2024-06-03", "chan", "白酒", Some(p.id), 20)).await.unwrap();
         let c = s.save_report(&r("bob", "600519.SH", "2024-06-03", "technical", "", None, 30)).await.unwrap();
         assert_eq!(s.template(p.id).await.unwrap().unwrap().uses, 2, "each report counts a use");
@@ -89,13 +91,20 @@ async fn reports_are_stored_whole_filtered_and_deleted_by_their_owner() {
         assert_eq!(ids(ReportFilter { owner: Some("alice".into()), ..Default::default() }).await, [b, a]);
         assert_eq!(ids(ReportFilter { symbol: Some("600519.SH".into()), ..Default::default() }).await, [c, a]);
         assert_eq!(
-            ids(ReportFilter { date_from: Some("2024-06-01".into()), date_to: Some("2024-06-03".into()), ..Default::default() })
-                .await,
+            ids(ReportFilter {
+                date_from: Some("2024-06-01".into()),
+                date_to: Some("2024-06-03".into()),
+                ..Default::default()
+            })
+            .await,
             [c, b]
         );
         assert_eq!(ids(ReportFilter { kind: Some("chan".into()), ..Default::default() }).await, [b]);
         assert_eq!(ids(ReportFilter { industry: Some("白酒".into()), ..Default::default() }).await, [b, a]);
-        assert_eq!(s.count_reports(&ReportFilter { owner: Some("bob".into()), ..Default::default() }).await.unwrap(), 1);
+        assert_eq!(
+            s.count_reports(&ReportFilter { owner: Some("bob".into()), ..Default::default() }).await.unwrap(),
+            1
+        );
         assert_eq!(s.list_reports(&ReportFilter::default(), 1, 1).await.unwrap()[0].id, b, "paged");
         // A report naming a missing template version is refused whole: no row, no count.
         let e = s.save_report(&r("alice", "X", "2024-01-01", "free", "", Some(p.id + 999), 40)).await.unwrap_err();

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use cmd::{accounts, backtest, backup, chan, data, import, ops, options, regimes, report, schedule, serve, sync, valuate};
+use cmd::{
+    accounts, backtest, backup, chan, data, import, ops, options, regimes, report, schedule, serve, sync, valuate,
+};
 use quantdesk_app::config::Config;
 use quantdesk_app::config::{LogFormat, Overrides};
 

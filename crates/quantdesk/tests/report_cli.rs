@@ -46,9 +46,26 @@ fn a_report_is_written_offline_to_stdout_or_a_file_and_prompts_travel_as_toml() 
     let md = ok(d, &["report", "--symbol", "600000.SH", "--type", "technical", "--lang", "en"]);
     assert!(md.starts_with("# 600000.SH (600000.SH) — Technical report"), "{md}");
     assert!(md.contains("without a language model") && md.contains("](/chart/600000.SH?date="), "{md}");
-    assert_eq!(md, ok(d, &["report", "--symbol", "600000.SH", "--type", "technical", "--lang", "en"]), "the same bytes");
+    assert_eq!(
+        md,
+        ok(d, &["report", "--symbol", "600000.SH", "--type", "technical", "--lang", "en"]),
+        "the same bytes"
+    );
     let html_path = d.join("r.html");
-    ok(d, &["report", "--symbol", "600000.SH", "--type", "chan", "--format", "html", "--output", html_path.to_str().unwrap()]);
+    ok(
+        d,
+        &[
+            "report",
+            "--symbol",
+            "600000.SH",
+            "--type",
+            "chan",
+            "--format",
+            "html",
+            "--output",
+            html_path.to_str().unwrap(),
+        ],
+    );
     let html = std::fs::read_to_string(&html_path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("缠论") && !html.contains("<script"), "{html}");
     let refused = run(d, &["report", "--symbol", "600000.SH", "--type", "chan", "--provider", "nobody"]);

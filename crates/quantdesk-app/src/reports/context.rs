@@ -182,6 +182,8 @@ impl Builder {
         }
     }
 
+    // A fact's seven fields, given in the same order at every call.
+    #[allow(clippy::too_many_arguments)]
     fn num(&mut self, id: &str, value: f64, unit: &str, decimals: u8, en: &str, zh: &str, source: &str) {
         if !value.is_finite() {
             return;
@@ -282,15 +284,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> Context {
     for n in [1usize, 5, 20, 60, 250] {
         if closes.len() > n {
             let r = pct(closes[closes.len() - 1], closes[closes.len() - 1 - n]);
-            b.num(
-                &format!("ret.{n}d"),
-                r,
-                "%",
-                2,
-                &format!("Return over {n} days"),
-                &format!("{n} 日涨跌幅"),
-                "chart",
-            );
+            b.num(&format!("ret.{n}d"), r, "%", 2, &format!("Return over {n} days"), &format!("{n} 日涨跌幅"), "chart");
         }
     }
     b.section(&mut sections, "returns", "Returns", "区间收益");
@@ -321,7 +315,15 @@ pub fn assemble(inputs: &Inputs<'_>) -> Context {
             max_dd = max_dd.min(c / peak - 1.0);
         }
         b.num("dd.max_250d", max_dd * 100.0, "%", 2, "Largest drawdown over 250 days", "250 日最大回撤", "chart");
-        b.num("dd.current", (tail[tail.len() - 1] / peak - 1.0) * 100.0, "%", 2, "Below the 250-day high", "距 250 日高点", "chart");
+        b.num(
+            "dd.current",
+            (tail[tail.len() - 1] / peak - 1.0) * 100.0,
+            "%",
+            2,
+            "Below the 250-day high",
+            "距 250 日高点",
+            "chart",
+        );
         b.num("price.high_250d", peak, "CNY", 2, "250-day high", "250 日最高收盘价", "chart");
     }
     b.section(&mut sections, "risk", "Volatility and drawdown", "波动与回撤");
@@ -403,10 +405,26 @@ pub fn assemble(inputs: &Inputs<'_>) -> Context {
         if let Some(vps) = dcf.value_per_share {
             b.num("dcf.value_per_share", vps, "CNY", 2, "DCF value per share", "DCF 每股价值", "valuation");
             if let Some(p) = bars.last().map(|x| x.close).filter(|p| *p > 0.0) {
-                b.num("dcf.margin", pct(vps, p), "%", 1, "DCF value against the last close", "DCF 价值相对收盘价", "valuation");
+                b.num(
+                    "dcf.margin",
+                    pct(vps, p),
+                    "%",
+                    1,
+                    "DCF value against the last close",
+                    "DCF 价值相对收盘价",
+                    "valuation",
+                );
             }
         }
-        b.num("dcf.enterprise_value", dcf.enterprise_value / 1e8, "CNY 100m", 2, "Enterprise value", "企业价值", "valuation");
+        b.num(
+            "dcf.enterprise_value",
+            dcf.enterprise_value / 1e8,
+            "CNY 100m",
+            2,
+            "Enterprise value",
+            "企业价值",
+            "valuation",
+        );
         b.num("dcf.equity_value", dcf.equity_value / 1e8, "CNY 100m", 2, "Equity value", "股权价值", "valuation");
         b.num("dcf.wacc", dcf.wacc_used * 100.0, "%", 2, "WACC", "加权平均资本成本", "valuation");
         b.num("dcf.cost_of_equity", dcf.cost_of_equity_used * 100.0, "%", 2, "Cost of equity", "股权成本", "valuation");
@@ -469,7 +487,13 @@ fn chan_facts(b: &mut Builder, a: &engine::Analysis, price: Option<f64>) {
     if let Some(p) = stroke_pivots.last() {
         b.num("chan.pivot.last.high", p.zg, "CNY", 2, "Last pivot's upper edge (ZG)", "最后中枢上沿 (ZG)", "chan");
         b.num("chan.pivot.last.low", p.zd, "CNY", 2, "Last pivot's lower edge (ZD)", "最后中枢下沿 (ZD)", "chan");
-        b.text("chan.pivot.last.date", (&day(p.end_time), &day(p.end_time)), "Last pivot ends", "最后中枢结束日", "chan");
+        b.text(
+            "chan.pivot.last.date",
+            (&day(p.end_time), &day(p.end_time)),
+            "Last pivot ends",
+            "最后中枢结束日",
+            "chan",
+        );
     }
     // Support and resistance: the nearest pivot edges of the recent stroke pivots below and
     // above the last close.
@@ -477,7 +501,15 @@ fn chan_facts(b: &mut Builder, a: &engine::Analysis, price: Option<f64>) {
         let edges: Vec<f64> = stroke_pivots.iter().rev().take(8).flat_map(|p| [p.zg, p.zd]).collect();
         let support = edges.iter().copied().filter(|e| *e <= price).fold(f64::NAN, f64::max);
         let resistance = edges.iter().copied().filter(|e| *e > price).fold(f64::NAN, f64::min);
-        b.num("sr.support", support, "CNY", 2, "Support (nearest pivot edge below)", "支撑位（下方最近中枢边沿）", "chan");
+        b.num(
+            "sr.support",
+            support,
+            "CNY",
+            2,
+            "Support (nearest pivot edge below)",
+            "支撑位（下方最近中枢边沿）",
+            "chan",
+        );
         b.num(
             "sr.resistance",
             resistance,
@@ -491,8 +523,22 @@ fn chan_facts(b: &mut Builder, a: &engine::Analysis, price: Option<f64>) {
     if let Some(s) = a.signals.iter().max_by_key(|s| (s.time, s.level == engine::Level::Segment)) {
         let label = crate::chan::signal_label(s);
         b.text("chan.signal.last", (&label, &label), "Latest buy/sell point", "最近买卖点", "chan");
-        b.num("chan.signal.last.price", s.price, "CNY", 2, "Price at the latest buy/sell point", "最近买卖点价格", "chan");
-        b.text("chan.signal.last.date", (&day(s.time), &day(s.time)), "Date of the latest buy/sell point", "最近买卖点日期", "chan");
+        b.num(
+            "chan.signal.last.price",
+            s.price,
+            "CNY",
+            2,
+            "Price at the latest buy/sell point",
+            "最近买卖点价格",
+            "chan",
+        );
+        b.text(
+            "chan.signal.last.date",
+            (&day(s.time), &day(s.time)),
+            "Date of the latest buy/sell point",
+            "最近买卖点日期",
+            "chan",
+        );
     }
 }
 
@@ -506,9 +552,23 @@ fn regime_facts(b: &mut Builder, bars: &[Bar]) {
         (l, d) if l + 1 == d => ("bullish", "上涨"),
         _ => ("sideways", "震荡"),
     };
-    b.text("regime.label", words, "Regime of the last bar (zero-phase filter)", "最新一根 K 线的市场状态（零相位滤波）", "regimes");
+    b.text(
+        "regime.label",
+        words,
+        "Regime of the last bar (zero-phase filter)",
+        "最新一根 K 线的市场状态（零相位滤波）",
+        "regimes",
+    );
     let start = l.label.iter().rposition(|x| *x != Some(label)).map(|i| i + 1).unwrap_or(0);
-    b.num("regime.run_bars", (l.label.len() - start) as f64, "", 0, "Bars in the current regime", "当前状态持续 K 线数", "regimes");
+    b.num(
+        "regime.run_bars",
+        (l.label.len() - start) as f64,
+        "",
+        0,
+        "Bars in the current regime",
+        "当前状态持续 K 线数",
+        "regimes",
+    );
     if let Some(&(_, slope)) = l.slopes.last() {
         b.num("regime.slope", slope, "%", 3, "Slope of the regime (per bar)", "当前状态斜率（每根 K 线）", "regimes");
     }
@@ -518,7 +578,8 @@ fn backtest_facts(b: &mut Builder, ins: &Instrument, bars: &[Bar]) {
     if bars.len() < 60 {
         return;
     }
-    let series = vec![quantdesk_backtest::Series { instrument: ins.clone(), resolution: Resolution::Day, bars: bars.to_vec() }];
+    let series =
+        vec![quantdesk_backtest::Series { instrument: ins.clone(), resolution: Resolution::Day, bars: bars.to_vec() }];
     let config = quantdesk_backtest::BacktestConfig::default();
     let params = quantdesk_backtest::strategy::Params::default();
     for name in ["sma_cross", "rsi", "macd", "bollinger", "buy_and_hold"] {
@@ -542,8 +603,24 @@ fn backtest_facts(b: &mut Builder, ins: &Instrument, bars: &[Bar]) {
             &format!("{name}：最大回撤"),
             "backtest",
         );
-        b.num(&format!("bt.{name}.sharpe"), m.sharpe, "", 2, &format!("{name}: Sharpe ratio"), &format!("{name}：夏普比率"), "backtest");
-        b.num(&format!("bt.{name}.trades"), m.trades as f64, "", 0, &format!("{name}: trades"), &format!("{name}：交易次数"), "backtest");
+        b.num(
+            &format!("bt.{name}.sharpe"),
+            m.sharpe,
+            "",
+            2,
+            &format!("{name}: Sharpe ratio"),
+            &format!("{name}：夏普比率"),
+            "backtest",
+        );
+        b.num(
+            &format!("bt.{name}.trades"),
+            m.trades as f64,
+            "",
+            0,
+            &format!("{name}: trades"),
+            &format!("{name}：交易次数"),
+            "backtest",
+        );
     }
 }
 

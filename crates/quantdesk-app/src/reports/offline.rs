@@ -100,7 +100,10 @@ pub fn write(ctx: &Context, kind: ReportType, lang: Lang) -> String {
             "> Written by quantdesk without a language model, from its own data as of {}. Every figure links to its source.",
             ctx.date
         ),
-        Lang::Zh => format!("> 本报告由 quantdesk 在未使用语言模型的情况下，依据截至 {} 的自有数据生成；每个数字均链接到其来源。", ctx.date),
+        Lang::Zh => format!(
+            "> 本报告由 quantdesk 在未使用语言模型的情况下，依据截至 {} 的自有数据生成；每个数字均链接到其来源。",
+            ctx.date
+        ),
     };
     w.line(&label);
     summary(&mut w, kind);
@@ -186,11 +189,9 @@ fn summary(w: &mut W<'_>, kind: ReportType) {
     }
     if w.has("decision.action") {
         parts.push(match w.lang {
-            Lang::En => format!(
-                "The voting models decide {} with {} of the votes.",
-                r("decision.action"),
-                r("decision.score")
-            ),
+            Lang::En => {
+                format!("The voting models decide {} with {} of the votes.", r("decision.action"), r("decision.score"))
+            }
             Lang::Zh => format!("投票模型的结论为 {}，胜出方得票占比 {}。", r("decision.action"), r("decision.score")),
         });
     }
@@ -241,7 +242,9 @@ fn risk(w: &mut W<'_>) {
                 r("vol.20d"),
                 r("dd.max_250d")
             ),
-            Lang::Zh => format!("20 日年化波动率为 {}（{level}）；250 日最大回撤为 {}。", r("vol.20d"), r("dd.max_250d")),
+            Lang::Zh => {
+                format!("20 日年化波动率为 {}（{level}）；250 日最大回撤为 {}。", r("vol.20d"), r("dd.max_250d"))
+            }
         };
         w.line(&s);
     }
@@ -266,11 +269,20 @@ fn trend(w: &mut W<'_>) {
     }
     if let (Some(m5), Some(m20), Some(m60)) = (w.num("ma.5"), w.num("ma.20"), w.num("ma.60")) {
         let s = if m5 > m20 && m20 > m60 {
-            w.t("The 5-, 20- and 60-day averages are stacked upwards (bullish alignment).", "5、20、60 日均线呈多头排列。")
+            w.t(
+                "The 5-, 20- and 60-day averages are stacked upwards (bullish alignment).",
+                "5、20、60 日均线呈多头排列。",
+            )
         } else if m5 < m20 && m20 < m60 {
-            w.t("The 5-, 20- and 60-day averages are stacked downwards (bearish alignment).", "5、20、60 日均线呈空头排列。")
+            w.t(
+                "The 5-, 20- and 60-day averages are stacked downwards (bearish alignment).",
+                "5、20、60 日均线呈空头排列。",
+            )
         } else {
-            w.t("The 5-, 20- and 60-day averages are intertwined (no clear alignment).", "5、20、60 日均线相互缠绕，排列不明确。")
+            w.t(
+                "The 5-, 20- and 60-day averages are intertwined (no clear alignment).",
+                "5、20、60 日均线相互缠绕，排列不明确。",
+            )
         };
         let s = s.to_string();
         w.line(&s);
@@ -345,7 +357,12 @@ fn decision(w: &mut W<'_>) {
 fn backtests(w: &mut W<'_>) {
     let Some(s) = w.ctx.section("backtest") else { return };
     w.heading("Backtests of the built-in strategies (up to the last 500 bars)", "内置策略回测（至多最近 500 根 K 线）");
-    let header = w.t("| Strategy | Return | Largest drawdown | Sharpe | Trades |", "| 策略 | 总收益 | 最大回撤 | 夏普比率 | 交易次数 |").to_string();
+    let header = w
+        .t(
+            "| Strategy | Return | Largest drawdown | Sharpe | Trades |",
+            "| 策略 | 总收益 | 最大回撤 | 夏普比率 | 交易次数 |",
+        )
+        .to_string();
     w.line(&header);
     w.line("|---|---:|---:|---:|---:|");
     let mut names: Vec<&str> = Vec::new();

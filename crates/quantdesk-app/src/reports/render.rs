@@ -41,7 +41,9 @@ impl Warning {
         let shown = self.shown.as_deref().unwrap_or("");
         let expected = self.expected.as_deref().unwrap_or("");
         match (self.code, lang) {
-            (WarningCode::UnknownFact, Lang::En) => format!("the report cites {}, which the context does not hold", self.fact),
+            (WarningCode::UnknownFact, Lang::En) => {
+                format!("the report cites {}, which the context does not hold", self.fact)
+            }
             (WarningCode::UnknownFact, Lang::Zh) => format!("报告引用了上下文中不存在的数据 {}", self.fact),
             (WarningCode::Mismatch, Lang::En) => {
                 format!("the report writes {shown} for {}, whose value is {expected}", self.fact)
@@ -109,7 +111,12 @@ fn fill_references(text: &str, ctx: &Context, lang: Lang, warnings: &mut Vec<War
             match ctx.fact(id) {
                 Some(f) => out.push_str(&link(&f.display(lang), f)),
                 None => {
-                    warnings.push(Warning { code: WarningCode::UnknownFact, fact: id.to_string(), shown: None, expected: None });
+                    warnings.push(Warning {
+                        code: WarningCode::UnknownFact,
+                        fact: id.to_string(),
+                        shown: None,
+                        expected: None,
+                    });
                     out.push_str("**?**");
                 }
             }
@@ -178,7 +185,12 @@ fn check_citations(text: &str, ctx: &Context, warnings: &mut Vec<Warning>) -> St
         let before = &rest[..i];
         match ctx.fact(id) {
             None => {
-                warnings.push(Warning { code: WarningCode::UnknownFact, fact: id.to_string(), shown: None, expected: None });
+                warnings.push(Warning {
+                    code: WarningCode::UnknownFact,
+                    fact: id.to_string(),
+                    shown: None,
+                    expected: None,
+                });
                 out.push_str(before);
                 out.push_str(&format!("\\[{}?\\]", md_escape(id)));
             }
@@ -274,7 +286,10 @@ mod tests {
     #[test]
     fn references_are_filled_from_the_context_and_linked() {
         let r = render("Close {{fact:price.last}}, 20d {{fact:ret.20d}}.", &ctx(), Lang::En);
-        assert_eq!(r.markdown, "Close [1712.46 CNY](/chart/X?date=2024-01-02#price.last), 20d [-5.23%](/chart/X?date=2024-01-02#ret.20d).");
+        assert_eq!(
+            r.markdown,
+            "Close [1712.46 CNY](/chart/X?date=2024-01-02#price.last), 20d [-5.23%](/chart/X?date=2024-01-02#ret.20d)."
+        );
         assert!(r.warnings.is_empty());
         let zh = render("{{fact:price.last}}", &ctx(), Lang::Zh);
         assert!(zh.markdown.starts_with("[1712.46 元]"), "{}", zh.markdown);
@@ -290,7 +305,11 @@ mod tests {
 
     #[test]
     fn cited_numbers_are_checked_rounding_aside() {
-        let r = render("close 1712.5 [fact:price.last], 1712 CNY [fact:price.last], -5.2% [fact:ret.20d]", &ctx(), Lang::En);
+        let r = render(
+            "close 1712.5 [fact:price.last], 1712 CNY [fact:price.last], -5.2% [fact:ret.20d]",
+            &ctx(),
+            Lang::En,
+        );
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
         let bad = render("close 1,812.46 [fact:price.last] and -6.23 % [fact:ret.20d]", &ctx(), Lang::En);
         assert_eq!(bad.warnings.len(), 2, "{:?}", bad.warnings);
@@ -331,7 +350,16 @@ mod tests {
         for ok in ["https://a.b/", "HTTP://a", "/chart/X", "#f"] {
             assert!(safe_link(ok), "{ok}");
         }
-        for bad in ["javascript:alert(1)", "JaVaScRiPt:1", "data:text/html,x", "//evil", "/\\evil", "java\tscript:1", "vbscript:x", "x:y"] {
+        for bad in [
+            "javascript:alert(1)",
+            "JaVaScRiPt:1",
+            "data:text/html,x",
+            "//evil",
+            "/\\evil",
+            "java\tscript:1",
+            "vbscript:x",
+            "x:y",
+        ] {
             assert!(!safe_link(bad), "{bad}");
         }
     }

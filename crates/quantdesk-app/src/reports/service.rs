@@ -98,10 +98,9 @@ pub async fn choose_template(
         })?,
         None => {
             ensure_defaults(store, now_ms).await?;
-            store
-                .default_template(kind.as_str(), lang.as_str())
-                .await?
-                .ok_or_else(|| AppError::internal(format!("no default template for {} {}", kind.as_str(), lang.as_str())))?
+            store.default_template(kind.as_str(), lang.as_str()).await?.ok_or_else(|| {
+                AppError::internal(format!("no default template for {} {}", kind.as_str(), lang.as_str()))
+            })?
         }
     };
     prompt_version(row).ok_or_else(|| AppError::invalid("the template's kind or language is unknown"))
@@ -274,7 +273,10 @@ impl ReportJobParams {
         }
         self.date
             .as_deref()
-            .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad("date", format!("date {d:?} is not YYYY-MM-DD"))))
+            .map(|d| {
+                NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| bad("date", format!("date {d:?} is not YYYY-MM-DD")))
+            })
             .transpose()
     }
 }

@@ -78,7 +78,10 @@ pub fn validate(t: &Template) -> Result<(), AppError> {
         for p in placeholders(text).map_err(|m| refuse(field, format!("{field}: {m}")))? {
             let Some(v) = VARIABLES.iter().find(|v| v.name == p) else {
                 let known: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
-                return Err(refuse(field, format!("{field}: unknown placeholder ${{{p}}}; the variables are {}", known.join(", "))));
+                return Err(refuse(
+                    field,
+                    format!("{field}: unknown placeholder ${{{p}}}; the variables are {}", known.join(", ")),
+                ));
             };
             if field == "system" && v.user_controlled {
                 return Err(refuse(
@@ -187,10 +190,18 @@ pub fn from_toml(text: &str) -> Result<Vec<Template>, AppError> {
 
 fn focus(kind: ReportType, lang: Lang) -> &'static str {
     match (kind, lang) {
-        (ReportType::Fundamental, Lang::En) => "the company's fundamentals: its valuation, its risk and what the price has done",
-        (ReportType::Technical, Lang::En) => "the technical picture: trend, moving averages, momentum, the regime and the voting models",
-        (ReportType::Valuation, Lang::En) => "the valuation: the DCF value, its assumptions and the margin against the price",
-        (ReportType::Chan, Lang::En) => "the Chan-theory structure: strokes, segments, pivots, buy/sell points, support and resistance",
+        (ReportType::Fundamental, Lang::En) => {
+            "the company's fundamentals: its valuation, its risk and what the price has done"
+        }
+        (ReportType::Technical, Lang::En) => {
+            "the technical picture: trend, moving averages, momentum, the regime and the voting models"
+        }
+        (ReportType::Valuation, Lang::En) => {
+            "the valuation: the DCF value, its assumptions and the margin against the price"
+        }
+        (ReportType::Chan, Lang::En) => {
+            "the Chan-theory structure: strokes, segments, pivots, buy/sell points, support and resistance"
+        }
         (ReportType::Free, Lang::En) => "everything the context holds",
         (ReportType::Fundamental, Lang::Zh) => "公司基本面：估值、风险与价格表现",
         (ReportType::Technical, Lang::Zh) => "技术面：趋势、均线、动量、市场状态与投票模型",

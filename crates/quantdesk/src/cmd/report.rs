@@ -92,7 +92,9 @@ pub async fn report(cfg: &Config, a: ReportArgs) -> Result<()> {
         prompt_id: a.prompt_id,
         job_id: None,
     };
-    let created = service::create(&*store, &req, None, &mut |_: &str| {}, now_ms()).await.map_err(|e| anyhow!(e.into_message()))?;
+    let created = service::create(&*store, &req, None, &mut |_: &str| {}, now_ms())
+        .await
+        .map_err(|e| anyhow!(e.into_message()))?;
     let saved = store.report(created.id).await?.ok_or_else(|| anyhow!("report {} vanished", created.id))?;
     let view = service::view(&saved);
     let text = match a.format {
@@ -138,7 +140,9 @@ pub async fn prompt(cfg: &Config, c: PromptCommand) -> Result<()> {
     let store = open_store(cfg).await?;
     service::ensure_defaults(&*store, now_ms()).await.map_err(|e| anyhow!(e.into_message()))?;
     let latest = || async {
-        Ok::<_, anyhow::Error>(store.list_templates().await?.into_iter().filter_map(service::prompt_version).collect::<Vec<_>>())
+        Ok::<_, anyhow::Error>(
+            store.list_templates().await?.into_iter().filter_map(service::prompt_version).collect::<Vec<_>>(),
+        )
     };
     match c {
         PromptCommand::List => {
@@ -163,15 +167,20 @@ pub async fn prompt(cfg: &Config, c: PromptCommand) -> Result<()> {
                 Some(v) => rows.into_iter().find(|r| r.version == v),
                 None => rows.into_iter().last(),
             }
-            .ok_or_else(|| anyhow!("no template {name:?}{}", version.map(|v| format!(" version {v}")).unwrap_or_default()))?;
-            let p = service::prompt_version(row).ok_or_else(|| anyhow!("template {name:?} has an unknown kind or language"))?;
+            .ok_or_else(|| {
+                anyhow!("no template {name:?}{}", version.map(|v| format!(" version {v}")).unwrap_or_default())
+            })?;
+            let p = service::prompt_version(row)
+                .ok_or_else(|| anyhow!("template {name:?} has an unknown kind or language"))?;
             print_all(&templates::to_toml(&[p.template]).map_err(|e| anyhow!(e.into_message()))?)
         }
         PromptCommand::Import { file, default } => {
             let text = std::fs::read_to_string(&file)?;
             let list = templates::from_toml(&text).map_err(|e| anyhow!(e.into_message()))?;
             for t in &list {
-                let p = service::save_template(&*store, t, "command line", now_ms()).await.map_err(|e| anyhow!(e.into_message()))?;
+                let p = service::save_template(&*store, t, "command line", now_ms())
+                    .await
+                    .map_err(|e| anyhow!(e.into_message()))?;
                 if default {
                     store.set_default_template(&p.template.name).await?;
                 }
