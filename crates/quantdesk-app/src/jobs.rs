@@ -30,11 +30,12 @@ pub enum JobKind {
     Regimes,
     #[serde(rename = "dynamics_test")]
     DynamicsTest,
+    Report,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 10] = [
+    pub const ALL: [JobKind; 11] = [
         JobKind::Backtest,
         JobKind::Sweep,
         JobKind::Decide,
@@ -45,11 +46,12 @@ impl JobKind {
         JobKind::Valuation,
         JobKind::Regimes,
         JobKind::DynamicsTest,
+        JobKind::Report,
     ];
 
     /// The kinds people submit (API, CLI, schedules). Backups are the operator's: they come from
     /// `backup_dir` and `backup_cron`, never from a request, so nobody points one at a path.
-    pub const SUBMITTABLE: [JobKind; 9] = [
+    pub const SUBMITTABLE: [JobKind; 10] = [
         JobKind::Backtest,
         JobKind::Sweep,
         JobKind::Decide,
@@ -59,6 +61,7 @@ impl JobKind {
         JobKind::Valuation,
         JobKind::Regimes,
         JobKind::DynamicsTest,
+        JobKind::Report,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +76,7 @@ impl JobKind {
             JobKind::Valuation => "valuation",
             JobKind::Regimes => "regimes",
             JobKind::DynamicsTest => "dynamics_test",
+            JobKind::Report => "report",
         }
     }
 
@@ -145,6 +149,12 @@ impl JobKind {
             JobKind::DynamicsTest => {
                 check::<crate::regimes::DynamicsTestJobParams>(self, params)?;
                 let p: crate::regimes::DynamicsTestJobParams =
+                    serde_json::from_value(params.clone()).map_err(|e| AppError::invalid(e.to_string()))?;
+                p.check().map(|_| ())
+            }
+            JobKind::Report => {
+                check::<crate::reports::service::ReportJobParams>(self, params)?;
+                let p: crate::reports::service::ReportJobParams =
                     serde_json::from_value(params.clone()).map_err(|e| AppError::invalid(e.to_string()))?;
                 p.check().map(|_| ())
             }
@@ -511,7 +521,7 @@ mod tests {
         }
         assert_eq!(
             JobKind::submittable_names(),
-            "backtest, sweep, decide, import, echo, sync, valuation, regimes, dynamics_test"
+            "backtest, sweep, decide, import, echo, sync, valuation, regimes, dynamics_test, report"
         );
         assert!(JobKind::Regimes.check_params(&json!({"symbol": "BTC", "options": {"dynamics": 4}})).is_ok());
         let e = JobKind::Regimes.check_params(&json!({"symbol": "BTC", "options": {"min_length": 1}})).unwrap_err();

@@ -18,6 +18,8 @@
 //! - [`screener`]: filtering every symbol's latest `daily_basic` row with its instrument;
 //! - [`llm`]: LLM providers (stored with encrypted keys, or configured), their fallback order,
 //!   the connection test and the providers a report calls (`quantdesk-llm`);
+//! - [`reports`]: grounded research reports: the context of facts with ids, prompt templates,
+//!   the offline writer, the citation check and the sanitised rendering;
 //! - [`valuation`]: the DCF of a stored company as of a date (`quantdesk-valuation`);
 //! - [`watchlists`]: each user's named lists of symbols, their rules and limits
 //!   (`watchlist_limit`);
@@ -44,6 +46,7 @@ pub mod png;
 pub mod quality;
 pub mod quotes;
 pub mod regimes;
+pub mod reports;
 pub mod scenarios;
 pub mod screener;
 pub mod sync;

@@ -564,3 +564,87 @@ impl TypedHandler for DynamicsTest {
         Ok(regimes::DynamicsTestJobResult::from(&answer))
     }
 }
+
+/// `report`: research reports of one symbol or a batch ([`quantdesk_app::reports`]), each stored
+/// whole or not at all. The text streams into the job's progress message (its last
+/// [`STREAM_TAIL`] bytes) while it is written, and the progress counts the symbols done. A
+/// symbol that fails is listed in the result's `failed` (retry them with a new job); when every
+/// symbol failed the job fails with the last error. Without a generator (no provider configured,
+/// or `provider: "offline"`) quantdesk writes the reports itself.
+pub struct Report {
+    pub generator: Option<std::sync::Arc<dyn quantdesk_app::reports::Generator>>,
+}
+
+/// How much of the text being written the progress message carries.
+pub const STREAM_TAIL: usize = 64 * 1024;
+
+#[async_trait]
+impl TypedHandler for Report {
+    type Spec = quantdesk_app::reports::service::ReportJobParams;
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        spec: quantdesk_app::reports::service::ReportJobParams,
+    ) -> Result<quantdesk_app::reports::service::ReportJobResult, JobError> {
+        use quantdesk_app::reports::service::{ReportJobItem, ReportJobResult, ReportRequest, create};
+        let date = spec.check().map_err(app_error)?;
+        let generator = match spec.provider.as_deref() {
+            Some(quantdesk_app::reports::OFFLINE_PROVIDER) => None,
+            Some(p) if self.generator.is_none() => {
+                return Err(permanent(format!("no language-model provider {p:?} is configured; use \"offline\"")));
+            }
+            _ => self.generator.as_deref(),
+        };
+        let lang = spec.lang.unwrap_or(quantdesk_app::reports::Lang::Zh);
+        let total = spec.symbols.len() as i64;
+        let (mut items, mut failed, mut last_error) = (Vec::new(), Vec::new(), None);
+        for (i, symbol) in spec.symbols.iter().enumerate() {
+            ctx.check()?;
+            ctx.progress(i as i64, total, symbol);
+            let req = ReportRequest {
+                owner: ctx.job.owner.clone(),
+                symbol: symbol.clone(),
+                kind: spec.kind,
+                lang,
+                date,
+                prompt_id: spec.prompt_id,
+                job_id: Some(ctx.job.id),
+            };
+            let mut text = String::new();
+            let mut on_delta = |d: &str| {
+                text.push_str(d);
+                let mut start = text.len().saturating_sub(STREAM_TAIL);
+                while !text.is_char_boundary(start) {
+                    start += 1;
+                }
+                ctx.progress(i as i64, total, &text[start..]);
+            };
+            match create(&*ctx.store, &req, generator, &mut on_delta, crate::now_ms()).await {
+                Ok(c) => items.push(ReportJobItem {
+                    symbol: symbol.clone(),
+                    report_id: Some(c.id),
+                    error: None,
+                    warnings: c.written.warnings.len(),
+                }),
+                Err(e) => {
+                    ctx.log(&format!("{symbol}: {}", e.message())).await;
+                    items.push(ReportJobItem {
+                        symbol: symbol.clone(),
+                        report_id: None,
+                        error: Some(e.message().to_string()),
+                        warnings: 0,
+                    });
+                    failed.push(symbol.clone());
+                    last_error = Some(e);
+                }
+            }
+        }
+        if failed.len() == spec.symbols.len()
+            && let Some(e) = last_error
+        {
+            return Err(app_error(e));
+        }
+        ctx.progress(total, total, "done");
+        Ok(ReportJobResult { items, failed })
+    }
+}

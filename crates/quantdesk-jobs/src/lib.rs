@@ -146,6 +146,7 @@ impl Registry {
             .with_typed(handlers::Valuation)
             .with_typed(handlers::Regimes)
             .with_typed(handlers::DynamicsTest)
+            .with_typed(handlers::Report { generator: None })
     }
 }
 

@@ -33,6 +33,7 @@ pub fn router(max_upload: usize) -> crate::Routes {
         .merge(crate::schedules_api::router())
         .merge(crate::data_api::router())
         .merge(crate::valuation_api::router())
+        .merge(crate::reports_api::router())
         .merge(crate::screener_api::router())
         .merge(crate::regimes_api::router())
         .merge(crate::watchlists_api::router())

@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod ops;
 pub mod payments_api;
 pub mod regimes_api;
+pub mod reports_api;
 pub mod schedules_api;
 pub mod screener_api;
 pub mod shared_cache;

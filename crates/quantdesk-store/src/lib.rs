@@ -14,8 +14,13 @@ pub mod jobs;
 pub mod llm;
 pub mod ledger;
 mod postgres;
+pub mod reports;
 mod sqlite;
 pub mod trademaster;
+
+/// The latest migration of both backends (`schema_version` of a freshly migrated store); the
+/// version lists in `sqlite.rs` and `postgres.rs` end with it.
+pub const SCHEMA_VERSION: i64 = 15;
 pub mod valuations;
 pub mod watchlists;
 
@@ -233,6 +238,7 @@ pub trait Store:
     + llm::LlmProviderStore
     + ledger::LedgerStore
     + trademaster::TradeMasterStore
+    + reports::ReportStore
 {
 }
 
@@ -246,7 +252,8 @@ impl<
         + watchlists::WatchlistStore
         + llm::LlmProviderStore
         + ledger::LedgerStore
-        + trademaster::TradeMasterStore,
+        + trademaster::TradeMasterStore
+        + reports::ReportStore,
 > Store for T
 {
 }

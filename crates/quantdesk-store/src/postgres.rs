@@ -54,6 +54,7 @@ impl PgStore {
             (12, "coins", include_str!("../migrations/postgres/0012_coins.sql")),
             (13, "trademaster sessions", include_str!("../migrations/postgres/0013_trademaster_sessions.sql")),
             (14, "llm providers", include_str!("../migrations/postgres/0014_llm_providers.sql")),
+            (15, "reports", include_str!("../migrations/postgres/0015_reports.sql")),
         ])
         .run(&pool)
         .await?;

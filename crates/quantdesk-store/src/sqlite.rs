@@ -115,6 +115,7 @@ impl SqliteStore {
             (12, "coins", include_str!("../migrations/sqlite/0012_coins.sql")),
             (13, "trademaster sessions", include_str!("../migrations/sqlite/0013_trademaster_sessions.sql")),
             (14, "llm providers", include_str!("../migrations/sqlite/0014_llm_providers.sql")),
+            (15, "reports", include_str!("../migrations/sqlite/0015_reports.sql")),
         ])
         .run(&pool)
         .await?;

@@ -158,6 +158,43 @@ async fn fill(store: &dyn Store) {
     store.create_tm_session("1", "5f0c-会话", r#"{"labeling":null}"#, 7_600).await.unwrap();
     assert!(store.put_tm_dataset("1", "5f0c-会话", "btc", b"date,adjcp\n2020-01-01,1\n\x00\xff", 7_700).await.unwrap());
 
+    let prompt = store
+        .save_template(&quantdesk_store::reports::NewTemplate {
+            name: "技术面 \"v\"".into(),
+            kind: "technical".into(),
+            lang: "zh-CN".into(),
+            system: "你是分析师 ${symbol}".into(),
+            user: "${digest}\n".into(),
+            created_by: "admin@x.test".into(),
+            created_at: 7_600,
+        })
+        .await
+        .unwrap();
+    store
+        .save_report(&quantdesk_store::reports::NewReport {
+            owner: "1".into(),
+            symbol: "600519.SH".into(),
+            date: "2024-05-02".into(),
+            kind: "technical".into(),
+            lang: "zh-CN".into(),
+            industry: "白酒".into(),
+            provider: "offline".into(),
+            model: "quantdesk-offline-1".into(),
+            prompt_id: Some(prompt.id),
+            prompt_name: prompt.name.clone(),
+            prompt_version: prompt.version,
+            markdown: "# 报告\n\n[1.23](/chart/600519.SH)".into(),
+            context: "{\"symbol\":\"600519.SH\"}".into(),
+            warnings: "[]".into(),
+            tokens_in: 0,
+            tokens_out: 0,
+            latency_ms: 0,
+            job_id: None,
+            created_at: 7_700,
+        })
+        .await
+        .unwrap();
+
     let admin = store.create_user("admin@x.test", "$argon2id$v=19$…", Role::Admin, true, 1000).await.unwrap().unwrap();
     let viewer = store.create_user("观众@x.test", "h2", Role::Viewer, false, 1001).await.unwrap().unwrap();
     store.set_disabled(viewer, true).await.unwrap();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use cmd::{
-    accounts, backtest, backup, chan, data, env, import, ledger, ops, options, regimes, schedule, serve, sync, valuate,
+    accounts, backtest, backup, chan, data, env, import, ledger, ops, options, regimes, report, schedule, serve, sync, valuate,
 };
 use quantdesk_app::config::Config;
 use quantdesk_app::config::{LogFormat, Overrides};
@@ -73,6 +73,12 @@ enum Command {
     /// A two-stage FCFF DCF of a company from its stored statements (`doctor`: what is stored;
     /// `diagnose`: every input and intermediate).
     Valuate(Box<valuate::ValuateArgs>),
+    /// A research report of a stored symbol, grounded in quantdesk's own figures (Markdown or
+    /// HTML to standard output without --output); stored like the API's.
+    Report(Box<report::ReportArgs>),
+    /// Prompt templates of the reports: list, show, import and export as TOML.
+    #[command(subcommand)]
+    Prompt(report::PromptCommand),
     /// Manage accounts (the first admin comes from here).
     #[command(subcommand)]
     User(accounts::UserCommand),
@@ -146,6 +152,8 @@ async fn run(command: Command, cfg: Config) -> Result<()> {
         Command::Sweep(a) => backtest::sweep(&cfg, *a).await,
         Command::Decide(a) => backtest::decide(&cfg, a).await,
         Command::Valuate(a) => valuate::run(&cfg, *a).await,
+        Command::Report(a) => report::report(&cfg, *a).await,
+        Command::Prompt(c) => report::prompt(&cfg, c).await,
         Command::Backup(a) => backup::backup(&cfg, a).await,
         Command::Restore(a) => backup::restore(&cfg, a).await,
         Command::Healthcheck(a) => ops::healthcheck(&cfg, a).await,

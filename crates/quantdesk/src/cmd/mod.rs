@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod ops;
 pub mod options;
 pub mod regimes;
+pub mod report;
 pub mod schedule;
 pub mod series;
 pub mod serve;
