@@ -25,8 +25,13 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = quantdesk_store::open(&format!("sqlite://{}", dir.path().join("t.db").display()), 2).await.unwrap();
-    let settings =
-        AccountSettings { signup: false, signup_role: Role::Viewer, session_idle_mins: 60, session_max_hours: 24, signup_coins: 20 };
+    let settings = AccountSettings {
+        signup: false,
+        signup_role: Role::Viewer,
+        session_idle_mins: 60,
+        session_max_hours: 24,
+        signup_coins: 20,
+    };
     let mailer = Arc::new(Mailbox::new(dir.path().join("mail"), "quantdesk <noreply@quantdesk.test>"));
     let accounts = Accounts::new(store.clone(), settings, mailer);
     let (admin, _) = accounts.ensure_user("admin@x.test", "tulip-granite-41", Role::Admin, false).await.unwrap();

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use cmd::{
-    accounts, backtest, backup, chan, data, env, import, ledger, ops, options, regimes, report, schedule, serve, sync, valuate,
+    accounts, backtest, backup, chan, data, env, import, ledger, ops, options, regimes, report, schedule, serve, sync,
+    valuate,
 };
 use quantdesk_app::config::Config;
 use quantdesk_app::config::{LogFormat, Overrides};
