@@ -566,6 +566,57 @@ pub fn decrypt_key(secret: &str, sealed: &str) -> Result<String, AppError> {
     String::from_utf8(plain).map_err(|_| unreadable())
 }
 
+/// The providers as a report's language model: the first of the fallback order that starts an
+/// answer streams it (deltas to `on_delta`); every provider failing is 503 with the last one's
+/// code, and a stream that breaks off is its error (nothing is stored: the report fails).
+#[async_trait::async_trait]
+impl crate::reports::Generator for LlmService {
+    /// A provider is stored or configured (an admin may add one at any time: asked per report).
+    async fn available(&self) -> Result<bool, AppError> {
+        Ok(!self.resolve().await?.is_empty())
+    }
+
+    async fn generate(
+        &self,
+        system: &str,
+        user: &str,
+        on_delta: &mut (dyn for<'s> FnMut(&'s str) + Send),
+    ) -> Result<crate::reports::Generated, AppError> {
+        use quantdesk_llm::StreamEvent;
+        let providers = self.resolve().await?;
+        if providers.is_empty() {
+            return Err(AppError::unavailable("no language-model provider is configured").with_code("no_provider"));
+        }
+        let request = ChatRequest::new(vec![Message::system(system), Message::user(user)]);
+        let mut stream = self.client.stream_any(&providers, &request).await.map_err(|e| {
+            let code = e.kind().map_or("unavailable", |k| k.code());
+            AppError::unavailable(e.to_string()).with_code(code)
+        })?;
+        let mut text = String::new();
+        while let Some(event) = stream.next().await {
+            match event.map_err(|e| AppError::unavailable(e.to_string()).with_code(e.kind.code()))? {
+                StreamEvent::Delta(d) => {
+                    on_delta(&d);
+                    text.push_str(&d);
+                }
+                StreamEvent::Done(s) => {
+                    let usage = s.usage.unwrap_or_default();
+                    return Ok(crate::reports::Generated {
+                        text,
+                        provider: s.provider,
+                        model: s.model,
+                        tokens_in: usage.prompt_tokens,
+                        tokens_out: usage.completion_tokens,
+                        latency_ms: u64::try_from(s.latency.as_millis()).unwrap_or(u64::MAX),
+                    });
+                }
+            }
+        }
+        Err(AppError::unavailable(format!("{}: the answer ended before its end", stream.provider()))
+            .with_code("network"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -593,7 +593,11 @@ impl TypedHandler for Report {
             Some(p) if self.generator.is_none() => {
                 return Err(permanent(format!("no language-model provider {p:?} is configured; use \"offline\"")));
             }
-            _ => self.generator.as_deref(),
+            _ => match self.generator.as_deref() {
+                // No provider stored or configured (yet): quantdesk writes the report itself.
+                Some(g) if !g.available().await.map_err(app_error)? => None,
+                g => g,
+            },
         };
         let lang = spec.lang.unwrap_or(quantdesk_app::reports::Lang::Zh);
         let total = spec.symbols.len() as i64;

@@ -1,5 +1,6 @@
 //! The `report` job on the demo market: a batch with a bad symbol lists it as failed and stores
-//! the others; a failed generation fails the job with its error and stores nothing.
+//! the others; a failed generation fails the job with its error and stores nothing; the LLM
+//! providers write the report when one is configured, quantdesk itself when none is.
 
 mod support;
 
@@ -59,4 +60,37 @@ async fn a_failed_generation_fails_the_job_and_stores_no_report() {
     let job = support::run_to_end(&store, Registry::standard(), "report", &params, 3000).await;
     assert_eq!(job.state, JobState::Failed);
     assert!(job.error.as_deref().unwrap().contains("offline"), "{:?}", job.error);
+}
+
+#[tokio::test]
+async fn the_configured_provider_writes_the_report_and_none_means_offline() {
+    use quantdesk_app::config::LlmConfig;
+    use quantdesk_app::llm::{CONFIGURED_NAME, LlmService};
+    use quantdesk_llm::fake::{FakeLlm, Scripted};
+    let (store, _dir) = demo().await;
+    let fake = FakeLlm::start(vec![Scripted::stream(&["## 000858.SZ\n", "Close: {{fact:price.last}}."], 7)]).await;
+    let config =
+        LlmConfig { llm_base_url: fake.base_url().into(), llm_model: "fake-model".into(), ..Default::default() };
+    let llm = LlmService::new(store.clone(), &config).unwrap();
+    let registry = Registry::default().with_typed(handlers::Report { generator: Some(Arc::new(llm)) });
+    let params = json!({"symbols": ["000858.SZ"], "type": "technical", "lang": "en"});
+    let job = support::run_to_end(&store, registry, "report", &params, 3000).await;
+    assert_eq!(job.state, JobState::Succeeded, "{:?}", job.error);
+    assert_eq!(fake.request_count(), 1);
+    let stored = store.list_reports(&ReportFilter::default(), 10, 0).await.unwrap();
+    let r = &stored[0].report;
+    assert_eq!((r.provider.as_str(), r.model.as_str()), (CONFIGURED_NAME, "fake-model"));
+    assert!(r.markdown.contains("Close: ") && !r.markdown.contains("{{fact:"), "{}", r.markdown);
+    assert!(!r.markdown.contains("without a language model"));
+    assert_eq!((r.tokens_in, r.tokens_out), (12, 2));
+
+    // No provider stored or configured: the same job is written offline, nothing is asked.
+    let llm = LlmService::new(store.clone(), &LlmConfig::default()).unwrap();
+    let registry = Registry::default().with_typed(handlers::Report { generator: Some(Arc::new(llm)) });
+    let job = support::run_to_end(&store, registry, "report", &params, 3000).await;
+    assert_eq!(job.state, JobState::Succeeded, "{:?}", job.error);
+    assert_eq!(fake.request_count(), 1);
+    let stored = store.list_reports(&ReportFilter::default(), 10, 0).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().any(|s| s.report.provider == "offline"));
 }

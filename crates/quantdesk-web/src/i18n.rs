@@ -843,6 +843,7 @@ const TERMS: &[(&str, &str, &str)] = &[
     ("valuation", "valuation", "估值"),
     ("regimes", "regimes", "市场状态标注"),
     ("dynamics_test", "dynamics test", "分状态评测"),
+    ("report", "research report", "研究报告"),
     ("ma", "TradeMaster's MA policy", "TradeMaster 均线策略"),
     ("do_nothing", "Do-Nothing", "不操作"),
     ("blind_buy", "Blind-Buy", "盲目买入"),

@@ -100,6 +100,11 @@ pub struct Generated {
 /// it (with its retries and fall-backs); an error fails the report (nothing is stored).
 #[async_trait]
 pub trait Generator: Send + Sync {
+    /// Whether a model can answer now; `false` writes the report offline.
+    async fn available(&self) -> Result<bool, AppError> {
+        Ok(true)
+    }
+
     async fn generate(
         &self,
         system: &str,

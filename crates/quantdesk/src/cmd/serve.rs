@@ -177,6 +177,14 @@ async fn start_worker(
             sources: quantdesk_app::sync::Sources::from_config(&config.sources),
             rate_limits: quantdesk_app::sync::rate_limits(&config.sources),
         });
+    // Reports ask the stored or configured LLM providers, or are written offline without one.
+    let registry = match quantdesk_app::llm::LlmService::new(store.clone(), &config.llm) {
+        Ok(llm) => registry.with_typed(quantdesk_jobs::handlers::Report { generator: Some(Arc::new(llm)) }),
+        Err(e) => {
+            tracing::warn!(error = %e, "no LLM client: reports are written offline");
+            registry
+        }
+    };
     let worker = quantdesk_jobs::run_worker(store, registry, cfg, rx);
     let task = tokio::spawn(async move {
         worker.await;
