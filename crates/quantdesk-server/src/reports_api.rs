@@ -150,7 +150,8 @@ pub struct ReportPage {
 }
 
 fn date_param(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
-    match v.filter(|s| !s.is_empty()) {
+    // An empty value is not a date either (the schema's pattern refuses it too).
+    match v {
         Some(s) if chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_err() => Err(ApiError::from(
             quantdesk_app::AppError::invalid(format!("{name} {s:?} is not a date")).with_code("invalid_params"),
         )),

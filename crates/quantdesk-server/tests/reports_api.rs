@@ -63,6 +63,11 @@ async fn reports_are_enqueued_listed_read_exported_and_deleted_by_their_owner() 
     );
     let (_, none) = t.get_json("/api/v1/reports?from=2030-01-01").await;
     assert_eq!(none["total"], 0);
+    // An empty or impossible date is refused, not read as no bound.
+    for q in ["to=", "from=", "to=2024-02-30"] {
+        let (s, v) = t.get_json(&format!("/api/v1/reports?{q}")).await;
+        assert_eq!((s.as_u16(), v["error"]["code"].as_str()), (422, Some("invalid_params")), "{q}: {v}");
+    }
 
     let (s, _, v) = call(&t, "GET", &format!("/api/v1/reports/{mine}"), &h, json!(null)).await;
     assert_eq!(s, StatusCode::OK);

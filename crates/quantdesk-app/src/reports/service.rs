@@ -23,21 +23,37 @@ pub struct PromptVersion {
     pub created_by: String,
     /// Unix milliseconds.
     pub created_at: i64,
-    #[serde(flatten)]
-    pub template: Template,
+    // The template's own fields, side by side with the version's (not a flattened `Template`:
+    // that type refuses unknown fields, which a flattened schema would then refuse here too).
+    pub name: String,
+    pub kind: ReportType,
+    pub lang: Lang,
+    pub system: String,
+    pub user: String,
+}
+
+impl PromptVersion {
+    /// The template this version holds.
+    pub fn template(&self) -> Template {
+        Template {
+            name: self.name.clone(),
+            kind: self.kind,
+            lang: self.lang,
+            system: self.system.clone(),
+            user: self.user.clone(),
+        }
+    }
 }
 
 /// A stored row as a [`PromptVersion`] (a row whose kind or language this quantdesk does not know
 /// is skipped by the callers).
 pub fn prompt_version(t: SavedTemplate) -> Option<PromptVersion> {
     Some(PromptVersion {
-        template: Template {
-            kind: ReportType::parse(&t.kind)?,
-            lang: Lang::parse(&t.lang)?,
-            name: t.name,
-            system: t.system,
-            user: t.user,
-        },
+        kind: ReportType::parse(&t.kind)?,
+        lang: Lang::parse(&t.lang)?,
+        name: t.name,
+        system: t.system,
+        user: t.user,
         id: t.id,
         version: t.version,
         is_default: t.is_default,
@@ -138,7 +154,7 @@ pub async fn create(
     now_ms: i64,
 ) -> Result<Created, AppError> {
     let prompt = choose_template(store, req.kind, req.lang, req.prompt_id, now_ms).await?;
-    let mut template = prompt.template.clone();
+    let mut template = prompt.template();
     // The report's kind decides the offline writer's sections; the prompt's text is the template's.
     template.kind = req.kind;
     template.lang = req.lang;
@@ -155,7 +171,7 @@ pub async fn create(
             provider: written.provider.clone(),
             model: written.model.clone(),
             prompt_id: Some(prompt.id),
-            prompt_name: prompt.template.name.clone(),
+            prompt_name: prompt.name.clone(),
             prompt_version: prompt.version,
             markdown: written.markdown.clone(),
             context: ctx.json(),

@@ -151,10 +151,10 @@ pub async fn prompt(cfg: &Config, c: PromptCommand) -> Result<()> {
                 out.push_str(&format!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     p.id,
-                    p.template.name,
+                    p.name,
                     p.version,
-                    p.template.kind.as_str(),
-                    p.template.lang.as_str(),
+                    p.kind.as_str(),
+                    p.lang.as_str(),
                     if p.is_default { "yes" } else { "" },
                     p.uses
                 ));
@@ -172,7 +172,7 @@ pub async fn prompt(cfg: &Config, c: PromptCommand) -> Result<()> {
             })?;
             let p = service::prompt_version(row)
                 .ok_or_else(|| anyhow!("template {name:?} has an unknown kind or language"))?;
-            print_all(&templates::to_toml(&[p.template]).map_err(|e| anyhow!(e.into_message()))?)
+            print_all(&templates::to_toml(&[p.template()]).map_err(|e| anyhow!(e.into_message()))?)
         }
         PromptCommand::Import { file, default } => {
             let text = std::fs::read_to_string(&file)?;
@@ -182,14 +182,14 @@ pub async fn prompt(cfg: &Config, c: PromptCommand) -> Result<()> {
                     .await
                     .map_err(|e| anyhow!(e.into_message()))?;
                 if default {
-                    store.set_default_template(&p.template.name).await?;
+                    store.set_default_template(&p.name).await?;
                 }
-                eprintln!("{} version {} saved", p.template.name, p.version);
+                eprintln!("{} version {} saved", p.name, p.version);
             }
             Ok(())
         }
         PromptCommand::Export { output } => {
-            let list: Vec<_> = latest().await?.into_iter().map(|p| p.template).collect();
+            let list: Vec<_> = latest().await?.into_iter().map(|p| p.template()).collect();
             let text = templates::to_toml(&list).map_err(|e| anyhow!(e.into_message()))?;
             match output {
                 Some(path) => Ok(std::fs::write(path, text)?),
